@@ -1,0 +1,139 @@
+//! Stores of ed25519 session keys.
+//!
+//! A [`SessionKeyStore`] generates keys, hands out their public keys and signs with them. It is
+//! synchronous because HSM calls are blocking FFI; async callers move calls off their runtime.
+//! Stores know nothing about Lit: they sign bytes.
+
+mod memory;
+
+use std::fmt;
+
+pub use ed25519_dalek::{Signature, VerifyingKey};
+pub use memory::MemoryKeyStore;
+
+/// Identifies a key inside one store (the `CKA_ID` on a PKCS#11 token).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(Vec<u8>);
+
+impl KeyId {
+    /// Wraps raw id bytes.
+    pub fn from_bytes(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+
+    /// Parses lowercase or uppercase hex.
+    pub fn from_hex(s: &str) -> Result<Self, KeyStoreError> {
+        hex::decode(s.trim())
+            .map(Self)
+            .map_err(|_| KeyStoreError::InvalidKeyId(s.to_string()))
+    }
+
+    /// The raw id bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(&self.0))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
+    }
+}
+
+/// What a store knows about one key (never the private part).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key's id in its store.
+    pub id: KeyId,
+    /// A human label.
+    pub label: String,
+    /// The ed25519 public key.
+    pub public_key: VerifyingKey,
+}
+
+/// Errors from a key store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyStoreError {
+    /// No key has this id.
+    #[error("no session key with id {0}")]
+    KeyNotFound(KeyId),
+    /// More than one key has this id; look-ups require exactly one.
+    #[error("{count} keys have id {id}; exactly one is required")]
+    AmbiguousKey {
+        /// The id looked up.
+        id: KeyId,
+        /// How many matched.
+        count: usize,
+    },
+    /// A key id that is not hex.
+    #[error("key id is not hex: {0:?}")]
+    InvalidKeyId(String),
+    /// Key material that is not a valid ed25519 key.
+    #[error("invalid key material: {0}")]
+    InvalidKey(String),
+    /// The operating system's random number generator failed.
+    #[error("random number generator failed: {0}")]
+    Rng(String),
+    /// The backend returned a signature that does not verify under the key's public key.
+    #[error("the key store returned a signature that does not verify for key {0}")]
+    BadSignature(KeyId),
+    /// A failure inside the backend (e.g. a PKCS#11 call).
+    #[error("{source}")]
+    Backend {
+        /// The backend's own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+        /// Whether retrying the same call later can succeed.
+        transient: bool,
+    },
+}
+
+impl KeyStoreError {
+    /// Whether retrying later may help (a token that went away, a lost session). Key and
+    /// argument errors are permanent.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Backend { transient: true, .. } | Self::Rng(_))
+    }
+}
+
+/// A store of ed25519 session keys.
+///
+/// Object-safe, so services can hold a `Box<dyn SessionKeyStore>` chosen at run time.
+///
+/// ```
+/// use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
+/// use ed25519_dalek::Verifier;
+///
+/// let store: Box<dyn SessionKeyStore> = Box::new(MemoryKeyStore::new());
+/// let id = store.generate("session-1").unwrap();
+/// let sig = store.sign(&id, b"hello").unwrap();
+/// store.public_key(&id).unwrap().verify(b"hello", &sig).unwrap();
+/// ```
+pub trait SessionKeyStore: Send + Sync {
+    /// Generates a new key inside the store and returns its id.
+    fn generate(&self, label: &str) -> Result<KeyId, KeyStoreError>;
+
+    /// The public key of `id`.
+    fn public_key(&self, id: &KeyId) -> Result<VerifyingKey, KeyStoreError>;
+
+    /// Signs `message` (pure ed25519, no pre-hash) with key `id`.
+    fn sign(&self, id: &KeyId, message: &[u8]) -> Result<Signature, KeyStoreError>;
+
+    /// Signs several messages with key `id`, in order. Stores with several sessions or devices
+    /// override this to sign concurrently; the default signs one after another.
+    fn sign_many(&self, id: &KeyId, messages: &[&[u8]]) -> Result<Vec<Signature>, KeyStoreError> {
+        messages.iter().map(|m| self.sign(id, m)).collect()
+    }
+
+    /// Deletes key `id`.
+    fn delete(&self, id: &KeyId) -> Result<(), KeyStoreError>;
+
+    /// Every session key in the store.
+    fn list(&self) -> Result<Vec<KeyInfo>, KeyStoreError>;
+}

@@ -1,0 +1,176 @@
+//! One process-wide PKCS#11 context per module.
+//!
+//! `C_Initialize` may be called once per process per library, and `C_Finalize` must never run
+//! while another thread is inside a call (crashes in pkcs11-provider#281, SoftHSM#446). So every
+//! module gets one [`SharedContext`] in a global registry, and every call into the module is made
+//! while holding a read guard from [`SharedContext::read`]; re-initialisation (finalize +
+//! initialize) takes the write lock. Each (re-)initialisation bumps a generation number:
+//! sessions and object handles from an older generation are dead and must be dropped without
+//! being closed (their numbers may have been reused).
+//!
+//! After `fork()` the child must call `C_Initialize` itself (PKCS#11 usage guide §6.5.1). We
+//! record the process id at initialisation and re-initialise lazily when it changes (the
+//! p11-kit "forkid" approach), instead of doing work in `pthread_atfork`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CryptokiError, RvError};
+
+use super::error::{ErrorContext, Pkcs11Error};
+
+/// The global registry: module path → shared context.
+fn registry() -> &'static Mutex<HashMap<PathBuf, Arc<SharedContext>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<PathBuf, Arc<SharedContext>>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+struct State {
+    /// `None` after a failed re-initialisation.
+    pkcs11: Option<Pkcs11>,
+    /// Bumped on every successful (re-)initialisation.
+    generation: u64,
+    /// The process that called `C_Initialize`.
+    pid: u32,
+}
+
+/// A loaded, initialised PKCS#11 module shared by every store in the process.
+pub struct SharedContext {
+    module: PathBuf,
+    state: RwLock<State>,
+}
+
+impl std::fmt::Debug for SharedContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedContext")
+            .field("module", &self.module)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Proof that the context is initialised and will not be finalised while this guard lives.
+/// Every PKCS#11 call must be made while holding one. Do not take a second guard on the same
+/// thread while holding one (a waiting writer would deadlock the pair).
+pub struct ContextGuard<'a> {
+    state: RwLockReadGuard<'a, State>,
+    pkcs11: &'a Pkcs11,
+}
+
+impl ContextGuard<'_> {
+    /// The cryptoki context.
+    pub fn pkcs11(&self) -> &Pkcs11 {
+        self.pkcs11
+    }
+
+    /// The initialisation generation this guard belongs to.
+    pub fn generation(&self) -> u64 {
+        self.state.generation
+    }
+}
+
+impl SharedContext {
+    /// The shared context for `module`, loading and initialising it on first use.
+    ///
+    /// The path is canonicalised so two spellings of one file share a context.
+    pub fn get(module: &Path) -> Result<Arc<Self>, Pkcs11Error> {
+        let load_err = |reason: String| Pkcs11Error::ModuleLoad {
+            module: module.to_path_buf(),
+            reason,
+        };
+        let canonical = std::fs::canonicalize(module).map_err(|e| load_err(e.to_string()))?;
+        let mut reg = registry().lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(ctx) = reg.get(&canonical) {
+            return Ok(Arc::clone(ctx));
+        }
+        let pkcs11 = Pkcs11::new(&canonical).map_err(|e| load_err(e.to_string()))?;
+        initialize(&pkcs11, &canonical)?;
+        let ctx = Arc::new(Self {
+            module: canonical.clone(),
+            state: RwLock::new(State {
+                pkcs11: Some(pkcs11),
+                generation: 1,
+                pid: std::process::id(),
+            }),
+        });
+        reg.insert(canonical, Arc::clone(&ctx));
+        Ok(ctx)
+    }
+
+    /// The canonical module path.
+    pub fn module(&self) -> &Path {
+        &self.module
+    }
+
+    /// A read guard on an initialised context, re-initialising first if the process forked
+    /// or an earlier re-initialisation failed.
+    pub fn read(&self) -> Result<ContextGuard<'_>, Pkcs11Error> {
+        loop {
+            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            if state.pid == std::process::id() {
+                if let Some(p) = state.pkcs11.as_ref() {
+                    // Safety of the borrow: `pkcs11` lives inside the guarded state, so the
+                    // reference is valid for as long as the guard.
+                    let pkcs11: *const Pkcs11 = p;
+                    return Ok(ContextGuard {
+                        state,
+                        // SAFETY: the pointee is owned by the RwLock's data, which cannot be
+                        // written (or moved) while `state` (a read guard) is alive, and the
+                        // returned guard keeps `state` alive for the same lifetime.
+                        pkcs11: unsafe { &*pkcs11 },
+                    });
+                }
+            }
+            let generation = state.generation;
+            drop(state);
+            self.reinitialize(generation)?;
+        }
+    }
+
+    /// Finalises and initialises the module again, unless someone already did since
+    /// `seen_generation`. Takes the write lock, so it waits for every call in flight.
+    pub fn reinitialize(&self, seen_generation: u64) -> Result<(), Pkcs11Error> {
+        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let forked = state.pid != std::process::id();
+        if state.generation != seen_generation && state.pkcs11.is_some() && !forked {
+            return Ok(());
+        }
+        let pkcs11 = match state.pkcs11.take() {
+            Some(p) => p,
+            None => Pkcs11::new(&self.module).map_err(|e| Pkcs11Error::ModuleLoad {
+                module: self.module.clone(),
+                reason: e.to_string(),
+            })?,
+        };
+        // Finalize a clone: `finalize` consumes its receiver, and we keep the loaded library to
+        // initialise it again. Errors are ignored: after a fork or a device loss the module may
+        // already consider itself finalised.
+        let _ = pkcs11.clone().finalize();
+        // Why bump before initialising: even if initialise fails, every old session and handle
+        // is dead now, and holders must notice.
+        state.generation += 1;
+        state.pid = std::process::id();
+        initialize(&pkcs11, &self.module)?;
+        state.pkcs11 = Some(pkcs11);
+        Ok(())
+    }
+}
+
+/// `C_Initialize` with OS locking. `CKR_CRYPTOKI_ALREADY_INITIALIZED` is success: another
+/// component of this process initialised the module first (SoftHSM without `reset_on_fork`
+/// also answers this in a forked child).
+fn initialize(pkcs11: &Pkcs11, module: &Path) -> Result<(), Pkcs11Error> {
+    // SoftHSM 2.6.1 turns its mutexes off when the flag is missing.
+    match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(CryptokiError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(()),
+        Err(e) => Err(Pkcs11Error::from_cryptoki(
+            "initialise module",
+            e,
+            &ErrorContext {
+                module: Some(module.to_path_buf()),
+                ..ErrorContext::default()
+            },
+        )),
+    }
+}

@@ -1,0 +1,251 @@
+//! Where the user PIN comes from, and how it is held.
+//!
+//! The PIN is read from a file or an environment variable, never from argv (visible in `ps`)
+//! and never from a URI. It is held in a [`Zeroizing`] string, converted into a fresh
+//! [`AuthPin`] (a `secrecy` secret) for each `C_Login`, and every type holding it prints as
+//! `[REDACTED]`. It stays in memory for the life of the store because re-login after a lost
+//! session or a token re-initialisation needs it (as yubihsm.rs keeps its credentials).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use cryptoki::types::AuthPin;
+use zeroize::Zeroizing;
+
+/// Why a PIN could not be obtained.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PinError {
+    /// The PIN file could not be read.
+    #[error("cannot read PIN file {path}: {source}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The PIN file can be read or written by every user.
+    #[error("PIN file {path} is accessible by other users (mode {mode:o}); chmod 600 it")]
+    FilePermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The environment variable is not set (or not Unicode).
+    #[error("PIN environment variable {0} is not set")]
+    EnvMissing(String),
+    /// The PIN is empty after trimming the trailing newline.
+    #[error("the PIN from {0} is empty")]
+    Empty(String),
+    /// A `pin-source` value that is neither a path, `file:` nor `env:`.
+    #[error("unsupported pin-source {0:?}: use file:/path, /path or env:VARNAME")]
+    UnsupportedSource(String),
+}
+
+/// Where to read the user PIN from.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum PinSource {
+    /// A file holding the PIN (trailing newline trimmed). Must not be world-accessible.
+    File(PathBuf),
+    /// An environment variable holding the PIN.
+    Env(String),
+}
+
+impl fmt::Debug for PinSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The location is not secret; the PIN itself never appears here.
+        match self {
+            Self::File(p) => f.debug_tuple("File").field(p).finish(),
+            Self::Env(v) => f.debug_tuple("Env").field(v).finish(),
+        }
+    }
+}
+
+impl fmt::Display for PinSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File(p) => write!(f, "file:{}", p.display()),
+            Self::Env(v) => write!(f, "env:{v}"),
+        }
+    }
+}
+
+impl PinSource {
+    /// Parses a `pin-source` value: `file:/path`, `file:///path`, a bare path (RFC 7512), or
+    /// `env:VARNAME` (our extension).
+    pub fn parse(s: &str) -> Result<Self, PinError> {
+        if let Some(var) = s.strip_prefix("env:") {
+            if var.is_empty() || var.contains('=') || var.contains('\0') {
+                return Err(PinError::UnsupportedSource(s.to_string()));
+            }
+            return Ok(Self::Env(var.to_string()));
+        }
+        let path = if let Some(rest) = s.strip_prefix("file://") {
+            // file:///path (empty host) or file://localhost/path.
+            let rest = rest.strip_prefix("localhost").unwrap_or(rest);
+            if !rest.starts_with('/') {
+                return Err(PinError::UnsupportedSource(s.to_string()));
+            }
+            rest
+        } else if let Some(rest) = s.strip_prefix("file:") {
+            rest
+        } else {
+            s
+        };
+        // Anything else with a scheme-like prefix (e.g. `|program`, `http:`) is refused
+        // rather than read as a relative file name.
+        let looks_like_scheme = path
+            .split_once(':')
+            .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
+        if path.is_empty() || path.starts_with('|') || path.contains('\0') || looks_like_scheme {
+            return Err(PinError::UnsupportedSource(s.to_string()));
+        }
+        Ok(Self::File(PathBuf::from(path)))
+    }
+
+    /// Reads the PIN.
+    pub fn read(&self) -> Result<Pin, PinError> {
+        match self {
+            Self::File(path) => read_pin_file(path),
+            Self::Env(var) => {
+                let value = std::env::var(var).map_err(|_| PinError::EnvMissing(var.clone()))?;
+                Pin::from_secret(Zeroizing::new(value), || format!("environment variable {var}"))
+            }
+        }
+    }
+}
+
+fn read_pin_file(path: &Path) -> Result<Pin, PinError> {
+    let file_err = |source| PinError::File {
+        path: path.to_path_buf(),
+        source,
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).map_err(file_err)?.permissions().mode();
+        // Why only "other": group-readable secrets are common (/run/secrets with a group);
+        // world-readable ones are a mistake worth refusing.
+        if mode & 0o007 != 0 {
+            return Err(PinError::FilePermissions {
+                path: path.to_path_buf(),
+                mode: mode & 0o7777,
+            });
+        }
+    }
+    let bytes = Zeroizing::new(std::fs::read(path).map_err(file_err)?);
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        file_err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the PIN file is not UTF-8",
+        ))
+    })?;
+    Pin::from_secret(Zeroizing::new(text.to_string()), || {
+        format!("file {}", path.display())
+    })
+}
+
+/// A user PIN. `Debug` prints `Pin([REDACTED])`; there is no `Display`.
+#[derive(Clone)]
+pub struct Pin(Zeroizing<String>);
+
+impl Pin {
+    /// Wraps a PIN given by the program (e.g. from a prompt). One trailing newline
+    /// (`\n` or `\r\n`) is trimmed.
+    pub fn new(pin: Zeroizing<String>) -> Result<Self, PinError> {
+        Self::from_secret(pin, || "the caller".to_string())
+    }
+
+    fn from_secret(
+        mut pin: Zeroizing<String>,
+        origin: impl FnOnce() -> String,
+    ) -> Result<Self, PinError> {
+        // Trim in place so no untrimmed copy is left behind.
+        if pin.ends_with('\n') {
+            pin.pop();
+            if pin.ends_with('\r') {
+                pin.pop();
+            }
+        }
+        if pin.is_empty() {
+            return Err(PinError::Empty(origin()));
+        }
+        Ok(Self(pin))
+    }
+
+    /// A fresh `AuthPin` for one `C_Login`.
+    pub(crate) fn auth_pin(&self) -> AuthPin {
+        AuthPin::new(self.0.as_str().into())
+    }
+}
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin([REDACTED])")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_sources() {
+        assert_eq!(
+            PinSource::parse("file:/run/pin").unwrap(),
+            PinSource::File("/run/pin".into())
+        );
+        assert_eq!(
+            PinSource::parse("file:///run/pin").unwrap(),
+            PinSource::File("/run/pin".into())
+        );
+        assert_eq!(
+            PinSource::parse("/run/pin").unwrap(),
+            PinSource::File("/run/pin".into())
+        );
+        assert_eq!(
+            PinSource::parse("env:LIT_PIN").unwrap(),
+            PinSource::Env("LIT_PIN".into())
+        );
+        for bad in ["env:", "", "|/bin/get-pin", "http://x/pin", "file://host/pin", "file:"] {
+            assert!(PinSource::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn trims_one_newline_and_redacts() {
+        let pin = Pin::new(Zeroizing::new("1234\r\n".to_string())).unwrap();
+        assert_eq!(pin.0.as_str(), "1234");
+        assert_eq!(format!("{pin:?}"), "Pin([REDACTED])");
+        let pin = Pin::new(Zeroizing::new(" 12 34 \n\n".to_string())).unwrap();
+        assert_eq!(pin.0.as_str(), " 12 34 \n");
+        assert!(Pin::new(Zeroizing::new("\n".to_string())).is_err());
+    }
+
+    #[test]
+    fn reads_files_and_refuses_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("lit-pin-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pin");
+        std::fs::write(&path, "9876\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let pin = PinSource::File(path.clone()).read().unwrap();
+        assert_eq!(pin.0.as_str(), "9876");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(matches!(
+            PinSource::File(path.clone()).read(),
+            Err(PinError::FilePermissions { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(matches!(
+            PinSource::File(dir.join("missing")).read(),
+            Err(PinError::File { .. })
+        ));
+        assert!(matches!(
+            PinSource::Env("LIT_SURELY_UNSET_PIN_VAR".into()).read(),
+            Err(PinError::EnvMissing(_))
+        ));
+    }
+}

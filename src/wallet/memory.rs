@@ -1,0 +1,98 @@
+//! An in-process secp256k1 wallet key.
+
+use std::fmt;
+
+use k256::ecdsa::SigningKey;
+use zeroize::Zeroizing;
+
+use super::{WalletError, WalletSigner};
+use crate::eth::{EthAddress, RecoverableSignature};
+
+/// A secp256k1 key held in process memory (k256 zeroizes it on drop). `Debug` shows only the
+/// address.
+///
+/// ```
+/// use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
+/// let w = MemoryWallet::from_bytes(&[0x33; 32]).unwrap();
+/// assert_eq!(w.address().to_string(), "0x5CbDd86a2FA8Dc4bDdd8a8f69dBa48572EeC07FB");
+/// ```
+pub struct MemoryWallet {
+    key: SigningKey,
+    address: EthAddress,
+}
+
+impl MemoryWallet {
+    /// A wallet from a 32-byte secret key.
+    pub fn from_bytes(secret: &[u8; 32]) -> Result<Self, WalletError> {
+        let key = SigningKey::from_slice(secret)
+            .map_err(|_| WalletError::InvalidKey("not a valid secp256k1 secret key (zero or ≥ n)".into()))?;
+        let address = EthAddress::from_verifying_key(key.verifying_key());
+        Ok(Self { key, address })
+    }
+
+    /// A fresh random wallet.
+    pub fn random() -> Result<Self, WalletError> {
+        let mut secret = Zeroizing::new([0u8; 32]);
+        loop {
+            rand_core::RngCore::try_fill_bytes(&mut rand_core::OsRng, secret.as_mut())
+                .map_err(|e| WalletError::Rng(e.to_string()))?;
+            // Rejection sampling: almost every 32-byte string is a valid scalar.
+            if let Ok(w) = Self::from_bytes(&secret) {
+                return Ok(w);
+            }
+        }
+    }
+
+    /// The public key.
+    pub fn verifying_key(&self) -> &k256::ecdsa::VerifyingKey {
+        self.key.verifying_key()
+    }
+}
+
+impl WalletSigner for MemoryWallet {
+    fn address(&self) -> EthAddress {
+        self.address
+    }
+
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<RecoverableSignature, WalletError> {
+        let (sig, _) = self
+            .key
+            .sign_prehash_recoverable(digest)
+            .map_err(|e| WalletError::Backend { source: Box::new(e), transient: false })?;
+        RecoverableSignature::from_signature(sig, digest, self.key.verifying_key())
+            .map_err(|_| WalletError::BadSignature(self.address))
+    }
+}
+
+impl fmt::Debug for MemoryWallet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryWallet").field("address", &self.address).field("key", &"[redacted]").finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_invalid_secret() {
+        assert!(MemoryWallet::from_bytes(&[0u8; 32]).is_err());
+        assert!(MemoryWallet::from_bytes(&[0xff; 32]).is_err());
+    }
+
+    #[test]
+    fn debug_hides_key() {
+        let w = MemoryWallet::from_bytes(&[0x33; 32]).unwrap();
+        let s = format!("{w:?}");
+        assert!(s.contains("0x5CbDd86a2FA8Dc4bDdd8a8f69dBa48572EeC07FB"));
+        assert!(!s.contains("3333333333"));
+    }
+
+    #[test]
+    fn personal_sign_recovers() {
+        let w = MemoryWallet::random().unwrap();
+        let sig = w.personal_sign(b"hi").unwrap();
+        let digest = crate::eth::eip191_hash(b"hi");
+        assert_eq!(sig.recover_address(&digest).unwrap(), w.address());
+    }
+}

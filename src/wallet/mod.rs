@@ -1,0 +1,55 @@
+//! The wallet (secp256k1) key that signs the EIP-191 AuthSig.
+//!
+//! A [`WalletSigner`] signs a 32-byte digest; hashing happens on the host so an HSM only ever
+//! sees the digest (`CKM_ECDSA`). Signers know nothing about Lit.
+
+mod memory;
+
+pub use memory::MemoryWallet;
+
+use crate::eth::{eip191_hash, EthAddress, RecoverableSignature};
+
+/// Errors from a wallet signer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WalletError {
+    /// Key material that is not a valid secp256k1 secret key.
+    #[error("invalid wallet key: {0}")]
+    InvalidKey(String),
+    /// The operating system's random number generator failed.
+    #[error("random number generator failed: {0}")]
+    Rng(String),
+    /// The signer returned a signature that does not recover to its own address.
+    #[error("the wallet returned a signature that does not recover to {0}")]
+    BadSignature(EthAddress),
+    /// A failure inside the backend (e.g. a PKCS#11 call).
+    #[error("{source}")]
+    Backend {
+        /// The backend's own error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+        /// Whether retrying the same call later can succeed.
+        transient: bool,
+    },
+}
+
+/// Signs 32-byte digests with a secp256k1 key and knows its address.
+///
+/// Implementations return low-s signatures with the recovery id set (see
+/// [`RecoverableSignature::from_signature`]).
+pub trait WalletSigner: Send + Sync {
+    /// The signer's Ethereum address.
+    fn address(&self) -> EthAddress;
+
+    /// Signs a 32-byte digest.
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<RecoverableSignature, WalletError>;
+
+    /// EIP-191 `personal_sign` of `message`; checks the signature recovers to [`Self::address`].
+    fn personal_sign(&self, message: &[u8]) -> Result<RecoverableSignature, WalletError> {
+        let digest = eip191_hash(message);
+        let sig = self.sign_digest(&digest)?;
+        match sig.recover_address(&digest) {
+            Ok(a) if a == self.address() => Ok(sig),
+            _ => Err(WalletError::BadSignature(self.address())),
+        }
+    }
+}
