@@ -219,7 +219,13 @@ mod tests {
             "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD".parse::<EthAddress>(),
             Err(AddressError::BadChecksum(_))
         ));
-        for bad in ["", "0x", "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0x5aAeb605", "0xzzAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"] {
+        for bad in [
+            "",
+            "0x",
+            "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0x5aAeb605",
+            "0xzzAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        ] {
             assert!(matches!(bad.parse::<EthAddress>(), Err(AddressError::Malformed(_))), "{bad}");
         }
     }
@@ -234,10 +240,7 @@ mod tests {
         assert!(bytes[64] == 27 || bytes[64] == 28);
         let back = RecoverableSignature::from_bytes(&bytes).unwrap();
         assert_eq!(back, rs);
-        assert_eq!(
-            back.recover_address(&digest).unwrap(),
-            EthAddress::from_verifying_key(key.verifying_key())
-        );
+        assert_eq!(back.recover_address(&digest).unwrap(), EthAddress::from_verifying_key(key.verifying_key()));
         assert!(RecoverableSignature::from_bytes(&bytes[..64]).is_err());
         let mut bad_v = bytes;
         bad_v[64] = 5;

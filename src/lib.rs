@@ -37,3 +37,8 @@ pub mod timestamp;
 pub mod wallet;
 
 pub use timestamp::Timestamp;
+
+// Compile and run the README's examples as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

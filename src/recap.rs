@@ -22,9 +22,7 @@ pub const STATEMENT_PREFIX: &str = "I further authorize the stated URI to perfor
 // Encode without padding; accept either on decode, as JS base64url decoders do.
 const B64: GeneralPurpose = GeneralPurpose::new(
     &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new()
-        .with_encode_padding(false)
-        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    GeneralPurposeConfig::new().with_encode_padding(false).with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
 /// Errors decoding or building a ReCap.
@@ -240,9 +238,7 @@ impl Recap {
         self.att
             .iter()
             .flat_map(|(res, abilities)| abilities.keys().map(move |a| (res.clone(), a.clone())))
-            .filter(|(res, _)| {
-                res.split_once("://").is_some_and(|(p, _)| p.parse::<ResourcePrefix>().is_ok())
-            })
+            .filter(|(res, _)| res.split_once("://").is_some_and(|(p, _)| p.parse::<ResourcePrefix>().is_ok()))
             .collect()
     }
 }
@@ -275,8 +271,15 @@ mod tests {
         assert!(matches!(Recap::decode("urn:other:x"), Err(RecapError::NotRecap(_))));
         assert!(matches!(Recap::decode("urn:recap:***"), Err(RecapError::Base64)));
         assert!(matches!(Recap::decode(&format!("urn:recap:{}", B64.encode("nope"))), Err(RecapError::Json(_))));
-        for bad in [r#"[]"#, r#"{"att":[],"prf":[]}"#, r#"{"att":{},"prf":{}}"#, r#"{"att":{"x":[]},"prf":[]}"#,
-            r#"{"att":{"x":{"a/b":{}}},"prf":[]}"#, r#"{"att":{"x":{"a/b":[1]}},"prf":[]}"#, r#"{"att":{},"prf":[1]}"#] {
+        for bad in [
+            r#"[]"#,
+            r#"{"att":[],"prf":[]}"#,
+            r#"{"att":{},"prf":{}}"#,
+            r#"{"att":{"x":[]},"prf":[]}"#,
+            r#"{"att":{"x":{"a/b":{}}},"prf":[]}"#,
+            r#"{"att":{"x":{"a/b":[1]}},"prf":[]}"#,
+            r#"{"att":{},"prf":[1]}"#,
+        ] {
             let uri = format!("urn:recap:{}", B64.encode(bad));
             assert!(matches!(Recap::decode(&uri), Err(RecapError::Structure(_))), "{bad}");
         }

@@ -57,7 +57,8 @@ pub enum ResourcePrefix {
 
 impl ResourcePrefix {
     /// All prefixes.
-    pub const ALL: [ResourcePrefix; 4] = [Self::AccessControlCondition, Self::Pkp, Self::LitAction, Self::RateLimitIncrease];
+    pub const ALL: [ResourcePrefix; 4] =
+        [Self::AccessControlCondition, Self::Pkp, Self::LitAction, Self::RateLimitIncrease];
 
     /// The prefix string, e.g. `lit-pkp`.
     pub const fn as_str(self) -> &'static str {
@@ -85,10 +86,7 @@ impl ResourcePrefix {
 impl FromStr for ResourcePrefix {
     type Err = ResourceError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| ResourceError::UnknownPrefix(s.to_string()))
+        Self::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| ResourceError::UnknownPrefix(s.to_string()))
     }
 }
 
@@ -154,10 +152,7 @@ impl LitAbility {
 impl FromStr for LitAbility {
     type Err = ResourceError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| ResourceError::UnknownAbility(s.to_string()))
+        Self::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| ResourceError::UnknownAbility(s.to_string()))
     }
 }
 
@@ -337,9 +332,8 @@ pub fn access_control_resource_id(accs: &Value, data_to_encrypt_hash: &str) -> R
 
 /// Hex sha256 of the canonical ACC JSON (the SDK's `hashAccessControlConditions`).
 pub fn hash_access_control_conditions(accs: &Value) -> Result<String, ResourceError> {
-    let list = accs
-        .as_array()
-        .ok_or_else(|| ResourceError::InvalidAccessControlConditions("expected a JSON array".into()))?;
+    let list =
+        accs.as_array().ok_or_else(|| ResourceError::InvalidAccessControlConditions("expected a JSON array".into()))?;
     if list.is_empty() {
         return Err(ResourceError::InvalidAccessControlConditions("the array is empty".into()));
     }
@@ -411,10 +405,19 @@ mod tests {
     #[test]
     fn parse_request() {
         let r: ResourceAbilityRequest = "lit-pkp://*=pkp-signing".parse().unwrap();
-        assert_eq!(serde_json::to_string(&r).unwrap(), r#"{"resource":{"resource":"*","resourcePrefix":"lit-pkp"},"ability":"pkp-signing"}"#);
+        assert_eq!(
+            serde_json::to_string(&r).unwrap(),
+            r#"{"resource":{"resource":"*","resourcePrefix":"lit-pkp"},"ability":"pkp-signing"}"#
+        );
         assert!(matches!("lit-pkp://*".parse::<ResourceAbilityRequest>(), Err(ResourceError::Malformed(_))));
-        assert!(matches!("pkp://*=pkp-signing".parse::<ResourceAbilityRequest>(), Err(ResourceError::UnknownPrefix(_))));
-        assert!(matches!("lit-pkp://*=signing".parse::<ResourceAbilityRequest>(), Err(ResourceError::UnknownAbility(_))));
+        assert!(matches!(
+            "pkp://*=pkp-signing".parse::<ResourceAbilityRequest>(),
+            Err(ResourceError::UnknownPrefix(_))
+        ));
+        assert!(matches!(
+            "lit-pkp://*=signing".parse::<ResourceAbilityRequest>(),
+            Err(ResourceError::UnknownAbility(_))
+        ));
         assert!(matches!("lit-pkp://=pkp-signing".parse::<ResourceAbilityRequest>(), Err(ResourceError::EmptyId)));
         assert!(matches!(
             "lit-pkp://*=lit-action-execution".parse::<ResourceAbilityRequest>(),

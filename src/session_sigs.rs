@@ -223,11 +223,8 @@ fn raw(text: String) -> Box<RawValue> {
 impl SessionTemplate {
     /// The `signedMessage` text of every node, in order.
     pub fn signed_messages(&self, session_key: &VerifyingKey, nodes: &[NodeUrl]) -> Vec<String> {
-        let requests: Vec<Value> = self
-            .requests
-            .iter()
-            .map(|r| serde_json::to_value(r).unwrap_or(Value::Null))
-            .collect();
+        let requests: Vec<Value> =
+            self.requests.iter().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)).collect();
         let session_key = raw(jcs::to_js_string(&Value::String(hex::encode(session_key.as_bytes()))));
         let requests = raw(jcs::to_js_string(&Value::Array(requests)));
         let capabilities = raw(jcs::to_js_string(&Value::Array(self.capabilities.clone())));
@@ -434,10 +431,22 @@ mod tests {
 
     #[test]
     fn node_urls() {
-        for ok in ["https://158.69.108.66:443", "http://127.0.0.1:7471", "https://node.example.com", "http://[::1]:7470"] {
+        for ok in
+            ["https://158.69.108.66:443", "http://127.0.0.1:7471", "https://node.example.com", "http://[::1]:7470"]
+        {
             assert_eq!(ok.parse::<NodeUrl>().unwrap().as_str(), ok);
         }
-        for bad in ["", "158.69.108.66:443", "ftp://x:1", "https://", "https://x:1/", "https://x:1/path", "https://x:1?q", "https://u@x:1", "https://x :1"] {
+        for bad in [
+            "",
+            "158.69.108.66:443",
+            "ftp://x:1",
+            "https://",
+            "https://x:1/",
+            "https://x:1/path",
+            "https://x:1?q",
+            "https://u@x:1",
+            "https://x :1",
+        ] {
             assert!(bad.parse::<NodeUrl>().is_err(), "{bad}");
         }
     }
@@ -453,7 +462,13 @@ mod tests {
     fn capability_shape_is_checked() {
         assert!(check_capability(&serde_json::json!([])).is_err());
         assert!(check_capability(&serde_json::json!({"sig": "x", "derivedVia": "y", "signedMessage": "z"})).is_err());
-        assert!(check_capability(&serde_json::json!({"sig": 1, "derivedVia": "y", "signedMessage": "z", "address": "a"})).is_err());
-        assert!(check_capability(&serde_json::json!({"sig": "x", "derivedVia": "y", "signedMessage": "z", "address": "a"})).is_ok());
+        assert!(check_capability(
+            &serde_json::json!({"sig": 1, "derivedVia": "y", "signedMessage": "z", "address": "a"})
+        )
+        .is_err());
+        assert!(check_capability(
+            &serde_json::json!({"sig": "x", "derivedVia": "y", "signedMessage": "z", "address": "a"})
+        )
+        .is_ok());
     }
 }

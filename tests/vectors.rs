@@ -145,7 +145,9 @@ fn uri_is_delegation(params: &Value) -> bool {
 fn delegation_request(params: &Value) -> ResourceAbilityRequest {
     let d = delegation_from(params);
     let resource = LitResource::new(ResourcePrefix::RateLimitIncrease, d.token_id.as_deref().unwrap_or("*")).unwrap();
-    ResourceAbilityRequest::new(resource, LitAbility::RateLimitIncreaseAuth).unwrap().with_data(d.restriction().unwrap())
+    ResourceAbilityRequest::new(resource, LitAbility::RateLimitIncreaseAuth)
+        .unwrap()
+        .with_data(d.restriction().unwrap())
 }
 
 #[test]
@@ -211,7 +213,8 @@ fn deterministic_session_sigs() {
     let wallet = MemoryWallet::from_bytes(&key32(s(inputs, "walletPrivateKey"))).unwrap();
     assert_eq!(wallet.address().to_string(), s(inputs, "walletAddress"));
 
-    let nodes = inputs["connectedNodes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().parse().unwrap()).collect();
+    let nodes =
+        inputs["connectedNodes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap().parse().unwrap()).collect();
     let requests = inputs["resourceAbilityRequests"].as_array().unwrap().iter().map(request).collect();
     let mut req = SessionSigsRequest::new(nodes, requests, s(inputs, "latestBlockhashNonce"));
     req.now = s(inputs, "frozenNow").parse().unwrap();
@@ -221,7 +224,10 @@ fn deterministic_session_sigs() {
     let auth_sig = AuthSig::sign(&wallet, &req.session_siwe(&public_key, &wallet)).unwrap();
     assert_eq!(serde_json::to_value(&auth_sig).unwrap(), outputs["authSig"]);
     assert_eq!(auth_sig.signed_message, s(outputs, "authSigSiweMessage"));
-    assert_eq!(Recap::decode(s(&outputs["authSigRecap"], "urn")).unwrap().to_json(), outputs["authSigRecap"]["decoded"]);
+    assert_eq!(
+        Recap::decode(s(&outputs["authSigRecap"], "urn")).unwrap().to_json(),
+        outputs["authSigRecap"]["decoded"]
+    );
 
     let sigs = req.sign(&store, &key, &wallet).unwrap();
     assert_eq!(sigs.to_json(), jcs::to_js_string(&outputs["sessionSigs"]));

@@ -49,10 +49,7 @@ impl MemoryKeyStore {
     fn insert(&self, label: &str, key: SigningKey) -> KeyId {
         let id = KeyId::from_bytes(key.verifying_key().to_bytes().to_vec());
         let entry = Entry { label: label.to_string(), key };
-        self.keys
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(id.clone(), entry);
+        self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(id.clone(), entry);
         id
     }
 

@@ -23,9 +23,7 @@ impl KeyId {
 
     /// Parses lowercase or uppercase hex.
     pub fn from_hex(s: &str) -> Result<Self, KeyStoreError> {
-        hex::decode(s.trim())
-            .map(Self)
-            .map_err(|_| KeyStoreError::InvalidKeyId(s.to_string()))
+        hex::decode(s.trim()).map(Self).map_err(|_| KeyStoreError::InvalidKeyId(s.to_string()))
     }
 
     /// The raw id bytes.

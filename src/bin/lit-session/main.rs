@@ -1,1 +1,72 @@
-fn main(){}
+//! `lit-session`: mint and inspect Lit Protocol session signatures from the command line.
+//!
+//! stdout carries only the result; diagnostics go to stderr. Bad input exits with status 2 and
+//! one line naming the problem. Secrets are read from files, never from arguments.
+
+mod input;
+mod recap_cmd;
+mod session_sigs_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Mint Lit Protocol session signatures byte-identical to the Lit JS SDK v7.
+#[derive(Parser)]
+#[command(name = "lit-session", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Mint the per-node sessionSigs map (getSessionSigs) and print it as JSON.
+    SessionSigs(session_sigs_cmd::Args),
+    /// Print the access-control-condition resource id: <sha256 of canonical ACCs>/<dataToEncryptHash>.
+    AccResourceId {
+        /// File with the access control conditions (a JSON array).
+        #[arg(long, value_name = "PATH")]
+        accs: std::path::PathBuf,
+        /// The dataToEncryptHash (64 hex digits).
+        #[arg(long, value_name = "HEX")]
+        data_hash: String,
+    },
+    /// Encode or decode ReCap (EIP-5573) URNs.
+    #[command(subcommand)]
+    Recap(recap_cmd::RecapCommand),
+}
+
+/// A failure to report on stderr; the message names the problem.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+impl<E: std::error::Error> From<E> for CliError {
+    fn from(e: E) -> Self {
+        CliError(e.to_string())
+    }
+}
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::SessionSigs(args) => session_sigs_cmd::run(args),
+        Command::AccResourceId { accs, data_hash } => {
+            let accs = input::read_json(&accs, "--accs")?;
+            let id = lit_session_signer::resources::access_control_resource_id(&accs, data_hash.trim())?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::Recap(cmd) => recap_cmd::run(cmd),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError(msg)) => {
+            eprintln!("lit-session: error: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}

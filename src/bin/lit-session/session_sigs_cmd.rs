@@ -1,0 +1,103 @@
+//! `lit-session session-sigs`: the SDK's `getSessionSigs` with an EOA wallet.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
+use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
+use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
+use lit_session_signer::Timestamp;
+
+use crate::{input, CliError};
+
+/// Flags of `session-sigs`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// File holding the wallet's secp256k1 private key as hex.
+    #[arg(long, value_name = "PATH")]
+    wallet_key_file: PathBuf,
+    /// File holding the 32-byte ed25519 session seed as hex (default: a fresh random key).
+    #[arg(long, value_name = "PATH")]
+    session_seed_file: Option<PathBuf>,
+    /// Lit node URL, http(s)://host:port (repeatable; the map is keyed by these).
+    #[arg(long = "node", value_name = "URL", required = true)]
+    nodes: Vec<String>,
+    /// PREFIX://ID=ABILITY, e.g. lit-pkp://*=pkp-signing (repeatable).
+    #[arg(long = "resource", value_name = "PREFIX://ID=ABILITY", required = true)]
+    resources: Vec<String>,
+    /// SIWE nonce: a recent Ethereum block hash.
+    #[arg(long, value_name = "0xBLOCKHASH")]
+    nonce: String,
+    /// Session and AuthSig expiration (default: now + 24 h).
+    #[arg(long, value_name = "RFC3339")]
+    expiration: Option<String>,
+    /// Fix the clock (SIWE Issued At, session issuedAt) for reproducible output.
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+    /// File holding one capability AuthSig JSON object, embedded before the session AuthSig (repeatable).
+    #[arg(long = "capability-auth-sig", value_name = "PATH")]
+    capability_auth_sigs: Vec<PathBuf>,
+    /// SIWE domain (default localhost).
+    #[arg(long, value_name = "D")]
+    domain: Option<String>,
+    /// SIWE statement before the ReCap sentence (default: the SDK's test statement).
+    #[arg(long, value_name = "S")]
+    statement: Option<String>,
+    /// SIWE chain id (default 1).
+    #[arg(long, value_name = "N")]
+    chain_id: Option<u64>,
+}
+
+fn timestamp(flag: &str, value: &str) -> Result<Timestamp, CliError> {
+    value.parse().map_err(|e| CliError(format!("{flag}: {e}")))
+}
+
+pub fn run(args: Args) -> Result<(), CliError> {
+    let started = Instant::now();
+    let nodes = args
+        .nodes
+        .iter()
+        .map(|n| n.parse::<NodeUrl>().map_err(|e| CliError(format!("--node: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let requests = args
+        .resources
+        .iter()
+        .map(|r| r.parse().map_err(|e| CliError(format!("--resource {r}: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if args.nonce.trim().is_empty() {
+        return Err(CliError("--nonce: empty".into()));
+    }
+    let mut request = SessionSigsRequest::new(nodes, requests, &args.nonce);
+    if let Some(now) = &args.now {
+        request.now = timestamp("--now", now)?;
+    }
+    if let Some(exp) = &args.expiration {
+        request.expiration = Some(timestamp("--expiration", exp)?);
+    }
+    request.domain = args.domain;
+    request.statement = args.statement;
+    request.chain_id = args.chain_id;
+    for path in &args.capability_auth_sigs {
+        request.capability_auth_sigs.push(input::read_json(path, "--capability-auth-sig")?);
+    }
+    request.validate()?;
+
+    let wallet_key = input::read_key32(&args.wallet_key_file, "--wallet-key-file")?;
+    let wallet = MemoryWallet::from_bytes(&wallet_key).map_err(|e| CliError(format!("--wallet-key-file: {e}")))?;
+    let store = MemoryKeyStore::new();
+    let session_key = match &args.session_seed_file {
+        Some(path) => store.import_seed("session", input::read_key32(path, "--session-seed-file")?)?,
+        None => store.generate("session")?,
+    };
+    let sigs = request.sign(&store, &session_key, &wallet)?;
+    println!("{}", sigs.to_json());
+    eprintln!(
+        "lit-session: {} session sigs, session key {}, wallet {}, expires {} ({:.1} ms)",
+        sigs.len(),
+        hex::encode(store.public_key(&session_key)?.as_bytes()),
+        wallet.address(),
+        request.expiration(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
