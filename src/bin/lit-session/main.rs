@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Mint the per-node sessionSigs map (getSessionSigs) and print it as JSON.
-    SessionSigs(session_sigs_cmd::Args),
+    SessionSigs(Box<session_sigs_cmd::Args>),
     /// Print the access-control-condition resource id: <sha256 of canonical ACCs>/<dataToEncryptHash>.
     AccResourceId {
         /// File with the access control conditions (a JSON array).
@@ -49,7 +49,7 @@ impl<E: std::error::Error> From<E> for CliError {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Command::SessionSigs(args) => session_sigs_cmd::run(args),
+        Command::SessionSigs(args) => session_sigs_cmd::run(*args),
         Command::AccResourceId { accs, data_hash } => {
             let accs = input::read_json(&accs, "--accs")?;
             let id = lit_session_signer::resources::access_control_resource_id(&accs, data_hash.trim())?;
