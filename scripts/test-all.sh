@@ -18,6 +18,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-# The PKCS#11 tests fail (rather than skip) when no token can be made.
+# The Lit JS SDK 7.4.0 and friends, exact versions from interop/package-lock.json.
+command -v npm >/dev/null 2>&1 || { echo "test-all: npm (Node.js 18+) is required for the interop tests" >&2; exit 1; }
+(cd interop && npm ci --no-audit --no-fund --loglevel=error)
+
+# The PKCS#11 and interop tests fail (rather than skip) when they cannot run.
 export LIT_REQUIRE_HSM=1
+export LIT_REQUIRE_INTEROP=1
 time cargo test --release

@@ -17,7 +17,7 @@ use crate::auth_sig::{AuthSig, AuthSigError};
 use crate::jcs;
 use crate::keystore::{KeyId, KeyStoreError, SessionKeyStore, VerifyingKey};
 use crate::resources::ResourceAbilityRequest;
-use crate::siwe::SiweMessage;
+use crate::siwe::{recap_for_requests, SiweMessage};
 use crate::timestamp::Timestamp;
 use crate::wallet::WalletSigner;
 
@@ -368,6 +368,15 @@ impl SessionSigsRequest {
         Ok(())
     }
 
+    /// Requests the session's own ReCap will not grant when a node checks them. This happens
+    /// when a wildcard request and an exact request share a prefix with different abilities:
+    /// the SDK and the node look up `prefix://*` first and never reach the exact entry. The SDK
+    /// mints such sessions without a word; callers should warn.
+    pub fn ungranted_requests(&self) -> Vec<&ResourceAbilityRequest> {
+        let recap = recap_for_requests(&self.requests);
+        self.requests.iter().filter(|r| !recap.grants(r.resource(), r.ability())).collect()
+    }
+
     /// The session SIWE the SDK's local-test `authNeededCallback` builds
     /// (`createSiweMessageWithRecaps`), for the given session key and wallet.
     pub fn session_siwe(&self, session_key: &VerifyingKey, wallet: &(impl WalletSigner + ?Sized)) -> SiweMessage {
@@ -456,6 +465,20 @@ mod tests {
         let n: NodeUrl = "http://127.0.0.1:7471".parse().unwrap();
         assert!(matches!(check_nodes(&[]), Err(SessionSigsError::NoNodes)));
         assert!(matches!(check_nodes(&[n.clone(), n]), Err(SessionSigsError::DuplicateNode(_))));
+    }
+
+    #[test]
+    fn shadowed_requests_are_reported() {
+        let nodes = vec!["http://127.0.0.1:7471".parse().unwrap()];
+        let exact = format!("lit-accesscontrolcondition://{}=access-control-condition-decryption", "ab".repeat(32));
+        let requests = vec![
+            "lit-accesscontrolcondition://*=access-control-condition-signing".parse().unwrap(),
+            exact.parse().unwrap(),
+        ];
+        let req = SessionSigsRequest::new(nodes, requests, "0x1234567890");
+        let ungranted = req.ungranted_requests();
+        assert_eq!(ungranted.len(), 1);
+        assert_eq!(ungranted[0].ability(), crate::resources::LitAbility::AccessControlConditionDecryption);
     }
 
     #[test]

@@ -81,6 +81,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
         request.capability_auth_sigs.push(input::read_json(path, "--capability-auth-sig")?);
     }
     request.validate()?;
+    for r in request.ungranted_requests() {
+        eprintln!(
+            "lit-session: warning: {}={} will be refused by the nodes: a {}://* request with another ability shadows it",
+            r.resource(),
+            r.ability(),
+            r.resource().prefix()
+        );
+    }
 
     let wallet_key = input::read_key32(&args.wallet_key_file, "--wallet-key-file")?;
     let wallet = MemoryWallet::from_bytes(&wallet_key).map_err(|e| CliError(format!("--wallet-key-file: {e}")))?;
