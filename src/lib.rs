@@ -34,6 +34,7 @@ pub mod resources;
 pub mod session_sigs;
 pub mod siwe;
 pub mod timestamp;
+pub mod verify;
 pub mod wallet;
 
 pub use timestamp::Timestamp;

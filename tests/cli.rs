@@ -217,3 +217,43 @@ fn recap_encode_and_decode() {
     let bad = lit_session(&["recap", "decode", "urn:recap:!!!"]);
     assert_eq!(bad.status.code(), Some(2));
 }
+
+#[test]
+fn capacity_delegation_matches_sdk_vector() {
+    let v = vector("siwe-cases.json");
+    let case = v["cases"].as_array().unwrap().iter().find(|c| c["id"] == "capacity-delegation").unwrap();
+    let p = &case["params"];
+    let fx = Fixture::new();
+    let key = fx.file("owner.key", case["privateKey"].as_str().unwrap());
+    let mut args = vec![
+        "capacity-delegation".to_string(),
+        "--wallet-key-file".into(),
+        key,
+        "--nonce".into(),
+        p["nonce"].as_str().unwrap().into(),
+        "--now".into(),
+        case["frozenNow"].as_str().unwrap().into(),
+        "--token-id".into(),
+        p["capacityTokenId"].as_str().unwrap().into(),
+        "--uses".into(),
+        p["uses"].as_str().unwrap().into(),
+    ];
+    for d in p["delegateeAddresses"].as_array().unwrap() {
+        args.extend(["--delegatee".into(), d.as_str().unwrap().into()]);
+    }
+    let out = lit_session(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim_end(), js_json(&case["authSig"]));
+
+    let mut nobody = args.clone();
+    nobody.truncate(11);
+    nobody.push("--no-delegatees".into());
+    let out = lit_session(&nobody.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().contains("URI: lit:capability:delegation"));
+
+    let bad = replace(&args, "--token-id", "0x12");
+    expect_usage_error(&bad, "decimal");
+    let bad = replace(&args, "--delegatee", "0x1234");
+    expect_usage_error(&bad, "delegatee");
+}

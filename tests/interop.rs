@@ -11,7 +11,8 @@ use lit_session_signer::capacity_delegation::CapacityDelegation;
 use lit_session_signer::jcs;
 use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
 use lit_session_signer::resources::{LitAbility, LitResource, ResourceAbilityRequest, ResourcePrefix};
-use lit_session_signer::session_sigs::SessionSigsRequest;
+use lit_session_signer::session_sigs::{NodeUrl, SessionSig, SessionSigsRequest};
+use lit_session_signer::verify::{Verifier, VerifyPolicy};
 use lit_session_signer::wallet::MemoryWallet;
 use lit_session_signer::Timestamp;
 use serde_json::{json, Value};
@@ -67,7 +68,7 @@ fn js_sdk_output_is_reproduced_byte_for_byte() {
     let cases = cases["cases"].as_array().unwrap();
     assert_eq!(cases.len(), count);
 
-    let (mut sigs, mut with_delegation) = (0, 0);
+    let (mut sigs, mut with_delegation, mut checks) = (0, 0, 0);
     for case in cases {
         let id = case["id"].as_str().unwrap();
         let dir = tmp.path().join(id);
@@ -114,10 +115,61 @@ fn js_sdk_output_is_reproduced_byte_for_byte() {
         let theirs = case["sessionSigsJson"].as_str().unwrap();
         assert_eq!(ours.trim_end(), theirs, "{id}: output differs from the JS SDK's");
         sigs += case["nodes"].as_array().unwrap().len();
+        checks += verify_every_entry(id, &dir, theirs, case);
     }
     eprintln!(
-        "js→rust: {count} configurations, {sigs} session sigs, {with_delegation} capacity delegations: byte-identical"
+        "js→rust: {count} configurations, {sigs} session sigs, {with_delegation} capacity delegations: \
+         byte-identical; {checks} (entry, request) pairs verified"
     );
+}
+
+/// Every entry of the SDK's map passes our verifier (as the node would check it) for every
+/// request the session's ReCap grants; shadowed requests fail with the recap-grant rule. One
+/// entry per case also goes through `lit-session verify`.
+fn verify_every_entry(id: &str, dir: &Path, session_sigs_json: &str, case: &Value) -> usize {
+    let now: Timestamp = case["now"].as_str().unwrap().parse().unwrap();
+    let requests: Vec<ResourceAbilityRequest> = case["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}://{}={}",
+                r["prefix"].as_str().unwrap(),
+                r["id"].as_str().unwrap(),
+                r["ability"].as_str().unwrap()
+            )
+        })
+        .map(|spec| spec.parse().unwrap())
+        .collect();
+    let granted = lit_session_signer::siwe::recap_for_requests(&requests);
+    let verifier = Verifier::new(VerifyPolicy::node());
+    let map: Value = serde_json::from_str(session_sigs_json).unwrap();
+    let mut checked = 0;
+    for (node, entry) in map.as_object().unwrap() {
+        let sig: SessionSig = serde_json::from_value(entry.clone()).unwrap();
+        let node_url: NodeUrl = node.parse().unwrap();
+        for req in &requests {
+            let result = verifier.verify(&sig, &node_url, req, now);
+            if granted.grants(req.resource(), req.ability()) {
+                assert!(result.is_ok(), "{id} {node} {}: {:?}", req.resource(), result.err());
+            } else {
+                let rule = result.err().and_then(|e| e.capability_error().map(|c| c.rule()));
+                assert_eq!(rule, Some("recap-grant"), "{id} {node}: shadowed request");
+            }
+            checked += 1;
+        }
+    }
+    let first_node = case["nodes"][0].as_str().unwrap();
+    let req = requests.iter().find(|r| granted.grants(r.resource(), r.ability())).unwrap();
+    let file = write(dir, "session-sigs.json", session_sigs_json);
+    let spec = format!("{}={}", req.resource(), req.ability());
+    let out = Command::new(env!("CARGO_BIN_EXE_lit-session"))
+        .args(["verify", "--session-sigs", &file, "--node", first_node, "--resource", &spec, "--now", &now.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "valid", "{id}: {}", String::from_utf8_lossy(&out.stderr));
+    checked
 }
 
 /// A tiny deterministic generator for test inputs.

@@ -5,6 +5,8 @@
 //! Stores know nothing about Lit: they sign bytes.
 
 mod memory;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 
 use std::fmt;
 
@@ -134,4 +136,47 @@ pub trait SessionKeyStore: Send + Sync {
 
     /// Every session key in the store.
     fn list(&self) -> Result<Vec<KeyInfo>, KeyStoreError>;
+}
+
+/// One key of a store, usable wherever RustCrypto's [`signature::Signer`] is expected.
+///
+/// ```
+/// use lit_session_signer::keystore::{MemoryKeyStore, SessionKey, SessionKeyStore};
+/// use signature::Signer;
+///
+/// fn sign_with<S: Signer<ed25519_dalek::Signature>>(s: &S) -> ed25519_dalek::Signature {
+///     s.sign(b"hello")
+/// }
+/// let store = MemoryKeyStore::new();
+/// let key = SessionKey::new(&store, store.generate("k").unwrap());
+/// let sig = sign_with(&key);
+/// key.verifying_key().unwrap().verify_strict(b"hello", &sig).unwrap();
+/// ```
+#[derive(Debug, Clone)]
+pub struct SessionKey<'a, S: SessionKeyStore + ?Sized> {
+    store: &'a S,
+    id: KeyId,
+}
+
+impl<'a, S: SessionKeyStore + ?Sized> SessionKey<'a, S> {
+    /// The key `id` of `store`.
+    pub fn new(store: &'a S, id: KeyId) -> Self {
+        Self { store, id }
+    }
+
+    /// The key's id.
+    pub fn id(&self) -> &KeyId {
+        &self.id
+    }
+
+    /// The key's public key.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, KeyStoreError> {
+        self.store.public_key(&self.id)
+    }
+}
+
+impl<S: SessionKeyStore + ?Sized> signature::Signer<Signature> for SessionKey<'_, S> {
+    fn try_sign(&self, msg: &[u8]) -> Result<Signature, signature::Error> {
+        self.store.sign(&self.id, msg).map_err(signature::Error::from_source)
+    }
 }

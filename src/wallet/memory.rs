@@ -70,9 +70,31 @@ impl fmt::Debug for MemoryWallet {
     }
 }
 
+impl signature::hazmat::PrehashSigner<(k256::ecdsa::Signature, k256::ecdsa::RecoveryId)> for MemoryWallet {
+    fn sign_prehash(
+        &self,
+        prehash: &[u8],
+    ) -> Result<(k256::ecdsa::Signature, k256::ecdsa::RecoveryId), signature::Error> {
+        let digest: &[u8; 32] = prehash.try_into().map_err(|_| signature::Error::new())?;
+        let sig = self.sign_digest(digest).map_err(signature::Error::from_source)?;
+        Ok((*sig.signature(), sig.recovery_id()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prehash_signer_recovers() {
+        use signature::hazmat::PrehashSigner;
+        let w = MemoryWallet::random().unwrap();
+        let digest = crate::eth::eip191_hash(b"through the trait");
+        let (sig, rid) = w.sign_prehash(&digest).unwrap();
+        let key = k256::ecdsa::VerifyingKey::recover_from_prehash(&digest, &sig, rid).unwrap();
+        assert_eq!(crate::eth::EthAddress::from_verifying_key(&key), w.address());
+        assert!(w.sign_prehash(&[0u8; 31]).is_err());
+    }
 
     #[test]
     fn rejects_invalid_secret() {

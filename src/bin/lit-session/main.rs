@@ -3,9 +3,13 @@
 //! stdout carries only the result; diagnostics go to stderr. Bad input exits with status 2 and
 //! one line naming the problem. Secrets are read from files, never from arguments.
 
+mod capacity_cmd;
 mod input;
+mod inspect_cmd;
+mod keys_cmd;
 mod recap_cmd;
 mod session_sigs_cmd;
+mod verify_cmd;
 
 use std::process::ExitCode;
 
@@ -32,9 +36,18 @@ enum Command {
         #[arg(long, value_name = "HEX")]
         data_hash: String,
     },
+    /// Print a capacity-delegation AuthSig (createCapacityDelegationAuthSig) for --capability-auth-sig.
+    CapacityDelegation(Box<capacity_cmd::Args>),
+    /// Session keys on a PKCS#11 token (generate, list, delete).
+    #[command(subcommand)]
+    Keys(keys_cmd::KeysCommand),
     /// Encode or decode ReCap (EIP-5573) URNs.
     #[command(subcommand)]
     Recap(recap_cmd::RecapCommand),
+    /// Verify one node's session signature as the node would; prints valid (exit 0) or invalid: ... (exit 1).
+    Verify(verify_cmd::Args),
+    /// Show a sessionSigs file per node: keys, times, resources, capabilities and verdicts.
+    Inspect(inspect_cmd::Args),
 }
 
 /// A failure to report on stderr; the message names the problem.
@@ -57,6 +70,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Recap(cmd) => recap_cmd::run(cmd),
+        Command::Keys(cmd) => keys_cmd::run(cmd),
+        Command::CapacityDelegation(args) => capacity_cmd::run(*args),
+        Command::Verify(args) => verify_cmd::run(args),
+        Command::Inspect(args) => inspect_cmd::run(args),
     }
 }
 

@@ -8,7 +8,7 @@ use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
 use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
 use lit_session_signer::Timestamp;
 
-use crate::{input, CliError};
+use crate::{input, keys_cmd, CliError};
 
 /// Flags of `session-sigs`.
 #[derive(clap::Args)]
@@ -17,8 +17,11 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     wallet_key_file: PathBuf,
     /// File holding the 32-byte ed25519 session seed as hex (default: a fresh random key).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "session_key")]
     session_seed_file: Option<PathBuf>,
+    /// A session key on a PKCS#11 token, by RFC 7512 URI (pkcs11:token=..;object=..?module-path=..&pin-source=..).
+    #[arg(long, value_name = "pkcs11:URI")]
+    session_key: Option<String>,
     /// Lit node URL, http(s)://host:port (repeatable; the map is keyed by these).
     #[arg(long = "node", value_name = "URL", required = true)]
     nodes: Vec<String>,
@@ -92,12 +95,24 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
     let wallet_key = input::read_key32(&args.wallet_key_file, "--wallet-key-file")?;
     let wallet = MemoryWallet::from_bytes(&wallet_key).map_err(|e| CliError(format!("--wallet-key-file: {e}")))?;
-    let store = MemoryKeyStore::new();
-    let session_key = match &args.session_seed_file {
-        Some(path) => store.import_seed("session", input::read_key32(path, "--session-seed-file")?)?,
-        None => store.generate("session")?,
+    let (store, session_key): (Box<dyn SessionKeyStore>, _) = match (&args.session_key, &args.session_seed_file) {
+        (Some(uri), _) => {
+            let (store, parsed) = keys_cmd::open_store(uri, "--session-key")?;
+            let id = store.resolve(&parsed).map_err(|e| CliError(format!("--session-key: {e}")))?;
+            (Box::new(store), id)
+        }
+        (None, Some(path)) => {
+            let store = MemoryKeyStore::new();
+            let id = store.import_seed("session", input::read_key32(path, "--session-seed-file")?)?;
+            (Box::new(store), id)
+        }
+        (None, None) => {
+            let store = MemoryKeyStore::new();
+            let id = store.generate("session")?;
+            (Box::new(store), id)
+        }
     };
-    let sigs = request.sign(&store, &session_key, &wallet)?;
+    let sigs = request.sign(store.as_ref(), &session_key, &wallet)?;
     println!("{}", sigs.to_json());
     eprintln!(
         "lit-session: {} session sigs, session key {}, wallet {}, expires {} ({:.1} ms)",

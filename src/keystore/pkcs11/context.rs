@@ -44,9 +44,7 @@ pub struct SharedContext {
 
 impl std::fmt::Debug for SharedContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedContext")
-            .field("module", &self.module)
-            .finish_non_exhaustive()
+        f.debug_struct("SharedContext").field("module", &self.module).finish_non_exhaustive()
     }
 }
 
@@ -55,13 +53,14 @@ impl std::fmt::Debug for SharedContext {
 /// thread while holding one (a waiting writer would deadlock the pair).
 pub struct ContextGuard<'a> {
     state: RwLockReadGuard<'a, State>,
-    pkcs11: &'a Pkcs11,
+    // A clone (an Arc) so no unsafe borrow into the guarded state is needed.
+    pkcs11: Pkcs11,
 }
 
 impl ContextGuard<'_> {
     /// The cryptoki context.
     pub fn pkcs11(&self) -> &Pkcs11 {
-        self.pkcs11
+        &self.pkcs11
     }
 
     /// The initialisation generation this guard belongs to.
@@ -75,10 +74,7 @@ impl SharedContext {
     ///
     /// The path is canonicalised so two spellings of one file share a context.
     pub fn get(module: &Path) -> Result<Arc<Self>, Pkcs11Error> {
-        let load_err = |reason: String| Pkcs11Error::ModuleLoad {
-            module: module.to_path_buf(),
-            reason,
-        };
+        let load_err = |reason: String| Pkcs11Error::ModuleLoad { module: module.to_path_buf(), reason };
         let canonical = std::fs::canonicalize(module).map_err(|e| load_err(e.to_string()))?;
         let mut reg = registry().lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(ctx) = reg.get(&canonical) {
@@ -88,11 +84,7 @@ impl SharedContext {
         initialize(&pkcs11, &canonical)?;
         let ctx = Arc::new(Self {
             module: canonical.clone(),
-            state: RwLock::new(State {
-                pkcs11: Some(pkcs11),
-                generation: 1,
-                pid: std::process::id(),
-            }),
+            state: RwLock::new(State { pkcs11: Some(pkcs11), generation: 1, pid: std::process::id() }),
         });
         reg.insert(canonical, Arc::clone(&ctx));
         Ok(ctx)
@@ -109,17 +101,8 @@ impl SharedContext {
         loop {
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
             if state.pid == std::process::id() {
-                if let Some(p) = state.pkcs11.as_ref() {
-                    // Safety of the borrow: `pkcs11` lives inside the guarded state, so the
-                    // reference is valid for as long as the guard.
-                    let pkcs11: *const Pkcs11 = p;
-                    return Ok(ContextGuard {
-                        state,
-                        // SAFETY: the pointee is owned by the RwLock's data, which cannot be
-                        // written (or moved) while `state` (a read guard) is alive, and the
-                        // returned guard keeps `state` alive for the same lifetime.
-                        pkcs11: unsafe { &*pkcs11 },
-                    });
+                if let Some(pkcs11) = state.pkcs11.clone() {
+                    return Ok(ContextGuard { state, pkcs11 });
                 }
             }
             let generation = state.generation;
@@ -138,10 +121,8 @@ impl SharedContext {
         }
         let pkcs11 = match state.pkcs11.take() {
             Some(p) => p,
-            None => Pkcs11::new(&self.module).map_err(|e| Pkcs11Error::ModuleLoad {
-                module: self.module.clone(),
-                reason: e.to_string(),
-            })?,
+            None => Pkcs11::new(&self.module)
+                .map_err(|e| Pkcs11Error::ModuleLoad { module: self.module.clone(), reason: e.to_string() })?,
         };
         // Finalize a clone: `finalize` consumes its receiver, and we keep the loaded library to
         // initialise it again. Errors are ignored: after a fork or a device loss the module may
@@ -167,10 +148,7 @@ fn initialize(pkcs11: &Pkcs11, module: &Path) -> Result<(), Pkcs11Error> {
         Err(e) => Err(Pkcs11Error::from_cryptoki(
             "initialise module",
             e,
-            &ErrorContext {
-                module: Some(module.to_path_buf()),
-                ..ErrorContext::default()
-            },
+            &ErrorContext { module: Some(module.to_path_buf()), ..ErrorContext::default() },
         )),
     }
 }

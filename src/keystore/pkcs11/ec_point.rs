@@ -20,7 +20,9 @@ pub enum EcPointError {
     #[error("CKA_EC_POINT is empty")]
     Empty,
     /// The value is neither the raw point nor a DER OCTET/BIT STRING holding it.
-    #[error("CKA_EC_POINT of {len} bytes is not a {expected}-byte point, nor a DER OCTET STRING or BIT STRING holding one")]
+    #[error(
+        "CKA_EC_POINT of {len} bytes is not a {expected}-byte point, nor a DER OCTET STRING or BIT STRING holding one"
+    )]
     Unrecognised {
         /// Length of the value the token returned.
         len: usize,
@@ -58,10 +60,7 @@ pub fn parse_ec_point(value: &[u8], point_len: usize) -> Result<(&[u8], EcPointE
     if value.is_empty() {
         return Err(EcPointError::Empty);
     }
-    let unrecognised = || EcPointError::Unrecognised {
-        len: value.len(),
-        expected: point_len,
-    };
+    let unrecognised = || EcPointError::Unrecognised { len: value.len(), expected: point_len };
     // Raw first: a raw 32-byte key can never also be a valid 32-byte DER wrapping of a 32-byte
     // key (the wrapping adds bytes), so the order cannot misread a value.
     if value.len() == point_len {
@@ -69,9 +68,7 @@ pub fn parse_ec_point(value: &[u8], point_len: usize) -> Result<(&[u8], EcPointE
     }
     let (tag, content) = der_tlv(value).ok_or_else(unrecognised)?;
     match tag {
-        TAG_OCTET_STRING if content.len() == point_len => {
-            Ok((content, EcPointEncoding::DerOctetString))
-        }
+        TAG_OCTET_STRING if content.len() == point_len => Ok((content, EcPointEncoding::DerOctetString)),
         TAG_BIT_STRING => match content.split_first() {
             Some((0, bits)) if bits.len() == point_len => Ok((bits, EcPointEncoding::DerBitString)),
             _ => Err(unrecognised()),
@@ -87,12 +84,7 @@ pub fn parse_edwards_point(value: &[u8]) -> Result<[u8; 32], EcPointError> {
     // parse_ec_point guarantees the length, but copy through `get` so a bug cannot panic.
     match point.get(..32) {
         Some(bytes) => out.copy_from_slice(bytes),
-        None => {
-            return Err(EcPointError::Unrecognised {
-                len: value.len(),
-                expected: 32,
-            })
-        }
+        None => return Err(EcPointError::Unrecognised { len: value.len(), expected: 32 }),
     }
     Ok(out)
 }
@@ -111,9 +103,7 @@ fn der_tlv(input: &[u8]) -> Option<(u8, &[u8])> {
             return None;
         }
         let (len_bytes, rest) = rest.split_at(n);
-        let len = len_bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let len = len_bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         // DER requires the minimal form.
         if len < 0x80 || len_bytes.first() == Some(&0) {
             return None;

@@ -101,7 +101,7 @@ pub enum Pkcs11Error {
         /// The return value.
         rv: RvError,
         /// Module, token, slot and key.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// cryptoki failed without a PKCS#11 return code (conversion, null function pointer, …).
     #[error("{operation}: {source} ({context})")]
@@ -111,7 +111,7 @@ pub enum Pkcs11Error {
         /// cryptoki's error.
         source: CryptokiError,
         /// Module, token, slot and key.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// No token matches the selector.
     #[error("no token matches {selector} in {}; tokens present: {}", module.display(), list_or_none(present))]
@@ -142,25 +142,25 @@ pub enum Pkcs11Error {
         /// Recovery attempts made.
         attempts: u32,
         /// Module and token.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// `C_Login` refused the PIN.
     #[error("wrong user PIN (CKR_PIN_INCORRECT) for {context}")]
     PinIncorrect {
         /// Module and token.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// The user PIN is locked.
     #[error("the user PIN is locked (CKR_PIN_LOCKED) for {context}")]
     PinLocked {
         /// Module and token.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// The token requires a login and no PIN source was given.
     #[error("{context} requires a login; give pin-source=file:/path or pin-source=env:VARNAME")]
     PinRequired {
         /// Module and token.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// The PIN could not be read.
     #[error(transparent)]
@@ -177,7 +177,7 @@ pub enum Pkcs11Error {
         /// The `CKM_*` names that are missing.
         missing: Vec<&'static str>,
         /// Module and token.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// No key matches.
     #[error("no key with {selector} on {context}")]
@@ -185,7 +185,7 @@ pub enum Pkcs11Error {
         /// How the key was looked up.
         selector: KeySelector,
         /// Module and token.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// Several keys match; look-ups require exactly one.
     #[error("{count} keys with {selector} on {context}; exactly one is required")]
@@ -195,7 +195,7 @@ pub enum Pkcs11Error {
         /// How many matched.
         count: usize,
         /// Module and token.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// A key exists but lacks something (e.g. its public half) or has the wrong type.
     #[error("key {key} on {context} is unusable: {reason}")]
@@ -205,7 +205,7 @@ pub enum Pkcs11Error {
         /// What is wrong.
         reason: String,
         /// Module and token.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// A freshly generated key does not have the security attributes that prove it was made
     /// on the token and can never leave it; it was deleted again.
@@ -214,7 +214,7 @@ pub enum Pkcs11Error {
         /// The attributes that were not as required, e.g. `CKA_NEVER_EXTRACTABLE=true`.
         failed: Vec<String>,
         /// Module and token.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
     },
     /// `CKA_EC_POINT` could not be read.
     #[error("public key of {key}: {source}")]
@@ -255,13 +255,9 @@ impl Pkcs11Error {
                 function: format!("C_{function:?}"),
                 code: ckr_name(rv),
                 rv,
-                context: context.clone(),
+                context: Box::new(context.clone()),
             },
-            other => Self::Cryptoki {
-                operation,
-                source: other,
-                context: context.clone(),
-            },
+            other => Self::Cryptoki { operation, source: other, context: Box::new(context.clone()) },
         }
     }
 
@@ -311,26 +307,17 @@ pub fn is_transient_rv(rv: RvError) -> bool {
 impl From<Pkcs11Error> for KeyStoreError {
     fn from(e: Pkcs11Error) -> Self {
         match e {
-            Pkcs11Error::KeyNotFound {
-                selector: KeySelector::Id(id),
-                ..
-            } => KeyStoreError::KeyNotFound(KeyId::from_bytes(id)),
-            Pkcs11Error::AmbiguousKey {
-                selector: KeySelector::Id(id),
-                count,
-                ..
-            } => KeyStoreError::AmbiguousKey {
-                id: KeyId::from_bytes(id),
-                count,
-            },
+            Pkcs11Error::KeyNotFound { selector: KeySelector::Id(id), .. } => {
+                KeyStoreError::KeyNotFound(KeyId::from_bytes(id))
+            }
+            Pkcs11Error::AmbiguousKey { selector: KeySelector::Id(id), count, .. } => {
+                KeyStoreError::AmbiguousKey { id: KeyId::from_bytes(id), count }
+            }
             Pkcs11Error::BadSignature { id } => KeyStoreError::BadSignature(KeyId::from_bytes(id)),
             Pkcs11Error::Rng(msg) => KeyStoreError::Rng(msg),
             other => {
                 let transient = other.is_transient();
-                KeyStoreError::Backend {
-                    source: Box::new(other),
-                    transient,
-                }
+                KeyStoreError::Backend { source: Box::new(other), transient }
             }
         }
     }
@@ -431,6 +418,7 @@ pub fn ckr_name(rv: RvError) -> &'static str {
         RvError::PinTooWeak => "CKR_PIN_TOO_WEAK",
         RvError::PublicKeyInvalid => "CKR_PUBLIC_KEY_INVALID",
         RvError::FunctionRejected => "CKR_FUNCTION_REJECTED",
+        RvError::UnwrappingKeyTypeInconsistent => "CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT",
         RvError::VendorDefined(_) => "CKR_VENDOR_DEFINED",
         RvError::UnknownErrorCode(_) => "CKR_(unknown)",
     }
@@ -462,11 +450,8 @@ mod tests {
         assert!(e.to_string().contains("C_Sign failed with CKR_DEVICE_REMOVED"), "{e}");
         let k: KeyStoreError = e.into();
         assert!(k.is_transient());
-        let k: KeyStoreError = Pkcs11Error::KeyNotFound {
-            selector: KeySelector::Id(vec![1, 2]),
-            context: ctx,
-        }
-        .into();
+        let k: KeyStoreError =
+            Pkcs11Error::KeyNotFound { selector: KeySelector::Id(vec![1, 2]), context: Box::new(ctx) }.into();
         assert!(matches!(k, KeyStoreError::KeyNotFound(id) if id.as_bytes() == [1, 2]));
     }
 }

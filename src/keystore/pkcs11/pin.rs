@@ -95,9 +95,8 @@ impl PinSource {
         };
         // Anything else with a scheme-like prefix (e.g. `|program`, `http:`) is refused
         // rather than read as a relative file name.
-        let looks_like_scheme = path
-            .split_once(':')
-            .is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
+        let looks_like_scheme =
+            path.split_once(':').is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
         if path.is_empty() || path.starts_with('|') || path.contains('\0') || looks_like_scheme {
             return Err(PinError::UnsupportedSource(s.to_string()));
         }
@@ -117,10 +116,7 @@ impl PinSource {
 }
 
 fn read_pin_file(path: &Path) -> Result<Pin, PinError> {
-    let file_err = |source| PinError::File {
-        path: path.to_path_buf(),
-        source,
-    };
+    let file_err = |source| PinError::File { path: path.to_path_buf(), source };
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -128,22 +124,13 @@ fn read_pin_file(path: &Path) -> Result<Pin, PinError> {
         // Why only "other": group-readable secrets are common (/run/secrets with a group);
         // world-readable ones are a mistake worth refusing.
         if mode & 0o007 != 0 {
-            return Err(PinError::FilePermissions {
-                path: path.to_path_buf(),
-                mode: mode & 0o7777,
-            });
+            return Err(PinError::FilePermissions { path: path.to_path_buf(), mode: mode & 0o7777 });
         }
     }
     let bytes = Zeroizing::new(std::fs::read(path).map_err(file_err)?);
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
-        file_err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "the PIN file is not UTF-8",
-        ))
-    })?;
-    Pin::from_secret(Zeroizing::new(text.to_string()), || {
-        format!("file {}", path.display())
-    })
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| file_err(std::io::Error::new(std::io::ErrorKind::InvalidData, "the PIN file is not UTF-8")))?;
+    Pin::from_secret(Zeroizing::new(text.to_string()), || format!("file {}", path.display()))
 }
 
 /// A user PIN. `Debug` prints `Pin([REDACTED])`; there is no `Display`.
@@ -157,10 +144,7 @@ impl Pin {
         Self::from_secret(pin, || "the caller".to_string())
     }
 
-    fn from_secret(
-        mut pin: Zeroizing<String>,
-        origin: impl FnOnce() -> String,
-    ) -> Result<Self, PinError> {
+    fn from_secret(mut pin: Zeroizing<String>, origin: impl FnOnce() -> String) -> Result<Self, PinError> {
         // Trim in place so no untrimmed copy is left behind.
         if pin.ends_with('\n') {
             pin.pop();
@@ -192,22 +176,10 @@ mod tests {
 
     #[test]
     fn parse_sources() {
-        assert_eq!(
-            PinSource::parse("file:/run/pin").unwrap(),
-            PinSource::File("/run/pin".into())
-        );
-        assert_eq!(
-            PinSource::parse("file:///run/pin").unwrap(),
-            PinSource::File("/run/pin".into())
-        );
-        assert_eq!(
-            PinSource::parse("/run/pin").unwrap(),
-            PinSource::File("/run/pin".into())
-        );
-        assert_eq!(
-            PinSource::parse("env:LIT_PIN").unwrap(),
-            PinSource::Env("LIT_PIN".into())
-        );
+        assert_eq!(PinSource::parse("file:/run/pin").unwrap(), PinSource::File("/run/pin".into()));
+        assert_eq!(PinSource::parse("file:///run/pin").unwrap(), PinSource::File("/run/pin".into()));
+        assert_eq!(PinSource::parse("/run/pin").unwrap(), PinSource::File("/run/pin".into()));
+        assert_eq!(PinSource::parse("env:LIT_PIN").unwrap(), PinSource::Env("LIT_PIN".into()));
         for bad in ["env:", "", "|/bin/get-pin", "http://x/pin", "file://host/pin", "file:"] {
             assert!(PinSource::parse(bad).is_err(), "{bad}");
         }
@@ -234,18 +206,9 @@ mod tests {
         let pin = PinSource::File(path.clone()).read().unwrap();
         assert_eq!(pin.0.as_str(), "9876");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(
-            PinSource::File(path.clone()).read(),
-            Err(PinError::FilePermissions { .. })
-        ));
+        assert!(matches!(PinSource::File(path.clone()).read(), Err(PinError::FilePermissions { .. })));
         let _ = std::fs::remove_dir_all(&dir);
-        assert!(matches!(
-            PinSource::File(dir.join("missing")).read(),
-            Err(PinError::File { .. })
-        ));
-        assert!(matches!(
-            PinSource::Env("LIT_SURELY_UNSET_PIN_VAR".into()).read(),
-            Err(PinError::EnvMissing(_))
-        ));
+        assert!(matches!(PinSource::File(dir.join("missing")).read(), Err(PinError::File { .. })));
+        assert!(matches!(PinSource::Env("LIT_SURELY_UNSET_PIN_VAR".into()).read(), Err(PinError::EnvMissing(_))));
     }
 }

@@ -207,12 +207,8 @@ impl FromStr for Pkcs11Uri {
                 "manufacturer" => set(&mut uri.manufacturer, name, text(name, raw)?)?,
                 "model" => set(&mut uri.model, name, text(name, raw)?)?,
                 "object" => set(&mut uri.object, name, text(name, raw)?)?,
-                "library-manufacturer" => {
-                    set(&mut uri.library_manufacturer, name, text(name, raw)?)?
-                }
-                "library-description" => {
-                    set(&mut uri.library_description, name, text(name, raw)?)?
-                }
+                "library-manufacturer" => set(&mut uri.library_manufacturer, name, text(name, raw)?)?,
+                "library-description" => set(&mut uri.library_description, name, text(name, raw)?)?,
                 "library-version" => set(&mut uri.library_version, name, text(name, raw)?)?,
                 "slot-description" => set(&mut uri.slot_description, name, text(name, raw)?)?,
                 "slot-manufacturer" => set(&mut uri.slot_manufacturer, name, text(name, raw)?)?,
@@ -220,12 +216,7 @@ impl FromStr for Pkcs11Uri {
                 // A PIN in the path is as bad as one in the query.
                 "pin-value" => return Err(UriError::PinValueRefused),
                 n if n.starts_with("x-") => uri.vendor_path.push((n.to_string(), text(n, raw)?)),
-                n => {
-                    return Err(UriError::UnknownAttribute {
-                        place: "path",
-                        name: n.to_string(),
-                    })
-                }
+                n => return Err(UriError::UnknownAttribute { place: "path", name: n.to_string() }),
             }
         }
 
@@ -233,23 +224,14 @@ impl FromStr for Pkcs11Uri {
             for (name, raw) in attributes(query, '&')? {
                 match name {
                     "pin-value" => return Err(UriError::PinValueRefused),
-                    "module-path" => {
-                        set(&mut uri.module_path, name, PathBuf::from(text(name, raw)?))?
-                    }
+                    "module-path" => set(&mut uri.module_path, name, PathBuf::from(text(name, raw)?))?,
                     "module-name" => set(&mut uri.module_name, name, text(name, raw)?)?,
                     "pin-source" => {
                         let source = PinSource::parse(&text(name, raw)?)?;
                         set(&mut uri.pin_source, name, source)?
                     }
-                    n if n.starts_with("x-") => {
-                        uri.vendor_query.push((n.to_string(), text(n, raw)?))
-                    }
-                    n => {
-                        return Err(UriError::UnknownAttribute {
-                            place: "query",
-                            name: n.to_string(),
-                        })
-                    }
+                    n if n.starts_with("x-") => uri.vendor_query.push((n.to_string(), text(n, raw)?)),
+                    n => return Err(UriError::UnknownAttribute { place: "query", name: n.to_string() }),
                 }
             }
         }
@@ -262,19 +244,13 @@ impl FromStr for Pkcs11Uri {
 fn attributes(s: &str, sep: char) -> Result<Vec<(&str, &str)>, UriError> {
     s.split(sep)
         .filter(|seg| !seg.is_empty())
-        .map(|seg| {
-            seg.split_once('=')
-                .ok_or_else(|| UriError::MissingValue(seg.to_string()))
-        })
+        .map(|seg| seg.split_once('=').ok_or_else(|| UriError::MissingValue(seg.to_string())))
         .collect()
 }
 
 /// Percent-decodes into bytes.
 fn decode(attribute: &str, raw: &str) -> Result<Vec<u8>, UriError> {
-    let bad = |reason: &str| UriError::BadValue {
-        attribute: attribute.to_string(),
-        reason: reason.to_string(),
-    };
+    let bad = |reason: &str| UriError::BadValue { attribute: attribute.to_string(), reason: reason.to_string() };
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -398,15 +374,13 @@ mod tests {
 
     #[test]
     fn example_from_docs() {
-        let uri: Pkcs11Uri = "pkcs11:token=lit;object=session-1?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin"
-            .parse()
-            .unwrap();
+        let uri: Pkcs11Uri =
+            "pkcs11:token=lit;object=session-1?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin"
+                .parse()
+                .unwrap();
         assert_eq!(uri.token.as_deref(), Some("lit"));
         assert_eq!(uri.object.as_deref(), Some("session-1"));
-        assert_eq!(
-            uri.module_path,
-            Some(PathBuf::from("/usr/lib/softhsm/libsofthsm2.so"))
-        );
+        assert_eq!(uri.module_path, Some(PathBuf::from("/usr/lib/softhsm/libsofthsm2.so")));
         assert_eq!(uri.pin_source, Some(PinSource::File("/run/pin".into())));
     }
 
@@ -419,10 +393,7 @@ mod tests {
         assert_eq!(uri.token.as_deref(), Some("The Software PKCS#11 Softtoken"));
         assert_eq!(uri.manufacturer.as_deref(), Some("Snake Oil, Inc."));
         assert_eq!(uri.object_type, Some(ObjectType::Cert));
-        assert_eq!(
-            uri.id,
-            Some(vec![0x69, 0x95, 0x3e, 0x5c, 0xf4, 0xbd, 0xec, 0x91])
-        );
+        assert_eq!(uri.id, Some(vec![0x69, 0x95, 0x3e, 0x5c, 0xf4, 0xbd, 0xec, 0x91]));
         assert_eq!(uri.serial.as_deref(), Some(""));
         assert_eq!(Pkcs11Uri::parse("pkcs11:").unwrap(), Pkcs11Uri::default());
         let uri = Pkcs11Uri::parse("pkcs11:object=my-key;type=private?pin-source=file:/etc/token").unwrap();
@@ -440,30 +411,15 @@ mod tests {
 
     #[test]
     fn refusals() {
-        assert!(matches!(
-            Pkcs11Uri::parse("pkcs11:token=t?pin-value=1234"),
-            Err(UriError::PinValueRefused)
-        ));
-        assert!(matches!(
-            Pkcs11Uri::parse("pkcs11:token=t;pin-value=1234"),
-            Err(UriError::PinValueRefused)
-        ));
-        assert!(matches!(
-            Pkcs11Uri::parse("pkcs11:slot-id=3"),
-            Err(UriError::SlotIdRefused)
-        ));
-        assert!(matches!(
-            Pkcs11Uri::parse("pkcs11:tokne=t"),
-            Err(UriError::UnknownAttribute { place: "path", .. })
-        ));
+        assert!(matches!(Pkcs11Uri::parse("pkcs11:token=t?pin-value=1234"), Err(UriError::PinValueRefused)));
+        assert!(matches!(Pkcs11Uri::parse("pkcs11:token=t;pin-value=1234"), Err(UriError::PinValueRefused)));
+        assert!(matches!(Pkcs11Uri::parse("pkcs11:slot-id=3"), Err(UriError::SlotIdRefused)));
+        assert!(matches!(Pkcs11Uri::parse("pkcs11:tokne=t"), Err(UriError::UnknownAttribute { place: "path", .. })));
         assert!(matches!(
             Pkcs11Uri::parse("pkcs11:token=t?modul-path=/x"),
             Err(UriError::UnknownAttribute { place: "query", .. })
         ));
-        assert!(matches!(
-            Pkcs11Uri::parse("pkcs11:token=a;token=b"),
-            Err(UriError::Duplicate(_))
-        ));
+        assert!(matches!(Pkcs11Uri::parse("pkcs11:token=a;token=b"), Err(UriError::Duplicate(_))));
         assert!(matches!(Pkcs11Uri::parse("pkcs11:token"), Err(UriError::MissingValue(_))));
         assert!(matches!(Pkcs11Uri::parse("pkcs11:id=%G1"), Err(UriError::BadValue { .. })));
         assert!(matches!(Pkcs11Uri::parse("pkcs11:id=%1"), Err(UriError::BadValue { .. })));
@@ -471,10 +427,7 @@ mod tests {
         assert!(matches!(Pkcs11Uri::parse("pkcs11:type=key"), Err(UriError::ObjectType(_))));
         assert!(matches!(Pkcs11Uri::parse("http://x"), Err(UriError::Scheme(_))));
         assert!(matches!(Pkcs11Uri::parse("pkcs1"), Err(UriError::Scheme(_))));
-        assert!(matches!(
-            Pkcs11Uri::parse("pkcs11:token=t?pin-source=|/bin/cat"),
-            Err(UriError::PinSource(_))
-        ));
+        assert!(matches!(Pkcs11Uri::parse("pkcs11:token=t?pin-source=|/bin/cat"), Err(UriError::PinSource(_))));
         // Multi-byte UTF-8 straddling the scheme boundary must not panic.
         assert!(Pkcs11Uri::parse("pkcs1é:token=t").is_err());
     }
@@ -496,7 +449,8 @@ mod tests {
 
     #[test]
     fn no_panic_on_junk() {
-        let pieces = ["pkcs11:", "%", "%4", "=", ";", "&", "?", "id", "token", "é", "x-", "type=", "%zz", "pin-source="];
+        let pieces =
+            ["pkcs11:", "%", "%4", "=", ";", "&", "?", "id", "token", "é", "x-", "type=", "%zz", "pin-source="];
         for a in pieces {
             for b in pieces {
                 for c in pieces {

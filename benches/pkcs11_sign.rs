@@ -1,0 +1,116 @@
+//! Signing 30 messages of ~1,250 bytes (one Lit session-signature set) on a throwaway SoftHSM2
+//! token: `Pkcs11KeyStore::sign_many` against a raw cryptoki `C_Sign` loop on one session with
+//! the same key and messages. Prints medians; asserts nothing about time.
+//!
+//! `cargo bench --bench pkcs11_sign` (needs softhsm2; `REPS=n` changes the repetitions).
+
+#[path = "../hsm-tests/common/softhsm.rs"]
+mod softhsm;
+
+use std::time::{Duration, Instant};
+
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, ObjectClass};
+use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11KeyStore, Pkcs11Uri};
+use lit_session_signer::keystore::SessionKeyStore;
+
+const MESSAGES: usize = 30;
+const LEN: usize = 1_250;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let hsm = match softhsm::ThrowawayHsm::create() {
+        Ok(h) => h,
+        Err(why) => {
+            eprintln!("SKIPPED pkcs11_sign bench: SoftHSM2 unavailable ({why})");
+            return;
+        }
+    };
+    hsm.activate(); // before the first C_Initialize
+    let token = hsm.init_token("lit-bench").expect("init token");
+    let reps: usize = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(25);
+
+    let uri = Pkcs11Uri::for_token(&hsm.module, &token.label, PinSource::File(token.pin_file.clone()));
+    let store = Pkcs11KeyStore::open(&uri).expect("open store");
+    let id = store.generate("bench-key").expect("generate");
+    let vk = store.public_key(&id).expect("public key");
+
+    let messages: Vec<Vec<u8>> = (0..MESSAGES)
+        .map(|i| {
+            let mut m = format!("{{\"node\":{i},\"payload\":\"").into_bytes();
+            m.resize(LEN - 2, b'x');
+            m.extend_from_slice(b"\"}");
+            m
+        })
+        .collect();
+    let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+
+    // Raw loop: one session of the same context, same key, no local verification.
+    let slot = store.token().slot().expect("slot");
+    let guard = store.token().context().read().expect("context");
+    let session = guard.pkcs11().open_rw_session(slot).expect("session");
+    let key = session
+        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id.as_bytes().to_vec())])
+        .expect("find")[0];
+    let mech = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
+
+    // Warm-up (caches, page faults).
+    store.sign_many(&id, &refs).expect("warm-up");
+    for m in &refs {
+        session.sign(&mech, key, m).expect("warm-up raw");
+    }
+
+    let mut store_many = Vec::new();
+    let mut store_seq = Vec::new();
+    let mut raw = Vec::new();
+    for _ in 0..reps {
+        let t = Instant::now();
+        let sigs = store.sign_many(&id, &refs).expect("sign_many");
+        store_many.push(t.elapsed());
+        assert_eq!(sigs.len(), MESSAGES);
+
+        let t = Instant::now();
+        for m in &refs {
+            store.sign(&id, m).expect("sign");
+        }
+        store_seq.push(t.elapsed());
+
+        let t = Instant::now();
+        let raw_sigs: Vec<Vec<u8>> = refs.iter().map(|m| session.sign(&mech, key, m).expect("C_Sign")).collect();
+        raw.push(t.elapsed());
+        assert_eq!(raw_sigs[0], sigs[0].to_bytes().to_vec(), "same key, same message, same signature");
+    }
+    for (m, s) in refs.iter().zip(store.sign_many(&id, &refs).unwrap()) {
+        vk.verify_strict(m, &s).expect("valid");
+    }
+    drop(session);
+    drop(guard);
+
+    let a = median(store_many);
+    let seq = median(store_seq);
+    let b = median(raw);
+    println!();
+    println!(
+        "SoftHSM2 ed25519, {MESSAGES} messages x {LEN} B, median of {reps} runs, pool of {} sessions",
+        store.token().pool_capacity()
+    );
+    println!("| path | per set of {MESSAGES} | per signature | vs raw |");
+    println!("|---|---:|---:|---:|");
+    let row = |name: &str, d: Duration| {
+        println!(
+            "| {name} | {:.2} ms | {:.1} µs | {:.2}x |",
+            d.as_secs_f64() * 1e3,
+            d.as_secs_f64() * 1e6 / MESSAGES as f64,
+            d.as_secs_f64() / b.as_secs_f64()
+        );
+    };
+    row("(a) Pkcs11KeyStore::sign_many (pool threads + verify_strict)", a);
+    row("    Pkcs11KeyStore::sign, one by one (+ verify_strict)", seq);
+    row("(b) raw cryptoki C_Sign loop, one session", b);
+    println!("ratio (a)/(b) = {:.2}", a.as_secs_f64() / b.as_secs_f64());
+}

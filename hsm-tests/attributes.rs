@@ -1,0 +1,78 @@
+//! The private key never leaves the token.
+
+use cryptoki::object::{Attribute, AttributeInfo, AttributeType, ObjectClass};
+use lit_session_signer::keystore::pkcs11::KeyOptions;
+use lit_session_signer::keystore::SessionKeyStore;
+
+use crate::common::{self, unique_label};
+use crate::hsm;
+
+#[test]
+fn private_key_cannot_be_read() {
+    let env = hsm!();
+    let _g = common::shared();
+    let store = env.open();
+    let id = store.generate(&unique_label("attrs")).unwrap();
+
+    let a = store.key_attributes(&id).expect("attributes");
+    assert!(a.sensitive, "CKA_SENSITIVE");
+    assert!(!a.extractable, "CKA_EXTRACTABLE");
+    assert!(a.always_sensitive, "CKA_ALWAYS_SENSITIVE");
+    assert!(a.never_extractable, "CKA_NEVER_EXTRACTABLE");
+    assert!(a.local, "CKA_LOCAL: generated on the token");
+    assert!(a.token, "CKA_TOKEN");
+    assert!(a.private, "CKA_PRIVATE");
+    assert!(!a.value_returned, "CKA_VALUE must not be returned");
+    assert!(a.value_sensitive, "CKA_VALUE is CKR_ATTRIBUTE_SENSITIVE");
+
+    // The same, asked directly through cryptoki on a separate session of the same context.
+    let slot = store.token().slot().expect("slot");
+    let guard = store.token().context().read().expect("context");
+    let session = guard.pkcs11().open_ro_session(slot).expect("session");
+    let found = session
+        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id.as_bytes().to_vec())])
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    let key = found[0];
+    let attrs = session
+        .get_attributes(
+            key,
+            &[
+                AttributeType::Value,
+                AttributeType::Sensitive,
+                AttributeType::Extractable,
+                AttributeType::NeverExtractable,
+                AttributeType::AlwaysSensitive,
+                AttributeType::Local,
+            ],
+        )
+        .unwrap();
+    assert!(!attrs.iter().any(|a| matches!(a, Attribute::Value(_))), "CKA_VALUE came back: {attrs:?}");
+    for expected in [
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::NeverExtractable(true),
+        Attribute::AlwaysSensitive(true),
+        Attribute::Local(true),
+    ] {
+        assert!(attrs.contains(&expected), "missing {expected:?} in {attrs:?}");
+    }
+    let info = session.get_attribute_info(key, &[AttributeType::Value]).unwrap();
+    assert!(matches!(info[0], AttributeInfo::Sensitive), "{info:?}");
+    drop(session);
+    drop(guard);
+
+    store.delete(&id).unwrap();
+}
+
+#[test]
+fn ephemeral_key_is_a_session_object_with_the_same_protection() {
+    let env = hsm!();
+    let _g = common::shared();
+    let store = env.open();
+    let id = store.generate_with(&unique_label("eph-attrs"), KeyOptions::ephemeral()).unwrap();
+    let a = store.key_attributes(&id).unwrap();
+    assert!(!a.token, "ephemeral keys are session objects");
+    assert!(a.sensitive && !a.extractable && a.always_sensitive && a.never_extractable && a.local);
+    assert!(!a.value_returned);
+}

@@ -1,0 +1,151 @@
+//! Clear, typed errors and no panics for the usual mistakes.
+
+use std::path::PathBuf;
+
+use cryptoki::mechanism::MechanismType;
+use lit_session_signer::keystore::pkcs11::{
+    KeyOptions, PinError, PinSource, Pkcs11Error, Pkcs11KeyStore, Pkcs11Token, Pkcs11Uri, TokenConfig, TokenSelector,
+    UriError,
+};
+use lit_session_signer::keystore::{KeyId, KeyStoreError, SessionKeyStore};
+
+use crate::common::{self, unique_label};
+use crate::hsm;
+
+#[test]
+fn wrong_pin_is_pin_incorrect() {
+    let env = hsm!();
+    let Some(aux) = &env.aux else {
+        eprintln!("SKIPPED wrong_pin: no second token could be made ({})", env.origin);
+        return;
+    };
+    // Exclusive: a login held by another store on this token would make C_Login answer
+    // CKR_USER_ALREADY_LOGGED_IN instead of checking the PIN.
+    let _g = common::exclusive();
+    let var = format!("LIT_TEST_WRONG_PIN_{}", std::process::id());
+    std::env::set_var(&var, "000000-wrong");
+    let uri = Pkcs11Uri::for_token(&env.module, &aux.label, PinSource::Env(var));
+    let err = Pkcs11KeyStore::open(&uri).expect_err("wrong PIN must fail");
+    assert!(matches!(err, Pkcs11Error::PinIncorrect { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("CKR_PIN_INCORRECT") && msg.contains(&aux.label), "{msg}");
+    assert!(!msg.contains("000000-wrong"), "the PIN must never be printed: {msg}");
+    assert!(!format!("{err:?}").contains("000000-wrong"));
+    let ks: KeyStoreError = err.into();
+    assert!(!ks.is_transient());
+}
+
+#[test]
+fn missing_token_label_is_token_not_found() {
+    let env = hsm!();
+    let _g = common::shared();
+    let uri = Pkcs11Uri::for_token(&env.module, "no-such-token", PinSource::File(env.main.pin_file.clone()));
+    let err = Pkcs11KeyStore::open(&uri).expect_err("unknown token");
+    match &err {
+        Pkcs11Error::TokenNotFound { present, .. } => {
+            assert!(present.iter().any(|p| p.contains(&env.main.label)), "{present:?}")
+        }
+        other => panic!("expected TokenNotFound, got {other:?}"),
+    }
+    assert!(err.to_string().contains("no-such-token"), "{err}");
+}
+
+#[test]
+fn wrong_module_path_is_module_load() {
+    let env = hsm!();
+    let _g = common::shared();
+    for module in [
+        PathBuf::from("/nonexistent/libnope-pkcs11.so"),
+        env.main.pin_file.clone(), // exists, but is not a library
+    ] {
+        let uri = Pkcs11Uri::for_token(&module, "lit", PinSource::File(env.main.pin_file.clone()));
+        let err = Pkcs11KeyStore::open(&uri).expect_err("bad module");
+        assert!(matches!(err, Pkcs11Error::ModuleLoad { .. }), "{err:?}");
+        assert!(err.to_string().contains("cannot load PKCS#11 module"), "{err}");
+    }
+}
+
+#[test]
+fn token_without_the_key_is_key_not_found() {
+    let env = hsm!();
+    let Some(aux_uri) = env.aux_uri() else {
+        eprintln!("SKIPPED token_without_the_key: no second token ({})", env.origin);
+        return;
+    };
+    let _g = common::shared();
+    let main = env.open();
+    let label = unique_label("elsewhere");
+    let id = main.generate_with(&label, KeyOptions::ephemeral()).unwrap();
+    let aux = Pkcs11KeyStore::open(&aux_uri).expect("open aux");
+    match aux.sign(&id, b"x") {
+        Err(KeyStoreError::KeyNotFound(missing)) => assert_eq!(missing, id),
+        other => panic!("expected KeyNotFound, got {other:?}"),
+    }
+    assert!(matches!(aux.public_key(&id), Err(KeyStoreError::KeyNotFound(_))));
+    assert!(matches!(aux.delete(&id), Err(KeyStoreError::KeyNotFound(_))));
+    let err = aux.find_by_label(&label).unwrap_err();
+    assert!(matches!(err, Pkcs11Error::KeyNotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains(&label), "{err}");
+    let err = aux.resolve(&aux_uri.clone().with_object(&label)).unwrap_err();
+    assert!(matches!(err, Pkcs11Error::KeyNotFound { .. }), "{err:?}");
+    // Same on the main token for an id that was never made.
+    let never = KeyId::from_bytes(vec![0xee; 16]);
+    assert!(matches!(main.sign(&never, b"x"), Err(KeyStoreError::KeyNotFound(_))));
+}
+
+#[test]
+fn ambiguous_label_is_refused() {
+    let env = hsm!();
+    let _g = common::shared();
+    let store = env.open();
+    let label = unique_label("twice");
+    store.generate_with(&label, KeyOptions::ephemeral()).unwrap();
+    store.generate_with(&label, KeyOptions::ephemeral()).unwrap();
+    let err = store.find_by_label(&label).unwrap_err();
+    assert!(matches!(err, Pkcs11Error::AmbiguousKey { count: 2, .. }), "{err:?}");
+}
+
+#[test]
+fn missing_mechanism_is_named() {
+    let env = hsm!();
+    let _g = common::shared();
+    let config = TokenConfig::new(
+        &env.module,
+        TokenSelector::label(&env.main.label),
+        Some(PinSource::File(env.main.pin_file.clone())),
+    );
+    // SoftHSM 2.6.1 has EdDSA but no ML-DSA: the probe must name what is missing.
+    let err = Pkcs11Token::open(config, &[(MechanismType::EDDSA, "CKM_EDDSA"), (MechanismType::ML_DSA, "CKM_ML_DSA")])
+        .unwrap_err();
+    match &err {
+        Pkcs11Error::MechanismMissing { missing, .. } => assert_eq!(missing, &["CKM_ML_DSA"]),
+        other => panic!("expected MechanismMissing, got {other:?}"),
+    }
+    assert!(err.to_string().contains("CKM_ML_DSA"), "{err}");
+}
+
+#[test]
+fn pin_and_uri_mistakes() {
+    let env = hsm!();
+    let _g = common::shared();
+    let module = env.module.display();
+    let token = &env.main.label;
+    let err = Pkcs11Uri::parse(&format!("pkcs11:token={token}?module-path={module}&pin-value=1234")).unwrap_err();
+    assert!(matches!(err, UriError::PinValueRefused));
+
+    let uri = Pkcs11Uri::for_token(&env.module, token, PinSource::File("/nonexistent/pin".into()));
+    let err = Pkcs11KeyStore::open(&uri).unwrap_err();
+    assert!(matches!(err, Pkcs11Error::Pin(PinError::File { .. })), "{err:?}");
+
+    let uri = Pkcs11Uri::for_token(&env.module, token, PinSource::Env("LIT_SURELY_UNSET".into()));
+    let err = Pkcs11KeyStore::open(&uri).unwrap_err();
+    assert!(matches!(err, Pkcs11Error::Pin(PinError::EnvMissing(_))), "{err:?}");
+
+    let uri: Pkcs11Uri = format!("pkcs11:token={token}").parse().unwrap();
+    assert!(matches!(Pkcs11KeyStore::open(&uri), Err(Pkcs11Error::Config(_))));
+
+    let store = env.open();
+    let err = store.resolve(&env.uri()).unwrap_err();
+    assert!(matches!(err, Pkcs11Error::Config(_)), "a URI without object= or id=: {err:?}");
+    assert!(!format!("{store:?}").contains(&std::fs::read_to_string(&env.main.pin_file).unwrap().trim().to_string()));
+}

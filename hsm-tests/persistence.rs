@@ -1,0 +1,61 @@
+//! Token keys survive the store; ephemeral keys do not.
+
+use lit_session_signer::keystore::pkcs11::{KeyOptions, Pkcs11Error, Pkcs11KeyStore};
+use lit_session_signer::keystore::{KeyStoreError, SessionKeyStore};
+
+use crate::common::{self, unique_label};
+use crate::hsm;
+
+#[test]
+fn token_key_survives_drop_and_reopen_and_delete_removes_it() {
+    let env = hsm!();
+    let _g = common::shared();
+    let label = unique_label("persist");
+    let (id, vk) = {
+        let store = env.open();
+        let id = store.generate(&label).unwrap_or_else(|e| panic!("generate: {e:?}; {:?}", store.recovery_stats()));
+        (id.clone(), store.public_key(&id).unwrap())
+    };
+
+    // A new store finds it again by URI with object=<label>, and by id=.
+    let uri = env.uri().with_object(&label);
+    let store = Pkcs11KeyStore::open(&uri).unwrap();
+    assert_eq!(store.resolve(&uri).unwrap(), id);
+    assert_eq!(store.resolve(&env.uri().with_id(id.as_bytes())).unwrap(), id);
+    let again = Pkcs11KeyStore::open(&uri.to_string().parse().unwrap()).unwrap();
+    assert_eq!(again.resolve(&uri).unwrap(), id);
+    drop(again);
+    assert_eq!(store.public_key(&id).unwrap(), vk);
+    let sig = store.sign(&id, b"after reopen").unwrap();
+    vk.verify_strict(b"after reopen", &sig).unwrap();
+
+    store.delete(&id).unwrap();
+    assert!(matches!(store.public_key(&id), Err(KeyStoreError::KeyNotFound(_))));
+    assert!(matches!(store.sign(&id, b"x"), Err(KeyStoreError::KeyNotFound(_))));
+    assert!(matches!(store.resolve(&uri), Err(Pkcs11Error::KeyNotFound { .. })));
+    assert!(!store.list().unwrap().iter().any(|k| k.id == id));
+    drop(store);
+    let fresh = env.open();
+    assert!(matches!(fresh.public_key(&id), Err(KeyStoreError::KeyNotFound(_))));
+}
+
+#[test]
+fn ephemeral_key_vanishes_when_the_store_is_dropped() {
+    let env = hsm!();
+    let _g = common::shared();
+    // `observer` keeps the application logged in, so only the ephemeral store's own sessions
+    // close when it is dropped.
+    let observer = env.open();
+    let creator = env.open();
+    let label = unique_label("ephemeral");
+    let id = creator.generate_with(&label, KeyOptions::ephemeral()).unwrap();
+    assert!(!creator.key_attributes(&id).unwrap().token);
+    // Session objects are visible to every session of the application while they live.
+    assert_eq!(observer.find_by_label(&label).unwrap(), id);
+    assert!(observer.key_attributes(&id).is_ok());
+    drop(creator);
+    assert!(matches!(observer.key_attributes(&id), Err(Pkcs11Error::KeyNotFound { .. })));
+    assert!(matches!(observer.find_by_label(&label), Err(Pkcs11Error::KeyNotFound { .. })));
+    let fresh = env.open();
+    assert!(matches!(fresh.public_key(&id), Err(KeyStoreError::KeyNotFound(_))));
+}

@@ -1,0 +1,75 @@
+//! `lit-session capacity-delegation`: the SDK's `createCapacityDelegationAuthSig`.
+
+use std::path::PathBuf;
+
+use lit_session_signer::capacity_delegation::CapacityDelegation;
+use lit_session_signer::wallet::MemoryWallet;
+use lit_session_signer::Timestamp;
+
+use crate::{input, CliError};
+
+/// Flags of `capacity-delegation`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// File holding the credit owner's secp256k1 private key as hex.
+    #[arg(long, value_name = "PATH")]
+    wallet_key_file: PathBuf,
+    /// SIWE nonce: a recent Ethereum block hash.
+    #[arg(long, value_name = "0xBLOCKHASH")]
+    nonce: String,
+    /// Capacity credit NFT id (decimal); default: any of the owner's credits (`*`).
+    #[arg(long, value_name = "ID")]
+    token_id: Option<String>,
+    /// Address allowed to use the credits (repeatable); omit to allow anyone.
+    #[arg(long = "delegatee", value_name = "ADDR")]
+    delegatees: Vec<String>,
+    /// Delegate to nobody (an empty delegatee list), as the SDK does for `delegateeAddresses: []`.
+    #[arg(long, conflicts_with = "delegatees")]
+    no_delegatees: bool,
+    /// How many uses.
+    #[arg(long, value_name = "N")]
+    uses: Option<u64>,
+    /// Expiration (default: now + 7 days).
+    #[arg(long, value_name = "RFC3339")]
+    expiration: Option<String>,
+    /// Fix the clock for reproducible output.
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+    /// SIWE domain (default localhost).
+    #[arg(long, value_name = "D")]
+    domain: Option<String>,
+    /// SIWE statement (default: the SDK's test statement).
+    #[arg(long, value_name = "S")]
+    statement: Option<String>,
+}
+
+fn timestamp(flag: &str, value: &str) -> Result<Timestamp, CliError> {
+    value.parse().map_err(|e| CliError(format!("{flag}: {e}")))
+}
+
+pub fn run(args: Args) -> Result<(), CliError> {
+    let now = match &args.now {
+        Some(n) => timestamp("--now", n)?,
+        None => Timestamp::now(),
+    };
+    let delegation = CapacityDelegation {
+        token_id: args.token_id,
+        delegatees: if args.no_delegatees {
+            Some(Vec::new())
+        } else if args.delegatees.is_empty() {
+            None
+        } else {
+            Some(args.delegatees)
+        },
+        uses: args.uses,
+        expiration: args.expiration.as_deref().map(|e| timestamp("--expiration", e)).transpose()?,
+        domain: args.domain,
+        statement: args.statement,
+        allow_empty_delegatees: args.no_delegatees,
+    };
+    let key = input::read_key32(&args.wallet_key_file, "--wallet-key-file")?;
+    let owner = MemoryWallet::from_bytes(&key).map_err(|e| CliError(format!("--wallet-key-file: {e}")))?;
+    let auth_sig = delegation.sign(&owner, &args.nonce, now)?;
+    println!("{}", serde_json::to_string(&auth_sig)?);
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! `lit-session keys`: session keys on a PKCS#11 token.
+
+use clap::Subcommand;
+use lit_session_signer::keystore::pkcs11::{KeyOptions, Pkcs11KeyStore, Pkcs11Uri};
+use lit_session_signer::keystore::SessionKeyStore;
+
+use crate::CliError;
+
+/// Key subcommands.
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Generate an ed25519 session key on the token; prints its URI and public key.
+    Generate {
+        /// Token (and module, PIN source) as an RFC 7512 URI, e.g.
+        /// pkcs11:token=lit?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin
+        #[arg(long, value_name = "URI")]
+        pkcs11_uri: String,
+        /// The key's label (CKA_LABEL).
+        #[arg(long, value_name = "L")]
+        label: String,
+        /// A session object that vanishes when this process ends (for tests).
+        #[arg(long)]
+        ephemeral: bool,
+    },
+    /// List the session keys on the token.
+    List {
+        /// The token's URI.
+        #[arg(long, value_name = "URI")]
+        pkcs11_uri: String,
+    },
+    /// Delete the key the URI names (object=<label> or id=<CKA_ID>).
+    Delete {
+        /// The key's URI.
+        #[arg(long, value_name = "URI")]
+        pkcs11_uri: String,
+    },
+}
+
+/// Parses a `pkcs11:` URI and opens the token it names.
+pub fn open_store(uri: &str, flag: &str) -> Result<(Pkcs11KeyStore, Pkcs11Uri), CliError> {
+    let parsed = Pkcs11Uri::parse(uri).map_err(|e| CliError(format!("{flag}: {e}")))?;
+    let store = Pkcs11KeyStore::open(&parsed).map_err(|e| CliError(format!("{flag}: {e}")))?;
+    Ok((store, parsed))
+}
+
+pub fn run(cmd: KeysCommand) -> Result<(), CliError> {
+    match cmd {
+        KeysCommand::Generate { pkcs11_uri, label, ephemeral } => {
+            let (store, uri) = open_store(&pkcs11_uri, "--pkcs11-uri")?;
+            let options = if ephemeral { KeyOptions::ephemeral() } else { KeyOptions::default() };
+            let id = store.generate_with(&label, options)?;
+            let public_key = store.public_key(&id)?;
+            // Both selectors: the id is exact, the label is for people.
+            let mut key_uri = uri.with_id(id.as_bytes());
+            key_uri.object = Some(label.clone());
+            println!("{key_uri}");
+            eprintln!(
+                "lit-session: generated session key {label} (id {id}), public key {}",
+                hex::encode(public_key.as_bytes())
+            );
+        }
+        KeysCommand::List { pkcs11_uri } => {
+            let (store, _) = open_store(&pkcs11_uri, "--pkcs11-uri")?;
+            for key in store.list()? {
+                println!("{}\t{}\t{}", key.label, key.id, hex::encode(key.public_key.as_bytes()));
+            }
+        }
+        KeysCommand::Delete { pkcs11_uri } => {
+            let (store, uri) = open_store(&pkcs11_uri, "--pkcs11-uri")?;
+            let id = store.resolve(&uri)?;
+            store.delete(&id)?;
+            eprintln!("lit-session: deleted session key {id}");
+        }
+    }
+    Ok(())
+}

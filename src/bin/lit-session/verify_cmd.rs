@@ -1,0 +1,62 @@
+//! `lit-session verify`: check one node's session signature as that node would.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use lit_session_signer::resources::ResourceAbilityRequest;
+use lit_session_signer::session_sigs::NodeUrl;
+use lit_session_signer::verify::{parse_session_sigs, select_session_sig, Verifier, VerifyPolicy};
+use lit_session_signer::Timestamp;
+
+use crate::CliError;
+
+/// Arguments of `verify`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The sessionSigs JSON (a map node URL → SessionSig, or one SessionSig).
+    #[arg(long, value_name = "PATH")]
+    session_sigs: PathBuf,
+    /// The verifying node's URL; picks sessionSigs[URL], else the entry signed for that node.
+    #[arg(long, value_name = "URL")]
+    node: String,
+    /// The requested resource and ability, e.g. lit-pkp://*=pkp-signing.
+    #[arg(long, value_name = "PREFIX://ID=ABILITY")]
+    resource: String,
+    /// Verify as of this time (default: now).
+    #[arg(long, value_name = "RFC3339")]
+    now: Option<String>,
+    /// Also apply the strict policy (sessionKey = address, signer = address, 24 h maximum,
+    /// every capability valid).
+    #[arg(long)]
+    strict: bool,
+}
+
+/// Prints `valid` (exit 0) or `invalid: <rule>: <detail>` (exit 1); bad input is an error (exit 2).
+pub fn run(args: Args) -> Result<(), CliError> {
+    let path = args.session_sigs.display();
+    let text =
+        std::fs::read_to_string(&args.session_sigs).map_err(|e| CliError(format!("--session-sigs {path}: {e}")))?;
+    let entries = parse_session_sigs(&text).map_err(|e| CliError(format!("--session-sigs {path}: {e}")))?;
+    let node: NodeUrl = args.node.parse().map_err(|e| CliError(format!("--node: {e}")))?;
+    let request: ResourceAbilityRequest =
+        args.resource.parse().map_err(|e| CliError(format!("--resource {}: {e}", args.resource)))?;
+    let now = match &args.now {
+        Some(t) => t.parse::<Timestamp>().map_err(|e| CliError(format!("--now: {e}")))?,
+        None => Timestamp::now(),
+    };
+    let entry = select_session_sig(&entries, node.as_str())
+        .ok_or_else(|| CliError(format!("--session-sigs {path}: no session sig for node {node}")))?;
+    let policy = if args.strict { VerifyPolicy::strict() } else { VerifyPolicy::node() };
+    match Verifier::new(policy).verify(&entry.session_sig, &node, &request, now) {
+        Ok(_) => {
+            println!("valid");
+            Ok(())
+        }
+        Err(e) => {
+            println!("invalid: {e}");
+            // Exit status 1 means "verified, and invalid"; 2 stays reserved for bad input.
+            let _ = std::io::stdout().flush();
+            std::process::exit(1)
+        }
+    }
+}

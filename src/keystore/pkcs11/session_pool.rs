@@ -1,0 +1,220 @@
+//! The anchor session and a bounded pool of sessions on one token.
+//!
+//! Login state belongs to the application, not to a session, and closing the *last* session
+//! logs the application out (PKCS#11 spec; kryoptic#163). So a [`Connection`] keeps one
+//! long-lived, logged-in anchor session for its whole life (as Krill does), and session
+//! objects (ephemeral keys) are created on it so they live as long as the store. A session
+//! runs one operation at a time and `cryptoki::Session` is `Send` but not `Sync`, so
+//! concurrent signing checks sessions out of a bounded pool, sized from the token's
+//! `ulMaxSessionCount` and capped at twice the CPU count.
+//!
+//! Sessions are opened with the `_no_drop` variants: a session from a finalised (older)
+//! context generation must be dropped *without* `C_CloseSession`, because the module may have
+//! reused its handle number for someone else's new session.
+
+use std::sync::{Condvar, Mutex, PoisonError};
+
+use cryptoki::context::Pkcs11;
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::{Limit, Slot, TokenInfo};
+
+use super::error::{ErrorContext, Pkcs11Error};
+use super::pin::Pin;
+
+/// Whether pool sessions are opened read/write or read-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SessionMode {
+    /// R/W sessions (needed to create or destroy token objects).
+    #[default]
+    ReadWrite,
+    /// R/O sessions (for write-protected tokens; signing only).
+    ReadOnly,
+}
+
+/// The pool size for a token: `requested` (or 2 × CPUs), at least 1, and leaving one of the
+/// token's sessions for the anchor.
+pub fn pool_size(info: &TokenInfo, requested: Option<usize>) -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    let wanted = requested.unwrap_or(cpus.saturating_mul(2)).max(1);
+    let token_max = match info.max_session_count() {
+        Limit::Max(n) => usize::try_from(n).unwrap_or(usize::MAX).saturating_sub(1),
+        Limit::Unavailable | Limit::Infinite => usize::MAX,
+    };
+    wanted.min(token_max).max(1)
+}
+
+struct PoolState {
+    idle: Vec<Session>,
+    /// Sessions open (idle or checked out).
+    open: usize,
+}
+
+/// An anchor session holding the login, and a pool of sessions, for one token in one context
+/// generation.
+pub struct Connection {
+    /// The context generation these sessions belong to.
+    pub generation: u64,
+    /// The token's slot (for this generation only).
+    pub slot: Slot,
+    mode: SessionMode,
+    capacity: usize,
+    /// `None` once closed.
+    anchor: Mutex<Option<Session>>,
+    pool: Mutex<PoolState>,
+    available: Condvar,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("generation", &self.generation)
+            .field("slot", &self.slot.id())
+            .field("capacity", &self.capacity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `C_Login` as the user; `CKR_USER_ALREADY_LOGGED_IN` is success (login is per
+/// application, and another store may have logged in first).
+pub fn login(session: &Session, pin: Option<&Pin>, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
+    use cryptoki::error::{Error, RvError};
+    let auth = pin.map(Pin::auth_pin);
+    match session.login(UserType::User, auth.as_ref()) {
+        Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(Error::Pkcs11(RvError::PinIncorrect, _)) => {
+            Err(Pkcs11Error::PinIncorrect { context: Box::new(ctx.clone()) })
+        }
+        Err(Error::Pkcs11(RvError::PinLocked, _)) => Err(Pkcs11Error::PinLocked { context: Box::new(ctx.clone()) }),
+        Err(e) => Err(Pkcs11Error::from_cryptoki("login", e, ctx)),
+    }
+}
+
+/// Whether to log in when opening a connection.
+#[derive(Debug, Clone, Copy)]
+pub enum Login<'a> {
+    /// The token needs no login.
+    Skip,
+    /// Log in as the user with this PIN (`None`: protected authentication path).
+    User(Option<&'a Pin>),
+}
+
+impl Connection {
+    /// Opens the anchor session (in `mode`: a write-protected token refuses R/W sessions)
+    /// and logs in if `how` says so.
+    pub fn open(
+        pkcs11: &Pkcs11,
+        (generation, slot): (u64, Slot),
+        mode: SessionMode,
+        capacity: usize,
+        how: Login<'_>,
+        ctx: &ErrorContext,
+    ) -> Result<Self, Pkcs11Error> {
+        let anchor = open_session(pkcs11, slot, mode, ctx)?;
+        if let Login::User(pin) = how {
+            if let Err(e) = login(&anchor, pin, ctx) {
+                let _ = anchor.close();
+                return Err(e);
+            }
+        }
+        Ok(Self {
+            generation,
+            slot,
+            mode,
+            capacity: capacity.max(1),
+            anchor: Mutex::new(Some(anchor)),
+            pool: Mutex::new(PoolState { idle: Vec::new(), open: 0 }),
+            available: Condvar::new(),
+        })
+    }
+
+    /// How many pool sessions may be open at once.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Runs `f` on the anchor session (locked). Used for login and for session objects.
+    pub fn with_anchor<T>(
+        &self,
+        operation: &'static str,
+        ctx: &ErrorContext,
+        f: impl FnOnce(&Session) -> Result<T, Pkcs11Error>,
+    ) -> Result<T, Pkcs11Error> {
+        let anchor = self.anchor.lock().unwrap_or_else(PoisonError::into_inner);
+        match anchor.as_ref() {
+            Some(session) => f(session),
+            None => Err(Pkcs11Error::Call {
+                operation,
+                function: "anchor session".to_string(),
+                code: "CKR_SESSION_CLOSED",
+                rv: cryptoki::error::RvError::SessionClosed,
+                context: Box::new(ctx.clone()),
+            }),
+        }
+    }
+
+    /// Takes an idle session, opens a new one if under capacity, or waits for one.
+    pub fn checkout(&self, pkcs11: &Pkcs11, ctx: &ErrorContext) -> Result<Session, Pkcs11Error> {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(s) = pool.idle.pop() {
+                return Ok(s);
+            }
+            if pool.open < self.capacity {
+                pool.open += 1;
+                drop(pool);
+                // Opening happens outside the lock: it is a call into the module.
+                return open_session(pkcs11, self.slot, self.mode, ctx).inspect_err(|_| {
+                    self.forget_one();
+                });
+            }
+            pool = self.available.wait(pool).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Returns a healthy session to the pool.
+    pub fn checkin(&self, session: Session) {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        pool.idle.push(session);
+        drop(pool);
+        self.available.notify_one();
+    }
+
+    /// Drops a session that is broken (or belongs to a dead generation) without closing it,
+    /// freeing its place in the pool.
+    pub fn discard(&self, session: Session) {
+        drop(session); // opened with `_no_drop`: dropping does not call C_CloseSession
+        self.forget_one();
+    }
+
+    fn forget_one(&self) {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        pool.open = pool.open.saturating_sub(1);
+        drop(pool);
+        self.available.notify_one();
+    }
+
+    /// Closes every idle session and then the anchor. Only call while the context generation
+    /// is still `self.generation` (hold a read guard), else the handles may be someone else's.
+    /// Closing the anchor destroys the session objects created on it.
+    pub fn close(&self) {
+        let idle = {
+            let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+            std::mem::take(&mut pool.idle)
+        };
+        for s in idle {
+            let _ = s.close();
+        }
+        let anchor = self.anchor.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(anchor) = anchor {
+            let _ = anchor.close();
+        }
+    }
+}
+
+fn open_session(pkcs11: &Pkcs11, slot: Slot, mode: SessionMode, ctx: &ErrorContext) -> Result<Session, Pkcs11Error> {
+    let r = match mode {
+        SessionMode::ReadWrite => pkcs11.open_rw_session_no_drop(slot),
+        SessionMode::ReadOnly => pkcs11.open_ro_session_no_drop(slot),
+    };
+    r.map_err(|e| Pkcs11Error::from_cryptoki("open session", e, ctx))
+}

@@ -1,0 +1,613 @@
+//! A logged-in token with sessions, handle cache and recovery: the generic part of every
+//! PKCS#11 signer (the ed25519 session-key store today, a secp256k1 wallet signer later).
+//!
+//! [`Pkcs11Token::run`] checks a session out of the pool, runs a closure on it and sorts any
+//! failure into a recovery step, then retries:
+//!
+//! | failure | step |
+//! |---|---|
+//! | `CKR_OBJECT_HANDLE_INVALID`, `CKR_KEY_HANDLE_INVALID` | forget cached handles, look keys up again |
+//! | `CKR_USER_NOT_LOGGED_IN` (someone logged out) | log in again on the anchor session |
+//! | `CKR_SESSION_HANDLE_INVALID`, `CKR_SESSION_CLOSED` | open a new anchor + pool, log in again |
+//! | `CKR_TOKEN_NOT_PRESENT`, `CKR_DEVICE_REMOVED`, `CKR_SLOT_ID_INVALID`, `CKR_DEVICE_ERROR`, token no longer listed | finalize + initialize the module (under the context's write lock), with exponential backoff |
+//! | `CKR_FUNCTION_FAILED`, `CKR_DEVICE_MEMORY`, `CKR_HOST_MEMORY` | wait (backoff) and retry |
+//! | `CKR_GENERAL_ERROR` (SoftHSM answers it when a logout races an operation) | wait and log in again; if it repeats, log out and in; then re-initialise |
+//!
+//! Everything else (arguments, templates, mechanisms, PIN, missing keys) is returned at once.
+//! A logout on any session logs out every session of the application, and SoftHSM then
+//! reports `CKR_OBJECT_HANDLE_INVALID` (not `USER_NOT_LOGGED_IN`) for private keys, so a look-up
+//! that finds nothing first checks whether the session is still logged in.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use cryptoki::error::RvError;
+use cryptoki::mechanism::MechanismType;
+use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
+use cryptoki::session::{Session, SessionState};
+use cryptoki::slot::Slot;
+
+use super::context::{ContextGuard, SharedContext};
+use super::error::{ErrorContext, KeySelector, Pkcs11Error};
+use super::pin::{Pin, PinSource};
+use super::session_pool::{login, pool_size, Connection, Login, SessionMode};
+use super::slot::{find_token, require_mechanisms, TokenSelector};
+use super::uri::Pkcs11Uri;
+
+/// How hard to try before giving up on a failing token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryPolicy {
+    /// Attempts per operation, the first included.
+    pub max_attempts: u32,
+    /// First wait before retrying after a token or device failure.
+    pub initial_backoff: Duration,
+    /// Ceiling of the doubling wait.
+    pub max_backoff: Duration,
+}
+
+impl Default for RecoveryPolicy {
+    fn default() -> Self {
+        Self { max_attempts: 6, initial_backoff: Duration::from_millis(25), max_backoff: Duration::from_secs(2) }
+    }
+}
+
+/// How to reach a token: module, token, PIN, pool and recovery settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TokenConfig {
+    /// The PKCS#11 library.
+    pub module: PathBuf,
+    /// Which token.
+    pub token: TokenSelector,
+    /// Where the user PIN comes from; `None` for tokens without login or with a protected
+    /// authentication path (PIN pad).
+    pub pin: Option<PinSource>,
+    /// Pool size; default 2 × CPUs, always capped by the token's session limit.
+    pub pool_size: Option<usize>,
+    /// R/W (default) or R/O pool sessions.
+    pub session_mode: SessionMode,
+    /// Retry and backoff settings.
+    pub recovery: RecoveryPolicy,
+}
+
+impl TokenConfig {
+    /// A configuration with defaults for pool, session mode and recovery.
+    pub fn new(module: impl Into<PathBuf>, token: TokenSelector, pin: Option<PinSource>) -> Self {
+        Self {
+            module: module.into(),
+            token,
+            pin,
+            pool_size: None,
+            session_mode: SessionMode::ReadWrite,
+            recovery: RecoveryPolicy::default(),
+        }
+    }
+
+    /// The module, token and PIN source of a PKCS#11 URI. `module-path` and a token
+    /// attribute (`token=`, `serial=`, …) are required; `module-name` alone is refused because
+    /// this crate does not consult a module registry.
+    pub fn from_uri(uri: &Pkcs11Uri) -> Result<Self, Pkcs11Error> {
+        let module = match (&uri.module_path, &uri.module_name) {
+            (Some(p), _) => p.clone(),
+            (None, Some(name)) => {
+                return Err(Pkcs11Error::Config(format!(
+                    "module-name={name} is not resolved; give module-path=/path/to/module.so"
+                )))
+            }
+            (None, None) => {
+                return Err(Pkcs11Error::Config("the URI has no module-path=/path/to/module.so".to_string()))
+            }
+        };
+        let token = TokenSelector::from_uri(uri);
+        if token == TokenSelector::default() {
+            return Err(Pkcs11Error::NoTokenSelector);
+        }
+        Ok(Self::new(module, token, uri.pin_source.clone()))
+    }
+}
+
+/// Counters of recovery steps taken since the token was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecoveryStats {
+    /// Cached object handles dropped after `CKR_*_HANDLE_INVALID`.
+    pub handle_refinds: u64,
+    /// Logins repeated after the application was logged out.
+    pub relogins: u64,
+    /// New anchor + pool after lost sessions.
+    pub reconnects: u64,
+    /// Module re-initialisations (finalize + initialize).
+    pub reinitializations: u64,
+    /// Plain retries after a transient device or memory error.
+    pub retries: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    handle_refinds: AtomicU64,
+    relogins: AtomicU64,
+    reconnects: AtomicU64,
+    reinitializations: AtomicU64,
+    retries: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Refind,
+    Relogin,
+    Reconnect,
+    Reinitialize,
+    Retry,
+    /// `CKR_GENERAL_ERROR`: wait, log in again (harmless if still logged in), re-find.
+    Recheck,
+    /// `CKR_GENERAL_ERROR` again: log out and in (resets the module's login state).
+    HardRelogin,
+}
+
+fn step_for(e: &Pkcs11Error) -> Option<Step> {
+    match e {
+        Pkcs11Error::Call { rv, .. } => match rv {
+            RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid => Some(Step::Refind),
+            RvError::UserNotLoggedIn => Some(Step::Relogin),
+            RvError::SessionHandleInvalid | RvError::SessionClosed => Some(Step::Reconnect),
+            RvError::TokenNotPresent
+            | RvError::TokenNotRecognized
+            | RvError::DeviceRemoved
+            | RvError::DeviceError
+            | RvError::SlotIdInvalid
+            | RvError::CryptokiNotInitialized => Some(Step::Reinitialize),
+            RvError::FunctionFailed | RvError::DeviceMemory | RvError::HostMemory | RvError::SessionCount => {
+                Some(Step::Retry)
+            }
+            // The spec calls it unrecoverable, but SoftHSM 2.6.1 answers it when a logout
+            // races an operation on a private key (the object key vanishes mid-call).
+            RvError::GeneralError => Some(Step::Recheck),
+            _ => None,
+        },
+        // The token was found at open time; not finding it now means it went away.
+        Pkcs11Error::TokenNotFound { .. } | Pkcs11Error::ModuleLoad { .. } => Some(Step::Reinitialize),
+        _ => None,
+    }
+}
+
+/// Cache key: object class and `CKA_ID`.
+type HandleKey = (u64, Vec<u8>);
+
+/// A token reached through a shared context, logged in for its whole life, with a session
+/// pool, a handle cache and automatic recovery.
+pub struct Pkcs11Token {
+    ctx: Arc<SharedContext>,
+    selector: TokenSelector,
+    pin: Option<Pin>,
+    pool_size: Option<usize>,
+    mode: SessionMode,
+    policy: RecoveryPolicy,
+    required: Vec<(MechanismType, &'static str)>,
+    base_context: ErrorContext,
+    conn: Mutex<Option<Arc<Connection>>>,
+    login_required: AtomicBool,
+    handles: Mutex<HashMap<HandleKey, ObjectHandle>>,
+    counters: Counters,
+}
+
+impl std::fmt::Debug for Pkcs11Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pkcs11Token")
+            .field("module", &self.ctx.module())
+            .field("selector", &self.selector)
+            .field("pin", &self.pin.as_ref().map(|_| "[REDACTED]"))
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pkcs11Token {
+    /// Loads the module (once per process), finds the token, checks it offers every mechanism
+    /// in `required` (type and `CKM_*` name), opens the anchor session and logs in.
+    ///
+    /// Errors here are not retried: a wrong path, label or PIN should fail fast and clearly.
+    pub fn open(config: TokenConfig, required: &[(MechanismType, &'static str)]) -> Result<Self, Pkcs11Error> {
+        let pin = config.pin.as_ref().map(PinSource::read).transpose()?;
+        let ctx = SharedContext::get(&config.module)?;
+        let token = Self {
+            base_context: ErrorContext {
+                module: Some(ctx.module().to_path_buf()),
+                token: config.token.label.clone().or_else(|| config.token.serial.clone()),
+                ..ErrorContext::default()
+            },
+            ctx,
+            selector: config.token,
+            pin,
+            pool_size: config.pool_size,
+            mode: config.session_mode,
+            policy: config.recovery,
+            required: required.to_vec(),
+            conn: Mutex::new(None),
+            login_required: AtomicBool::new(true),
+            handles: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+        };
+        {
+            let guard = token.ctx.read()?;
+            token.connection(&guard)?;
+        }
+        Ok(token)
+    }
+
+    /// The shared context (for callers that need a raw cryptoki call on the same module,
+    /// such as tests).
+    pub fn context(&self) -> &Arc<SharedContext> {
+        &self.ctx
+    }
+
+    /// The token's current slot. Slot ids change between loads: use it only for immediate
+    /// calls, never store it.
+    pub fn slot(&self) -> Option<Slot> {
+        self.conn_slot().map(|c| c.slot)
+    }
+
+    fn conn_slot(&self) -> Option<Arc<Connection>> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// How many sessions the pool may hold.
+    pub fn pool_capacity(&self) -> usize {
+        self.conn_slot().map_or(1, |c| c.capacity())
+    }
+
+    /// Module, token and slot, for error messages.
+    pub fn error_context(&self) -> ErrorContext {
+        let mut ctx = self.base_context.clone();
+        ctx.slot = self.slot().map(|s| s.id());
+        ctx
+    }
+
+    /// Recovery steps taken so far.
+    pub fn recovery_stats(&self) -> RecoveryStats {
+        let c = &self.counters;
+        RecoveryStats {
+            handle_refinds: c.handle_refinds.load(Ordering::Relaxed),
+            relogins: c.relogins.load(Ordering::Relaxed),
+            reconnects: c.reconnects.load(Ordering::Relaxed),
+            reinitializations: c.reinitializations.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The connection for the guard's generation, connecting (find token, probe, anchor,
+    /// login) if there is none.
+    fn connection(&self, guard: &ContextGuard<'_>) -> Result<Arc<Connection>, Pkcs11Error> {
+        let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(c) = slot.as_ref() {
+            if c.generation == guard.generation() {
+                return Ok(Arc::clone(c));
+            }
+        }
+        // A connection from an older generation is dropped without closing its sessions.
+        *slot = None;
+        let pkcs11 = guard.pkcs11();
+        let (token_slot, info) = find_token(pkcs11, self.ctx.module(), &self.selector)?;
+        let mut ctx = self.base_context.clone();
+        ctx.slot = Some(token_slot.id());
+        require_mechanisms(pkcs11, token_slot, &self.required, &ctx)?;
+        let login_required = info.login_required();
+        if login_required && self.pin.is_none() && !info.protected_authentication_path() {
+            return Err(Pkcs11Error::PinRequired { context: Box::new(ctx) });
+        }
+        let conn = Arc::new(Connection::open(
+            pkcs11,
+            (guard.generation(), token_slot),
+            self.mode,
+            pool_size(&info, self.pool_size),
+            if login_required { Login::User(self.pin.as_ref()) } else { Login::Skip },
+            &ctx,
+        )?);
+        self.login_required.store(login_required, Ordering::Relaxed);
+        self.invalidate_handles();
+        *slot = Some(Arc::clone(&conn));
+        Ok(conn)
+    }
+
+    /// Forgets `bad` if it is still the current connection (its sessions are leaked, not
+    /// closed: their handles may already belong to someone else).
+    fn drop_connection(&self, bad: &Arc<Connection>) {
+        let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, bad)) {
+            *slot = None;
+        }
+    }
+
+    /// Forgets every cached object handle.
+    pub fn invalidate_handles(&self) {
+        self.handles.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
+    /// Forgets the cached handle of one object.
+    pub fn forget_handle(&self, class: u64, id: &[u8]) {
+        self.handles.lock().unwrap_or_else(PoisonError::into_inner).remove(&(class, id.to_vec()));
+    }
+
+    /// Runs `f` on a pooled session, with recovery and retries (see the module docs).
+    ///
+    /// `f` may run several times, so it must be safe to repeat. It must not call `run` or
+    /// `run_on_anchor` itself.
+    pub fn run<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnMut(&Session, &ErrorContext) -> Result<T, Pkcs11Error>,
+    ) -> Result<T, Pkcs11Error> {
+        self.run_inner(operation, false, f)
+    }
+
+    /// Like [`run`](Self::run) but on the anchor session: objects created here as session
+    /// objects (`CKA_TOKEN=false`) live until the token is closed.
+    pub fn run_on_anchor<T>(
+        &self,
+        operation: &'static str,
+        f: impl FnMut(&Session, &ErrorContext) -> Result<T, Pkcs11Error>,
+    ) -> Result<T, Pkcs11Error> {
+        self.run_inner(operation, true, f)
+    }
+
+    fn run_inner<T>(
+        &self,
+        operation: &'static str,
+        on_anchor: bool,
+        mut f: impl FnMut(&Session, &ErrorContext) -> Result<T, Pkcs11Error>,
+    ) -> Result<T, Pkcs11Error> {
+        let mut backoff = self.policy.initial_backoff;
+        let mut pending: Option<Step> = None;
+        let mut attempt = 0u32;
+        let mut general_errors = 0u32;
+        loop {
+            attempt += 1;
+            let (result, generation) = self.attempt(operation, on_anchor, pending, &mut f);
+            let err = match result {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let base = step_for(&err);
+            let mut step = base;
+            if step == Some(Step::Recheck) {
+                // Escalate: log in again, then log out and in, then re-initialise.
+                general_errors += 1;
+                step = match general_errors {
+                    1 => Some(Step::Recheck),
+                    2 => Some(Step::HardRelogin),
+                    _ => Some(Step::Reinitialize),
+                };
+            }
+            if step.is_none() || attempt >= self.policy.max_attempts.max(1) {
+                // Only a token that really went missing is reported as gone; otherwise the last
+                // error itself is the clearest message.
+                return Err(match base {
+                    Some(Step::Reinitialize) => {
+                        Pkcs11Error::TokenGone { attempts: attempt, context: Box::new(self.error_context()) }
+                    }
+                    _ => err,
+                });
+            }
+            pending = step;
+            match step {
+                Some(Step::Refind) => {
+                    self.counters.handle_refinds.fetch_add(1, Ordering::Relaxed);
+                    self.invalidate_handles();
+                }
+                Some(Step::Reinitialize) => {
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(self.policy.max_backoff);
+                    if let Some(g) = generation {
+                        self.counters.reinitializations.fetch_add(1, Ordering::Relaxed);
+                        // A failure here shows up again in the next attempt's `read()`.
+                        let _ = self.ctx.reinitialize(g);
+                    }
+                }
+                Some(Step::Retry) => {
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(self.policy.max_backoff);
+                }
+                Some(Step::Recheck) => {
+                    self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(self.policy.max_backoff);
+                    pending = Some(Step::Relogin);
+                }
+                Some(Step::HardRelogin) => std::thread::sleep(backoff),
+                // Done at the start of the next attempt, under the context guard.
+                Some(Step::Relogin) | Some(Step::Reconnect) | None => {}
+            }
+        }
+    }
+
+    /// One attempt. Returns the result and the context generation it ran under (for a
+    /// re-initialisation that must not repeat one another thread already did).
+    fn attempt<T>(
+        &self,
+        operation: &'static str,
+        on_anchor: bool,
+        pending: Option<Step>,
+        f: &mut impl FnMut(&Session, &ErrorContext) -> Result<T, Pkcs11Error>,
+    ) -> (Result<T, Pkcs11Error>, Option<u64>) {
+        let guard = match self.ctx.read() {
+            Ok(g) => g,
+            Err(e) => return (Err(e), None),
+        };
+        let generation = Some(guard.generation());
+        let result = self.attempt_guarded(&guard, operation, on_anchor, pending, f);
+        (result, generation)
+    }
+
+    fn attempt_guarded<T>(
+        &self,
+        guard: &ContextGuard<'_>,
+        operation: &'static str,
+        on_anchor: bool,
+        pending: Option<Step>,
+        f: &mut impl FnMut(&Session, &ErrorContext) -> Result<T, Pkcs11Error>,
+    ) -> Result<T, Pkcs11Error> {
+        let mut conn = self.connection(guard)?;
+        let ctx = self.error_context();
+        match pending {
+            Some(Step::Reconnect) => {
+                self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                self.drop_connection(&conn);
+                conn = self.connection(guard)?;
+            }
+            Some(Step::Relogin) => {
+                self.counters.relogins.fetch_add(1, Ordering::Relaxed);
+                self.invalidate_handles();
+                let pin = self.pin.as_ref();
+                conn.with_anchor(operation, &ctx, |s| login(s, pin, &ctx))?;
+            }
+            Some(Step::HardRelogin) => {
+                self.counters.relogins.fetch_add(1, Ordering::Relaxed);
+                self.invalidate_handles();
+                let pin = self.pin.as_ref();
+                conn.with_anchor(operation, &ctx, |s| {
+                    // Why log out: SoftHSM 2.6.1 can be left answering CKR_GENERAL_ERROR after
+                    // a logout raced with an operation; a fresh login resets its state.
+                    let _ = s.logout();
+                    login(s, pin, &ctx)
+                })?;
+            }
+            _ => {}
+        }
+        if on_anchor {
+            return conn.with_anchor(operation, &ctx, |s| f(s, &ctx));
+        }
+        let session = conn.checkout(guard.pkcs11(), &ctx)?;
+        let result = f(&session, &ctx);
+        match result.as_ref().err().and_then(step_for) {
+            // The session itself is suspect: do not give it back.
+            Some(Step::Reconnect) | Some(Step::Reinitialize) => conn.discard(session),
+            _ => conn.checkin(session),
+        }
+        result
+    }
+
+    /// Finds every object matching `template`.
+    pub fn find_all(
+        &self,
+        session: &Session,
+        template: &[Attribute],
+        ctx: &ErrorContext,
+    ) -> Result<Vec<ObjectHandle>, Pkcs11Error> {
+        session.find_objects(template).map_err(|e| Pkcs11Error::from_cryptoki("find objects", e, ctx))
+    }
+
+    /// Finds every object matching `template`, making sure an empty answer is not caused by a
+    /// lost login: if nothing matches and the session is logged out, returns a
+    /// `CKR_USER_NOT_LOGGED_IN` error that [`run`](Self::run) recovers from.
+    ///
+    /// Why look again after a successful login check: another thread may have logged in
+    /// again between our search (made while logged out) and the check.
+    pub fn find_all_logged_in(
+        &self,
+        session: &Session,
+        template: &[Attribute],
+        ctx: &ErrorContext,
+    ) -> Result<Vec<ObjectHandle>, Pkcs11Error> {
+        for _ in 0..3 {
+            let found = self.find_all(session, template, ctx)?;
+            if !found.is_empty() {
+                return Ok(found);
+            }
+            self.check_logged_in(session, ctx)?;
+        }
+        Ok(Vec::new())
+    }
+
+    /// Finds exactly one object matching `template`. None → `KeyNotFound` (or, if the
+    /// session lost its login, a `CKR_USER_NOT_LOGGED_IN` error that [`run`](Self::run)
+    /// recovers from); several → `AmbiguousKey`.
+    pub fn find_one(
+        &self,
+        session: &Session,
+        template: &[Attribute],
+        selector: &KeySelector,
+        ctx: &ErrorContext,
+    ) -> Result<ObjectHandle, Pkcs11Error> {
+        let mut found = self.find_all_logged_in(session, template, ctx)?;
+        match found.len() {
+            1 => found.pop().ok_or_else(|| not_found(selector, ctx)),
+            0 => Err(not_found(selector, ctx)),
+            count => {
+                Err(Pkcs11Error::AmbiguousKey { selector: selector.clone(), count, context: Box::new(ctx.clone()) })
+            }
+        }
+    }
+
+    /// The cached handle of the object of `class` with `CKA_ID` `id`, looking it up with
+    /// `template` on a miss.
+    pub fn cached_handle(
+        &self,
+        session: &Session,
+        class: u64,
+        id: &[u8],
+        template: &[Attribute],
+        ctx: &ErrorContext,
+    ) -> Result<ObjectHandle, Pkcs11Error> {
+        let key = (class, id.to_vec());
+        if let Some(h) = self.handles.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Ok(*h);
+        }
+        let h = self.find_one(session, template, &KeySelector::Id(id.to_vec()), ctx)?;
+        self.handles.lock().unwrap_or_else(PoisonError::into_inner).insert(key, h);
+        Ok(h)
+    }
+
+    /// Errors with `CKR_USER_NOT_LOGGED_IN` if the token needs a login and `session` is in a
+    /// public state (someone logged the application out).
+    pub fn check_logged_in(&self, session: &Session, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
+        if !self.login_required.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let info = session.get_session_info().map_err(|e| Pkcs11Error::from_cryptoki("session info", e, ctx))?;
+        match info.session_state() {
+            SessionState::RoUser | SessionState::RwUser => Ok(()),
+            _ => Err(Pkcs11Error::Call {
+                operation: "check login",
+                function: "C_GetSessionInfo".to_string(),
+                code: "CKR_USER_NOT_LOGGED_IN",
+                rv: RvError::UserNotLoggedIn,
+                context: Box::new(ctx.clone()),
+            }),
+        }
+    }
+
+    /// Reads attributes of an object (attributes the token withholds are simply absent).
+    pub fn attributes(
+        &self,
+        session: &Session,
+        object: ObjectHandle,
+        types: &[AttributeType],
+        ctx: &ErrorContext,
+    ) -> Result<Vec<Attribute>, Pkcs11Error> {
+        session.get_attributes(object, types).map_err(|e| Pkcs11Error::from_cryptoki("read attributes", e, ctx))
+    }
+
+    /// Closes the pool and the anchor session (which destroys session objects), if they still
+    /// belong to the current context generation. Also done on drop.
+    pub fn close(&self) {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let Some(conn) = conn else { return };
+        if let Ok(guard) = self.ctx.read() {
+            if guard.generation() == conn.generation {
+                conn.close();
+            }
+        }
+    }
+}
+
+fn not_found(selector: &KeySelector, ctx: &ErrorContext) -> Pkcs11Error {
+    Pkcs11Error::KeyNotFound { selector: selector.clone(), context: Box::new(ctx.clone()) }
+}
+
+impl Drop for Pkcs11Token {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,330 @@
+//! A readable view of a sessionSigs file: per node the session key, nodeAddress, times, resources,
+//! each capability's signer, URI, expiry and grants, and a validity verdict for every resource
+//! the session asks for. `Display` renders a table; the report serialises to JSON.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::capability::CheckedCapability;
+use super::error::VerifyError;
+use super::file::SessionSigsEntry;
+use super::message::SignedMessage;
+use super::{ed25519, Verifier};
+use crate::resources::{LitResource, ResourceAbilityRequest};
+use crate::session_sigs::NodeUrl;
+use crate::Timestamp;
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct InspectReport {
+    /// The clock the verdicts use.
+    pub now: String,
+    /// Whether the strict policy was applied.
+    pub strict: bool,
+    /// One per session signature, in file order.
+    pub entries: Vec<EntryReport>,
+}
+
+/// One node's session signature.
+#[derive(Clone, Debug, Serialize)]
+pub struct EntryReport {
+    /// The map key (node URL), if the file is a map.
+    pub node: Option<String>,
+    /// The signing key (`address`).
+    pub session_key: String,
+    /// The signed `sessionKey`, if different from `address`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_session_key: Option<String>,
+    /// The signed `nodeAddress`.
+    pub node_address: Option<String>,
+    /// The signed `issuedAt`.
+    pub issued_at: Option<String>,
+    /// The signed `expiration`.
+    pub expiration: Option<String>,
+    /// Seconds from now to expiration (negative once expired).
+    pub seconds_left: Option<i64>,
+    /// `seconds_left` for people.
+    pub time_left: String,
+    /// The signed resource-ability requests as `prefix://id` and ability.
+    pub resources: Vec<(String, String)>,
+    /// The capability AuthSigs.
+    pub capabilities: Vec<CapabilityReport>,
+    /// `valid`, `invalid` or `needs-network-key`.
+    pub verdict: String,
+    /// The first failure, when not valid.
+    pub detail: Option<String>,
+    /// The verdict for each requested resource at this node.
+    pub requests: Vec<RequestVerdict>,
+}
+
+/// One capability AuthSig.
+#[derive(Clone, Debug, Serialize)]
+pub struct CapabilityReport {
+    /// 0-based position.
+    pub index: usize,
+    /// `wallet`, `lit.bls`, or the unsupported `derivedVia`.
+    pub kind: String,
+    /// The `address` field.
+    pub address: String,
+    /// The SIWE signer.
+    pub signer: Option<String>,
+    /// The SIWE domain.
+    pub domain: Option<String>,
+    /// The SIWE URI.
+    pub uri: Option<String>,
+    /// Whether the URI is `lit:session:<session key>`.
+    pub bound_to_session: bool,
+    /// SIWE `Issued At`.
+    pub issued_at: Option<String>,
+    /// SIWE `Expiration Time`.
+    pub expiration: Option<String>,
+    /// Seconds from now to the SIWE expiration.
+    pub seconds_left: Option<i64>,
+    /// ReCap grants as `prefix://id Namespace/ability`.
+    pub grants: Vec<String>,
+    /// `valid`, `needs-network-key`, or the failure (signature, time, parse).
+    pub status: String,
+}
+
+/// The verdict for one requested resource.
+#[derive(Clone, Debug, Serialize)]
+pub struct RequestVerdict {
+    /// `prefix://id`.
+    pub resource: String,
+    /// The ability.
+    pub ability: String,
+    /// `valid`, `invalid` or `needs-network-key`.
+    pub verdict: String,
+    /// The failure, when not valid.
+    pub detail: Option<String>,
+}
+
+fn verdict_of(r: &Result<(), VerifyError>) -> (&'static str, Option<String>) {
+    match r {
+        Ok(()) => ("valid", None),
+        Err(e @ VerifyError::NeedsNetworkKey { .. }) => ("needs-network-key", Some(e.to_string())),
+        Err(e) => ("invalid", Some(e.to_string())),
+    }
+}
+
+fn seconds_between(now: Timestamp, then: Timestamp) -> i64 {
+    (then.as_datetime() - now.as_datetime()).whole_seconds()
+}
+
+/// `1d 2h`, `3h 4m`, `5m 6s`, or `expired 3h 4m ago`.
+pub fn human_duration(secs: i64) -> String {
+    let a = secs.unsigned_abs();
+    let (d, h, m, s) = (a / 86_400, a % 86_400 / 3600, a % 3600 / 60, a % 60);
+    let span = if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {m}m")
+    } else {
+        format!("{m}m {s}s")
+    };
+    if secs < 0 {
+        format!("expired {span} ago")
+    } else {
+        format!("{span} left")
+    }
+}
+
+fn capability_report(
+    index: usize,
+    address: &str,
+    checked: &CheckedCapability,
+    session_key: &str,
+    now: Timestamp,
+) -> CapabilityReport {
+    let siwe = checked.siwe.as_ref().ok();
+    let status = match checked.valid_at(now) {
+        Ok(super::Passed::Valid) => "valid".to_string(),
+        Ok(super::Passed::NeedsNetworkKey) => "needs-network-key".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let expiration = siwe.and_then(|s| s.expiration).map(Timestamp::from_datetime);
+    CapabilityReport {
+        index,
+        kind: checked.kind.name().to_string(),
+        address: address.to_string(),
+        signer: siwe.map(|s| s.address.to_checksum()),
+        domain: siwe.map(|s| s.domain.clone()),
+        uri: siwe.map(|s| s.uri.clone()),
+        bound_to_session: checked.bound_to(session_key),
+        issued_at: siwe.map(|s| s.issued_at.clone()),
+        expiration: expiration.map(|e| e.to_string()),
+        seconds_left: expiration.map(|e| seconds_between(now, e)),
+        grants: siwe.map(|s| s.grants()).unwrap_or_default(),
+        status,
+    }
+}
+
+fn entry_report(entry: &SessionSigsEntry, now: Timestamp, verifier: &Verifier) -> EntryReport {
+    let sig = &entry.session_sig;
+    let parsed = SignedMessage::parse(&sig.signed_message);
+    let mut report = EntryReport {
+        node: entry.node.clone(),
+        session_key: sig.address.clone(),
+        signed_session_key: None,
+        node_address: None,
+        issued_at: None,
+        expiration: None,
+        seconds_left: None,
+        time_left: "-".to_string(),
+        resources: Vec::new(),
+        capabilities: Vec::new(),
+        verdict: "invalid".to_string(),
+        detail: None,
+        requests: Vec::new(),
+    };
+    let msg = match parsed {
+        Ok(m) => m,
+        Err(e) => {
+            let err = ed25519::verify(&sig.address, &sig.sig, &sig.signed_message)
+                .err()
+                .unwrap_or(VerifyError::SignedMessage(e.to_string()));
+            report.detail = Some(err.to_string());
+            return report;
+        }
+    };
+    if msg.session_key != sig.address {
+        report.signed_session_key = Some(msg.session_key.to_string());
+    }
+    report.node_address = Some(msg.node_address.to_string());
+    report.issued_at = Some(msg.issued_at.to_string());
+    report.expiration = Some(msg.expiration.to_string());
+    if let Ok(exp) = msg.expiration.parse::<Timestamp>() {
+        let left = seconds_between(now, exp);
+        report.seconds_left = Some(left);
+        report.time_left = human_duration(left);
+    }
+    report.resources = msg
+        .resource_ability_requests
+        .iter()
+        .map(|r| (format!("{}://{}", r.resource.resource_prefix, r.resource.resource), r.ability.to_string()))
+        .collect();
+    report.capabilities = msg
+        .capabilities
+        .iter()
+        .enumerate()
+        .map(|(i, cap)| capability_report(i, &cap.address, &verifier.check_capability(cap, now), &sig.address, now))
+        .collect();
+
+    let node = entry
+        .node
+        .as_deref()
+        .and_then(|n| n.parse::<NodeUrl>().ok())
+        .or_else(|| msg.node_address.parse::<NodeUrl>().ok());
+    for r in &msg.resource_ability_requests {
+        let resource = format!("{}://{}", r.resource.resource_prefix, r.resource.resource);
+        let result = LitResource::from_key(&resource)
+            .and_then(|res| ResourceAbilityRequest::new(res, r.ability.parse()?))
+            .map_err(|e| VerifyError::ResourceNotRequested { requested: format!("{resource} ({e})") })
+            .and_then(|req| match &node {
+                Some(node) => verifier.verify(sig, node, &req, now).map(|_| ()),
+                None => Err(VerifyError::NodeAddressMismatch {
+                    signed: msg.node_address.to_string(),
+                    expected: "(no node URL to verify against)".into(),
+                }),
+            });
+        let (verdict, detail) = verdict_of(&result);
+        report.requests.push(RequestVerdict {
+            resource,
+            ability: r.ability.to_string(),
+            verdict: verdict.to_string(),
+            detail,
+        });
+    }
+    let worst = report
+        .requests
+        .iter()
+        .find(|r| r.verdict == "invalid")
+        .or_else(|| report.requests.iter().find(|r| r.verdict != "valid"));
+    match worst {
+        Some(r) => {
+            report.verdict = r.verdict.clone();
+            report.detail = r.detail.clone();
+        }
+        None if report.requests.is_empty() => {
+            report.detail = Some("resource: the session requests no resources".into());
+        }
+        None => report.verdict = "valid".to_string(),
+    }
+    report
+}
+
+/// Inspects every entry at `now` with `verifier` (its policy gives the verdicts).
+pub fn inspect(entries: &[SessionSigsEntry], now: Timestamp, verifier: &Verifier) -> InspectReport {
+    InspectReport {
+        now: now.to_string(),
+        strict: verifier.policy().strict,
+        entries: entries.iter().map(|e| entry_report(e, now, verifier)).collect(),
+    }
+}
+
+fn short(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(n.saturating_sub(1)).collect();
+        format!("{head}…")
+    }
+}
+
+impl fmt::Display for InspectReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "now {}{}", self.now, if self.strict { " (strict policy)" } else { "" })?;
+        writeln!(f, "{:<30} {:<18} {:<26} {:<20} VERDICT", "NODE", "SESSION KEY", "EXPIRES", "LEFT")?;
+        for e in &self.entries {
+            let node = e.node.as_deref().or(e.node_address.as_deref()).unwrap_or("-");
+            writeln!(
+                f,
+                "{:<30} {:<18} {:<26} {:<20} {}",
+                short(node, 30),
+                short(&e.session_key, 18),
+                e.expiration.as_deref().unwrap_or("-"),
+                e.time_left,
+                e.verdict
+            )?;
+        }
+        for e in &self.entries {
+            writeln!(f)?;
+            writeln!(f, "{}", e.node.as_deref().or(e.node_address.as_deref()).unwrap_or("(single session sig)"))?;
+            writeln!(f, "  session key   {}", e.session_key)?;
+            if let Some(k) = &e.signed_session_key {
+                writeln!(f, "  signed key    {k}  (differs from the signing key)")?;
+            }
+            writeln!(f, "  node address  {}", e.node_address.as_deref().unwrap_or("-"))?;
+            writeln!(f, "  issued        {}", e.issued_at.as_deref().unwrap_or("-"))?;
+            writeln!(f, "  expires       {} ({})", e.expiration.as_deref().unwrap_or("-"), e.time_left)?;
+            for (i, (res, ability)) in e.resources.iter().enumerate() {
+                writeln!(f, "  {:<13} {res} {ability}", if i == 0 { "resources" } else { "" })?;
+            }
+            for c in &e.capabilities {
+                writeln!(f, "  capability #{} {} address {}", c.index, c.kind, c.address)?;
+                writeln!(f, "      signer    {}", c.signer.as_deref().unwrap_or("-"))?;
+                writeln!(
+                    f,
+                    "      uri       {}{}",
+                    c.uri.as_deref().unwrap_or("-"),
+                    if c.bound_to_session { "" } else { "  (not this session key)" }
+                )?;
+                let left = c.seconds_left.map(human_duration).unwrap_or_else(|| "-".into());
+                writeln!(f, "      expires   {} ({left})", c.expiration.as_deref().unwrap_or("-"))?;
+                for (i, g) in c.grants.iter().enumerate() {
+                    writeln!(f, "      {:<9} {g}", if i == 0 { "grants" } else { "" })?;
+                }
+                writeln!(f, "      status    {}", c.status)?;
+            }
+            for r in &e.requests {
+                let said = r.detail.as_deref().unwrap_or(&r.verdict);
+                writeln!(f, "  verdict       {} {}: {said}", r.resource, r.ability)?;
+            }
+            if e.requests.is_empty() {
+                writeln!(f, "  verdict       {} ({})", e.verdict, e.detail.as_deref().unwrap_or("-"))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,207 @@
+//! Verifying session signatures the way a Lit node does (`validate_session_sig`), with an
+//! optional stricter policy, a capability cache and batch ed25519 verification.
+//!
+//! The node's rules, in order (each failure is a [`VerifyError`] variant naming the rule):
+//! 1. ed25519 `verify_strict` of `sig` over the raw bytes of `signedMessage` with the key in
+//!    `address`;
+//! 2. `signedMessage` parses ([`SignedMessage`]);
+//! 3. some `resourceAbilityRequests` entry has the requested prefix and `*` or the requested id;
+//! 4. issuedAt ≤ now + 60 s, expiration ≥ issuedAt, expiration ≥ now − 60 s,
+//!    expiration ≤ issuedAt + 30 days;
+//! 5. the normalised `nodeAddress` is this node's `host:port`;
+//! 6. the first capability AuthSig that passes wins: EIP-191 over the `siwe` crate's
+//!    re-rendering, SIWE valid now, URI `lit:session:<address>`, every ReCap statement a suffix
+//!    of the SIWE statement, and a ReCap granting the ability. `lit.bls` capabilities are
+//!    reported as [`VerifyError::NeedsNetworkKey`].
+//!
+//! [`VerifyPolicy::strict`] adds: `sessionKey == address`, each capability's `address` is its
+//! SIWE signer, SIWE domains on an allow-list, a maximum lifetime, and no invalid or expired
+//! capability at all (the node's rate-limit path fails on those).
+
+mod batch;
+mod cache;
+mod capability;
+mod ed25519;
+mod error;
+mod file;
+mod inspect;
+mod message;
+mod rules;
+
+use std::sync::Arc;
+
+use time::Duration;
+
+pub use batch::BatchItem;
+pub use cache::{CapabilityCache, DEFAULT_CACHE_CAPACITY};
+pub use capability::{CapabilityKind, CheckedCapability, Passed, SignatureStatus, SiweFacts};
+pub use ed25519::{has_canonical_y, is_canonical_scalar, is_small_order_encoding};
+pub use error::{CapabilityError, VerifyError};
+pub use file::{parse_session_sigs, select_session_sig, SessionSigsEntry, SessionSigsFileError};
+pub use inspect::{human_duration, inspect, CapabilityReport, EntryReport, InspectReport, RequestVerdict};
+pub use message::{normalize_node_address, CapabilityAuthSig, SignedMessage, SignedRequest, SignedResource};
+pub use rules::NODE_MAX_LIFETIME;
+
+use crate::eth::EthAddress;
+use crate::resources::ResourceAbilityRequest;
+use crate::session_sigs::{NodeUrl, SessionSig};
+use crate::Timestamp;
+
+/// What to check beyond the node's rules. The default is the node's behaviour.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyPolicy {
+    /// Apply the strict rules below.
+    pub strict: bool,
+    /// Strict: allowed SIWE domains of every capability (empty = any).
+    pub allowed_domains: Vec<String>,
+    /// Strict: the longest allowed session (expiration − issuedAt).
+    pub max_lifetime: Duration,
+}
+
+impl VerifyPolicy {
+    /// Exactly the node's rules.
+    pub fn node() -> Self {
+        Self { strict: false, allowed_domains: Vec::new(), max_lifetime: NODE_MAX_LIFETIME }
+    }
+
+    /// The node's rules plus the strict ones, any domain, at most 24 hours (the SDK's default
+    /// session lifetime).
+    pub fn strict() -> Self {
+        Self { strict: true, allowed_domains: Vec::new(), max_lifetime: Duration::hours(24) }
+    }
+
+    /// Restricts the SIWE domains (strict only).
+    pub fn with_allowed_domains(mut self, domains: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.allowed_domains = domains.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the maximum lifetime (strict only).
+    pub fn with_max_lifetime(mut self, max: Duration) -> Self {
+        self.max_lifetime = max;
+        self
+    }
+}
+
+impl Default for VerifyPolicy {
+    fn default() -> Self {
+        Self::node()
+    }
+}
+
+/// A session signature that passed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The winning capability's position in `capabilities`.
+    pub capability_index: usize,
+    /// Its `address` field: the identity the node acts for.
+    pub user_address: String,
+    /// Its SIWE signer.
+    pub siwe_address: EthAddress,
+    /// The session's issuedAt.
+    pub issued_at: Timestamp,
+    /// The session's expiration.
+    pub expiration: Timestamp,
+}
+
+/// Verifies one session signature, uncached: what a node at `node` does for a request for
+/// `request`'s resource and ability at time `now`, plus `policy`.
+///
+/// ```
+/// use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
+/// use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
+/// use lit_session_signer::verify::{verify_session_sig, VerifyError, VerifyPolicy};
+/// use lit_session_signer::wallet::MemoryWallet;
+///
+/// let store = MemoryKeyStore::new();
+/// let key = store.generate("session").unwrap();
+/// let wallet = MemoryWallet::random().unwrap();
+/// let node: NodeUrl = "https://127.0.0.1:7470".parse().unwrap();
+/// let request = SessionSigsRequest::new(vec![node.clone()], vec!["lit-pkp://*=pkp-signing".parse().unwrap()], "0x3a9c4f1e8b7d6a5c");
+/// let sigs = request.sign(&store, &key, &wallet).unwrap();
+/// let sig = sigs.get(node.as_str()).unwrap();
+///
+/// let pkp = "lit-pkp://0x1a2b=pkp-signing".parse().unwrap();
+/// assert!(verify_session_sig(sig, &node, &pkp, request.now, &VerifyPolicy::node()).is_ok());
+///
+/// let other: NodeUrl = "https://127.0.0.1:7471".parse().unwrap();
+/// let err = verify_session_sig(sig, &other, &pkp, request.now, &VerifyPolicy::node()).unwrap_err();
+/// assert!(matches!(err, VerifyError::NodeAddressMismatch { .. }));
+/// assert!(err.to_string().starts_with("node-address: "));
+/// ```
+pub fn verify_session_sig(
+    session_sig: &SessionSig,
+    node: &NodeUrl,
+    request: &ResourceAbilityRequest,
+    now: Timestamp,
+    policy: &VerifyPolicy,
+) -> Result<Verified, VerifyError> {
+    ed25519::verify(&session_sig.address, &session_sig.sig, &session_sig.signed_message)?;
+    rules::check_message(session_sig, node, request, now, policy, None)
+}
+
+/// A reusable, thread-safe verifier: a policy plus a bounded cache of capability checks, so an
+/// AuthSig shared by many session signatures is recovered once. `Send + Sync`; share it with an
+/// `Arc` or by reference across threads.
+#[derive(Debug)]
+pub struct Verifier {
+    policy: VerifyPolicy,
+    cache: CapabilityCache,
+    keys: cache::KeyCache,
+}
+
+impl Verifier {
+    /// A verifier with [`DEFAULT_CACHE_CAPACITY`] cached capabilities.
+    pub fn new(policy: VerifyPolicy) -> Self {
+        Self::with_cache_capacity(policy, DEFAULT_CACHE_CAPACITY)
+    }
+
+    /// A verifier caching at most `capacity` capabilities (0 disables the cache).
+    pub fn with_cache_capacity(policy: VerifyPolicy, capacity: usize) -> Self {
+        Self { policy, cache: CapabilityCache::new(capacity), keys: cache::KeyCache::new(capacity) }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &VerifyPolicy {
+        &self.policy
+    }
+
+    /// The capability cache.
+    pub fn cache(&self) -> &CapabilityCache {
+        &self.cache
+    }
+
+    /// [`verify_session_sig`] with the cache.
+    pub fn verify(
+        &self,
+        session_sig: &SessionSig,
+        node: &NodeUrl,
+        request: &ResourceAbilityRequest,
+        now: Timestamp,
+    ) -> Result<Verified, VerifyError> {
+        let (key, _) = self.keys.decode(&session_sig.address)?;
+        ed25519::verify_with(&key, &session_sig.sig, &session_sig.signed_message)?;
+        self.verify_after_signature(session_sig, node, request, now)
+    }
+
+    fn verify_after_signature(
+        &self,
+        session_sig: &SessionSig,
+        node: &NodeUrl,
+        request: &ResourceAbilityRequest,
+        now: Timestamp,
+    ) -> Result<Verified, VerifyError> {
+        rules::check_message(session_sig, node, request, now, &self.policy, Some(&self.cache))
+    }
+
+    /// The cached check of one capability (for inspection).
+    pub fn check_capability(&self, cap: &CapabilityAuthSig<'_>, now: Timestamp) -> Arc<CheckedCapability> {
+        self.cache.get_or_check(cap, now)
+    }
+}
+
+impl Default for Verifier {
+    fn default() -> Self {
+        Self::new(VerifyPolicy::node())
+    }
+}
