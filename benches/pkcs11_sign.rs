@@ -6,22 +6,17 @@
 
 #[path = "../hsm-tests/common/softhsm.rs"]
 mod softhsm;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
-use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, ObjectClass};
 use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11KeyStore, Pkcs11Uri};
 use lit_session_signer::keystore::SessionKeyStore;
 
 const MESSAGES: usize = 30;
 const LEN: usize = 1_250;
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+use support::{median, RawSigner};
 
 fn main() {
     let hsm = match softhsm::ThrowawayHsm::create() {
@@ -51,18 +46,12 @@ fn main() {
     let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
 
     // Raw loop: one session of the same context, same key, no local verification.
-    let slot = store.token().slot().expect("slot");
-    let guard = store.token().context().read().expect("context");
-    let session = guard.pkcs11().open_rw_session(slot).expect("session");
-    let key = session
-        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id.as_bytes().to_vec())])
-        .expect("find")[0];
-    let mech = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
+    let raw_signer = RawSigner::new(&store, &id);
 
     // Warm-up (caches, page faults).
     store.sign_many(&id, &refs).expect("warm-up");
     for m in &refs {
-        session.sign(&mech, key, m).expect("warm-up raw");
+        raw_signer.sign(m);
     }
 
     let mut store_many = Vec::new();
@@ -81,15 +70,14 @@ fn main() {
         store_seq.push(t.elapsed());
 
         let t = Instant::now();
-        let raw_sigs: Vec<Vec<u8>> = refs.iter().map(|m| session.sign(&mech, key, m).expect("C_Sign")).collect();
+        let raw_sigs: Vec<Vec<u8>> = refs.iter().map(|m| raw_signer.sign(m)).collect();
         raw.push(t.elapsed());
         assert_eq!(raw_sigs[0], sigs[0].to_bytes().to_vec(), "same key, same message, same signature");
     }
     for (m, s) in refs.iter().zip(store.sign_many(&id, &refs).unwrap()) {
         vk.verify_strict(m, &s).expect("valid");
     }
-    drop(session);
-    drop(guard);
+    drop(raw_signer);
 
     let a = median(store_many);
     let seq = median(store_seq);

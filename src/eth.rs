@@ -144,6 +144,15 @@ impl RecoverableSignature {
         Ok(Self { signature, recovery_id })
     }
 
+    /// A signature whose recovery id the signer already knows (e.g. k256's own
+    /// `sign_prehash_recoverable`). High-s is refused rather than silently flipped.
+    pub fn from_parts(signature: Signature, recovery_id: RecoveryId) -> Result<Self, SignatureError> {
+        if signature.normalize_s().is_some() {
+            return Err(SignatureError::Malformed("s is not low"));
+        }
+        Ok(Self { signature, recovery_id })
+    }
+
     /// Parses `r‖s‖v` (v = 27/28 or 0/1). High-s is refused.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SignatureError> {
         if bytes.len() != 65 {

@@ -55,12 +55,12 @@ impl WalletSigner for MemoryWallet {
     }
 
     fn sign_digest(&self, digest: &[u8; 32]) -> Result<RecoverableSignature, WalletError> {
-        let (sig, _) = self
+        let (sig, recovery_id) = self
             .key
             .sign_prehash_recoverable(digest)
             .map_err(|e| WalletError::Backend { source: Box::new(e), transient: false })?;
-        RecoverableSignature::from_signature(sig, digest, self.key.verifying_key())
-            .map_err(|_| WalletError::BadSignature(self.address))
+        // k256 signs low-s and knows the recovery id, so no trial recovery is needed here.
+        RecoverableSignature::from_parts(sig, recovery_id).map_err(|_| WalletError::BadSignature(self.address))
     }
 }
 

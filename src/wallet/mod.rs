@@ -3,9 +3,17 @@
 //! A [`WalletSigner`] signs a 32-byte digest; hashing happens on the host so an HSM only ever
 //! sees the digest (`CKM_ECDSA`). Signers know nothing about Lit.
 
+#[cfg(feature = "alloy")]
+mod alloy;
 mod memory;
+#[cfg(feature = "pkcs11")]
+mod pkcs11;
 
+#[cfg(feature = "alloy")]
+pub use alloy::AlloyWallet;
 pub use memory::MemoryWallet;
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::{Pkcs11Wallet, WalletSignStats, EC_PARAMS_SECP256K1_OID};
 
 use crate::eth::{eip191_hash, EthAddress, RecoverableSignature};
 
@@ -34,8 +42,10 @@ pub enum WalletError {
 
 /// Signs 32-byte digests with a secp256k1 key and knows its address.
 ///
-/// Implementations return low-s signatures with the recovery id set (see
-/// [`RecoverableSignature::from_signature`]).
+/// Implementations return low-s signatures whose recovery id recovers [`Self::address`]. A signer
+/// whose device returns bare `r‖s` (an HSM) gets both from
+/// [`RecoverableSignature::from_signature`], which refuses a signature that does not recover to
+/// the device's key; that is the check, so `personal_sign` does not recover again.
 pub trait WalletSigner: Send + Sync {
     /// The signer's Ethereum address.
     fn address(&self) -> EthAddress;
@@ -43,13 +53,8 @@ pub trait WalletSigner: Send + Sync {
     /// Signs a 32-byte digest.
     fn sign_digest(&self, digest: &[u8; 32]) -> Result<RecoverableSignature, WalletError>;
 
-    /// EIP-191 `personal_sign` of `message`; checks the signature recovers to [`Self::address`].
+    /// EIP-191 `personal_sign` of `message`.
     fn personal_sign(&self, message: &[u8]) -> Result<RecoverableSignature, WalletError> {
-        let digest = eip191_hash(message);
-        let sig = self.sign_digest(&digest)?;
-        match sig.recover_address(&digest) {
-            Ok(a) if a == self.address() => Ok(sig),
-            _ => Err(WalletError::BadSignature(self.address())),
-        }
+        self.sign_digest(&eip191_hash(message))
     }
 }

@@ -78,8 +78,30 @@ impl std::fmt::Debug for Connection {
 /// application, and another store may have logged in first).
 pub fn login(session: &Session, pin: Option<&Pin>, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
     use cryptoki::error::{Error, RvError};
+    use cryptoki::session::SessionState;
     let auth = pin.map(Pin::auth_pin);
-    match session.login(UserType::User, auth.as_ref()) {
+    let mut attempt = 0;
+    let result = loop {
+        match session.login(UserType::User, auth.as_ref()) {
+            // SoftHSM 2.6.1 answers CKR_GENERAL_ERROR when logins (or a logout) race on other
+            // threads; if the application ended up logged in, that is success, else try again.
+            Err(Error::Pkcs11(RvError::GeneralError, f)) => {
+                let logged_in = session
+                    .get_session_info()
+                    .is_ok_and(|i| matches!(i.session_state(), SessionState::RoUser | SessionState::RwUser));
+                if logged_in {
+                    break Ok(());
+                }
+                if attempt >= 4 {
+                    break Err(Error::Pkcs11(RvError::GeneralError, f));
+                }
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(5 << attempt));
+            }
+            other => break other,
+        }
+    };
+    match result {
         Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
         Err(Error::Pkcs11(RvError::PinIncorrect, _)) => {
             Err(Pkcs11Error::PinIncorrect { context: Box::new(ctx.clone()) })

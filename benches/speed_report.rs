@@ -1,0 +1,121 @@
+//! The speed report: from ONE run on this machine, for N = 1, 10, 30, 100 nodes, the Lit JS SDK's
+//! own `getSessionSigs` (offline, interop/bench-js.js), ours in memory and on SoftHSM2, and the
+//! floors (N × ed25519-dalek sign, N × raw `C_Sign` on the same token), with the ratios.
+//!
+//! `cargo bench --bench speed_report` (REPS=n for more repetitions; needs softhsm2, and node with
+//! interop/node_modules for the JS column).
+
+#[path = "../hsm-tests/common/softhsm.rs"]
+mod softhsm;
+mod support;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::{Signer, SigningKey};
+use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11KeyStore, Pkcs11Uri};
+use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
+use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
+use lit_session_signer::wallet::MemoryWallet;
+use lit_session_signer::Timestamp;
+use support::{median, RawSigner};
+use zeroize::Zeroizing;
+
+const NODES: [usize; 4] = [1, 10, 30, 100];
+
+fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> Duration {
+    f(); // warm-up
+    median(
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(f());
+                t.elapsed()
+            })
+            .collect(),
+    )
+}
+
+/// The JS SDK's medians in ms by N, or None when node or the packages are missing.
+fn js_medians(reps: usize) -> Option<serde_json::Value> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/interop");
+    let nodes = NODES.map(|n| n.to_string()).join(",");
+    let out = Command::new("node")
+        .args(["bench-js.js", "--nodes", &nodes, "--runs", &reps.min(9).to_string()])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+fn main() {
+    let reps: usize = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let hsm = softhsm::ThrowawayHsm::create().expect("SoftHSM2 is needed for the speed report");
+    hsm.activate();
+    let token = hsm.init_token("lit-speed").expect("init token");
+    let uri = Pkcs11Uri::for_token(&hsm.module, &token.label, PinSource::File(token.pin_file.clone()));
+    let hsm_store = Pkcs11KeyStore::open(&uri).expect("open store");
+    let hsm_key = hsm_store.generate("speed-report").expect("generate");
+    let raw = RawSigner::new(&hsm_store, &hsm_key);
+
+    let mem_store = MemoryKeyStore::new();
+    let mem_key = mem_store.import_seed("speed", Zeroizing::new([0x42; 32])).unwrap();
+    let dalek = SigningKey::from_bytes(&[0x42; 32]);
+    let wallet = MemoryWallet::from_bytes(&[0x33; 32]).unwrap();
+
+    eprintln!("speed report: timing the JS SDK (node interop/bench-js.js) ...");
+    let js = js_medians(reps);
+    let now: Timestamp = "2026-01-01T00:00:00.000Z".parse().unwrap();
+
+    println!();
+    println!(
+        "Session sigs for N nodes, one resource pair (pkp-signing + lit-action-execution); median of {reps} runs."
+    );
+    println!(
+        "ours = AuthSig (SIWE + ReCap + EIP-191) + N per-node messages + N ed25519 signatures, as getSessionSigs."
+    );
+    println!(
+        "SoftHSM2 2.6.1 pool: {} sessions on {} cores.",
+        hsm_store.token().pool_capacity(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
+    println!();
+    println!("| N | JS SDK | ours, memory | dalek floor | ours/JS | ours/floor | ours, SoftHSM2 | C_Sign floor | ours/floor |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for n in NODES {
+        let nodes: Vec<NodeUrl> =
+            (0..n).map(|i| format!("https://10.0.{}.{}:443", i / 256, i % 256).parse().unwrap()).collect();
+        let requests =
+            vec!["lit-pkp://*=pkp-signing".parse().unwrap(), "lit-litaction://*=lit-action-execution".parse().unwrap()];
+        let mut req = SessionSigsRequest::new(nodes.clone(), requests, &format!("0x{}", "3a".repeat(32)));
+        req.now = now;
+        // The floors sign exactly the messages we sign.
+        let messages: Vec<String> =
+            req.sign(&mem_store, &mem_key, &wallet).unwrap().iter().map(|(_, s)| s.signed_message.clone()).collect();
+        let ours_mem = time(reps, || req.sign(&mem_store, &mem_key, &wallet).unwrap());
+        let floor_mem = time(reps, || messages.iter().map(|m| dalek.sign(m.as_bytes())).collect::<Vec<_>>());
+        let ours_hsm = time(reps, || req.sign(&hsm_store, &hsm_key, &wallet).unwrap());
+        let floor_hsm = time(reps, || messages.iter().map(|m| raw.sign(m.as_bytes())).collect::<Vec<_>>());
+        let js_ms = js.as_ref().and_then(|j| j[n.to_string()]["medianMs"].as_f64());
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let js_cell = js_ms.map_or("n/a".to_string(), |v| format!("{v:.1} ms"));
+        let ratio_js = js_ms.map_or("n/a".to_string(), |v| format!("{:.0}× faster", v / ms(ours_mem)));
+        println!(
+            "| {n} | {js_cell} | {:.3} ms | {:.3} ms | {ratio_js} | {:.2}× | {:.2} ms | {:.2} ms | {:.2}× |",
+            ms(ours_mem),
+            ms(floor_mem),
+            ours_mem.as_secs_f64() / floor_mem.as_secs_f64(),
+            ms(ours_hsm),
+            ms(floor_hsm),
+            ours_hsm.as_secs_f64() / floor_hsm.as_secs_f64(),
+        );
+    }
+    println!();
+    println!(
+        "Floors: N × ed25519-dalek sign of the same messages; N × raw C_Sign (CKM_EDDSA) on one session, same key."
+    );
+}

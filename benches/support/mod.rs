@@ -1,0 +1,42 @@
+//! Shared by the benches: a raw `C_Sign` loop on one session (the token floor) and medians.
+
+use std::time::Duration;
+
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+use lit_session_signer::keystore::pkcs11::Pkcs11KeyStore;
+use lit_session_signer::keystore::KeyId;
+
+/// One plain session of the store's own context with the key's handle: no pool, no recovery,
+/// no local verification. Signing through it is the floor the store is measured against.
+pub struct RawSigner {
+    session: Session,
+    key: ObjectHandle,
+}
+
+impl RawSigner {
+    /// Opens a session on the store's token and finds key `id`.
+    pub fn new(store: &Pkcs11KeyStore, id: &KeyId) -> Self {
+        let slot = store.token().slot().expect("slot");
+        let guard = store.token().context().read().expect("context");
+        let session = guard.pkcs11().open_rw_session(slot).expect("session");
+        let key = session
+            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id.as_bytes().to_vec())])
+            .expect("find")[0];
+        Self { session, key }
+    }
+
+    /// `C_SignInit` + `C_Sign` with `CKM_EDDSA`.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        let mech = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
+        self.session.sign(&mech, self.key, message).expect("C_Sign")
+    }
+}
+
+/// The median of `v`.
+pub fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
