@@ -13,3 +13,4 @@ mod persistence;
 mod recovery;
 mod session_sigs;
 mod signing;
+mod wallet;

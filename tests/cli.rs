@@ -1,21 +1,11 @@
 //! The `lit-session` binary: exact output for the SDK vector, and exit status 2 with one clear
 //! line for bad input.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use common::{lit_session, vector};
 
 use serde_json::Value;
-
-fn vector(name: &str) -> Value {
-    let dir = std::env::var_os("LIT_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
-    serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
-}
-
-fn lit_session(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lit-session")).args(args).output().unwrap()
-}
 
 struct Fixture {
     dir: tempfile::TempDir,

@@ -1,7 +1,9 @@
 //! Byte-for-byte conformance with the vectors the real Lit JS SDK v7.4.0 produced, loaded from
 //! `../shared/vectors/` (or `$LIT_VECTORS_DIR`).
 
-use std::path::PathBuf;
+mod common;
+
+use common::vector;
 
 use lit_session_signer::auth_sig::AuthSig;
 use lit_session_signer::capacity_delegation::CapacityDelegation;
@@ -19,15 +21,6 @@ use lit_session_signer::Timestamp;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
-
-fn vector(name: &str) -> Value {
-    let dir = std::env::var_os("LIT_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
-    let path = dir.join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or_else(|| panic!("{key} missing in {v}"))

@@ -1,21 +1,13 @@
 //! `lit-session verify` and `lit-session inspect`: exit 0 / 1 / 2 and both output formats, on the
 //! real SDK vectors in `../shared/vectors/` (or `$LIT_VECTORS_DIR`).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+
+use common::{lit_session, vector};
+
+use std::process::Output;
 
 use serde_json::Value;
-
-fn vector(name: &str) -> Value {
-    let dir = std::env::var_os("LIT_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
-    serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
-}
-
-fn lit_session(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lit-session")).args(args).output().unwrap()
-}
 
 struct Files {
     dir: tempfile::TempDir,

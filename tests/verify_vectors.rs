@@ -3,7 +3,10 @@
 //! valid signatures, each rejected by the expected rule — through the single, cached and batch
 //! paths alike.
 
-use std::path::PathBuf;
+mod common;
+
+use common::vector;
+
 use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -22,15 +25,6 @@ use lit_session_signer::Timestamp;
 use serde_json::{json, Value};
 use time::Duration;
 use zeroize::Zeroizing;
-
-fn vector(name: &str) -> Value {
-    let dir = std::env::var_os("LIT_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
-    let path = dir.join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap()
-}
 
 fn ts(s: &str) -> Timestamp {
     s.parse().unwrap()

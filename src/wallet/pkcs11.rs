@@ -142,6 +142,7 @@ impl Pkcs11Wallet {
                 return Err(Pkcs11Error::Config(format!("the URI names a {t:?} object; a wallet is a key pair")));
             }
         }
+        // With both id= and object=, the id selects and the label must match too (RFC 7512).
         let selector = match (&key.id, &key.object) {
             (Some(id), _) => KeySelector::Id(id.clone()),
             (None, Some(label)) => KeySelector::Label(label.clone()),
@@ -151,9 +152,10 @@ impl Pkcs11Wallet {
                 ))
             }
         };
+        let label = key.id.as_ref().and(key.object.as_deref());
         let token = Pkcs11Token::open(config, &REQUIRED)?;
         let (id, label, verifying_key) =
-            token.run("open wallet key", |session, ctx| load_key(&token, session, &selector, ctx))?;
+            token.run("open wallet key", |session, ctx| load_key(&token, session, &selector, label, ctx))?;
         Ok(Self::from_parts(token, id, label, verifying_key))
     }
 
@@ -295,12 +297,13 @@ impl signature::hazmat::PrehashSigner<(Signature, RecoveryId)> for Pkcs11Wallet 
     }
 }
 
-/// Finds the private key `selector` names, checks it is a secp256k1 key, and reads its
-/// `CKA_ID`, label and public key.
+/// Finds the private key `selector` names (and labelled `also_label`, if given), checks it is a
+/// secp256k1 key, and reads its `CKA_ID`, label and public key.
 fn load_key(
     token: &Pkcs11Token,
     session: &Session,
     selector: &KeySelector,
+    also_label: Option<&str>,
     ctx: &ErrorContext,
 ) -> Result<(Vec<u8>, String, VerifyingKey), Pkcs11Error> {
     let (mut template, ctx) = match selector {
@@ -309,6 +312,9 @@ fn load_key(
             (vec![Attribute::Label(l.as_bytes().to_vec())], ctx.clone().with_key(format!("label={l:?}")))
         }
     };
+    if let Some(l) = also_label {
+        template.push(Attribute::Label(l.as_bytes().to_vec()));
+    }
     template.push(Attribute::Class(ObjectClass::PRIVATE_KEY));
     // No key type in the template: a key of the wrong type is reported as such, not as missing.
     let private = token.find_one(session, &template, selector, &ctx)?;
@@ -323,14 +329,16 @@ fn load_key(
             _ => {}
         }
     }
+    // The selector names the key in the message; the context need not repeat it.
     let name = selector.to_string();
+    let base = ErrorContext { key: None, ..ctx.clone() };
     match key_type {
         Some(t) if t == KeyType::EC => {}
-        Some(t) => return Err(unusable(name, format!("it is a {t} key, not a secp256k1 (CKK_EC) wallet key"), &ctx)),
-        None => return Err(unusable(name, "it has no CKA_KEY_TYPE", &ctx)),
+        Some(t) => return Err(unusable(name, format!("it is a {t} key, not a secp256k1 (CKK_EC) wallet key"), &base)),
+        None => return Err(unusable(name, "it has no CKA_KEY_TYPE", &base)),
     }
     if id.is_empty() {
-        return Err(unusable(name, "it has no CKA_ID, so its public key cannot be found", &ctx));
+        return Err(unusable(name, "it has no CKA_ID, so its public key cannot be found", &base));
     }
     let ctx = key_ctx(&ctx, &id);
     let public =

@@ -3,17 +3,19 @@
 use std::path::PathBuf;
 
 use lit_session_signer::capacity_delegation::CapacityDelegation;
-use lit_session_signer::wallet::MemoryWallet;
 use lit_session_signer::Timestamp;
 
-use crate::{input, CliError};
+use crate::{input, wallet_cmd, CliError};
 
 /// Flags of `capacity-delegation`.
 #[derive(clap::Args)]
 pub struct Args {
     /// File holding the credit owner's secp256k1 private key as hex.
-    #[arg(long, value_name = "PATH")]
-    wallet_key_file: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "wallet", conflicts_with = "wallet")]
+    wallet_key_file: Option<PathBuf>,
+    /// The credit owner's key on a PKCS#11 token instead, by RFC 7512 URI (object=<label> or id=<CKA_ID>).
+    #[arg(long, value_name = "pkcs11:URI")]
+    wallet: Option<String>,
     /// SIWE nonce: a recent Ethereum block hash.
     #[arg(long, value_name = "0xBLOCKHASH")]
     nonce: String,
@@ -43,13 +45,9 @@ pub struct Args {
     statement: Option<String>,
 }
 
-fn timestamp(flag: &str, value: &str) -> Result<Timestamp, CliError> {
-    value.parse().map_err(|e| CliError(format!("{flag}: {e}")))
-}
-
 pub fn run(args: Args) -> Result<(), CliError> {
     let now = match &args.now {
-        Some(n) => timestamp("--now", n)?,
+        Some(n) => input::timestamp("--now", n)?,
         None => Timestamp::now(),
     };
     let delegation = CapacityDelegation {
@@ -62,14 +60,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
             Some(args.delegatees)
         },
         uses: args.uses,
-        expiration: args.expiration.as_deref().map(|e| timestamp("--expiration", e)).transpose()?,
+        expiration: args.expiration.as_deref().map(|e| input::timestamp("--expiration", e)).transpose()?,
         domain: args.domain,
         statement: args.statement,
         allow_empty_delegatees: args.no_delegatees,
     };
-    let key = input::read_key32(&args.wallet_key_file, "--wallet-key-file")?;
-    let owner = MemoryWallet::from_bytes(&key).map_err(|e| CliError(format!("--wallet-key-file: {e}")))?;
-    let auth_sig = delegation.sign(&owner, &args.nonce, now)?;
+    let owner = wallet_cmd::open_wallet(args.wallet_key_file.as_deref(), args.wallet.as_deref(), "--wallet")?;
+    let auth_sig = delegation.sign(owner.as_ref(), &args.nonce, now)?;
     println!("{}", serde_json::to_string(&auth_sig)?);
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use lit_session_signer::Timestamp;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -33,4 +34,9 @@ pub fn read_key32(path: &Path, flag: &str) -> Result<Zeroizing<[u8; 32]>, CliErr
 pub fn read_json(path: &Path, flag: &str) -> Result<Value, CliError> {
     let text = std::fs::read_to_string(path).map_err(|e| CliError(format!("{flag} {}: {e}", path.display())))?;
     serde_json::from_str(&text).map_err(|e| CliError(format!("{flag} {}: not valid JSON: {e}", path.display())))
+}
+
+/// Parses an RFC 3339 flag value.
+pub fn timestamp(flag: &str, value: &str) -> Result<Timestamp, CliError> {
+    value.parse().map_err(|e| CliError(format!("{flag}: {e}")))
 }

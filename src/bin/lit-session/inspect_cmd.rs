@@ -28,7 +28,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         std::fs::read_to_string(&args.session_sigs).map_err(|e| CliError(format!("--session-sigs {path}: {e}")))?;
     let entries = parse_session_sigs(&text).map_err(|e| CliError(format!("--session-sigs {path}: {e}")))?;
     let now = match &args.now {
-        Some(t) => t.parse::<Timestamp>().map_err(|e| CliError(format!("--now: {e}")))?,
+        Some(t) => crate::input::timestamp("--now", t)?,
         None => Timestamp::now(),
     };
     let report = inspect(&entries, now, &Verifier::new(VerifyPolicy::node()));

@@ -10,6 +10,7 @@ mod keys_cmd;
 mod recap_cmd;
 mod session_sigs_cmd;
 mod verify_cmd;
+mod wallet_cmd;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,9 @@ enum Command {
     /// Session keys on a PKCS#11 token (generate, list, delete).
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
+    /// The secp256k1 wallet key (generate on a PKCS#11 token, print the address).
+    #[command(subcommand)]
+    Wallet(wallet_cmd::WalletCommand),
     /// Encode or decode ReCap (EIP-5573) URNs.
     #[command(subcommand)]
     Recap(recap_cmd::RecapCommand),
@@ -71,6 +75,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Recap(cmd) => recap_cmd::run(cmd),
         Command::Keys(cmd) => keys_cmd::run(cmd),
+        Command::Wallet(cmd) => wallet_cmd::run(cmd),
         Command::CapacityDelegation(args) => capacity_cmd::run(*args),
         Command::Verify(args) => verify_cmd::run(args),
         Command::Inspect(args) => inspect_cmd::run(args),

@@ -5,17 +5,18 @@ use std::time::Instant;
 
 use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
-use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
-use lit_session_signer::Timestamp;
 
-use crate::{input, keys_cmd, CliError};
+use crate::{input, keys_cmd, wallet_cmd, CliError};
 
 /// Flags of `session-sigs`.
 #[derive(clap::Args)]
 pub struct Args {
     /// File holding the wallet's secp256k1 private key as hex.
-    #[arg(long, value_name = "PATH")]
-    wallet_key_file: PathBuf,
+    #[arg(long, value_name = "PATH", required_unless_present = "wallet", conflicts_with = "wallet")]
+    wallet_key_file: Option<PathBuf>,
+    /// The wallet key on a PKCS#11 token instead, by RFC 7512 URI (object=<label> or id=<CKA_ID>).
+    #[arg(long, value_name = "pkcs11:URI")]
+    wallet: Option<String>,
     /// File holding the 32-byte ed25519 session seed as hex (default: a fresh random key).
     #[arg(long, value_name = "PATH", conflicts_with = "session_key")]
     session_seed_file: Option<PathBuf>,
@@ -51,10 +52,6 @@ pub struct Args {
     chain_id: Option<u64>,
 }
 
-fn timestamp(flag: &str, value: &str) -> Result<Timestamp, CliError> {
-    value.parse().map_err(|e| CliError(format!("{flag}: {e}")))
-}
-
 pub fn run(args: Args) -> Result<(), CliError> {
     let started = Instant::now();
     let nodes = args
@@ -72,10 +69,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
     }
     let mut request = SessionSigsRequest::new(nodes, requests, &args.nonce);
     if let Some(now) = &args.now {
-        request.now = timestamp("--now", now)?;
+        request.now = input::timestamp("--now", now)?;
     }
     if let Some(exp) = &args.expiration {
-        request.expiration = Some(timestamp("--expiration", exp)?);
+        request.expiration = Some(input::timestamp("--expiration", exp)?);
     }
     request.domain = args.domain;
     request.statement = args.statement;
@@ -93,8 +90,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         );
     }
 
-    let wallet_key = input::read_key32(&args.wallet_key_file, "--wallet-key-file")?;
-    let wallet = MemoryWallet::from_bytes(&wallet_key).map_err(|e| CliError(format!("--wallet-key-file: {e}")))?;
+    let wallet = wallet_cmd::open_wallet(args.wallet_key_file.as_deref(), args.wallet.as_deref(), "--wallet")?;
     let (store, session_key): (Box<dyn SessionKeyStore>, _) = match (&args.session_key, &args.session_seed_file) {
         (Some(uri), _) => {
             let (store, parsed) = keys_cmd::open_store(uri, "--session-key")?;
@@ -112,7 +108,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             (Box::new(store), id)
         }
     };
-    let sigs = request.sign(store.as_ref(), &session_key, &wallet)?;
+    let sigs = request.sign(store.as_ref(), &session_key, wallet.as_ref())?;
     println!("{}", sigs.to_json());
     eprintln!(
         "lit-session: {} session sigs, session key {}, wallet {}, expires {} ({:.1} ms)",

@@ -41,7 +41,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let request: ResourceAbilityRequest =
         args.resource.parse().map_err(|e| CliError(format!("--resource {}: {e}", args.resource)))?;
     let now = match &args.now {
-        Some(t) => t.parse::<Timestamp>().map_err(|e| CliError(format!("--now: {e}")))?,
+        Some(t) => crate::input::timestamp("--now", t)?,
         None => Timestamp::now(),
     };
     let entry = select_session_sig(&entries, node.as_str())

@@ -1,0 +1,287 @@
+//! The secp256k1 wallet key on the token: AuthSigs, attributes, reopening, errors, and
+//! session sigs with both keys on the token.
+
+use std::time::Instant;
+
+use lit_session_signer::auth_sig::AuthSig;
+use lit_session_signer::eth::{eip191_hash, RecoverableSignature};
+use lit_session_signer::keystore::pkcs11::{Pkcs11Error, Pkcs11Uri};
+use lit_session_signer::keystore::SessionKeyStore;
+use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
+use lit_session_signer::siwe::SiweMessage;
+use lit_session_signer::verify::{Verifier, VerifyPolicy};
+use lit_session_signer::wallet::{Pkcs11Wallet, WalletSigner};
+use lit_session_signer::Timestamp;
+
+use crate::common::{self, unique_label};
+use crate::hsm;
+
+#[test]
+fn five_hundred_auth_sigs_from_the_token_recover_and_verify() {
+    let env = hsm!();
+    let _g = common::shared();
+    let (wallet, _id) = Pkcs11Wallet::generate(&env.uri(), &unique_label("wallet500")).expect("generate on token");
+    let address = wallet.address();
+    let now = Timestamp::now();
+    let started = Instant::now();
+    let sigs: Vec<AuthSig> = (0..500)
+        .map(|i| {
+            let nonce = format!("0x{i:08x}{:08x}", std::process::id());
+            AuthSig::sign(&wallet, &SiweMessage::new(address, &nonce, now)).expect("AuthSig on the token")
+        })
+        .collect();
+    let elapsed = started.elapsed();
+    let stats = wallet.sign_stats();
+    eprintln!(
+        "500 AuthSigs on the token in {elapsed:?} ({:.2} ms each); {} of {} token signatures were high-s before normalisation",
+        elapsed.as_secs_f64() * 1000.0 / 500.0,
+        stats.high_s,
+        stats.signatures
+    );
+    assert_eq!(stats.signatures, 500);
+    // About half of them: a token that never returns high-s would be suspicious of a bug
+    // in the counting, not of the token (P(0 of 500) = 2^-500).
+    assert!(stats.high_s > 0 && stats.high_s < 500, "{stats:?}");
+
+    for a in &sigs {
+        assert_eq!(a.address, address.to_checksum());
+        let bytes = hex::decode(a.sig.strip_prefix("0x").unwrap()).unwrap();
+        // from_bytes refuses high-s, so this is also the low-s check.
+        let sig = RecoverableSignature::from_bytes(&bytes).expect("65 bytes, low-s");
+        assert!(sig.signature().normalize_s().is_none(), "low-s");
+        assert!(bytes[64] == 27 || bytes[64] == 28);
+        assert_eq!(sig.recover_address(&eip191_hash(a.signed_message.as_bytes())).unwrap(), address);
+        let m: siwe::Message = a.signed_message.parse().expect("siwe parses the message");
+        let sig65: [u8; 65] = bytes.try_into().unwrap();
+        m.verify_eip191(&sig65).expect("siwe verify_eip191");
+    }
+    wallet.delete().unwrap();
+}
+
+#[test]
+fn wallet_key_never_left_the_token_and_reopens_by_uri() {
+    let env = hsm!();
+    let _g = common::shared();
+    let label = unique_label("wallet-attrs");
+    let (wallet, id) = Pkcs11Wallet::generate(&env.uri(), &label).expect("generate");
+    assert_eq!(wallet.key_id(), id);
+    assert_eq!(wallet.label(), label);
+    assert_eq!(id.as_bytes().len(), 16);
+
+    let a = wallet.key_attributes().expect("attributes");
+    assert!(a.sensitive, "CKA_SENSITIVE");
+    assert!(!a.extractable, "CKA_EXTRACTABLE");
+    assert!(a.always_sensitive, "CKA_ALWAYS_SENSITIVE");
+    assert!(a.never_extractable, "CKA_NEVER_EXTRACTABLE");
+    assert!(a.local, "CKA_LOCAL: generated on the token");
+    assert!(a.token, "CKA_TOKEN");
+    assert!(a.private, "CKA_PRIVATE");
+    assert!(!a.value_returned, "CKA_VALUE must not be returned");
+    assert!(a.value_sensitive, "CKA_VALUE is CKR_ATTRIBUTE_SENSITIVE");
+
+    // Reopen by label and by id, in a fresh token connection: same key, same address.
+    let by_label = Pkcs11Wallet::open(&env.uri().with_object(&label)).expect("open by object=");
+    assert_eq!(by_label.address(), wallet.address());
+    assert_eq!(by_label.verifying_key(), wallet.verifying_key());
+    assert_eq!(by_label.key_id(), id);
+    let by_id = Pkcs11Wallet::open(&env.uri().with_id(id.as_bytes())).expect("open by id=");
+    assert_eq!(by_id.address(), wallet.address());
+    // And through the URI's text form, as a CLI would get it.
+    let text = env.uri().with_object(&label).to_string();
+    let parsed: Pkcs11Uri = text.parse().unwrap();
+    assert_eq!(Pkcs11Wallet::open(&parsed).unwrap().address(), wallet.address());
+
+    // A signature of the reopened wallet recovers to the same address.
+    let sig = by_label.personal_sign(b"reopened").unwrap();
+    assert_eq!(sig.recover_address(&eip191_hash(b"reopened")).unwrap(), wallet.address());
+
+    // Through the PrehashSigner trait too.
+    use signature::hazmat::PrehashSigner;
+    let digest = eip191_hash(b"prehash");
+    let (s, rid) = by_id.sign_prehash(&digest).unwrap();
+    let vk = k256::ecdsa::VerifyingKey::recover_from_prehash(&digest, &s, rid).unwrap();
+    assert_eq!(&vk, wallet.verifying_key());
+    assert!(by_id.sign_prehash(&[0u8; 31]).is_err());
+
+    drop((by_label, by_id));
+    wallet.delete().unwrap();
+    let gone = Pkcs11Wallet::open(&env.uri().with_object(&label)).expect_err("deleted");
+    assert!(matches!(gone, Pkcs11Error::KeyNotFound { .. }), "{gone:?}");
+}
+
+#[test]
+fn uris_naming_no_key_or_a_wrong_key_give_clear_errors() {
+    let env = hsm!();
+    let _g = common::shared();
+
+    let err = Pkcs11Wallet::open(&env.uri()).expect_err("no object/id");
+    assert!(matches!(err, Pkcs11Error::Config(_)), "{err:?}");
+    assert!(err.to_string().contains("object=<label>"), "{err}");
+
+    let missing = unique_label("no-such-wallet");
+    let err = Pkcs11Wallet::open(&env.uri().with_object(&missing)).expect_err("missing key");
+    assert!(matches!(err, Pkcs11Error::KeyNotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains(&missing), "{err}");
+
+    // An ed25519 session key is not a wallet key.
+    let store = env.open();
+    let ed_label = unique_label("ed-not-wallet");
+    let ed = store.generate(&ed_label).unwrap();
+    let err = Pkcs11Wallet::open(&env.uri().with_object(&ed_label)).expect_err("wrong key type");
+    assert!(matches!(err, Pkcs11Error::KeyUnusable { .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("not a secp256k1") && msg.contains(&ed_label), "{msg}");
+    eprintln!("wrong key type: {msg}");
+    store.delete(&ed).unwrap();
+
+    // And the ed25519 store does not mistake a wallet key for a session key.
+    let w_label = unique_label("wallet-not-ed");
+    let (wallet, _) = Pkcs11Wallet::generate(&env.uri(), &w_label).unwrap();
+    assert!(store.find_by_label(&w_label).is_err());
+    wallet.delete().unwrap();
+}
+
+#[test]
+fn session_sigs_with_wallet_and_session_key_both_on_the_token() {
+    let env = hsm!();
+    let _g = common::shared();
+    let store = env.open();
+    let id = store.generate(&unique_label("ss-session")).unwrap();
+    let (wallet, _) = Pkcs11Wallet::generate(&env.uri(), &unique_label("ss-wallet")).unwrap();
+    let nodes: Vec<NodeUrl> = (0..5).map(|i| format!("https://10.2.0.{i}:443").parse().unwrap()).collect();
+    let requests = vec!["lit-pkp://*=pkp-signing".parse().unwrap()];
+    let request = SessionSigsRequest::new(nodes, requests, "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c");
+    let sigs = request.sign(&store, &id, &wallet).expect("mint with both keys on the token");
+    assert_eq!(sigs.len(), 5);
+    let verifier = Verifier::new(VerifyPolicy::strict());
+    for (node, sig) in sigs.iter() {
+        assert!(sig.signed_message.contains(&wallet.address().to_checksum()), "the AuthSig names the token wallet");
+        for req in &request.requests {
+            verifier.verify(sig, node, req, request.now).expect("the verifier accepts it");
+        }
+    }
+    store.delete(&id).unwrap();
+    wallet.delete().unwrap();
+}
+
+fn lit_session(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lit-session")).args(args).output().unwrap()
+}
+
+#[test]
+fn cli_generates_a_token_wallet_and_signs_with_it() {
+    let env = hsm!();
+    let _g = common::shared();
+    let token_uri = env.uri().to_string();
+    let label = unique_label("cli-wallet");
+    let out = lit_session(&["wallet", "generate", "--pkcs11-uri", &token_uri, "--label", &label]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut lines = stdout.lines();
+    let (key_uri, address) = (lines.next().unwrap().to_string(), lines.next().unwrap().to_string());
+    assert!(key_uri.starts_with("pkcs11:") && key_uri.contains(&label), "{key_uri}");
+    assert!(address.starts_with("0x") && address.len() == 42, "{address}");
+
+    let out = lit_session(&["wallet", "address", "--pkcs11-uri", &key_uri]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), address);
+    let by_label = env.uri().with_object(&label).to_string();
+    let out = lit_session(&["wallet", "address", "--pkcs11-uri", &by_label]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), address);
+
+    // session-sigs with the wallet on the token (and an in-memory session key).
+    let out = lit_session(&[
+        "session-sigs",
+        "--wallet",
+        &key_uri,
+        "--node",
+        "https://127.0.0.1:7470",
+        "--resource",
+        "lit-pkp://*=pkp-signing",
+        "--nonce",
+        "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let map: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let signed = map["https://127.0.0.1:7470"]["signedMessage"].as_str().unwrap();
+    assert!(signed.contains(&address), "the session AuthSig is the token wallet's");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sigs.json");
+    std::fs::write(&file, &out.stdout).unwrap();
+    let v = lit_session(&[
+        "verify",
+        "--session-sigs",
+        file.to_str().unwrap(),
+        "--node",
+        "https://127.0.0.1:7470",
+        "--resource",
+        "lit-pkp://*=pkp-signing",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&v.stdout).trim(), "valid", "{}", String::from_utf8_lossy(&v.stderr));
+
+    // capacity-delegation with the credit owner's key on the token.
+    let out = lit_session(&["capacity-delegation", "--wallet", &key_uri, "--nonce", "0x3a9c4f1e8b7d6a5c"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let auth_sig: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(auth_sig["address"], address.as_str());
+
+    // Neither or both wallet flags: exit 2 with a message naming the flags.
+    let none = lit_session(&["wallet", "address"]);
+    assert_eq!(none.status.code(), Some(2));
+    let wrong = lit_session(&["wallet", "address", "--pkcs11-uri", &env.uri().with_object("nope").to_string()]);
+    assert_eq!(wrong.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("--pkcs11-uri") && err.contains("nope") && !err.contains("panicked"), "{err}");
+
+    Pkcs11Wallet::open(&env.uri().with_object(&label)).unwrap().delete().unwrap();
+}
+
+#[cfg(feature = "alloy")]
+mod alloy {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
+
+    use alloy_signer::{Signer, SignerSync};
+    use lit_session_signer::wallet::{AlloyWallet, Pkcs11Wallet, WalletSigner};
+
+    use crate::common::{self, unique_label};
+    use crate::hsm;
+
+    /// Polls a future that never waits (the adapter's async fns do not) to completion.
+    fn run_ready<F: Future>(f: F) -> F::Output {
+        const VTABLE: RawWakerVTable =
+            RawWakerVTable::new(|_| RawWaker::new(std::ptr::null(), &VTABLE), |_| {}, |_| {}, |_| {});
+        // SAFETY: the vtable's functions ignore the (null) data pointer.
+        let waker = unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) };
+        let mut cx = Context::from_waker(&waker);
+        let mut f = pin!(f);
+        match f.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => v,
+            Poll::Pending => panic!("the future waited"),
+        }
+    }
+
+    #[test]
+    fn alloy_signs_through_the_token_wallet() {
+        let env = hsm!();
+        let _g = common::shared();
+        let (wallet, _) = Pkcs11Wallet::generate(&env.uri(), &unique_label("alloy")).unwrap();
+        let ours = wallet.address();
+        let mut signer = AlloyWallet::new(wallet);
+        assert_eq!(signer.address().0 .0, *ours.as_bytes());
+
+        let sig = signer.sign_message_sync(b"hello from the HSM").expect("alloy sign_message_sync");
+        let recovered = sig.recover_address_from_msg(b"hello from the HSM").expect("alloy recovers");
+        assert_eq!(recovered, signer.address());
+        assert_eq!(recovered.to_checksum(None), ours.to_checksum());
+        assert!(sig.normalize_s().is_none(), "alloy sees low-s");
+
+        signer.set_chain_id(Some(175188));
+        assert_eq!(signer.chain_id_sync(), Some(175188));
+        let sig = run_ready(signer.sign_message(b"async")).expect("alloy async sign_message");
+        assert_eq!(sig.recover_address_from_msg(b"async").unwrap(), signer.address());
+
+        signer.into_inner().delete().unwrap();
+    }
+}
