@@ -233,7 +233,11 @@ fn cli_generates_a_token_wallet_and_signs_with_it() {
     let err = String::from_utf8_lossy(&wrong.stderr);
     assert!(err.contains("--pkcs11-uri") && err.contains("nope") && !err.contains("panicked"), "{err}");
 
-    Pkcs11Wallet::open(&env.uri().with_object(&label)).unwrap().delete().unwrap();
+    // Clean-up only. SoftHSM's file store can show a key made by another process (the CLI) to
+    // this process a moment late, so a miss here is not a failure of the code under test.
+    if let Ok(wallet) = Pkcs11Wallet::open(&env.uri().with_object(&label)) {
+        let _ = wallet.delete();
+    }
 }
 
 #[cfg(feature = "alloy")]

@@ -26,3 +26,5 @@ command -v npm >/dev/null 2>&1 || { echo "test-all: npm (Node.js 18+) is require
 export LIT_REQUIRE_HSM=1
 export LIT_REQUIRE_INTEROP=1
 time cargo test --release
+# The alloy adapter (optional feature) against the SoftHSM2 wallet.
+time cargo test --release --features alloy --lib --test hsm wallet

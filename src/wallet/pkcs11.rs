@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeInfo, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
 use rand_core::{OsRng, RngCore};
@@ -18,7 +18,8 @@ use crate::eth::{EthAddress, RecoverableSignature};
 use crate::keystore::pkcs11::ec_point::parse_ec_point;
 use crate::keystore::pkcs11::store::KEY_ID_LEN;
 use crate::keystore::pkcs11::{
-    ErrorContext, KeyAttributes, KeySelector, ObjectType, Pkcs11Error, Pkcs11Token, Pkcs11Uri, TokenConfig,
+    read_key_attributes, ErrorContext, KeyAttributes, KeySelector, ObjectType, Pkcs11Error, Pkcs11Token, Pkcs11Uri,
+    TokenConfig,
 };
 use crate::keystore::KeyId;
 
@@ -416,60 +417,6 @@ fn check_new_pair(
     } else {
         Err(Pkcs11Error::KeyPolicy { failed, context: Box::new(ctx.clone()) })
     }
-}
-
-/// The security attributes of a private key; missing attributes count against it.
-fn read_key_attributes(
-    token: &Pkcs11Token,
-    session: &Session,
-    handle: ObjectHandle,
-    ctx: &ErrorContext,
-) -> Result<KeyAttributes, Pkcs11Error> {
-    let attrs = token.attributes(
-        session,
-        handle,
-        &[
-            AttributeType::Sensitive,
-            AttributeType::Extractable,
-            AttributeType::AlwaysSensitive,
-            AttributeType::NeverExtractable,
-            AttributeType::Local,
-            AttributeType::Token,
-            AttributeType::Private,
-            AttributeType::Value,
-        ],
-        ctx,
-    )?;
-    let mut out = KeyAttributes {
-        sensitive: false,
-        extractable: true,
-        always_sensitive: false,
-        never_extractable: false,
-        local: false,
-        token: false,
-        private: false,
-        value_returned: false,
-        value_sensitive: false,
-    };
-    for a in attrs {
-        match a {
-            Attribute::Sensitive(b) => out.sensitive = b,
-            Attribute::Extractable(b) => out.extractable = b,
-            Attribute::AlwaysSensitive(b) => out.always_sensitive = b,
-            Attribute::NeverExtractable(b) => out.never_extractable = b,
-            Attribute::Local(b) => out.local = b,
-            Attribute::Token(b) => out.token = b,
-            Attribute::Private(b) => out.private = b,
-            Attribute::Value(_) => out.value_returned = true,
-            _ => {}
-        }
-    }
-    // cryptoki's get_attributes silently drops withheld attributes, so ask why.
-    let info = session
-        .get_attribute_info(handle, &[AttributeType::Value])
-        .map_err(|e| Pkcs11Error::from_cryptoki("read attribute info", e, ctx))?;
-    out.value_sensitive = matches!(info.first(), Some(AttributeInfo::Sensitive));
-    Ok(out)
 }
 
 /// Reads `CKA_EC_PARAMS` (must be secp256k1 when present) and `CKA_EC_POINT` (a DER OCTET

@@ -14,6 +14,7 @@
 //! - [`ec_point`]: `CKA_EC_POINT` in every encoding tokens use; [`error`]: [`Pkcs11Error`];
 //! - [`store`]: [`Pkcs11KeyStore`], the ed25519 session-key store.
 
+pub mod attributes;
 pub mod context;
 pub mod ec_point;
 pub mod error;
@@ -24,10 +25,11 @@ pub mod store;
 pub mod token;
 pub mod uri;
 
+pub use attributes::{read_key_attributes, KeyAttributes};
 pub use error::{ErrorContext, KeySelector, Pkcs11Error};
 pub use pin::{Pin, PinError, PinSource};
 pub use session_pool::SessionMode;
 pub use slot::TokenSelector;
-pub use store::{KeyAttributes, KeyOptions, Pkcs11KeyStore};
+pub use store::{KeyOptions, Pkcs11KeyStore};
 pub use token::{Pkcs11Token, RecoveryPolicy, RecoveryStats, TokenConfig};
 pub use uri::{ObjectType, Pkcs11Uri, UriError};

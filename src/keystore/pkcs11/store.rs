@@ -5,11 +5,12 @@ use std::sync::{PoisonError, RwLock};
 
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeInfo, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use ed25519_dalek::{Signature, VerifyingKey};
 use rand_core::{OsRng, RngCore};
 
+use super::attributes::{read_key_attributes, KeyAttributes};
 use super::ec_point::parse_edwards_point;
 use super::error::{ErrorContext, KeySelector, Pkcs11Error};
 use super::token::{Pkcs11Token, RecoveryStats, TokenConfig};
@@ -49,33 +50,6 @@ impl KeyOptions {
     pub fn ephemeral() -> Self {
         Self { ephemeral: true }
     }
-}
-
-/// The security attributes of a private key, as read back from the token.
-///
-/// Attributes the token does not return count against the key: a missing `CKA_SENSITIVE`
-/// reads as `sensitive: false`, a missing `CKA_EXTRACTABLE` as `extractable: true`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct KeyAttributes {
-    /// `CKA_SENSITIVE`: the value can never be read in the clear.
-    pub sensitive: bool,
-    /// `CKA_EXTRACTABLE`: the key can be wrapped out.
-    pub extractable: bool,
-    /// `CKA_ALWAYS_SENSITIVE`: it has been sensitive since creation.
-    pub always_sensitive: bool,
-    /// `CKA_NEVER_EXTRACTABLE`: it has never been extractable.
-    pub never_extractable: bool,
-    /// `CKA_LOCAL`: generated on the token (not imported).
-    pub local: bool,
-    /// `CKA_TOKEN`: a persistent token object (false for ephemeral keys).
-    pub token: bool,
-    /// `CKA_PRIVATE`: only visible after login.
-    pub private: bool,
-    /// Whether reading `CKA_VALUE` returned any bytes (it must not).
-    pub value_returned: bool,
-    /// Whether the token answered `CKR_ATTRIBUTE_SENSITIVE` for `CKA_VALUE`.
-    pub value_sensitive: bool,
 }
 
 /// A [`SessionKeyStore`] whose ed25519 keys are generated on, and never leave, a PKCS#11
@@ -339,51 +313,7 @@ impl Pkcs11KeyStore {
         self.token.run("read key attributes", |session, ctx| {
             let ctx = key_ctx(ctx, idb);
             let handle = self.token.find_one(session, &private_template(idb), &KeySelector::Id(idb.to_vec()), &ctx)?;
-            let attrs = self.token.attributes(
-                session,
-                handle,
-                &[
-                    AttributeType::Sensitive,
-                    AttributeType::Extractable,
-                    AttributeType::AlwaysSensitive,
-                    AttributeType::NeverExtractable,
-                    AttributeType::Local,
-                    AttributeType::Token,
-                    AttributeType::Private,
-                    AttributeType::Value,
-                ],
-                &ctx,
-            )?;
-            let mut out = KeyAttributes {
-                sensitive: false,
-                extractable: true,
-                always_sensitive: false,
-                never_extractable: false,
-                local: false,
-                token: false,
-                private: false,
-                value_returned: false,
-                value_sensitive: false,
-            };
-            for a in attrs {
-                match a {
-                    Attribute::Sensitive(b) => out.sensitive = b,
-                    Attribute::Extractable(b) => out.extractable = b,
-                    Attribute::AlwaysSensitive(b) => out.always_sensitive = b,
-                    Attribute::NeverExtractable(b) => out.never_extractable = b,
-                    Attribute::Local(b) => out.local = b,
-                    Attribute::Token(b) => out.token = b,
-                    Attribute::Private(b) => out.private = b,
-                    Attribute::Value(_) => out.value_returned = true,
-                    _ => {}
-                }
-            }
-            // cryptoki's get_attributes silently drops withheld attributes, so ask why.
-            let info = session
-                .get_attribute_info(handle, &[AttributeType::Value])
-                .map_err(|e| Pkcs11Error::from_cryptoki("read attribute info", e, &ctx))?;
-            out.value_sensitive = matches!(info.first(), Some(AttributeInfo::Sensitive));
-            Ok(out)
+            read_key_attributes(&self.token, session, handle, &ctx)
         })
     }
 
