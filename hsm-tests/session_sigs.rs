@@ -108,3 +108,78 @@ fn cli_generates_uses_lists_and_deletes_a_token_key() {
     let err = String::from_utf8_lossy(&gone.stderr);
     assert!(err.contains("--session-key") && !err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn token_session_key_works_through_signature_signer() {
+    use lit_session_signer::keystore::SessionKey;
+    use signature::Signer;
+
+    fn sign_generically<S: Signer<ed25519_dalek::Signature>>(signer: &S, msg: &[u8]) -> ed25519_dalek::Signature {
+        signer.sign(msg)
+    }
+    let env = hsm!();
+    let _g = common::shared();
+    let store = env.open();
+    let id = store.generate(&unique_label("signer-trait")).unwrap();
+    let key = SessionKey::new(&store, id.clone());
+    let sig = sign_generically(&key, b"through signature::Signer");
+    key.verifying_key().unwrap().verify_strict(b"through signature::Signer", &sig).unwrap();
+    assert!(SessionKey::new(&store, lit_session_signer::keystore::KeyId::from_bytes(vec![9; 16]))
+        .try_sign(b"x")
+        .is_err());
+    store.delete(&id).unwrap();
+}
+
+/// Session sigs and a capacity delegation minted with the session key AND the wallet on the
+/// token pass the Lit JS SDK's own checks (interop/rust-to-js.js).
+#[test]
+fn token_minted_session_sigs_pass_the_js_sdk_checks() {
+    use lit_session_signer::capacity_delegation::CapacityDelegation;
+    use lit_session_signer::wallet::{Pkcs11Wallet, WalletSigner};
+
+    let env = hsm!();
+    let interop = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("interop");
+    if !interop.join("node_modules/@lit-protocol/misc").is_dir() {
+        assert!(std::env::var("LIT_REQUIRE_INTEROP").as_deref() != Ok("1"), "interop/node_modules missing");
+        eprintln!("SKIPPED: interop/node_modules missing (npm ci in interop/)");
+        return;
+    }
+    let _g = common::shared();
+    let store = env.open();
+    let id = store.generate(&unique_label("interop")).unwrap();
+    let (wallet, _) = Pkcs11Wallet::generate(&env.uri(), &unique_label("interop-wallet")).unwrap();
+    let owner = MemoryWallet::random().unwrap();
+    let nodes: Vec<NodeUrl> = (0..10).map(|i| format!("https://10.2.0.{i}:443").parse().unwrap()).collect();
+    let requests = vec![
+        "lit-pkp://*=pkp-signing".parse().unwrap(),
+        "lit-accesscontrolcondition://*=access-control-condition-decryption".parse().unwrap(),
+    ];
+    let mut request = SessionSigsRequest::new(nodes, requests, "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c");
+    let delegation = CapacityDelegation {
+        token_id: Some("77".into()),
+        delegatees: Some(vec![wallet.address().to_string()]),
+        uses: Some(3),
+        ..CapacityDelegation::default()
+    };
+    request
+        .capability_auth_sigs
+        .push(serde_json::to_value(delegation.sign(&owner, &request.nonce, request.now).unwrap()).unwrap());
+    let sigs = request.sign(&store, &id, &wallet).unwrap();
+    let set = serde_json::json!({"sets": [{
+        "id": "softhsm2",
+        "now": request.now.to_string(),
+        "nodes": sigs.iter().map(|(n, _)| n.to_string()).collect::<Vec<_>>(),
+        "resources": [
+            {"prefix": "lit-pkp", "id": "*", "ability": "pkp-signing"},
+            {"prefix": "lit-accesscontrolcondition", "id": "*", "ability": "access-control-condition-decryption"}
+        ],
+        "sessionSigsJson": sigs.to_json(),
+    }]});
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("minted.json");
+    std::fs::write(&file, set.to_string()).unwrap();
+    let status = Command::new("node").arg("rust-to-js.js").arg(&file).current_dir(&interop).status().unwrap();
+    assert!(status.success(), "the JS SDK's checks refused session sigs minted on the token");
+    store.delete(&id).unwrap();
+    wallet.delete().unwrap();
+}
