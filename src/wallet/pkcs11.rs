@@ -18,8 +18,8 @@ use crate::eth::{EthAddress, RecoverableSignature};
 use crate::keystore::pkcs11::ec_point::parse_ec_point;
 use crate::keystore::pkcs11::store::KEY_ID_LEN;
 use crate::keystore::pkcs11::{
-    read_key_attributes, ErrorContext, KeyAttributes, KeySelector, ObjectType, Pkcs11Error, Pkcs11Token, Pkcs11Uri,
-    TokenConfig,
+    check_born_on_token, private_key_template, read_key_attributes, template_refused, ErrorContext, KeyAttributes,
+    KeySelector, ObjectType, Pkcs11Error, Pkcs11Token, Pkcs11Uri, TokenConfig,
 };
 use crate::keystore::KeyId;
 
@@ -102,21 +102,6 @@ fn unusable(key: String, reason: impl Into<String>, ctx: &ErrorContext) -> Pkcs1
     Pkcs11Error::KeyUnusable { key, reason: reason.into(), context: Box::new(ctx.clone()) }
 }
 
-/// Return values after which generation is retried without `CKA_MODIFIABLE=false`.
-fn template_refused(e: &cryptoki::error::Error) -> bool {
-    use cryptoki::error::{Error, RvError};
-    matches!(
-        e,
-        Error::Pkcs11(
-            RvError::AttributeValueInvalid
-                | RvError::AttributeTypeInvalid
-                | RvError::AttributeReadOnly
-                | RvError::TemplateInconsistent,
-            _
-        )
-    )
-}
-
 impl From<Pkcs11Error> for WalletError {
     fn from(e: Pkcs11Error) -> Self {
         let transient = e.is_transient();
@@ -181,7 +166,7 @@ impl Pkcs11Wallet {
             OsRng.try_fill_bytes(&mut id).map_err(|e| Pkcs11Error::Rng(e.to_string()))?;
             let ctx = key_ctx(ctx, &id);
             let (public, private) = generate_pair(session, label, &id, &ctx)?;
-            let checked = check_new_pair(&token, session, private, &ctx)
+            let checked = check_born_on_token(&token, session, private, &ctx)
                 .and_then(|()| read_public_key(&token, session, public, &hex::encode(&id), &ctx));
             match checked {
                 Ok(vk) => Ok((id, vk)),
@@ -370,19 +355,7 @@ fn generate_pair(
     ];
     let mut last = None;
     for unmodifiable in [true, false] {
-        let mut private = vec![
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Sign(true),
-            Attribute::Derive(false),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.to_vec()),
-        ];
-        if unmodifiable {
-            private.push(Attribute::Modifiable(false));
-        }
+        let private = private_key_template(label, id, true, unmodifiable);
         match session.generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private) {
             Ok(pair) => return Ok(pair),
             Err(e) if template_refused(&e) => last = Some(e),
@@ -393,30 +366,6 @@ fn generate_pair(
         Some(e) => Pkcs11Error::from_cryptoki("generate key pair", e, ctx),
         None => Pkcs11Error::Config("no key template variant was tried".to_string()),
     })
-}
-
-/// Checks that a new private key reads back as generated on the token and never extractable.
-fn check_new_pair(
-    token: &Pkcs11Token,
-    session: &Session,
-    private: ObjectHandle,
-    ctx: &ErrorContext,
-) -> Result<(), Pkcs11Error> {
-    let a = read_key_attributes(token, session, private, ctx)?;
-    let checks = [
-        ("CKA_LOCAL=true", a.local),
-        ("CKA_ALWAYS_SENSITIVE=true", a.always_sensitive),
-        ("CKA_NEVER_EXTRACTABLE=true", a.never_extractable),
-        ("CKA_SENSITIVE=true", a.sensitive),
-        ("CKA_EXTRACTABLE=false", !a.extractable),
-        ("no CKA_VALUE", !a.value_returned),
-    ];
-    let failed: Vec<String> = checks.iter().filter(|(_, ok)| !ok).map(|(name, _)| (*name).to_string()).collect();
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        Err(Pkcs11Error::KeyPolicy { failed, context: Box::new(ctx.clone()) })
-    }
 }
 
 /// Reads `CKA_EC_PARAMS` (must be secp256k1 when present) and `CKA_EC_POINT` (a DER OCTET

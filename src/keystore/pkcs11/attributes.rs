@@ -87,3 +87,64 @@ pub fn read_key_attributes(
     out.value_sensitive = matches!(info.first(), Some(AttributeInfo::Sensitive));
     Ok(out)
 }
+
+/// Checks that a new private key reads back as generated on the token, always sensitive and
+/// never extractable, with no `CKA_VALUE`. The caller deletes the pair when this fails.
+pub fn check_born_on_token(
+    token: &Pkcs11Token,
+    session: &Session,
+    private: ObjectHandle,
+    ctx: &ErrorContext,
+) -> Result<(), Pkcs11Error> {
+    let a = read_key_attributes(token, session, private, ctx)?;
+    let checks = [
+        ("CKA_LOCAL=true", a.local),
+        ("CKA_ALWAYS_SENSITIVE=true", a.always_sensitive),
+        ("CKA_NEVER_EXTRACTABLE=true", a.never_extractable),
+        ("CKA_SENSITIVE=true", a.sensitive),
+        ("CKA_EXTRACTABLE=false", !a.extractable),
+        ("no CKA_VALUE", !a.value_returned),
+    ];
+    let failed: Vec<String> = checks.iter().filter(|(_, ok)| !ok).map(|(name, _)| (*name).to_string()).collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Pkcs11Error::KeyPolicy { failed, context: Box::new(ctx.clone()) })
+    }
+}
+
+/// The private-key template of every key we generate: sensitive, not extractable, sign only,
+/// and (when the token accepts it) not modifiable.
+pub fn private_key_template(label: &str, id: &[u8], token_object: bool, unmodifiable: bool) -> Vec<Attribute> {
+    let mut private = vec![
+        Attribute::Token(token_object),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Derive(false),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Id(id.to_vec()),
+    ];
+    if unmodifiable {
+        private.push(Attribute::Modifiable(false));
+    }
+    private
+}
+
+/// Return values after which key generation is retried with another template variant.
+pub fn template_refused(e: &cryptoki::error::Error) -> bool {
+    use cryptoki::error::{Error, RvError};
+    matches!(
+        e,
+        Error::Pkcs11(
+            RvError::AttributeValueInvalid
+                | RvError::AttributeTypeInvalid
+                | RvError::AttributeReadOnly
+                | RvError::TemplateInconsistent
+                | RvError::CurveNotSupported
+                | RvError::DomainParamsInvalid,
+            _
+        )
+    )
+}

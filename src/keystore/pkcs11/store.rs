@@ -10,7 +10,9 @@ use cryptoki::session::Session;
 use ed25519_dalek::{Signature, VerifyingKey};
 use rand_core::{OsRng, RngCore};
 
-use super::attributes::{read_key_attributes, KeyAttributes};
+use super::attributes::{
+    check_born_on_token, private_key_template, read_key_attributes, template_refused, KeyAttributes,
+};
 use super::ec_point::parse_edwards_point;
 use super::error::{ErrorContext, KeySelector, Pkcs11Error};
 use super::token::{Pkcs11Token, RecoveryStats, TokenConfig};
@@ -112,23 +114,6 @@ fn key_ctx(ctx: &ErrorContext, id: &[u8]) -> ErrorContext {
     ctx.clone().with_key(hex::encode(id))
 }
 
-/// Return values after which generation is retried with another template variant.
-fn template_refused(e: &cryptoki::error::Error) -> bool {
-    use cryptoki::error::{Error, RvError};
-    matches!(
-        e,
-        Error::Pkcs11(
-            RvError::AttributeValueInvalid
-                | RvError::AttributeTypeInvalid
-                | RvError::AttributeReadOnly
-                | RvError::CurveNotSupported
-                | RvError::DomainParamsInvalid
-                | RvError::TemplateInconsistent,
-            _
-        )
-    )
-}
-
 impl Pkcs11KeyStore {
     /// Opens the store named by a PKCS#11 URI (`module-path`, `token`/`serial`, `pin-source`;
     /// any `object`/`id` is ignored here, see [`resolve`](Self::resolve)).
@@ -192,69 +177,7 @@ impl Pkcs11KeyStore {
         id: &[u8],
         ctx: &ErrorContext,
     ) -> Result<VerifyingKey, Pkcs11Error> {
-        let attrs = self.token.attributes(
-            session,
-            private,
-            &[
-                AttributeType::Local,
-                AttributeType::AlwaysSensitive,
-                AttributeType::NeverExtractable,
-                AttributeType::Sensitive,
-                AttributeType::Extractable,
-            ],
-            ctx,
-        )?;
-        let flag = |want: fn(&Attribute) -> Option<bool>| attrs.iter().find_map(want);
-        let checks: [(&str, Option<bool>, bool); 5] = [
-            (
-                "CKA_LOCAL=true",
-                flag(|a| match a {
-                    Attribute::Local(b) => Some(*b),
-                    _ => None,
-                }),
-                true,
-            ),
-            (
-                "CKA_ALWAYS_SENSITIVE=true",
-                flag(|a| match a {
-                    Attribute::AlwaysSensitive(b) => Some(*b),
-                    _ => None,
-                }),
-                true,
-            ),
-            (
-                "CKA_NEVER_EXTRACTABLE=true",
-                flag(|a| match a {
-                    Attribute::NeverExtractable(b) => Some(*b),
-                    _ => None,
-                }),
-                true,
-            ),
-            (
-                "CKA_SENSITIVE=true",
-                flag(|a| match a {
-                    Attribute::Sensitive(b) => Some(*b),
-                    _ => None,
-                }),
-                true,
-            ),
-            (
-                "CKA_EXTRACTABLE=false",
-                flag(|a| match a {
-                    Attribute::Extractable(b) => Some(*b),
-                    _ => None,
-                }),
-                false,
-            ),
-        ];
-        let failed: Vec<String> = checks
-            .iter()
-            .filter(|(_, got, want)| *got != Some(*want))
-            .map(|(name, _, _)| (*name).to_string())
-            .collect();
-        if !failed.is_empty() {
-            return Err(Pkcs11Error::KeyPolicy { failed, context: Box::new(ctx.clone()) });
-        }
+        check_born_on_token(&self.token, session, private, ctx)?;
         read_public_key(&self.token, session, public, id, ctx)
     }
 
@@ -437,19 +360,7 @@ fn generate_pair(
             Attribute::Label(label.as_bytes().to_vec()),
             Attribute::Id(id.to_vec()),
         ];
-        let mut private = vec![
-            Attribute::Token(!ephemeral),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Sign(true),
-            Attribute::Derive(false),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.to_vec()),
-        ];
-        if unmodifiable {
-            private.push(Attribute::Modifiable(false));
-        }
+        let private = private_key_template(label, id, !ephemeral, unmodifiable);
         match session.generate_key_pair(&Mechanism::EccEdwardsKeyPairGen, &public, &private) {
             Ok(pair) => return Ok(pair),
             Err(e) if template_refused(&e) => last = Some(e),
