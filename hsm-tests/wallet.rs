@@ -171,7 +171,9 @@ fn lit_session(args: &[&str]) -> std::process::Output {
 #[test]
 fn cli_generates_a_token_wallet_and_signs_with_it() {
     let env = hsm!();
-    let _g = common::shared();
+    // The CLI runs in other processes on the same token directory; SoftHSM 2.6.1 can lose a
+    // token when processes write it concurrently (SoftHSM#757), so nothing else runs meanwhile.
+    let _g = common::exclusive();
     let token_uri = env.uri().to_string();
     let label = unique_label("cli-wallet");
     let out = lit_session(&["wallet", "generate", "--pkcs11-uri", &token_uri, "--label", &label]);
