@@ -18,8 +18,8 @@ use crate::eth::{EthAddress, RecoverableSignature};
 use crate::keystore::pkcs11::ec_point::parse_ec_point;
 use crate::keystore::pkcs11::store::KEY_ID_LEN;
 use crate::keystore::pkcs11::{
-    check_born_on_token, private_key_template, read_key_attributes, template_refused, ErrorContext, KeyAttributes,
-    KeySelector, ObjectType, Pkcs11Error, Pkcs11Token, Pkcs11Uri, TokenConfig,
+    check_born_on_token, generate_protected_pair, read_key_attributes, ErrorContext, KeyAttributes, KeySelector,
+    ObjectType, Pkcs11Error, Pkcs11Token, Pkcs11Uri, TokenConfig,
 };
 use crate::keystore::KeyId;
 
@@ -353,19 +353,7 @@ fn generate_pair(
         Attribute::Label(label.as_bytes().to_vec()),
         Attribute::Id(id.to_vec()),
     ];
-    let mut last = None;
-    for unmodifiable in [true, false] {
-        let private = private_key_template(label, id, true, unmodifiable);
-        match session.generate_key_pair(&Mechanism::EccKeyPairGen, &public, &private) {
-            Ok(pair) => return Ok(pair),
-            Err(e) if template_refused(&e) => last = Some(e),
-            Err(e) => return Err(Pkcs11Error::from_cryptoki("generate key pair", e, ctx)),
-        }
-    }
-    Err(match last {
-        Some(e) => Pkcs11Error::from_cryptoki("generate key pair", e, ctx),
-        None => Pkcs11Error::Config("no key template variant was tried".to_string()),
-    })
+    generate_protected_pair(session, &Mechanism::EccKeyPairGen, &[public], label, id, true, ctx)
 }
 
 /// Reads `CKA_EC_PARAMS` (must be secp256k1 when present) and `CKA_EC_POINT` (a DER OCTET

@@ -1,7 +1,5 @@
 //! `lit-session capacity-delegation`: the SDK's `createCapacityDelegationAuthSig`.
 
-use std::path::PathBuf;
-
 use lit_session_signer::capacity_delegation::CapacityDelegation;
 use lit_session_signer::Timestamp;
 
@@ -10,12 +8,9 @@ use crate::{input, wallet_cmd, CliError};
 /// Flags of `capacity-delegation`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// File holding the credit owner's secp256k1 private key as hex.
-    #[arg(long, value_name = "PATH", required_unless_present = "wallet", conflicts_with = "wallet")]
-    wallet_key_file: Option<PathBuf>,
-    /// The credit owner's key on a PKCS#11 token instead, by RFC 7512 URI (object=<label> or id=<CKA_ID>).
-    #[arg(long, value_name = "pkcs11:URI")]
-    wallet: Option<String>,
+    /// The signing wallet (the credits' owner for a delegation).
+    #[command(flatten)]
+    wallet: wallet_cmd::WalletArgs,
     /// SIWE nonce: a recent Ethereum block hash.
     #[arg(long, value_name = "0xBLOCKHASH")]
     nonce: String,
@@ -65,7 +60,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         statement: args.statement,
         allow_empty_delegatees: args.no_delegatees,
     };
-    let owner = wallet_cmd::open_wallet(args.wallet_key_file.as_deref(), args.wallet.as_deref(), "--wallet")?;
+    let owner = args.wallet.open()?;
     let auth_sig = delegation.sign(owner.as_ref(), &args.nonce, now)?;
     println!("{}", serde_json::to_string(&auth_sig)?);
     Ok(())

@@ -11,12 +11,9 @@ use crate::{input, keys_cmd, wallet_cmd, CliError};
 /// Flags of `session-sigs`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// File holding the wallet's secp256k1 private key as hex.
-    #[arg(long, value_name = "PATH", required_unless_present = "wallet", conflicts_with = "wallet")]
-    wallet_key_file: Option<PathBuf>,
-    /// The wallet key on a PKCS#11 token instead, by RFC 7512 URI (object=<label> or id=<CKA_ID>).
-    #[arg(long, value_name = "pkcs11:URI")]
-    wallet: Option<String>,
+    /// The signing wallet (the credits' owner for a delegation).
+    #[command(flatten)]
+    wallet: wallet_cmd::WalletArgs,
     /// File holding the 32-byte ed25519 session seed as hex (default: a fresh random key).
     #[arg(long, value_name = "PATH", conflicts_with = "session_key")]
     session_seed_file: Option<PathBuf>,
@@ -90,7 +87,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         );
     }
 
-    let wallet = wallet_cmd::open_wallet(args.wallet_key_file.as_deref(), args.wallet.as_deref(), "--wallet")?;
+    let wallet = args.wallet.open()?;
     let (store, session_key): (Box<dyn SessionKeyStore>, _) = match (&args.session_key, &args.session_seed_file) {
         (Some(uri), _) => {
             let (store, parsed) = keys_cmd::open_store(uri, "--session-key")?;

@@ -1,6 +1,7 @@
 //! The security attributes that show a private key never left its token, read the same way for
 //! every key type.
 
+use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeInfo, AttributeType, ObjectHandle};
 use cryptoki::session::Session;
 
@@ -147,4 +148,32 @@ pub fn template_refused(e: &cryptoki::error::Error) -> bool {
             _
         )
     )
+}
+
+/// `C_GenerateKeyPair` with our private-key template, trying each public template first with
+/// `CKA_MODIFIABLE=false` and then without, while the token refuses the template.
+pub fn generate_protected_pair(
+    session: &Session,
+    mechanism: &Mechanism,
+    public_variants: &[Vec<Attribute>],
+    label: &str,
+    id: &[u8],
+    token_object: bool,
+    ctx: &ErrorContext,
+) -> Result<(ObjectHandle, ObjectHandle), Pkcs11Error> {
+    let mut last = None;
+    for unmodifiable in [true, false] {
+        let private = private_key_template(label, id, token_object, unmodifiable);
+        for public in public_variants {
+            match session.generate_key_pair(mechanism, public, &private) {
+                Ok(pair) => return Ok(pair),
+                Err(e) if template_refused(&e) => last = Some(e),
+                Err(e) => return Err(Pkcs11Error::from_cryptoki("generate key pair", e, ctx)),
+            }
+        }
+    }
+    Err(match last {
+        Some(e) => Pkcs11Error::from_cryptoki("generate key pair", e, ctx),
+        None => Pkcs11Error::Config("no key template variant was tried".to_string()),
+    })
 }

@@ -25,7 +25,7 @@ pub mod store;
 pub mod token;
 pub mod uri;
 
-pub use attributes::{check_born_on_token, private_key_template, read_key_attributes, template_refused, KeyAttributes};
+pub use attributes::{check_born_on_token, generate_protected_pair, read_key_attributes, KeyAttributes};
 pub use error::{ErrorContext, KeySelector, Pkcs11Error};
 pub use pin::{Pin, PinError, PinSource};
 pub use session_pool::SessionMode;

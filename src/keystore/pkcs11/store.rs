@@ -10,9 +10,7 @@ use cryptoki::session::Session;
 use ed25519_dalek::{Signature, VerifyingKey};
 use rand_core::{OsRng, RngCore};
 
-use super::attributes::{
-    check_born_on_token, private_key_template, read_key_attributes, template_refused, KeyAttributes,
-};
+use super::attributes::{check_born_on_token, generate_protected_pair, read_key_attributes, KeyAttributes};
 use super::ec_point::parse_edwards_point;
 use super::error::{ErrorContext, KeySelector, Pkcs11Error};
 use super::token::{Pkcs11Token, RecoveryStats, TokenConfig};
@@ -344,33 +342,18 @@ fn generate_pair(
     ephemeral: bool,
     ctx: &ErrorContext,
 ) -> Result<(ObjectHandle, ObjectHandle), Pkcs11Error> {
-    let variants = [
-        (EC_PARAMS_EDWARDS25519_NAME, true),
-        (EC_PARAMS_ED25519_OID, true),
-        (EC_PARAMS_EDWARDS25519_NAME, false),
-        (EC_PARAMS_ED25519_OID, false),
-    ];
-    let mut last = None;
-    for (params, unmodifiable) in variants {
-        let public = vec![
+    let public = |params: &[u8]| {
+        vec![
             Attribute::Token(!ephemeral),
             Attribute::Private(false),
             Attribute::Verify(true),
             Attribute::EcParams(params.to_vec()),
             Attribute::Label(label.as_bytes().to_vec()),
             Attribute::Id(id.to_vec()),
-        ];
-        let private = private_key_template(label, id, !ephemeral, unmodifiable);
-        match session.generate_key_pair(&Mechanism::EccEdwardsKeyPairGen, &public, &private) {
-            Ok(pair) => return Ok(pair),
-            Err(e) if template_refused(&e) => last = Some(e),
-            Err(e) => return Err(Pkcs11Error::from_cryptoki("generate key pair", e, ctx)),
-        }
-    }
-    Err(match last {
-        Some(e) => Pkcs11Error::from_cryptoki("generate key pair", e, ctx),
-        None => Pkcs11Error::Config("no key template variant was tried".to_string()),
-    })
+        ]
+    };
+    let variants = [public(EC_PARAMS_EDWARDS25519_NAME), public(EC_PARAMS_ED25519_OID)];
+    generate_protected_pair(session, &Mechanism::EccEdwardsKeyPairGen, &variants, label, id, !ephemeral, ctx)
 }
 
 /// Reads and parses `CKA_EC_POINT` of a public-key object.
