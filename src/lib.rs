@@ -29,6 +29,7 @@ pub mod capacity_delegation;
 pub mod eth;
 pub mod jcs;
 pub mod keystore;
+pub mod manager;
 pub mod recap;
 pub mod resources;
 pub mod session_sigs;

@@ -291,6 +291,13 @@ impl ResourceAbilityRequest {
     }
 }
 
+/// `PREFIX://ID=ABILITY`, the form [`FromStr`] reads (`nb` data is not shown).
+impl fmt::Display for ResourceAbilityRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.resource, self.ability)
+    }
+}
+
 impl FromStr for ResourceAbilityRequest {
     type Err = ResourceError;
 

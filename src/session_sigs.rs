@@ -14,8 +14,9 @@ use serde_json::Value;
 use time::Duration;
 
 use crate::auth_sig::{AuthSig, AuthSigError};
+use crate::eth::EthAddress;
 use crate::jcs;
-use crate::keystore::{KeyId, KeyStoreError, SessionKeyStore, VerifyingKey};
+use crate::keystore::{KeyId, KeyStoreError, SessionKeyStore, Signature, VerifyingKey};
 use crate::resources::ResourceAbilityRequest;
 use crate::siwe::{recap_for_requests, SiweMessage};
 use crate::timestamp::Timestamp;
@@ -255,11 +256,19 @@ impl SessionTemplate {
     ) -> Result<SessionSigs, SessionSigsError> {
         check_nodes(nodes)?;
         let public_key = store.public_key(key_id)?;
-        let address = hex::encode(public_key.as_bytes());
         let messages = self.signed_messages(&public_key, nodes);
         let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
         let sigs = store.sign_many(key_id, &refs)?;
-        Ok(SessionSigs(
+        Ok(SessionSigs::assemble(&public_key, nodes, messages, sigs))
+    }
+}
+
+impl SessionSigs {
+    /// Pairs each node with its signed message and signature, in order. For callers that sign
+    /// [`SessionTemplate::signed_messages`] themselves (e.g. off an async runtime).
+    pub fn assemble(public_key: &VerifyingKey, nodes: &[NodeUrl], messages: Vec<String>, sigs: Vec<Signature>) -> Self {
+        let address = hex::encode(public_key.as_bytes());
+        Self(
             nodes
                 .iter()
                 .zip(messages)
@@ -275,7 +284,7 @@ impl SessionTemplate {
                     (node.clone(), sig)
                 })
                 .collect(),
-        ))
+        )
     }
 }
 
@@ -380,7 +389,13 @@ impl SessionSigsRequest {
     /// The session SIWE the SDK's local-test `authNeededCallback` builds
     /// (`createSiweMessageWithRecaps`), for the given session key and wallet.
     pub fn session_siwe(&self, session_key: &VerifyingKey, wallet: &(impl WalletSigner + ?Sized)) -> SiweMessage {
-        let mut siwe = SiweMessage::new(wallet.address(), &self.nonce, self.now)
+        self.session_siwe_for(session_key, wallet.address())
+    }
+
+    /// [`Self::session_siwe`] for a signer known only by its address (e.g. an external custody
+    /// API that signs elsewhere).
+    pub fn session_siwe_for(&self, session_key: &VerifyingKey, signer: EthAddress) -> SiweMessage {
+        let mut siwe = SiweMessage::new(signer, &self.nonce, self.now)
             .with_uri(&session_key_uri(session_key))
             .with_expiration(self.expiration());
         if let Some(d) = &self.domain {

@@ -96,6 +96,10 @@ impl SessionKeyStore for MemoryKeyStore {
             .map(|(id, e)| KeyInfo { id: id.clone(), label: e.label.clone(), public_key: e.key.verifying_key() })
             .collect())
     }
+
+    fn may_block(&self) -> bool {
+        false
+    }
 }
 
 impl fmt::Debug for MemoryKeyStore {

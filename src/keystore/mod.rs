@@ -136,6 +136,12 @@ pub trait SessionKeyStore: Send + Sync {
 
     /// Every session key in the store.
     fn list(&self) -> Result<Vec<KeyInfo>, KeyStoreError>;
+
+    /// Whether calls may block the thread on I/O (a device, a daemon). Async callers move such
+    /// calls off their runtime and sign inline otherwise. The default is the safe answer.
+    fn may_block(&self) -> bool {
+        true
+    }
 }
 
 /// One key of a store, usable wherever RustCrypto's [`signature::Signer`] is expected.

@@ -1,0 +1,652 @@
+//! The async session manager: one session key (memory or HSM), one signer, and a cache of the
+//! signer's AuthSig, so a service asks its wallet (or custody API) to sign once per session
+//! rather than once per request.
+//!
+//! The reuse rule is [`ResignReason`]'s list: the cached AuthSig is reused only while its
+//! signature holds, it is not expired and does not expire within [`ManagerConfig::expiry_margin`],
+//! its URI names the current session key, its ReCap grants every request, and it was signed by
+//! the signer configured now. A fresh AuthSig passes the same check before it is stored.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use lit_session_signer::keystore::MemoryKeyStore;
+//! use lit_session_signer::manager::{AuthSigUse, AuthSource, MemoryAuthSigStore, SessionKeyPolicy, SessionManager, SessionSigsOptions};
+//! use lit_session_signer::wallet::MemoryWallet;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let manager = SessionManager::new(
+//!     Arc::new(MemoryKeyStore::new()),
+//!     SessionKeyPolicy::Labelled { prefix: "lit-session".into(), rotate_after: None },
+//!     AuthSource::wallet(MemoryWallet::random().unwrap()),
+//!     Arc::new(MemoryAuthSigStore::new()),
+//! );
+//! let nodes = vec!["https://127.0.0.1:7470".parse().unwrap(), "https://127.0.0.1:7471".parse().unwrap()];
+//! let requests = vec!["lit-pkp://*=pkp-signing".parse().unwrap()];
+//! let options = SessionSigsOptions::new("0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c");
+//! let first = manager.session_sigs_report(&nodes, &requests, &options).await.unwrap();
+//! assert!(matches!(first.auth_sig, AuthSigUse::Signed { .. }));
+//! let second = manager.session_sigs_report(&nodes, &requests, &options).await.unwrap();
+//! assert!(matches!(second.auth_sig, AuthSigUse::Reused { .. }));
+//! assert_eq!(second.sigs.len(), 2);
+//! # });
+//! ```
+
+mod auth_source;
+mod auth_store;
+mod reuse;
+mod session_key;
+
+pub use auth_source::{AuthCallback, AuthNeeded, AuthSource, CallbackError};
+pub use auth_store::{AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, MemoryAuthSigStore};
+pub use reuse::ResignReason;
+pub use session_key::SessionKeyPolicy;
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use serde_json::Value;
+use time::Duration;
+
+use crate::auth_sig::{AuthSig, AuthSigError};
+use crate::keystore::{KeyId, KeyStoreError, SessionKeyStore, VerifyingKey};
+use crate::resources::ResourceAbilityRequest;
+use crate::session_sigs::{
+    session_key_uri, NodeUrl, SessionSigs, SessionSigsError, SessionSigsRequest, SessionTemplate,
+    DEFAULT_SESSION_LIFETIME,
+};
+use crate::timestamp::Timestamp;
+use reuse::{CachedAuthSig, Needs};
+use session_key::{due, label_for, labelled_keys, LabelledKey};
+
+/// The node's grace on session expiry: a retired key stays until its last AuthSig is past it.
+const NODE_EXPIRY_GRACE: Duration = Duration::seconds(60);
+
+/// Tunables of a [`SessionManager`].
+#[derive(Debug, Clone, Copy)]
+pub struct ManagerConfig {
+    /// Lifetime of a new AuthSig and the longest session a call gets without an explicit
+    /// expiration (default 24 h, as the SDK).
+    pub lifetime: Duration,
+    /// A cached AuthSig expiring within this margin is replaced (default 5 minutes), so a session
+    /// is never handed out moments before its capability dies.
+    pub expiry_margin: Duration,
+    /// Moves `issuedAt` (SIWE and session) this far into the past, for clients whose clock runs
+    /// ahead of the nodes' (they refuse an `issuedAt` more than 60 s ahead). Default 0 (off).
+    pub issued_at_backdate: Duration,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        Self {
+            lifetime: DEFAULT_SESSION_LIFETIME,
+            expiry_margin: Duration::minutes(5),
+            issued_at_backdate: Duration::ZERO,
+        }
+    }
+}
+
+/// Per-call options, the rest of what `getSessionSigs` takes.
+#[derive(Debug, Clone, Default)]
+pub struct SessionSigsOptions {
+    /// The SIWE nonce for a new AuthSig (a recent block hash). Unused when the AuthSig is reused.
+    pub nonce: String,
+    /// Session expiration. Without it a session lasts [`ManagerConfig::lifetime`], cut to the
+    /// AuthSig's expiration; with it a cached AuthSig that ends earlier is replaced.
+    pub expiration: Option<Timestamp>,
+    /// Capability AuthSigs (e.g. capacity delegations), placed before the session AuthSig.
+    pub capability_auth_sigs: Vec<Value>,
+    /// SIWE domain of a new AuthSig (default `localhost`).
+    pub domain: Option<String>,
+    /// SIWE statement of a new AuthSig, before the ReCap sentence.
+    pub statement: Option<String>,
+    /// SIWE chain id of a new AuthSig (default 1).
+    pub chain_id: Option<u64>,
+}
+
+impl SessionSigsOptions {
+    /// Defaults with `nonce`.
+    pub fn new(nonce: &str) -> Self {
+        Self { nonce: nonce.to_string(), ..Self::default() }
+    }
+}
+
+/// Whether a call reused the cached AuthSig or got a new one, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSigUse {
+    /// The cached AuthSig was reused.
+    Reused {
+        /// Its expiration.
+        expiration: Timestamp,
+    },
+    /// The signer was asked for a new AuthSig.
+    Signed {
+        /// Why the cached one (if any) was not reused.
+        reason: ResignReason,
+        /// The new AuthSig's expiration.
+        expiration: Timestamp,
+    },
+}
+
+impl fmt::Display for AuthSigUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Reused { expiration } => write!(f, "reused the cached AuthSig (expires {expiration})"),
+            Self::Signed { reason, expiration } => {
+                write!(f, "re-signed the AuthSig because {reason} (new one expires {expiration})")
+            }
+        }
+    }
+}
+
+/// The result of [`SessionManager::session_sigs_report`].
+#[derive(Debug)]
+pub struct SessionSigsReport {
+    /// The per-node map.
+    pub sigs: SessionSigs,
+    /// Reused or re-signed, and why.
+    pub auth_sig: AuthSigUse,
+    /// The session key that signed.
+    pub session_key: KeyId,
+    /// Problems that did not stop the call, e.g. a corrupt cache file that was replaced or a cache
+    /// that could not be written.
+    pub warnings: Vec<String>,
+}
+
+/// Counters since the manager was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ManagerStats {
+    /// Calls that reused the cached AuthSig.
+    pub reused: u64,
+    /// Calls that asked the signer for a new one.
+    pub signed: u64,
+    /// Session keys generated.
+    pub keys_generated: u64,
+    /// Retired session keys deleted.
+    pub keys_deleted: u64,
+}
+
+/// Errors of a [`SessionManager`] call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManagerError {
+    /// The nodes, requests or options are not usable.
+    #[error(transparent)]
+    Request(#[from] SessionSigsError),
+    /// The session key store failed.
+    #[error("session key: {0}")]
+    KeyStore(#[from] KeyStoreError),
+    /// The wallet failed to sign the AuthSig.
+    #[error(transparent)]
+    Wallet(#[from] AuthSigError),
+    /// The application callback failed.
+    #[error("auth callback failed: {0}")]
+    Callback(CallbackError),
+    /// The signer returned an AuthSig the manager cannot use.
+    #[error("the new AuthSig was refused: {0}")]
+    Rejected(ResignReason),
+    /// The AuthSig cache failed where it mattered (e.g. `forget` could not delete).
+    #[error(transparent)]
+    Store(#[from] AuthStoreError),
+    /// The session key was deleted and the policy cannot make another.
+    #[error("no session key: it was deleted by forget(); configure a new one")]
+    NoSessionKey,
+    /// A blocking task (HSM or file I/O) died.
+    #[error("background task failed: {0}")]
+    Task(String),
+}
+
+#[derive(Debug, Clone)]
+struct CurrentKey {
+    id: KeyId,
+    public: VerifyingKey,
+    address: String,
+    created: Option<Timestamp>,
+}
+
+#[derive(Debug)]
+struct RetiredKey {
+    id: KeyId,
+    public: VerifyingKey,
+    delete_after: Timestamp,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    discovered: bool,
+    key_deleted: bool,
+    current: Option<CurrentKey>,
+    retired: Vec<RetiredKey>,
+    // The in-memory copy for `cached_for`; the store is read only when this misses.
+    cached: Option<(AuthSigKey, Arc<CachedAuthSig>)>,
+    rotated: bool,
+}
+
+type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// Mints per-node session signatures, reusing the signer's AuthSig while it may be reused.
+///
+/// Cheap to share: wrap it in an `Arc` and call it from many tasks. Calls that need a new AuthSig
+/// wait for one another, so concurrent callers cause one signature, not one each. Blocking key
+/// stores (PKCS#11) sign off the runtime across their session pool; in-memory keys sign inline.
+pub struct SessionManager {
+    keys: Arc<dyn SessionKeyStore>,
+    policy: SessionKeyPolicy,
+    auth: RwLock<AuthSource>,
+    store: Arc<dyn AuthSigStore>,
+    config: ManagerConfig,
+    clock: Clock,
+    state: tokio::sync::Mutex<State>,
+    reused: AtomicU64,
+    signed: AtomicU64,
+    keys_generated: AtomicU64,
+    keys_deleted: AtomicU64,
+}
+
+impl fmt::Debug for SessionManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("policy", &self.policy)
+            .field("auth", &*self.auth.read().unwrap_or_else(|p| p.into_inner()))
+            .field("config", &self.config)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionManager {
+    /// A manager over `keys` (with `policy`), signing AuthSigs with `auth` and caching them in
+    /// `store`, with [`ManagerConfig::default`] and the system clock.
+    pub fn new(
+        keys: Arc<dyn SessionKeyStore>,
+        policy: SessionKeyPolicy,
+        auth: AuthSource,
+        store: Arc<dyn AuthSigStore>,
+    ) -> Self {
+        Self {
+            keys,
+            policy,
+            auth: RwLock::new(auth),
+            store,
+            config: ManagerConfig::default(),
+            clock: Arc::new(Timestamp::now),
+            state: tokio::sync::Mutex::new(State::default()),
+            reused: AtomicU64::new(0),
+            signed: AtomicU64::new(0),
+            keys_generated: AtomicU64::new(0),
+            keys_deleted: AtomicU64::new(0),
+        }
+    }
+
+    /// Replaces the tunables.
+    pub fn with_config(mut self, config: ManagerConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Replaces the clock (tests, simulations).
+    pub fn with_clock(mut self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Switches the signer (e.g. another account). AuthSigs are cached per signer, so the old
+    /// signer's AuthSig is never used for the new one.
+    pub fn set_auth_source(&self, auth: AuthSource) {
+        *self.auth.write().unwrap_or_else(|p| p.into_inner()) = auth;
+    }
+
+    /// Counters since the manager was made.
+    pub fn stats(&self) -> ManagerStats {
+        ManagerStats {
+            reused: self.reused.load(Ordering::Relaxed),
+            signed: self.signed.load(Ordering::Relaxed),
+            keys_generated: self.keys_generated.load(Ordering::Relaxed),
+            keys_deleted: self.keys_deleted.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The current session key, making or rotating it as the policy says.
+    pub async fn session_key(&self) -> Result<(KeyId, VerifyingKey), ManagerError> {
+        let now = (self.clock)();
+        let signer = self.auth_source().signer();
+        let mut state = self.state.lock().await;
+        let key = self.ensure_key(&mut state, now, signer).await?;
+        Ok((key.id, key.public))
+    }
+
+    /// The per-node session signatures for `nodes` and `requests` (the SDK's `getSessionSigs`).
+    pub async fn session_sigs(
+        &self,
+        nodes: &[NodeUrl],
+        requests: &[ResourceAbilityRequest],
+        options: &SessionSigsOptions,
+    ) -> Result<SessionSigs, ManagerError> {
+        Ok(self.session_sigs_report(nodes, requests, options).await?.sigs)
+    }
+
+    /// [`Self::session_sigs`], also saying whether the AuthSig was reused and why not.
+    pub async fn session_sigs_report(
+        &self,
+        nodes: &[NodeUrl],
+        requests: &[ResourceAbilityRequest],
+        options: &SessionSigsOptions,
+    ) -> Result<SessionSigsReport, ManagerError> {
+        let now = (self.clock)();
+        let issued_at = now.saturating_sub(self.config.issued_at_backdate);
+        let source = self.auth_source();
+        let signer = source.signer();
+        let mut request = SessionSigsRequest {
+            nodes: nodes.to_vec(),
+            requests: requests.to_vec(),
+            nonce: options.nonce.clone(),
+            now: issued_at,
+            expiration: Some(options.expiration.unwrap_or_else(|| now.saturating_add(self.config.lifetime))),
+            capability_auth_sigs: options.capability_auth_sigs.clone(),
+            domain: options.domain.clone(),
+            statement: options.statement.clone(),
+            chain_id: options.chain_id,
+        };
+        request.validate()?;
+
+        let mut warnings = Vec::new();
+        let mut state = self.state.lock().await;
+        let key = self.ensure_key(&mut state, now, signer).await?;
+        let auth_key = AuthSigKey { signer, session_key: key.public };
+        let needs = Needs {
+            now,
+            margin: self.config.expiry_margin,
+            session_address: &key.address,
+            signer,
+            requests,
+            until: options.expiration,
+        };
+
+        let mut reason = match &state.cached {
+            _ if state.rotated => ResignReason::KeyRotated,
+            Some((k, c)) if k.signer != signer => {
+                ResignReason::SignerChanged { cached: c.auth_sig.address.clone(), configured: signer }
+            }
+            _ => ResignReason::NotCached,
+        };
+        let mut reuse = None;
+        match &state.cached {
+            Some((k, cached)) if *k == auth_key => match cached.reusable(&needs) {
+                Ok(exp) => reuse = Some((cached.clone(), exp)),
+                Err(r) => reason = r,
+            },
+            _ => match self.load(auth_key).await? {
+                Ok(Some(auth_sig)) => {
+                    let cached = Arc::new(CachedAuthSig::new(auth_sig));
+                    match cached.reusable(&needs) {
+                        Ok(exp) => {
+                            state.cached = Some((auth_key, cached.clone()));
+                            reuse = Some((cached, exp));
+                        }
+                        Err(r) => reason = r,
+                    }
+                }
+                Ok(None) => {}
+                Err(AuthStoreError::Corrupt { path, reason: why }) => {
+                    warnings.push(format!("cached AuthSig {} is corrupt ({why}); replacing it", path.display()));
+                    reason = ResignReason::CorruptCache(why);
+                }
+                Err(e) => warnings.push(format!("{e}; signing a new AuthSig")),
+            },
+        }
+
+        let (auth_sig, auth_expiration, used) = match reuse {
+            Some((cached, expiration)) => {
+                self.reused.fetch_add(1, Ordering::Relaxed);
+                (cached, expiration, AuthSigUse::Reused { expiration })
+            }
+            None => {
+                let cached = Arc::new(self.resign(&source, &request, &key, &needs).await?);
+                let expiration = cached.expiration().unwrap_or(now);
+                if let Err(e) = self.save(auth_key, cached.auth_sig.clone()).await? {
+                    warnings.push(format!("{e}; the new AuthSig is cached in memory only"));
+                }
+                state.cached = Some((auth_key, cached.clone()));
+                state.rotated = false;
+                self.signed.fetch_add(1, Ordering::Relaxed);
+                (cached, expiration, AuthSigUse::Signed { reason, expiration })
+            }
+        };
+        drop(state);
+
+        // Without an explicit expiration the session ends with its capability.
+        if options.expiration.is_none() {
+            request.expiration = request.expiration.map(|e| e.min(auth_expiration));
+        }
+        let expiration = request.expiration();
+        let mut capabilities = request.capability_auth_sigs;
+        capabilities.push(auth_sig.json.clone());
+        let template = SessionTemplate { requests: request.requests, capabilities, issued_at, expiration };
+        let sigs = self.sign_nodes(&template, &key, nodes).await?;
+        Ok(SessionSigsReport { sigs, auth_sig: used, session_key: key.id, warnings })
+    }
+
+    /// Drops the cached AuthSig of the current signer and session key (memory and store), the
+    /// SDK's `disconnectWeb3`. With `delete_session_key` the session key is deleted too; a
+    /// [`SessionKeyPolicy::Labelled`] manager makes a new one on the next call, a
+    /// [`SessionKeyPolicy::Fixed`] one fails with [`ManagerError::NoSessionKey`].
+    pub async fn forget(&self, delete_session_key: bool) -> Result<(), ManagerError> {
+        let signer = self.auth_source().signer();
+        let mut state = self.state.lock().await;
+        state.cached = None;
+        let current = match (&state.current, &self.policy) {
+            (Some(c), _) => Some(c.clone()),
+            (None, SessionKeyPolicy::Fixed(_)) if !state.key_deleted => {
+                Some(self.ensure_key(&mut state, (self.clock)(), signer).await?)
+            }
+            _ => None,
+        };
+        let Some(current) = current else { return Ok(()) };
+        let store = self.store.clone();
+        let key = AuthSigKey { signer, session_key: current.public };
+        blocking(move || store.remove(&key)).await??;
+        if delete_session_key {
+            let keys = self.keys.clone();
+            let id = current.id.clone();
+            blocking(move || keys.delete(&id)).await??;
+            state.current = None;
+            state.key_deleted = true;
+        }
+        Ok(())
+    }
+
+    fn auth_source(&self) -> AuthSource {
+        self.auth.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    async fn load(&self, key: AuthSigKey) -> Result<Result<Option<AuthSig>, AuthStoreError>, ManagerError> {
+        let store = self.store.clone();
+        blocking(move || store.load(&key)).await
+    }
+
+    async fn save(&self, key: AuthSigKey, auth_sig: AuthSig) -> Result<Result<(), AuthStoreError>, ManagerError> {
+        let store = self.store.clone();
+        blocking(move || store.save(&key, &auth_sig)).await
+    }
+
+    async fn resign(
+        &self,
+        source: &AuthSource,
+        request: &SessionSigsRequest,
+        key: &CurrentKey,
+        needs: &Needs<'_>,
+    ) -> Result<CachedAuthSig, ManagerError> {
+        let siwe = request.session_siwe_for(&key.public, source.signer());
+        let auth_sig = match source {
+            AuthSource::Wallet(wallet) => {
+                let wallet = wallet.clone();
+                blocking(move || AuthSig::sign(&*wallet, &siwe)).await??
+            }
+            AuthSource::Callback(callback) => {
+                let needed = crate::manager::AuthNeeded {
+                    siwe,
+                    session_key_uri: session_key_uri(&key.public),
+                    requests: request.requests.clone(),
+                    expiration: request.expiration(),
+                    nonce: request.nonce.clone(),
+                };
+                callback.auth_sig(needed).await.map_err(ManagerError::Callback)?
+            }
+        };
+        // The SIWE library's own checks run here once (signature, parse); cheap checks per call.
+        let checked = CachedAuthSig::new(auth_sig);
+        checked.reusable(needs).map_err(ManagerError::Rejected)?;
+        Ok(checked)
+    }
+
+    async fn sign_nodes(
+        &self,
+        template: &SessionTemplate,
+        key: &CurrentKey,
+        nodes: &[NodeUrl],
+    ) -> Result<SessionSigs, ManagerError> {
+        let messages = template.signed_messages(&key.public, nodes);
+        let sigs = if self.keys.may_block() {
+            let keys = self.keys.clone();
+            let id = key.id.clone();
+            let (messages, sigs) = blocking(move || {
+                let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
+                let sigs = keys.sign_many(&id, &refs);
+                (messages, sigs)
+            })
+            .await?;
+            return Ok(SessionSigs::assemble(&key.public, nodes, messages, sigs?));
+        } else {
+            let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
+            self.keys.sign_many(&key.id, &refs)?
+        };
+        Ok(SessionSigs::assemble(&key.public, nodes, messages, sigs))
+    }
+
+    async fn public_key(&self, id: &KeyId) -> Result<VerifyingKey, ManagerError> {
+        if !self.keys.may_block() {
+            return Ok(self.keys.public_key(id)?);
+        }
+        let keys = self.keys.clone();
+        let id = id.clone();
+        Ok(blocking(move || keys.public_key(&id)).await??)
+    }
+
+    /// The current key: looked up once, then rotated and retired as the policy says.
+    async fn ensure_key(
+        &self,
+        state: &mut State,
+        now: Timestamp,
+        signer: crate::eth::EthAddress,
+    ) -> Result<CurrentKey, ManagerError> {
+        match &self.policy {
+            SessionKeyPolicy::Fixed(id) => {
+                if let Some(current) = &state.current {
+                    return Ok(current.clone());
+                }
+                if state.key_deleted {
+                    return Err(ManagerError::NoSessionKey);
+                }
+                let public = self.public_key(id).await?;
+                let current =
+                    CurrentKey { id: id.clone(), public, address: hex::encode(public.as_bytes()), created: None };
+                state.current = Some(current.clone());
+                Ok(current)
+            }
+            SessionKeyPolicy::Labelled { prefix, rotate_after } => {
+                if !state.discovered {
+                    self.discover(state, prefix).await?;
+                }
+                let rotate = match &state.current {
+                    None => true,
+                    Some(c) => {
+                        due(&LabelledKey { id: c.id.clone(), created: c.created.unwrap_or(now) }, *rotate_after, now)
+                    }
+                };
+                if rotate {
+                    let keys = self.keys.clone();
+                    let label = label_for(prefix, now);
+                    let id = blocking(move || keys.generate(&label)).await??;
+                    self.keys_generated.fetch_add(1, Ordering::Relaxed);
+                    let public = self.public_key(&id).await?;
+                    let new = CurrentKey { id, public, address: hex::encode(public.as_bytes()), created: Some(now) };
+                    if let Some(old) = state.current.replace(new) {
+                        let last_auth = match &state.cached {
+                            Some((k, c)) if k.session_key == old.public => c.expiration(),
+                            _ => None,
+                        };
+                        state.retired.push(retire(old.id, old.public, now, last_auth, self.config.lifetime));
+                        state.rotated = true;
+                    }
+                    state.key_deleted = false;
+                }
+                self.delete_retired(state, now, signer).await;
+                state.current.clone().ok_or(ManagerError::NoSessionKey)
+            }
+        }
+    }
+
+    async fn discover(&self, state: &mut State, prefix: &str) -> Result<(), ManagerError> {
+        let keys = self.keys.clone();
+        let infos = blocking(move || keys.list()).await??;
+        let labelled = labelled_keys(&infos, prefix);
+        let public_of = |id: &KeyId| infos.iter().find(|i| &i.id == id).map(|i| i.public_key);
+        for pair in labelled.windows(2) {
+            if let Some(public) = public_of(&pair[0].id) {
+                state.retired.push(retire(pair[0].id.clone(), public, pair[1].created, None, self.config.lifetime));
+            }
+        }
+        if let Some(last) = labelled.last() {
+            if let Some(public) = public_of(&last.id) {
+                state.current = Some(CurrentKey {
+                    id: last.id.clone(),
+                    public,
+                    address: hex::encode(public.as_bytes()),
+                    created: Some(last.created),
+                });
+            }
+        }
+        state.discovered = true;
+        Ok(())
+    }
+
+    // Best effort: a key that cannot be deleted now is retried on a later call.
+    async fn delete_retired(&self, state: &mut State, now: Timestamp, signer: crate::eth::EthAddress) {
+        let (due_now, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut state.retired).into_iter().partition(|r| r.delete_after <= now);
+        state.retired = later;
+        for r in due_now {
+            let keys = self.keys.clone();
+            let store = self.store.clone();
+            let id = r.id.clone();
+            let auth_key = AuthSigKey { signer, session_key: r.public };
+            let deleted = blocking(move || {
+                let _ = store.remove(&auth_key);
+                keys.delete(&id)
+            })
+            .await;
+            match deleted {
+                Ok(Ok(())) | Ok(Err(KeyStoreError::KeyNotFound(_))) => {
+                    self.keys_deleted.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => state.retired.push(r),
+            }
+        }
+    }
+}
+
+fn retire(
+    id: KeyId,
+    public: VerifyingKey,
+    replaced_at: Timestamp,
+    last_auth_expiration: Option<Timestamp>,
+    lifetime: Duration,
+) -> RetiredKey {
+    // Sessions signed before the replacement may live until their AuthSig expires.
+    let last = last_auth_expiration.unwrap_or(replaced_at).max(replaced_at.saturating_add(lifetime));
+    RetiredKey { id, public, delete_after: last.saturating_add(NODE_EXPIRY_GRACE) }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ManagerError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| ManagerError::Task(e.to_string()))
+}

@@ -1,0 +1,189 @@
+//! The reuse rule: when a cached AuthSig may sign another session, and why not otherwise.
+//!
+//! The SDK's `checkNeedToResignSessionKey` misses the signer and the expiry margin (research
+//! §5, §10); this rule checks both, and does the expensive part (SIWE parse, EIP-191 recovery,
+//! ReCap decoding) once per AuthSig rather than once per call.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::Value;
+use time::Duration;
+
+use crate::auth_sig::AuthSig;
+use crate::eth::EthAddress;
+use crate::resources::ResourceAbilityRequest;
+use crate::session_sigs::SESSION_URI_PREFIX;
+use crate::timestamp::Timestamp;
+use crate::verify::{CapabilityAuthSig, CapabilityError, CheckedCapability, SignatureStatus};
+
+/// Why the manager asked for a new AuthSig instead of reusing one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ResignReason {
+    /// Nothing cached for this signer and session key.
+    NotCached,
+    /// The cached entry could not be read as an AuthSig.
+    CorruptCache(String),
+    /// The session key was replaced by rotation.
+    KeyRotated,
+    /// The cached AuthSig was signed by another address than the configured signer.
+    SignerChanged {
+        /// Who signed the cached AuthSig.
+        cached: String,
+        /// Who signs now.
+        configured: EthAddress,
+    },
+    /// The SIWE URI is not `lit:session:<current session key>`.
+    SessionKeyChanged {
+        /// The cached SIWE's URI.
+        uri: String,
+    },
+    /// The AuthSig does not verify, or its SIWE or ReCap does not parse.
+    Invalid(CapabilityError),
+    /// A network-signed (`LIT_BLS`) AuthSig and no network key to check it with.
+    Unverifiable,
+    /// The SIWE has no `Expiration Time`.
+    NoExpiration,
+    /// It has expired.
+    Expired {
+        /// Its `Expiration Time`.
+        expiration: Timestamp,
+    },
+    /// It expires within the configured margin.
+    ExpiresSoon {
+        /// Its `Expiration Time`.
+        expiration: Timestamp,
+        /// The margin.
+        margin: Duration,
+    },
+    /// It expires before the expiration the caller asked for.
+    ExpiresBeforeRequested {
+        /// Its `Expiration Time`.
+        expiration: Timestamp,
+        /// The session expiration asked for.
+        requested: Timestamp,
+    },
+    /// Its `Not Before` is still ahead.
+    NotYetValid {
+        /// Its `Not Before`.
+        not_before: Timestamp,
+    },
+    /// Its ReCap does not grant a requested ability.
+    NotCovered {
+        /// The request, as `prefix://id=Ability`.
+        request: String,
+    },
+}
+
+impl fmt::Display for ResignReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotCached => f.write_str("no cached AuthSig for this signer and session key"),
+            Self::CorruptCache(why) => write!(f, "the cached AuthSig is corrupt ({why})"),
+            Self::KeyRotated => f.write_str("the session key was rotated"),
+            Self::SignerChanged { cached, configured } => {
+                write!(f, "the cached AuthSig was signed by {cached}, the signer is now {configured}")
+            }
+            Self::SessionKeyChanged { uri } => write!(f, "the cached AuthSig is for another session key ({uri})"),
+            Self::Invalid(e) => write!(f, "the cached AuthSig is invalid ({e})"),
+            Self::Unverifiable => f.write_str("the cached AuthSig is network-signed and no network key is configured"),
+            Self::NoExpiration => f.write_str("the cached AuthSig has no expiration time"),
+            Self::Expired { expiration } => write!(f, "the cached AuthSig expired at {expiration}"),
+            Self::ExpiresSoon { expiration, margin } => {
+                write!(f, "the cached AuthSig expires at {expiration}, within the {}s margin", margin.whole_seconds())
+            }
+            Self::ExpiresBeforeRequested { expiration, requested } => {
+                write!(f, "the cached AuthSig expires at {expiration}, before the requested {requested}")
+            }
+            Self::NotYetValid { not_before } => write!(f, "the cached AuthSig is not valid before {not_before}"),
+            Self::NotCovered { request } => write!(f, "the cached AuthSig does not grant {request}"),
+        }
+    }
+}
+
+/// What a call needs from the cached AuthSig.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Needs<'a> {
+    pub now: Timestamp,
+    pub margin: Duration,
+    pub session_address: &'a str,
+    pub signer: EthAddress,
+    pub requests: &'a [ResourceAbilityRequest],
+    pub until: Option<Timestamp>,
+}
+
+/// An AuthSig with its time-independent checks done once.
+#[derive(Debug)]
+pub(crate) struct CachedAuthSig {
+    pub auth_sig: AuthSig,
+    /// The AuthSig as the JSON object placed in `capabilities`.
+    pub json: Value,
+    checked: CheckedCapability,
+}
+
+impl CachedAuthSig {
+    pub fn new(auth_sig: AuthSig) -> Self {
+        let cap = CapabilityAuthSig {
+            sig: Cow::Borrowed(&auth_sig.sig),
+            derived_via: Cow::Borrowed(&auth_sig.derived_via),
+            signed_message: Cow::Borrowed(&auth_sig.signed_message),
+            address: Cow::Borrowed(&auth_sig.address),
+            algo: auth_sig.algo.as_deref().map(Cow::Borrowed),
+        };
+        let checked = CheckedCapability::check(&cap);
+        let json = serde_json::to_value(&auth_sig).unwrap_or(Value::Null);
+        Self { auth_sig, json, checked }
+    }
+
+    /// The SIWE `Expiration Time`, if it parsed and has one.
+    pub fn expiration(&self) -> Option<Timestamp> {
+        self.checked.expiration().map(Timestamp::from_datetime)
+    }
+
+    /// `Ok(expiration)` if this AuthSig may sign a session for `needs`, else why not. Cheap: no
+    /// parsing or signature math.
+    pub fn reusable(&self, needs: &Needs<'_>) -> Result<Timestamp, ResignReason> {
+        let facts = self.checked.siwe.as_ref().map_err(|e| ResignReason::Invalid(e.clone()))?;
+        // The `address` field is what the node takes as the user; the SIWE's is what was signed.
+        let claimed = self.auth_sig.address.parse::<EthAddress>().ok();
+        if facts.address != needs.signer || claimed != Some(needs.signer) {
+            return Err(ResignReason::SignerChanged {
+                cached: self.auth_sig.address.clone(),
+                configured: needs.signer,
+            });
+        }
+        if facts.uri.strip_prefix(SESSION_URI_PREFIX) != Some(needs.session_address) {
+            return Err(ResignReason::SessionKeyChanged { uri: facts.uri.clone() });
+        }
+        match &facts.signature {
+            SignatureStatus::Valid => {}
+            SignatureStatus::Invalid(e) => return Err(ResignReason::Invalid(e.clone())),
+            SignatureStatus::NeedsNetworkKey => return Err(ResignReason::Unverifiable),
+        }
+        let expiration = self.expiration().ok_or(ResignReason::NoExpiration)?;
+        if let Some(nbf) = facts.not_before.map(Timestamp::from_datetime) {
+            if nbf >= needs.now {
+                return Err(ResignReason::NotYetValid { not_before: nbf });
+            }
+        }
+        if expiration < needs.now {
+            return Err(ResignReason::Expired { expiration });
+        }
+        if expiration <= needs.now.saturating_add(needs.margin) {
+            return Err(ResignReason::ExpiresSoon { expiration, margin: needs.margin });
+        }
+        if let Some(requested) = needs.until {
+            if expiration < requested {
+                return Err(ResignReason::ExpiresBeforeRequested { expiration, requested });
+            }
+        }
+        let recaps = facts.recaps.as_ref().map_err(|e| ResignReason::Invalid(e.clone()))?;
+        for r in needs.requests {
+            if !recaps.iter().any(|recap| recap.grants(r.resource(), r.ability())) {
+                return Err(ResignReason::NotCovered { request: r.to_string() });
+            }
+        }
+        Ok(expiration)
+    }
+}

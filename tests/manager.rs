@@ -1,0 +1,418 @@
+//! The session manager on in-memory keys: when the wallet is asked to sign, and what it hands out.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use lit_session_signer::auth_sig::AuthSig;
+use lit_session_signer::eth::{EthAddress, RecoverableSignature};
+use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
+use lit_session_signer::manager::{
+    AuthCallback, AuthNeeded, AuthSigKey, AuthSigStore, AuthSigUse, AuthSource, CallbackError, FileAuthSigStore,
+    ManagerConfig, ManagerError, MemoryAuthSigStore, ResignReason, SessionKeyPolicy, SessionManager,
+    SessionSigsOptions,
+};
+use lit_session_signer::resources::ResourceAbilityRequest;
+use lit_session_signer::session_sigs::{NodeUrl, SessionSigs};
+use lit_session_signer::verify::{SignedMessage, Verifier, VerifyPolicy};
+use lit_session_signer::wallet::{MemoryWallet, WalletError, WalletSigner};
+use lit_session_signer::Timestamp;
+use time::Duration;
+
+const NONCE: &str = "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c";
+
+/// A wallet that counts its signatures.
+struct Counting {
+    wallet: MemoryWallet,
+    count: Arc<AtomicUsize>,
+}
+
+impl WalletSigner for Counting {
+    fn address(&self) -> EthAddress {
+        self.wallet.address()
+    }
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<RecoverableSignature, WalletError> {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        self.wallet.sign_digest(digest)
+    }
+}
+
+fn counting(seed: u8) -> (AuthSource, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let wallet = MemoryWallet::from_bytes(&[seed; 32]).unwrap();
+    (AuthSource::wallet(Counting { wallet, count: count.clone() }), count)
+}
+
+#[derive(Clone)]
+struct Clock(Arc<Mutex<Timestamp>>);
+
+impl Clock {
+    fn new() -> Self {
+        Self(Arc::new(Mutex::new("2026-03-01T12:00:00.000Z".parse().unwrap())))
+    }
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+    fn advance(&self, d: Duration) {
+        let mut t = self.0.lock().unwrap();
+        *t = t.saturating_add(d);
+    }
+    fn install(&self, manager: SessionManager) -> SessionManager {
+        let c = self.clone();
+        manager.with_clock(move || c.now())
+    }
+}
+
+fn nodes(n: usize) -> Vec<NodeUrl> {
+    (0..n).map(|i| format!("https://10.2.0.{i}:7470").parse().unwrap()).collect()
+}
+
+fn req(s: &str) -> ResourceAbilityRequest {
+    s.parse().unwrap()
+}
+
+fn labelled(rotate_after: Option<Duration>) -> SessionKeyPolicy {
+    SessionKeyPolicy::Labelled { prefix: "lit-session".into(), rotate_after }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
+}
+
+/// Every entry passes the node's rules for every request at `now`.
+fn assert_valid(sigs: &SessionSigs, requests: &[ResourceAbilityRequest], now: Timestamp) {
+    let verifier = Verifier::new(VerifyPolicy::strict());
+    for (node, sig) in sigs.iter() {
+        for r in requests {
+            verifier.verify(sig, node, r, now).unwrap_or_else(|e| panic!("{node} {r}: {e}"));
+        }
+    }
+}
+
+fn signed_reason(used: &AuthSigUse) -> &ResignReason {
+    match used {
+        AuthSigUse::Signed { reason, .. } => reason,
+        AuthSigUse::Reused { .. } => panic!("expected a new AuthSig, got {used}"),
+    }
+}
+
+#[test]
+fn one_wallet_signature_for_100_calls_then_exactly_when_needed() {
+    runtime().block_on(async {
+        let clock = Clock::new();
+        let keys = Arc::new(MemoryKeyStore::new());
+        let (wallet, count) = counting(0x11);
+        let manager = clock.install(SessionManager::new(
+            keys.clone(),
+            labelled(Some(Duration::days(3))),
+            wallet,
+            Arc::new(MemoryAuthSigStore::new()),
+        ));
+        let nodes = nodes(5);
+        let pkp = vec![req("lit-pkp://*=pkp-signing")];
+        let options = SessionSigsOptions::new(NONCE);
+
+        for i in 0..100 {
+            let report = manager.session_sigs_report(&nodes, &pkp, &options).await.unwrap();
+            if i == 0 {
+                assert_eq!(signed_reason(&report.auth_sig), &ResignReason::NotCached);
+            } else {
+                assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "call {i}: {}", report.auth_sig);
+            }
+            if i % 25 == 0 {
+                assert_valid(&report.sigs, &pkp, clock.now());
+            }
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        assert_eq!(manager.stats().reused, 99);
+
+        // A new resource: one signature, then reused. (The new AuthSig grants what this call
+        // asked for, as the SDK's does.)
+        let action = vec![req("lit-litaction://*=lit-action-execution")];
+        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::NotCovered { .. }));
+        assert_valid(&report.sigs, &action, clock.now());
+        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }));
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+
+        // Time: reused until the 5-minute margin before expiry (24 h lifetime), then re-signed.
+        clock.advance(Duration::hours(23) + Duration::minutes(54));
+        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        let AuthSigUse::Reused { expiration } = report.auth_sig else { panic!("{}", report.auth_sig) };
+        // Sessions end with their capability.
+        let msg = report.sigs.iter().next().unwrap().1.signed_message.clone();
+        assert_eq!(SignedMessage::parse(&msg).unwrap().expiration, expiration.to_string());
+        assert_valid(&report.sigs, &action, clock.now());
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+        clock.advance(Duration::minutes(2));
+        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::ExpiresSoon { .. }));
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+
+        // Rotation after 3 days: a new key, one signature, the old key kept until its AuthSig ends.
+        let (old_key, _) = manager.session_key().await.unwrap();
+        clock.advance(Duration::days(3));
+        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        assert_eq!(signed_reason(&report.auth_sig), &ResignReason::KeyRotated);
+        assert_ne!(report.session_key, old_key);
+        assert_valid(&report.sigs, &action, clock.now());
+        assert_eq!(count.load(Ordering::SeqCst), 4);
+        assert_eq!(keys.list().unwrap().len(), 2, "the old key lives while its sessions may");
+        clock.advance(Duration::hours(24) + Duration::minutes(2));
+        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::Expired { .. }));
+        assert_eq!(count.load(Ordering::SeqCst), 5);
+        let left = keys.list().unwrap();
+        assert_eq!(left.len(), 1, "the retired key is deleted once its AuthSigs expired");
+        assert_eq!(left[0].id, report.session_key);
+        assert_eq!(manager.stats().keys_deleted, 1);
+
+        // Another wallet: a signature for it; switching back reuses the first wallet's.
+        let (other, other_count) = counting(0x22);
+        manager.set_auth_source(other);
+        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::SignerChanged { .. }));
+        assert_valid(&report.sigs, &action, clock.now());
+        assert_eq!(other_count.load(Ordering::SeqCst), 1);
+        let (first_again, _) = counting(0x11);
+        manager.set_auth_source(first_again);
+        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "{}", report.auth_sig);
+        assert_eq!(count.load(Ordering::SeqCst), 5);
+    });
+}
+
+#[test]
+fn concurrent_callers_share_one_signature() {
+    runtime().block_on(async {
+        let (wallet, count) = counting(0x33);
+        let manager = Arc::new(SessionManager::new(
+            Arc::new(MemoryKeyStore::new()),
+            labelled(None),
+            wallet,
+            Arc::new(MemoryAuthSigStore::new()),
+        ));
+        let requests = vec![req("lit-pkp://*=pkp-signing")];
+        let tasks: Vec<_> = (0..64)
+            .map(|_| {
+                let m = manager.clone();
+                let r = requests.clone();
+                tokio::spawn(async move { m.session_sigs(&nodes(3), &r, &SessionSigsOptions::new(NONCE)).await })
+            })
+            .collect();
+        for t in tasks {
+            assert_valid(&t.await.unwrap().unwrap(), &requests, Timestamp::now());
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn explicit_expiration_and_backdating() {
+    runtime().block_on(async {
+        let clock = Clock::new();
+        let (wallet, count) = counting(0x44);
+        let config = ManagerConfig { issued_at_backdate: Duration::minutes(10), ..ManagerConfig::default() };
+        let manager = clock.install(
+            SessionManager::new(
+                Arc::new(MemoryKeyStore::new()),
+                labelled(None),
+                wallet,
+                Arc::new(MemoryAuthSigStore::new()),
+            )
+            .with_config(config),
+        );
+        let requests = vec![req("lit-pkp://*=pkp-signing")];
+        let mut options = SessionSigsOptions::new(NONCE);
+        let until = clock.now().saturating_add(Duration::hours(2));
+        options.expiration = Some(until);
+        let report = manager.session_sigs_report(&nodes(2), &requests, &options).await.unwrap();
+        let msg = report.sigs.iter().next().unwrap().1.signed_message.clone();
+        let parsed = SignedMessage::parse(&msg).unwrap();
+        let issued = clock.now().saturating_sub(Duration::minutes(10)).to_string();
+        assert_eq!(parsed.issued_at, issued);
+        assert_eq!(parsed.expiration, until.to_string());
+        let cap = parsed.capabilities.last().unwrap();
+        assert!(cap.signed_message.contains(&format!("Issued At: {issued}")), "{}", cap.signed_message);
+        assert_valid(&report.sigs, &requests, clock.now());
+        // A longer session than the cached AuthSig covers needs a new one.
+        options.expiration = Some(until.saturating_add(Duration::hours(1)));
+        let report = manager.session_sigs_report(&nodes(2), &requests, &options).await.unwrap();
+        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::ExpiresBeforeRequested { .. }));
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// A custody API stand-in that signs with a wallet, or misbehaves on request.
+struct Custody {
+    wallet: MemoryWallet,
+    calls: Arc<AtomicUsize>,
+    mode: Mutex<&'static str>,
+}
+
+#[async_trait::async_trait]
+impl AuthCallback for Custody {
+    fn signer(&self) -> EthAddress {
+        self.wallet.address()
+    }
+    async fn auth_sig(&self, needed: AuthNeeded) -> Result<AuthSig, CallbackError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let mode = *self.mode.lock().unwrap();
+        let siwe = match mode {
+            "wrong-uri" => needed.siwe.with_uri(&format!("lit:session:{}", "ab".repeat(32))),
+            "no-grant" => {
+                lit_session_signer::siwe::SiweMessage::new(self.wallet.address(), &needed.nonce, Timestamp::now())
+                    .with_uri(&needed.session_key_uri)
+                    .with_expiration(needed.expiration)
+                    .with_requests(&[req("lit-accesscontrolcondition://*=access-control-condition-decryption")])
+            }
+            "expired" => needed.siwe.with_expiration("2020-01-01T00:00:00.000Z".parse().unwrap()),
+            "fail" => return Err("custody API unavailable".into()),
+            _ => needed.siwe,
+        };
+        if mode == "other-wallet" {
+            let other = MemoryWallet::from_bytes(&[0x99; 32]).unwrap();
+            let siwe = siwe.with_uri(&needed.session_key_uri);
+            let mut sig =
+                AuthSig::sign(&other, &lit_session_signer::siwe::SiweMessage { address: other.address(), ..siwe })?;
+            sig.address = self.wallet.address().to_checksum();
+            return Ok(sig);
+        }
+        Ok(AuthSig::sign(&self.wallet, &siwe)?)
+    }
+}
+
+#[test]
+fn callback_results_are_checked_before_use() {
+    runtime().block_on(async {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let custody = Arc::new(Custody {
+            wallet: MemoryWallet::from_bytes(&[0x55; 32]).unwrap(),
+            calls: calls.clone(),
+            mode: Mutex::new(""),
+        });
+        let manager = SessionManager::new(
+            Arc::new(MemoryKeyStore::new()),
+            labelled(None),
+            AuthSource::Callback(custody.clone()),
+            Arc::new(MemoryAuthSigStore::new()),
+        );
+        let requests = vec![req("lit-pkp://*=pkp-signing")];
+        let options = SessionSigsOptions::new(NONCE);
+        for (mode, want) in [
+            ("wrong-uri", "SessionKeyChanged"),
+            ("no-grant", "NotCovered"),
+            ("expired", "Expired"),
+            ("other-wallet", "SignerChanged"),
+        ] {
+            *custody.mode.lock().unwrap() = mode;
+            let err = manager.session_sigs(&nodes(2), &requests, &options).await.unwrap_err();
+            match &err {
+                ManagerError::Rejected(reason) => {
+                    assert!(format!("{reason:?}").starts_with(want), "{mode}: {reason:?}")
+                }
+                other => panic!("{mode}: {other}"),
+            }
+        }
+        *custody.mode.lock().unwrap() = "fail";
+        let err = manager.session_sigs(&nodes(2), &requests, &options).await.unwrap_err();
+        assert!(matches!(err, ManagerError::Callback(_)), "{err}");
+        assert!(err.to_string().contains("custody API unavailable"));
+
+        *custody.mode.lock().unwrap() = "";
+        for _ in 0..10 {
+            let sigs = manager.session_sigs(&nodes(2), &requests, &options).await.unwrap();
+            assert_valid(&sigs, &requests, Timestamp::now());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 6, "5 refused or failed, then 1 for 10 calls");
+    });
+}
+
+#[test]
+fn file_store_survives_a_restart_and_replaces_corrupt_or_foreign_entries() {
+    runtime().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(MemoryKeyStore::new());
+        let key = keys.generate("fixed").unwrap();
+        let requests = vec![req("lit-pkp://*=pkp-signing")];
+        let options = SessionSigsOptions::new(NONCE);
+        let make = |seed| {
+            let (wallet, count) = counting(seed);
+            let store = Arc::new(FileAuthSigStore::open(dir.path()).unwrap());
+            (SessionManager::new(keys.clone(), SessionKeyPolicy::Fixed(key.clone()), wallet, store), count)
+        };
+
+        let (first, count) = make(0x66);
+        first.session_sigs(&nodes(3), &requests, &options).await.unwrap();
+        drop(first);
+        let (second, count2) = make(0x66);
+        let report = second.session_sigs_report(&nodes(3), &requests, &options).await.unwrap();
+        assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "{}", report.auth_sig);
+        assert_eq!((count.load(Ordering::SeqCst), count2.load(Ordering::SeqCst)), (1, 0));
+
+        // Corrupt file: reported, replaced, never used.
+        let wallet = MemoryWallet::from_bytes(&[0x66; 32]).unwrap();
+        let entry = AuthSigKey { signer: wallet.address(), session_key: keys.public_key(&key).unwrap() };
+        let store = FileAuthSigStore::open(dir.path()).unwrap();
+        std::fs::write(store.path_of(&entry), b"{\"sig\": truncated").unwrap();
+        let (third, count3) = make(0x66);
+        let report = third.session_sigs_report(&nodes(3), &requests, &options).await.unwrap();
+        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::CorruptCache(_)));
+        assert!(report.warnings.iter().any(|w| w.contains("corrupt")), "{:?}", report.warnings);
+        assert_eq!(count3.load(Ordering::SeqCst), 1);
+        assert!(store.load(&entry).unwrap().is_some(), "replaced by the new AuthSig");
+
+        // An AuthSig of another wallet planted under this wallet's name is not trusted.
+        let other = MemoryWallet::from_bytes(&[0x77; 32]).unwrap();
+        let planted = lit_session_signer::session_sigs::SessionSigsRequest::new(nodes(1), requests.clone(), NONCE);
+        let siwe = planted.session_siwe(&keys.public_key(&key).unwrap(), &other);
+        store.save(&entry, &AuthSig::sign(&other, &siwe).unwrap()).unwrap();
+        let (fourth, count4) = make(0x66);
+        let report = fourth.session_sigs_report(&nodes(3), &requests, &options).await.unwrap();
+        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::SignerChanged { .. }));
+        assert_eq!(count4.load(Ordering::SeqCst), 1);
+
+        // A tampered signature is not trusted either.
+        let mut tampered = store.load(&entry).unwrap().unwrap();
+        tampered.sig.replace_range(10..12, if &tampered.sig[10..12] == "00" { "11" } else { "00" });
+        store.save(&entry, &tampered).unwrap();
+        let (fifth, count5) = make(0x66);
+        let report = fifth.session_sigs_report(&nodes(3), &requests, &options).await.unwrap();
+        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::Invalid(_)), "{}", report.auth_sig);
+        assert_eq!(count5.load(Ordering::SeqCst), 1);
+
+        // forget drops it from memory and disk.
+        fourth.forget(false).await.unwrap();
+        assert!(store.load(&entry).unwrap().is_none());
+        let report = fourth.session_sigs_report(&nodes(3), &requests, &options).await.unwrap();
+        assert_eq!(signed_reason(&report.auth_sig), &ResignReason::NotCached);
+        // forget(true) deletes the fixed key; the manager then says so.
+        fourth.forget(true).await.unwrap();
+        assert!(keys.list().unwrap().is_empty());
+        let err = fourth.session_sigs(&nodes(3), &requests, &options).await.unwrap_err();
+        assert!(matches!(err, ManagerError::NoSessionKey), "{err}");
+    });
+}
+
+#[test]
+fn forget_with_key_deletion_makes_a_new_labelled_key() {
+    runtime().block_on(async {
+        let keys = Arc::new(MemoryKeyStore::new());
+        let (wallet, count) = counting(0x88);
+        let manager = SessionManager::new(keys.clone(), labelled(None), wallet, Arc::new(MemoryAuthSigStore::new()));
+        let requests = vec![req("lit-pkp://*=pkp-signing")];
+        let options = SessionSigsOptions::new(NONCE);
+        let first = manager.session_sigs_report(&nodes(1), &requests, &options).await.unwrap();
+        manager.forget(true).await.unwrap();
+        let second = manager.session_sigs_report(&nodes(1), &requests, &options).await.unwrap();
+        assert_ne!(first.session_key, second.session_key);
+        assert_eq!(signed_reason(&second.auth_sig), &ResignReason::NotCached);
+        assert_eq!(keys.list().unwrap().len(), 1);
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+        // Bad input is an error, not a panic.
+        let err = manager.session_sigs(&[], &requests, &options).await.unwrap_err();
+        assert!(matches!(err, ManagerError::Request(_)), "{err}");
+        let err = manager.session_sigs(&nodes(1), &[], &options).await.unwrap_err();
+        assert!(matches!(err, ManagerError::Request(_)), "{err}");
+    });
+}
