@@ -247,3 +247,47 @@ fn capacity_delegation_matches_sdk_vector() {
     let bad = replace(&args, "--delegatee", "0x1234");
     expect_usage_error(&bad, "delegatee");
 }
+
+#[test]
+fn cache_dir_reuses_the_auth_sig_across_runs_and_says_why_not() {
+    let fx = Fixture::new();
+    let (args, expected) = vector_args(&fx);
+    let cache = fx.dir.path().join("cache");
+    let mut cached = args.clone();
+    cached.extend(["--cache-dir".into(), cache.to_str().unwrap().into()]);
+    let run = |args: &[String]| {
+        let out = lit_session(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{stderr}");
+        (String::from_utf8(out.stdout).unwrap(), stderr)
+    };
+
+    // Through the manager the SDK's bytes come out the same, signed once, then reused.
+    let (first, err) = run(&cached);
+    assert_eq!(first.trim_end(), js_json(&expected));
+    assert!(err.contains("re-signed the AuthSig because no cached AuthSig"), "{err}");
+    let (second, err) = run(&cached);
+    assert_eq!(second, first);
+    assert!(err.contains("reused the cached AuthSig"), "{err}");
+    let files: Vec<_> = std::fs::read_dir(&cache).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+
+    // Another resource: re-signed, and the reason names it.
+    let other = replace(&cached, "--resource", "lit-litaction://*=lit-action-execution");
+    let (_, err) = run(&other);
+    assert!(err.contains("does not grant lit-litaction://*=lit-action-execution"), "{err}");
+
+    // A damaged cache file is reported and replaced, never used.
+    std::fs::write(&files[0], "{\"sig\":").unwrap();
+    let (third, err) = run(&cached);
+    assert_eq!(third, first);
+    assert!(err.contains("warning") && err.contains("corrupt"), "{err}");
+    let (_, err) = run(&cached);
+    assert!(err.contains("reused"), "{err}");
+
+    // Without a persistent session key the cache is useless: refused.
+    let i = cached.iter().position(|a| a == "--session-seed-file").unwrap();
+    let mut no_key = cached.clone();
+    no_key.drain(i..i + 2);
+    expect_usage_error(&no_key, "--cache-dir needs a persistent session key");
+}

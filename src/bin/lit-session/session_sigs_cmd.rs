@@ -1,10 +1,13 @@
 //! `lit-session session-sigs`: the SDK's `getSessionSigs` with an EOA wallet.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
+use lit_session_signer::manager::{AuthSource, FileAuthSigStore, SessionKeyPolicy, SessionManager, SessionSigsOptions};
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
+use lit_session_signer::wallet::WalletSigner;
 
 use crate::{input, keys_cmd, wallet_cmd, CliError};
 
@@ -47,6 +50,10 @@ pub struct Args {
     /// SIWE chain id (default 1).
     #[arg(long, value_name = "N")]
     chain_id: Option<u64>,
+    /// Reuse the wallet's AuthSig across runs: cached here (one 0600 JSON file per wallet and
+    /// session key) and re-signed only when it no longer serves. Needs a persistent session key.
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
@@ -87,25 +94,63 @@ pub fn run(args: Args) -> Result<(), CliError> {
         );
     }
 
-    let wallet = args.wallet.open()?;
-    let (store, session_key): (Box<dyn SessionKeyStore>, _) = match (&args.session_key, &args.session_seed_file) {
+    if args.cache_dir.is_some() && args.session_key.is_none() && args.session_seed_file.is_none() {
+        return Err(CliError(
+            "--cache-dir needs a persistent session key (--session-key or --session-seed-file); a fresh random key \
+             would never match the cache"
+                .into(),
+        ));
+    }
+    let wallet: Arc<dyn WalletSigner> = Arc::from(args.wallet.open()?);
+    let (store, session_key): (Arc<dyn SessionKeyStore>, _) = match (&args.session_key, &args.session_seed_file) {
         (Some(uri), _) => {
             let (store, parsed) = keys_cmd::open_store(uri, "--session-key")?;
             let id = store.resolve(&parsed).map_err(|e| CliError(format!("--session-key: {e}")))?;
-            (Box::new(store), id)
+            (Arc::new(store), id)
         }
         (None, Some(path)) => {
             let store = MemoryKeyStore::new();
             let id = store.import_seed("session", input::read_key32(path, "--session-seed-file")?)?;
-            (Box::new(store), id)
+            (Arc::new(store), id)
         }
         (None, None) => {
             let store = MemoryKeyStore::new();
             let id = store.generate("session")?;
-            (Box::new(store), id)
+            (Arc::new(store), id)
         }
     };
-    let sigs = request.sign(store.as_ref(), &session_key, wallet.as_ref())?;
+    let sigs = match &args.cache_dir {
+        None => request.sign(store.as_ref(), &session_key, wallet.as_ref())?,
+        Some(dir) => {
+            let manager = SessionManager::new(
+                store.clone(),
+                SessionKeyPolicy::Fixed(session_key.clone()),
+                AuthSource::Wallet(wallet.clone()),
+                Arc::new(FileAuthSigStore::open(dir).map_err(|e| CliError(format!("--cache-dir: {e}")))?),
+            );
+            let now = request.now;
+            let manager = if args.now.is_some() { manager.with_clock(move || now) } else { manager };
+            let options = SessionSigsOptions {
+                nonce: request.nonce.clone(),
+                expiration: request.expiration,
+                capability_auth_sigs: request.capability_auth_sigs.clone(),
+                domain: request.domain.clone(),
+                statement: request.statement.clone(),
+                chain_id: request.chain_id,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))?;
+            let report = runtime
+                .block_on(manager.session_sigs_report(&request.nodes, &request.requests, &options))
+                .map_err(|e| CliError(e.to_string()))?;
+            for w in &report.warnings {
+                eprintln!("lit-session: warning: {w}");
+            }
+            eprintln!("lit-session: {} (cache {})", report.auth_sig, dir.display());
+            report.sigs
+        }
+    };
     println!("{}", sigs.to_json());
     eprintln!(
         "lit-session: {} session sigs, session key {}, wallet {}, expires {} ({:.1} ms)",
