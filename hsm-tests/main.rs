@@ -9,6 +9,7 @@ mod common;
 mod attributes;
 mod concurrency;
 mod errors;
+mod manager;
 mod persistence;
 mod recovery;
 mod session_sigs;

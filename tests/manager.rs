@@ -151,17 +151,26 @@ fn one_wallet_signature_for_100_calls_then_exactly_when_needed() {
 
         // Rotation after 3 days: a new key, one signature, the old key kept until its AuthSig ends.
         let (old_key, _) = manager.session_key().await.unwrap();
-        clock.advance(Duration::days(3));
+        // The key was made at the start; this is one hour before it is due.
+        clock.advance(Duration::hours(47) + Duration::minutes(4));
+        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::Expired { .. }));
+        assert_eq!(report.session_key, old_key);
+        assert_eq!(count.load(Ordering::SeqCst), 4);
+        clock.advance(Duration::hours(1));
         let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
         assert_eq!(signed_reason(&report.auth_sig), &ResignReason::KeyRotated);
         assert_ne!(report.session_key, old_key);
         assert_valid(&report.sigs, &action, clock.now());
-        assert_eq!(count.load(Ordering::SeqCst), 4);
-        assert_eq!(keys.list().unwrap().len(), 2, "the old key lives while its sessions may");
-        clock.advance(Duration::hours(24) + Duration::minutes(2));
-        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
-        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::Expired { .. }));
         assert_eq!(count.load(Ordering::SeqCst), 5);
+        assert_eq!(keys.list().unwrap().len(), 2, "the old key lives while its sessions may");
+        clock.advance(Duration::hours(23));
+        manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        assert_eq!(keys.list().unwrap().len(), 2, "its last AuthSig has not expired yet");
+        clock.advance(Duration::minutes(56));
+        let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
+        assert!(matches!(signed_reason(&report.auth_sig), ResignReason::ExpiresSoon { .. }));
+        assert_eq!(count.load(Ordering::SeqCst), 6);
         let left = keys.list().unwrap();
         assert_eq!(left.len(), 1, "the retired key is deleted once its AuthSigs expired");
         assert_eq!(left[0].id, report.session_key);
@@ -178,7 +187,7 @@ fn one_wallet_signature_for_100_calls_then_exactly_when_needed() {
         manager.set_auth_source(first_again);
         let report = manager.session_sigs_report(&nodes, &action, &options).await.unwrap();
         assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "{}", report.auth_sig);
-        assert_eq!(count.load(Ordering::SeqCst), 5);
+        assert_eq!(count.load(Ordering::SeqCst), 6);
     });
 }
 

@@ -219,6 +219,8 @@ struct State {
     retired: Vec<RetiredKey>,
     // The in-memory copy for `cached_for`; the store is read only when this misses.
     cached: Option<(AuthSigKey, Arc<CachedAuthSig>)>,
+    // The latest expiration of any AuthSig handed out for the current key: how long it must live.
+    latest_auth_expiration: Option<Timestamp>,
     rotated: bool,
 }
 
@@ -412,6 +414,7 @@ impl SessionManager {
                 (cached, expiration, AuthSigUse::Signed { reason, expiration })
             }
         };
+        state.latest_auth_expiration = state.latest_auth_expiration.max(Some(auth_expiration));
         drop(state);
 
         // Without an explicit expiration the session ends with its capability.
@@ -450,6 +453,7 @@ impl SessionManager {
             let id = current.id.clone();
             blocking(move || keys.delete(&id)).await??;
             state.current = None;
+            state.latest_auth_expiration = None;
             state.key_deleted = true;
         }
         Ok(())
@@ -571,10 +575,7 @@ impl SessionManager {
                     let public = self.public_key(&id).await?;
                     let new = CurrentKey { id, public, address: hex::encode(public.as_bytes()), created: Some(now) };
                     if let Some(old) = state.current.replace(new) {
-                        let last_auth = match &state.cached {
-                            Some((k, c)) if k.session_key == old.public => c.expiration(),
-                            _ => None,
-                        };
+                        let last_auth = state.latest_auth_expiration.take();
                         state.retired.push(retire(old.id, old.public, now, last_auth, self.config.lifetime));
                         state.rotated = true;
                     }
@@ -642,8 +643,9 @@ fn retire(
     last_auth_expiration: Option<Timestamp>,
     lifetime: Duration,
 ) -> RetiredKey {
-    // Sessions signed before the replacement may live until their AuthSig expires.
-    let last = last_auth_expiration.unwrap_or(replaced_at).max(replaced_at.saturating_add(lifetime));
+    // Sessions signed before the replacement live until their AuthSig expires; after a restart
+    // that is unknown, and no AuthSig made before the replacement outlives one lifetime.
+    let last = last_auth_expiration.unwrap_or_else(|| replaced_at.saturating_add(lifetime));
     RetiredKey { id, public, delete_after: last.saturating_add(NODE_EXPIRY_GRACE) }
 }
 
