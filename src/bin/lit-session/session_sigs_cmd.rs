@@ -152,12 +152,20 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
     };
     println!("{}", sigs.to_json());
+    // Through the cache a session ends with its AuthSig; say what was signed, not what was asked.
+    let expires = sigs
+        .iter()
+        .next()
+        .and_then(|(_, s)| {
+            lit_session_signer::verify::SignedMessage::parse(&s.signed_message).ok().map(|m| m.expiration.to_string())
+        })
+        .unwrap_or_else(|| request.expiration().to_string());
     eprintln!(
         "lit-session: {} session sigs, session key {}, wallet {}, expires {} ({:.1} ms)",
         sigs.len(),
         hex::encode(store.public_key(&session_key)?.as_bytes()),
         wallet.address(),
-        request.expiration(),
+        expires,
         started.elapsed().as_secs_f64() * 1e3
     );
     Ok(())
