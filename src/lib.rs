@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod auth_sig;
+pub mod bls;
 pub mod capacity_delegation;
 pub mod eth;
 pub mod jcs;
