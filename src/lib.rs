@@ -30,6 +30,7 @@ pub mod capacity_delegation;
 pub mod eth;
 pub mod jcs;
 pub mod keystore;
+pub mod pkp;
 pub mod recap;
 pub mod resources;
 pub mod session_sigs;
