@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use lit_session_signer::bls::NetworkPublicKey;
 use lit_session_signer::keystore::{KeyId, MemoryKeyStore, SessionKeyStore};
-use lit_session_signer::pkp::{AuthMethod, HttpTransport, LitAction, PkpPublicKey, PkpSessionSigsRequest, SignOptions};
+use lit_session_signer::pkp::{
+    AuthMethod, HttpTransport, LitAction, PkpPublicKey, PkpSessionError, PkpSessionSigsRequest, SignOptions,
+};
 use lit_session_signer::session_sigs::NodeUrl;
 use zeroize::Zeroizing;
 
@@ -83,13 +85,16 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))?;
     let public_key = store.public_key(&key_id)?;
+    // Renders the SIWE: bad input (e.g. a short nonce) is refused before any node is asked.
+    request.sign_session_key_request(&public_key)?;
     let signed = match runtime.block_on(request.sign_session_key(&transport, &public_key, &options)) {
         Ok(s) => s,
-        Err(e) => {
+        Err(e @ PkpSessionError::SignSessionKey(_)) => {
             // The input was fine; the network did not sign. 2 stays reserved for bad input.
             eprintln!("lit-session: error: {e}");
             std::process::exit(1)
         }
+        Err(e) => return Err(e.into()),
     };
     for failure in &signed.failures {
         eprintln!("lit-session: warning: node {failure}");
