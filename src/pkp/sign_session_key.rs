@@ -286,16 +286,40 @@ struct Usable {
     root_key_hex: String,
 }
 
-fn accept(node: &NodeUrl, r: SignSessionKeyResponse, expected: &Expected) -> Result<Usable, NodeFailureReason> {
+// Nodes answer with the same SIWE and key text: parse and hash each distinct text once.
+#[derive(Default)]
+struct Seen {
+    siwe: HashMap<String, Result<(EthAddress, String), String>>,
+    keys: HashMap<String, Result<NetworkPublicKey, BlsError>>,
+}
+
+fn accept(
+    node: &NodeUrl,
+    r: SignSessionKeyResponse,
+    expected: &Expected,
+    seen: &mut Seen,
+) -> Result<Usable, NodeFailureReason> {
     let share =
         SignatureShare::from_hex(&r.signature_share.proof_of_possession).map_err(NodeFailureReason::BadShare)?;
-    let root_key = NetworkPublicKey::from_hex(&r.bls_root_pubkey).map_err(NodeFailureReason::BadRootKey)?;
-    let digest = hex::encode(bls::session_digest(&r.siwe_message));
+    let root_key = seen
+        .keys
+        .entry(r.bls_root_pubkey.clone())
+        .or_insert_with(|| NetworkPublicKey::from_hex(&r.bls_root_pubkey))
+        .clone()
+        .map_err(NodeFailureReason::BadRootKey)?;
+    let (address, digest) = seen
+        .siwe
+        .entry(r.siwe_message.clone())
+        .or_insert_with(|| {
+            let address = expected.check(&r.siwe_message)?;
+            Ok((address, hex::encode(bls::session_digest(&r.siwe_message))))
+        })
+        .clone()
+        .map_err(NodeFailureReason::UnexpectedSiwe)?;
     let data_signed = r.data_signed.trim_start_matches("0x").to_ascii_lowercase();
     if data_signed != digest {
         return Err(NodeFailureReason::DataSignedMismatch { data_signed: r.data_signed, expected: digest });
     }
-    let address = expected.check(&r.siwe_message).map_err(NodeFailureReason::UnexpectedSiwe)?;
     Ok(Usable { node: node.clone(), share, siwe: r.siwe_message, address, root_key_hex: root_key.to_hex(), root_key })
 }
 
@@ -341,8 +365,9 @@ pub async fn sign_session_key_on_nodes<T: NodeTransport + ?Sized>(
     let mut usable: Vec<Usable> = Vec::new();
     let mut failures: Vec<NodeFailure> = Vec::new();
     let mut last = None;
+    let mut seen = Seen::default();
     while let Some((node, answer)) = pending.next().await {
-        let accepted = answer.map_err(NodeFailureReason::from).and_then(|r| accept(node, r, &expected));
+        let accepted = answer.map_err(NodeFailureReason::from).and_then(|r| accept(node, r, &expected, &mut seen));
         match accepted {
             Ok(u) => match usable.iter().find(|o| o.share.identifier() == u.share.identifier()) {
                 Some(first) => failures.push(NodeFailure {
@@ -500,8 +525,14 @@ mod tests {
         let a: NodeUrl = "http://127.0.0.1:1".parse().unwrap();
         assert!(matches!(check_nodes(&[], 1), Err(SignSessionKeyError::NoNodes)));
         assert!(matches!(check_nodes(&[a.clone(), a.clone()], 1), Err(SignSessionKeyError::DuplicateNode(_))));
-        assert!(matches!(check_nodes(std::slice::from_ref(&a), 0), Err(SignSessionKeyError::InvalidMinResponses { .. })));
-        assert!(matches!(check_nodes(std::slice::from_ref(&a), 2), Err(SignSessionKeyError::InvalidMinResponses { .. })));
+        assert!(matches!(
+            check_nodes(std::slice::from_ref(&a), 0),
+            Err(SignSessionKeyError::InvalidMinResponses { .. })
+        ));
+        assert!(matches!(
+            check_nodes(std::slice::from_ref(&a), 2),
+            Err(SignSessionKeyError::InvalidMinResponses { .. })
+        ));
         assert!(check_nodes(&[a], 1).is_ok());
     }
 }

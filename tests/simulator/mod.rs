@@ -36,7 +36,9 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use lit_session_signer::bls::{deal_shares_from_seed, session_digest, KeyShare, NetworkPublicKey};
-use lit_session_signer::pkp::{PkpPublicKey, SIGN_SESSION_KEY_PATH};
+use lit_session_signer::pkp::{
+    EncodedRequest, NodeTransport, PkpPublicKey, SignSessionKeyResponse, TransportError, SIGN_SESSION_KEY_PATH,
+};
 use lit_session_signer::recap::Recap;
 use lit_session_signer::session_sigs::NodeUrl;
 use serde::Deserialize;
@@ -224,6 +226,38 @@ impl OfflineNetwork {
             Ok(v) => (200, v),
             Err((status, v)) => (status.as_u16(), v),
         }
+    }
+}
+
+/// A transport that answers each node from recorded response bodies (URL → body): the client
+/// side without HTTP or node work, e.g. to replay what another client was given.
+pub struct CannedTransport(pub HashMap<String, Vec<u8>>);
+
+#[async_trait::async_trait]
+impl NodeTransport for CannedTransport {
+    async fn sign_session_key(
+        &self,
+        node: &NodeUrl,
+        _request: &EncodedRequest,
+    ) -> Result<SignSessionKeyResponse, TransportError> {
+        let body = self.0.get(node.as_str()).ok_or_else(|| TransportError::Connect("no recorded answer".into()))?;
+        SignSessionKeyResponse::from_json_slice(body)
+    }
+}
+
+impl OfflineNetwork {
+    /// Every node's answer to `body`, node `i` at `urls[i]`; panics unless all are 200.
+    pub fn canned(&self, urls: &[NodeUrl], body: &[u8]) -> CannedTransport {
+        CannedTransport(
+            urls.iter()
+                .enumerate()
+                .map(|(i, url)| {
+                    let (status, answer) = self.answer(i, body);
+                    assert_eq!(status, 200, "simulated node {i}: {answer}");
+                    (url.to_string(), answer.to_string().into_bytes())
+                })
+                .collect(),
+        )
     }
 }
 
