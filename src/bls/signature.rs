@@ -65,6 +65,10 @@ impl BlsSignature {
         Self { bytes, point }
     }
 
+    pub(crate) fn point(&self) -> &G2Projective {
+        &self.point
+    }
+
     /// The 96-byte compressed encoding.
     pub fn to_bytes(&self) -> [u8; SIGNATURE_BYTES] {
         self.bytes
