@@ -44,8 +44,8 @@ fn main() {
     let id = store.generate("bench").unwrap();
     let public_key = store.public_key(&id).unwrap();
     let dalek = SigningKey::from_bytes(&[7; 32]);
-    println!("| N | client | floor (shares + combine + N ed25519) | client/floor | http (simulated nodes) |");
-    println!("|---:|---:|---:|---:|---:|");
+    println!("| N | client | = answers → AuthSig | + session sigs | floor (shares + combine + N ed25519) | client/floor | http (simulated nodes) |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
     for n in NODES {
         let threshold = (2 * n).div_ceil(3);
         let config = config_accepting(n, test_pkp(1), auth_method_type::GOOGLE_JWT, "bench-token");
@@ -67,42 +67,50 @@ fn main() {
         let canned = network.canned(&urls, body.body());
         let options = SignOptions::new(threshold);
 
-        let client = median(
-            (0..=reps)
-                .map(|_| {
-                    let t = Instant::now();
-                    std::hint::black_box(rt.block_on(offline.sign(&canned, &store, &id, &options)).unwrap());
-                    t.elapsed()
-                })
-                .collect(),
-        );
-
-        // The floor: the same shares combined and verified once, and N bare ed25519 signatures.
+        // The floor's inputs: the threshold's shares as hex, session-message-sized messages.
         let first = SignSessionKeyResponse::from_json_slice(&canned.0[urls[0].as_str()]).unwrap();
         let digest = bls::session_digest(&first.siwe_message);
-        let shares: Vec<SignatureShare> = urls
+        let share_hex: Vec<String> = urls
             .iter()
             .take(threshold)
             .map(|u| {
-                let r = SignSessionKeyResponse::from_json_slice(&canned.0[u.as_str()]).unwrap();
-                SignatureShare::from_hex(&r.signature_share.proof_of_possession).unwrap()
+                SignSessionKeyResponse::from_json_slice(&canned.0[u.as_str()])
+                    .unwrap()
+                    .signature_share
+                    .proof_of_possession
             })
             .collect();
-        let floor = median(
-            (0..=reps)
-                .map(|_| {
-                    let t = Instant::now();
-                    let c = bls::combine_verified(&shares, threshold, &network.network_key(), &digest).unwrap();
-                    std::hint::black_box(c);
-                    for i in 0..n {
-                        std::hint::black_box(
-                            dalek.sign(format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(1800)).as_bytes()),
-                        );
-                    }
-                    t.elapsed()
-                })
-                .collect(),
-        );
+        let messages: Vec<Vec<u8>> = (0..n).map(|i| format!("{i:04}{}", "x".repeat(2300)).into_bytes()).collect();
+        let signed = rt.block_on(offline.sign_session_key(&canned, &public_key, &options)).unwrap();
+        let timed = |f: &mut dyn FnMut()| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        };
+        // Interleaved, so load from other processes hits every column alike.
+        let (mut client, mut answers, mut sessions, mut floor) = (vec![], vec![], vec![], vec![]);
+        for _ in 0..=reps {
+            client.push(timed(&mut || {
+                std::hint::black_box(rt.block_on(offline.sign(&canned, &store, &id, &options)).unwrap());
+            }));
+            answers.push(timed(&mut || {
+                std::hint::black_box(rt.block_on(offline.sign_session_key(&canned, &public_key, &options)).unwrap());
+            }));
+            sessions.push(timed(&mut || {
+                std::hint::black_box(offline.session_sigs(&store, &id, &signed).unwrap());
+            }));
+            floor.push(timed(&mut || {
+                let shares: Vec<SignatureShare> =
+                    share_hex.iter().map(|h| SignatureShare::from_hex(h).unwrap()).collect();
+                std::hint::black_box(
+                    bls::combine_verified(&shares, threshold, &network.network_key(), &digest).unwrap(),
+                );
+                for m in &messages {
+                    std::hint::black_box(dalek.sign(m));
+                }
+            }));
+        }
+        let (client, answers, sessions, floor) = (median(client), median(answers), median(sessions), median(floor));
 
         let sim = rt.block_on(Simulator::start(config));
         let live = request(sim.urls());
@@ -118,8 +126,10 @@ fn main() {
         );
         drop(sim);
         println!(
-            "| {n} | {:.2} ms | {:.2} ms | {:.2}× | {:.1} ms |",
+            "| {n} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms | {:.2}× | {:.1} ms |",
             ms(client),
+            ms(answers),
+            ms(sessions),
             ms(floor),
             client.as_secs_f64() / floor.as_secs_f64(),
             ms(http)
