@@ -213,6 +213,9 @@ fn verify_pkp_sessions_with_the_network_key() {
         assert_eq!(out.status.code(), Some(0), "{extra:?}: {}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
         assert_eq!(stdout(&out), "valid\n");
     }
+    // The pkp-session-sigs spelling works too.
+    let out = run(&["--network-public-key", &key]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     // From a file, with a comment and the wrong key first.
     let other = other_network_key();
     let file = f.write("keys.txt", &format!("# Lit networks\n{other}\n\n{key}  # this one\n"));

@@ -40,7 +40,7 @@ pub struct Args {
 pub struct NetworkKeyArgs {
     /// A network BLS public key (48-byte G1, 96 hex digits, `0x` optional), as nodes return
     /// `blsRootPubkey`; repeatable. Without one, PKP capabilities report needs-network-key.
-    #[arg(long = "network-key", value_name = "HEX")]
+    #[arg(long = "network-key", visible_alias = "network-public-key", value_name = "HEX")]
     keys: Vec<String>,
     /// A file of network BLS public keys in hex, one per line (`#` comments and blank lines
     /// ignored); repeatable.
