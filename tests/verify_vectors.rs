@@ -22,7 +22,8 @@ use lit_session_signer::resources::{LitAbility, LitResource, ResourceAbilityRequ
 use lit_session_signer::session_sigs::{session_key_uri, NodeUrl, SessionSig, SessionSigs, SessionSigsRequest};
 use lit_session_signer::siwe::SiweMessage;
 use lit_session_signer::verify::{
-    parse_session_sigs, verify_session_sig, BatchItem, CapabilityError, Verifier, VerifyError, VerifyPolicy,
+    parse_session_sigs, verify_session_sig, BatchItem, CapabilityCache, CapabilityError, SignatureStatus, Verifier,
+    VerifyError, VerifyPolicy,
 };
 use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
 use lit_session_signer::Timestamp;
@@ -211,6 +212,28 @@ fn pkp_vectors_verify_fully_with_the_recorded_network_key() {
     let err = strict.verify(&all[0].0, &all[0].1, &r, early).unwrap_err();
     assert_eq!(err.rule(), "strict-capability");
     assert_eq!(err.capability_error().map(CapabilityError::rule), Some("sdk-bls-time"), "{err}");
+}
+
+#[test]
+fn cached_bls_checks_are_kept_apart_per_network_key_set() {
+    let v = vector("session-sigs-wrapped-keys.json");
+    let key = recorded_network_key(&v);
+    let other: NetworkPublicKey =
+        vector("bls-sign-session-key.json")["responses"][0]["blsRootPubkey"].as_str().unwrap().parse().unwrap();
+    let now = ts(v["validity"]["pkpSessions"]["suggestedVerifyAt"].as_str().unwrap());
+    let text = v["pkpSessionSig"]["signedMessage"].as_str().unwrap();
+    let msg = lit_session_signer::verify::SignedMessage::parse(text).unwrap();
+    let cap = &msg.capabilities[0];
+    let cache = CapabilityCache::new(8);
+    let status =
+        |keys: &[NetworkPublicKey]| cache.get_or_check(cap, now, keys).siwe.as_ref().unwrap().signature.clone();
+    assert_eq!(status(&[key]), SignatureStatus::Valid);
+    assert_eq!(status(&[other]), SignatureStatus::Invalid(CapabilityError::BlsSignature { keys: 1 }));
+    assert_eq!(status(&[]), SignatureStatus::NeedsNetworkKey);
+    assert_eq!(status(&[other, key]), SignatureStatus::Valid);
+    assert_eq!(cache.len(), 4);
+    assert_eq!(status(&[key]), SignatureStatus::Valid);
+    assert_eq!(cache.len(), 4);
 }
 
 #[test]
