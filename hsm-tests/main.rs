@@ -10,6 +10,7 @@ mod attributes;
 mod concurrency;
 mod errors;
 mod persistence;
+mod pkp;
 mod recovery;
 mod session_sigs;
 mod signing;

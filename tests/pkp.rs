@@ -47,28 +47,32 @@ async fn start(nodes: usize) -> Simulator {
     Simulator::start(config_accepting(nodes, test_pkp(1), auth_method_type::GOOGLE_JWT, TOKEN)).await
 }
 
-/// Checks every node's session sig as that node would, plus the network signature.
+/// Checks every node's session sig as that node would (and with the strict rules), the
+/// network key configured, plus the network signature on its own.
 fn assert_accepted(sigs: &PkpSessionSigs, request: &PkpSessionSigsRequest, network_key: &NetworkPublicKey) {
     verify_lit_bls_auth_sig(&sigs.signed.auth_sig, network_key).expect("the LIT_BLS AuthSig verifies");
     assert_eq!(sigs.session_sigs.len(), request.nodes.len());
-    let verifier = Verifier::new(VerifyPolicy::node());
-    for (node, sig) in sigs.session_sigs.iter() {
-        let caps = serde_json::from_str::<Value>(&sig.signed_message).unwrap()["capabilities"].clone();
-        let last = caps.as_array().unwrap().last().unwrap().clone();
-        assert_eq!(
-            last,
-            serde_json::to_value(&sigs.signed.auth_sig).unwrap(),
-            "the PKP AuthSig is the last capability"
-        );
-        for r in &request.requests {
-            match verifier.verify(sig, node, r, request.now) {
-                Ok(v) => assert_eq!(v.user_address, request.pkp_public_key.address().to_checksum()),
-                // Until the verifier knows the network key: everything before the BLS check passed.
-                Err(VerifyError::NeedsNetworkKey { .. }) => {}
-                Err(e) => panic!("{node}: {e}"),
+    let pkp_address = request.pkp_public_key.address().to_checksum();
+    for policy in [VerifyPolicy::node(), VerifyPolicy::strict()] {
+        let verifier = Verifier::new(policy.with_network_key(*network_key));
+        for (node, sig) in sigs.session_sigs.iter() {
+            let caps = serde_json::from_str::<Value>(&sig.signed_message).unwrap()["capabilities"].clone();
+            let last = caps.as_array().unwrap().last().unwrap().clone();
+            assert_eq!(last, serde_json::to_value(&sigs.signed.auth_sig).unwrap(), "the PKP AuthSig is the last capability");
+            for r in &request.requests {
+                let verified = verifier.verify(sig, node, r, Timestamp::now()).unwrap_or_else(|e| panic!("{node}: {e}"));
+                assert_eq!(verified.user_address, pkp_address);
             }
         }
     }
+    // Without the network key the verifier cannot decide, and says so.
+    let (node, sig) = sigs.session_sigs.iter().next().unwrap();
+    let err = Verifier::new(VerifyPolicy::node()).verify(sig, node, &request.requests[0], Timestamp::now()).unwrap_err();
+    assert!(matches!(err, VerifyError::NeedsNetworkKey { .. }), "{err}");
+    // Another network's key does not verify it.
+    let (other, _) = bls::deal_shares_from_seed(1, 1, &[99; 32]).unwrap();
+    let verifier = Verifier::new(VerifyPolicy::node().with_network_key(other));
+    assert!(verifier.verify(sig, node, &request.requests[0], Timestamp::now()).is_err());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
