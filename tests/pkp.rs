@@ -58,16 +58,22 @@ fn assert_accepted(sigs: &PkpSessionSigs, request: &PkpSessionSigsRequest, netwo
         for (node, sig) in sigs.session_sigs.iter() {
             let caps = serde_json::from_str::<Value>(&sig.signed_message).unwrap()["capabilities"].clone();
             let last = caps.as_array().unwrap().last().unwrap().clone();
-            assert_eq!(last, serde_json::to_value(&sigs.signed.auth_sig).unwrap(), "the PKP AuthSig is the last capability");
+            assert_eq!(
+                last,
+                serde_json::to_value(&sigs.signed.auth_sig).unwrap(),
+                "the PKP AuthSig is the last capability"
+            );
             for r in &request.requests {
-                let verified = verifier.verify(sig, node, r, Timestamp::now()).unwrap_or_else(|e| panic!("{node}: {e}"));
+                let verified =
+                    verifier.verify(sig, node, r, Timestamp::now()).unwrap_or_else(|e| panic!("{node}: {e}"));
                 assert_eq!(verified.user_address, pkp_address);
             }
         }
     }
     // Without the network key the verifier cannot decide, and says so.
     let (node, sig) = sigs.session_sigs.iter().next().unwrap();
-    let err = Verifier::new(VerifyPolicy::node()).verify(sig, node, &request.requests[0], Timestamp::now()).unwrap_err();
+    let err =
+        Verifier::new(VerifyPolicy::node()).verify(sig, node, &request.requests[0], Timestamp::now()).unwrap_err();
     assert!(matches!(err, VerifyError::NeedsNetworkKey { .. }), "{err}");
     // Another network's key does not verify it.
     let (other, _) = bls::deal_shares_from_seed(1, 1, &[99; 32]).unwrap();

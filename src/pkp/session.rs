@@ -232,3 +232,63 @@ impl PkpSessionSigsRequest {
         Ok(PkpSessionSigs { session_sigs, signed })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keystore::MemoryKeyStore;
+    use crate::pkp::{EncodedRequest, SignSessionKeyResponse, TransportError};
+
+    struct Nowhere;
+
+    #[async_trait::async_trait]
+    impl NodeTransport for Nowhere {
+        async fn sign_session_key(
+            &self,
+            _node: &NodeUrl,
+            _request: &EncodedRequest,
+        ) -> Result<SignSessionKeyResponse, TransportError> {
+            Err(TransportError::Connect("nowhere".into()))
+        }
+    }
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    fn request() -> PkpSessionSigsRequest {
+        let pkp = "0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798\
+                   483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8";
+        PkpSessionSigsRequest::new(
+            vec!["http://127.0.0.1:1".parse().unwrap()],
+            pkp.parse().unwrap(),
+            vec![AuthMethod::new(1, "t")],
+            vec!["lit-pkp://*=pkp-signing".parse().unwrap()],
+            "0x1234567890abcdef",
+            1,
+        )
+    }
+
+    #[test]
+    fn futures_can_be_spawned() {
+        // A session manager spawns these on a multi-threaded runtime.
+        let store = MemoryKeyStore::new();
+        let id = store.generate("k").unwrap();
+        let request = request();
+        let options = SignOptions::new(1);
+        assert_send(&request.sign(&Nowhere, &store, &id, &options));
+        let dyn_transport: &dyn NodeTransport = &Nowhere;
+        let key = store.public_key(&id).unwrap();
+        assert_send(&request.sign_session_key(dyn_transport, &key, &options));
+    }
+
+    #[test]
+    fn needs_some_auth() {
+        let mut r = request();
+        assert!(r.validate().is_ok());
+        r.auth_methods.clear();
+        assert!(matches!(r.validate(), Err(PkpSessionError::NoAuth)));
+        r.lit_action = Some(LitAction::from_ipfs_id("QmX", serde_json::json!({})).unwrap());
+        assert!(r.validate().is_ok());
+        r.requests.clear();
+        assert!(matches!(r.validate(), Err(PkpSessionError::Session(SessionSigsError::NoRequests))));
+    }
+}
