@@ -341,7 +341,10 @@ enum Attempt {
 /// Shares that are not shares of the network signature are found and named
 /// ([`bls::combine_verified`] with `min_responses` as the threshold); if the rest still
 /// reach `min_responses` the AuthSig is made. Otherwise the error names every failed node and
-/// why.
+/// why. Answers still outstanding when enough are in are dropped (their requests cancelled).
+///
+/// Runs on Tokio (the per-node timeouts use its timer): call it inside a runtime with the time
+/// driver enabled.
 pub async fn sign_session_key_on_nodes<T: NodeTransport + ?Sized>(
     transport: &T,
     nodes: &[NodeUrl],
