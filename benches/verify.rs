@@ -1,12 +1,19 @@
 //! Session-signature verification throughput, on messages from the real minting code.
 //!
-//! `cargo bench --bench verify` prints one table: plain `verify_strict`, full verification with
-//! a cached capability, uncached, and batch verification for 30 and 64 signatures.
+//! `cargo bench --bench verify` prints two tables: plain `verify_strict`, full verification with
+//! a cached capability, uncached, and batch verification for 30 and 64 signatures; then the BLS
+//! work of PKP sessions (share combination for 3 and 10 shares, network-signature verification,
+//! bad-share attribution, full verification of the real PKP session sigs in
+//! `../shared/vectors/session-sigs-wrapped-keys.json` or `$LIT_VECTORS_DIR`), against the same
+//! `verify_strict` baseline.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signature, VerifyingKey};
+use lit_session_signer::bls::{
+    combine_shares, combine_verified, deal_shares_from_seed, session_digest, NetworkPublicKey, SignatureShare,
+};
 use lit_session_signer::keystore::MemoryKeyStore;
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::session_sigs::{NodeUrl, SessionSig, SessionSigsRequest};
@@ -125,4 +132,103 @@ fn main() {
     for (n, full, _) in &batch {
         println!("{:<58} {:>10.2}x  (goal ≈ 17 µs/sig)", format!("ratio batch n = {n} / verify_strict"), full / strict);
     }
+    println!();
+    bls(strict);
+}
+
+/// The BLS table; `strict` is the ed25519 `verify_strict` time from the same run.
+fn bls(strict: f64) {
+    let digest = session_digest("litprotocol.com wants you to sign in with your Ethereum account:\n…");
+    let mut rows: Vec<(String, f64)> = Vec::new();
+    for (t, n) in [(2usize, 3usize), (7, 10)] {
+        let (key, keys) = deal_shares_from_seed(t, n, &[n as u8; 32]).unwrap();
+        let shares: Vec<SignatureShare> = keys.iter().map(|k| k.sign_share(&digest)).collect();
+        let json: Vec<serde_json::Value> = shares.iter().map(SignatureShare::to_node_json).collect();
+        rows.push((
+            format!("parse {n} node shares (G2 subgroup check), per share"),
+            per_item(n, || {
+                for j in &json {
+                    black_box(SignatureShare::from_node_json(black_box(j))).unwrap();
+                }
+            }),
+        ));
+        rows.push((
+            format!("combine_shares, {n} shares (threshold {t})"),
+            per_item(1, || {
+                black_box(combine_shares(black_box(&shares))).unwrap();
+            }),
+        ));
+        rows.push((
+            format!("combine_verified, {n} shares, all good"),
+            per_item(1, || {
+                black_box(combine_verified(black_box(&shares), t, &key, &digest)).unwrap();
+            }),
+        ));
+        let mut one_bad = shares.clone();
+        one_bad[0] = keys[0].sign_share(b"another message");
+        rows.push((
+            format!("combine_verified, {n} shares, first one bad (found + named)"),
+            per_item(1, || {
+                let c = black_box(combine_verified(black_box(&one_bad), t, &key, &digest)).unwrap();
+                assert_eq!(c.rejected, vec![1]);
+            }),
+        ));
+        if n == 3 {
+            let sig = combine_shares(&shares).unwrap();
+            rows.push((
+                "BlsSignature::verify (hash-to-G2 + 2 pairings)".into(),
+                per_item(1, || {
+                    black_box(sig.verify(&key, black_box(&digest))).unwrap();
+                }),
+            ));
+        }
+    }
+    match pkp_vector() {
+        Some((sigs, key, now)) => {
+            let wanted: ResourceAbilityRequest = "lit-pkp://*=pkp-signing".parse().unwrap();
+            let policy = VerifyPolicy::node().with_network_key(key);
+            let verifier = Verifier::new(policy.clone());
+            rows.push((
+                "PKP session sig, full verify, LIT_BLS capability cached".into(),
+                per_item(sigs.len(), || {
+                    for (s, n) in &sigs {
+                        black_box(verifier.verify(s, n, &wanted, now)).unwrap();
+                    }
+                }),
+            ));
+            rows.push((
+                "PKP session sig, full verify, uncached (BLS pairing each time)".into(),
+                per_item(sigs.len(), || {
+                    for (s, n) in &sigs {
+                        black_box(verify_session_sig(s, n, &wanted, now, &policy)).unwrap();
+                    }
+                }),
+            ));
+        }
+        None => eprintln!("(session-sigs-wrapped-keys.json not found: PKP session rows skipped; set LIT_VECTORS_DIR)"),
+    }
+    println!("BLS12-381 for PKP sessions (blsful 2.5.7 / blst), baseline ed25519 verify_strict = {strict:.1} µs");
+    println!("{:<66} {:>10} {:>10}", "measurement", "µs/item", "× strict");
+    for (name, us) in rows {
+        println!("{name:<66} {us:>10.1} {:>10.1}", us / strict);
+    }
+}
+
+/// The PKP session sigs of the wrapped-keys vector (with their nodes), its network key and a
+/// time inside its window.
+type PkpVector = (Vec<(SessionSig, NodeUrl)>, NetworkPublicKey, Timestamp);
+
+fn pkp_vector() -> Option<PkpVector> {
+    let dir = std::env::var_os("LIT_VECTORS_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
+    let text = std::fs::read_to_string(dir.join("session-sigs-wrapped-keys.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let key = v["blsNetworkRootPubkey"]["hex"].as_str()?.parse().ok()?;
+    let now = v["validity"]["pkpSessions"]["suggestedVerifyAt"].as_str()?.parse().ok()?;
+    let mut sigs = Vec::new();
+    for (node, sig) in v["sessionSigs"].as_object()? {
+        sigs.push((serde_json::from_value(sig.clone()).ok()?, node.parse().ok()?));
+    }
+    Some((sigs, key, now))
 }

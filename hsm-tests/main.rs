@@ -11,6 +11,7 @@ mod concurrency;
 mod errors;
 mod manager;
 mod persistence;
+mod pkp;
 mod recovery;
 mod session_sigs;
 mod signing;

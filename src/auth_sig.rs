@@ -1,7 +1,8 @@
 //! AuthSigs: a wallet's EIP-191 signature over a SIWE message, as the SDK's `generateAuthSig`
 //! writes it.
 
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::siwe::{SiweError, SiweMessage};
 use crate::wallet::{WalletError, WalletSigner};
@@ -28,8 +29,10 @@ pub enum AuthSigError {
     },
 }
 
-/// `{sig, derivedVia, signedMessage, address[, algo]}` in the SDK's key order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// `{sig, derivedVia, signedMessage, address[, algo]}` in the SDK's key order; a network
+/// (`lit.bls`) AuthSig puts `algo` second, as the SDK's `signSessionKey` does
+/// (`{sig, algo, derivedVia, signedMessage, address}`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct AuthSig {
     /// `0x` + r‖s‖v (v = 27/28) for wallets.
     pub sig: String,
@@ -42,8 +45,27 @@ pub struct AuthSig {
     /// The signer's EIP-55 address.
     pub address: String,
     /// Only set for non-wallet signatures (e.g. `ed25519`, `LIT_BLS`).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(default)]
     pub algo: Option<String>,
+}
+
+impl Serialize for AuthSig {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // `generateAuthSig` appends `algo`; `signSessionKey` writes it right after `sig`.
+        let algo_second = self.derived_via == crate::bls::DERIVED_VIA_LIT_BLS;
+        let mut s = serializer.serialize_struct("AuthSig", 4 + usize::from(self.algo.is_some()))?;
+        s.serialize_field("sig", &self.sig)?;
+        if let (true, Some(algo)) = (algo_second, &self.algo) {
+            s.serialize_field("algo", algo)?;
+        }
+        s.serialize_field("derivedVia", &self.derived_via)?;
+        s.serialize_field("signedMessage", &self.signed_message)?;
+        s.serialize_field("address", &self.address)?;
+        if let (false, Some(algo)) = (algo_second, &self.algo) {
+            s.serialize_field("algo", algo)?;
+        }
+        s.end()
+    }
 }
 
 impl AuthSig {

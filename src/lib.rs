@@ -25,11 +25,13 @@
 #![warn(missing_docs)]
 
 pub mod auth_sig;
+pub mod bls;
 pub mod capacity_delegation;
 pub mod eth;
 pub mod jcs;
 pub mod keystore;
 pub mod manager;
+pub mod pkp;
 pub mod recap;
 pub mod resources;
 pub mod session_sigs;

@@ -186,3 +186,81 @@ fn inspect_table_and_json() {
     assert!(report["entries"][0]["detail"].as_str().unwrap().starts_with("expired: "));
     assert!(report["entries"][0]["capabilities"][0]["status"].as_str().unwrap().starts_with("siwe-time: "));
 }
+
+fn network_key(f: &Files) -> String {
+    f.v["blsNetworkRootPubkey"]["hex"].as_str().unwrap().to_string()
+}
+
+/// The root key of the other BLS vector: a valid G1 key, not this network's.
+fn other_network_key() -> String {
+    vector("bls-sign-session-key.json")["responses"][0]["blsRootPubkey"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn verify_pkp_sessions_with_the_network_key() {
+    let f = Files::new();
+    let now = f.at("pkpSessions", "suggestedVerifyAt");
+    let pkp = f.pkp_map();
+    let key = network_key(&f);
+    let base = ["verify", "--session-sigs", &pkp, "--node", NODE, "--resource", PKP, "--now", &now];
+    let run = |extra: &[&str]| {
+        let mut args = base.to_vec();
+        args.extend(extra);
+        lit_session(&args)
+    };
+    for extra in [&["--network-key", &key][..], &["--network-key", &format!("0x{key}"), "--strict"][..]] {
+        let out = run(extra);
+        assert_eq!(out.status.code(), Some(0), "{extra:?}: {}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(stdout(&out), "valid\n");
+    }
+    // The pkp-session-sigs spelling works too.
+    let out = run(&["--network-public-key", &key]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // From a file, with a comment and the wrong key first.
+    let other = other_network_key();
+    let file = f.write("keys.txt", &format!("# Lit networks\n{other}\n\n{key}  # this one\n"));
+    let out = run(&["--network-key-file", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // The wrong key only: the BLS rule, exit 1.
+    let out = run(&["--network-key", &other]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).starts_with("invalid: capability: #0: bls-signature: "), "{}", stdout(&out));
+    // Bad keys are input errors.
+    let empty = f.write("empty.txt", "# nothing\n");
+    for (extra, needle) in [
+        (vec!["--network-key", "abcd"], "--network-key abcd: network public key: expected 48 bytes"),
+        (vec!["--network-key", &key[..94]], "expected 48 bytes, got 47"),
+        (vec!["--network-key-file", &empty], "no key in the file"),
+        (vec!["--network-key-file", "/nonexistent/keys"], "--network-key-file /nonexistent/keys"),
+    ] {
+        let out = run(&extra);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let bad_line = f.write("bad.txt", &format!("{key}\nzz\n"));
+    let out = run(&["--network-key-file", &bad_line]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2: network public key: not hex"));
+}
+
+#[test]
+fn inspect_with_the_network_key_reports_valid() {
+    let f = Files::new();
+    let now = f.at("pkpSessions", "suggestedVerifyAt");
+    let key = network_key(&f);
+    let out = lit_session(&["inspect", "--session-sigs", &f.pkp_map(), "--now", &now, "--network-key", &key, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let entries = report["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    for e in entries {
+        assert_eq!(e["verdict"], "valid", "{e}");
+        assert_eq!(e["capabilities"][0]["kind"], "lit.bls");
+        assert_eq!(e["capabilities"][0]["status"], "valid");
+    }
+    let out =
+        lit_session(&["inspect", "--session-sigs", &f.pkp_map(), "--now", &now, "--network-key", &other_network_key()]);
+    let table = stdout(&out);
+    assert!(table.contains("status    bls-signature: "), "{table}");
+    assert!(table.contains("invalid"), "{table}");
+}

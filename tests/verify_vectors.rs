@@ -11,14 +11,19 @@ use std::sync::Arc;
 
 use ed25519_dalek::{Signer, SigningKey};
 use lit_session_signer::auth_sig::AuthSig;
+use lit_session_signer::bls::{
+    combine_verified, deal_shares_from_seed, lit_bls_auth_sig, session_digest, BlsSignature, NetworkPublicKey,
+};
 use lit_session_signer::capacity_delegation::CapacityDelegation;
+use lit_session_signer::eth::EthAddress;
 use lit_session_signer::keystore::MemoryKeyStore;
 use lit_session_signer::recap::Recap;
 use lit_session_signer::resources::{LitAbility, LitResource, ResourceAbilityRequest, ResourcePrefix};
 use lit_session_signer::session_sigs::{session_key_uri, NodeUrl, SessionSig, SessionSigs, SessionSigsRequest};
 use lit_session_signer::siwe::SiweMessage;
 use lit_session_signer::verify::{
-    parse_session_sigs, verify_session_sig, BatchItem, CapabilityError, Verifier, VerifyError, VerifyPolicy,
+    parse_session_sigs, verify_session_sig, BatchItem, CapabilityCache, CapabilityError, SignatureStatus, Verifier,
+    VerifyError, VerifyPolicy,
 };
 use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
 use lit_session_signer::Timestamp;
@@ -91,26 +96,35 @@ fn eoa_vector_verifies_inside_its_window_and_expires_after() {
     assert!(matches!(err, Err(VerifyError::IssuedInFuture { .. })));
 }
 
-#[test]
-fn pkp_vectors_pass_every_check_but_bls() {
-    let v = vector("session-sigs-wrapped-keys.json");
-    let now = ts(v["validity"]["pkpSessions"]["suggestedVerifyAt"].as_str().unwrap());
+/// The PKP entries of the wrapped-keys vector: the three map entries and `pkpSessionSig`.
+fn pkp_vector_sigs(v: &Value) -> Vec<(SessionSig, NodeUrl)> {
     let entries = parse_session_sigs(&v["sessionSigs"].to_string()).unwrap();
     assert_eq!(entries.len(), 3);
-    let verifier = Verifier::default();
-    let mut all = Vec::new();
-    for e in &entries {
-        let url = node(e.node.as_deref().unwrap());
-        all.push((e.session_sig.clone(), url));
-    }
+    let mut all: Vec<(SessionSig, NodeUrl)> =
+        entries.iter().map(|e| (e.session_sig.clone(), node(e.node.as_deref().unwrap()))).collect();
     all.push((session_sig(&v["pkpSessionSig"]), node("https://207.244.70.36:8474")));
+    all
+}
+
+fn recorded_network_key(v: &Value) -> NetworkPublicKey {
+    v["blsNetworkRootPubkey"]["hex"].as_str().unwrap().parse().unwrap()
+}
+
+const PKP_ADDRESS: &str = "0xd1Af1AAC50aC837C873200D17b78664aFCde597C";
+
+#[test]
+fn pkp_vectors_need_the_network_key_without_one() {
+    let v = vector("session-sigs-wrapped-keys.json");
+    let now = ts(v["validity"]["pkpSessions"]["suggestedVerifyAt"].as_str().unwrap());
+    let verifier = Verifier::default();
+    let all = pkp_vector_sigs(&v);
     for (sig, url) in &all {
         for r in ["lit-pkp://*=pkp-signing", "lit-litaction://*=lit-action-execution"] {
             let err = verifier.verify(sig, url, &req(r), now).unwrap_err();
             match err {
                 VerifyError::NeedsNetworkKey { index, ref address } => {
                     assert_eq!(index, 0);
-                    assert_eq!(address, "0xd1Af1AAC50aC837C873200D17b78664aFCde597C");
+                    assert_eq!(address, PKP_ADDRESS);
                 }
                 other => panic!("{url} {r}: {other}"),
             }
@@ -140,6 +154,189 @@ fn pkp_vectors_pass_every_check_but_bls() {
         assert!(matches!(res, Err(VerifyError::NeedsNetworkKey { .. })));
     }
     assert_eq!(verifier.cache().len(), 1);
+}
+
+#[test]
+fn pkp_vectors_verify_fully_with_the_recorded_network_key() {
+    let v = vector("session-sigs-wrapped-keys.json");
+    let key = recorded_network_key(&v);
+    let now = ts(v["validity"]["pkpSessions"]["suggestedVerifyAt"].as_str().unwrap());
+    let all = pkp_vector_sigs(&v);
+    let policy = VerifyPolicy::node().with_network_key(key);
+    let verifier = Verifier::new(policy.clone());
+    let strict = Verifier::new(VerifyPolicy::strict().with_network_key(key));
+    let pkp: EthAddress = PKP_ADDRESS.parse().unwrap();
+    for (sig, url) in &all {
+        for r in ["lit-pkp://*=pkp-signing", "lit-pkp://0x1a2b=pkp-signing", "lit-litaction://*=lit-action-execution"] {
+            let ok = verify_session_sig(sig, url, &req(r), now, &policy).unwrap_or_else(|e| panic!("{url} {r}: {e}"));
+            assert_eq!(ok.capability_index, 0);
+            assert_eq!(ok.user_address, PKP_ADDRESS);
+            assert_eq!(ok.siwe_address, pkp);
+            assert_eq!(verifier.verify(sig, url, &req(r), now), Ok(ok.clone()));
+            assert_eq!(strict.verify(sig, url, &req(r), now), Ok(ok));
+        }
+    }
+    // The whole window, at both ends.
+    let (first, last) = (
+        ts(v["validity"]["pkpSessions"]["notBefore"].as_str().unwrap()),
+        ts(v["validity"]["pkpSessions"]["notAfter"].as_str().unwrap()),
+    );
+    for t in [first, last] {
+        verifier.verify(&all[0].0, &all[0].1, &req("lit-pkp://*=pkp-signing"), t).unwrap();
+    }
+    // Batch: all pass, one BLS pairing check cached for all four.
+    let r = req("lit-pkp://*=pkp-signing");
+    let items: Vec<BatchItem> = all.iter().map(|(s, n)| BatchItem { session_sig: s, node: n, request: &r }).collect();
+    assert!(verifier.verify_batch(&items, now).iter().all(Result::is_ok));
+    assert_eq!(verifier.cache().len(), 1);
+    // A second key (e.g. during rotation) does not get in the way.
+    let other: NetworkPublicKey =
+        vector("bls-sign-session-key.json")["responses"][0]["blsRootPubkey"].as_str().unwrap().parse().unwrap();
+    let both = Verifier::new(VerifyPolicy::node().with_network_keys([other, key]));
+    both.verify(&all[0].0, &all[0].1, &r, now).unwrap();
+
+    // Negative cases on the real data.
+    // Wrong network key.
+    let wrong = Verifier::new(VerifyPolicy::node().with_network_key(other));
+    let err = wrong.verify(&all[0].0, &all[0].1, &r, now).unwrap_err();
+    assert_eq!(err, VerifyError::Capability { index: 0, error: CapabilityError::BlsSignature { keys: 1 } });
+    assert!(err.to_string().starts_with("capability: #0: bls-signature: "), "{err}");
+    // Capability SIWE expired while the session is in its 60 s grace (both expire together).
+    let grace = last.saturating_add(Duration::seconds(30));
+    let err = verifier.verify(&all[0].0, &all[0].1, &r, grace).unwrap_err();
+    assert_eq!(err.capability_error().map(CapabilityError::rule), Some("siwe-time"), "{err}");
+    // Before the SIWE's Issued At (19:46:47Z) but within the session's 60 s skew: the node's
+    // valid_now has no Issued At rule, so it passes; the SDK's rule (strict) refuses.
+    let early = ts("2024-06-02T19:46:30Z");
+    verifier.verify(&all[0].0, &all[0].1, &r, early).unwrap();
+    let err = strict.verify(&all[0].0, &all[0].1, &r, early).unwrap_err();
+    assert_eq!(err.rule(), "strict-capability");
+    assert_eq!(err.capability_error().map(CapabilityError::rule), Some("sdk-bls-time"), "{err}");
+}
+
+#[test]
+fn cached_bls_checks_are_kept_apart_per_network_key_set() {
+    let v = vector("session-sigs-wrapped-keys.json");
+    let key = recorded_network_key(&v);
+    let other: NetworkPublicKey =
+        vector("bls-sign-session-key.json")["responses"][0]["blsRootPubkey"].as_str().unwrap().parse().unwrap();
+    let now = ts(v["validity"]["pkpSessions"]["suggestedVerifyAt"].as_str().unwrap());
+    let text = v["pkpSessionSig"]["signedMessage"].as_str().unwrap();
+    let msg = lit_session_signer::verify::SignedMessage::parse(text).unwrap();
+    let cap = &msg.capabilities[0];
+    let cache = CapabilityCache::new(8);
+    let status =
+        |keys: &[NetworkPublicKey]| cache.get_or_check(cap, now, keys).siwe.as_ref().unwrap().signature.clone();
+    assert_eq!(status(&[key]), SignatureStatus::Valid);
+    assert_eq!(status(&[other]), SignatureStatus::Invalid(CapabilityError::BlsSignature { keys: 1 }));
+    assert_eq!(status(&[]), SignatureStatus::NeedsNetworkKey);
+    assert_eq!(status(&[other, key]), SignatureStatus::Valid);
+    assert_eq!(cache.len(), 4);
+    assert_eq!(status(&[key]), SignatureStatus::Valid);
+    assert_eq!(cache.len(), 4);
+}
+
+#[test]
+fn dealt_network_bls_capabilities_follow_the_node_rules() {
+    let fx = fixture();
+    let (key, shares) = deal_shares_from_seed(3, 5, &[0x11; 32]).unwrap();
+    let (other_key, _) = deal_shares_from_seed(3, 5, &[0x12; 32]).unwrap();
+    let pkp = fx.other_wallet.address();
+    // A PKP capability as the nodes write it: signed by 3 of the 5 shares over the text.
+    let bls_cap = |text: &str| -> Value {
+        let digest = session_digest(text);
+        let sig_shares: Vec<_> = shares[1..4].iter().map(|s| s.sign_share(&digest)).collect();
+        let sig = combine_verified(&sig_shares, 3, &key, &digest).unwrap().require_all().unwrap();
+        serde_json::to_value(lit_bls_auth_sig(&sig, text, &pkp)).unwrap()
+    };
+    // The PKP SIWE: the SDK's statement, then the ReCap (whose statement is appended).
+    let pkp_siwe = || {
+        SiweMessage::new(pkp, NONCE, now())
+            .with_uri(&session_key_uri(&fx.key.verifying_key()))
+            .with_expiration(fx.request.expiration())
+            .with_statement("Lit Protocol PKP session signature")
+            .with_requests(&fx.request.requests)
+    };
+    let text = pkp_siwe().render().unwrap();
+    let good = fx.with_caps(vec![bls_cap(&text)]);
+    let n = node(NODES[0]);
+    let r = req(REQUESTS[0]);
+    let policy = VerifyPolicy::node().with_network_key(key);
+    let strict_policy = VerifyPolicy::strict().with_network_key(key);
+    let ok = verify_session_sig(&good, &n, &r, now(), &policy).unwrap();
+    assert_eq!(ok.user_address, pkp.to_checksum());
+    verify_session_sig(&good, &n, &r, now(), &strict_policy).unwrap();
+    // No key: typed "needs-network-key"; wrong key: bls-signature.
+    let err = verify_session_sig(&good, &n, &r, now(), &VerifyPolicy::node()).unwrap_err();
+    assert!(matches!(err, VerifyError::NeedsNetworkKey { index: 0, .. }), "{err}");
+    let err = verify_session_sig(&good, &n, &r, now(), &VerifyPolicy::node().with_network_key(other_key)).unwrap_err();
+    assert_eq!(err.capability_error().map(CapabilityError::rule), Some("bls-signature"));
+
+    let cap_rule = |sig: &SessionSig, policy: &VerifyPolicy| {
+        let err = match verify_session_sig(sig, &n, &r, now(), policy) {
+            Err(e) => e,
+            Ok(_) => panic!("accepted: {}", sig.signed_message),
+        };
+        let verifier = Verifier::new(policy.clone());
+        assert_eq!(verifier.verify(sig, &n, &r, now()), Err(err.clone()), "cached path");
+        (err.rule(), err.capability_error().map(CapabilityError::rule))
+    };
+    // Tampered signature: a flipped byte (then mostly not a G2 point), or cut short.
+    let mut cap = bls_cap(&text);
+    let sig_hex = BlsSignature::from_sig_json(cap["sig"].as_str().unwrap()).unwrap().to_hex();
+    for at in [2, 50, 120, 190] {
+        let mut bad = sig_hex.clone().into_bytes();
+        bad[at] = if bad[at] == b'0' { b'1' } else { b'0' };
+        let mut tampered = cap.clone();
+        tampered["sig"] = json!(format!("{{\"ProofOfPossession\":\"{}\"}}", String::from_utf8(bad).unwrap()));
+        let (rule, cap_r) = cap_rule(&fx.with_caps(vec![tampered]), &policy);
+        assert_eq!(rule, "capability", "byte {at}");
+        assert!(matches!(cap_r, Some("signature-encoding") | Some("bls-signature")), "byte {at}: {cap_r:?}");
+    }
+    let mut short = cap.clone();
+    short["sig"] = json!(format!("{{\"ProofOfPossession\":\"{}\"}}", &sig_hex[..190]));
+    assert_eq!(cap_rule(&fx.with_caps(vec![short]), &policy), ("capability", Some("signature-encoding")));
+    // A valid signature of another message.
+    let other_text = pkp_siwe().with_chain_id(137).render().unwrap();
+    cap["sig"] = bls_cap(&other_text)["sig"].clone();
+    assert_eq!(cap_rule(&fx.with_caps(vec![cap]), &policy), ("capability", Some("bls-signature")));
+    // Not ProofOfPossession, or not JSON.
+    let mut basic = bls_cap(&text);
+    basic["sig"] = json!(basic["sig"].as_str().unwrap().replace("ProofOfPossession", "Basic"));
+    assert_eq!(cap_rule(&fx.with_caps(vec![basic]), &policy), ("capability", Some("signature-encoding")));
+    // Expired, not yet valid.
+    let expired = pkp_siwe().with_expiration(now().saturating_sub(Duration::seconds(1))).render().unwrap();
+    assert_eq!(cap_rule(&fx.with_caps(vec![bls_cap(&expired)]), &policy), ("capability", Some("siwe-time")));
+    let nbf = text
+        .replace("\nResources:", &format!("\nNot Before: {}\nResources:", now().saturating_add(Duration::hours(1))));
+    assert_eq!(cap_rule(&fx.with_caps(vec![bls_cap(&nbf)]), &policy), ("capability", Some("siwe-time")));
+    // Wrong URI: bound to another session key.
+    let other_uri = pkp_siwe().with_uri(&format!("lit:session:{}", "ab".repeat(32))).render().unwrap();
+    assert_eq!(cap_rule(&fx.with_caps(vec![bls_cap(&other_uri)]), &policy), ("capability", Some("uri")));
+    // Recap statement tampered (still signed by the network): the ReCap suffix rule.
+    let wrong_statement = text.replacen("'lit-ratelimitincrease://*'.", "'lit-ratelimitincrease://*'!", 1);
+    assert_ne!(wrong_statement, text);
+    assert_eq!(
+        cap_rule(&fx.with_caps(vec![bls_cap(&wrong_statement)]), &policy),
+        ("capability", Some("recap-statement"))
+    );
+    // `lit.bls` without `LIT_BLS` is a wallet signature to the node, and not hex.
+    let mut no_algo = bls_cap(&text);
+    no_algo.as_object_mut().unwrap().remove("algo");
+    assert_eq!(cap_rule(&fx.with_caps(vec![no_algo]), &policy), ("capability", Some("signature-encoding")));
+    // The node takes a SIWE without Expiration Time or issued in the future; the SDK does not.
+    let no_exp: String = text.lines().filter(|l| !l.starts_with("Expiration Time: ")).collect::<Vec<_>>().join("\n");
+    let future = text.replacen(
+        &format!("Issued At: {}", now()),
+        &format!("Issued At: {}", now().saturating_add(Duration::hours(2))),
+        1,
+    );
+    assert_ne!(future, text);
+    for t in [no_exp, future] {
+        let sig = fx.with_caps(vec![bls_cap(&t)]);
+        verify_session_sig(&sig, &n, &r, now(), &policy).unwrap();
+        assert_eq!(cap_rule(&sig, &strict_policy), ("strict-capability", Some("sdk-bls-time")));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -706,6 +903,7 @@ fn build_corpus(fx: &Fx) -> Vec<Case> {
     );
     let mut bls = session_cap.clone();
     bls["derivedVia"] = json!("lit.bls");
+    bls["algo"] = json!("LIT_BLS");
     strict(
         &mut c,
         "unverifiable BLS capability after the winner",

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::auth_sig::AuthSig;
 use crate::eth::EthAddress;
+use crate::keystore::VerifyingKey;
 use crate::resources::ResourceAbilityRequest;
 use crate::siwe::SiweMessage;
 use crate::timestamp::Timestamp;
@@ -18,6 +19,8 @@ use crate::wallet::WalletSigner;
 pub struct AuthNeeded {
     /// The SIWE the manager built (signer address, `lit:session:<key>` URI, ReCap of `requests`).
     pub siwe: SiweMessage,
+    /// The session key to delegate to.
+    pub session_key: VerifyingKey,
     /// `lit:session:<session public key hex>`.
     pub session_key_uri: String,
     /// What the session will be asked to do.

@@ -49,6 +49,7 @@ use serde_json::Value;
 use time::Duration;
 
 use crate::auth_sig::{AuthSig, AuthSigError};
+use crate::bls::NetworkPublicKey;
 use crate::keystore::{KeyId, KeyStoreError, SessionKeyStore, VerifyingKey};
 use crate::resources::ResourceAbilityRequest;
 use crate::session_sigs::{
@@ -238,6 +239,7 @@ pub struct SessionManager {
     store: Arc<dyn AuthSigStore>,
     config: ManagerConfig,
     clock: Clock,
+    network_keys: Vec<NetworkPublicKey>,
     state: tokio::sync::Mutex<State>,
     reused: AtomicU64,
     signed: AtomicU64,
@@ -272,6 +274,7 @@ impl SessionManager {
             store,
             config: ManagerConfig::default(),
             clock: Arc::new(Timestamp::now),
+            network_keys: Vec::new(),
             state: tokio::sync::Mutex::new(State::default()),
             reused: AtomicU64::new(0),
             signed: AtomicU64::new(0),
@@ -289,6 +292,14 @@ impl SessionManager {
     /// Replaces the clock (tests, simulations).
     pub fn with_clock(mut self, clock: impl Fn() -> Timestamp + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// The Lit network's BLS public key(s), to check network-signed (`LIT_BLS`, PKP) AuthSigs.
+    /// Without one such AuthSigs are never reused ([`ResignReason::Unverifiable`]) and a callback
+    /// that returns one is refused.
+    pub fn with_network_keys(mut self, keys: impl IntoIterator<Item = NetworkPublicKey>) -> Self {
+        self.network_keys = keys.into_iter().collect();
         self
     }
 
@@ -379,7 +390,7 @@ impl SessionManager {
             },
             _ => match self.load(auth_key).await? {
                 Ok(Some(auth_sig)) => {
-                    let cached = Arc::new(CachedAuthSig::new(auth_sig));
+                    let cached = Arc::new(CachedAuthSig::new(auth_sig, &self.network_keys));
                     match cached.reusable(&needs) {
                         Ok(exp) => {
                             state.cached = Some((auth_key, cached.clone()));
@@ -489,6 +500,7 @@ impl SessionManager {
             AuthSource::Callback(callback) => {
                 let needed = crate::manager::AuthNeeded {
                     siwe,
+                    session_key: key.public,
                     session_key_uri: session_key_uri(&key.public),
                     requests: request.requests.clone(),
                     expiration: request.expiration(),
@@ -498,7 +510,7 @@ impl SessionManager {
             }
         };
         // The SIWE library's own checks run here once (signature, parse); cheap checks per call.
-        let checked = CachedAuthSig::new(auth_sig);
+        let checked = CachedAuthSig::new(auth_sig, &self.network_keys);
         checked.reusable(needs).map_err(ManagerError::Rejected)?;
         Ok(checked)
     }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use time::Duration;
 
 use crate::auth_sig::AuthSig;
+use crate::bls::NetworkPublicKey;
 use crate::eth::EthAddress;
 use crate::resources::ResourceAbilityRequest;
 use crate::session_sigs::SESSION_URI_PREFIX;
@@ -123,7 +124,8 @@ pub(crate) struct CachedAuthSig {
 }
 
 impl CachedAuthSig {
-    pub fn new(auth_sig: AuthSig) -> Self {
+    /// Checks `auth_sig` once; `LIT_BLS` AuthSigs verify against `network_keys`.
+    pub fn new(auth_sig: AuthSig, network_keys: &[NetworkPublicKey]) -> Self {
         let cap = CapabilityAuthSig {
             sig: Cow::Borrowed(&auth_sig.sig),
             derived_via: Cow::Borrowed(&auth_sig.derived_via),
@@ -131,7 +133,7 @@ impl CachedAuthSig {
             address: Cow::Borrowed(&auth_sig.address),
             algo: auth_sig.algo.as_deref().map(Cow::Borrowed),
         };
-        let checked = CheckedCapability::check(&cap);
+        let checked = CheckedCapability::check(&cap, network_keys);
         let json = serde_json::to_value(&auth_sig).unwrap_or(Value::Null);
         Self { auth_sig, json, checked }
     }

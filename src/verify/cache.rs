@@ -1,5 +1,6 @@
 //! A bounded, thread-safe cache of capability checks keyed by sha256 of the AuthSig's exact
-//! bytes, so an AuthSig repeated across nodes and requests is recovered once.
+//! bytes (and of the network keys a BLS signature is checked with), so an AuthSig repeated
+//! across nodes and requests is recovered or pairing-checked once.
 //!
 //! Only clock-independent facts are cached ([`CheckedCapability`]); the clock is applied on every
 //! use. An entry whose SIWE has expired is dropped on lookup, so a cached "valid" is only ever
@@ -12,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use super::capability::CheckedCapability;
 use super::message::CapabilityAuthSig;
+use crate::bls::NetworkPublicKey;
 use crate::Timestamp;
 
 /// The default number of cached capabilities.
@@ -32,12 +34,16 @@ struct Inner {
     order: VecDeque<Key>,
 }
 
-/// sha256 over the length-prefixed fields the check depends on.
-fn key(cap: &CapabilityAuthSig<'_>) -> Key {
+/// sha256 over the length-prefixed fields the check depends on, then the network keys.
+fn key(cap: &CapabilityAuthSig<'_>, network_keys: &[NetworkPublicKey]) -> Key {
     let mut h = Sha256::new();
     for part in [&*cap.derived_via, cap.algo.as_deref().unwrap_or("\u{0}none"), &*cap.sig, &*cap.signed_message] {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
+    }
+    h.update((network_keys.len() as u64).to_le_bytes());
+    for k in network_keys {
+        h.update(k.to_bytes());
     }
     h.finalize().into()
 }
@@ -53,12 +59,18 @@ impl CapabilityCache {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The cached check of `cap`, computing (outside the lock) and storing it on a miss.
-    pub fn get_or_check(&self, cap: &CapabilityAuthSig<'_>, now: Timestamp) -> Arc<CheckedCapability> {
+    /// The cached check of `cap` with `network_keys` (see [`CheckedCapability::check`]),
+    /// computing (outside the lock) and storing it on a miss.
+    pub fn get_or_check(
+        &self,
+        cap: &CapabilityAuthSig<'_>,
+        now: Timestamp,
+        network_keys: &[NetworkPublicKey],
+    ) -> Arc<CheckedCapability> {
         if self.capacity == 0 {
-            return Arc::new(CheckedCapability::check(cap));
+            return Arc::new(CheckedCapability::check(cap, network_keys));
         }
-        let k = key(cap);
+        let k = key(cap, network_keys);
         let now = now.as_datetime();
         {
             let mut inner = self.lock();
@@ -69,7 +81,7 @@ impl CapabilityCache {
                 inner.map.remove(&k);
             }
         }
-        let checked = Arc::new(CheckedCapability::check(cap));
+        let checked = Arc::new(CheckedCapability::check(cap, network_keys));
         // Already expired: it can only fail, and must not be served later as valid.
         if checked.expiration().is_some_and(|exp| now > exp) {
             return checked;

@@ -4,6 +4,8 @@
 
 use time::OffsetDateTime;
 
+use crate::bls::{is_lit_bls, session_digest_from_eip191, BlsSignature, NetworkPublicKey};
+
 use super::error::CapabilityError;
 use super::message::CapabilityAuthSig;
 use crate::eth::EthAddress;
@@ -17,16 +19,17 @@ use crate::Timestamp;
 pub enum CapabilityKind {
     /// An EIP-191 wallet signature (anything not listed below).
     Wallet,
-    /// `lit.bls` / `LIT_BLS`: signed by the network; needs the network BLS key.
+    /// `derivedVia: "lit.bls"` with `algo: "LIT_BLS"`: signed by the network's BLS key.
     NetworkBls,
     /// Something this verifier cannot check (`EIP1271…`, or a nested session signature).
     Unsupported(String),
 }
 
 impl CapabilityKind {
-    /// Classifies by `derivedVia` and `algo`.
+    /// Classifies by `derivedVia` and `algo` as the node does: network BLS only when both
+    /// match; `lit.bls` without `LIT_BLS` falls through to a wallet signature.
     pub fn of(derived_via: &str, algo: Option<&str>) -> Self {
-        if derived_via == "lit.bls" || algo == Some("LIT_BLS") {
+        if is_lit_bls(derived_via, algo) {
             Self::NetworkBls
         } else if derived_via.starts_with("EIP1271") || derived_via == crate::session_sigs::DERIVED_VIA_SESSION {
             Self::Unsupported(derived_via.to_string())
@@ -48,11 +51,12 @@ impl CapabilityKind {
 /// Whether the capability's own signature holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SignatureStatus {
-    /// The EIP-191 signature recovers to the SIWE address.
+    /// The EIP-191 signature recovers to the SIWE address, or the BLS signature verifies
+    /// against a configured network key.
     Valid,
     /// It does not, or cannot be read.
     Invalid(CapabilityError),
-    /// A network BLS signature, not checked here.
+    /// A network BLS signature and no network key configured.
     NeedsNetworkKey,
 }
 
@@ -67,6 +71,8 @@ pub struct SiweFacts {
     pub uri: String,
     /// `Issued At` as written.
     pub issued_at: String,
+    /// `Issued At`.
+    pub issued_at_time: OffsetDateTime,
     /// `Not Before`.
     pub not_before: Option<OffsetDateTime>,
     /// `Expiration Time`.
@@ -90,6 +96,22 @@ impl SiweFacts {
         Err(CapabilityError::NotValidNow { now, not_before: show(self.not_before), expiration: show(self.expiration) })
     }
 
+    /// The SDK's stricter reuse check for `LIT_BLS` AuthSigs (`blsSessionSigVerify`): an
+    /// `Expiration Time` is required, now < expiration, and `Issued At` ≤ now. The node does
+    /// not apply it (it uses [`Self::check_time`]); the strict policy does.
+    pub fn check_sdk_bls_time(&self, now: Timestamp) -> Result<(), CapabilityError> {
+        let t = now.as_datetime();
+        let exp_ok = self.expiration.is_some_and(|exp| t < exp);
+        if exp_ok && self.issued_at_time <= t {
+            return Ok(());
+        }
+        Err(CapabilityError::SdkBlsTime {
+            now,
+            issued_at: self.issued_at.clone(),
+            expiration: self.expiration.map_or("-".to_string(), |d| Timestamp::from_datetime(d).to_string()),
+        })
+    }
+
     /// Every Lit grant of the decoded ReCaps as `prefix://id Namespace/ability`.
     pub fn grants(&self) -> Vec<String> {
         match &self.recaps {
@@ -100,7 +122,8 @@ impl SiweFacts {
 }
 
 /// Everything about one capability that depends neither on the clock nor on the request: the
-/// expensive part (SIWE parse, EIP-191 recovery, ReCap decoding), worth caching.
+/// expensive part (SIWE parse, EIP-191 recovery or BLS pairing check, ReCap decoding), worth
+/// caching. A BLS result depends on the network keys it was checked with.
 #[derive(Debug, Clone)]
 pub struct CheckedCapability {
     /// Wallet, network BLS or unsupported.
@@ -114,15 +137,16 @@ pub struct CheckedCapability {
 pub enum Passed {
     /// Fully verified.
     Valid,
-    /// Everything but the BLS signature passed.
+    /// Everything but the BLS signature passed; no network key was configured.
     NeedsNetworkKey,
 }
 
 impl CheckedCapability {
-    /// Parses and checks `cap` (the slow part).
-    pub fn check(cap: &CapabilityAuthSig<'_>) -> Self {
+    /// Parses and checks `cap` (the slow part). A `LIT_BLS` signature is verified against
+    /// `network_keys` (any may match); with none it is [`SignatureStatus::NeedsNetworkKey`].
+    pub fn check(cap: &CapabilityAuthSig<'_>, network_keys: &[NetworkPublicKey]) -> Self {
         let kind = CapabilityKind::of(&cap.derived_via, cap.algo.as_deref());
-        let siwe = check_siwe(&kind, &cap.sig, &cap.signed_message);
+        let siwe = check_siwe(&kind, &cap.sig, &cap.signed_message, network_keys);
         Self { kind, siwe }
     }
 
@@ -187,10 +211,16 @@ impl CheckedCapability {
     }
 }
 
-fn check_siwe(kind: &CapabilityKind, sig: &str, text: &str) -> Result<SiweFacts, CapabilityError> {
+fn check_siwe(
+    kind: &CapabilityKind,
+    sig: &str,
+    text: &str,
+    network_keys: &[NetworkPublicKey],
+) -> Result<SiweFacts, CapabilityError> {
     let msg = crate::siwe::parse(text).map_err(|e| CapabilityError::Siwe(e.to_string()))?;
     let signature = match kind {
-        CapabilityKind::NetworkBls => SignatureStatus::NeedsNetworkKey,
+        CapabilityKind::NetworkBls if network_keys.is_empty() => SignatureStatus::NeedsNetworkKey,
+        CapabilityKind::NetworkBls => check_bls(&msg, sig, network_keys),
         _ => match decode_wallet_sig(sig) {
             Err(e) => SignatureStatus::Invalid(e),
             // The siwe crate hashes its own re-rendering and takes v mod 27, as the node.
@@ -209,11 +239,31 @@ fn check_siwe(kind: &CapabilityKind, sig: &str, text: &str) -> Result<SiweFacts,
         domain: msg.domain.to_string(),
         uri: msg.uri.to_string(),
         issued_at: msg.issued_at.to_string(),
+        issued_at_time: *msg.issued_at.as_ref(),
         not_before: msg.not_before.as_ref().map(|t| *t.as_ref()),
         expiration: msg.expiration_time.as_ref().map(|t| *t.as_ref()),
         signature,
         recaps,
     })
+}
+
+/// The node's BLS capability check: the digest of the `siwe` crate's re-rendering (its
+/// `eip191_hash`), the `sig` JSON as blsful's `Signature`, verified against each key.
+fn check_bls(msg: &::siwe::Message, sig: &str, network_keys: &[NetworkPublicKey]) -> SignatureStatus {
+    let eip191 = match msg.eip191_hash() {
+        Ok(h) => h,
+        Err(e) => return SignatureStatus::Invalid(CapabilityError::Siwe(e.to_string())),
+    };
+    let signature = match BlsSignature::from_sig_json(sig) {
+        Ok(s) => s,
+        Err(e) => return SignatureStatus::Invalid(CapabilityError::SignatureEncoding(e.to_string())),
+    };
+    let digest = session_digest_from_eip191(&eip191);
+    if network_keys.iter().any(|key| signature.verify(key, &digest).is_ok()) {
+        SignatureStatus::Valid
+    } else {
+        SignatureStatus::Invalid(CapabilityError::BlsSignature { keys: network_keys.len() })
+    }
 }
 
 fn decode_wallet_sig(sig: &str) -> Result<[u8; 65], CapabilityError> {

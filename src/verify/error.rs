@@ -90,10 +90,10 @@ pub enum VerifyError {
         /// Why it failed.
         error: CapabilityError,
     },
-    /// The only capability that could authorise the session is a `lit.bls`/`LIT_BLS` AuthSig,
-    /// whose BLS signature needs the network's root key (not checked here yet). Everything
-    /// else passed.
-    #[error("needs-network-key: capability #{index} ({address}) is a lit.bls network signature; verifying it needs the network BLS key")]
+    /// The only capability that could authorise the session is a `lit.bls`/`LIT_BLS` AuthSig
+    /// and no network BLS public key is configured ([`super::VerifyPolicy::with_network_key`]).
+    /// Everything else passed.
+    #[error("needs-network-key: capability #{index} ({address}) is a lit.bls network signature; verifying it needs the network BLS public key (--network-key)")]
     NeedsNetworkKey {
         /// 0-based position in `capabilities`.
         index: usize,
@@ -187,9 +187,30 @@ pub enum CapabilityError {
         /// `Expiration Time`, or `-`.
         expiration: String,
     },
-    /// `sig` is not 65 bytes of hex.
+    /// `sig` is not 65 bytes of hex (wallets), or not `{"ProofOfPossession":"<G2 hex>"}`
+    /// (`LIT_BLS`).
     #[error("signature-encoding: {0}")]
     SignatureEncoding(String),
+    /// The `LIT_BLS` signature does not verify over `sha256("lit_session:" + hex(eip191))`
+    /// against any configured network key.
+    #[error("bls-signature: the network BLS signature does not verify against the {keys} configured network key(s)")]
+    BlsSignature {
+        /// How many network keys were tried.
+        keys: usize,
+    },
+    /// Strict: the SDK's `LIT_BLS` reuse check failed (it requires an expiration, now before
+    /// it, and Issued At not in the future; no grace).
+    #[error(
+        "sdk-bls-time: the SDK would re-sign this LIT_BLS AuthSig at {now} (issued {issued_at}, expires {expiration})"
+    )]
+    SdkBlsTime {
+        /// The verifier's clock.
+        now: Timestamp,
+        /// `Issued At` as written.
+        issued_at: String,
+        /// `Expiration Time`, or `-`.
+        expiration: String,
+    },
     /// The EIP-191 signature does not recover to the SIWE address.
     #[error("wallet-signature: the EIP-191 signature does not recover to the SIWE address {siwe}")]
     WrongSigner {
@@ -239,6 +260,8 @@ impl CapabilityError {
             Self::NotValidNow { .. } => "siwe-time",
             Self::SignatureEncoding(_) => "signature-encoding",
             Self::WrongSigner { .. } => "wallet-signature",
+            Self::BlsSignature { .. } => "bls-signature",
+            Self::SdkBlsTime { .. } => "sdk-bls-time",
             Self::UriMismatch { .. } => "uri",
             Self::Recap { .. } => "recap",
             Self::StatementMismatch { .. } => "recap-statement",

@@ -11,12 +11,18 @@
 //! 5. the normalised `nodeAddress` is this node's `host:port`;
 //! 6. the first capability AuthSig that passes wins: EIP-191 over the `siwe` crate's
 //!    re-rendering, SIWE valid now, URI `lit:session:<address>`, every ReCap statement a suffix
-//!    of the SIWE statement, and a ReCap granting the ability. `lit.bls` capabilities are
-//!    reported as [`VerifyError::NeedsNetworkKey`].
+//!    of the SIWE statement, and a ReCap granting the ability. A `lit.bls`/`LIT_BLS` (PKP)
+//!    capability instead needs its SIWE valid now (`Not Before`/`Expiration Time`, no grace,
+//!    as the `siwe` crate's `valid_now`), its BLS signature over
+//!    `sha256("lit_session:" + hex(eip191(siwe)))` valid for one of the policy's network
+//!    keys ([`VerifyPolicy::with_network_key`]), then the same URI and ReCap checks; with no
+//!    network key configured it is reported as [`VerifyError::NeedsNetworkKey`].
 //!
 //! [`VerifyPolicy::strict`] adds: `sessionKey == address`, each capability's `address` is its
-//! SIWE signer, SIWE domains on an allow-list, a maximum lifetime, and no invalid or expired
-//! capability at all (the node's rate-limit path fails on those).
+//! SIWE signer, SIWE domains on an allow-list, a maximum lifetime, no invalid or expired
+//! capability at all (the node's rate-limit path fails on those), and for `LIT_BLS`
+//! capabilities the SDK's own reuse rule (an expiration, not yet reached; Issued At not in the
+//! future).
 
 mod batch;
 mod cache;
@@ -42,6 +48,7 @@ pub use inspect::{human_duration, inspect, CapabilityReport, EntryReport, Inspec
 pub use message::{normalize_node_address, CapabilityAuthSig, SignedMessage, SignedRequest, SignedResource};
 pub use rules::NODE_MAX_LIFETIME;
 
+use crate::bls::NetworkPublicKey;
 use crate::eth::EthAddress;
 use crate::resources::ResourceAbilityRequest;
 use crate::session_sigs::{NodeUrl, SessionSig};
@@ -56,24 +63,48 @@ pub struct VerifyPolicy {
     pub allowed_domains: Vec<String>,
     /// Strict: the longest allowed session (expiration − issuedAt).
     pub max_lifetime: Duration,
+    /// Network BLS public keys a `LIT_BLS` capability may verify against (a node knows one:
+    /// its network's; several allow for key rotation or several networks). Empty: such
+    /// capabilities give [`VerifyError::NeedsNetworkKey`].
+    pub network_keys: Vec<NetworkPublicKey>,
 }
 
 impl VerifyPolicy {
     /// Exactly the node's rules.
     pub fn node() -> Self {
-        Self { strict: false, allowed_domains: Vec::new(), max_lifetime: NODE_MAX_LIFETIME }
+        Self { strict: false, allowed_domains: Vec::new(), max_lifetime: NODE_MAX_LIFETIME, network_keys: Vec::new() }
     }
 
     /// The node's rules plus the strict ones, any domain, at most 24 hours (the SDK's default
     /// session lifetime).
     pub fn strict() -> Self {
-        Self { strict: true, allowed_domains: Vec::new(), max_lifetime: Duration::hours(24) }
+        Self { strict: true, allowed_domains: Vec::new(), max_lifetime: Duration::hours(24), network_keys: Vec::new() }
     }
 
     /// Restricts the SIWE domains (strict only).
     pub fn with_allowed_domains(mut self, domains: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.allowed_domains = domains.into_iter().map(Into::into).collect();
         self
+    }
+
+    /// Adds a network BLS public key for `LIT_BLS` capabilities.
+    ///
+    /// ```
+    /// use lit_session_signer::verify::VerifyPolicy;
+    /// let key = "a43499a4b786da2dd28af9f209eb152ff6f646b34b68a02954967271e17fb4c511fd67b81e067f690c6f38acab70585d".parse().unwrap();
+    /// let policy = VerifyPolicy::node().with_network_key(key);
+    /// assert_eq!(policy.network_keys.len(), 1);
+    /// ```
+    pub fn with_network_key(mut self, key: NetworkPublicKey) -> Self {
+        if !self.network_keys.contains(&key) {
+            self.network_keys.push(key);
+        }
+        self
+    }
+
+    /// Adds several network BLS public keys.
+    pub fn with_network_keys(self, keys: impl IntoIterator<Item = NetworkPublicKey>) -> Self {
+        keys.into_iter().fold(self, Self::with_network_key)
     }
 
     /// Sets the maximum lifetime (strict only).
@@ -196,7 +227,7 @@ impl Verifier {
 
     /// The cached check of one capability (for inspection).
     pub fn check_capability(&self, cap: &CapabilityAuthSig<'_>, now: Timestamp) -> Arc<CheckedCapability> {
-        self.cache.get_or_check(cap, now)
+        self.cache.get_or_check(cap, now, &self.policy.network_keys)
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use time::Duration;
 
 use super::cache::CapabilityCache;
-use super::capability::{CheckedCapability, Passed};
+use super::capability::{CapabilityKind, CheckedCapability, Passed};
 use super::error::{CapabilityError, VerifyError};
 use super::message::{normalize_node_address, CapabilityAuthSig, SignedMessage};
 use super::{Verified, VerifyPolicy};
@@ -24,10 +24,11 @@ fn check_capability(
     cache: Option<&CapabilityCache>,
     cap: &CapabilityAuthSig<'_>,
     now: Timestamp,
+    policy: &VerifyPolicy,
 ) -> Arc<CheckedCapability> {
     match cache {
-        Some(c) => c.get_or_check(cap, now),
-        None => Arc::new(CheckedCapability::check(cap)),
+        Some(c) => c.get_or_check(cap, now, &policy.network_keys),
+        None => Arc::new(CheckedCapability::check(cap, &policy.network_keys)),
     }
 }
 
@@ -97,7 +98,7 @@ pub(crate) fn check_message(
     // (the session AuthSig), else the last one.
     let mut failure: Option<(bool, usize, CapabilityError)> = None;
     for (index, cap) in msg.capabilities.iter().enumerate() {
-        let c = check_capability(cache, cap, now);
+        let c = check_capability(cache, cap, now, policy);
         match c.authorises(address, resource, request.ability(), now) {
             Ok(Passed::Valid) => {
                 winner = Some(index);
@@ -180,7 +181,7 @@ fn check_strict(
     for (index, cap) in msg.capabilities.iter().enumerate() {
         let c = match already.get(index) {
             Some(c) => Arc::clone(c),
-            None => check_capability(cache, cap, now),
+            None => check_capability(cache, cap, now, policy),
         };
         match c.valid_at(now) {
             Ok(Passed::Valid) => {}
@@ -190,6 +191,9 @@ fn check_strict(
             Err(error) => return Err(VerifyError::InvalidCapability { index, error }),
         }
         let Ok(siwe) = &c.siwe else { continue };
+        if c.kind == CapabilityKind::NetworkBls {
+            siwe.check_sdk_bls_time(now).map_err(|error| VerifyError::InvalidCapability { index, error })?;
+        }
         if parse_address(&cap.address) != Some(siwe.address) {
             return Err(VerifyError::AddressMismatch {
                 index,

@@ -19,6 +19,8 @@ pub struct Args {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    network_keys: crate::verify_cmd::NetworkKeyArgs,
 }
 
 /// Prints the report.
@@ -31,7 +33,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Some(t) => crate::input::timestamp("--now", t)?,
         None => Timestamp::now(),
     };
-    let report = inspect(&entries, now, &Verifier::new(VerifyPolicy::node()));
+    let policy = args.network_keys.apply(VerifyPolicy::node())?;
+    let report = inspect(&entries, now, &Verifier::new(policy));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -7,6 +7,8 @@ mod capacity_cmd;
 mod input;
 mod inspect_cmd;
 mod keys_cmd;
+#[cfg(feature = "http")]
+mod pkp_cmd;
 mod recap_cmd;
 mod session_sigs_cmd;
 mod verify_cmd;
@@ -28,6 +30,9 @@ struct Cli {
 enum Command {
     /// Mint the per-node sessionSigs map (getSessionSigs) and print it as JSON.
     SessionSigs(Box<session_sigs_cmd::Args>),
+    /// Mint PKP / Lit Action session sigs (getPkpSessionSigs): the nodes sign the session key with the PKP.
+    #[cfg(feature = "http")]
+    PkpSessionSigs(Box<pkp_cmd::Args>),
     /// Print the access-control-condition resource id: <sha256 of canonical ACCs>/<dataToEncryptHash>.
     AccResourceId {
         /// File with the access control conditions (a JSON array).
@@ -67,6 +72,8 @@ impl<E: std::error::Error> From<E> for CliError {
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::SessionSigs(args) => session_sigs_cmd::run(*args),
+        #[cfg(feature = "http")]
+        Command::PkpSessionSigs(args) => pkp_cmd::run(*args),
         Command::AccResourceId { accs, data_hash } => {
             let accs = input::read_json(&accs, "--accs")?;
             let id = lit_session_signer::resources::access_control_resource_id(&accs, data_hash.trim())?;

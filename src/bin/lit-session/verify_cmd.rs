@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use lit_session_signer::bls::NetworkPublicKey;
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::session_sigs::NodeUrl;
 use lit_session_signer::verify::{parse_session_sigs, select_session_sig, Verifier, VerifyPolicy};
@@ -26,9 +27,60 @@ pub struct Args {
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
     /// Also apply the strict policy (sessionKey = address, signer = address, 24 h maximum,
-    /// every capability valid).
+    /// every capability valid, the SDK's LIT_BLS time rule).
     #[arg(long)]
     strict: bool,
+    #[command(flatten)]
+    network_keys: NetworkKeyArgs,
+}
+
+/// The network BLS public keys that `LIT_BLS` (PKP) capabilities verify against. Public keys,
+/// so an argument is fine.
+#[derive(clap::Args)]
+pub struct NetworkKeyArgs {
+    /// A network BLS public key (48-byte G1, 96 hex digits, `0x` optional), as nodes return
+    /// `blsRootPubkey`; repeatable. Without one, PKP capabilities report needs-network-key.
+    #[arg(long = "network-key", visible_alias = "network-public-key", value_name = "HEX")]
+    keys: Vec<String>,
+    /// A file of network BLS public keys in hex, one per line (`#` comments and blank lines
+    /// ignored); repeatable.
+    #[arg(long = "network-key-file", value_name = "PATH")]
+    files: Vec<PathBuf>,
+}
+
+impl NetworkKeyArgs {
+    /// Every key given, parsed; a bad key is an input error (exit 2).
+    pub fn parse(&self) -> Result<Vec<NetworkPublicKey>, CliError> {
+        let mut out = Vec::new();
+        for k in &self.keys {
+            out.push(k.parse().map_err(|e| CliError(format!("--network-key {k}: {e}")))?);
+        }
+        for path in &self.files {
+            let shown = path.display();
+            let text =
+                std::fs::read_to_string(path).map_err(|e| CliError(format!("--network-key-file {shown}: {e}")))?;
+            let mut found = 0;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.split('#').next().unwrap_or("").trim();
+                if line.is_empty() {
+                    continue;
+                }
+                let key =
+                    line.parse().map_err(|e| CliError(format!("--network-key-file {shown}: line {}: {e}", n + 1)))?;
+                out.push(key);
+                found += 1;
+            }
+            if found == 0 {
+                return Err(CliError(format!("--network-key-file {shown}: no key in the file")));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `policy` with the keys added.
+    pub fn apply(&self, policy: VerifyPolicy) -> Result<VerifyPolicy, CliError> {
+        Ok(policy.with_network_keys(self.parse()?))
+    }
 }
 
 /// Prints `valid` (exit 0) or `invalid: <rule>: <detail>` (exit 1); bad input is an error (exit 2).
@@ -46,7 +98,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     };
     let entry = select_session_sig(&entries, node.as_str())
         .ok_or_else(|| CliError(format!("--session-sigs {path}: no session sig for node {node}")))?;
-    let policy = if args.strict { VerifyPolicy::strict() } else { VerifyPolicy::node() };
+    let policy = args.network_keys.apply(if args.strict { VerifyPolicy::strict() } else { VerifyPolicy::node() })?;
     match Verifier::new(policy).verify(&entry.session_sig, &node, &request, now) {
         Ok(_) => {
             println!("valid");
