@@ -32,8 +32,9 @@ use cryptoki::slot::Slot;
 
 use super::context::{ContextGuard, SharedContext};
 use super::error::{ErrorContext, KeySelector, Pkcs11Error};
-use super::pin::{Pin, PinSource};
-use super::session_pool::{login, pool_size, Connection, Login, SessionMode};
+use super::error_guide::{ckr_guide, AutoRecovery};
+use super::pin::{PinKeeper, PinSource};
+use super::session_pool::{login_with, pool_size, Connection, Login, SessionMode};
 use super::slot::{find_token, require_mechanisms, TokenSelector};
 use super::uri::Pkcs11Uri;
 
@@ -146,25 +147,20 @@ enum Step {
     HardRelogin,
 }
 
+/// The recovery step for an error: for return codes, the `auto` column of
+/// [`CKR_GUIDE`](super::error_guide::CKR_GUIDE), so the README table and the behaviour agree.
 fn step_for(e: &Pkcs11Error) -> Option<Step> {
     match e {
-        Pkcs11Error::Call { rv, .. } => match rv {
-            RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid => Some(Step::Refind),
-            RvError::UserNotLoggedIn => Some(Step::Relogin),
-            RvError::SessionHandleInvalid | RvError::SessionClosed => Some(Step::Reconnect),
-            RvError::TokenNotPresent
-            | RvError::TokenNotRecognized
-            | RvError::DeviceRemoved
-            | RvError::DeviceError
-            | RvError::SlotIdInvalid
-            | RvError::CryptokiNotInitialized => Some(Step::Reinitialize),
-            RvError::FunctionFailed | RvError::DeviceMemory | RvError::HostMemory | RvError::SessionCount => {
-                Some(Step::Retry)
-            }
-            // The spec calls it unrecoverable, but SoftHSM 2.6.1 answers it when a logout
-            // races an operation on a private key (the object key vanishes mid-call).
-            RvError::GeneralError => Some(Step::Recheck),
-            _ => None,
+        Pkcs11Error::Call { rv, .. } => match ckr_guide(*rv).map(|g| g.auto) {
+            Some(AutoRecovery::Refind) => Some(Step::Refind),
+            Some(AutoRecovery::Relogin) => Some(Step::Relogin),
+            Some(AutoRecovery::Reconnect) => Some(Step::Reconnect),
+            Some(AutoRecovery::Reinitialize) => Some(Step::Reinitialize),
+            Some(AutoRecovery::Backoff) => Some(Step::Retry),
+            // CKR_GENERAL_ERROR: the spec calls it unrecoverable, but SoftHSM 2.6.1 answers it
+            // when a logout races an operation on a private key (the object vanishes mid-call).
+            Some(AutoRecovery::Escalate) => Some(Step::Recheck),
+            Some(AutoRecovery::None | AutoRecovery::Success) | None => None,
         },
         // The token was found at open time; not finding it now means it went away.
         Pkcs11Error::TokenNotFound { .. } | Pkcs11Error::ModuleLoad { .. } => Some(Step::Reinitialize),
@@ -180,7 +176,9 @@ type HandleKey = (u64, Vec<u8>);
 pub struct Pkcs11Token {
     ctx: Arc<SharedContext>,
     selector: TokenSelector,
-    pin: Option<Pin>,
+    pin: PinKeeper,
+    /// Label and serial of the token found last (for error messages and logs).
+    identity: Mutex<(Option<String>, Option<String>)>,
     pool_size: Option<usize>,
     mode: SessionMode,
     policy: RecoveryPolicy,
@@ -197,7 +195,7 @@ impl std::fmt::Debug for Pkcs11Token {
         f.debug_struct("Pkcs11Token")
             .field("module", &self.ctx.module())
             .field("selector", &self.selector)
-            .field("pin", &self.pin.as_ref().map(|_| "[REDACTED]"))
+            .field("pin", &self.pin)
             .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
@@ -209,14 +207,19 @@ impl Pkcs11Token {
     ///
     /// Errors here are not retried: a wrong path, label or PIN should fail fast and clearly.
     pub fn open(config: TokenConfig, required: &[(MechanismType, &'static str)]) -> Result<Self, Pkcs11Error> {
-        let pin = config.pin.as_ref().map(PinSource::read).transpose()?;
-        let ctx = SharedContext::get(&config.module)?;
+        let open_ctx = ErrorContext {
+            operation: Some("open token"),
+            module: Some(config.module.clone()),
+            token: config.token.label.clone(),
+            serial: config.token.serial.clone(),
+            ..ErrorContext::default()
+        };
+        let pin = PinKeeper::open(config.pin.clone())?;
+        let ctx = SharedContext::get(&config.module).map_err(|e| e.in_context(&open_ctx))?;
+        log::debug!("opening token {} with module {}", config.token, ctx.module().display());
         let token = Self {
-            base_context: ErrorContext {
-                module: Some(ctx.module().to_path_buf()),
-                token: config.token.label.clone().or_else(|| config.token.serial.clone()),
-                ..ErrorContext::default()
-            },
+            base_context: ErrorContext { module: Some(ctx.module().to_path_buf()), ..ErrorContext::default() },
+            identity: Mutex::new((config.token.label.clone(), config.token.serial.clone())),
             ctx,
             selector: config.token,
             pin,
@@ -230,9 +233,10 @@ impl Pkcs11Token {
             counters: Counters::default(),
         };
         {
-            let guard = token.ctx.read()?;
-            token.connection(&guard)?;
+            let guard = token.ctx.read().map_err(|e| e.in_context(&open_ctx))?;
+            token.connection(&guard).map_err(|e| e.in_context(&open_ctx))?;
         }
+        log::debug!("token {} open: {}", token.selector, token.error_context());
         Ok(token)
     }
 
@@ -257,9 +261,12 @@ impl Pkcs11Token {
         self.conn_slot().map_or(1, |c| c.capacity())
     }
 
-    /// Module, token and slot, for error messages.
+    /// Module, token (label and serial) and slot, for error messages.
     pub fn error_context(&self) -> ErrorContext {
         let mut ctx = self.base_context.clone();
+        let (label, serial) = self.identity.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        ctx.token = label;
+        ctx.serial = serial;
         ctx.slot = self.slot().map(|s| s.id());
         ctx
     }
@@ -288,12 +295,19 @@ impl Pkcs11Token {
         // A connection from an older generation is dropped without closing its sessions.
         *slot = None;
         let pkcs11 = guard.pkcs11();
-        let (token_slot, info) = find_token(pkcs11, self.ctx.module(), &self.selector)?;
-        let mut ctx = self.base_context.clone();
+        let (token_slot, info) =
+            find_token(pkcs11, self.ctx.module(), &self.selector).map_err(|e| e.in_context(&self.error_context()))?;
+        {
+            let label = info.label().trim().to_string();
+            let serial = info.serial_number().trim().to_string();
+            *self.identity.lock().unwrap_or_else(PoisonError::into_inner) = (Some(label), Some(serial));
+        }
+        let mut ctx = self.error_context();
         ctx.slot = Some(token_slot.id());
+        log::debug!("found {ctx} (generation {})", guard.generation());
         require_mechanisms(pkcs11, token_slot, &self.required, &ctx)?;
         let login_required = info.login_required();
-        if login_required && self.pin.is_none() && !info.protected_authentication_path() {
+        if login_required && !self.pin.has_source() && !info.protected_authentication_path() {
             return Err(Pkcs11Error::PinRequired { context: Box::new(ctx) });
         }
         let conn = Arc::new(Connection::open(
@@ -301,7 +315,7 @@ impl Pkcs11Token {
             (guard.generation(), token_slot),
             self.mode,
             pool_size(&info, self.pool_size),
-            if login_required { Login::User(self.pin.as_ref()) } else { Login::Skip },
+            if login_required { Login::User(&self.pin) } else { Login::Skip },
             &ctx,
         )?);
         self.login_required.store(login_required, Ordering::Relaxed);
@@ -365,8 +379,13 @@ impl Pkcs11Token {
             attempt += 1;
             let (result, generation) = self.attempt(operation, on_anchor, pending, &mut f);
             let err = match result {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
+                Ok(v) => {
+                    if attempt > 1 {
+                        log::debug!("{operation}: succeeded on attempt {attempt} after recovery");
+                    }
+                    return Ok(v);
+                }
+                Err(e) => e.in_context(&self.error_context().with_operation(operation)),
             };
             let base = step_for(&err);
             let mut step = base;
@@ -380,15 +399,29 @@ impl Pkcs11Token {
                 };
             }
             if step.is_none() || attempt >= self.policy.max_attempts.max(1) {
+                if step.is_some() {
+                    log::warn!("{operation}: giving up after {attempt} attempts: {err}");
+                } else {
+                    log::debug!("{operation}: not recoverable: {err}");
+                }
                 // Only a token that really went missing is reported as gone; otherwise the last
                 // error itself is the clearest message.
                 return Err(match base {
                     Some(Step::Reinitialize) => {
-                        Pkcs11Error::TokenGone { attempts: attempt, context: Box::new(self.error_context()) }
+                        let function = err.function().unwrap_or("C_GetSlotList").to_string();
+                        let code = err.code().unwrap_or("CKR_TOKEN_NOT_PRESENT");
+                        let context = err.context().cloned().unwrap_or_else(|| self.error_context());
+                        Pkcs11Error::TokenGone { attempts: attempt, function, code, context: Box::new(context) }
                     }
                     _ => err,
                 });
             }
+            log::debug!(
+                "{operation}: attempt {attempt} of {} failed with {} {}; recovery step {step:?}, backoff {backoff:?}",
+                self.policy.max_attempts,
+                err.function().unwrap_or("-"),
+                err.code().unwrap_or(err.kind()),
+            );
             pending = step;
             match step {
                 Some(Step::Refind) => {
@@ -401,7 +434,10 @@ impl Pkcs11Token {
                     if let Some(g) = generation {
                         self.counters.reinitializations.fetch_add(1, Ordering::Relaxed);
                         // A failure here shows up again in the next attempt's `read()`.
-                        let _ = self.ctx.reinitialize(g);
+                        match self.ctx.reinitialize(g) {
+                            Ok(()) => log::info!("{operation}: module re-initialised (attempt {attempt})"),
+                            Err(e) => log::warn!("{operation}: re-initialising the module failed: {e}"),
+                        }
                     }
                 }
                 Some(Step::Retry) => {
@@ -449,30 +485,32 @@ impl Pkcs11Token {
         f: &mut impl FnMut(&Session, &ErrorContext) -> Result<T, Pkcs11Error>,
     ) -> Result<T, Pkcs11Error> {
         let mut conn = self.connection(guard)?;
-        let ctx = self.error_context();
+        let ctx = self.error_context().with_operation(operation);
         match pending {
             Some(Step::Reconnect) => {
                 self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                log::info!("{operation}: sessions lost; opening a new anchor session and pool on {ctx}");
                 self.drop_connection(&conn);
                 conn = self.connection(guard)?;
             }
             Some(Step::Relogin) => {
                 self.counters.relogins.fetch_add(1, Ordering::Relaxed);
+                log::info!("{operation}: logging in again on {ctx}");
                 self.invalidate_handles();
-                let pin = self.pin.as_ref();
-                conn.with_anchor(operation, &ctx, |s| login(s, pin, &ctx))?;
+                conn.with_anchor(operation, &ctx, |s| login_with(s, &self.pin, &ctx))?;
             }
             Some(Step::HardRelogin) => {
                 self.counters.relogins.fetch_add(1, Ordering::Relaxed);
+                log::info!("{operation}: logging out and in again on {ctx} (CKR_GENERAL_ERROR repeated)");
                 self.invalidate_handles();
-                let pin = self.pin.as_ref();
                 conn.with_anchor(operation, &ctx, |s| {
                     // Why log out: SoftHSM 2.6.1 can be left answering CKR_GENERAL_ERROR after
                     // a logout raced with an operation; a fresh login resets its state.
                     let _ = s.logout();
-                    login(s, pin, &ctx)
+                    login_with(s, &self.pin, &ctx)
                 })?;
             }
+            Some(Step::Refind) => log::debug!("{operation}: looking keys up again on {ctx}"),
             _ => {}
         }
         if on_anchor {
@@ -568,13 +606,7 @@ impl Pkcs11Token {
         let info = session.get_session_info().map_err(|e| Pkcs11Error::from_cryptoki("session info", e, ctx))?;
         match info.session_state() {
             SessionState::RoUser | SessionState::RwUser => Ok(()),
-            _ => Err(Pkcs11Error::Call {
-                operation: "check login",
-                function: "C_GetSessionInfo".to_string(),
-                code: "CKR_USER_NOT_LOGGED_IN",
-                rv: RvError::UserNotLoggedIn,
-                context: Box::new(ctx.clone()),
-            }),
+            _ => Err(Pkcs11Error::call("check login", "C_GetSessionInfo", RvError::UserNotLoggedIn, ctx)),
         }
     }
 
