@@ -135,12 +135,13 @@ impl SharedContext {
     }
 
     /// Finalises and initialises the module again, unless someone already did since
-    /// `seen_generation`. Takes the write lock, so it waits for every call in flight.
-    pub fn reinitialize(&self, seen_generation: u64) -> Result<(), Pkcs11Error> {
+    /// `seen_generation`. Takes the write lock, so it waits for every call in flight. Returns
+    /// whether this call did it.
+    pub fn reinitialize(&self, seen_generation: u64) -> Result<bool, Pkcs11Error> {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let forked = state.pid != std::process::id();
         if state.generation != seen_generation && state.pkcs11.is_some() && !forked {
-            return Ok(());
+            return Ok(false);
         }
         let pkcs11 = match state.pkcs11.take() {
             Some(p) => p,
@@ -160,7 +161,7 @@ impl SharedContext {
         state.pid = std::process::id();
         initialize(&pkcs11, &self.module)?;
         state.pkcs11 = Some(pkcs11);
-        Ok(())
+        Ok(true)
     }
 }
 

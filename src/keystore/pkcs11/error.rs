@@ -174,6 +174,17 @@ pub enum Pkcs11Error {
         /// Operation, module, token, slot and key.
         context: Box<ErrorContext>,
     },
+    /// The token stopped answering about itself (`C_GetTokenInfo` failed) although its slot is
+    /// still listed: SoftHSM 2.6.1 does this once its token directory went away, until the
+    /// module is re-initialised.
+    TokenUnavailable {
+        /// The PKCS#11 function that failed.
+        function: String,
+        /// Its `CKR_*` code.
+        code: &'static str,
+        /// Operation, module, token, slot and key.
+        context: Box<ErrorContext>,
+    },
     /// `C_Login` refused the PIN.
     PinIncorrect {
         /// Operation, module, token and slot.
@@ -307,6 +318,7 @@ impl Pkcs11Error {
             Self::AmbiguousToken { .. } => "AmbiguousToken",
             Self::NoTokenSelector => "NoTokenSelector",
             Self::TokenGone { .. } => "TokenGone",
+            Self::TokenUnavailable { .. } => "TokenUnavailable",
             Self::PinIncorrect { .. } => "PinIncorrect",
             Self::PinLocked { .. } => "PinLocked",
             Self::PinRequired { .. } => "PinRequired",
@@ -328,7 +340,9 @@ impl Pkcs11Error {
     /// The PKCS#11 function involved (`C_Sign`, `C_FindObjects`, …), if any.
     pub fn function(&self) -> Option<&str> {
         match self {
-            Self::Call { function, .. } | Self::TokenGone { function, .. } => Some(function),
+            Self::Call { function, .. } | Self::TokenGone { function, .. } | Self::TokenUnavailable { function, .. } => {
+                Some(function)
+            }
             Self::ModuleLoad { .. } => Some("C_GetFunctionList"),
             Self::TokenNotFound { .. } | Self::AmbiguousToken { .. } => Some("C_GetTokenInfo"),
             Self::PinIncorrect { .. } | Self::PinLocked { .. } => Some("C_Login"),
@@ -345,7 +359,7 @@ impl Pkcs11Error {
     /// needed (e.g. `CKR_OK, 0 objects`).
     pub fn code(&self) -> Option<&'static str> {
         match self {
-            Self::Call { code, .. } | Self::TokenGone { code, .. } => Some(code),
+            Self::Call { code, .. } | Self::TokenGone { code, .. } | Self::TokenUnavailable { code, .. } => Some(code),
             Self::Cryptoki { .. } | Self::ModuleLoad { .. } => None,
             other => kind_guide(other.kind()).map(|g| g.code).filter(|c| c.starts_with("CKR_")),
         }
@@ -360,6 +374,7 @@ impl Pkcs11Error {
             | Self::TokenNotFound { context, .. }
             | Self::AmbiguousToken { context, .. }
             | Self::TokenGone { context, .. }
+            | Self::TokenUnavailable { context, .. }
             | Self::PinIncorrect { context }
             | Self::PinLocked { context }
             | Self::PinRequired { context }
@@ -384,6 +399,7 @@ impl Pkcs11Error {
             | Self::TokenNotFound { context, .. }
             | Self::AmbiguousToken { context, .. }
             | Self::TokenGone { context, .. }
+            | Self::TokenUnavailable { context, .. }
             | Self::PinIncorrect { context }
             | Self::PinLocked { context }
             | Self::PinRequired { context }
@@ -458,6 +474,7 @@ impl Pkcs11Error {
             Self::TokenGone { attempts, .. } => {
                 write!(f, "token went away and did not come back after {attempts} attempts")
             }
+            Self::TokenUnavailable { .. } => f.write_str("the token no longer answers although its slot is listed"),
             Self::PinIncorrect { .. } => f.write_str("wrong user PIN"),
             Self::PinLocked { .. } => f.write_str("the user PIN is locked"),
             Self::PinRequired { .. } => f.write_str("the token requires a login and no pin-source was given"),
@@ -706,6 +723,7 @@ mod tests {
                 code: "CKR_TOKEN_NOT_PRESENT",
                 context: c(),
             },
+            Pkcs11Error::TokenUnavailable { function: "C_GetTokenInfo".into(), code: "CKR_GENERAL_ERROR", context: c() },
             Pkcs11Error::PinIncorrect { context: c() },
             Pkcs11Error::PinLocked { context: c() },
             Pkcs11Error::PinRequired { context: c() },

@@ -473,6 +473,14 @@ pub const KIND_GUIDE: &[KindGuide] = &[
          (the next call reconnects by itself)",
     ),
     kind(
+        "TokenUnavailable",
+        "C_GetTokenInfo",
+        "the code returned (SoftHSM: CKR_GENERAL_ERROR)",
+        T,
+        "nothing: the store re-initialises the module (SoftHSM only reads its token directory then); \
+         bring the token's storage back if it went away",
+    ),
+    kind(
         "TokenNotFound",
         "C_GetSlotList, C_GetTokenInfo",
         "CKR_OK, no matching token",

@@ -56,6 +56,8 @@ pub struct Connection {
     pub generation: u64,
     /// The token's slot (for this generation only).
     pub slot: Slot,
+    /// The context of this generation (an `Arc`; only call it under a read guard).
+    pkcs11: Pkcs11,
     mode: SessionMode,
     capacity: usize,
     /// `None` once closed.
@@ -201,12 +203,18 @@ impl Connection {
         Ok(Self {
             generation,
             slot,
+            pkcs11: pkcs11.clone(),
             mode,
             capacity: capacity.max(1),
             anchor: Mutex::new(Some(anchor)),
             pool: Mutex::new(PoolState { idle: Vec::new(), open: 0 }),
             available: Condvar::new(),
         })
+    }
+
+    /// `C_GetTokenInfo` on the slot. Only call while holding a read guard of this generation.
+    pub fn token_info(&self) -> Result<TokenInfo, cryptoki::error::Error> {
+        self.pkcs11.get_token_info(self.slot)
     }
 
     /// How many pool sessions may be open at once.

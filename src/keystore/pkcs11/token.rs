@@ -163,7 +163,9 @@ fn step_for(e: &Pkcs11Error) -> Option<Step> {
             Some(AutoRecovery::None | AutoRecovery::Success) | None => None,
         },
         // The token was found at open time; not finding it now means it went away.
-        Pkcs11Error::TokenNotFound { .. } | Pkcs11Error::ModuleLoad { .. } => Some(Step::Reinitialize),
+        Pkcs11Error::TokenNotFound { .. } | Pkcs11Error::ModuleLoad { .. } | Pkcs11Error::TokenUnavailable { .. } => {
+            Some(Step::Reinitialize)
+        }
         _ => None,
     }
 }
@@ -263,11 +265,17 @@ impl Pkcs11Token {
 
     /// Module, token (label and serial) and slot, for error messages.
     pub fn error_context(&self) -> ErrorContext {
+        let mut ctx = self.identity_context();
+        ctx.slot = self.slot().map(|s| s.id());
+        ctx
+    }
+
+    /// Module and token (label and serial), without the slot (does not lock the connection).
+    fn identity_context(&self) -> ErrorContext {
         let mut ctx = self.base_context.clone();
         let (label, serial) = self.identity.lock().unwrap_or_else(PoisonError::into_inner).clone();
         ctx.token = label;
         ctx.serial = serial;
-        ctx.slot = self.slot().map(|s| s.id());
         ctx
     }
 
@@ -296,13 +304,13 @@ impl Pkcs11Token {
         *slot = None;
         let pkcs11 = guard.pkcs11();
         let (token_slot, info) =
-            find_token(pkcs11, self.ctx.module(), &self.selector).map_err(|e| e.in_context(&self.error_context()))?;
+            find_token(pkcs11, self.ctx.module(), &self.selector).map_err(|e| e.in_context(&self.identity_context()))?;
         {
             let label = info.label().trim().to_string();
             let serial = info.serial_number().trim().to_string();
             *self.identity.lock().unwrap_or_else(PoisonError::into_inner) = (Some(label), Some(serial));
         }
-        let mut ctx = self.error_context();
+        let mut ctx = self.identity_context();
         ctx.slot = Some(token_slot.id());
         log::debug!("found {ctx} (generation {})", guard.generation());
         require_mechanisms(pkcs11, token_slot, &self.required, &ctx)?;
@@ -432,10 +440,13 @@ impl Pkcs11Token {
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(self.policy.max_backoff);
                     if let Some(g) = generation {
-                        self.counters.reinitializations.fetch_add(1, Ordering::Relaxed);
                         // A failure here shows up again in the next attempt's `read()`.
                         match self.ctx.reinitialize(g) {
-                            Ok(()) => log::info!("{operation}: module re-initialised (attempt {attempt})"),
+                            Ok(true) => {
+                                self.counters.reinitializations.fetch_add(1, Ordering::Relaxed);
+                                log::info!("{operation}: module re-initialised (attempt {attempt})");
+                            }
+                            Ok(false) => log::debug!("{operation}: another thread re-initialised the module"),
                             Err(e) => log::warn!("{operation}: re-initialising the module failed: {e}"),
                         }
                     }
@@ -555,6 +566,7 @@ impl Pkcs11Token {
             }
             self.check_logged_in(session, ctx)?;
         }
+        self.check_token_answers(ctx)?;
         Ok(Vec::new())
     }
 
@@ -595,6 +607,26 @@ impl Pkcs11Token {
         let h = self.find_one(session, template, &KeySelector::Id(id.to_vec()), ctx)?;
         self.handles.lock().unwrap_or_else(PoisonError::into_inner).insert(key, h);
         Ok(h)
+    }
+
+    /// Errors with [`Pkcs11Error::TokenUnavailable`] if the token no longer answers
+    /// `C_GetTokenInfo`. Why: SoftHSM 2.6.1 keeps the slot and the logged-in sessions of a token
+    /// whose directory went away, but finds no objects on it (and answers `CKR_GENERAL_ERROR`
+    /// to `C_GetTokenInfo`) until the module is re-initialised, even after the directory is
+    /// back; an empty search must not be taken for a deleted key then.
+    pub fn check_token_answers(&self, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
+        let Some(conn) = self.conn_slot() else { return Ok(()) };
+        match conn.token_info() {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let (function, code) = match &e {
+                    cryptoki::error::Error::Pkcs11(rv, f) => (format!("C_{f:?}"), super::error::ckr_name(*rv)),
+                    _ => ("C_GetTokenInfo".to_string(), "CKR_GENERAL_ERROR"),
+                };
+                log::warn!("{ctx}: the token no longer answers {function} ({code}) although its slot is listed");
+                Err(Pkcs11Error::TokenUnavailable { function, code, context: Box::new(ctx.clone()) })
+            }
+        }
     }
 
     /// Errors with `CKR_USER_NOT_LOGGED_IN` if the token needs a login and `session` is in a
