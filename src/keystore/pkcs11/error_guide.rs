@@ -234,7 +234,8 @@ pub const CKR_GUIDE: &[CkrGuide] = &[
         P,
         A::Escalate,
         "the module failed irrecoverably (SoftHSM 2.6.1 also answers this when a logout races a call)",
-        "the store already logged in again and re-initialised; restart the HSM/module and check its logs",
+        "the store logged in again (and re-initialised if the token stopped answering); if it repeats, \
+         check the mechanism and key, then the HSM's logs",
     ),
     ckr(
         RvError::UserAlreadyLoggedIn,

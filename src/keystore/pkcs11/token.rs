@@ -383,6 +383,9 @@ impl Pkcs11Token {
         let mut pending: Option<Step> = None;
         let mut attempt = 0u32;
         let mut general_errors = 0u32;
+        // What earlier attempts knew (key, slot): a later failure to find the token at all
+        // still names them.
+        let mut seen = self.error_context().with_operation(operation);
         loop {
             attempt += 1;
             let (result, generation) = self.attempt(operation, on_anchor, pending, &mut f);
@@ -393,7 +396,13 @@ impl Pkcs11Token {
                     }
                     return Ok(v);
                 }
-                Err(e) => e.in_context(&self.error_context().with_operation(operation)),
+                Err(e) => {
+                    let e = e.in_context(&seen).in_context(&self.error_context());
+                    if let Some(c) = e.context() {
+                        seen = c.clone();
+                    }
+                    e
+                }
             };
             let base = step_for(&err);
             let mut step = base;
@@ -403,6 +412,9 @@ impl Pkcs11Token {
                 step = match general_errors {
                     1 => Some(Step::Recheck),
                     2 => Some(Step::HardRelogin),
+                    // Re-initialising kills every session object (ephemeral keys), so only when
+                    // the token itself stopped answering; otherwise the call is just refused.
+                    _ if self.token_answers() => None,
                     _ => Some(Step::Reinitialize),
                 };
             }
@@ -607,6 +619,16 @@ impl Pkcs11Token {
         let h = self.find_one(session, template, &KeySelector::Id(id.to_vec()), ctx)?;
         self.handles.lock().unwrap_or_else(PoisonError::into_inner).insert(key, h);
         Ok(h)
+    }
+
+    /// Whether the token still answers `C_GetTokenInfo` (true when there is no connection to
+    /// ask). Takes a read guard: do not call while holding one.
+    fn token_answers(&self) -> bool {
+        let Ok(guard) = self.ctx.read() else { return false };
+        match self.conn_slot() {
+            Some(conn) if conn.generation == guard.generation() => conn.token_info().is_ok(),
+            _ => true,
+        }
     }
 
     /// Errors with [`Pkcs11Error::TokenUnavailable`] if the token no longer answers
