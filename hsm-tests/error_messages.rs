@@ -95,15 +95,14 @@ fn wrong_mechanism_names_function_code_and_key() {
             let ctx = ctx.clone().with_key_id(&idb);
             let template = [Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(idb.clone())];
             let key = store.token().find_one(session, &template, &KeySelector::Id(idb.clone()), &ctx)?;
-            session.sign(&Mechanism::Sha256Hmac, key, &[7u8; 32]).map_err(|e| Pkcs11Error::from_cryptoki("sign", e, &ctx))
+            session
+                .sign(&Mechanism::Sha256Hmac, key, &[7u8; 32])
+                .map_err(|e| Pkcs11Error::from_cryptoki("sign", e, &ctx))
         })
         .expect_err("HMAC with an ed25519 key");
     let msg = err.to_string();
     let code = err.code().unwrap_or_default();
-    assert!(
-        code == "CKR_KEY_TYPE_INCONSISTENT" || code == "CKR_MECHANISM_INVALID",
-        "unexpected code {code}: {msg}"
-    );
+    assert!(code == "CKR_KEY_TYPE_INCONSISTENT" || code == "CKR_MECHANISM_INVALID", "unexpected code {code}: {msg}");
     has_all(
         &msg,
         &[&token, &slot, &format!("key id {id}"), "sign with the wrong mechanism", "C_SignInit", code, "permanent"],
@@ -153,8 +152,11 @@ fn token_gone_at_run_time_is_transient_and_recovers() {
     let parked = tokens.with_file_name(format!("parked-{}", std::process::id()));
     let mut config =
         TokenConfig::new(&env.module, TokenSelector::label(&aux.label), Some(PinSource::File(aux.pin_file.clone())));
-    config.recovery =
-        RecoveryPolicy { max_attempts: 3, initial_backoff: Duration::from_millis(5), max_backoff: Duration::from_millis(20) };
+    config.recovery = RecoveryPolicy {
+        max_attempts: 3,
+        initial_backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(20),
+    };
     let store = Pkcs11KeyStore::open_with(config).expect("open aux");
     let (token, _) = token_parts(&store);
     let id = store.generate(&unique_label("gone")).unwrap();

@@ -99,12 +99,7 @@ fn trace_logs_show_recovery_and_no_secret() {
     }
     assert!(all.contains(&env.main.label), "log lines name the token:\n{all}");
     // No secret: not the PIN, not the PIN file's content, not the wallet key (hex, either case).
-    let secrets = [
-        pin.clone(),
-        pin_file_text.clone(),
-        hex::encode(wallet_secret),
-        hex::encode_upper(wallet_secret),
-    ];
+    let secrets = [pin.clone(), pin_file_text.clone(), hex::encode(wallet_secret), hex::encode_upper(wallet_secret)];
     for line in &lines {
         for secret in &secrets {
             assert!(!line.contains(secret.as_str()), "a secret is in the log: {line}");

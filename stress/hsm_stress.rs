@@ -20,6 +20,23 @@
 //!   application is logged out, so the store's next login reads the wrong PIN; after
 //!   `--hold-ms` the right file is put back.
 //!
+//! What SoftHSM 2.6.1 does, and what the store does about it (`--probe-token-gone` prints the
+//! raw answers):
+//!
+//! - `token-gone`: SoftHSM reads its token directory only in `C_Initialize`. Once the
+//!   directory is gone, the slot stays listed and the sessions stay logged in, but cached
+//!   handles give `CKR_OBJECT_HANDLE_INVALID`, `C_FindObjects` finds nothing and
+//!   `C_GetTokenInfo` answers `CKR_GENERAL_ERROR`, and this stays so after the directory is
+//!   back. The store checks `C_GetTokenInfo` when a search comes back empty; if it fails, it
+//!   re-initialises the module (finalize + initialize under the write lock) with backoff, finds
+//!   the token by label again (`TokenNotFound` while it is away), logs in and looks the key up.
+//!   Requests that run out of attempts while the token is away end as `TokenGone` (transient).
+//! - `wrong-pin`: the store re-reads its PIN source at every login. The wrong PIN is presented
+//!   once (`CKR_PIN_INCORRECT`, counted as "wrong PINs presented"), never again, and the login
+//!   falls back to the last PIN the token accepted, so signing goes on.
+//! - `logout`: handles become invalid and sessions public; the store re-finds and logs in.
+//! - `close-sessions`: `CKR_SESSION_HANDLE_INVALID`; the store opens a new anchor and pool.
+//!
 //! Every request ends as a signature (checked with `verify_strict` against the public key read
 //! before any fault) or as a typed error, counted by kind, `CKR_*` code and retry class.
 //! Recovery time of a fault: from the moment the fault ends to the first successful signature
@@ -169,8 +186,9 @@ fn classify(e: &KeyStoreError) -> String {
 
 fn message(request: usize) -> Vec<u8> {
     // About the size of one per-node session-sig message.
-    let mut m = format!("{{\"request\":{request},\"nodeAddress\":\"https://node-{}.example:7470\",\"pad\":\"", request % 30)
-        .into_bytes();
+    let mut m =
+        format!("{{\"request\":{request},\"nodeAddress\":\"https://node-{}.example:7470\",\"pad\":\"", request % 30)
+            .into_bytes();
     while m.len() < 1_200 {
         m.push(b'a' + (m.len() % 26) as u8);
     }
@@ -497,6 +515,7 @@ fn report(
         "| store recovery steps | re-finds {}, re-logins {}, reconnects {}, re-initialisations {}, retries {} |",
         stats.handle_refinds, stats.relogins, stats.reconnects, stats.reinitializations, stats.retries
     );
+    println!("| wrong PINs presented (each refused once, then the last good PIN) | {} |", stats.pins_refused);
     println!("\n| error kind (variant, function, code, class) | count |\n|---|---:|");
     if errors.is_empty() {
         println!("| (none) | 0 |");
@@ -504,9 +523,7 @@ fn report(
     for (k, v) in &errors {
         println!("| {k} | {v} |");
     }
-    println!(
-        "\n| fault | injected | recovered | recovery max | recovery median |\n|---|---:|---:|---:|---:|"
-    );
+    println!("\n| fault | injected | recovered | recovery max | recovery median |\n|---|---:|---:|---:|---:|");
     let mut worst = Duration::ZERO;
     let mut unrecovered = 0usize;
     for fault in Fault::ALL {
@@ -562,6 +579,17 @@ fn report(
     if unrecovered > 0 {
         fail(format!("{unrecovered} faults were never followed by a successful signature"));
     }
+    // Every fault injected here is recoverable: a permanent error means a failure was
+    // misclassified or recovery went wrong (e.g. an empty search on a vanished token taken for
+    // a deleted key).
+    let permanent: u64 = errors.iter().filter(|(k, _)| k.contains("[permanent]")).map(|(_, v)| v).sum();
+    if permanent > 0 {
+        fail(format!("{permanent} permanent errors for faults that are all recoverable"));
+    }
+    let wrong_pin_rounds = injected.iter().filter(|i| i.fault == Fault::WrongPin).count() as u64;
+    if wrong_pin_rounds > 0 && stats.pins_refused == 0 {
+        fail("wrong PIN files were swapped in but the store never read one (is the PIN re-read at login?)".into());
+    }
     for fault in &args.faults {
         if !injected.iter().any(|i| i.fault == *fault) {
             fail(format!("fault {} was never injected (run longer or lower --gap-ms)", fault.name()));
@@ -584,13 +612,16 @@ fn probe_token_gone(inj: &Injector, store: &Pkcs11KeyStore, id: &KeyId) {
     let show = |when: &str| {
         let guard = ctx.read().expect("context");
         let p = guard.pkcs11();
-        let info = p.get_token_info(slot).map(|i| format!("label {:?} flags initialized={}", i.label(), i.token_initialized()));
+        let info = p
+            .get_token_info(slot)
+            .map(|i| format!("label {:?} flags initialized={}", i.label(), i.token_initialized()));
         let slots = p.get_slots_with_token().map(|s| s.len());
         let session = p.open_ro_session(slot);
         let (state, found, sign) = match &session {
             Ok(s) => {
                 let state = s.get_session_info().map(|i| format!("{:?}", i.session_state()));
-                let found = s.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id.as_bytes().to_vec())]);
+                let found = s
+                    .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id.as_bytes().to_vec())]);
                 let sign = match &found {
                     Ok(h) if !h.is_empty() => s
                         .sign(&Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)), h[0], b"probe")

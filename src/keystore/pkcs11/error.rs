@@ -295,7 +295,13 @@ impl Pkcs11Error {
     /// A `Call` error made by this crate (not returned by cryptoki), e.g. a session found
     /// logged out by `C_GetSessionInfo`.
     pub fn call(operation: &'static str, function: &str, rv: RvError, context: &ErrorContext) -> Self {
-        Self::Call { operation, function: function.to_string(), code: ckr_name(rv), rv, context: Box::new(context.clone()) }
+        Self::Call {
+            operation,
+            function: function.to_string(),
+            code: ckr_name(rv),
+            rv,
+            context: Box::new(context.clone()),
+        }
     }
 
     /// The PKCS#11 return value, if this error carries one.
@@ -340,9 +346,9 @@ impl Pkcs11Error {
     /// The PKCS#11 function involved (`C_Sign`, `C_FindObjects`, …), if any.
     pub fn function(&self) -> Option<&str> {
         match self {
-            Self::Call { function, .. } | Self::TokenGone { function, .. } | Self::TokenUnavailable { function, .. } => {
-                Some(function)
-            }
+            Self::Call { function, .. }
+            | Self::TokenGone { function, .. }
+            | Self::TokenUnavailable { function, .. } => Some(function),
             Self::ModuleLoad { .. } => Some("C_GetFunctionList"),
             Self::TokenNotFound { .. } | Self::AmbiguousToken { .. } => Some("C_GetTokenInfo"),
             Self::PinIncorrect { .. } | Self::PinLocked { .. } => Some("C_Login"),
@@ -470,7 +476,9 @@ impl Pkcs11Error {
                 write!(f, "no token matches {selector}; tokens present: {}", list_or_none(present))
             }
             Self::AmbiguousToken { selector, count, .. } => write!(f, "{count} tokens match {selector}"),
-            Self::NoTokenSelector => f.write_str("no token selector: give token= (label) or serial= in the PKCS#11 URI"),
+            Self::NoTokenSelector => {
+                f.write_str("no token selector: give token= (label) or serial= in the PKCS#11 URI")
+            }
             Self::TokenGone { attempts, .. } => {
                 write!(f, "token went away and did not come back after {attempts} attempts")
             }
@@ -660,7 +668,6 @@ pub fn ckr_name(rv: RvError) -> &'static str {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -710,11 +717,7 @@ mod tests {
         vec![
             Pkcs11Error::ModuleLoad { reason: "not an ELF file".into(), context: c() },
             Pkcs11Error::call("sign", "C_Sign", RvError::TokenNotPresent, &ctx()),
-            Pkcs11Error::Cryptoki {
-                operation: "sign",
-                source: CryptokiError::NullFunctionPointer,
-                context: c(),
-            },
+            Pkcs11Error::Cryptoki { operation: "sign", source: CryptokiError::NullFunctionPointer, context: c() },
             Pkcs11Error::TokenNotFound { selector: "label \"x\"".into(), present: vec![], context: c() },
             Pkcs11Error::AmbiguousToken { selector: "label \"x\"".into(), count: 2, context: c() },
             Pkcs11Error::TokenGone {
@@ -723,7 +726,11 @@ mod tests {
                 code: "CKR_TOKEN_NOT_PRESENT",
                 context: c(),
             },
-            Pkcs11Error::TokenUnavailable { function: "C_GetTokenInfo".into(), code: "CKR_GENERAL_ERROR", context: c() },
+            Pkcs11Error::TokenUnavailable {
+                function: "C_GetTokenInfo".into(),
+                code: "CKR_GENERAL_ERROR",
+                context: c(),
+            },
             Pkcs11Error::PinIncorrect { context: c() },
             Pkcs11Error::PinLocked { context: c() },
             Pkcs11Error::PinRequired { context: c() },

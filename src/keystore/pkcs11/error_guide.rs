@@ -89,13 +89,7 @@ pub struct CkrGuide {
     pub action: &'static str,
 }
 
-const fn ckr(
-    rv: RvError,
-    retry: Retry,
-    auto: AutoRecovery,
-    meaning: &'static str,
-    action: &'static str,
-) -> CkrGuide {
+const fn ckr(rv: RvError, retry: Retry, auto: AutoRecovery, meaning: &'static str, action: &'static str) -> CkrGuide {
     CkrGuide { rv, retry, auto, meaning, action }
 }
 
@@ -172,13 +166,7 @@ pub const CKR_GUIDE: &[CkrGuide] = &[
         "the token could not complete the call and gave no reason",
         "retry; if it repeats, check the HSM's logs",
     ),
-    ckr(
-        RvError::FunctionCanceled,
-        T,
-        A::None,
-        "the call was cancelled",
-        "retry the request",
-    ),
+    ckr(RvError::FunctionCanceled, T, A::None, "the call was cancelled", "retry the request"),
     // Sessions and login.
     ckr(
         RvError::SessionHandleInvalid,
@@ -632,11 +620,7 @@ mod tests {
     #[test]
     fn every_code_is_listed_once() {
         for (i, g) in CKR_GUIDE.iter().enumerate() {
-            assert!(
-                CKR_GUIDE[..i].iter().all(|o| o.rv != g.rv),
-                "{} is listed twice",
-                ckr_name(g.rv)
-            );
+            assert!(CKR_GUIDE[..i].iter().all(|o| o.rv != g.rv), "{} is listed twice", ckr_name(g.rv));
             assert!(ckr_name(g.rv).starts_with("CKR_"));
         }
         for (i, g) in KIND_GUIDE.iter().enumerate() {

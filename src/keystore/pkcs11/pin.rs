@@ -188,6 +188,8 @@ struct PinState {
     last_good: Option<Pin>,
     /// PINs the token refused (`CKR_PIN_INCORRECT`); zeroized on drop like every `Pin`.
     refused: Vec<Pin>,
+    /// How many times the token refused a PIN.
+    refusals: u64,
 }
 
 impl fmt::Debug for PinKeeper {
@@ -200,7 +202,7 @@ impl PinKeeper {
     /// A keeper for `source`, reading it once now (an unreadable source fails fast at open).
     pub fn open(source: Option<PinSource>) -> Result<Self, PinError> {
         let first = source.as_ref().map(PinSource::read).transpose()?;
-        Ok(Self { source, state: Mutex::new(PinState { last_good: first, refused: Vec::new() }) })
+        Ok(Self { source, state: Mutex::new(PinState { last_good: first, refused: Vec::new(), refusals: 0 }) })
     }
 
     /// Whether there is a PIN source at all (`false`: no login, or a PIN pad).
@@ -248,6 +250,12 @@ impl PinKeeper {
         if !state.refused.iter().any(|r| r.same(pin)) {
             state.refused.push(pin.clone());
         }
+        state.refusals += 1;
+    }
+
+    /// How many times the token refused a PIN this keeper offered.
+    pub fn refusals(&self) -> u64 {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).refusals
     }
 
     /// Where the PIN comes from, for log lines (never the PIN).

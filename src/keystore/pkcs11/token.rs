@@ -123,6 +123,9 @@ pub struct RecoveryStats {
     pub reinitializations: u64,
     /// Plain retries after a transient device or memory error.
     pub retries: u64,
+    /// Logins in which the token refused a PIN read from the PIN source (each distinct wrong
+    /// PIN is presented at most once).
+    pub pins_refused: u64,
 }
 
 #[derive(Default)]
@@ -288,6 +291,7 @@ impl Pkcs11Token {
             reconnects: c.reconnects.load(Ordering::Relaxed),
             reinitializations: c.reinitializations.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            pins_refused: self.pin.refusals(),
         }
     }
 
@@ -303,8 +307,8 @@ impl Pkcs11Token {
         // A connection from an older generation is dropped without closing its sessions.
         *slot = None;
         let pkcs11 = guard.pkcs11();
-        let (token_slot, info) =
-            find_token(pkcs11, self.ctx.module(), &self.selector).map_err(|e| e.in_context(&self.identity_context()))?;
+        let (token_slot, info) = find_token(pkcs11, self.ctx.module(), &self.selector)
+            .map_err(|e| e.in_context(&self.identity_context()))?;
         {
             let label = info.label().trim().to_string();
             let serial = info.serial_number().trim().to_string();
