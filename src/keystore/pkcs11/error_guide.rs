@@ -23,6 +23,8 @@ pub enum Retry {
     Permanent,
     /// Not a failure for this tool (the code is treated as success).
     Success,
+    /// Depends on the `CKR_*` code (the `Call` kind; see [`CKR_GUIDE`]).
+    ByCode,
 }
 
 impl Retry {
@@ -32,6 +34,7 @@ impl Retry {
             Self::Transient => "transient",
             Self::Permanent => "permanent",
             Self::Success => "success",
+            Self::ByCode => "by code",
         }
     }
 }
@@ -68,7 +71,7 @@ impl AutoRecovery {
             Self::Reconnect => "opens new sessions and logs in again",
             Self::Reinitialize => "re-initialises the module and finds the token again, with backoff",
             Self::Backoff => "waits with backoff and retries",
-            Self::Escalate => "logs in again, then logs out and in, then re-initialises",
+            Self::Escalate => "logs in again, then logs out and in, then re-initialises if the token stopped answering",
             Self::Success => "treats it as success",
         }
     }
@@ -452,7 +455,7 @@ const FIX_CONFIG: &str = "fix the PKCS#11 URI or configuration; no PKCS#11 call 
 /// Every [`Pkcs11Error`](super::Pkcs11Error) variant. `Call` takes its class and advice from
 /// [`CKR_GUIDE`] by code.
 pub const KIND_GUIDE: &[KindGuide] = &[
-    kind("Call", "the one named", "the one named", T, "see the code's row in the CKR table"),
+    kind("Call", "the one named", "the one named", Retry::ByCode, "see the code's row in the CKR table"),
     kind(
         "TokenGone",
         "the last one tried",

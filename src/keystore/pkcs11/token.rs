@@ -1,22 +1,30 @@
 //! A logged-in token with sessions, handle cache and recovery: the generic part of every
-//! PKCS#11 signer (the ed25519 session-key store today, a secp256k1 wallet signer later).
+//! PKCS#11 signer (the ed25519 session-key store and the secp256k1 wallet).
 //!
 //! [`Pkcs11Token::run`] checks a session out of the pool, runs a closure on it and sorts any
-//! failure into a recovery step, then retries:
+//! failure into a recovery step, then retries. The step for each return code is the `auto`
+//! column of [`CKR_GUIDE`](super::error_guide::CKR_GUIDE) (rendered in `README-errors.md`):
 //!
 //! | failure | step |
 //! |---|---|
 //! | `CKR_OBJECT_HANDLE_INVALID`, `CKR_KEY_HANDLE_INVALID` | forget cached handles, look keys up again |
 //! | `CKR_USER_NOT_LOGGED_IN` (someone logged out) | log in again on the anchor session |
 //! | `CKR_SESSION_HANDLE_INVALID`, `CKR_SESSION_CLOSED` | open a new anchor + pool, log in again |
-//! | `CKR_TOKEN_NOT_PRESENT`, `CKR_DEVICE_REMOVED`, `CKR_SLOT_ID_INVALID`, `CKR_DEVICE_ERROR`, token no longer listed | finalize + initialize the module (under the context's write lock), with exponential backoff |
-//! | `CKR_FUNCTION_FAILED`, `CKR_DEVICE_MEMORY`, `CKR_HOST_MEMORY` | wait (backoff) and retry |
-//! | `CKR_GENERAL_ERROR` (SoftHSM answers it when a logout races an operation) | wait and log in again; if it repeats, log out and in; then re-initialise |
+//! | `CKR_TOKEN_NOT_PRESENT`, `CKR_DEVICE_REMOVED`, `CKR_SLOT_ID_INVALID`, `CKR_DEVICE_ERROR`, token no longer listed, token no longer answering `C_GetTokenInfo` | finalize + initialize the module (under the context's write lock), with exponential backoff |
+//! | `CKR_FUNCTION_FAILED`, `CKR_DEVICE_MEMORY`, `CKR_HOST_MEMORY`, `CKR_SESSION_COUNT` | wait (backoff) and retry |
+//! | `CKR_GENERAL_ERROR` (SoftHSM answers it when a logout races an operation) | wait and log in again; if it repeats, log out and in; then re-initialise if the token stopped answering |
 //!
 //! Everything else (arguments, templates, mechanisms, PIN, missing keys) is returned at once.
 //! A logout on any session logs out every session of the application, and SoftHSM then
 //! reports `CKR_OBJECT_HANDLE_INVALID` (not `USER_NOT_LOGGED_IN`) for private keys, so a look-up
-//! that finds nothing first checks whether the session is still logged in.
+//! that finds nothing first checks whether the session is still logged in, then whether the
+//! token still answers `C_GetTokenInfo` (SoftHSM keeps a token whose directory went away
+//! listed and logged in, with no objects, until the module is re-initialised).
+//!
+//! Every login re-reads the PIN source ([`PinKeeper`]): a rotated PIN is picked up, a wrong
+//! one is presented once and then the last accepted PIN is used. Each step is logged (`log`
+//! facade: debug for attempts and backoff, info for re-logins, reconnects and
+//! re-initialisations, warn when giving up); no PIN or key material is ever logged.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
