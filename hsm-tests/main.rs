@@ -8,7 +8,9 @@ mod common;
 
 mod attributes;
 mod concurrency;
+mod error_messages;
 mod errors;
+mod logging;
 mod manager;
 mod persistence;
 mod pkp;

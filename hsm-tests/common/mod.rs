@@ -24,6 +24,8 @@ pub struct HsmEnv {
     pub aux: Option<softhsm::Token>,
     /// Where the tokens came from, for messages.
     pub origin: &'static str,
+    /// SoftHSM's token directory, when this process made it (fault tests move tokens away).
+    pub tokens_dir: Option<PathBuf>,
 }
 
 impl HsmEnv {
@@ -67,6 +69,7 @@ fn setup() -> Result<HsmEnv, String> {
             main: softhsm::Token { label, pin_file: pin_file.into() },
             aux,
             origin: "environment (LIT_PKCS11_*)",
+            tokens_dir: None,
         });
     }
     let hsm = softhsm::ThrowawayHsm::create()?;
@@ -75,7 +78,8 @@ fn setup() -> Result<HsmEnv, String> {
     // Before any C_Initialize in this process (all tests wait on the OnceLock first).
     hsm.activate();
     eprintln!("hsm tests: SoftHSM2 tokens in {}", hsm.dir.display());
-    Ok(HsmEnv { module: hsm.module, main, aux: Some(aux), origin: "throwaway SoftHSM2 directory" })
+    let tokens_dir = Some(hsm.dir.join("tokens"));
+    Ok(HsmEnv { module: hsm.module, main, aux: Some(aux), origin: "throwaway SoftHSM2 directory", tokens_dir })
 }
 
 /// The test tokens, or `None` (after a loud message) when SoftHSM2 is unavailable.

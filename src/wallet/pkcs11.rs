@@ -95,7 +95,7 @@ fn public_template(id: &[u8]) -> Vec<Attribute> {
 }
 
 fn key_ctx(ctx: &ErrorContext, id: &[u8]) -> ErrorContext {
-    ctx.clone().with_key(hex::encode(id))
+    ctx.clone().with_key_id(id)
 }
 
 fn unusable(key: String, reason: impl Into<String>, ctx: &ErrorContext) -> Pkcs11Error {
@@ -179,6 +179,7 @@ impl Pkcs11Wallet {
             }
         })?;
         let key_id = KeyId::from_bytes(id.clone());
+        log::info!("generated secp256k1 wallet key id {key_id} label {label:?} on {}", token.error_context());
         Ok((Self::from_parts(token, id, label.to_string(), verifying_key), key_id))
     }
 
@@ -294,9 +295,7 @@ fn load_key(
 ) -> Result<(Vec<u8>, String, VerifyingKey), Pkcs11Error> {
     let (mut template, ctx) = match selector {
         KeySelector::Id(id) => (vec![Attribute::Id(id.clone())], key_ctx(ctx, id)),
-        KeySelector::Label(l) => {
-            (vec![Attribute::Label(l.as_bytes().to_vec())], ctx.clone().with_key(format!("label={l:?}")))
-        }
+        KeySelector::Label(l) => (vec![Attribute::Label(l.as_bytes().to_vec())], ctx.clone().with_key_label(l)),
     };
     if let Some(l) = also_label {
         template.push(Attribute::Label(l.as_bytes().to_vec()));
@@ -384,8 +383,11 @@ fn read_public_key(
         }
     }
     let point = point.ok_or_else(|| unusable(key.to_string(), "its public key has no CKA_EC_POINT", ctx))?;
-    let (bytes, _) = parse_ec_point(&point, UNCOMPRESSED_POINT_LEN)
-        .map_err(|source| Pkcs11Error::EcPoint { key: key.to_string(), source })?;
+    let (bytes, _) = parse_ec_point(&point, UNCOMPRESSED_POINT_LEN).map_err(|source| Pkcs11Error::EcPoint {
+        key: key.to_string(),
+        source,
+        context: Box::new(ctx.clone()),
+    })?;
     VerifyingKey::from_sec1_bytes(bytes)
         .map_err(|_| unusable(key.to_string(), "CKA_EC_POINT is not a valid uncompressed secp256k1 point", ctx))
 }

@@ -74,7 +74,10 @@ impl SharedContext {
     ///
     /// The path is canonicalised so two spellings of one file share a context.
     pub fn get(module: &Path) -> Result<Arc<Self>, Pkcs11Error> {
-        let load_err = |reason: String| Pkcs11Error::ModuleLoad { module: module.to_path_buf(), reason };
+        let load_err = |reason: String| Pkcs11Error::ModuleLoad {
+            reason,
+            context: Box::new(ErrorContext { module: Some(module.to_path_buf()), ..ErrorContext::default() }),
+        };
         let canonical = std::fs::canonicalize(module).map_err(|e| load_err(e.to_string()))?;
         let mut reg = registry().lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(ctx) = reg.get(&canonical) {
@@ -82,6 +85,7 @@ impl SharedContext {
         }
         let pkcs11 = Pkcs11::new(&canonical).map_err(|e| load_err(e.to_string()))?;
         initialize(&pkcs11, &canonical)?;
+        log::debug!("loaded and initialised PKCS#11 module {}", canonical.display());
         let ctx = Arc::new(Self {
             module: canonical.clone(),
             state: RwLock::new(State { pkcs11: Some(pkcs11), generation: 1, pid: std::process::id() }),
@@ -111,22 +115,45 @@ impl SharedContext {
         }
     }
 
+    /// Runs `f` while no other thread is inside a call into the module (it holds the write
+    /// lock, so calls in flight finish first and new ones wait).
+    ///
+    /// For operations that must not race a call on another thread, such as a raw
+    /// `C_CloseAllSessions` in fault-injection tests (SoftHSM 2.6.1 frees a session that
+    /// another thread may be using inside `C_Sign`).
+    pub fn quiesced<T>(&self, f: impl FnOnce(&Pkcs11) -> T) -> Result<T, Pkcs11Error> {
+        let state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        match state.pkcs11.as_ref() {
+            Some(pkcs11) if state.pid == std::process::id() => Ok(f(pkcs11)),
+            _ => Err(Pkcs11Error::call(
+                "quiesce module",
+                "C_Initialize",
+                RvError::CryptokiNotInitialized,
+                &ErrorContext { module: Some(self.module.clone()), ..ErrorContext::default() },
+            )),
+        }
+    }
+
     /// Finalises and initialises the module again, unless someone already did since
-    /// `seen_generation`. Takes the write lock, so it waits for every call in flight.
-    pub fn reinitialize(&self, seen_generation: u64) -> Result<(), Pkcs11Error> {
+    /// `seen_generation`. Takes the write lock, so it waits for every call in flight. Returns
+    /// whether this call did it.
+    pub fn reinitialize(&self, seen_generation: u64) -> Result<bool, Pkcs11Error> {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let forked = state.pid != std::process::id();
         if state.generation != seen_generation && state.pkcs11.is_some() && !forked {
-            return Ok(());
+            return Ok(false);
         }
         let pkcs11 = match state.pkcs11.take() {
             Some(p) => p,
-            None => Pkcs11::new(&self.module)
-                .map_err(|e| Pkcs11Error::ModuleLoad { module: self.module.clone(), reason: e.to_string() })?,
+            None => Pkcs11::new(&self.module).map_err(|e| Pkcs11Error::ModuleLoad {
+                reason: e.to_string(),
+                context: Box::new(ErrorContext { module: Some(self.module.clone()), ..ErrorContext::default() }),
+            })?,
         };
         // Finalize a clone: `finalize` consumes its receiver, and we keep the loaded library to
         // initialise it again. Errors are ignored: after a fork or a device loss the module may
         // already consider itself finalised.
+        log::debug!("C_Finalize + C_Initialize of {} (generation {seen_generation})", self.module.display());
         let _ = pkcs11.clone().finalize();
         // Why bump before initialising: even if initialise fails, every old session and handle
         // is dead now, and holders must notice.
@@ -134,7 +161,7 @@ impl SharedContext {
         state.pid = std::process::id();
         initialize(&pkcs11, &self.module)?;
         state.pkcs11 = Some(pkcs11);
-        Ok(())
+        Ok(true)
     }
 }
 

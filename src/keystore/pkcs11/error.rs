@@ -1,9 +1,18 @@
 //! Errors of the PKCS#11 backend.
 //!
-//! [`Pkcs11Error`] keeps what an operator needs to act: the `CKR_*` name, the PKCS#11 function
-//! and our operation, and which module/token/slot/key was involved. [`Pkcs11Error::is_transient`]
-//! sorts errors the way Krill's `is_transient_error` does: a device, memory, session or token
-//! problem may go away on retry; argument, template, mechanism, PIN and key errors will not.
+//! Every [`Pkcs11Error`] message says what failed and everything an operator needs to act on
+//! it, in one line:
+//!
+//! ```text
+//! wrong user PIN: open store: C_Login returned CKR_PIN_INCORRECT; token "lit" (serial 9d1c5e0f3a7b2c44),
+//! slot 1834468200, key n/a; permanent (retrying will not help): put the token's user PIN in the pin-source …
+//! ```
+//!
+//! that is: a headline, our operation, the PKCS#11 function and its `CKR_*` code (or the
+//! outcome when the call succeeded but found nothing), the token's label and serial, the slot,
+//! the key, whether retrying can help, and what to do. The class and the advice come from the
+//! tables in [`error_guide`](super::error_guide), which the README's error table is generated
+//! from.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -11,51 +20,72 @@ use std::path::PathBuf;
 use cryptoki::error::{Error as CryptokiError, RvError};
 
 use super::ec_point::EcPointError;
+use super::error_guide::{ckr_guide, ckr_retry, kind_guide, Retry};
 use super::pin::PinError;
 use super::uri::UriError;
 use crate::keystore::{KeyId, KeyStoreError};
 
-/// Which module, token, slot and key an error is about. Any part may be unknown.
+/// Which operation, module, token, slot and key an error is about. Any part may be unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ErrorContext {
+    /// Our high-level operation (e.g. `sign`, `open store`), when known.
+    pub operation: Option<&'static str>,
     /// The PKCS#11 module path.
     pub module: Option<PathBuf>,
     /// The token label.
     pub token: Option<String>,
+    /// The token serial number.
+    pub serial: Option<String>,
     /// The slot id at the time of the error (slot ids change; for diagnostics only).
     pub slot: Option<u64>,
-    /// The key (hex `CKA_ID` or `label=…`).
-    pub key: Option<String>,
+    /// The key.
+    pub key: Option<KeySelector>,
 }
 
 impl ErrorContext {
     /// This context with the key set.
-    pub fn with_key(mut self, key: impl Into<String>) -> Self {
-        self.key = Some(key.into());
+    pub fn with_key(mut self, key: KeySelector) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// This context with the key set to `CKA_ID` `id`.
+    pub fn with_key_id(self, id: &[u8]) -> Self {
+        self.with_key(KeySelector::Id(id.to_vec()))
+    }
+
+    /// This context with the key set to `CKA_LABEL` `label`.
+    pub fn with_key_label(self, label: &str) -> Self {
+        self.with_key(KeySelector::Label(label.to_string()))
+    }
+
+    /// This context with the operation set.
+    pub fn with_operation(mut self, operation: &'static str) -> Self {
+        self.operation = Some(operation);
         self
     }
 }
 
 impl fmt::Display for ErrorContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut parts = Vec::new();
-        if let Some(t) = &self.token {
-            parts.push(format!("token {t:?}"));
+        match (&self.token, &self.serial) {
+            (Some(t), Some(s)) => write!(f, "token {t:?} (serial {s})")?,
+            (Some(t), None) => write!(f, "token {t:?} (serial unknown)")?,
+            (None, Some(s)) => write!(f, "token with serial {s}")?,
+            (None, None) => f.write_str("token unknown")?,
         }
-        if let Some(s) = self.slot {
-            parts.push(format!("slot {s}"));
+        match self.slot {
+            Some(s) => write!(f, ", slot {s}")?,
+            None => f.write_str(", slot unknown")?,
         }
-        if let Some(k) = &self.key {
-            parts.push(format!("key {k}"));
+        match &self.key {
+            Some(k) => write!(f, ", key {k}")?,
+            None => f.write_str(", key n/a")?,
         }
         if let Some(m) = &self.module {
-            parts.push(format!("module {}", m.display()));
+            write!(f, ", module {}", m.display())?;
         }
-        if parts.is_empty() {
-            f.write_str("no token selected")
-        } else {
-            f.write_str(&parts.join(", "))
-        }
+        Ok(())
     }
 }
 
@@ -77,22 +107,22 @@ impl fmt::Display for KeySelector {
     }
 }
 
-/// An error of the PKCS#11 backend.
+/// An error of the PKCS#11 backend. `Display` gives the whole story in one line (see the
+/// module docs); [`kind`](Self::kind), [`function`](Self::function), [`code`](Self::code)
+/// and [`is_transient`](Self::is_transient) give the parts to programs.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Pkcs11Error {
     /// The PKCS#11 library could not be loaded (wrong path, wrong architecture, missing symbols).
-    #[error("cannot load PKCS#11 module {}: {reason}", module.display())]
     ModuleLoad {
-        /// The path given.
-        module: PathBuf,
         /// Why loading failed.
         reason: String,
+        /// Module (and token, when known).
+        context: Box<ErrorContext>,
     },
     /// A PKCS#11 function returned an error code.
-    #[error("{operation}: {function} failed with {code} ({context})")]
     Call {
-        /// Our operation (e.g. "sign", "generate key").
+        /// Our low-level step (e.g. "sign", "find objects").
         operation: &'static str,
         /// The PKCS#11 function, e.g. `C_Sign`.
         function: String,
@@ -100,141 +130,142 @@ pub enum Pkcs11Error {
         code: &'static str,
         /// The return value.
         rv: RvError,
-        /// Module, token, slot and key.
+        /// Operation, module, token, slot and key.
         context: Box<ErrorContext>,
     },
     /// cryptoki failed without a PKCS#11 return code (conversion, null function pointer, …).
-    #[error("{operation}: {source} ({context})")]
     Cryptoki {
-        /// Our operation.
+        /// Our low-level step.
         operation: &'static str,
         /// cryptoki's error.
+        #[source]
         source: CryptokiError,
-        /// Module, token, slot and key.
+        /// Operation, module, token, slot and key.
         context: Box<ErrorContext>,
     },
     /// No token matches the selector.
-    #[error("no token matches {selector} in {}; tokens present: {}", module.display(), list_or_none(present))]
     TokenNotFound {
         /// The selector, e.g. `label "lit"`.
         selector: String,
-        /// The module.
-        module: PathBuf,
         /// Labels (and serials) of the tokens that are present.
         present: Vec<String>,
+        /// Module and token.
+        context: Box<ErrorContext>,
     },
     /// Several tokens match the selector.
-    #[error("{count} tokens match {selector} in {}; add serial= to pick one", module.display())]
     AmbiguousToken {
         /// The selector.
         selector: String,
-        /// The module.
-        module: PathBuf,
         /// How many matched.
         count: usize,
+        /// Module and token.
+        context: Box<ErrorContext>,
     },
     /// The selector names no token attribute.
-    #[error("no token selector: give token= (label) or serial= in the PKCS#11 URI")]
     NoTokenSelector,
     /// The token was present and then disappeared, and did not come back in time.
-    #[error("token went away and did not come back after {attempts} attempts ({context})")]
     TokenGone {
-        /// Recovery attempts made.
+        /// Attempts made.
         attempts: u32,
-        /// Module and token.
+        /// The PKCS#11 function of the last failure.
+        function: String,
+        /// The `CKR_*` code of the last failure (or the outcome, e.g. no matching token).
+        code: &'static str,
+        /// Operation, module, token, slot and key.
+        context: Box<ErrorContext>,
+    },
+    /// The token stopped answering about itself (`C_GetTokenInfo` failed) although its slot is
+    /// still listed: SoftHSM 2.6.1 does this once its token directory went away, until the
+    /// module is re-initialised.
+    TokenUnavailable {
+        /// The PKCS#11 function that failed.
+        function: String,
+        /// Its `CKR_*` code.
+        code: &'static str,
+        /// Operation, module, token, slot and key.
         context: Box<ErrorContext>,
     },
     /// `C_Login` refused the PIN.
-    #[error("wrong user PIN (CKR_PIN_INCORRECT) for {context}")]
     PinIncorrect {
-        /// Module and token.
+        /// Operation, module, token and slot.
         context: Box<ErrorContext>,
     },
     /// The user PIN is locked.
-    #[error("the user PIN is locked (CKR_PIN_LOCKED) for {context}")]
     PinLocked {
-        /// Module and token.
+        /// Operation, module, token and slot.
         context: Box<ErrorContext>,
     },
     /// The token requires a login and no PIN source was given.
-    #[error("{context} requires a login; give pin-source=file:/path or pin-source=env:VARNAME")]
     PinRequired {
-        /// Module and token.
+        /// Module, token and slot.
         context: Box<ErrorContext>,
     },
     /// The PIN could not be read.
-    #[error(transparent)]
     Pin(#[from] PinError),
     /// The PKCS#11 URI was refused.
-    #[error(transparent)]
     Uri(#[from] UriError),
     /// The URI or configuration lacks something required.
-    #[error("incomplete PKCS#11 configuration: {0}")]
     Config(String),
     /// The token lacks mechanisms this backend needs.
-    #[error("{context} does not support {}; this backend needs them", missing.join(" and "))]
     MechanismMissing {
         /// The `CKM_*` names that are missing.
         missing: Vec<&'static str>,
-        /// Module and token.
+        /// Module, token and slot.
         context: Box<ErrorContext>,
     },
     /// No key matches.
-    #[error("no key with {selector} on {context}")]
     KeyNotFound {
         /// How the key was looked up.
         selector: KeySelector,
-        /// Module and token.
+        /// Operation, module, token, slot and key.
         context: Box<ErrorContext>,
     },
     /// Several keys match; look-ups require exactly one.
-    #[error("{count} keys with {selector} on {context}; exactly one is required")]
     AmbiguousKey {
         /// How the key was looked up.
         selector: KeySelector,
         /// How many matched.
         count: usize,
-        /// Module and token.
+        /// Operation, module, token, slot and key.
         context: Box<ErrorContext>,
     },
     /// A key exists but lacks something (e.g. its public half) or has the wrong type.
-    #[error("key {key} on {context} is unusable: {reason}")]
     KeyUnusable {
-        /// Hex `CKA_ID`.
+        /// The key (hex `CKA_ID` or `label "…"`).
         key: String,
         /// What is wrong.
         reason: String,
-        /// Module and token.
+        /// Operation, module, token, slot and key.
         context: Box<ErrorContext>,
     },
     /// A freshly generated key does not have the security attributes that prove it was made
     /// on the token and can never leave it; it was deleted again.
-    #[error("generated key on {context} lacks {}; it was deleted", failed.join(", "))]
     KeyPolicy {
         /// The attributes that were not as required, e.g. `CKA_NEVER_EXTRACTABLE=true`.
         failed: Vec<String>,
-        /// Module and token.
+        /// Operation, module, token, slot and key.
         context: Box<ErrorContext>,
     },
     /// `CKA_EC_POINT` could not be read.
-    #[error("public key of {key}: {source}")]
     EcPoint {
-        /// Hex `CKA_ID`.
+        /// The key (hex `CKA_ID`).
         key: String,
         /// The parse error.
+        #[source]
         source: EcPointError,
+        /// Operation, module, token, slot and key.
+        context: Box<ErrorContext>,
     },
     /// The token returned a signature that does not verify under the key's public key.
-    #[error("token returned a signature that does not verify for key {}", hex::encode(.id))]
     BadSignature {
         /// The key's `CKA_ID`.
         id: Vec<u8>,
+        /// Operation, module, token, slot and key.
+        context: Box<ErrorContext>,
     },
     /// The operating system's random number generator failed.
-    #[error("random number generator failed: {0}")]
     Rng(String),
     /// A worker thread of `sign_many` panicked (a bug; reported instead of propagated).
-    #[error("a signing worker thread panicked")]
     WorkerPanicked,
 }
 
@@ -261,47 +292,254 @@ impl Pkcs11Error {
         }
     }
 
+    /// A `Call` error made by this crate (not returned by cryptoki), e.g. a session found
+    /// logged out by `C_GetSessionInfo`.
+    pub fn call(operation: &'static str, function: &str, rv: RvError, context: &ErrorContext) -> Self {
+        Self::Call {
+            operation,
+            function: function.to_string(),
+            code: ckr_name(rv),
+            rv,
+            context: Box::new(context.clone()),
+        }
+    }
+
     /// The PKCS#11 return value, if this error carries one.
     pub fn rv(&self) -> Option<RvError> {
         match self {
             Self::Call { rv, .. } => Some(*rv),
+            Self::PinIncorrect { .. } => Some(RvError::PinIncorrect),
+            Self::PinLocked { .. } => Some(RvError::PinLocked),
             _ => None,
         }
     }
 
-    /// Whether retrying later may succeed (a device, memory, session or token problem).
-    /// Argument, template, mechanism, PIN and key errors are permanent.
-    pub fn is_transient(&self) -> bool {
+    /// The variant's name (`Call`, `KeyNotFound`, …), as in the README's error table.
+    pub fn kind(&self) -> &'static str {
         match self {
-            Self::Call { rv, .. } => is_transient_rv(*rv),
-            Self::TokenGone { .. } | Self::Rng(_) => true,
-            _ => false,
+            Self::ModuleLoad { .. } => "ModuleLoad",
+            Self::Call { .. } => "Call",
+            Self::Cryptoki { .. } => "Cryptoki",
+            Self::TokenNotFound { .. } => "TokenNotFound",
+            Self::AmbiguousToken { .. } => "AmbiguousToken",
+            Self::NoTokenSelector => "NoTokenSelector",
+            Self::TokenGone { .. } => "TokenGone",
+            Self::TokenUnavailable { .. } => "TokenUnavailable",
+            Self::PinIncorrect { .. } => "PinIncorrect",
+            Self::PinLocked { .. } => "PinLocked",
+            Self::PinRequired { .. } => "PinRequired",
+            Self::Pin(_) => "Pin",
+            Self::Uri(_) => "Uri",
+            Self::Config(_) => "Config",
+            Self::MechanismMissing { .. } => "MechanismMissing",
+            Self::KeyNotFound { .. } => "KeyNotFound",
+            Self::AmbiguousKey { .. } => "AmbiguousKey",
+            Self::KeyUnusable { .. } => "KeyUnusable",
+            Self::KeyPolicy { .. } => "KeyPolicy",
+            Self::EcPoint { .. } => "EcPoint",
+            Self::BadSignature { .. } => "BadSignature",
+            Self::Rng(_) => "Rng",
+            Self::WorkerPanicked => "WorkerPanicked",
+        }
+    }
+
+    /// The PKCS#11 function involved (`C_Sign`, `C_FindObjects`, …), if any.
+    pub fn function(&self) -> Option<&str> {
+        match self {
+            Self::Call { function, .. }
+            | Self::TokenGone { function, .. }
+            | Self::TokenUnavailable { function, .. } => Some(function),
+            Self::ModuleLoad { .. } => Some("C_GetFunctionList"),
+            Self::TokenNotFound { .. } | Self::AmbiguousToken { .. } => Some("C_GetTokenInfo"),
+            Self::PinIncorrect { .. } | Self::PinLocked { .. } => Some("C_Login"),
+            Self::PinRequired { .. } => Some("C_GetTokenInfo"),
+            Self::MechanismMissing { .. } => Some("C_GetMechanismList"),
+            Self::KeyNotFound { .. } | Self::AmbiguousKey { .. } => Some("C_FindObjects"),
+            Self::KeyUnusable { .. } | Self::KeyPolicy { .. } | Self::EcPoint { .. } => Some("C_GetAttributeValue"),
+            Self::BadSignature { .. } => Some("C_Sign"),
+            _ => None,
+        }
+    }
+
+    /// The `CKR_*` code, or the outcome of a call that succeeded but did not give what was
+    /// needed (e.g. `CKR_OK, 0 objects`).
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            Self::Call { code, .. } | Self::TokenGone { code, .. } | Self::TokenUnavailable { code, .. } => Some(code),
+            Self::Cryptoki { .. } | Self::ModuleLoad { .. } => None,
+            other => kind_guide(other.kind()).map(|g| g.code).filter(|c| c.starts_with("CKR_")),
+        }
+    }
+
+    /// Operation, module, token, slot and key, if the error has them.
+    pub fn context(&self) -> Option<&ErrorContext> {
+        match self {
+            Self::ModuleLoad { context, .. }
+            | Self::Call { context, .. }
+            | Self::Cryptoki { context, .. }
+            | Self::TokenNotFound { context, .. }
+            | Self::AmbiguousToken { context, .. }
+            | Self::TokenGone { context, .. }
+            | Self::TokenUnavailable { context, .. }
+            | Self::PinIncorrect { context }
+            | Self::PinLocked { context }
+            | Self::PinRequired { context }
+            | Self::MechanismMissing { context, .. }
+            | Self::KeyNotFound { context, .. }
+            | Self::AmbiguousKey { context, .. }
+            | Self::KeyUnusable { context, .. }
+            | Self::KeyPolicy { context, .. }
+            | Self::EcPoint { context, .. }
+            | Self::BadSignature { context, .. } => Some(context),
+            _ => None,
+        }
+    }
+
+    /// Fills the parts of this error's context that are unknown (operation, token, serial,
+    /// slot, key, module) from `outer`.
+    pub fn in_context(mut self, outer: &ErrorContext) -> Self {
+        let ctx = match &mut self {
+            Self::ModuleLoad { context, .. }
+            | Self::Call { context, .. }
+            | Self::Cryptoki { context, .. }
+            | Self::TokenNotFound { context, .. }
+            | Self::AmbiguousToken { context, .. }
+            | Self::TokenGone { context, .. }
+            | Self::TokenUnavailable { context, .. }
+            | Self::PinIncorrect { context }
+            | Self::PinLocked { context }
+            | Self::PinRequired { context }
+            | Self::MechanismMissing { context, .. }
+            | Self::KeyNotFound { context, .. }
+            | Self::AmbiguousKey { context, .. }
+            | Self::KeyUnusable { context, .. }
+            | Self::KeyPolicy { context, .. }
+            | Self::EcPoint { context, .. }
+            | Self::BadSignature { context, .. } => context,
+            _ => return self,
+        };
+        let c = ctx.as_mut();
+        c.operation = c.operation.or(outer.operation);
+        if c.module.is_none() {
+            c.module.clone_from(&outer.module);
+        }
+        if c.token.is_none() {
+            c.token.clone_from(&outer.token);
+        }
+        if c.serial.is_none() {
+            c.serial.clone_from(&outer.serial);
+        }
+        c.slot = c.slot.or(outer.slot);
+        if c.key.is_none() {
+            c.key.clone_from(&outer.key);
+        }
+        self
+    }
+
+    /// Whether retrying later may succeed (a device, memory, session, login or token
+    /// problem), per the tables in [`error_guide`](super::error_guide).
+    pub fn is_transient(&self) -> bool {
+        self.retry() == Retry::Transient
+    }
+
+    /// The retry class, per the tables in [`error_guide`](super::error_guide).
+    pub fn retry(&self) -> Retry {
+        match self {
+            Self::Call { rv, .. } => ckr_retry(*rv),
+            other => kind_guide(other.kind()).map_or(Retry::Permanent, |g| g.retry),
+        }
+    }
+
+    /// What the operator should do, per the tables in [`error_guide`](super::error_guide).
+    pub fn advice(&self) -> &'static str {
+        match self {
+            Self::Call { rv, .. } => ckr_guide(*rv)
+                .map_or("see the PKCS#11 specification and the token vendor's documentation for this code", |g| {
+                    g.action
+                }),
+            other => kind_guide(other.kind()).map_or("report it with this message", |g| g.action),
+        }
+    }
+
+    fn headline(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ModuleLoad { reason, context } => match &context.module {
+                Some(m) => write!(f, "cannot load PKCS#11 module {}: {reason}", m.display()),
+                None => write!(f, "cannot load PKCS#11 module: {reason}"),
+            },
+            Self::Call { rv, .. } => match ckr_guide(*rv) {
+                Some(g) => f.write_str(g.meaning),
+                None => f.write_str("the token refused the call"),
+            },
+            Self::Cryptoki { source, .. } => write!(f, "PKCS#11 call failed: {source}"),
+            Self::TokenNotFound { selector, present, .. } => {
+                write!(f, "no token matches {selector}; tokens present: {}", list_or_none(present))
+            }
+            Self::AmbiguousToken { selector, count, .. } => write!(f, "{count} tokens match {selector}"),
+            Self::NoTokenSelector => {
+                f.write_str("no token selector: give token= (label) or serial= in the PKCS#11 URI")
+            }
+            Self::TokenGone { attempts, .. } => {
+                write!(f, "token went away and did not come back after {attempts} attempts")
+            }
+            Self::TokenUnavailable { .. } => f.write_str("the token no longer answers although its slot is listed"),
+            Self::PinIncorrect { .. } => f.write_str("wrong user PIN"),
+            Self::PinLocked { .. } => f.write_str("the user PIN is locked"),
+            Self::PinRequired { .. } => f.write_str("the token requires a login and no pin-source was given"),
+            Self::Pin(e) => write!(f, "{e}"),
+            Self::Uri(e) => write!(f, "{e}"),
+            Self::Config(what) => write!(f, "incomplete PKCS#11 configuration: {what}"),
+            Self::MechanismMissing { missing, .. } => {
+                write!(f, "the token does not support {}; this backend needs them", missing.join(" and "))
+            }
+            Self::KeyNotFound { selector, .. } => write!(f, "no key with {selector}"),
+            Self::AmbiguousKey { selector, count, .. } => {
+                write!(f, "{count} keys with {selector}; exactly one is required")
+            }
+            Self::KeyUnusable { key, reason, .. } => write!(f, "key {key} is unusable: {reason}"),
+            Self::KeyPolicy { failed, .. } => write!(f, "generated key lacks {}; it was deleted", failed.join(", ")),
+            Self::EcPoint { key, source, .. } => write!(f, "public key of {key}: {source}"),
+            Self::BadSignature { id, .. } => {
+                write!(f, "token returned a signature that does not verify for key {}", hex::encode(id))
+            }
+            Self::Rng(e) => write!(f, "random number generator failed: {e}"),
+            Self::WorkerPanicked => f.write_str("a signing worker thread panicked"),
         }
     }
 }
 
-/// Krill's classification of return values: true if the same call may succeed later.
-pub fn is_transient_rv(rv: RvError) -> bool {
-    matches!(
-        rv,
-        RvError::DeviceError
-            | RvError::DeviceMemory
-            | RvError::DeviceRemoved
-            | RvError::FunctionFailed
-            | RvError::HostMemory
-            | RvError::SessionHandleInvalid
-            | RvError::SessionClosed
-            | RvError::SessionCount
-            | RvError::TokenNotPresent
-            | RvError::TokenNotRecognized
-            | RvError::UserNotLoggedIn
-            | RvError::ObjectHandleInvalid
-            | RvError::KeyHandleInvalid
-            | RvError::SlotIdInvalid
-            | RvError::CryptokiNotInitialized
-            | RvError::OperationActive
-            | RvError::FunctionCanceled
-    )
+impl fmt::Display for Pkcs11Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.headline(f)?;
+        let context = self.context();
+        let step = match self {
+            Self::Call { operation, .. } | Self::Cryptoki { operation, .. } => Some(*operation),
+            _ => None,
+        };
+        let operation = match (context.and_then(|c| c.operation), step) {
+            (Some(high), Some(low)) if high != low => Some(format!("{high} ({low})")),
+            (Some(op), _) | (None, Some(op)) => Some(op.to_string()),
+            (None, None) => None,
+        };
+        if let Some(op) = operation {
+            write!(f, ": {op}")?;
+        }
+        match (self.function(), self.code()) {
+            (Some(func), Some(code)) if code.contains(", ") => write!(f, ": {func} gave {code}")?,
+            (Some(func), Some(code)) => write!(f, ": {func} returned {code}")?,
+            (Some(func), None) => write!(f, ": {func} (no CKR code)")?,
+            (None, _) if matches!(self, Self::Cryptoki { .. }) => f.write_str(" (no CKR code: failed in cryptoki)")?,
+            (None, _) => f.write_str(" (no PKCS#11 call)")?,
+        }
+        if let Some(c) = context {
+            write!(f, "; {c}")?;
+        }
+        let class = match self.retry() {
+            Retry::Transient => "transient (retrying may help)",
+            _ => "permanent (retrying will not help)",
+        };
+        write!(f, "; {class}: {}", self.advice())
+    }
 }
 
 impl From<Pkcs11Error> for KeyStoreError {
@@ -313,7 +551,7 @@ impl From<Pkcs11Error> for KeyStoreError {
             Pkcs11Error::AmbiguousKey { selector: KeySelector::Id(id), count, .. } => {
                 KeyStoreError::AmbiguousKey { id: KeyId::from_bytes(id), count }
             }
-            Pkcs11Error::BadSignature { id } => KeyStoreError::BadSignature(KeyId::from_bytes(id)),
+            Pkcs11Error::BadSignature { id, .. } => KeyStoreError::BadSignature(KeyId::from_bytes(id)),
             Pkcs11Error::Rng(msg) => KeyStoreError::Rng(msg),
             other => {
                 let transient = other.is_transient();
@@ -321,6 +559,12 @@ impl From<Pkcs11Error> for KeyStoreError {
             }
         }
     }
+}
+
+/// Whether retrying a call that returned `rv` may succeed later (the `retry` column of
+/// [`CKR_GUIDE`](super::error_guide::CKR_GUIDE)).
+pub fn is_transient_rv(rv: RvError) -> bool {
+    ckr_retry(rv) == Retry::Transient
 }
 
 /// The `CKR_*` name of a return value.
@@ -427,6 +671,18 @@ pub fn ckr_name(rv: RvError) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keystore::pkcs11::error_guide::KIND_GUIDE;
+
+    fn ctx() -> ErrorContext {
+        ErrorContext {
+            operation: Some("sign"),
+            module: Some("/usr/lib/softhsm/libsofthsm2.so".into()),
+            token: Some("lit".into()),
+            serial: Some("9d1c5e0f3a7b2c44".into()),
+            slot: Some(7),
+            key: Some(KeySelector::Id(vec![0xab, 0xcd])),
+        }
+    }
 
     #[test]
     fn names_and_classes() {
@@ -437,21 +693,102 @@ mod tests {
         assert!(!is_transient_rv(RvError::PinIncorrect));
         assert!(!is_transient_rv(RvError::MechanismInvalid));
         assert!(!is_transient_rv(RvError::TemplateIncomplete));
+        assert!(!is_transient_rv(RvError::NewPinMode), "unlisted codes are permanent");
     }
 
     #[test]
     fn converts_into_keystore_error() {
-        let ctx = ErrorContext::default();
         let e = Pkcs11Error::from_cryptoki(
             "sign",
             CryptokiError::Pkcs11(RvError::DeviceRemoved, cryptoki::context::Function::Sign),
-            &ctx,
+            &ctx(),
         );
-        assert!(e.to_string().contains("C_Sign failed with CKR_DEVICE_REMOVED"), "{e}");
+        assert!(e.to_string().contains("C_Sign returned CKR_DEVICE_REMOVED"), "{e}");
         let k: KeyStoreError = e.into();
         assert!(k.is_transient());
         let k: KeyStoreError =
-            Pkcs11Error::KeyNotFound { selector: KeySelector::Id(vec![1, 2]), context: Box::new(ctx) }.into();
+            Pkcs11Error::KeyNotFound { selector: KeySelector::Id(vec![1, 2]), context: Box::new(ctx()) }.into();
         assert!(matches!(k, KeyStoreError::KeyNotFound(id) if id.as_bytes() == [1, 2]));
+    }
+
+    /// One error of every kind that carries a context.
+    fn examples() -> Vec<Pkcs11Error> {
+        let c = || Box::new(ctx());
+        vec![
+            Pkcs11Error::ModuleLoad { reason: "not an ELF file".into(), context: c() },
+            Pkcs11Error::call("sign", "C_Sign", RvError::TokenNotPresent, &ctx()),
+            Pkcs11Error::Cryptoki { operation: "sign", source: CryptokiError::NullFunctionPointer, context: c() },
+            Pkcs11Error::TokenNotFound { selector: "label \"x\"".into(), present: vec![], context: c() },
+            Pkcs11Error::AmbiguousToken { selector: "label \"x\"".into(), count: 2, context: c() },
+            Pkcs11Error::TokenGone {
+                attempts: 6,
+                function: "C_GetSlotList".into(),
+                code: "CKR_TOKEN_NOT_PRESENT",
+                context: c(),
+            },
+            Pkcs11Error::TokenUnavailable {
+                function: "C_GetTokenInfo".into(),
+                code: "CKR_GENERAL_ERROR",
+                context: c(),
+            },
+            Pkcs11Error::PinIncorrect { context: c() },
+            Pkcs11Error::PinLocked { context: c() },
+            Pkcs11Error::PinRequired { context: c() },
+            Pkcs11Error::MechanismMissing { missing: vec!["CKM_EDDSA"], context: c() },
+            Pkcs11Error::KeyNotFound { selector: KeySelector::Id(vec![0xab, 0xcd]), context: c() },
+            Pkcs11Error::AmbiguousKey { selector: KeySelector::Label("k".into()), count: 2, context: c() },
+            Pkcs11Error::KeyUnusable { key: "abcd".into(), reason: "no CKA_ID".into(), context: c() },
+            Pkcs11Error::KeyPolicy { failed: vec!["CKA_LOCAL=true".into()], context: c() },
+            Pkcs11Error::BadSignature { id: vec![0xab, 0xcd], context: c() },
+        ]
+    }
+
+    #[test]
+    fn every_message_names_function_code_token_slot_key_and_retry_class() {
+        for e in examples() {
+            let m = e.to_string();
+            assert!(kind_guide(e.kind()).is_some(), "{} is missing from KIND_GUIDE", e.kind());
+            if e.kind() != "Cryptoki" {
+                let function = e.function().unwrap_or_else(|| panic!("no function: {m}"));
+                assert!(m.contains(function) && function.starts_with("C_"), "{m}");
+            }
+            if e.kind() != "Cryptoki" && e.kind() != "ModuleLoad" {
+                assert!(m.contains("CKR_"), "{m}");
+            }
+            for part in ["token \"lit\" (serial 9d1c5e0f3a7b2c44)", "slot 7", "key id abcd", "sign"] {
+                assert!(m.contains(part), "{part:?} missing: {m}");
+            }
+            let class = if e.is_transient() { "transient (retrying may help)" } else { "permanent" };
+            assert!(m.contains(class), "{m}");
+            assert!(m.ends_with(e.advice()), "{m}");
+        }
+    }
+
+    #[test]
+    fn the_kind_table_covers_every_variant_and_its_class() {
+        let mut kinds: Vec<&str> = examples().iter().map(Pkcs11Error::kind).collect();
+        kinds.extend(["NoTokenSelector", "Pin", "Uri", "Config", "Rng", "WorkerPanicked", "EcPoint"]);
+        for k in &kinds {
+            assert!(kind_guide(k).is_some(), "{k} missing from KIND_GUIDE");
+        }
+        assert_eq!(kinds.len(), KIND_GUIDE.len(), "KIND_GUIDE lists a kind that does not exist");
+        for e in examples() {
+            let g = kind_guide(e.kind()).unwrap();
+            if e.kind() != "Call" {
+                assert_eq!(e.retry(), g.retry, "{}", e.kind());
+            }
+        }
+        assert!(Pkcs11Error::Rng("x".into()).is_transient());
+        assert!(!Pkcs11Error::Config("x".into()).is_transient());
+    }
+
+    #[test]
+    fn in_context_fills_only_unknown_parts() {
+        let inner = ErrorContext { slot: Some(1), ..ErrorContext::default() };
+        let e = Pkcs11Error::PinIncorrect { context: Box::new(inner) }.in_context(&ctx());
+        let c = e.context().unwrap();
+        assert_eq!(c.slot, Some(1));
+        assert_eq!(c.token.as_deref(), Some("lit"));
+        assert_eq!(c.operation, Some("sign"));
     }
 }

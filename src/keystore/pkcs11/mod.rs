@@ -12,12 +12,14 @@
 //!   reconnect, re-initialise with backoff);
 //! - [`uri`]: RFC 7512 PKCS#11 URIs; [`pin`]: the PIN from a file or an environment variable;
 //! - [`ec_point`]: `CKA_EC_POINT` in every encoding tokens use; [`error`]: [`Pkcs11Error`];
+//! - [`error_guide`]: what each `CKR_*` code and error kind means, retry class, operator action;
 //! - [`store`]: [`Pkcs11KeyStore`], the ed25519 session-key store.
 
 pub mod attributes;
 pub mod context;
 pub mod ec_point;
 pub mod error;
+pub mod error_guide;
 pub mod pin;
 pub mod session_pool;
 pub mod slot;
@@ -27,6 +29,7 @@ pub mod uri;
 
 pub use attributes::{check_born_on_token, generate_protected_pair, read_key_attributes, KeyAttributes};
 pub use error::{ErrorContext, KeySelector, Pkcs11Error};
+pub use error_guide::{AutoRecovery, Retry};
 pub use pin::{Pin, PinError, PinSource};
 pub use session_pool::SessionMode;
 pub use slot::TokenSelector;

@@ -5,9 +5,15 @@
 //! [`AuthPin`] (a `secrecy` secret) for each `C_Login`, and every type holding it prints as
 //! `[REDACTED]`. It stays in memory for the life of the store because re-login after a lost
 //! session or a token re-initialisation needs it (as yubihsm.rs keeps its credentials).
+//!
+//! [`PinKeeper`] decides which PIN a login presents: the source is read again at every login
+//! (so a rotated PIN is picked up without a restart), the last accepted PIN is the fallback
+//! when the source is unreadable or holds a PIN the token refuses, and a PIN the token refused
+//! is never presented again (on a real HSM every wrong try brings the PIN closer to locking).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 use cryptoki::types::AuthPin;
 use zeroize::Zeroizing;
@@ -162,6 +168,100 @@ impl Pin {
     pub(crate) fn auth_pin(&self) -> AuthPin {
         AuthPin::new(self.0.as_str().into())
     }
+
+    /// Constant-time comparison (no early exit on the first differing byte).
+    fn same(&self, other: &Pin) -> bool {
+        let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// Which PIN to present at each login (see the module docs).
+pub struct PinKeeper {
+    source: Option<PinSource>,
+    state: Mutex<PinState>,
+}
+
+#[derive(Default)]
+struct PinState {
+    /// The PIN of the last successful `C_Login`, or the one read at open.
+    last_good: Option<Pin>,
+    /// PINs the token refused (`CKR_PIN_INCORRECT`); zeroized on drop like every `Pin`.
+    refused: Vec<Pin>,
+    /// How many times the token refused a PIN.
+    refusals: u64,
+}
+
+impl fmt::Debug for PinKeeper {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinKeeper").field("source", &self.source).finish_non_exhaustive()
+    }
+}
+
+impl PinKeeper {
+    /// A keeper for `source`, reading it once now (an unreadable source fails fast at open).
+    pub fn open(source: Option<PinSource>) -> Result<Self, PinError> {
+        let first = source.as_ref().map(PinSource::read).transpose()?;
+        Ok(Self { source, state: Mutex::new(PinState { last_good: first, refused: Vec::new(), refusals: 0 }) })
+    }
+
+    /// Whether there is a PIN source at all (`false`: no login, or a PIN pad).
+    pub fn has_source(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// The PINs to try, in order: the one the source holds now, then the last accepted one if
+    /// it differs. PINs the token refused are left out, so the list may be empty.
+    pub fn candidates(&self) -> Vec<Pin> {
+        let fresh = match self.source.as_ref().map(PinSource::read) {
+            Some(Ok(pin)) => Some(pin),
+            Some(Err(e)) => {
+                log::warn!("cannot re-read the PIN ({e}); using the PIN of the last login");
+                None
+            }
+            None => None,
+        };
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<Pin> = Vec::with_capacity(2);
+        for pin in fresh.into_iter().chain(state.last_good.clone()) {
+            if state.refused.iter().any(|r| r.same(&pin)) {
+                log::debug!("skipping a PIN the token already refused");
+                continue;
+            }
+            if !out.iter().any(|o| o.same(&pin)) {
+                out.push(pin);
+            }
+        }
+        out
+    }
+
+    /// Records that the token accepted `pin`.
+    pub fn accepted(&self, pin: &Pin) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.last_good = Some(pin.clone());
+    }
+
+    /// Records that the token refused `pin`: it is never presented again.
+    pub fn refused(&self, pin: &Pin) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.last_good.as_ref().is_some_and(|g| g.same(pin)) {
+            state.last_good = None;
+        }
+        if !state.refused.iter().any(|r| r.same(pin)) {
+            state.refused.push(pin.clone());
+        }
+        state.refusals += 1;
+    }
+
+    /// How many times the token refused a PIN this keeper offered.
+    pub fn refusals(&self) -> u64 {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).refusals
+    }
+
+    /// Where the PIN comes from, for log lines (never the PIN).
+    pub fn source(&self) -> Option<&PinSource> {
+        self.source.as_ref()
+    }
 }
 
 impl fmt::Debug for Pin {
@@ -210,5 +310,37 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         assert!(matches!(PinSource::File(dir.join("missing")).read(), Err(PinError::File { .. })));
         assert!(matches!(PinSource::Env("LIT_SURELY_UNSET_PIN_VAR".into()).read(), Err(PinError::EnvMissing(_))));
+    }
+
+    #[test]
+    fn keeper_rereads_falls_back_and_never_repeats_a_refused_pin() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("lit-pin-keeper-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("pin");
+        let write = |v: &str| {
+            std::fs::write(&path, v).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        };
+        write("1111\n");
+        let keeper = PinKeeper::open(Some(PinSource::File(path.clone()))).unwrap();
+        let texts = |k: &PinKeeper| k.candidates().iter().map(|p| p.0.to_string()).collect::<Vec<_>>();
+        assert_eq!(texts(&keeper), ["1111"]);
+        keeper.accepted(&keeper.candidates()[0]);
+        // A new PIN in the file is tried first, the accepted one after it.
+        write("2222\n");
+        assert_eq!(texts(&keeper), ["2222", "1111"]);
+        keeper.refused(&keeper.candidates()[0]);
+        assert_eq!(texts(&keeper), ["1111"], "a refused PIN is never presented again");
+        // Unreadable source: the last accepted PIN.
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(texts(&keeper), ["1111"]);
+        // The accepted PIN refused too (PIN changed on the token): nothing left to try.
+        keeper.refused(&keeper.candidates()[0]);
+        assert!(keeper.candidates().is_empty());
+        write("3333\n");
+        assert_eq!(texts(&keeper), ["3333"]);
+        assert!(!format!("{keeper:?}").contains("3333"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -19,7 +19,7 @@ use cryptoki::session::{Session, UserType};
 use cryptoki::slot::{Limit, Slot, TokenInfo};
 
 use super::error::{ErrorContext, Pkcs11Error};
-use super::pin::Pin;
+use super::pin::{Pin, PinKeeper};
 
 /// Whether pool sessions are opened read/write or read-only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -56,6 +56,8 @@ pub struct Connection {
     pub generation: u64,
     /// The token's slot (for this generation only).
     pub slot: Slot,
+    /// The context of this generation (an `Arc`; only call it under a read guard).
+    pkcs11: Pkcs11,
     mode: SessionMode,
     capacity: usize,
     /// `None` once closed.
@@ -74,9 +76,19 @@ impl std::fmt::Debug for Connection {
     }
 }
 
+/// How a successful [`login`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// `C_Login` accepted the PIN.
+    LoggedIn,
+    /// The application was already logged in (login is per application, and another session
+    /// or store logged in first); the PIN was not checked.
+    AlreadyLoggedIn,
+}
+
 /// `C_Login` as the user; `CKR_USER_ALREADY_LOGGED_IN` is success (login is per
 /// application, and another store may have logged in first).
-pub fn login(session: &Session, pin: Option<&Pin>, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
+pub fn login(session: &Session, pin: Option<&Pin>, ctx: &ErrorContext) -> Result<LoginOutcome, Pkcs11Error> {
     use cryptoki::error::{Error, RvError};
     use cryptoki::session::SessionState;
     let auth = pin.map(Pin::auth_pin);
@@ -90,25 +102,74 @@ pub fn login(session: &Session, pin: Option<&Pin>, ctx: &ErrorContext) -> Result
                     .get_session_info()
                     .is_ok_and(|i| matches!(i.session_state(), SessionState::RoUser | SessionState::RwUser));
                 if logged_in {
-                    break Ok(());
+                    log::debug!("C_Login raced another login or logout (CKR_GENERAL_ERROR); the session is logged in");
+                    break Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, f));
                 }
                 if attempt >= 4 {
                     break Err(Error::Pkcs11(RvError::GeneralError, f));
                 }
                 attempt += 1;
+                log::debug!("C_Login returned CKR_GENERAL_ERROR (a racing logout); retry {attempt} of 4");
                 std::thread::sleep(std::time::Duration::from_millis(5 << attempt));
             }
             other => break other,
         }
     };
     match result {
-        Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Ok(()) => Ok(LoginOutcome::LoggedIn),
+        Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(LoginOutcome::AlreadyLoggedIn),
         Err(Error::Pkcs11(RvError::PinIncorrect, _)) => {
             Err(Pkcs11Error::PinIncorrect { context: Box::new(ctx.clone()) })
         }
         Err(Error::Pkcs11(RvError::PinLocked, _)) => Err(Pkcs11Error::PinLocked { context: Box::new(ctx.clone()) }),
-        Err(e) => Err(Pkcs11Error::from_cryptoki("login", e, ctx)),
+        Err(e) => Err(Pkcs11Error::from_cryptoki("log in", e, ctx)),
     }
+}
+
+/// Logs in with the PINs `keeper` offers (the source re-read, then the last accepted PIN),
+/// recording which the token accepts or refuses; without a PIN source, logs in through the
+/// protected authentication path.
+pub fn login_with(session: &Session, keeper: &PinKeeper, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
+    if !keeper.has_source() {
+        log::debug!("C_Login without a PIN (protected authentication path) on {ctx}");
+        return login(session, None, ctx).map(|_| ());
+    }
+    let candidates = keeper.candidates();
+    if candidates.is_empty() {
+        log::warn!("not logging in on {ctx}: every PIN available was already refused by the token");
+        return Err(Pkcs11Error::PinIncorrect { context: Box::new(ctx.clone()) });
+    }
+    let mut last = None;
+    for (i, pin) in candidates.iter().enumerate() {
+        match login(session, Some(pin), ctx) {
+            Ok(LoginOutcome::LoggedIn) => {
+                keeper.accepted(pin);
+                if i > 0 {
+                    log::warn!("logged in on {ctx} with the PIN of the last login, not the current pin-source");
+                } else {
+                    log::debug!("C_Login accepted the PIN on {ctx}");
+                }
+                return Ok(());
+            }
+            Ok(LoginOutcome::AlreadyLoggedIn) => {
+                log::debug!("already logged in on {ctx} (CKR_USER_ALREADY_LOGGED_IN)");
+                return Ok(());
+            }
+            Err(e @ Pkcs11Error::PinIncorrect { .. }) => {
+                keeper.refused(pin);
+                let source = keeper.source().map(ToString::to_string).unwrap_or_default();
+                log::warn!(
+                    "the token refused PIN candidate {} of {} from {source} on {ctx} (CKR_PIN_INCORRECT); \
+                     it will not be presented again",
+                    i + 1,
+                    candidates.len()
+                );
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Pkcs11Error::PinIncorrect { context: Box::new(ctx.clone()) }))
 }
 
 /// Whether to log in when opening a connection.
@@ -116,8 +177,8 @@ pub fn login(session: &Session, pin: Option<&Pin>, ctx: &ErrorContext) -> Result
 pub enum Login<'a> {
     /// The token needs no login.
     Skip,
-    /// Log in as the user with this PIN (`None`: protected authentication path).
-    User(Option<&'a Pin>),
+    /// Log in as the user with the PINs the keeper offers.
+    User(&'a PinKeeper),
 }
 
 impl Connection {
@@ -132,8 +193,9 @@ impl Connection {
         ctx: &ErrorContext,
     ) -> Result<Self, Pkcs11Error> {
         let anchor = open_session(pkcs11, slot, mode, ctx)?;
-        if let Login::User(pin) = how {
-            if let Err(e) = login(&anchor, pin, ctx) {
+        log::debug!("opened the anchor session on {ctx} (generation {generation}, pool capacity {capacity})");
+        if let Login::User(keeper) = how {
+            if let Err(e) = login_with(&anchor, keeper, ctx) {
                 let _ = anchor.close();
                 return Err(e);
             }
@@ -141,12 +203,18 @@ impl Connection {
         Ok(Self {
             generation,
             slot,
+            pkcs11: pkcs11.clone(),
             mode,
             capacity: capacity.max(1),
             anchor: Mutex::new(Some(anchor)),
             pool: Mutex::new(PoolState { idle: Vec::new(), open: 0 }),
             available: Condvar::new(),
         })
+    }
+
+    /// `C_GetTokenInfo` on the slot. Only call while holding a read guard of this generation.
+    pub fn token_info(&self) -> Result<TokenInfo, cryptoki::error::Error> {
+        self.pkcs11.get_token_info(self.slot)
     }
 
     /// How many pool sessions may be open at once.
@@ -164,13 +232,8 @@ impl Connection {
         let anchor = self.anchor.lock().unwrap_or_else(PoisonError::into_inner);
         match anchor.as_ref() {
             Some(session) => f(session),
-            None => Err(Pkcs11Error::Call {
-                operation,
-                function: "anchor session".to_string(),
-                code: "CKR_SESSION_CLOSED",
-                rv: cryptoki::error::RvError::SessionClosed,
-                context: Box::new(ctx.clone()),
-            }),
+            // The store closed the anchor (it is being dropped).
+            None => Err(Pkcs11Error::call(operation, "C_CloseSession", cryptoki::error::RvError::SessionClosed, ctx)),
         }
     }
 
@@ -183,12 +246,15 @@ impl Connection {
             }
             if pool.open < self.capacity {
                 pool.open += 1;
+                let open = pool.open;
                 drop(pool);
+                log::trace!("pool grows to {open} of {} sessions on {ctx}", self.capacity);
                 // Opening happens outside the lock: it is a call into the module.
                 return open_session(pkcs11, self.slot, self.mode, ctx).inspect_err(|_| {
                     self.forget_one();
                 });
             }
+            log::trace!("all {} pool sessions busy; waiting", self.capacity);
             pool = self.available.wait(pool).unwrap_or_else(PoisonError::into_inner);
         }
     }

@@ -89,8 +89,12 @@ pub fn find_token(pkcs11: &Pkcs11, module: &Path, selector: &TokenSelector) -> R
     if selector.is_empty() {
         return Err(Pkcs11Error::NoTokenSelector);
     }
-    let ctx =
-        ErrorContext { module: Some(module.to_path_buf()), token: selector.label.clone(), ..ErrorContext::default() };
+    let ctx = ErrorContext {
+        module: Some(module.to_path_buf()),
+        token: selector.label.clone(),
+        serial: selector.serial.clone(),
+        ..ErrorContext::default()
+    };
     let slots = pkcs11.get_slots_with_token().map_err(|e| Pkcs11Error::from_cryptoki("list slots", e, &ctx))?;
     let mut present = Vec::new();
     let mut matching = Vec::new();
@@ -109,10 +113,8 @@ pub fn find_token(pkcs11: &Pkcs11, module: &Path, selector: &TokenSelector) -> R
     }
     match matching.len() {
         1 => matching.pop().ok_or(Pkcs11Error::NoTokenSelector),
-        0 => Err(Pkcs11Error::TokenNotFound { selector: selector.to_string(), module: module.to_path_buf(), present }),
-        count => {
-            Err(Pkcs11Error::AmbiguousToken { selector: selector.to_string(), module: module.to_path_buf(), count })
-        }
+        0 => Err(Pkcs11Error::TokenNotFound { selector: selector.to_string(), present, context: Box::new(ctx) }),
+        count => Err(Pkcs11Error::AmbiguousToken { selector: selector.to_string(), count, context: Box::new(ctx) }),
     }
 }
 

@@ -109,7 +109,7 @@ fn eddsa() -> Mechanism<'static> {
 }
 
 fn key_ctx(ctx: &ErrorContext, id: &[u8]) -> ErrorContext {
-    ctx.clone().with_key(hex::encode(id))
+    ctx.clone().with_key_id(id)
 }
 
 impl Pkcs11KeyStore {
@@ -162,6 +162,12 @@ impl Pkcs11KeyStore {
             }
         };
         let (id, vk) = if options.ephemeral { self.token.run_on_anchor(op, gen)? } else { self.token.run(op, gen)? };
+        log::info!(
+            "generated {} ed25519 key id {} label {label:?} on {}",
+            if options.ephemeral { "an ephemeral" } else { "a token" },
+            hex::encode(&id),
+            self.token.error_context()
+        );
         self.public_keys.write().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), vk);
         Ok(KeyId::from_bytes(id))
     }
@@ -183,7 +189,7 @@ impl Pkcs11KeyStore {
     pub fn find_by_label(&self, label: &str) -> Result<KeyId, Pkcs11Error> {
         let selector = KeySelector::Label(label.to_string());
         self.token.run("find key by label", |session, ctx| {
-            let ctx = ctx.clone().with_key(format!("label={label:?}"));
+            let ctx = ctx.clone().with_key_label(label);
             let template = [
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
                 Attribute::KeyType(KeyType::EC_EDWARDS),
@@ -197,7 +203,7 @@ impl Pkcs11KeyStore {
             }) {
                 Some(id) => Ok(KeyId::from_bytes(id)),
                 None => Err(Pkcs11Error::KeyUnusable {
-                    key: format!("label={label:?}"),
+                    key: format!("label {label:?}"),
                     reason: "it has no CKA_ID".to_string(),
                     context: Box::new(ctx),
                 }),
@@ -262,7 +268,11 @@ impl Pkcs11KeyStore {
             let handle = self.token.cached_handle(session, TAG_PRIVATE, idb, &private_template(idb), &ctx)?;
             session.sign(&eddsa(), handle, message).map_err(|e| Pkcs11Error::from_cryptoki("sign", e, &ctx))
         })?;
-        let bad = || Pkcs11Error::BadSignature { id: idb.to_vec() };
+        let bad = || {
+            let context = self.token.error_context().with_operation("sign").with_key_id(idb);
+            log::error!("the token returned a signature that does not verify on {context}");
+            Pkcs11Error::BadSignature { id: idb.to_vec(), context: Box::new(context) }
+        };
         let sig = Signature::from_slice(&raw).map_err(|_| bad())?;
         if vk.verify_strict(message, &sig).is_ok() {
             return Ok(sig);
@@ -376,7 +386,11 @@ fn read_public_key(
             reason: "its public key has no CKA_EC_POINT".to_string(),
             context: Box::new(ctx.clone()),
         })?;
-    let bytes = parse_edwards_point(&point).map_err(|source| Pkcs11Error::EcPoint { key: hex::encode(id), source })?;
+    let bytes = parse_edwards_point(&point).map_err(|source| Pkcs11Error::EcPoint {
+        key: hex::encode(id),
+        source,
+        context: Box::new(ctx.clone()),
+    })?;
     VerifyingKey::from_bytes(&bytes).map_err(|e| Pkcs11Error::KeyUnusable {
         key: hex::encode(id),
         reason: format!("CKA_EC_POINT is not a valid ed25519 point: {e}"),

@@ -1,22 +1,30 @@
 //! A logged-in token with sessions, handle cache and recovery: the generic part of every
-//! PKCS#11 signer (the ed25519 session-key store today, a secp256k1 wallet signer later).
+//! PKCS#11 signer (the ed25519 session-key store and the secp256k1 wallet).
 //!
 //! [`Pkcs11Token::run`] checks a session out of the pool, runs a closure on it and sorts any
-//! failure into a recovery step, then retries:
+//! failure into a recovery step, then retries. The step for each return code is the `auto`
+//! column of [`CKR_GUIDE`](super::error_guide::CKR_GUIDE) (rendered in `README-errors.md`):
 //!
 //! | failure | step |
 //! |---|---|
 //! | `CKR_OBJECT_HANDLE_INVALID`, `CKR_KEY_HANDLE_INVALID` | forget cached handles, look keys up again |
 //! | `CKR_USER_NOT_LOGGED_IN` (someone logged out) | log in again on the anchor session |
 //! | `CKR_SESSION_HANDLE_INVALID`, `CKR_SESSION_CLOSED` | open a new anchor + pool, log in again |
-//! | `CKR_TOKEN_NOT_PRESENT`, `CKR_DEVICE_REMOVED`, `CKR_SLOT_ID_INVALID`, `CKR_DEVICE_ERROR`, token no longer listed | finalize + initialize the module (under the context's write lock), with exponential backoff |
-//! | `CKR_FUNCTION_FAILED`, `CKR_DEVICE_MEMORY`, `CKR_HOST_MEMORY` | wait (backoff) and retry |
-//! | `CKR_GENERAL_ERROR` (SoftHSM answers it when a logout races an operation) | wait and log in again; if it repeats, log out and in; then re-initialise |
+//! | `CKR_TOKEN_NOT_PRESENT`, `CKR_DEVICE_REMOVED`, `CKR_SLOT_ID_INVALID`, `CKR_DEVICE_ERROR`, token no longer listed, token no longer answering `C_GetTokenInfo` | finalize + initialize the module (under the context's write lock), with exponential backoff |
+//! | `CKR_FUNCTION_FAILED`, `CKR_DEVICE_MEMORY`, `CKR_HOST_MEMORY`, `CKR_SESSION_COUNT` | wait (backoff) and retry |
+//! | `CKR_GENERAL_ERROR` (SoftHSM answers it when a logout races an operation) | wait and log in again; if it repeats, log out and in; then re-initialise if the token stopped answering |
 //!
 //! Everything else (arguments, templates, mechanisms, PIN, missing keys) is returned at once.
 //! A logout on any session logs out every session of the application, and SoftHSM then
 //! reports `CKR_OBJECT_HANDLE_INVALID` (not `USER_NOT_LOGGED_IN`) for private keys, so a look-up
-//! that finds nothing first checks whether the session is still logged in.
+//! that finds nothing first checks whether the session is still logged in, then whether the
+//! token still answers `C_GetTokenInfo` (SoftHSM keeps a token whose directory went away
+//! listed and logged in, with no objects, until the module is re-initialised).
+//!
+//! Every login re-reads the PIN source ([`PinKeeper`]): a rotated PIN is picked up, a wrong
+//! one is presented once and then the last accepted PIN is used. Each step is logged (`log`
+//! facade: debug for attempts and backoff, info for re-logins, reconnects and
+//! re-initialisations, warn when giving up); no PIN or key material is ever logged.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,8 +40,9 @@ use cryptoki::slot::Slot;
 
 use super::context::{ContextGuard, SharedContext};
 use super::error::{ErrorContext, KeySelector, Pkcs11Error};
-use super::pin::{Pin, PinSource};
-use super::session_pool::{login, pool_size, Connection, Login, SessionMode};
+use super::error_guide::{ckr_guide, AutoRecovery};
+use super::pin::{PinKeeper, PinSource};
+use super::session_pool::{login_with, pool_size, Connection, Login, SessionMode};
 use super::slot::{find_token, require_mechanisms, TokenSelector};
 use super::uri::Pkcs11Uri;
 
@@ -122,6 +131,9 @@ pub struct RecoveryStats {
     pub reinitializations: u64,
     /// Plain retries after a transient device or memory error.
     pub retries: u64,
+    /// Logins in which the token refused a PIN read from the PIN source (each distinct wrong
+    /// PIN is presented at most once).
+    pub pins_refused: u64,
 }
 
 #[derive(Default)]
@@ -146,28 +158,25 @@ enum Step {
     HardRelogin,
 }
 
+/// The recovery step for an error: for return codes, the `auto` column of
+/// [`CKR_GUIDE`](super::error_guide::CKR_GUIDE), so the README table and the behaviour agree.
 fn step_for(e: &Pkcs11Error) -> Option<Step> {
     match e {
-        Pkcs11Error::Call { rv, .. } => match rv {
-            RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid => Some(Step::Refind),
-            RvError::UserNotLoggedIn => Some(Step::Relogin),
-            RvError::SessionHandleInvalid | RvError::SessionClosed => Some(Step::Reconnect),
-            RvError::TokenNotPresent
-            | RvError::TokenNotRecognized
-            | RvError::DeviceRemoved
-            | RvError::DeviceError
-            | RvError::SlotIdInvalid
-            | RvError::CryptokiNotInitialized => Some(Step::Reinitialize),
-            RvError::FunctionFailed | RvError::DeviceMemory | RvError::HostMemory | RvError::SessionCount => {
-                Some(Step::Retry)
-            }
-            // The spec calls it unrecoverable, but SoftHSM 2.6.1 answers it when a logout
-            // races an operation on a private key (the object key vanishes mid-call).
-            RvError::GeneralError => Some(Step::Recheck),
-            _ => None,
+        Pkcs11Error::Call { rv, .. } => match ckr_guide(*rv).map(|g| g.auto) {
+            Some(AutoRecovery::Refind) => Some(Step::Refind),
+            Some(AutoRecovery::Relogin) => Some(Step::Relogin),
+            Some(AutoRecovery::Reconnect) => Some(Step::Reconnect),
+            Some(AutoRecovery::Reinitialize) => Some(Step::Reinitialize),
+            Some(AutoRecovery::Backoff) => Some(Step::Retry),
+            // CKR_GENERAL_ERROR: the spec calls it unrecoverable, but SoftHSM 2.6.1 answers it
+            // when a logout races an operation on a private key (the object vanishes mid-call).
+            Some(AutoRecovery::Escalate) => Some(Step::Recheck),
+            Some(AutoRecovery::None | AutoRecovery::Success) | None => None,
         },
         // The token was found at open time; not finding it now means it went away.
-        Pkcs11Error::TokenNotFound { .. } | Pkcs11Error::ModuleLoad { .. } => Some(Step::Reinitialize),
+        Pkcs11Error::TokenNotFound { .. } | Pkcs11Error::ModuleLoad { .. } | Pkcs11Error::TokenUnavailable { .. } => {
+            Some(Step::Reinitialize)
+        }
         _ => None,
     }
 }
@@ -180,7 +189,9 @@ type HandleKey = (u64, Vec<u8>);
 pub struct Pkcs11Token {
     ctx: Arc<SharedContext>,
     selector: TokenSelector,
-    pin: Option<Pin>,
+    pin: PinKeeper,
+    /// Label and serial of the token found last (for error messages and logs).
+    identity: Mutex<(Option<String>, Option<String>)>,
     pool_size: Option<usize>,
     mode: SessionMode,
     policy: RecoveryPolicy,
@@ -197,7 +208,7 @@ impl std::fmt::Debug for Pkcs11Token {
         f.debug_struct("Pkcs11Token")
             .field("module", &self.ctx.module())
             .field("selector", &self.selector)
-            .field("pin", &self.pin.as_ref().map(|_| "[REDACTED]"))
+            .field("pin", &self.pin)
             .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
@@ -209,14 +220,19 @@ impl Pkcs11Token {
     ///
     /// Errors here are not retried: a wrong path, label or PIN should fail fast and clearly.
     pub fn open(config: TokenConfig, required: &[(MechanismType, &'static str)]) -> Result<Self, Pkcs11Error> {
-        let pin = config.pin.as_ref().map(PinSource::read).transpose()?;
-        let ctx = SharedContext::get(&config.module)?;
+        let open_ctx = ErrorContext {
+            operation: Some("open token"),
+            module: Some(config.module.clone()),
+            token: config.token.label.clone(),
+            serial: config.token.serial.clone(),
+            ..ErrorContext::default()
+        };
+        let pin = PinKeeper::open(config.pin.clone())?;
+        let ctx = SharedContext::get(&config.module).map_err(|e| e.in_context(&open_ctx))?;
+        log::debug!("opening token {} with module {}", config.token, ctx.module().display());
         let token = Self {
-            base_context: ErrorContext {
-                module: Some(ctx.module().to_path_buf()),
-                token: config.token.label.clone().or_else(|| config.token.serial.clone()),
-                ..ErrorContext::default()
-            },
+            base_context: ErrorContext { module: Some(ctx.module().to_path_buf()), ..ErrorContext::default() },
+            identity: Mutex::new((config.token.label.clone(), config.token.serial.clone())),
             ctx,
             selector: config.token,
             pin,
@@ -230,9 +246,10 @@ impl Pkcs11Token {
             counters: Counters::default(),
         };
         {
-            let guard = token.ctx.read()?;
-            token.connection(&guard)?;
+            let guard = token.ctx.read().map_err(|e| e.in_context(&open_ctx))?;
+            token.connection(&guard).map_err(|e| e.in_context(&open_ctx))?;
         }
+        log::debug!("token {} open: {}", token.selector, token.error_context());
         Ok(token)
     }
 
@@ -257,10 +274,19 @@ impl Pkcs11Token {
         self.conn_slot().map_or(1, |c| c.capacity())
     }
 
-    /// Module, token and slot, for error messages.
+    /// Module, token (label and serial) and slot, for error messages.
     pub fn error_context(&self) -> ErrorContext {
-        let mut ctx = self.base_context.clone();
+        let mut ctx = self.identity_context();
         ctx.slot = self.slot().map(|s| s.id());
+        ctx
+    }
+
+    /// Module and token (label and serial), without the slot (does not lock the connection).
+    fn identity_context(&self) -> ErrorContext {
+        let mut ctx = self.base_context.clone();
+        let (label, serial) = self.identity.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        ctx.token = label;
+        ctx.serial = serial;
         ctx
     }
 
@@ -273,6 +299,7 @@ impl Pkcs11Token {
             reconnects: c.reconnects.load(Ordering::Relaxed),
             reinitializations: c.reinitializations.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            pins_refused: self.pin.refusals(),
         }
     }
 
@@ -288,12 +315,19 @@ impl Pkcs11Token {
         // A connection from an older generation is dropped without closing its sessions.
         *slot = None;
         let pkcs11 = guard.pkcs11();
-        let (token_slot, info) = find_token(pkcs11, self.ctx.module(), &self.selector)?;
-        let mut ctx = self.base_context.clone();
+        let (token_slot, info) = find_token(pkcs11, self.ctx.module(), &self.selector)
+            .map_err(|e| e.in_context(&self.identity_context()))?;
+        {
+            let label = info.label().trim().to_string();
+            let serial = info.serial_number().trim().to_string();
+            *self.identity.lock().unwrap_or_else(PoisonError::into_inner) = (Some(label), Some(serial));
+        }
+        let mut ctx = self.identity_context();
         ctx.slot = Some(token_slot.id());
+        log::debug!("found {ctx} (generation {})", guard.generation());
         require_mechanisms(pkcs11, token_slot, &self.required, &ctx)?;
         let login_required = info.login_required();
-        if login_required && self.pin.is_none() && !info.protected_authentication_path() {
+        if login_required && !self.pin.has_source() && !info.protected_authentication_path() {
             return Err(Pkcs11Error::PinRequired { context: Box::new(ctx) });
         }
         let conn = Arc::new(Connection::open(
@@ -301,7 +335,7 @@ impl Pkcs11Token {
             (guard.generation(), token_slot),
             self.mode,
             pool_size(&info, self.pool_size),
-            if login_required { Login::User(self.pin.as_ref()) } else { Login::Skip },
+            if login_required { Login::User(&self.pin) } else { Login::Skip },
             &ctx,
         )?);
         self.login_required.store(login_required, Ordering::Relaxed);
@@ -361,12 +395,26 @@ impl Pkcs11Token {
         let mut pending: Option<Step> = None;
         let mut attempt = 0u32;
         let mut general_errors = 0u32;
+        // What earlier attempts knew (key, slot): a later failure to find the token at all
+        // still names them.
+        let mut seen = self.error_context().with_operation(operation);
         loop {
             attempt += 1;
             let (result, generation) = self.attempt(operation, on_anchor, pending, &mut f);
             let err = match result {
-                Ok(v) => return Ok(v),
-                Err(e) => e,
+                Ok(v) => {
+                    if attempt > 1 {
+                        log::debug!("{operation}: succeeded on attempt {attempt} after recovery");
+                    }
+                    return Ok(v);
+                }
+                Err(e) => {
+                    let e = e.in_context(&seen).in_context(&self.error_context());
+                    if let Some(c) = e.context() {
+                        seen = c.clone();
+                    }
+                    e
+                }
             };
             let base = step_for(&err);
             let mut step = base;
@@ -376,19 +424,36 @@ impl Pkcs11Token {
                 step = match general_errors {
                     1 => Some(Step::Recheck),
                     2 => Some(Step::HardRelogin),
+                    // Re-initialising kills every session object (ephemeral keys), so only when
+                    // the token itself stopped answering; otherwise the call is just refused.
+                    _ if self.token_answers() => None,
                     _ => Some(Step::Reinitialize),
                 };
             }
             if step.is_none() || attempt >= self.policy.max_attempts.max(1) {
+                if step.is_some() {
+                    log::warn!("{operation}: giving up after {attempt} attempts: {err}");
+                } else {
+                    log::debug!("{operation}: not recoverable: {err}");
+                }
                 // Only a token that really went missing is reported as gone; otherwise the last
                 // error itself is the clearest message.
                 return Err(match base {
                     Some(Step::Reinitialize) => {
-                        Pkcs11Error::TokenGone { attempts: attempt, context: Box::new(self.error_context()) }
+                        let function = err.function().unwrap_or("C_GetSlotList").to_string();
+                        let code = err.code().unwrap_or("CKR_TOKEN_NOT_PRESENT");
+                        let context = err.context().cloned().unwrap_or_else(|| self.error_context());
+                        Pkcs11Error::TokenGone { attempts: attempt, function, code, context: Box::new(context) }
                     }
                     _ => err,
                 });
             }
+            log::debug!(
+                "{operation}: attempt {attempt} of {} failed with {} {}; recovery step {step:?}, backoff {backoff:?}",
+                self.policy.max_attempts,
+                err.function().unwrap_or("-"),
+                err.code().unwrap_or(err.kind()),
+            );
             pending = step;
             match step {
                 Some(Step::Refind) => {
@@ -399,9 +464,15 @@ impl Pkcs11Token {
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(self.policy.max_backoff);
                     if let Some(g) = generation {
-                        self.counters.reinitializations.fetch_add(1, Ordering::Relaxed);
                         // A failure here shows up again in the next attempt's `read()`.
-                        let _ = self.ctx.reinitialize(g);
+                        match self.ctx.reinitialize(g) {
+                            Ok(true) => {
+                                self.counters.reinitializations.fetch_add(1, Ordering::Relaxed);
+                                log::info!("{operation}: module re-initialised (attempt {attempt})");
+                            }
+                            Ok(false) => log::debug!("{operation}: another thread re-initialised the module"),
+                            Err(e) => log::warn!("{operation}: re-initialising the module failed: {e}"),
+                        }
                     }
                 }
                 Some(Step::Retry) => {
@@ -449,30 +520,32 @@ impl Pkcs11Token {
         f: &mut impl FnMut(&Session, &ErrorContext) -> Result<T, Pkcs11Error>,
     ) -> Result<T, Pkcs11Error> {
         let mut conn = self.connection(guard)?;
-        let ctx = self.error_context();
+        let ctx = self.error_context().with_operation(operation);
         match pending {
             Some(Step::Reconnect) => {
                 self.counters.reconnects.fetch_add(1, Ordering::Relaxed);
+                log::info!("{operation}: sessions lost; opening a new anchor session and pool on {ctx}");
                 self.drop_connection(&conn);
                 conn = self.connection(guard)?;
             }
             Some(Step::Relogin) => {
                 self.counters.relogins.fetch_add(1, Ordering::Relaxed);
+                log::info!("{operation}: logging in again on {ctx}");
                 self.invalidate_handles();
-                let pin = self.pin.as_ref();
-                conn.with_anchor(operation, &ctx, |s| login(s, pin, &ctx))?;
+                conn.with_anchor(operation, &ctx, |s| login_with(s, &self.pin, &ctx))?;
             }
             Some(Step::HardRelogin) => {
                 self.counters.relogins.fetch_add(1, Ordering::Relaxed);
+                log::info!("{operation}: logging out and in again on {ctx} (CKR_GENERAL_ERROR repeated)");
                 self.invalidate_handles();
-                let pin = self.pin.as_ref();
                 conn.with_anchor(operation, &ctx, |s| {
                     // Why log out: SoftHSM 2.6.1 can be left answering CKR_GENERAL_ERROR after
                     // a logout raced with an operation; a fresh login resets its state.
                     let _ = s.logout();
-                    login(s, pin, &ctx)
+                    login_with(s, &self.pin, &ctx)
                 })?;
             }
+            Some(Step::Refind) => log::debug!("{operation}: looking keys up again on {ctx}"),
             _ => {}
         }
         if on_anchor {
@@ -517,6 +590,7 @@ impl Pkcs11Token {
             }
             self.check_logged_in(session, ctx)?;
         }
+        self.check_token_answers(ctx)?;
         Ok(Vec::new())
     }
 
@@ -559,6 +633,36 @@ impl Pkcs11Token {
         Ok(h)
     }
 
+    /// Whether the token still answers `C_GetTokenInfo` (true when there is no connection to
+    /// ask). Takes a read guard: do not call while holding one.
+    fn token_answers(&self) -> bool {
+        let Ok(guard) = self.ctx.read() else { return false };
+        match self.conn_slot() {
+            Some(conn) if conn.generation == guard.generation() => conn.token_info().is_ok(),
+            _ => true,
+        }
+    }
+
+    /// Errors with [`Pkcs11Error::TokenUnavailable`] if the token no longer answers
+    /// `C_GetTokenInfo`. Why: SoftHSM 2.6.1 keeps the slot and the logged-in sessions of a token
+    /// whose directory went away, but finds no objects on it (and answers `CKR_GENERAL_ERROR`
+    /// to `C_GetTokenInfo`) until the module is re-initialised, even after the directory is
+    /// back; an empty search must not be taken for a deleted key then.
+    pub fn check_token_answers(&self, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
+        let Some(conn) = self.conn_slot() else { return Ok(()) };
+        match conn.token_info() {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let (function, code) = match &e {
+                    cryptoki::error::Error::Pkcs11(rv, f) => (format!("C_{f:?}"), super::error::ckr_name(*rv)),
+                    _ => ("C_GetTokenInfo".to_string(), "CKR_GENERAL_ERROR"),
+                };
+                log::warn!("{ctx}: the token no longer answers {function} ({code}) although its slot is listed");
+                Err(Pkcs11Error::TokenUnavailable { function, code, context: Box::new(ctx.clone()) })
+            }
+        }
+    }
+
     /// Errors with `CKR_USER_NOT_LOGGED_IN` if the token needs a login and `session` is in a
     /// public state (someone logged the application out).
     pub fn check_logged_in(&self, session: &Session, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
@@ -568,13 +672,7 @@ impl Pkcs11Token {
         let info = session.get_session_info().map_err(|e| Pkcs11Error::from_cryptoki("session info", e, ctx))?;
         match info.session_state() {
             SessionState::RoUser | SessionState::RwUser => Ok(()),
-            _ => Err(Pkcs11Error::Call {
-                operation: "check login",
-                function: "C_GetSessionInfo".to_string(),
-                code: "CKR_USER_NOT_LOGGED_IN",
-                rv: RvError::UserNotLoggedIn,
-                context: Box::new(ctx.clone()),
-            }),
+            _ => Err(Pkcs11Error::call("check login", "C_GetSessionInfo", RvError::UserNotLoggedIn, ctx)),
         }
     }
 
