@@ -7,8 +7,8 @@
 //!
 //! The same tables drive [`Pkcs11Error::is_transient`](super::Pkcs11Error::is_transient), the
 //! recovery step [`Pkcs11Token`](super::Pkcs11Token) takes, and the advice every error message
-//! ends with; [`markdown`] renders them for the README (`README-errors.md`), and a test fails
-//! when that file and these tables differ, so documentation and behaviour cannot drift.
+//! ends with; [`markdown`] renders them for the README's error section, and a test fails
+//! when that section and these tables differ, so documentation and behaviour cannot drift.
 
 use cryptoki::error::RvError;
 
@@ -578,7 +578,7 @@ pub fn kind_guide(name: &str) -> Option<&'static KindGuide> {
     KIND_GUIDE.iter().find(|g| g.kind == name)
 }
 
-/// The two tables as Markdown (the content of `README-errors.md`).
+/// The two tables as Markdown (a section of `README.md`).
 pub fn markdown() -> String {
     let mut out = String::from(
         "## PKCS#11 errors: what they mean and what to do\n\n\
@@ -631,21 +631,27 @@ mod tests {
         }
     }
 
-    /// The README table is generated from these tables, into `README-errors.md` (or merged
-    /// into `README.md`); regenerate with `LIT_WRITE_ERROR_TABLE=1 cargo test --lib error_guide`.
+    /// The README's error section is generated from these tables; regenerate it with `LIT_WRITE_ERROR_TABLE=1 cargo test --lib error_guide`.
     #[test]
     fn readme_table_matches_the_code() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
         let want = markdown();
+        let readme = std::fs::read_to_string(&path).unwrap_or_default();
         if std::env::var("LIT_WRITE_ERROR_TABLE").is_ok_and(|v| v == "1") {
-            std::fs::write(root.join("README-errors.md"), &want).unwrap();
+            // Replace the section from its heading to the next `## ` heading.
+            let heading = want.lines().next().unwrap_or_default();
+            if let Some(start) = readme.find(heading) {
+                let end = readme[start + heading.len()..]
+                    .find("\n## ")
+                    .map_or(readme.len(), |i| start + heading.len() + i + 1);
+                let updated = format!("{}{}\n\n{}", &readme[..start], want.trim_end(), &readme[end..]);
+                std::fs::write(&path, updated).unwrap();
+                return;
+            }
         }
-        let found = ["README-errors.md", "README.md"]
-            .iter()
-            .any(|f| std::fs::read_to_string(root.join(f)).is_ok_and(|text| text.contains(&want)));
         assert!(
-            found,
-            "neither README-errors.md nor README.md holds the table of error_guide.rs; \
+            readme.contains(&want),
+            "README.md does not hold the error tables of error_guide.rs; \
              run LIT_WRITE_ERROR_TABLE=1 cargo test --lib error_guide"
         );
     }

@@ -3,7 +3,7 @@
 //!
 //! [`Pkcs11Token::run`] checks a session out of the pool, runs a closure on it and sorts any
 //! failure into a recovery step, then retries. The step for each return code is the `auto`
-//! column of [`CKR_GUIDE`](super::error_guide::CKR_GUIDE) (rendered in `README-errors.md`):
+//! column of [`CKR_GUIDE`](super::error_guide::CKR_GUIDE) (rendered in the README):
 //!
 //! | failure | step |
 //! |---|---|
