@@ -1,10 +1,13 @@
 //! `lit-session keys`: session keys on a PKCS#11 token.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use clap::Subcommand;
 use lit_session_signer::keystore::pkcs11::{KeyOptions, Pkcs11KeyStore, Pkcs11Uri};
-use lit_session_signer::keystore::SessionKeyStore;
+use lit_session_signer::keystore::{KeyId, MemoryKeyStore, SessionKeyStore};
 
-use crate::CliError;
+use crate::{input, CliError};
 
 /// Key subcommands.
 #[derive(Subcommand)]
@@ -73,4 +76,28 @@ pub fn run(cmd: KeysCommand) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// The session key: a token key by URI, a seed file, or a fresh in-memory key.
+pub fn open_session_key(
+    uri: Option<&str>,
+    seed_file: Option<&Path>,
+) -> Result<(Arc<dyn SessionKeyStore>, KeyId), CliError> {
+    match (uri, seed_file) {
+        (Some(uri), _) => {
+            let (store, parsed) = open_store(uri, "--session-key")?;
+            let id = store.resolve(&parsed).map_err(|e| CliError(format!("--session-key: {e}")))?;
+            Ok((Arc::new(store), id))
+        }
+        (None, Some(path)) => {
+            let store = MemoryKeyStore::new();
+            let id = store.import_seed("session", input::read_key32(path, "--session-seed-file")?)?;
+            Ok((Arc::new(store), id))
+        }
+        (None, None) => {
+            let store = MemoryKeyStore::new();
+            let id = store.generate("session")?;
+            Ok((Arc::new(store), id))
+        }
+    }
 }

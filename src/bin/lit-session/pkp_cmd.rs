@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use lit_session_signer::bls::NetworkPublicKey;
-use lit_session_signer::keystore::{KeyId, MemoryKeyStore, SessionKeyStore};
 use lit_session_signer::pkp::{
     AuthMethod, HttpTransport, LitAction, PkpPublicKey, PkpSessionError, PkpSessionSigsRequest, SignOptions,
 };
@@ -78,7 +77,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let started = Instant::now();
     let request = build_request(&args)?;
     let options = sign_options(&args, request.nodes.len())?;
-    let (store, key_id) = open_session_key(args.session_key.as_deref(), args.session_seed_file.as_deref())?;
+    let (store, key_id) = keys_cmd::open_session_key(args.session_key.as_deref(), args.session_seed_file.as_deref())?;
     let transport = HttpTransport::new()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -209,28 +208,4 @@ fn sign_options(args: &Args, nodes: usize) -> Result<SignOptions, CliError> {
         options = options.with_network_public_key(key);
     }
     Ok(options)
-}
-
-/// The session key: a token key by URI, a seed file, or a fresh in-memory key.
-pub fn open_session_key(
-    uri: Option<&str>,
-    seed_file: Option<&Path>,
-) -> Result<(Box<dyn SessionKeyStore>, KeyId), CliError> {
-    match (uri, seed_file) {
-        (Some(uri), _) => {
-            let (store, parsed) = keys_cmd::open_store(uri, "--session-key")?;
-            let id = store.resolve(&parsed).map_err(|e| CliError(format!("--session-key: {e}")))?;
-            Ok((Box::new(store), id))
-        }
-        (None, Some(path)) => {
-            let store = MemoryKeyStore::new();
-            let id = store.import_seed("session", input::read_key32(path, "--session-seed-file")?)?;
-            Ok((Box::new(store), id))
-        }
-        (None, None) => {
-            let store = MemoryKeyStore::new();
-            let id = store.generate("session")?;
-            Ok((Box::new(store), id))
-        }
-    }
 }

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
 use lit_session_signer::manager::{AuthSource, FileAuthSigStore, SessionKeyPolicy, SessionManager, SessionSigsOptions};
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
 use lit_session_signer::wallet::WalletSigner;
@@ -102,23 +101,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         ));
     }
     let wallet: Arc<dyn WalletSigner> = Arc::from(args.wallet.open()?);
-    let (store, session_key): (Arc<dyn SessionKeyStore>, _) = match (&args.session_key, &args.session_seed_file) {
-        (Some(uri), _) => {
-            let (store, parsed) = keys_cmd::open_store(uri, "--session-key")?;
-            let id = store.resolve(&parsed).map_err(|e| CliError(format!("--session-key: {e}")))?;
-            (Arc::new(store), id)
-        }
-        (None, Some(path)) => {
-            let store = MemoryKeyStore::new();
-            let id = store.import_seed("session", input::read_key32(path, "--session-seed-file")?)?;
-            (Arc::new(store), id)
-        }
-        (None, None) => {
-            let store = MemoryKeyStore::new();
-            let id = store.generate("session")?;
-            (Arc::new(store), id)
-        }
-    };
+    let (store, session_key) =
+        keys_cmd::open_session_key(args.session_key.as_deref(), args.session_seed_file.as_deref())?;
     let sigs = match &args.cache_dir {
         None => request.sign(store.as_ref(), &session_key, wallet.as_ref())?,
         Some(dir) => {
