@@ -4,9 +4,12 @@
 //! Needs `node` and `interop/node_modules` (`npm ci` in `interop/`; `scripts/test-all.sh` does
 //! it). Without them these tests skip, unless `LIT_REQUIRE_INTEROP=1`, when they fail.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
+use common::{interop_dir, js_available};
 use lit_session_signer::capacity_delegation::CapacityDelegation;
 use lit_session_signer::jcs;
 use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
@@ -16,26 +19,6 @@ use lit_session_signer::verify::{Verifier, VerifyPolicy};
 use lit_session_signer::wallet::MemoryWallet;
 use lit_session_signer::Timestamp;
 use serde_json::{json, Value};
-
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
-}
-
-/// Whether the JS side can run; panics instead of skipping when CI requires it.
-fn js_available() -> bool {
-    let has_modules = interop_dir().join("node_modules/@lit-protocol/lit-node-client-nodejs").is_dir();
-    let has_node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if has_modules && has_node {
-        return true;
-    }
-    let why =
-        if has_node { "interop/node_modules is missing (run npm ci in interop/)" } else { "node is not installed" };
-    if std::env::var("LIT_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("interop tests required but {why}");
-    }
-    eprintln!("SKIPPED: interop with the Lit JS SDK: {why}");
-    false
-}
 
 fn node(script: &str, args: &[&str]) {
     let status = Command::new("node").arg(interop_dir().join(script)).args(args).current_dir(interop_dir()).status();
@@ -54,7 +37,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 #[test]
 fn js_sdk_output_is_reproduced_byte_for_byte() {
-    if !js_available() {
+    if !js_available("interop with the Lit JS SDK") {
         return;
     }
     let count = env_usize("LIT_INTEROP_COUNT", 200);
@@ -224,7 +207,7 @@ fn request_json(r: &ResourceAbilityRequest, all: &[ResourceAbilityRequest]) -> V
 
 #[test]
 fn our_session_sigs_pass_the_sdk_checks() {
-    if !js_available() {
+    if !js_available("interop with the Lit JS SDK") {
         return;
     }
     let mut rng = Rng(0x5eed_1234_abcd_0001);

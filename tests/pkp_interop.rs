@@ -7,9 +7,10 @@
 //!
 //! Needs `node` and `interop/node_modules`; skipped without them unless `LIT_REQUIRE_INTEROP=1`.
 
+mod common;
 mod simulator;
 
-use std::path::PathBuf;
+use common::{interop_dir, js_available};
 use std::process::Command;
 
 use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
@@ -21,25 +22,6 @@ use lit_session_signer::Timestamp;
 use serde_json::{json, Value};
 use simulator::{test_pkp, KnownAction, KnownAuth, OfflineNetwork, SimulatorConfig};
 use zeroize::Zeroizing;
-
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
-}
-
-/// Whether the JS side can run; panics instead of skipping when CI requires it.
-fn js_available() -> bool {
-    let has_modules = interop_dir().join("node_modules/@lit-protocol/lit-node-client-nodejs").is_dir();
-    let has_node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if has_modules && has_node {
-        return true;
-    }
-    let why = if has_node { "interop/node_modules is missing (npm ci in interop/)" } else { "node is not installed" };
-    if std::env::var("LIT_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("interop tests required but {why}");
-    }
-    eprintln!("SKIPPED: PKP interop with the Lit JS SDK: {why}");
-    false
-}
 
 struct Case {
     id: &'static str,
@@ -121,7 +103,7 @@ fn cases() -> Vec<Case> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_js_sdk_sends_our_request_and_mints_our_session_sigs() {
-    if !js_available() {
+    if !js_available("PKP interop with the Lit JS SDK") {
         return;
     }
     let now: Timestamp = "2025-03-15T12:34:56.789Z".parse().unwrap();

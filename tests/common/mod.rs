@@ -21,3 +21,25 @@ pub fn vector(name: &str) -> Value {
 pub fn lit_session(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lit-session")).args(args).output().unwrap()
 }
+
+/// The JS interop folder (`interop/`).
+pub fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
+}
+
+/// Whether the Lit JS SDK can run (node and `interop/node_modules`). Panics instead of skipping
+/// when `LIT_REQUIRE_INTEROP=1` (CI); otherwise prints a loud skip line naming `what`.
+pub fn js_available(what: &str) -> bool {
+    let has_modules = interop_dir().join("node_modules/@lit-protocol/lit-node-client-nodejs").is_dir();
+    let has_node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    if has_modules && has_node {
+        return true;
+    }
+    let why =
+        if has_node { "interop/node_modules is missing (run npm ci in interop/)" } else { "node is not installed" };
+    if std::env::var("LIT_REQUIRE_INTEROP").as_deref() == Ok("1") {
+        panic!("interop tests required but {why}");
+    }
+    eprintln!("SKIPPED: {what}: {why}");
+    false
+}

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use lit_session_signer::resources::ResourceAbilityRequest;
+use lit_session_signer::session_sigs::NodeUrl;
 use lit_session_signer::Timestamp;
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -39,4 +41,22 @@ pub fn read_json(path: &Path, flag: &str) -> Result<Value, CliError> {
 /// Parses an RFC 3339 flag value.
 pub fn timestamp(flag: &str, value: &str) -> Result<Timestamp, CliError> {
     value.parse().map_err(|e| CliError(format!("{flag}: {e}")))
+}
+
+/// `--node` values as node URLs.
+pub fn node_urls(values: &[String]) -> Result<Vec<NodeUrl>, CliError> {
+    values.iter().map(|n| n.parse::<NodeUrl>().map_err(|e| CliError(format!("--node: {e}")))).collect()
+}
+
+/// `--resource` values as resource-ability requests.
+pub fn requests(values: &[String]) -> Result<Vec<ResourceAbilityRequest>, CliError> {
+    values.iter().map(|r| r.parse().map_err(|e| CliError(format!("--resource {r}: {e}")))).collect()
+}
+
+/// `--nonce`, which must not be blank.
+pub fn nonce(value: &str) -> Result<&str, CliError> {
+    if value.trim().is_empty() {
+        return Err(CliError("--nonce: empty".into()));
+    }
+    Ok(value)
 }

@@ -8,7 +8,6 @@ use lit_session_signer::bls::NetworkPublicKey;
 use lit_session_signer::pkp::{
     AuthMethod, HttpTransport, LitAction, PkpPublicKey, PkpSessionError, PkpSessionSigsRequest, SignOptions,
 };
-use lit_session_signer::session_sigs::NodeUrl;
 use zeroize::Zeroizing;
 
 use crate::{input, keys_cmd, CliError};
@@ -114,20 +113,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
 }
 
 fn build_request(args: &Args) -> Result<PkpSessionSigsRequest, CliError> {
-    let nodes = args
-        .nodes
-        .iter()
-        .map(|n| n.parse::<NodeUrl>().map_err(|e| CliError(format!("--node: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let requests = args
-        .resources
-        .iter()
-        .map(|r| r.parse().map_err(|e| CliError(format!("--resource {r}: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
+    let nodes = input::node_urls(&args.nodes)?;
+    let requests = input::requests(&args.resources)?;
     let pkp: PkpPublicKey = args.pkp_public_key.parse().map_err(|e| CliError(format!("--pkp-public-key: {e}")))?;
-    if args.nonce.trim().is_empty() {
-        return Err(CliError("--nonce: empty".into()));
-    }
+    input::nonce(&args.nonce)?;
     let mut auth_methods = Vec::new();
     for path in &args.auth_method_files {
         auth_methods.extend(read_auth_methods(path)?);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lit_session_signer::manager::{AuthSource, FileAuthSigStore, SessionKeyPolicy, SessionManager, SessionSigsOptions};
-use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
+use lit_session_signer::session_sigs::SessionSigsRequest;
 use lit_session_signer::wallet::WalletSigner;
 
 use crate::{input, keys_cmd, wallet_cmd, CliError};
@@ -57,19 +57,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<(), CliError> {
     let started = Instant::now();
-    let nodes = args
-        .nodes
-        .iter()
-        .map(|n| n.parse::<NodeUrl>().map_err(|e| CliError(format!("--node: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    let requests = args
-        .resources
-        .iter()
-        .map(|r| r.parse().map_err(|e| CliError(format!("--resource {r}: {e}"))))
-        .collect::<Result<Vec<_>, _>>()?;
-    if args.nonce.trim().is_empty() {
-        return Err(CliError("--nonce: empty".into()));
-    }
+    let nodes = input::node_urls(&args.nodes)?;
+    let requests = input::requests(&args.resources)?;
+    input::nonce(&args.nonce)?;
     let mut request = SessionSigsRequest::new(nodes, requests, &args.nonce);
     if let Some(now) = &args.now {
         request.now = input::timestamp("--now", now)?;

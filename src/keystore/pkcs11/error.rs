@@ -277,6 +277,32 @@ fn list_or_none(v: &[String]) -> String {
     }
 }
 
+// Every variant that carries an `ErrorContext`, listed once for `context` and `in_context`.
+macro_rules! with_context {
+    ($value:expr, $ctx:ident => $found:expr, $other:expr) => {
+        match $value {
+            Pkcs11Error::ModuleLoad { context: $ctx, .. }
+            | Pkcs11Error::Call { context: $ctx, .. }
+            | Pkcs11Error::Cryptoki { context: $ctx, .. }
+            | Pkcs11Error::TokenNotFound { context: $ctx, .. }
+            | Pkcs11Error::AmbiguousToken { context: $ctx, .. }
+            | Pkcs11Error::TokenGone { context: $ctx, .. }
+            | Pkcs11Error::TokenUnavailable { context: $ctx, .. }
+            | Pkcs11Error::PinIncorrect { context: $ctx, .. }
+            | Pkcs11Error::PinLocked { context: $ctx, .. }
+            | Pkcs11Error::PinRequired { context: $ctx, .. }
+            | Pkcs11Error::MechanismMissing { context: $ctx, .. }
+            | Pkcs11Error::KeyNotFound { context: $ctx, .. }
+            | Pkcs11Error::AmbiguousKey { context: $ctx, .. }
+            | Pkcs11Error::KeyUnusable { context: $ctx, .. }
+            | Pkcs11Error::KeyPolicy { context: $ctx, .. }
+            | Pkcs11Error::EcPoint { context: $ctx, .. }
+            | Pkcs11Error::BadSignature { context: $ctx, .. } => $found,
+            _ => $other,
+        }
+    };
+}
+
 impl Pkcs11Error {
     /// Wraps a cryptoki error from `function` called for `operation`.
     pub fn from_cryptoki(operation: &'static str, err: CryptokiError, context: &ErrorContext) -> Self {
@@ -373,51 +399,13 @@ impl Pkcs11Error {
 
     /// Operation, module, token, slot and key, if the error has them.
     pub fn context(&self) -> Option<&ErrorContext> {
-        match self {
-            Self::ModuleLoad { context, .. }
-            | Self::Call { context, .. }
-            | Self::Cryptoki { context, .. }
-            | Self::TokenNotFound { context, .. }
-            | Self::AmbiguousToken { context, .. }
-            | Self::TokenGone { context, .. }
-            | Self::TokenUnavailable { context, .. }
-            | Self::PinIncorrect { context }
-            | Self::PinLocked { context }
-            | Self::PinRequired { context }
-            | Self::MechanismMissing { context, .. }
-            | Self::KeyNotFound { context, .. }
-            | Self::AmbiguousKey { context, .. }
-            | Self::KeyUnusable { context, .. }
-            | Self::KeyPolicy { context, .. }
-            | Self::EcPoint { context, .. }
-            | Self::BadSignature { context, .. } => Some(context),
-            _ => None,
-        }
+        with_context!(self, context => Some(context), None)
     }
 
     /// Fills the parts of this error's context that are unknown (operation, token, serial,
     /// slot, key, module) from `outer`.
     pub fn in_context(mut self, outer: &ErrorContext) -> Self {
-        let ctx = match &mut self {
-            Self::ModuleLoad { context, .. }
-            | Self::Call { context, .. }
-            | Self::Cryptoki { context, .. }
-            | Self::TokenNotFound { context, .. }
-            | Self::AmbiguousToken { context, .. }
-            | Self::TokenGone { context, .. }
-            | Self::TokenUnavailable { context, .. }
-            | Self::PinIncorrect { context }
-            | Self::PinLocked { context }
-            | Self::PinRequired { context }
-            | Self::MechanismMissing { context, .. }
-            | Self::KeyNotFound { context, .. }
-            | Self::AmbiguousKey { context, .. }
-            | Self::KeyUnusable { context, .. }
-            | Self::KeyPolicy { context, .. }
-            | Self::EcPoint { context, .. }
-            | Self::BadSignature { context, .. } => context,
-            _ => return self,
-        };
+        let ctx = with_context!(&mut self, context => context, return self);
         let c = ctx.as_mut();
         c.operation = c.operation.or(outer.operation);
         if c.module.is_none() {
