@@ -78,11 +78,11 @@ fn token_without_the_key_is_key_not_found() {
     let id = main.generate_with(&label, KeyOptions::ephemeral()).unwrap();
     let aux = Pkcs11KeyStore::open(&aux_uri).expect("open aux");
     match aux.sign(&id, b"x") {
-        Err(KeyStoreError::KeyNotFound(missing)) => assert_eq!(missing, id),
+        Err(KeyStoreError::KeyNotFound(missing, _)) => assert_eq!(missing, id),
         other => panic!("expected KeyNotFound, got {other:?}"),
     }
-    assert!(matches!(aux.public_key(&id), Err(KeyStoreError::KeyNotFound(_))));
-    assert!(matches!(aux.delete(&id), Err(KeyStoreError::KeyNotFound(_))));
+    assert!(matches!(aux.public_key(&id), Err(KeyStoreError::KeyNotFound(..))));
+    assert!(matches!(aux.delete(&id), Err(KeyStoreError::KeyNotFound(..))));
     let err = aux.find_by_label(&label).unwrap_err();
     assert!(matches!(err, Pkcs11Error::KeyNotFound { .. }), "{err:?}");
     assert!(err.to_string().contains(&label), "{err}");
@@ -90,7 +90,11 @@ fn token_without_the_key_is_key_not_found() {
     assert!(matches!(err, Pkcs11Error::KeyNotFound { .. }), "{err:?}");
     // Same on the main token for an id that was never made.
     let never = KeyId::from_bytes(vec![0xee; 16]);
-    assert!(matches!(main.sign(&never, b"x"), Err(KeyStoreError::KeyNotFound(_))));
+    let err = main.sign(&never, b"x").unwrap_err();
+    assert!(matches!(err, KeyStoreError::KeyNotFound(..)), "{err:?}");
+    // Through the generic trait the message still names the token and the call.
+    let text = err.to_string();
+    assert!(text.contains(&env.main.label) && text.contains("C_FindObjects") && text.contains("permanent"), "{text}");
 }
 
 #[test]

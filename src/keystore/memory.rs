@@ -7,7 +7,7 @@ use std::sync::RwLock;
 use ed25519_dalek::{Signer, SigningKey};
 use zeroize::Zeroizing;
 
-use super::{KeyId, KeyInfo, KeyStoreError, SessionKeyStore, Signature, VerifyingKey};
+use super::{Detail, KeyId, KeyInfo, KeyStoreError, SessionKeyStore, Signature, VerifyingKey};
 
 struct Entry {
     label: String,
@@ -55,7 +55,7 @@ impl MemoryKeyStore {
 
     fn with_key<T>(&self, id: &KeyId, f: impl FnOnce(&Entry) -> T) -> Result<T, KeyStoreError> {
         let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        keys.get(id).map(f).ok_or_else(|| KeyStoreError::KeyNotFound(id.clone()))
+        keys.get(id).map(f).ok_or_else(|| KeyStoreError::KeyNotFound(id.clone(), Detail::none()))
     }
 }
 
@@ -86,7 +86,7 @@ impl SessionKeyStore for MemoryKeyStore {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(id)
             .map(drop)
-            .ok_or_else(|| KeyStoreError::KeyNotFound(id.clone()))
+            .ok_or_else(|| KeyStoreError::KeyNotFound(id.clone(), Detail::none()))
     }
 
     fn list(&self) -> Result<Vec<KeyInfo>, KeyStoreError> {
@@ -127,8 +127,8 @@ mod tests {
         assert_eq!(many[1], store.sign(&b, b"y").unwrap());
         assert_eq!(store.list().unwrap().len(), 2);
         store.delete(&a).unwrap();
-        assert!(matches!(store.sign(&a, b"msg"), Err(KeyStoreError::KeyNotFound(_))));
-        assert!(matches!(store.delete(&a), Err(KeyStoreError::KeyNotFound(_))));
+        assert!(matches!(store.sign(&a, b"msg"), Err(KeyStoreError::KeyNotFound(..))));
+        assert!(matches!(store.delete(&a), Err(KeyStoreError::KeyNotFound(..))));
     }
 
     #[test]

@@ -57,20 +57,53 @@ pub struct KeyInfo {
     pub public_key: VerifyingKey,
 }
 
+/// The backend's own account of a key error (token, slot, call, code), shown after the
+/// generic message; empty for stores with nothing to add.
+#[derive(Debug, Default)]
+pub struct Detail(Option<Box<dyn std::error::Error + Send + Sync>>);
+
+impl Detail {
+    /// No detail.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// The backend error `e`.
+    pub fn from_error(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Some(Box::new(e)))
+    }
+
+    /// The backend error, if any.
+    pub fn error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.0.as_deref()
+    }
+}
+
+impl fmt::Display for Detail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(e) => write!(f, " ({e})"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Errors from a key store.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyStoreError {
-    /// No key has this id.
-    #[error("no session key with id {0}")]
-    KeyNotFound(KeyId),
+    /// No key has this id. The detail says where the backend looked (token, slot, call).
+    #[error("no session key with id {0}{1}")]
+    KeyNotFound(KeyId, Detail),
     /// More than one key has this id; look-ups require exactly one.
-    #[error("{count} keys have id {id}; exactly one is required")]
+    #[error("{count} keys have id {id}; exactly one is required{detail}")]
     AmbiguousKey {
         /// The id looked up.
         id: KeyId,
         /// How many matched.
         count: usize,
+        /// Where the backend looked.
+        detail: Detail,
     },
     /// A key id that is not hex.
     #[error("key id is not hex: {0:?}")]
@@ -82,8 +115,8 @@ pub enum KeyStoreError {
     #[error("random number generator failed: {0}")]
     Rng(String),
     /// The backend returned a signature that does not verify under the key's public key.
-    #[error("the key store returned a signature that does not verify for key {0}")]
-    BadSignature(KeyId),
+    #[error("the key store returned a signature that does not verify for key {0}{1}")]
+    BadSignature(KeyId, Detail),
     /// A failure inside the backend (e.g. a PKCS#11 call).
     #[error("{source}")]
     Backend {

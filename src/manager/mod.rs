@@ -639,7 +639,7 @@ impl SessionManager {
             })
             .await;
             match deleted {
-                Ok(Ok(())) | Ok(Err(KeyStoreError::KeyNotFound(_))) => {
+                Ok(Ok(())) | Ok(Err(KeyStoreError::KeyNotFound(..))) => {
                     self.keys_deleted.fetch_add(1, Ordering::Relaxed);
                 }
                 _ => state.retired.push(r),

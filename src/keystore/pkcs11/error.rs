@@ -23,7 +23,7 @@ use super::ec_point::EcPointError;
 use super::error_guide::{ckr_guide, ckr_retry, kind_guide, Retry};
 use super::pin::PinError;
 use super::uri::UriError;
-use crate::keystore::{KeyId, KeyStoreError};
+use crate::keystore::{Detail, KeyId, KeyStoreError};
 
 /// Which operation, module, token, slot and key an error is about. Any part may be unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -533,13 +533,15 @@ impl fmt::Display for Pkcs11Error {
 impl From<Pkcs11Error> for KeyStoreError {
     fn from(e: Pkcs11Error) -> Self {
         match e {
-            Pkcs11Error::KeyNotFound { selector: KeySelector::Id(id), .. } => {
-                KeyStoreError::KeyNotFound(KeyId::from_bytes(id))
+            Pkcs11Error::KeyNotFound { selector: KeySelector::Id(ref id), .. } => {
+                KeyStoreError::KeyNotFound(KeyId::from_bytes(id.clone()), Detail::from_error(e))
             }
-            Pkcs11Error::AmbiguousKey { selector: KeySelector::Id(id), count, .. } => {
-                KeyStoreError::AmbiguousKey { id: KeyId::from_bytes(id), count }
+            Pkcs11Error::AmbiguousKey { selector: KeySelector::Id(ref id), count, .. } => {
+                KeyStoreError::AmbiguousKey { id: KeyId::from_bytes(id.clone()), count, detail: Detail::from_error(e) }
             }
-            Pkcs11Error::BadSignature { id, .. } => KeyStoreError::BadSignature(KeyId::from_bytes(id)),
+            Pkcs11Error::BadSignature { ref id, .. } => {
+                KeyStoreError::BadSignature(KeyId::from_bytes(id.clone()), Detail::from_error(e))
+            }
             Pkcs11Error::Rng(msg) => KeyStoreError::Rng(msg),
             other => {
                 let transient = other.is_transient();
@@ -696,7 +698,7 @@ mod tests {
         assert!(k.is_transient());
         let k: KeyStoreError =
             Pkcs11Error::KeyNotFound { selector: KeySelector::Id(vec![1, 2]), context: Box::new(ctx()) }.into();
-        assert!(matches!(k, KeyStoreError::KeyNotFound(id) if id.as_bytes() == [1, 2]));
+        assert!(matches!(k, KeyStoreError::KeyNotFound(ref id, _) if id.as_bytes() == [1, 2]));
     }
 
     /// One error of every kind that carries a context.
