@@ -304,6 +304,19 @@ impl FromStr for ResourceAbilityRequest {
     }
 }
 
+/// `PREFIX://ID=ABILITY`, the form [`FromStr`] reads (the `nb` data is not shown).
+///
+/// ```
+/// use lit_session_signer::resources::ResourceAbilityRequest;
+/// let r: ResourceAbilityRequest = "lit-pkp://0x1a2b=pkp-signing".parse().unwrap();
+/// assert_eq!(r.to_string(), format!("lit-pkp://{}1a2b=pkp-signing", "0".repeat(60)));
+/// ```
+impl fmt::Display for ResourceAbilityRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.resource, self.ability)
+    }
+}
+
 impl Serialize for ResourceAbilityRequest {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut st = s.serialize_struct("LitResourceAbilityRequest", 3)?;

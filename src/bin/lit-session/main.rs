@@ -8,6 +8,7 @@ mod input;
 mod inspect_cmd;
 mod keys_cmd;
 mod recap_cmd;
+mod secret_flags;
 mod session_sigs_cmd;
 mod verify_cmd;
 mod wallet_cmd;
@@ -83,6 +84,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn main() -> ExitCode {
+    if let Some(refusal) = secret_flags::refusal(std::env::args_os().skip(1)) {
+        eprintln!("lit-session: error: {refusal}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
