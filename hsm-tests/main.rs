@@ -11,6 +11,7 @@ mod concurrency;
 mod errors;
 mod persistence;
 mod recovery;
+mod secret_hygiene;
 mod session_sigs;
 mod signing;
 mod wallet;

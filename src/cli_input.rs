@@ -94,7 +94,7 @@ pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
 
 /// Whether a value given where a secret file's path belongs looks like the secret itself:
 /// `0x` and hex digits, or 4 or more hex digits (this covers numeric PINs and keys), or a long token
-/// with neither `/` nor `.` (base64 keys). Callers only ask when no such file exists.
+/// with neither `/` nor `.` (base64 keys).
 pub fn looks_like_inline_secret(value: &str) -> bool {
     let t = value.trim();
     let (prefixed, body) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
@@ -135,35 +135,45 @@ pub enum InputError {
         /// The parser's message (position and kind).
         message: String,
     },
-    /// The value names no file and looks like a key or PIN itself (the value is withheld).
+    /// The value names no file and is a bare name or looks like a key or PIN, so it may be the
+    /// secret itself (the value is withheld).
     #[error(
-        "[value withheld]: names no file and looks like a key or PIN itself; secrets are never taken as \
-         argument values: write it to a file only you can read (chmod 600) and pass that file's path"
+        "[value withheld]: no such file, and the value may be the secret itself, so it is not repeated; \
+         secrets are never taken as argument values: write it to a file only you can read (chmod 600) \
+         and pass that file's path"
     )]
     InlineSecret,
+    /// A value given where a `pkcs11:` URI belongs that is not one (the value is withheld).
+    #[error(
+        "[value withheld]: not a pkcs11: URI (expected pkcs11:token=...?module-path=...&pin-source=...); \
+         the value is not repeated in case it is a key or PIN"
+    )]
+    NotUri,
 }
 
-/// Refuses a secret-file path that names no file but looks like a secret
-/// ([`looks_like_inline_secret`]). Existing files are always accepted.
+/// Refuses a secret-file path that names no file and may be the secret itself: a bare name
+/// (no `/`) or a value that [`looks_like_inline_secret`]. Existing files are always accepted;
+/// a missing path with a directory part is left to the reader, whose error names it.
 pub fn check_secret_path(path: &Path) -> Result<(), InputError> {
     if path.exists() {
         return Ok(());
     }
     match path.to_str() {
-        Some(s) if looks_like_inline_secret(s) => Err(InputError::InlineSecret),
-        _ => Ok(()),
+        Some(s) if !s.contains('/') || looks_like_inline_secret(s) => Err(InputError::InlineSecret),
+        None => Err(InputError::InlineSecret),
+        Some(_) => Ok(()),
     }
 }
 
-/// Refuses a value given where a `pkcs11:` URI belongs when it is not one and looks like a key
-/// or PIN, without repeating it (the URI parser's own error would quote it).
+/// Refuses a value given where a `pkcs11:` URI belongs that is not one, without repeating it
+/// (the URI parser's own error would quote it, and it may be a key or PIN).
 pub fn check_uri_arg(value: &str) -> Result<(), InputError> {
     let t = value.trim_start();
-    let is_uri = t.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("pkcs11:"));
-    if !is_uri && looks_like_inline_secret(value) {
-        return Err(InputError::InlineSecret);
+    if t.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("pkcs11:")) {
+        Ok(())
+    } else {
+        Err(InputError::NotUri)
     }
-    Ok(())
 }
 
 /// Reads a key file (see [`parse_key_hex`]). The file's text is held in a zeroizing buffer.
@@ -217,10 +227,12 @@ mod tests {
         // An existing file is a path, whatever its name.
         assert!(check_secret_path(&named_like_hex).is_ok());
         assert!(matches!(check_secret_path(Path::new(&"42".repeat(32))), Err(InputError::InlineSecret)));
-        assert!(check_secret_path(Path::new("missing.key")).is_ok());
-        assert!(matches!(check_uri_arg(&format!("0x{}", "42".repeat(32))), Err(InputError::InlineSecret)));
-        assert!(check_uri_arg("PKCS11:token=a").is_ok());
-        assert!(check_uri_arg("http://x").is_ok());
+        // A bare name that names no file may be a PIN such as "hunter2-pin".
+        assert!(matches!(check_secret_path(Path::new("missing.key")), Err(InputError::InlineSecret)));
+        assert!(check_secret_path(Path::new("/no/such/dir/wallet.key")).is_ok());
+        assert!(matches!(check_uri_arg(&format!("0x{}", "42".repeat(32))), Err(InputError::NotUri)));
+        assert!(matches!(check_uri_arg("hunter2-pin"), Err(InputError::NotUri)));
+        assert!(check_uri_arg(" PKCS11:token=a").is_ok());
     }
 
     #[test]

@@ -443,7 +443,7 @@ mod tests {
             Err(ResourceError::UnknownAbility(_))
         ));
         assert!(matches!("lit-pkp://=pkp-signing".parse::<ResourceAbilityRequest>(), Err(ResourceError::EmptyId)));
-        // Found by fuzzing (cli_input, display → parse): `0x` normalised to an empty PKP id.
+        // Found writing the display → parse round trip: `0x` normalised to an empty PKP id.
         assert!(matches!("lit-pkp://0x=pkp-signing".parse::<ResourceAbilityRequest>(), Err(ResourceError::EmptyId)));
         assert!(matches!(
             "lit-pkp://*=lit-action-execution".parse::<ResourceAbilityRequest>(),

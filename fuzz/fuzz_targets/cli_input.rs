@@ -67,10 +67,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         _ => {
-            let secret = looks_like_inline_secret(text);
-            if check_uri_arg(text).is_err() {
-                assert!(secret);
-            }
+            let _ = looks_like_inline_secret(text);
+            let is_uri = text.trim_start().get(..7).is_some_and(|s| s.eq_ignore_ascii_case("pkcs11:"));
+            assert_eq!(check_uri_arg(text).is_ok(), is_uri);
         }
     }
 });
