@@ -90,6 +90,14 @@ for point in (ed, sec):
 for s in ["4242424242424242424242424242424242424242424242424242424242424242", "1234", "/run/pin", "pkcs11:token=a"]:
     cli(6, s)
 
+# Inputs that once failed (kept as seeds so every run re-checks them).
+add("cli_input", bytes([0xc5]) + b"424422464242422246422464242422424424226422464242422246422464242422424424224242424424224242")
+add("pkcs11_uri", "//uifi")
+add("pkcs11_uri", "pkcs11:?pin-source=file:////uifi")
+cli(2, "9999-12-31T23:59:59-01:00")
+cli(3, "lit-pkp://0x=pkp-signing")
+cli(3, "lit-pkp://0x0xalias=pkp-signing")
+
 # The structured target reads mutation choices, not text: a few byte patterns to start from.
 for i, pattern in enumerate([b"\x00" * 64, b"\xff" * 64, bytes(range(256)), b"\x01\x02\x03\x04" * 32]):
     add("session_sigs_mutate", pattern)

@@ -28,3 +28,5 @@ export LIT_REQUIRE_INTEROP=1
 time cargo test --release
 # The alloy adapter (optional feature) against the SoftHSM2 wallet.
 time cargo test --release --features alloy --lib --test hsm wallet
+# Every cargo-fuzz target for a short bounded time (installs cargo-fuzz when missing).
+time bash scripts/fuzz-smoke.sh
