@@ -113,6 +113,14 @@ fn secrets_given_as_argument_values_are_refused_and_not_repeated() {
             vec!["keys".into(), "list".into(), "--pkcs11-uri".into(), pin_as_source_uri.clone()],
             "pin-source [value withheld]",
         ),
+        (
+            vec!["keys".into(), "list".into(), "--pkcs11-uri".into(), format!("pkcs11:token=t;{PIN}")],
+            "no '=value' [value withheld]",
+        ),
+        (
+            vec!["keys".into(), "list".into(), "--pkcs11-uri".into(), format!("pkcs11:token=t?pin-source=pin:{PIN}")],
+            "unsupported pin-source [value withheld]",
+        ),
         // Flags people reach for.
         (sign(&["--pin", PIN]), "--pin [value withheld]"),
         (sign(&[&format!("--pin={PIN}")]), "--pin [value withheld]"),

@@ -112,13 +112,13 @@ mod tests {
         let secret: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(53) ^ 0x3c);
         let mut wallet = ManuallyDrop::new(MemoryWallet::from_bytes(&secret).unwrap());
         zeroize_on_drop(&wallet.key);
-        assert_eq!(wallet.key.to_bytes().as_slice(), secret);
+        assert_eq!(wallet.key.to_bytes()[..], secret);
         // SAFETY: dropped once; afterwards only the scalar is read, which k256 leaves as the
         // valid non-zero scalar 1 (its non-zero invariant), so no invariant is broken.
         unsafe { ManuallyDrop::drop(&mut wallet) };
         let mut one = [0u8; 32];
         one[31] = 1;
-        assert_eq!(wallet.key.to_bytes().as_slice(), one);
+        assert_eq!(wallet.key.to_bytes()[..], one);
     }
 
     #[test]

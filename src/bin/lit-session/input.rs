@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use lit_session_signer::cli_input;
-use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11Uri};
+use lit_session_signer::keystore::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::Timestamp;
 use serde_json::Value;
 use zeroize::Zeroizing;
@@ -31,7 +31,16 @@ pub fn timestamp(flag: &str, value: &str) -> Result<Timestamp, CliError> {
 /// `pin-source` that names no file, is refused without being repeated.
 pub fn pkcs11_uri(flag: &str, value: &str) -> Result<Pkcs11Uri, CliError> {
     cli_input::check_uri_arg(value).map_err(|e| CliError(format!("{flag} {e}")))?;
-    let uri = Pkcs11Uri::parse(value).map_err(|e| CliError(format!("{flag}: {e}")))?;
+    let uri = Pkcs11Uri::parse(value).map_err(|e| match e {
+        // These two quote what was typed, which may be a PIN put in the wrong place.
+        UriError::MissingValue(_) => {
+            CliError(format!("{flag}: a PKCS#11 URI attribute has no '=value' [value withheld]"))
+        }
+        UriError::PinSource(PinError::UnsupportedSource(_)) => CliError(format!(
+            "{flag}: unsupported pin-source [value withheld]: use pin-source=file:/path or pin-source=env:VARNAME"
+        )),
+        other => CliError(format!("{flag}: {other}")),
+    })?;
     if let Some(PinSource::File(path)) = &uri.pin_source {
         cli_input::check_secret_path(path).map_err(|e| CliError(format!("{flag} pin-source {e}")))?;
     }
