@@ -9,7 +9,7 @@
 //!
 //! What this proves: every heap copy of those secrets made by the key-file reader, the memory
 //! key store (import, sign, delete, drop, including the map's internal moves), the memory
-//! wallet and the PIN reader is zeroized before it is freed. What it does not cover: stack
+//! wallet and the PIN readers (file and environment) is zeroized before it is freed. What it does not cover: stack
 //! copies (moves of key structs, signing temporaries), which no test can check soundly, and
 //! memory owned by C libraries (SoftHSM). The scan only reads blocks the program gave back, whose
 //! every byte the allocator itself initialised, and never allocates.
@@ -184,6 +184,8 @@ fn freed_memory_never_holds_a_secret() {
     }
     let nodes = vec!["https://127.0.0.1:7470".parse().unwrap(), "https://127.0.0.1:7471".parse().unwrap()];
     let request = SessionSigsRequest::new(nodes, vec!["lit-pkp://*=pkp-signing".parse().unwrap()], "0x3a9c4f1e8b7d");
+    #[cfg(feature = "pkcs11")]
+    std::env::set_var("LIT_ZEROIZE_TEST_PIN", PIN);
     NEEDLES.set(needles()).unwrap();
 
     // Positive controls: keys freed without their destructors are caught.
@@ -227,6 +229,8 @@ fn freed_memory_never_holds_a_secret() {
     {
         use lit_session_signer::keystore::pkcs11::{Pin, PinSource};
         let pin = PinSource::File(pin_file.clone()).read().unwrap();
+        let from_env = PinSource::Env("LIT_ZEROIZE_TEST_PIN".into()).read().unwrap();
+        drop(from_env);
         let copy = pin.clone();
         assert_eq!(format!("{copy:?}"), "Pin([REDACTED])");
         drop(pin);
