@@ -9,9 +9,9 @@
 //!
 //! What this proves: every heap copy of those secrets made by the key-file reader, the memory
 //! key store (import, sign, delete, drop, including the map's internal moves), the memory
-//! wallet and the PIN readers (file and environment) is zeroized before it is freed. What it does not cover: stack
-//! copies (moves of key structs, signing temporaries), which no test can check soundly, and
-//! memory owned by C libraries (SoftHSM). The scan only reads blocks the program gave back, whose
+//! wallet and the PIN readers (file and environment) is zeroized before it is freed. What it
+//! does not cover: stack copies (moves of key structs, signing temporaries), which no test can
+//! check soundly, and memory owned by C libraries (SoftHSM). The scan only reads blocks the program gave back, whose
 //! every byte the allocator itself initialised, and never allocates.
 //!
 //! The drop path itself (`Drop` → `zeroize`) is checked value by value, without an allocator,
