@@ -15,6 +15,7 @@ mod manager;
 mod persistence;
 mod pkp;
 mod recovery;
+mod secret_hygiene;
 mod session_sigs;
 mod signing;
 mod wallet;

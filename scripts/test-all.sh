@@ -32,3 +32,5 @@ time cargo test --release
 time cargo run --release --example hsm-stress -- --signatures 10000 --gap-ms 150 --hold-ms 150
 # The alloy adapter (optional feature) against the SoftHSM2 wallet.
 time cargo test --release --features alloy --lib --test hsm wallet
+# Every cargo-fuzz target for a short bounded time (installs cargo-fuzz when missing).
+time bash scripts/fuzz-smoke.sh

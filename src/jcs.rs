@@ -112,6 +112,18 @@ mod tests {
     }
 
     #[test]
+    fn numbers_parse_exactly_as_javascript_does() {
+        // Found by fuzzing (cli_input, JCS idempotence): without serde_json's float_roundtrip
+        // the 90-digit integer parsed one ulp off, so we wrote ...222e+89 where Node's
+        // JSON.stringify(JSON.parse(...)) writes ...2227e+89, and re-parsing our output moved again.
+        let text = "[424422464242422246422464242422424424226422464242422246422464242422424424224242424424224242,4.244224642424222e+89]";
+        let v: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(to_js_string(&v), "[4.2442246424242227e+89,4.244224642424222e+89]");
+        let again: Value = serde_json::from_str(&to_canonical_string(&v)).unwrap();
+        assert_eq!(to_canonical_string(&again), to_canonical_string(&v));
+    }
+
+    #[test]
     fn utf16_key_order() {
         let v = json!({"\u{e9}": 1, "\u{1f600}": 2, "z": 3});
         // U+FF61 sorts after U+1F600 in UTF-16 (0xD83D first), before it in UTF-8.

@@ -27,6 +27,7 @@
 pub mod auth_sig;
 pub mod bls;
 pub mod capacity_delegation;
+pub mod cli_input;
 pub mod eth;
 pub mod jcs;
 pub mod keystore;

@@ -288,6 +288,21 @@ mod tests {
     }
 
     #[test]
+    fn numbers_are_spelt_as_javascript_spells_them() {
+        // Found by fuzzing (recap_decode): a restriction number written `17174440.0` decodes
+        // to a float and is encoded as `17174440`, as JSON.stringify does, so decode(encode(r))
+        // equals r up to number spelling, and the encoding is a fixed point.
+        let json = r#"{"att":{"lit-pkp://*":{"Threshold/Signing":[{"n":17174440.0,"f":0.5}]}},"prf":[]}"#;
+        let recap = Recap::decode(&format!("urn:recap:{}", B64.encode(json))).unwrap();
+        assert_eq!(
+            recap.to_canonical_json(),
+            r#"{"att":{"lit-pkp://*":{"Threshold/Signing":[{"f":0.5,"n":17174440}]}},"prf":[]}"#
+        );
+        let again = Recap::decode(&recap.encode()).unwrap();
+        assert_eq!(again.encode(), recap.encode());
+    }
+
+    #[test]
     fn merge_replaces_empty_and_appends_data() {
         let res = LitResource::wildcard(ResourcePrefix::Pkp);
         let mut r = Recap::new();

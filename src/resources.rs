@@ -185,6 +185,10 @@ impl LitResource {
             ResourcePrefix::Pkp => format_pkp_id(id)?,
             _ => id.to_string(),
         };
+        // A PKP id of just `0x` normalises to nothing, which names no resource.
+        if id.is_empty() {
+            return Err(ResourceError::EmptyId);
+        }
         Ok(Self { prefix, id })
     }
 
@@ -291,13 +295,6 @@ impl ResourceAbilityRequest {
     }
 }
 
-/// `PREFIX://ID=ABILITY`, the form [`FromStr`] reads (`nb` data is not shown).
-impl fmt::Display for ResourceAbilityRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.resource, self.ability)
-    }
-}
-
 impl FromStr for ResourceAbilityRequest {
     type Err = ResourceError;
 
@@ -308,6 +305,26 @@ impl FromStr for ResourceAbilityRequest {
             return Err(ResourceError::Malformed(s.to_string()));
         }
         Self::new(LitResource::from_key(key)?, ability.parse()?)
+    }
+}
+
+/// `PREFIX://ID=ABILITY`, the form [`FromStr`] reads back to the same request (the `nb` data is
+/// not shown). Parsing strips one `0x` from a PKP id, so a normalised PKP id that itself starts
+/// with `0x` (from `0x0x…`) is shown with that `0x` restored.
+///
+/// ```
+/// use lit_session_signer::resources::ResourceAbilityRequest;
+/// let r: ResourceAbilityRequest = "lit-pkp://0x1a2b=pkp-signing".parse().unwrap();
+/// assert_eq!(r.to_string(), format!("lit-pkp://{}1a2b=pkp-signing", "0".repeat(60)));
+/// let odd: ResourceAbilityRequest = "lit-pkp://0x0xalias=pkp-signing".parse().unwrap();
+/// assert_eq!(odd.resource().id(), "0xalias");
+/// assert_eq!(odd.to_string().parse::<ResourceAbilityRequest>().unwrap(), odd);
+/// ```
+impl fmt::Display for ResourceAbilityRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.resource.id();
+        let escape = if self.resource.prefix() == ResourcePrefix::Pkp && id.starts_with("0x") { "0x" } else { "" };
+        write!(f, "{}://{escape}{id}={}", self.resource.prefix(), self.ability)
     }
 }
 
@@ -426,6 +443,8 @@ mod tests {
             Err(ResourceError::UnknownAbility(_))
         ));
         assert!(matches!("lit-pkp://=pkp-signing".parse::<ResourceAbilityRequest>(), Err(ResourceError::EmptyId)));
+        // Found writing the display → parse round trip: `0x` normalised to an empty PKP id.
+        assert!(matches!("lit-pkp://0x=pkp-signing".parse::<ResourceAbilityRequest>(), Err(ResourceError::EmptyId)));
         assert!(matches!(
             "lit-pkp://*=lit-action-execution".parse::<ResourceAbilityRequest>(),
             Err(ResourceError::AbilityNotSupported { .. })

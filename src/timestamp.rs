@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use time::format_description::well_known::Rfc3339;
-use time::{Duration, OffsetDateTime, UtcOffset};
+use time::{Duration, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// A UTC instant with millisecond precision, rendered exactly like JavaScript's `toISOString()`.
 ///
@@ -41,9 +41,18 @@ impl Timestamp {
         self.0
     }
 
-    /// Truncates to milliseconds (as `new Date(x)` does) and converts to UTC.
+    /// Truncates to milliseconds (as `new Date(x)` does) and converts to UTC. An instant whose
+    /// UTC date falls outside the representable range (e.g. `9999-12-31T23:59:59-01:00`)
+    /// saturates to the first or last representable instant.
     pub fn from_datetime(dt: OffsetDateTime) -> Self {
-        let dt = dt.to_offset(UtcOffset::UTC);
+        let dt = dt.checked_to_offset(UtcOffset::UTC).unwrap_or_else(|| {
+            // Only the offset can push the date out of range: east of UTC underflows, west overflows.
+            if dt.offset().is_positive() {
+                PrimitiveDateTime::MIN.assume_utc()
+            } else {
+                PrimitiveDateTime::MAX.assume_utc()
+            }
+        });
         let ms = dt.millisecond();
         // replace_millisecond only fails for ms >= 1000, which `millisecond()` never returns.
         Self(dt.replace_millisecond(ms).unwrap_or(dt))
@@ -64,9 +73,15 @@ impl FromStr for Timestamp {
     type Err = TimestampError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        OffsetDateTime::parse(s.trim(), &Rfc3339)
-            .map(Self::from_datetime)
-            .map_err(|_| TimestampError { input: s.to_string() })
+        let err = || TimestampError { input: s.to_string() };
+        let dt = OffsetDateTime::parse(s.trim(), &Rfc3339).map_err(|_| err())?;
+        // Refuse what cannot be written back as RFC 3339 (a four-digit UTC year), e.g.
+        // 0000-01-01T00:00:00+01:00, rather than render it in JavaScript's six-digit form.
+        let utc = dt.checked_to_offset(UtcOffset::UTC).ok_or_else(err)?;
+        if !(0..=9999).contains(&utc.year()) {
+            return Err(err());
+        }
+        Ok(Self::from_datetime(utc))
     }
 }
 
@@ -119,6 +134,26 @@ mod tests {
     fn rejects_non_rfc3339() {
         for bad in ["", "yesterday", "2025-03-15", "2025-03-15 12:34:56", "2025-13-01T00:00:00Z"] {
             assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn offsets_that_leave_the_range_do_not_panic() {
+        // Found while writing the fuzz targets (a capability SIWE's times reach this through
+        // `verify`/`inspect`): converting these to UTC panicked inside `time` (to_offset).
+        for bad in ["9999-12-31T23:59:59-01:00", "0000-01-01T00:00:00+01:00"] {
+            assert!(bad.parse::<Timestamp>().is_err(), "{bad}");
+        }
+        // Past the end of `time`'s range: saturates instead of panicking.
+        let t = Timestamp::from_datetime(OffsetDateTime::parse("9999-12-31T23:59:59-01:00", &Rfc3339).unwrap());
+        assert_eq!(t.to_string(), "9999-12-31T23:59:59.999Z");
+        // Representable but not as RFC 3339: converted, and printed as toISOString does.
+        let t = Timestamp::from_datetime(OffsetDateTime::parse("0000-01-01T00:00:00+01:00", &Rfc3339).unwrap());
+        assert_eq!(t.to_string(), "-000001-12-31T23:00:00.000Z");
+        // The extremes that fit still parse and print back.
+        for ok in ["9999-12-31T23:59:59.999Z", "0000-01-01T00:00:00.000Z", "9999-12-31T23:59:59+00:00"] {
+            let t: Timestamp = ok.parse().unwrap();
+            assert_eq!(t.to_string().parse::<Timestamp>().unwrap(), t);
         }
     }
 

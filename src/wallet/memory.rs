@@ -3,7 +3,7 @@
 use std::fmt;
 
 use k256::ecdsa::SigningKey;
-use zeroize::Zeroizing;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use super::{WalletError, WalletSigner};
 use crate::eth::{EthAddress, RecoverableSignature};
@@ -64,6 +64,9 @@ impl WalletSigner for MemoryWallet {
     }
 }
 
+// The only secret is k256's `SigningKey`, which wipes itself on drop.
+impl ZeroizeOnDrop for MemoryWallet {}
+
 impl fmt::Debug for MemoryWallet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryWallet").field("address", &self.address).field("key", &"[redacted]").finish()
@@ -100,6 +103,22 @@ mod tests {
     fn rejects_invalid_secret() {
         assert!(MemoryWallet::from_bytes(&[0u8; 32]).is_err());
         assert!(MemoryWallet::from_bytes(&[0xff; 32]).is_err());
+    }
+
+    #[test]
+    fn drop_zeroizes_the_key() {
+        use std::mem::ManuallyDrop;
+        fn zeroize_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+        let secret: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(53) ^ 0x3c);
+        let mut wallet = ManuallyDrop::new(MemoryWallet::from_bytes(&secret).unwrap());
+        zeroize_on_drop(&wallet.key);
+        assert_eq!(wallet.key.to_bytes()[..], secret);
+        // SAFETY: dropped once; afterwards only the scalar is read, which k256 leaves as the
+        // valid non-zero scalar 1 (its non-zero invariant), so no invariant is broken.
+        unsafe { ManuallyDrop::drop(&mut wallet) };
+        let mut one = [0u8; 32];
+        one[31] = 1;
+        assert_eq!(wallet.key.to_bytes()[..], one);
     }
 
     #[test]

@@ -1,7 +1,10 @@
-//! Reading the CLI's input files: hex key files and JSON files.
+//! The CLI's input files and values, with flag names on errors; the parsing itself is in
+//! `lit_session_signer::cli_input`.
 
 use std::path::Path;
 
+use lit_session_signer::cli_input;
+use lit_session_signer::keystore::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::session_sigs::NodeUrl;
 use lit_session_signer::Timestamp;
@@ -11,31 +14,14 @@ use zeroize::Zeroizing;
 use crate::CliError;
 
 /// Reads a file holding a 32-byte key as hex (`0x` optional, surrounding whitespace allowed).
-/// The buffers holding the secret are zeroized.
+/// A value that names no file but looks like a key is refused without being repeated.
 pub fn read_key32(path: &Path, flag: &str) -> Result<Zeroizing<[u8; 32]>, CliError> {
-    let text =
-        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| CliError(format!("{flag} {}: {e}", path.display())))?);
-    let body = text.trim();
-    let body = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")).unwrap_or(body);
-    if !body.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(CliError(format!("{flag} {}: not hex", path.display())));
-    }
-    if body.len() != 64 {
-        return Err(CliError(format!(
-            "{flag} {}: a key is 32 bytes (64 hex digits), found {} hex digits",
-            path.display(),
-            body.len()
-        )));
-    }
-    let mut key = Zeroizing::new([0u8; 32]);
-    hex::decode_to_slice(body, key.as_mut()).map_err(|_| CliError(format!("{flag} {}: not hex", path.display())))?;
-    Ok(key)
+    cli_input::read_key_file(path).map(cli_input::KeyBytes::into_zeroizing).map_err(|e| CliError(format!("{flag} {e}")))
 }
 
 /// Reads and parses a JSON file, keeping object key order.
 pub fn read_json(path: &Path, flag: &str) -> Result<Value, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| CliError(format!("{flag} {}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| CliError(format!("{flag} {}: not valid JSON: {e}", path.display())))
+    cli_input::read_json_file(path).map_err(|e| CliError(format!("{flag} {e}")))
 }
 
 /// Parses an RFC 3339 flag value.
@@ -59,4 +45,24 @@ pub fn nonce(value: &str) -> Result<&str, CliError> {
         return Err(CliError("--nonce: empty".into()));
     }
     Ok(value)
+}
+
+/// Parses a `pkcs11:` URI flag value. A key or PIN given instead of a URI, or as a
+/// `pin-source` that names no file, is refused without being repeated.
+pub fn pkcs11_uri(flag: &str, value: &str) -> Result<Pkcs11Uri, CliError> {
+    cli_input::check_uri_arg(value).map_err(|e| CliError(format!("{flag} {e}")))?;
+    let uri = Pkcs11Uri::parse(value).map_err(|e| match e {
+        // These two quote what was typed, which may be a PIN put in the wrong place.
+        UriError::MissingValue(_) => {
+            CliError(format!("{flag}: a PKCS#11 URI attribute has no '=value' [value withheld]"))
+        }
+        UriError::PinSource(PinError::UnsupportedSource(_)) => CliError(format!(
+            "{flag}: unsupported pin-source [value withheld]: use pin-source=file:/path or pin-source=env:VARNAME"
+        )),
+        other => CliError(format!("{flag}: {other}")),
+    })?;
+    if let Some(PinSource::File(path)) = &uri.pin_source {
+        cli_input::check_secret_path(path).map_err(|e| CliError(format!("{flag} pin-source {e}")))?;
+    }
+    Ok(uri)
 }

@@ -41,7 +41,7 @@ pub enum KeysCommand {
 
 /// Parses a `pkcs11:` URI and opens the token it names.
 pub fn open_store(uri: &str, flag: &str) -> Result<(Pkcs11KeyStore, Pkcs11Uri), CliError> {
-    let parsed = Pkcs11Uri::parse(uri).map_err(|e| CliError(format!("{flag}: {e}")))?;
+    let parsed = crate::input::pkcs11_uri(flag, uri)?;
     let store = Pkcs11KeyStore::open(&parsed).map_err(|e| CliError(format!("{flag}: {e}")))?;
     Ok((store, parsed))
 }

@@ -10,6 +10,7 @@ mod keys_cmd;
 #[cfg(feature = "http")]
 mod pkp_cmd;
 mod recap_cmd;
+mod secret_flags;
 mod session_sigs_cmd;
 mod verify_cmd;
 mod wallet_cmd;
@@ -90,6 +91,10 @@ fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 fn main() -> ExitCode {
+    if let Some(refusal) = secret_flags::refusal(std::env::args_os().skip(1)) {
+        eprintln!("lit-session: error: {refusal}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use lit_session_signer::keystore::pkcs11::Pkcs11Uri;
 use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletSigner};
 
 use crate::{input, CliError};
@@ -69,7 +68,7 @@ pub fn open_wallet(
             Ok(Box::new(wallet))
         }
         (None, Some(uri)) => {
-            let parsed = Pkcs11Uri::parse(uri).map_err(|e| CliError(format!("{uri_flag}: {e}")))?;
+            let parsed = input::pkcs11_uri(uri_flag, uri)?;
             let wallet = Pkcs11Wallet::open(&parsed).map_err(|e| CliError(format!("{uri_flag}: {e}")))?;
             Ok(Box::new(wallet))
         }
@@ -81,7 +80,7 @@ pub fn open_wallet(
 pub fn run(cmd: WalletCommand) -> Result<(), CliError> {
     match cmd {
         WalletCommand::Generate { pkcs11_uri, label } => {
-            let uri = Pkcs11Uri::parse(&pkcs11_uri).map_err(|e| CliError(format!("--pkcs11-uri: {e}")))?;
+            let uri = input::pkcs11_uri("--pkcs11-uri", &pkcs11_uri)?;
             let (wallet, id) =
                 Pkcs11Wallet::generate(&uri, &label).map_err(|e| CliError(format!("--pkcs11-uri: {e}")))?;
             // Both selectors: the id is exact, the label is for people.

@@ -71,6 +71,8 @@ impl fmt::Debug for PinSource {
 impl fmt::Display for PinSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // `file://` would read a leading `//x` as a host, so such paths get an empty host.
+            Self::File(p) if p.to_string_lossy().starts_with("//") => write!(f, "file://{}", p.display()),
             Self::File(p) => write!(f, "file:{}", p.display()),
             Self::Env(v) => write!(f, "env:{v}"),
         }
@@ -282,6 +284,15 @@ mod tests {
         assert_eq!(PinSource::parse("env:LIT_PIN").unwrap(), PinSource::Env("LIT_PIN".into()));
         for bad in ["env:", "", "|/bin/get-pin", "http://x/pin", "file://host/pin", "file:"] {
             assert!(PinSource::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn display_parses_back() {
+        // Found by fuzzing (pkcs11_uri): `//x` was shown as `file://x`, which reads as host `x`.
+        for s in ["/run/pin", "//uifi", "///a", "//localhost/x", "pin.txt", "/a:b", "env:LIT_PIN"] {
+            let source = PinSource::parse(s).unwrap();
+            assert_eq!(PinSource::parse(&source.to_string()).unwrap(), source, "{s}");
         }
     }
 

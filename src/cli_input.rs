@@ -1,0 +1,263 @@
+//! The command line's inputs, parsed and checked: 32-byte keys in hex files, JSON files, and
+//! the refusal of secrets given as argument values.
+//!
+//! Secrets come only from files (PINs also from environment variables), never from argv, which
+//! `ps`, shell history and CI logs all see. A value given where a secret file's path belongs
+//! that names no file but looks like a key or a PIN is refused with a message that does not
+//! repeat it, so a mistaken `--session-seed-file 4242…` never reaches stderr or a log.
+//!
+//! The parsing here is pure (fuzzed and property-tested); the `lit-session` binary adds only
+//! flag names.
+//!
+//! ```
+//! use lit_session_signer::cli_input::{looks_like_inline_secret, parse_key_hex};
+//!
+//! let key = parse_key_hex("0x4242424242424242424242424242424242424242424242424242424242424242\n").unwrap();
+//! assert_eq!(key.expose()[0], 0x42);
+//! assert_eq!(format!("{key:?}"), "KeyBytes([redacted])");
+//! assert!(looks_like_inline_secret("0x4242424242424242424242424242424242424242424242424242424242424242"));
+//! assert!(!looks_like_inline_secret("/run/secrets/wallet.key"));
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use zeroize::{ZeroizeOnDrop, Zeroizing};
+
+/// A 32-byte secret read from a key file: zeroized on drop, `Debug` prints `[redacted]`, no
+/// `Display`.
+pub struct KeyBytes(Zeroizing<[u8; 32]>);
+
+impl KeyBytes {
+    /// The key bytes.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The key as the `Zeroizing` buffer the key stores take.
+    pub fn into_zeroizing(self) -> Zeroizing<[u8; 32]> {
+        self.0
+    }
+}
+
+// The only field is a `Zeroizing` buffer, which wipes itself on drop.
+impl ZeroizeOnDrop for KeyBytes {}
+
+impl fmt::Debug for KeyBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("KeyBytes([redacted])")
+    }
+}
+
+/// Why a key file's text is not a 32-byte hex key. Never carries the text itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyTextError {
+    /// A character other than hex digits (after an optional `0x` and surrounding whitespace).
+    #[error("not hex")]
+    NotHex,
+    /// Hex of the wrong length.
+    #[error("a key is 32 bytes (64 hex digits), found {found} hex digits")]
+    Length {
+        /// How many hex digits there were.
+        found: usize,
+    },
+}
+
+/// Parses a 32-byte key written as hex: `0x` optional, surrounding whitespace (a trailing
+/// newline) allowed.
+///
+/// ```
+/// use lit_session_signer::cli_input::{parse_key_hex, KeyTextError};
+/// assert_eq!(parse_key_hex("0x3333").unwrap_err(), KeyTextError::Length { found: 4 });
+/// assert_eq!(parse_key_hex("zz").unwrap_err(), KeyTextError::NotHex);
+/// ```
+pub fn parse_key_hex(text: &str) -> Result<KeyBytes, KeyTextError> {
+    let body = text.trim();
+    let body = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")).unwrap_or(body);
+    if !body.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(KeyTextError::NotHex);
+    }
+    if body.len() != 64 {
+        return Err(KeyTextError::Length { found: body.len() });
+    }
+    let mut key = Zeroizing::new([0u8; 32]);
+    // Decodes straight into the zeroizing buffer: no intermediate copy of the secret.
+    hex::decode_to_slice(body, key.as_mut()).map_err(|_| KeyTextError::NotHex)?;
+    Ok(KeyBytes(key))
+}
+
+/// Parses JSON text, keeping object key order.
+pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
+    serde_json::from_str(text)
+}
+
+/// Whether a value given where a secret file's path belongs looks like the secret itself:
+/// `0x` and hex digits, or 4 or more hex digits (this covers numeric PINs and keys), or a long token
+/// with neither `/` nor `.` (base64 keys).
+pub fn looks_like_inline_secret(value: &str) -> bool {
+    let t = value.trim();
+    let (prefixed, body) = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(body) => (true, body),
+        None => (false, t),
+    };
+    let min_len = if prefixed { 1 } else { 4 };
+    let hex = body.len() >= min_len && body.bytes().all(|b| b.is_ascii_hexdigit());
+    let token = t.len() >= 32 && !t.contains(['/', '.']) && !t.contains(char::is_whitespace);
+    hex || token
+}
+
+/// Errors reading a command-line input file. Messages name the file, never its contents, and
+/// never repeat a value refused as an inline secret.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The key file does not hold a 32-byte hex key.
+    #[error("{}: {source}", path.display())]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with its text.
+        source: KeyTextError,
+    },
+    /// The file is not JSON.
+    #[error("{}: not valid JSON: {message}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (position and kind).
+        message: String,
+    },
+    /// The value names no file and is a bare name or looks like a key or PIN, so it may be the
+    /// secret itself (the value is withheld).
+    #[error(
+        "[value withheld]: no such file, and the value may be the secret itself, so it is not repeated; \
+         secrets are never taken as argument values: write it to a file only you can read (chmod 600) \
+         and pass that file's path"
+    )]
+    InlineSecret,
+    /// A value given where a `pkcs11:` URI belongs that is not one (the value is withheld).
+    #[error(
+        "[value withheld]: not a pkcs11: URI (expected pkcs11:token=...?module-path=...&pin-source=...); \
+         the value is not repeated in case it is a key or PIN"
+    )]
+    NotUri,
+}
+
+/// Refuses a secret-file path that names no file and may be the secret itself: a bare name
+/// (no `/`) or a value that [`looks_like_inline_secret`]. Existing files are always accepted;
+/// a missing path with a directory part is left to the reader, whose error names it.
+pub fn check_secret_path(path: &Path) -> Result<(), InputError> {
+    if path.exists() {
+        return Ok(());
+    }
+    match path.to_str() {
+        Some(s) if !s.contains('/') || looks_like_inline_secret(s) => Err(InputError::InlineSecret),
+        None => Err(InputError::InlineSecret),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Refuses a value given where a `pkcs11:` URI belongs that is not one, without repeating it
+/// (the URI parser's own error would quote it, and it may be a key or PIN).
+pub fn check_uri_arg(value: &str) -> Result<(), InputError> {
+    let t = value.trim_start();
+    if t.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("pkcs11:")) {
+        Ok(())
+    } else {
+        Err(InputError::NotUri)
+    }
+}
+
+/// Reads a key file (see [`parse_key_hex`]). The file's text is held in a zeroizing buffer.
+pub fn read_key_file(path: &Path) -> Result<KeyBytes, InputError> {
+    check_secret_path(path)?;
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|source| InputError::Read { path: path.to_path_buf(), source })?,
+    );
+    parse_key_hex(&text).map_err(|source| InputError::Key { path: path.to_path_buf(), source })
+}
+
+/// Reads and parses a JSON file, keeping object key order.
+pub fn read_json_file(path: &Path) -> Result<Value, InputError> {
+    let text = std::fs::read_to_string(path).map_err(|source| InputError::Read { path: path.to_path_buf(), source })?;
+    parse_json(&text).map_err(|e| InputError::Json { path: path.to_path_buf(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_text_forms() {
+        let k = "42".repeat(32);
+        for text in [k.clone(), format!("0x{k}"), format!("0X{k}\n"), format!("  {k}\r\n"), k.to_uppercase()] {
+            assert_eq!(parse_key_hex(&text).unwrap().expose(), &[0x42; 32], "{text:?}");
+        }
+        assert_eq!(parse_key_hex("").unwrap_err(), KeyTextError::Length { found: 0 });
+        assert_eq!(parse_key_hex(&format!("{k}00")).unwrap_err(), KeyTextError::Length { found: 66 });
+        assert_eq!(parse_key_hex(&format!("0x0x{k}")).unwrap_err(), KeyTextError::NotHex);
+        assert_eq!(parse_key_hex(&format!("{k} 00")).unwrap_err(), KeyTextError::NotHex);
+        // Multi-byte characters are rejected as non-hex, not sliced.
+        assert_eq!(parse_key_hex("é".repeat(32).as_str()).unwrap_err(), KeyTextError::NotHex);
+    }
+
+    #[test]
+    fn inline_secret_heuristic() {
+        for secret in ["1234", "0x33", "0x3333", &"ab".repeat(32), "c2VjcmV0LXNlZWQtYmFzZTY0LWVuY29kZWQtMzJieXRlcw=="] {
+            assert!(looks_like_inline_secret(secret), "{secret}");
+        }
+        for path in ["wallet.key", "/run/secrets/seed", "./1234", "seed", "abc", "my key file with spaces in it ok"] {
+            assert!(!looks_like_inline_secret(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn secret_paths_and_uris() {
+        let dir = tempfile::tempdir().unwrap();
+        let named_like_hex = dir.path().join("abcd");
+        std::fs::write(&named_like_hex, "x").unwrap();
+        // An existing file is a path, whatever its name.
+        assert!(check_secret_path(&named_like_hex).is_ok());
+        assert!(matches!(check_secret_path(Path::new(&"42".repeat(32))), Err(InputError::InlineSecret)));
+        // A bare name that names no file may be a PIN such as "hunter2-pin".
+        assert!(matches!(check_secret_path(Path::new("missing.key")), Err(InputError::InlineSecret)));
+        assert!(check_secret_path(Path::new("/no/such/dir/wallet.key")).is_ok());
+        assert!(matches!(check_uri_arg(&format!("0x{}", "42".repeat(32))), Err(InputError::NotUri)));
+        assert!(matches!(check_uri_arg("hunter2-pin"), Err(InputError::NotUri)));
+        assert!(check_uri_arg(" PKCS11:token=a").is_ok());
+    }
+
+    #[test]
+    fn refusal_does_not_repeat_the_value() {
+        let secret = "42".repeat(32);
+        let err = read_key_file(Path::new(&secret)).unwrap_err();
+        assert!(!err.to_string().contains(&secret), "{err}");
+        assert!(!format!("{err:?}").contains(&secret), "{err:?}");
+    }
+
+    #[test]
+    fn key_and_json_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k");
+        std::fs::write(&key, format!("0x{}\n", "07".repeat(32))).unwrap();
+        assert_eq!(read_key_file(&key).unwrap().expose(), &[7; 32]);
+        std::fs::write(&key, "0x07").unwrap();
+        let err = read_key_file(&key).unwrap_err().to_string();
+        assert!(err.ends_with("found 2 hex digits"), "{err}");
+        let json = dir.path().join("j.json");
+        std::fs::write(&json, r#"{"b":1,"a":2}"#).unwrap();
+        let v = read_json_file(&json).unwrap();
+        assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["b", "a"]);
+        std::fs::write(&json, "{nope").unwrap();
+        assert!(matches!(read_json_file(&json), Err(InputError::Json { .. })));
+        assert!(matches!(read_key_file(&dir.path().join("missing")), Err(InputError::Read { .. })));
+    }
+}
