@@ -168,3 +168,43 @@ mod pkcs11 {
         assert_no_secret("Pin from the environment", &shown(&pin), PIN.as_bytes());
     }
 }
+
+#[test]
+fn pkp_access_tokens_and_manager() {
+    use lit_session_signer::pkp::{auth_method_type, AuthMethod, EncodedRequest, PkpSessionSigsRequest};
+    const TOKEN: &str = "hyg1ene-access-token-5581";
+    let method = AuthMethod::new(auth_method_type::GOOGLE_JWT, TOKEN);
+    assert_no_secret("AuthMethod", &shown(&method), TOKEN.as_bytes());
+    let pkp = "0x0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798\
+               483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8"
+        .parse()
+        .unwrap();
+    let request = PkpSessionSigsRequest::new(
+        vec!["https://127.0.0.1:7470".parse().unwrap()],
+        pkp,
+        vec![method],
+        vec!["lit-pkp://*=pkp-signing".parse().unwrap()],
+        "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c",
+        1,
+    );
+    assert_no_secret("PkpSessionSigsRequest", &shown(&request), TOKEN.as_bytes());
+    let store = MemoryKeyStore::new();
+    let key = store.public_key(&store.import_seed("pkp", Zeroizing::new(SEED)).unwrap()).unwrap();
+    let body = EncodedRequest::new(&request.sign_session_key_request(&key).unwrap()).unwrap();
+    // The body carries the token on purpose (it goes to the nodes); Debug does not.
+    assert!(String::from_utf8_lossy(body.body()).contains(TOKEN));
+    assert_no_secret("EncodedRequest", &shown(&body), TOKEN.as_bytes());
+
+    use lit_session_signer::manager::{AuthSource, MemoryAuthSigStore, SessionKeyPolicy, SessionManager};
+    let keys = std::sync::Arc::new(MemoryKeyStore::new());
+    let id = keys.import_seed("m", Zeroizing::new(SEED)).unwrap();
+    let manager = SessionManager::new(
+        keys,
+        SessionKeyPolicy::Fixed(id),
+        AuthSource::wallet(MemoryWallet::from_bytes(&WALLET).unwrap()),
+        std::sync::Arc::new(MemoryAuthSigStore::new()),
+    );
+    let text = shown(&manager);
+    assert_no_secret("SessionManager", &text, &SEED);
+    assert_no_secret("SessionManager", &text, &WALLET);
+}
