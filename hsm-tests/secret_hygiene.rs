@@ -105,6 +105,8 @@ fn cli_signing_with_token_keys_prints_no_pin() {
     step(&["keys", "list", "--pkcs11-uri", &token_uri]);
     step(&["keys", "delete", "--pkcs11-uri", &key_uri]);
     assert!(printed.contains(&label), "the runs happened: {printed}");
+    // RUST_LOG=trace turned the library's logging on, so the log lines were checked too.
+    assert!(printed.contains("lit-session: DEBUG"), "no log output at trace: {printed}");
     assert_no_secret("the CLI with token keys", &printed, pin.as_bytes());
     assert_no_secret("the CLI with token keys", &printed, &wallet_key);
 }

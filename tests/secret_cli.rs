@@ -1,6 +1,6 @@
 //! The command line and secrets: it refuses secrets given as argument values (without
-//! repeating them), and at its most verbose (`RUST_LOG=trace`, full backtraces; the CLI has no
-//! quieter or louder mode of its own) nothing it prints, on success or failure, contains a
+//! repeating them), and at its most verbose (`RUST_LOG=trace`: the library's log lines on
+//! stderr; full backtraces) nothing it prints, on success or failure, contains a
 //! form of the seed, wallet key or PIN it was given.
 
 mod common;

@@ -7,6 +7,7 @@ mod capacity_cmd;
 mod input;
 mod inspect_cmd;
 mod keys_cmd;
+mod log_output;
 #[cfg(feature = "http")]
 mod pkp_cmd;
 mod recap_cmd;
@@ -96,6 +97,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let cli = Cli::parse();
+    log_output::init_from_env();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError(msg)) => {
