@@ -412,6 +412,19 @@ fn forget_with_key_deletion_makes_a_new_labelled_key() {
         let requests = vec![req("lit-pkp://*=pkp-signing")];
         let options = SessionSigsOptions::new(NONCE);
         let first = manager.session_sigs_report(&nodes(1), &requests, &options).await.unwrap();
+        // A restarted manager forgets the AuthSig of the key it finds on the store.
+        let store = Arc::new(MemoryAuthSigStore::new());
+        let (wallet2, count2) = counting(0x88);
+        let restarted = SessionManager::new(keys.clone(), labelled(None), wallet2, store.clone());
+        restarted.session_sigs(&nodes(1), &requests, &options).await.unwrap();
+        let (wallet3, _) = counting(0x88);
+        let again = SessionManager::new(keys.clone(), labelled(None), wallet3, store.clone());
+        again.forget(false).await.unwrap();
+        let report = again.session_sigs_report(&nodes(1), &requests, &options).await.unwrap();
+        assert_eq!(signed_reason(&report.auth_sig), &ResignReason::NotCached);
+        assert_eq!(report.session_key, first.session_key, "the same key, found again");
+        assert_eq!(count2.load(Ordering::SeqCst), 1);
+
         manager.forget(true).await.unwrap();
         let second = manager.session_sigs_report(&nodes(1), &requests, &options).await.unwrap();
         assert_ne!(first.session_key, second.session_key);

@@ -448,6 +448,12 @@ impl SessionManager {
         let signer = self.auth_source().signer();
         let mut state = self.state.lock().await;
         state.cached = None;
+        // After a restart the current labelled key is on the token but not yet known here.
+        if let SessionKeyPolicy::Labelled { prefix, .. } = &self.policy {
+            if !state.discovered {
+                self.discover(&mut state, prefix).await?;
+            }
+        }
         let current = match (&state.current, &self.policy) {
             (Some(c), _) => Some(c.clone()),
             (None, SessionKeyPolicy::Fixed(_)) if !state.key_deleted => {
