@@ -14,7 +14,7 @@ mod softhsm;
 mod support;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lit_session_signer::auth_sig::AuthSig;
 use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11KeyStore, Pkcs11Uri};
@@ -25,23 +25,10 @@ use lit_session_signer::manager::{
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
 use lit_session_signer::wallet::MemoryWallet;
-use support::median;
+use support::time;
 use zeroize::Zeroizing;
 
 const NONCE: &str = "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c";
-
-fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> Duration {
-    f();
-    median(
-        (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(f());
-                t.elapsed()
-            })
-            .collect(),
-    )
-}
 
 fn ms(d: Duration) -> String {
     format!("{:.3}", d.as_secs_f64() * 1e3)

@@ -14,6 +14,10 @@
 #[path = "../tests/simulator/mod.rs"]
 mod simulator;
 
+#[path = "support/timing.rs"]
+#[allow(dead_code)] // `time` is for the other benches
+mod timing;
+
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::{Signer, SigningKey};
@@ -25,13 +29,9 @@ use lit_session_signer::pkp::{
 };
 use lit_session_signer::session_sigs::NodeUrl;
 use simulator::{config_accepting, test_pkp, OfflineNetwork, Simulator};
+use timing::median;
 
 const NODES: [usize; 3] = [10, 30, 100];
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3

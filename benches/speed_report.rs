@@ -10,7 +10,7 @@ mod softhsm;
 mod support;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ed25519_dalek::{Signer, SigningKey};
 use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11KeyStore, Pkcs11Uri};
@@ -18,23 +18,10 @@ use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
 use lit_session_signer::wallet::MemoryWallet;
 use lit_session_signer::Timestamp;
-use support::{median, RawSigner};
+use support::{time, RawSigner};
 use zeroize::Zeroizing;
 
 const NODES: [usize; 4] = [1, 10, 30, 100];
-
-fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> Duration {
-    f(); // warm-up
-    median(
-        (0..reps)
-            .map(|_| {
-                let t = Instant::now();
-                std::hint::black_box(f());
-                t.elapsed()
-            })
-            .collect(),
-    )
-}
 
 /// The JS SDK's medians in ms by N, or None when node or the packages are missing.
 fn js_medians(reps: usize) -> Option<serde_json::Value> {

@@ -1,6 +1,10 @@
 //! Shared by the benches: a raw `C_Sign` loop on one session (the token floor) and medians.
 
-use std::time::Duration;
+#[allow(dead_code)] // each bench uses a subset
+mod timing;
+
+#[allow(unused_imports)] // each bench uses a subset
+pub use timing::{median, time};
 
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::Mechanism;
@@ -33,10 +37,4 @@ impl RawSigner {
         let mech = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
         self.session.sign(&mech, self.key, message).expect("C_Sign")
     }
-}
-
-/// The median of `v`.
-pub fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
