@@ -1,7 +1,6 @@
 //! The session manager with its session key on SoftHSM2: restart persistence, concurrency and
 //! rotation on the token.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +18,7 @@ use lit_session_signer::wallet::{MemoryWallet, WalletError, WalletSigner};
 use lit_session_signer::Timestamp;
 use time::Duration;
 
-use crate::common::{self, unique_label};
+use crate::common::{self, cli_verdict, lit_session, unique_label};
 use crate::hsm;
 
 const NONCE: &str = "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c";
@@ -48,10 +47,6 @@ fn nodes(n: usize) -> Vec<NodeUrl> {
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
-
-fn lit_session(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lit-session")).args(args).output().unwrap()
 }
 
 #[test]
@@ -91,23 +86,8 @@ fn token_key_and_file_cache_survive_a_process_restart() {
     let second = lit_session(&args);
     let err = String::from_utf8_lossy(&second.stderr);
     assert!(second.status.success() && err.contains("reused the cached AuthSig"), "{err}");
-    let file = dir.path().join("sigs.json");
-    std::fs::write(&file, &second.stdout).unwrap();
-    let verdict = lit_session(&[
-        "verify",
-        "--session-sigs",
-        file.to_str().unwrap(),
-        "--node",
-        "https://127.0.0.1:7470",
-        "--resource",
-        "lit-pkp://*=pkp-signing",
-    ]);
-    assert_eq!(
-        String::from_utf8_lossy(&verdict.stdout).trim(),
-        "valid",
-        "{}",
-        String::from_utf8_lossy(&verdict.stderr)
-    );
+    let (verdict, err) = cli_verdict(&second.stdout, "https://127.0.0.1:7470", "lit-pkp://*=pkp-signing");
+    assert_eq!(verdict, "valid", "{err}");
 
     // And a library manager in this process, on the same key and cache, does not sign either.
     runtime().block_on(async {

@@ -7,7 +7,7 @@ use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
 use lit_session_signer::verify::{Verifier, VerifyPolicy};
 use lit_session_signer::wallet::MemoryWallet;
 
-use crate::common::{self, unique_label};
+use crate::common::{self, cli_verdict, lit_session, unique_label};
 use crate::hsm;
 
 #[test]
@@ -33,10 +33,6 @@ fn thirty_node_session_sigs_on_the_token_verify() {
         }
     }
     store.delete(&id).unwrap();
-}
-
-fn lit_session(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_lit-session")).args(args).output().unwrap()
 }
 
 #[test]
@@ -78,18 +74,8 @@ fn cli_generates_uses_lists_and_deletes_a_token_key() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let map: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(map["https://127.0.0.1:7470"]["address"], public_key.as_str());
-    let file = dir.path().join("sigs.json");
-    std::fs::write(&file, &out.stdout).unwrap();
-    let v = lit_session(&[
-        "verify",
-        "--session-sigs",
-        file.to_str().unwrap(),
-        "--node",
-        "https://127.0.0.1:7470",
-        "--resource",
-        "lit-pkp://*=pkp-signing",
-    ]);
-    assert_eq!(String::from_utf8_lossy(&v.stdout).trim(), "valid");
+    let (verdict, _) = cli_verdict(&out.stdout, "https://127.0.0.1:7470", "lit-pkp://*=pkp-signing");
+    assert_eq!(verdict, "valid");
 
     let del = lit_session(&["keys", "delete", "--pkcs11-uri", &key_uri]);
     assert!(del.status.success(), "{}", String::from_utf8_lossy(&del.stderr));

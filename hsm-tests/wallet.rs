@@ -13,7 +13,7 @@ use lit_session_signer::verify::{Verifier, VerifyPolicy};
 use lit_session_signer::wallet::{Pkcs11Wallet, WalletSigner};
 use lit_session_signer::Timestamp;
 
-use crate::common::{self, unique_label};
+use crate::common::{self, cli_verdict, lit_session, unique_label};
 use crate::hsm;
 
 #[test]
@@ -164,10 +164,6 @@ fn session_sigs_with_wallet_and_session_key_both_on_the_token() {
     wallet.delete().unwrap();
 }
 
-fn lit_session(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_lit-session")).args(args).output().unwrap()
-}
-
 #[test]
 fn cli_generates_a_token_wallet_and_signs_with_it() {
     let env = hsm!();
@@ -207,19 +203,8 @@ fn cli_generates_a_token_wallet_and_signs_with_it() {
     let map: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let signed = map["https://127.0.0.1:7470"]["signedMessage"].as_str().unwrap();
     assert!(signed.contains(&address), "the session AuthSig is the token wallet's");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("sigs.json");
-    std::fs::write(&file, &out.stdout).unwrap();
-    let v = lit_session(&[
-        "verify",
-        "--session-sigs",
-        file.to_str().unwrap(),
-        "--node",
-        "https://127.0.0.1:7470",
-        "--resource",
-        "lit-pkp://*=pkp-signing",
-    ]);
-    assert_eq!(String::from_utf8_lossy(&v.stdout).trim(), "valid", "{}", String::from_utf8_lossy(&v.stderr));
+    let (verdict, err) = cli_verdict(&out.stdout, "https://127.0.0.1:7470", "lit-pkp://*=pkp-signing");
+    assert_eq!(verdict, "valid", "{err}");
 
     // capacity-delegation with the credit owner's key on the token.
     let out = lit_session(&["capacity-delegation", "--wallet", &key_uri, "--nonce", "0x3a9c4f1e8b7d6a5c"]);
@@ -251,7 +236,7 @@ mod alloy {
     use alloy_signer::{Signer, SignerSync};
     use lit_session_signer::wallet::{AlloyWallet, Pkcs11Wallet, WalletSigner};
 
-    use crate::common::{self, unique_label};
+    use crate::common::{self, cli_verdict, lit_session, unique_label};
     use crate::hsm;
 
     /// Polls a future that never waits (the adapter's async fns do not) to completion.

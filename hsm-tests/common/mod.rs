@@ -147,3 +147,19 @@ pub fn message(a: usize, b: usize, len: usize) -> Vec<u8> {
     m.extend_from_slice(b"\"}");
     m
 }
+
+/// Runs `lit-session` with `args`.
+pub fn lit_session(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lit-session")).args(args).output().unwrap()
+}
+
+/// What `lit-session verify` says of the session-sigs JSON `sigs` for `node` and `resource`:
+/// `valid`, or `invalid: …` (stdout), with its stderr.
+pub fn cli_verdict(sigs: &[u8], node: &str, resource: &str) -> (String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sigs.json");
+    std::fs::write(&file, sigs).unwrap();
+    let out =
+        lit_session(&["verify", "--session-sigs", file.to_str().unwrap(), "--node", node, "--resource", resource]);
+    (String::from_utf8_lossy(&out.stdout).trim().to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+}
