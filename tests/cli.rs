@@ -3,24 +3,9 @@
 
 mod common;
 
-use common::{lit_session, vector};
+use common::{lit_session, vector, Fixture};
 
 use serde_json::Value;
-
-struct Fixture {
-    dir: tempfile::TempDir,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
-    }
-    fn file(&self, name: &str, contents: &str) -> String {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, contents).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-}
 
 /// The flags that reproduce `deterministic-session-sigs-small.json`.
 fn vector_args(fx: &Fixture) -> (Vec<String>, Value) {

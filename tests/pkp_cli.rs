@@ -4,10 +4,10 @@
 mod common;
 mod simulator;
 
-use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
+use common::Fixture;
 use lit_session_signer::auth_sig::AuthSig;
 use lit_session_signer::bls::verify_lit_bls_auth_sig;
 use lit_session_signer::pkp::{auth_method_type, LitAction, LitActionSource};
@@ -22,22 +22,6 @@ const TOKEN: &str = "cli-google-jwt";
 const SEED: &str = "4242424242424242424242424242424242424242424242424242424242424242";
 // ed25519 public key of the 42×32 seed (the SDK vector's session key).
 const SESSION_PUBLIC_KEY: &str = "2152f8d19b791d24453242e15f2eab6cb7cffa7b6a5ed30097960e069881db12";
-
-struct Fixture {
-    dir: tempfile::TempDir,
-}
-
-impl Fixture {
-    fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
-    }
-
-    fn file(&self, name: &str, contents: &str) -> String {
-        let p: PathBuf = self.dir.path().join(name);
-        std::fs::write(&p, contents).unwrap();
-        p.to_str().unwrap().to_string()
-    }
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()

@@ -43,3 +43,23 @@ pub fn js_available(what: &str) -> bool {
     eprintln!("SKIPPED: {what}: {why}");
     false
 }
+
+/// A temporary directory for a test's input files.
+pub struct Fixture {
+    /// The directory (deleted on drop).
+    pub dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// A fresh directory.
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// Writes `contents` to `name` in the directory and returns its path.
+    pub fn file(&self, name: &str, contents: &str) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, contents).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+}
