@@ -236,7 +236,7 @@ mod alloy {
     use alloy_signer::{Signer, SignerSync};
     use lit_session_signer::wallet::{AlloyWallet, Pkcs11Wallet, WalletSigner};
 
-    use crate::common::{self, cli_verdict, lit_session, unique_label};
+    use crate::common::{self, unique_label};
     use crate::hsm;
 
     /// Polls a future that never waits (the adapter's async fns do not) to completion.
