@@ -4,7 +4,7 @@
 //! a cached capability, uncached, and batch verification for 30 and 64 signatures; then the BLS
 //! work of PKP sessions (share combination for 3 and 10 shares, network-signature verification,
 //! bad-share attribution, full verification of the real PKP session sigs in
-//! `../shared/vectors/session-sigs-wrapped-keys.json` or `$LIT_VECTORS_DIR`), against the same
+//! `tests/vectors/session-sigs-wrapped-keys.json`), against the same
 //! `verify_strict` baseline.
 
 use std::hint::black_box;
@@ -205,7 +205,7 @@ fn bls(strict: f64) {
                 }),
             ));
         }
-        None => eprintln!("(session-sigs-wrapped-keys.json not found: PKP session rows skipped; set LIT_VECTORS_DIR)"),
+        None => panic!("tests/vectors/session-sigs-wrapped-keys.json is missing or not the expected shape"),
     }
     println!("BLS12-381 for PKP sessions (blsful 2.5.7 / blst), baseline ed25519 verify_strict = {strict:.1} µs");
     println!("{:<66} {:>10} {:>10}", "measurement", "µs/item", "× strict");
@@ -219,10 +219,8 @@ fn bls(strict: f64) {
 type PkpVector = (Vec<(SessionSig, NodeUrl)>, NetworkPublicKey, Timestamp);
 
 fn pkp_vector() -> Option<PkpVector> {
-    let dir = std::env::var_os("LIT_VECTORS_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
-    let text = std::fs::read_to_string(dir.join("session-sigs-wrapped-keys.json")).ok()?;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/session-sigs-wrapped-keys.json");
+    let text = std::fs::read_to_string(path).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     let key = v["blsNetworkRootPubkey"]["hex"].as_str()?.parse().ok()?;
     let now = v["validity"]["pkpSessions"]["suggestedVerifyAt"].as_str()?.parse().ok()?;

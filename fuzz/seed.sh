@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Writes the committed seed inputs, fuzz/corpus/<target>/seed-*, from the shared vectors
-# (../shared/vectors next to the repository, or $LIT_VECTORS_DIR) plus a few hand-written
+# Writes the committed seed inputs, fuzz/corpus/<target>/seed-*, from the repository's
+# conformance vectors (tests/vectors) plus a few hand-written
 # cases for inputs the vectors do not contain (PKCS#11 URIs, EC points). Re-run when the
 # vectors change; libFuzzer's own additions to corpus/ are not committed (.gitignore).
 set -euo pipefail
 cd "$(dirname "$0")"
-vectors="${LIT_VECTORS_DIR:-../../shared/vectors}"
-[ -d "$vectors" ] || { echo "seed.sh: no vectors at $vectors (set LIT_VECTORS_DIR)" >&2; exit 1; }
+vectors=../tests/vectors
+[ -d "$vectors" ] || { echo "seed.sh: no vectors at $vectors" >&2; exit 1; }
 python3 - "$vectors" <<'PY'
 import hashlib, json, os, re, sys
 

@@ -1,5 +1,5 @@
 //! The BLS half of PKP sessions against real Lit node output:
-//! `../shared/vectors/bls-sign-session-key.json` (three `/web/sign_session_key` responses) and
+//! `tests/vectors/bls-sign-session-key.json` (three `/web/sign_session_key` responses) and
 //! the `LIT_BLS` capabilities of `session-sigs-wrapped-keys.json`.
 
 mod common;

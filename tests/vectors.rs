@@ -1,5 +1,5 @@
 //! Byte-for-byte conformance with the vectors the real Lit JS SDK v7.4.0 produced, loaded from
-//! `../shared/vectors/` (or `$LIT_VECTORS_DIR`).
+//! `tests/vectors/`.
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! `lit-session verify` and `lit-session inspect`: exit 0 / 1 / 2 and both output formats, on the
-//! real SDK vectors in `../shared/vectors/` (or `$LIT_VECTORS_DIR`).
+//! real SDK vectors in `tests/vectors/`.
 
 mod common;
 

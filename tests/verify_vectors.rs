@@ -1,5 +1,4 @@
-//! Session-signature verification: the real SDK vectors in `../shared/vectors/` (or
-//! `$LIT_VECTORS_DIR`), everything the minting code produces, and a negative corpus derived from
+//! Session-signature verification: the real SDK vectors in `tests/vectors/`, everything the minting code produces, and a negative corpus derived from
 //! valid signatures, each rejected by the expected rule — through the single, cached and batch
 //! paths alike.
 

@@ -1,6 +1,6 @@
 //! A sessionSigs file (or a single SessionSig) from arbitrary bytes: parse, verify with and
 //! without the capability cache (they must agree), strict policy, selection and inspection.
-//! Seeds: the real and SDK-made session sigs in ../shared/vectors, which verify, so mutations
+//! Seeds: the real and SDK-made session sigs in tests/vectors, which verify, so mutations
 //! of them reach every rule.
 #![no_main]
 

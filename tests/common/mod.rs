@@ -7,12 +7,9 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-/// `../shared/vectors/<name>` (or `$LIT_VECTORS_DIR/<name>`), parsed.
+/// `tests/vectors/<name>` (see its README for where each file came from), parsed.
 pub fn vector(name: &str) -> Value {
-    let dir = std::env::var_os("LIT_VECTORS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
-    let path = dir.join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors").join(name);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
