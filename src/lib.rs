@@ -27,14 +27,16 @@
 pub mod auth_sig;
 pub mod bls;
 pub mod capacity_delegation;
-pub mod cli_input;
 pub mod eth;
+#[doc(hidden)]
+pub mod internal;
 pub mod jcs;
 pub mod keystore;
 pub mod manager;
 pub mod pkp;
 pub mod recap;
 pub mod resources;
+pub mod secret_file;
 pub mod session_sigs;
 pub mod siwe;
 pub mod timestamp;

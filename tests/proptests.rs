@@ -2,12 +2,12 @@
 //! writes, the other reads back to the same value. The fuzz targets in `fuzz/` push arbitrary
 //! input through the decoders; these start from arbitrary *values*.
 
-use lit_session_signer::cli_input::parse_key_hex;
 use lit_session_signer::eth::{AddressError, EthAddress, RecoverableSignature};
 use lit_session_signer::jcs;
 use lit_session_signer::keystore::MemoryKeyStore;
 use lit_session_signer::recap::{Recap, Restriction};
 use lit_session_signer::resources::{LitAbility, LitResource, ResourceAbilityRequest, ResourcePrefix};
+use lit_session_signer::secret_file::parse_key_hex;
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
 use lit_session_signer::siwe::{parse as parse_siwe, SiweMessage};
 use lit_session_signer::verify::{parse_session_sigs, verify_session_sig, VerifyPolicy};

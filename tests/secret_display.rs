@@ -10,8 +10,8 @@ mod secret_forms;
 use std::path::Path;
 
 use base64::Engine;
-use lit_session_signer::cli_input::{parse_key_hex, read_key_file, KeyBytes};
 use lit_session_signer::keystore::{MemoryKeyStore, SessionKey, SessionKeyStore};
+use lit_session_signer::secret_file::{parse_key_hex, read_key_file, KeyBytes};
 use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
 use secret_forms::{assert_no_secret, leaked_form};
 use zeroize::Zeroizing;

@@ -22,8 +22,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
-use lit_session_signer::cli_input::{read_key_file, KeyBytes};
 use lit_session_signer::keystore::{KeyId, MemoryKeyStore, SessionKeyStore};
+use lit_session_signer::secret_file::{read_key_file, KeyBytes};
 use lit_session_signer::session_sigs::SessionSigsRequest;
 use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
 use zeroize::{ZeroizeOnDrop, Zeroizing};

@@ -5,7 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lit_session_signer::cli_input::{check_uri_arg, looks_like_inline_secret, parse_json, parse_key_hex, KeyTextError};
+use lit_session_signer::internal::cli::{check_uri_arg, parse_json};
+use lit_session_signer::secret_file::{looks_like_inline_secret, parse_key_hex, KeyTextError};
 use lit_session_signer::eth::EthAddress;
 use lit_session_signer::jcs;
 use lit_session_signer::resources::ResourceAbilityRequest;

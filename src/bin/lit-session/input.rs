@@ -1,11 +1,12 @@
 //! The CLI's input files and values, with flag names on errors; the parsing itself is in
-//! `lit_session_signer::cli_input`.
+//! `lit_session_signer::secret_file` and `internal::cli`.
 
 use std::path::Path;
 
-use lit_session_signer::cli_input;
+use lit_session_signer::internal::cli;
 use lit_session_signer::keystore::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::resources::ResourceAbilityRequest;
+use lit_session_signer::secret_file;
 use lit_session_signer::session_sigs::NodeUrl;
 use lit_session_signer::Timestamp;
 use serde_json::Value;
@@ -16,12 +17,14 @@ use crate::CliError;
 /// Reads a file holding a 32-byte key as hex (`0x` optional, surrounding whitespace allowed).
 /// A value that names no file but looks like a key is refused without being repeated.
 pub fn read_key32(path: &Path, flag: &str) -> Result<Zeroizing<[u8; 32]>, CliError> {
-    cli_input::read_key_file(path).map(cli_input::KeyBytes::into_zeroizing).map_err(|e| CliError(format!("{flag} {e}")))
+    secret_file::read_key_file(path)
+        .map(secret_file::KeyBytes::into_zeroizing)
+        .map_err(|e| CliError(format!("{flag} {e}")))
 }
 
 /// Reads and parses a JSON file, keeping object key order.
 pub fn read_json(path: &Path, flag: &str) -> Result<Value, CliError> {
-    cli_input::read_json_file(path).map_err(|e| CliError(format!("{flag} {e}")))
+    cli::read_json_file(path).map_err(|e| CliError(format!("{flag} {e}")))
 }
 
 /// Parses an RFC 3339 flag value.
@@ -50,7 +53,7 @@ pub fn nonce(value: &str) -> Result<&str, CliError> {
 /// Parses a `pkcs11:` URI flag value. A key or PIN given instead of a URI, or as a
 /// `pin-source` that names no file, is refused without being repeated.
 pub fn pkcs11_uri(flag: &str, value: &str) -> Result<Pkcs11Uri, CliError> {
-    cli_input::check_uri_arg(value).map_err(|e| CliError(format!("{flag} {e}")))?;
+    cli::check_uri_arg(value).map_err(|e| CliError(format!("{flag} {e}")))?;
     let uri = Pkcs11Uri::parse(value).map_err(|e| match e {
         // These two quote what was typed, which may be a PIN put in the wrong place.
         UriError::MissingValue(_) => {
@@ -62,7 +65,7 @@ pub fn pkcs11_uri(flag: &str, value: &str) -> Result<Pkcs11Uri, CliError> {
         other => CliError(format!("{flag}: {other}")),
     })?;
     if let Some(PinSource::File(path)) = &uri.pin_source {
-        cli_input::check_secret_path(path).map_err(|e| CliError(format!("{flag} pin-source {e}")))?;
+        secret_file::check_secret_path(path).map_err(|e| CliError(format!("{flag} pin-source {e}")))?;
     }
     Ok(uri)
 }

@@ -1,16 +1,13 @@
-//! The command line's inputs, parsed and checked: 32-byte keys in hex files, JSON files, and
-//! the refusal of secrets given as argument values.
+//! Secret files: 32-byte keys written as hex (wallet keys, session seeds), read into zeroizing
+//! buffers, and the refusal of secrets given where a file's path belongs.
 //!
 //! Secrets come only from files (PINs also from environment variables), never from argv, which
 //! `ps`, shell history and CI logs all see. A value given where a secret file's path belongs
 //! that names no file but looks like a key or a PIN is refused with a message that does not
 //! repeat it, so a mistaken `--session-seed-file 4242…` never reaches stderr or a log.
 //!
-//! The parsing here is pure (fuzzed and property-tested); the `lit-session` binary adds only
-//! flag names.
-//!
 //! ```
-//! use lit_session_signer::cli_input::{looks_like_inline_secret, parse_key_hex};
+//! use lit_session_signer::secret_file::{looks_like_inline_secret, parse_key_hex};
 //!
 //! let key = parse_key_hex("0x4242424242424242424242424242424242424242424242424242424242424242\n").unwrap();
 //! assert_eq!(key.expose()[0], 0x42);
@@ -22,7 +19,6 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 /// A 32-byte secret read from a key file: zeroized on drop, `Debug` prints `[redacted]`, no
@@ -68,7 +64,7 @@ pub enum KeyTextError {
 /// newline) allowed.
 ///
 /// ```
-/// use lit_session_signer::cli_input::{parse_key_hex, KeyTextError};
+/// use lit_session_signer::secret_file::{parse_key_hex, KeyTextError};
 /// assert_eq!(parse_key_hex("0x3333").unwrap_err(), KeyTextError::Length { found: 4 });
 /// assert_eq!(parse_key_hex("zz").unwrap_err(), KeyTextError::NotHex);
 /// ```
@@ -87,11 +83,6 @@ pub fn parse_key_hex(text: &str) -> Result<KeyBytes, KeyTextError> {
     Ok(KeyBytes(key))
 }
 
-/// Parses JSON text, keeping object key order.
-pub fn parse_json(text: &str) -> Result<Value, serde_json::Error> {
-    serde_json::from_str(text)
-}
-
 /// Whether a value given where a secret file's path belongs looks like the secret itself:
 /// `0x` and hex digits, or 4 or more hex digits (this covers numeric PINs and keys), or a long token
 /// with neither `/` nor `.` (base64 keys).
@@ -107,10 +98,10 @@ pub fn looks_like_inline_secret(value: &str) -> bool {
     hex || token
 }
 
-/// Errors reading a command-line input file. Messages name the file, never its contents, and
-/// never repeat a value refused as an inline secret.
+/// Errors reading a secret file. Messages name the file, never its contents, and never repeat a
+/// value refused as an inline secret.
 #[derive(Debug, thiserror::Error)]
-pub enum InputError {
+pub enum SecretFileError {
     /// The file could not be read.
     #[error("{}: {source}", path.display())]
     Read {
@@ -127,14 +118,6 @@ pub enum InputError {
         /// What is wrong with its text.
         source: KeyTextError,
     },
-    /// The file is not JSON.
-    #[error("{}: not valid JSON: {message}", path.display())]
-    Json {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message (position and kind).
-        message: String,
-    },
     /// The value names no file and is a bare name or looks like a key or PIN, so it may be the
     /// secret itself (the value is withheld).
     #[error(
@@ -143,52 +126,29 @@ pub enum InputError {
          and pass that file's path"
     )]
     InlineSecret,
-    /// A value given where a `pkcs11:` URI belongs that is not one (the value is withheld).
-    #[error(
-        "[value withheld]: not a pkcs11: URI (expected pkcs11:token=...?module-path=...&pin-source=...); \
-         the value is not repeated in case it is a key or PIN"
-    )]
-    NotUri,
 }
 
 /// Refuses a secret-file path that names no file and may be the secret itself: a bare name
 /// (no `/`) or a value that [`looks_like_inline_secret`]. Existing files are always accepted;
 /// a missing path with a directory part is left to the reader, whose error names it.
-pub fn check_secret_path(path: &Path) -> Result<(), InputError> {
+pub fn check_secret_path(path: &Path) -> Result<(), SecretFileError> {
     if path.exists() {
         return Ok(());
     }
     match path.to_str() {
-        Some(s) if !s.contains('/') || looks_like_inline_secret(s) => Err(InputError::InlineSecret),
-        None => Err(InputError::InlineSecret),
+        Some(s) if !s.contains('/') || looks_like_inline_secret(s) => Err(SecretFileError::InlineSecret),
+        None => Err(SecretFileError::InlineSecret),
         Some(_) => Ok(()),
     }
 }
 
-/// Refuses a value given where a `pkcs11:` URI belongs that is not one, without repeating it
-/// (the URI parser's own error would quote it, and it may be a key or PIN).
-pub fn check_uri_arg(value: &str) -> Result<(), InputError> {
-    let t = value.trim_start();
-    if t.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("pkcs11:")) {
-        Ok(())
-    } else {
-        Err(InputError::NotUri)
-    }
-}
-
 /// Reads a key file (see [`parse_key_hex`]). The file's text is held in a zeroizing buffer.
-pub fn read_key_file(path: &Path) -> Result<KeyBytes, InputError> {
+pub fn read_key_file(path: &Path) -> Result<KeyBytes, SecretFileError> {
     check_secret_path(path)?;
     let text = Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|source| InputError::Read { path: path.to_path_buf(), source })?,
+        std::fs::read_to_string(path).map_err(|source| SecretFileError::Read { path: path.to_path_buf(), source })?,
     );
-    parse_key_hex(&text).map_err(|source| InputError::Key { path: path.to_path_buf(), source })
-}
-
-/// Reads and parses a JSON file, keeping object key order.
-pub fn read_json_file(path: &Path) -> Result<Value, InputError> {
-    let text = std::fs::read_to_string(path).map_err(|source| InputError::Read { path: path.to_path_buf(), source })?;
-    parse_json(&text).map_err(|e| InputError::Json { path: path.to_path_buf(), message: e.to_string() })
+    parse_key_hex(&text).map_err(|source| SecretFileError::Key { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]
@@ -220,19 +180,16 @@ mod tests {
     }
 
     #[test]
-    fn secret_paths_and_uris() {
+    fn secret_paths() {
         let dir = tempfile::tempdir().unwrap();
         let named_like_hex = dir.path().join("abcd");
         std::fs::write(&named_like_hex, "x").unwrap();
         // An existing file is a path, whatever its name.
         assert!(check_secret_path(&named_like_hex).is_ok());
-        assert!(matches!(check_secret_path(Path::new(&"42".repeat(32))), Err(InputError::InlineSecret)));
+        assert!(matches!(check_secret_path(Path::new(&"42".repeat(32))), Err(SecretFileError::InlineSecret)));
         // A bare name that names no file may be a PIN such as "hunter2-pin".
-        assert!(matches!(check_secret_path(Path::new("missing.key")), Err(InputError::InlineSecret)));
+        assert!(matches!(check_secret_path(Path::new("missing.key")), Err(SecretFileError::InlineSecret)));
         assert!(check_secret_path(Path::new("/no/such/dir/wallet.key")).is_ok());
-        assert!(matches!(check_uri_arg(&format!("0x{}", "42".repeat(32))), Err(InputError::NotUri)));
-        assert!(matches!(check_uri_arg("hunter2-pin"), Err(InputError::NotUri)));
-        assert!(check_uri_arg(" PKCS11:token=a").is_ok());
     }
 
     #[test]
@@ -244,7 +201,7 @@ mod tests {
     }
 
     #[test]
-    fn key_and_json_files() {
+    fn key_files() {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k");
         std::fs::write(&key, format!("0x{}\n", "07".repeat(32))).unwrap();
@@ -252,12 +209,6 @@ mod tests {
         std::fs::write(&key, "0x07").unwrap();
         let err = read_key_file(&key).unwrap_err().to_string();
         assert!(err.ends_with("found 2 hex digits"), "{err}");
-        let json = dir.path().join("j.json");
-        std::fs::write(&json, r#"{"b":1,"a":2}"#).unwrap();
-        let v = read_json_file(&json).unwrap();
-        assert_eq!(v.as_object().unwrap().keys().collect::<Vec<_>>(), ["b", "a"]);
-        std::fs::write(&json, "{nope").unwrap();
-        assert!(matches!(read_json_file(&json), Err(InputError::Json { .. })));
-        assert!(matches!(read_key_file(&dir.path().join("missing")), Err(InputError::Read { .. })));
+        assert!(matches!(read_key_file(&dir.path().join("missing")), Err(SecretFileError::Read { .. })));
     }
 }
