@@ -10,8 +10,8 @@
 //! Ciphersuite: blsful's `Bls12381G2Impl` proof-of-possession scheme — public keys in G1
 //! (48 bytes), signatures in G2 (96 bytes), hash-to-curve DST [`SIGNATURE_DST`].
 //!
-//! [`deal_shares`] and [`KeyShare::sign_share`] play the network's side, for tests and
-//! simulators.
+//! `deal_shares` and `KeyShare::sign_share` (feature `test-util`) play the network's side, for
+//! tests and simulators.
 //!
 //! ```
 //! use lit_session_signer::bls::{combine_verified, deal_shares_from_seed, session_digest};
@@ -25,6 +25,7 @@
 
 mod auth_sig;
 mod combine;
+#[cfg(feature = "test-util")]
 mod dealer;
 mod digest;
 mod encoding;
@@ -37,6 +38,7 @@ pub use auth_sig::{
     is_lit_bls, lit_bls_auth_sig, lit_bls_signature, verify_lit_bls_auth_sig, ALGO_LIT_BLS, DERIVED_VIA_LIT_BLS,
 };
 pub use combine::{combine_shares, combine_verified, CombinedSignature, MAX_SUBSET_ATTEMPTS};
+#[cfg(feature = "test-util")]
 pub use dealer::{deal_shares, deal_shares_from_seed, KeyShare};
 pub use digest::{session_digest, session_digest_from_eip191, SESSION_DIGEST_PREFIX};
 pub use error::BlsError;

@@ -56,6 +56,7 @@ impl NetworkPublicKey {
         Self::from_array(hex_array(Self::WHAT, text.trim())?)
     }
 
+    #[cfg(feature = "test-util")] // the dealer makes keys and shares from points
     pub(crate) fn from_point(point: G1Projective) -> Result<Self, BlsError> {
         if bool::from(point.is_identity()) {
             return Err(BlsError::Identity { what: Self::WHAT });

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use blsful::inner_types::{G1Affine, G1Projective, G2Affine, G2Projective};
+use blsful::inner_types::{G1Affine, G2Affine, G2Projective};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::encoding::{hex_array, pop_hex, pop_hex_from_text, pop_json_text, POP};
@@ -79,6 +79,7 @@ impl SignatureShare {
         pop_json_text(&self.to_hex())
     }
 
+    #[cfg(feature = "test-util")] // the dealer makes keys and shares from points
     pub(crate) fn from_parts(identifier: u8, point: G2Projective) -> Self {
         let mut bytes = [0u8; SIGNATURE_SHARE_BYTES];
         bytes[0] = identifier;
@@ -178,7 +179,8 @@ pub struct PublicKeyShare {
 impl PublicKeyShare {
     const WHAT: &'static str = "public key share";
 
-    pub(crate) fn from_parts(identifier: u8, point: G1Projective) -> Self {
+    #[cfg(feature = "test-util")] // the dealer makes keys and shares from points
+    pub(crate) fn from_parts(identifier: u8, point: blsful::inner_types::G1Projective) -> Self {
         Self { identifier, point: point.into() }
     }
 

@@ -120,6 +120,19 @@ mod tests {
     use super::*;
     use ed25519_dalek::Verifier;
 
+    #[cfg(feature = "test-util")]
+    #[test]
+    fn passes_the_conformance_suite_directly_and_through_pointers() {
+        use crate::keystore::testing::check_store;
+        let store = MemoryKeyStore::new();
+        check_store(&store);
+        check_store(&&store);
+        check_store(&std::sync::Arc::new(MemoryKeyStore::new()));
+        let boxed: Box<dyn SessionKeyStore> = Box::new(MemoryKeyStore::new());
+        check_store(&boxed);
+        assert!(!boxed.may_block(), "may_block is forwarded through Box");
+    }
+
     #[test]
     fn generate_sign_delete() {
         let store = MemoryKeyStore::new();

@@ -7,6 +7,8 @@
 mod memory;
 #[cfg(feature = "pkcs11")]
 pub mod pkcs11;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 use std::fmt;
 
@@ -176,6 +178,37 @@ pub trait SessionKeyStore: Send + Sync {
         true
     }
 }
+
+// Smart pointers and references to a store are stores (as alloy's `auto_impl` gives its
+// signers), so callers can pass `&store`, `Box<dyn SessionKeyStore>` or `Arc<S>` alike.
+macro_rules! forward_session_key_store {
+    ($($ptr:ty),*) => {$(
+        impl<T: SessionKeyStore + ?Sized> SessionKeyStore for $ptr {
+            fn generate(&self, label: &str) -> Result<KeyId, KeyStoreError> {
+                (**self).generate(label)
+            }
+            fn public_key(&self, id: &KeyId) -> Result<VerifyingKey, KeyStoreError> {
+                (**self).public_key(id)
+            }
+            fn sign(&self, id: &KeyId, message: &[u8]) -> Result<Signature, KeyStoreError> {
+                (**self).sign(id, message)
+            }
+            fn sign_many(&self, id: &KeyId, messages: &[&[u8]]) -> Result<Vec<Signature>, KeyStoreError> {
+                (**self).sign_many(id, messages)
+            }
+            fn delete(&self, id: &KeyId) -> Result<(), KeyStoreError> {
+                (**self).delete(id)
+            }
+            fn list(&self) -> Result<Vec<KeyInfo>, KeyStoreError> {
+                (**self).list()
+            }
+            fn may_block(&self) -> bool {
+                (**self).may_block()
+            }
+        }
+    )*};
+}
+forward_session_key_store!(&T, Box<T>, std::sync::Arc<T>);
 
 /// One key of a store, usable wherever RustCrypto's [`signature::Signer`] is expected.
 ///

@@ -88,6 +88,18 @@ impl signature::hazmat::PrehashSigner<(k256::ecdsa::Signature, k256::ecdsa::Reco
 mod tests {
     use super::*;
 
+    #[cfg(feature = "test-util")]
+    #[test]
+    fn passes_the_conformance_suite_directly_and_through_pointers() {
+        use crate::wallet::testing::check_wallet;
+        let wallet = MemoryWallet::random().unwrap();
+        check_wallet(&wallet);
+        check_wallet(&std::sync::Arc::new(MemoryWallet::random().unwrap()));
+        let boxed: Box<dyn WalletSigner> = Box::new(MemoryWallet::random().unwrap());
+        check_wallet(&boxed);
+        check_wallet(&&boxed);
+    }
+
     #[test]
     fn prehash_signer_recovers() {
         use signature::hazmat::PrehashSigner;

@@ -8,6 +8,8 @@ mod alloy;
 mod memory;
 #[cfg(feature = "pkcs11")]
 mod pkcs11;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 #[cfg(feature = "alloy")]
 pub use alloy::AlloyWallet;
@@ -58,3 +60,21 @@ pub trait WalletSigner: Send + Sync {
         self.sign_digest(&eip191_hash(message))
     }
 }
+
+// References and smart pointers to a signer are signers.
+macro_rules! forward_wallet_signer {
+    ($($ptr:ty),*) => {$(
+        impl<T: WalletSigner + ?Sized> WalletSigner for $ptr {
+            fn address(&self) -> EthAddress {
+                (**self).address()
+            }
+            fn sign_digest(&self, digest: &[u8; 32]) -> Result<RecoverableSignature, WalletError> {
+                (**self).sign_digest(digest)
+            }
+            fn personal_sign(&self, message: &[u8]) -> Result<RecoverableSignature, WalletError> {
+                (**self).personal_sign(message)
+            }
+        }
+    )*};
+}
+forward_wallet_signer!(&T, Box<T>, std::sync::Arc<T>);
