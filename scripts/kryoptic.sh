@@ -20,11 +20,9 @@ if [ -f "$module" ]; then
 fi
 
 missing=()
-command -v cc >/dev/null 2>&1 || missing+=(build-essential)
-command -v perl >/dev/null 2>&1 || missing+=(perl)
-command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 || missing+=(libclang-dev)
-[ -f /usr/include/sqlite3.h ] || missing+=(libsqlite3-dev)
+for pkg in build-essential perl pkg-config libclang-dev libsqlite3-dev; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "kryoptic.sh: ${missing[*]} missing; run as root or: sudo apt-get install -y ${missing[*]}" >&2
