@@ -27,6 +27,7 @@
 pub mod auth_sig;
 pub mod bls;
 pub mod capacity_delegation;
+mod error_chain;
 pub mod eth;
 #[doc(hidden)]
 pub mod internal;
@@ -34,6 +35,7 @@ pub mod jcs;
 pub mod keystore;
 pub mod manager;
 pub mod pkp;
+pub mod protocol;
 pub mod recap;
 pub mod resources;
 pub mod secret_file;
@@ -43,7 +45,14 @@ pub mod timestamp;
 pub mod verify;
 pub mod wallet;
 
+// The main Lit-side types, for `use lit_session_signer::{…}`.
+pub use auth_sig::AuthSig;
+pub use manager::SessionManager;
+pub use protocol::{NodeUrl, SessionFormat};
+pub use resources::ResourceAbilityRequest;
+pub use session_sigs::{SessionSig, SessionSigs, SessionSigsRequest};
 pub use timestamp::Timestamp;
+pub use verify::Verifier;
 
 // Compile and run the README's examples as doc tests.
 #[doc = include_str!("../README.md")]

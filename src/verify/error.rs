@@ -93,7 +93,7 @@ pub enum VerifyError {
     /// The only capability that could authorise the session is a `lit.bls`/`LIT_BLS` AuthSig
     /// and no network BLS public key is configured ([`super::VerifyPolicy::with_network_key`]).
     /// Everything else passed.
-    #[error("needs-network-key: capability #{index} ({address}) is a lit.bls network signature; verifying it needs the network BLS public key (--network-key)")]
+    #[error("needs-network-key: capability #{index} ({address}) is a lit.bls network signature; verifying it needs the network BLS public key")]
     NeedsNetworkKey {
         /// 0-based position in `capabilities`.
         index: usize,
