@@ -5,6 +5,8 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
+use super::blocking::blocking;
+use super::ManagerError;
 use crate::auth_sig::AuthSig;
 use crate::eth::EthAddress;
 use crate::keystore::VerifyingKey;
@@ -93,6 +95,18 @@ impl AuthSource {
         match self {
             Self::Wallet(w) => w.address(),
             Self::Callback(c) => c.signer(),
+        }
+    }
+
+    /// Asks the signer for the AuthSig `needed` describes: a wallet signs its SIWE off the
+    /// runtime (it may be an HSM), a callback gets all of `needed`.
+    pub(super) async fn auth_sig(&self, needed: AuthNeeded) -> Result<AuthSig, ManagerError> {
+        match self {
+            Self::Wallet(wallet) => {
+                let wallet = wallet.clone();
+                Ok(blocking(move || AuthSig::sign(&*wallet, &needed.siwe)).await??)
+            }
+            Self::Callback(callback) => callback.auth_sig(needed).await.map_err(ManagerError::Callback),
         }
     }
 }

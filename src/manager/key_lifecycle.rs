@@ -149,9 +149,31 @@ impl SessionManager {
         }
     }
 
+    /// The current key without making a new one: a labelled key found after a restart, or the
+    /// fixed key; `None` when there is none (never made, or deleted).
+    pub(super) async fn existing_key(
+        &self,
+        state: &mut State,
+        signer: EthAddress,
+    ) -> Result<Option<CurrentKey>, ManagerError> {
+        // After a restart the current labelled key is on the token but not yet known here.
+        if let SessionKeyPolicy::Labelled { prefix, .. } = &self.policy {
+            if !state.discovered {
+                self.discover(state, prefix).await?;
+            }
+        }
+        Ok(match (&state.current, &self.policy) {
+            (Some(c), _) => Some(c.clone()),
+            (None, SessionKeyPolicy::Fixed(_)) if !state.key_deleted => {
+                Some(self.ensure_key(state, (self.clock)(), signer).await?)
+            }
+            _ => None,
+        })
+    }
+
     /// Finds the labelled keys a previous process left: the newest is current, the others
     /// retired.
-    pub(super) async fn discover(&self, state: &mut State, prefix: &str) -> Result<(), ManagerError> {
+    async fn discover(&self, state: &mut State, prefix: &str) -> Result<(), ManagerError> {
         let keys = self.keys.clone();
         let infos = blocking(move || keys.list()).await??;
         let labelled = labelled_keys(&infos, prefix);

@@ -42,7 +42,7 @@ pub use auth_source::{AuthCallback, AuthNeeded, AuthSource, CallbackError};
 pub use auth_store::{AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, MemoryAuthSigStore};
 pub use error::ManagerError;
 pub use key_lifecycle::SessionKeyPolicy;
-pub use reuse::ResignReason;
+pub use reuse::{AuthSigUse, ResignReason};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,7 +50,6 @@ use std::sync::{Arc, RwLock};
 
 use time::Duration;
 
-use crate::auth_sig::AuthSig;
 use crate::bls::NetworkPublicKey;
 use crate::error_chain::error_chain;
 use crate::keystore::{KeyId, SessionKeyStore, VerifyingKey};
@@ -91,34 +90,6 @@ impl Default for ManagerConfig {
 /// [`ManagerConfig::lifetime`], cut to the AuthSig's expiration; with one, a cached AuthSig that
 /// ends earlier is replaced.
 pub type SessionSigsOptions = SessionParams;
-
-/// Whether a call reused the cached AuthSig or got a new one, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthSigUse {
-    /// The cached AuthSig was reused.
-    Reused {
-        /// Its expiration.
-        expiration: Timestamp,
-    },
-    /// The signer was asked for a new AuthSig.
-    Signed {
-        /// Why the cached one (if any) was not reused.
-        reason: ResignReason,
-        /// The new AuthSig's expiration.
-        expiration: Timestamp,
-    },
-}
-
-impl fmt::Display for AuthSigUse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Reused { expiration } => write!(f, "reused the cached AuthSig (expires {expiration})"),
-            Self::Signed { reason, expiration } => {
-                write!(f, "re-signed the AuthSig because {reason} (new one expires {expiration})")
-            }
-        }
-    }
-}
 
 /// The result of [`SessionManager::session_sigs_report`].
 #[derive(Debug)]
@@ -349,20 +320,7 @@ impl SessionManager {
         let signer = self.auth_source().signer();
         let mut state = self.state.lock().await;
         state.cached = None;
-        // After a restart the current labelled key is on the token but not yet known here.
-        if let SessionKeyPolicy::Labelled { prefix, .. } = &self.policy {
-            if !state.discovered {
-                self.discover(&mut state, prefix).await?;
-            }
-        }
-        let current = match (&state.current, &self.policy) {
-            (Some(c), _) => Some(c.clone()),
-            (None, SessionKeyPolicy::Fixed(_)) if !state.key_deleted => {
-                Some(self.ensure_key(&mut state, (self.clock)(), signer).await?)
-            }
-            _ => None,
-        };
-        let Some(current) = current else { return Ok(()) };
+        let Some(current) = self.existing_key(&mut state, signer).await? else { return Ok(()) };
         let store = self.store.clone();
         let key = AuthSigKey { signer, session_key: current.public };
         blocking(move || store.remove(&key)).await??;
@@ -388,24 +346,15 @@ impl SessionManager {
         key: &CurrentKey,
         needs: &Needs<'_>,
     ) -> Result<CachedAuthSig, ManagerError> {
-        let siwe = request.session_siwe_for(&key.public, source.signer());
-        let auth_sig = match source {
-            AuthSource::Wallet(wallet) => {
-                let wallet = wallet.clone();
-                blocking(move || AuthSig::sign(&*wallet, &siwe)).await??
-            }
-            AuthSource::Callback(callback) => {
-                let needed = AuthNeeded {
-                    siwe,
-                    session_key: key.public,
-                    session_key_uri: session_key_uri(&key.public),
-                    requests: request.requests.clone(),
-                    expiration: request.expiration(),
-                    nonce: request.params.nonce.clone(),
-                };
-                callback.auth_sig(needed).await.map_err(ManagerError::Callback)?
-            }
+        let needed = AuthNeeded {
+            siwe: request.session_siwe_for(&key.public, source.signer()),
+            session_key: key.public,
+            session_key_uri: session_key_uri(&key.public),
+            requests: request.requests.clone(),
+            expiration: request.expiration(),
+            nonce: request.params.nonce.clone(),
         };
+        let auth_sig = source.auth_sig(needed).await?;
         // The SIWE library's own checks run here once (signature, parse); cheap checks per call.
         let checked = CachedAuthSig::new(auth_sig, &self.network_keys);
         checked.reusable(needs).map_err(ManagerError::Rejected)?;

@@ -109,6 +109,34 @@ impl fmt::Display for ResignReason {
     }
 }
 
+/// Whether a call reused the cached AuthSig or got a new one, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSigUse {
+    /// The cached AuthSig was reused.
+    Reused {
+        /// Its expiration.
+        expiration: Timestamp,
+    },
+    /// The signer was asked for a new AuthSig.
+    Signed {
+        /// Why the cached one (if any) was not reused.
+        reason: ResignReason,
+        /// The new AuthSig's expiration.
+        expiration: Timestamp,
+    },
+}
+
+impl fmt::Display for AuthSigUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Reused { expiration } => write!(f, "reused the cached AuthSig (expires {expiration})"),
+            Self::Signed { reason, expiration } => {
+                write!(f, "re-signed the AuthSig because {reason} (new one expires {expiration})")
+            }
+        }
+    }
+}
+
 /// What a call needs from the cached AuthSig.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Needs<'a> {
