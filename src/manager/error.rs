@@ -1,11 +1,15 @@
 //! What can go wrong in a [`super::SessionManager`] call.
 
-use super::auth_source::CallbackError;
+use std::error::Error;
+
 use super::auth_store::AuthStoreError;
 use super::reuse::ResignReason;
 use crate::auth_sig::AuthSigError;
 use crate::keystore::KeyStoreError;
 use crate::session_sigs::SessionSigsError;
+
+/// Any error an application callback ([`super::AuthCallback`]) returns.
+pub type CallbackError = Box<dyn Error + Send + Sync>;
 
 /// Errors of a [`super::SessionManager`] call.
 #[derive(Debug, thiserror::Error)]

@@ -38,9 +38,9 @@ mod error;
 mod key_lifecycle;
 mod reuse;
 
-pub use auth_source::{AuthCallback, AuthNeeded, AuthSource, CallbackError};
+pub use auth_source::{AuthCallback, AuthNeeded, AuthSource};
 pub use auth_store::{AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, MemoryAuthSigStore};
-pub use error::ManagerError;
+pub use error::{CallbackError, ManagerError};
 pub use key_lifecycle::SessionKeyPolicy;
 pub use reuse::{AuthSigUse, ResignReason};
 

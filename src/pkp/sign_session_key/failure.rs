@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use super::super::transport::TransportError;
 use crate::bls::BlsError;
+use crate::pkp::TransportError;
 use crate::protocol::NodeUrl;
 
 /// Why one node's answer was not used.
