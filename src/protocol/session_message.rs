@@ -227,6 +227,8 @@ impl MessageWriter {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
     use super::*;
     use crate::keystore::{MemoryKeyStore, SessionKeyStore};
 
@@ -277,6 +279,10 @@ mod tests {
                 assert_eq!(read.issued_at, issued_at.to_string());
                 assert_eq!(read.expiration, expiration.to_string());
                 assert_eq!(read.node_address, node.as_str());
+                // Zero-copy where the JSON has no escapes: the verifier parses every message.
+                assert!(matches!(read.node_address.0, Cow::Borrowed(_)));
+                assert!(matches!(read.capabilities[0].sig.0, Cow::Borrowed(_)));
+                assert!(matches!(read.resource_ability_requests[0].ability.0, Cow::Borrowed(_)));
             }
         }
     }
