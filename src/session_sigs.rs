@@ -241,6 +241,12 @@ impl SessionParams {
         Self { nonce: nonce.to_string(), ..Self::default() }
     }
 
+    /// The expiration of a session issued at `issued_at`: the one set, or the SDK's
+    /// [`DEFAULT_SESSION_LIFETIME`] later.
+    pub fn expiration_after(&self, issued_at: Timestamp) -> Timestamp {
+        self.expiration.unwrap_or_else(|| issued_at.saturating_add(DEFAULT_SESSION_LIFETIME))
+    }
+
     /// Sets the expiration.
     pub fn with_expiration(mut self, expiration: Timestamp) -> Self {
         self.expiration = Some(expiration);
@@ -320,17 +326,35 @@ pub struct SessionSigsRequest {
 impl SessionSigsRequest {
     /// A request with the SDK's defaults and the real clock.
     pub fn new(nodes: Vec<NodeUrl>, requests: Vec<ResourceAbilityRequest>, nonce: &str) -> Self {
-        Self::with_params(nodes, requests, SessionParams::new(nonce))
+        Self::from_params(nodes, requests, SessionParams::new(nonce))
     }
 
     /// A request with `params` and the real clock.
-    pub fn with_params(nodes: Vec<NodeUrl>, requests: Vec<ResourceAbilityRequest>, params: SessionParams) -> Self {
+    ///
+    /// ```
+    /// use lit_session_signer::session_sigs::{SessionParams, SessionSigsRequest};
+    /// let params = SessionParams::new("0x3a9c4f1e8b7d6a5c4b3a2918").with_domain("example.com");
+    /// let request = SessionSigsRequest::from_params(
+    ///     vec!["https://127.0.0.1:7470".parse().unwrap()],
+    ///     vec!["lit-pkp://*=pkp-signing".parse().unwrap()],
+    ///     params,
+    /// )
+    /// .with_now("2025-03-15T12:34:56.789Z".parse().unwrap());
+    /// assert_eq!(request.expiration().to_string(), "2025-03-16T12:34:56.789Z");
+    /// ```
+    pub fn from_params(nodes: Vec<NodeUrl>, requests: Vec<ResourceAbilityRequest>, params: SessionParams) -> Self {
         Self { nodes, requests, now: Timestamp::now(), params }
+    }
+
+    /// Sets the clock (SIWE `Issued At` and the session's issuedAt).
+    pub fn with_now(mut self, now: Timestamp) -> Self {
+        self.now = now;
+        self
     }
 
     /// The expiration in force.
     pub fn expiration(&self) -> Timestamp {
-        self.params.expiration.unwrap_or_else(|| self.now.saturating_add(DEFAULT_SESSION_LIFETIME))
+        self.params.expiration_after(self.now)
     }
 
     /// Checks the request without signing anything.

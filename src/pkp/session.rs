@@ -132,9 +132,21 @@ impl PkpSessionSigsRequest {
         request
     }
 
+    /// Replaces the session parameters (nonce included).
+    pub fn with_params(mut self, params: SessionParams) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Sets the clock (SIWE `Issued At` and the session's issuedAt).
+    pub fn with_now(mut self, now: Timestamp) -> Self {
+        self.now = now;
+        self
+    }
+
     /// The expiration in force.
     pub fn expiration(&self) -> Timestamp {
-        self.session_request().expiration()
+        self.params.expiration_after(self.now)
     }
 
     // The session part, for validation and the signed template.
