@@ -12,6 +12,10 @@
 //! - [`NodeTransport`]: one request to one node; [`HttpTransport`] (feature `http`) does it
 //!   with reqwest + rustls.
 //!
+//! The bytes of the exchange (request body, headers, the node's answer, auth methods, Lit
+//! Actions, the PKP key's encoding) are [`crate::protocol::sign_session_key`]'s; they are
+//! re-exported here.
+//!
 //! ```no_run
 //! # #[cfg(feature = "http")]
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
