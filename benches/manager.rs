@@ -22,8 +22,9 @@ use lit_session_signer::keystore::{KeyId, MemoryKeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
     AuthSource, MemoryAuthSigStore, SessionKeyPolicy, SessionManager, SessionSigsOptions,
 };
+use lit_session_signer::protocol::{NodeList, NodeUrl};
 use lit_session_signer::resources::ResourceAbilityRequest;
-use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
+use lit_session_signer::session_sigs::SessionSigsRequest;
 use lit_session_signer::wallet::MemoryWallet;
 use support::time;
 use zeroize::Zeroizing;
@@ -56,7 +57,8 @@ fn measure(store: Arc<dyn SessionKeyStore>, key: &KeyId, n: usize, reps: usize) 
     let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
 
     let floor = time(reps, || store.sign_many(key, &refs).unwrap());
-    let template_time = time(reps, || template.sign(store.as_ref(), key, &nodes).unwrap());
+    let node_list = NodeList::from_slice(&nodes).unwrap();
+    let template_time = time(reps, || template.sign(store.as_ref(), key, &node_list).unwrap());
     let manager = SessionManager::new(
         store.clone(),
         SessionKeyPolicy::Fixed(key.clone()),

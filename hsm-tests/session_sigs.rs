@@ -150,8 +150,9 @@ fn token_minted_session_sigs_pass_the_js_sdk_checks() {
         ..CapacityDelegation::default()
     };
     request
+        .params
         .capability_auth_sigs
-        .push(serde_json::to_value(delegation.sign(&owner, &request.nonce, request.now).unwrap()).unwrap());
+        .push(serde_json::to_value(delegation.sign(&owner, &request.params.nonce, request.now).unwrap()).unwrap());
     let sigs = request.sign(&store, &id, &wallet).unwrap();
     let set = serde_json::json!({"sets": [{
         "id": "softhsm2",

@@ -1,14 +1,12 @@
 //! AuthSigs: a wallet's EIP-191 signature over a SIWE message, as the SDK's `generateAuthSig`
-//! writes it.
+//! writes it. The JSON shape and key order are [`crate::protocol::auth_sig`]'s.
 
-use serde::ser::SerializeStruct;
-use serde::{Deserialize, Serialize, Serializer};
-
+use crate::eth::{EthAddress, RecoverableSignature};
+use crate::protocol::auth_sig::JsonAuthSig;
 use crate::siwe::{SiweError, SiweMessage};
 use crate::wallet::{WalletError, WalletSigner};
 
-/// `derivedVia` of a wallet AuthSig.
-pub const DERIVED_VIA_WALLET: &str = "web3.eth.personal.sign";
+pub use crate::protocol::auth_sig::DERIVED_VIA_WALLET;
 
 /// Errors making an AuthSig.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +15,7 @@ pub enum AuthSigError {
     #[error(transparent)]
     Siwe(#[from] SiweError),
     /// The wallet failed to sign.
-    #[error("wallet signature failed: {0}")]
+    #[error("wallet signature failed")]
     Wallet(#[from] WalletError),
     /// The SIWE names another address than the wallet's.
     #[error("SIWE address {siwe} is not the signing wallet's address {wallet}")]
@@ -29,44 +27,11 @@ pub enum AuthSigError {
     },
 }
 
-/// `{sig, derivedVia, signedMessage, address[, algo]}` in the SDK's key order; a network
-/// (`lit.bls`) AuthSig puts `algo` second, as the SDK's `signSessionKey` does
-/// (`{sig, algo, derivedVia, signedMessage, address}`).
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
-pub struct AuthSig {
-    /// `0x` + r‖s‖v (v = 27/28) for wallets.
-    pub sig: String,
-    /// How it was made, e.g. `web3.eth.personal.sign`.
-    #[serde(rename = "derivedVia")]
-    pub derived_via: String,
-    /// The signed text.
-    #[serde(rename = "signedMessage")]
-    pub signed_message: String,
-    /// The signer's EIP-55 address.
-    pub address: String,
-    /// Only set for non-wallet signatures (e.g. `ed25519`, `LIT_BLS`).
-    #[serde(default)]
-    pub algo: Option<String>,
-}
-
-impl Serialize for AuthSig {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // `generateAuthSig` appends `algo`; `signSessionKey` writes it right after `sig`.
-        let algo_second = self.derived_via == crate::bls::DERIVED_VIA_LIT_BLS;
-        let mut s = serializer.serialize_struct("AuthSig", 4 + usize::from(self.algo.is_some()))?;
-        s.serialize_field("sig", &self.sig)?;
-        if let (true, Some(algo)) = (algo_second, &self.algo) {
-            s.serialize_field("algo", algo)?;
-        }
-        s.serialize_field("derivedVia", &self.derived_via)?;
-        s.serialize_field("signedMessage", &self.signed_message)?;
-        s.serialize_field("address", &self.address)?;
-        if let (false, Some(algo)) = (algo_second, &self.algo) {
-            s.serialize_field("algo", algo)?;
-        }
-        s.end()
-    }
-}
+/// An AuthSig as the SDK writes it: `{sig, derivedVia, signedMessage, address[, algo]}`
+/// (the node's `JsonAuthSig`); a network (`lit.bls`) AuthSig puts `algo` second. Wallet
+/// AuthSigs come from [`AuthSig::sign`] or [`AuthSig::from_signature`], network ones from
+/// [`crate::bls::lit_bls_auth_sig`].
+pub type AuthSig = JsonAuthSig<String>;
 
 impl AuthSig {
     /// Renders `message` and signs it with `wallet` (EIP-191 `personal_sign`).
@@ -88,12 +53,38 @@ impl AuthSig {
         }
         let text = message.render()?;
         let sig = wallet.personal_sign(text.as_bytes())?;
-        Ok(Self {
-            sig: sig.to_hex(),
+        Ok(Self::from_signature(text, &sig, address))
+    }
+
+    /// The wallet AuthSig for an EIP-191 `signature` of `signed_message` by `address`: for
+    /// signers that sign elsewhere (an async custody API, a KMS) and hand back the signature.
+    /// Nothing is checked here; [`crate::manager::SessionManager`] and [`crate::verify`] check
+    /// that the signature recovers to `address`.
+    ///
+    /// ```
+    /// use lit_session_signer::auth_sig::AuthSig;
+    /// use lit_session_signer::siwe::SiweMessage;
+    /// use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
+    /// use lit_session_signer::Timestamp;
+    ///
+    /// let wallet = MemoryWallet::from_bytes(&[0x33; 32]).unwrap(); // stands in for a remote signer
+    /// let text = SiweMessage::new(wallet.address(), "0x3a9c4f1e8b7d6a5c", Timestamp::now()).render().unwrap();
+    /// let signature = wallet.personal_sign(text.as_bytes()).unwrap();
+    /// let auth_sig = AuthSig::from_signature(text, &signature, wallet.address());
+    /// assert_eq!(auth_sig.derived_via, "web3.eth.personal.sign");
+    /// assert_eq!(auth_sig.sig, signature.to_hex());
+    /// ```
+    pub fn from_signature(
+        signed_message: impl Into<String>,
+        signature: &RecoverableSignature,
+        address: EthAddress,
+    ) -> Self {
+        Self {
+            sig: signature.to_hex(),
             derived_via: DERIVED_VIA_WALLET.to_string(),
-            signed_message: text,
+            signed_message: signed_message.into(),
             address: address.to_checksum(),
             algo: None,
-        })
+        }
     }
 }

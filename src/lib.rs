@@ -3,15 +3,18 @@
 //! Lit Protocol session signatures (AuthSigs and per-node SessionSigs) whose session key can live
 //! in a hardware security module.
 //!
-//! Data flows one way: [`resources`] → [`recap`] → [`siwe`] → [`auth_sig`] → [`session_sigs`].
+//! Data flows one way: [`resources`] → [`recap`] → [`siwe`] → [`auth_sig`] → [`session_sigs`],
+//! with the bytes that cross to the Lit nodes defined once in [`protocol`] (node URLs, the JSON
+//! AuthSig, the per-node signed message, the PKP `sign_session_key` exchange), which the minting
+//! side ([`session_sigs`], [`pkp`], [`manager`]) writes and [`verify`] reads.
 //! Keys live behind two small traits: [`keystore::SessionKeyStore`] (ed25519 session keys) and
 //! [`wallet::WalletSigner`] (the secp256k1 wallet that signs the AuthSig). The Lit formats never
 //! see how keys are stored, and the stores never see Lit formats.
 //!
 //! ```
 //! use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
-//! use lit_session_signer::session_sigs::SessionSigsRequest;
 //! use lit_session_signer::wallet::MemoryWallet;
+//! use lit_session_signer::SessionSigsRequest;
 //!
 //! let store = MemoryKeyStore::new();
 //! let session_key = store.generate("session").unwrap();
@@ -27,6 +30,7 @@
 pub mod auth_sig;
 pub mod bls;
 pub mod capacity_delegation;
+mod error_chain;
 pub mod eth;
 #[doc(hidden)]
 pub mod internal;
@@ -34,6 +38,7 @@ pub mod jcs;
 pub mod keystore;
 pub mod manager;
 pub mod pkp;
+pub mod protocol;
 pub mod recap;
 pub mod resources;
 pub mod secret_file;
@@ -43,7 +48,14 @@ pub mod timestamp;
 pub mod verify;
 pub mod wallet;
 
+// The main Lit-side types, for `use lit_session_signer::{…}`.
+pub use auth_sig::AuthSig;
+pub use manager::SessionManager;
+pub use protocol::{NodeUrl, SessionFormat};
+pub use resources::ResourceAbilityRequest;
+pub use session_sigs::{SessionSig, SessionSigs, SessionSigsRequest};
 pub use timestamp::Timestamp;
+pub use verify::Verifier;
 
 // Compile and run the README's examples as doc tests.
 #[doc = include_str!("../README.md")]

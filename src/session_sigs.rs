@@ -1,47 +1,41 @@
 //! Per-node session signatures, as the SDK's `getSessionSigs` makes them: one shared template
 //! `{sessionKey, resourceAbilityRequests, capabilities, issuedAt, expiration}`, plus each node's
-//! `nodeAddress`, serialised compactly in exactly that order and signed with the session key.
+//! `nodeAddress`, signed with the session key.
 //!
-//! This is the only module that knows the signed-message layout.
-
-use std::fmt;
-use std::str::FromStr;
+//! The message layout is [`crate::protocol::session_message`]'s; this module decides what goes
+//! into it ([`SessionSigsRequest`], [`SessionTemplate`]) and has the session key sign it.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::Value;
 use time::Duration;
 
 use crate::auth_sig::{AuthSig, AuthSigError};
 use crate::eth::EthAddress;
-use crate::jcs;
 use crate::keystore::{KeyId, KeyStoreError, SessionKeyStore, Signature, VerifyingKey};
+use crate::protocol::auth_sig::{JsonAuthSig, ALGO_ED25519};
+use crate::protocol::{MessageWriter, NodeFields, NodeList, NodeListError, SessionFormat};
 use crate::resources::ResourceAbilityRequest;
-use crate::siwe::{recap_for_requests, SiweMessage};
+use crate::siwe::{recap_for_requests, SiweMessage, SiweOptions};
 use crate::timestamp::Timestamp;
 use crate::wallet::WalletSigner;
 
-/// `derivedVia` of a session signature.
-pub const DERIVED_VIA_SESSION: &str = "litSessionSignViaNacl";
-/// `algo` of a session signature.
-pub const SESSION_ALGO: &str = "ed25519";
-/// The URI scheme binding an AuthSig to a session key.
-pub const SESSION_URI_PREFIX: &str = "lit:session:";
+// Their home is the wire format; these paths stay for existing callers.
+pub use crate::protocol::auth_sig::{
+    session_key_uri, ALGO_ED25519 as SESSION_ALGO, DERIVED_VIA_SESSION, SESSION_URI_PREFIX,
+};
+pub use crate::protocol::node_url::{NodeUrl, NodeUrlError};
+
 /// `getSessionSigs`'s default lifetime.
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::hours(24);
 
 /// Errors making session signatures.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionSigsError {
-    /// No node URL was given.
-    #[error("no node URLs given: at least one --node is required")]
-    NoNodes,
-    /// The same node URL twice.
-    #[error("node URL given twice: {0}")]
-    DuplicateNode(String),
+    /// The node list is empty or names a node twice.
+    #[error(transparent)]
+    Nodes(#[from] NodeListError),
     /// No resource-ability request was given.
-    #[error("no resource-ability requests given: at least one --resource is required")]
+    #[error("no resource-ability requests given")]
     NoRequests,
     /// Expiration not after issuedAt.
     #[error("expiration {expiration} is not after issuedAt {issued_at}")]
@@ -63,88 +57,14 @@ pub enum SessionSigsError {
     #[error(transparent)]
     AuthSig(#[from] AuthSigError),
     /// The key store failed.
-    #[error("session key: {0}")]
+    #[error("session key")]
     KeyStore(#[from] KeyStoreError),
 }
 
-/// A Lit node's URL, `http(s)://host:port`, kept exactly as given (it keys the map and is
-/// signed as `nodeAddress`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct NodeUrl(String);
-
-/// A malformed node URL.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed node URL {url:?}: {reason} (expected http(s)://host:port)")]
-pub struct NodeUrlError {
-    /// The rejected text.
-    pub url: String,
-    /// What is wrong with it.
-    pub reason: &'static str,
-}
-
-impl FromStr for NodeUrl {
-    type Err = NodeUrlError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = |reason| NodeUrlError { url: s.to_string(), reason };
-        let uri: http::Uri = s.parse().map_err(|_| err("not a URL"))?;
-        match uri.scheme_str() {
-            Some("http") | Some("https") => {}
-            _ => return Err(err("scheme must be http or https")),
-        }
-        let authority = uri.authority().ok_or_else(|| err("no host"))?;
-        if authority.host().is_empty() {
-            return Err(err("no host"));
-        }
-        if authority.as_str().contains('@') {
-            return Err(err("user info is not allowed"));
-        }
-        // A path (even "/") would end up in nodeAddress, which the node compares with host:port.
-        if uri.path_and_query().is_some_and(|pq| pq.as_str() != "/") || s.ends_with('/') {
-            return Err(err("no path, query or trailing slash allowed"));
-        }
-        if s.chars().any(char::is_whitespace) {
-            return Err(err("whitespace is not allowed"));
-        }
-        Ok(Self(s.to_string()))
-    }
-}
-
-impl NodeUrl {
-    /// The URL exactly as given.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for NodeUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// `lit:session:<hex public key>`, the URI a session AuthSig must carry.
-pub fn session_key_uri(public_key: &VerifyingKey) -> String {
-    format!("{SESSION_URI_PREFIX}{}", hex::encode(public_key.as_bytes()))
-}
-
-/// One node's session signature.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
-pub struct SessionSig {
-    /// Lowercase hex of the 64-byte ed25519 signature, no `0x`.
-    pub sig: String,
-    /// `litSessionSignViaNacl`.
-    #[serde(rename = "derivedVia")]
-    pub derived_via: String,
-    /// The signed JSON text.
-    #[serde(rename = "signedMessage")]
-    pub signed_message: String,
-    /// The session public key, lowercase hex.
-    pub address: String,
-    /// `ed25519`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub algo: Option<String>,
-}
+/// One node's session signature: `{sig, derivedVia: "litSessionSignViaNacl", signedMessage,
+/// address: <session public key hex>, algo: "ed25519"}`, the same JSON AuthSig shape as
+/// [`AuthSig`].
+pub type SessionSig = JsonAuthSig<String>;
 
 /// Node URL → session signature, in the order the nodes were given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -173,8 +93,34 @@ impl SessionSigs {
 
     /// The compact JSON object, as the SDK's `JSON.stringify(sessionSigs)`.
     pub fn to_json(&self) -> String {
-        // Serialising strings and string-keyed maps cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(self).expect("a map of strings to string-valued AuthSigs serialises")
+    }
+
+    /// Pairs each node with its signed message and signature, in order. For callers that sign
+    /// [`SessionTemplate::signed_messages`] themselves (e.g. off an async runtime).
+    pub fn assemble(public_key: &VerifyingKey, nodes: &[NodeUrl], messages: Vec<String>, sigs: Vec<Signature>) -> Self {
+        Self::from_parts(public_key, nodes.to_vec(), messages, sigs)
+    }
+
+    fn from_parts(public_key: &VerifyingKey, nodes: Vec<NodeUrl>, messages: Vec<String>, sigs: Vec<Signature>) -> Self {
+        let address = hex::encode(public_key.as_bytes());
+        Self(
+            nodes
+                .into_iter()
+                .zip(messages)
+                .zip(sigs)
+                .map(|((node, signed_message), sig)| {
+                    let sig = SessionSig {
+                        sig: hex::encode(sig.to_bytes()),
+                        derived_via: DERIVED_VIA_SESSION.to_string(),
+                        signed_message,
+                        address: address.clone(),
+                        algo: Some(ALGO_ED25519.to_string()),
+                    };
+                    (node, sig)
+                })
+                .collect(),
+        )
     }
 }
 
@@ -191,6 +137,8 @@ impl Serialize for SessionSigs {
 /// What a session signs for every node.
 #[derive(Clone, Debug)]
 pub struct SessionTemplate {
+    /// The signed-message layout.
+    pub format: SessionFormat,
     /// The resource-ability requests (at least one).
     pub requests: Vec<ResourceAbilityRequest>,
     /// Capability AuthSigs, the session AuthSig last, each as a JSON object in its own key order.
@@ -201,50 +149,29 @@ pub struct SessionTemplate {
     pub expiration: Timestamp,
 }
 
-// Field order is the signed layout; each shared field is serialised once.
-#[derive(serde::Serialize)]
-struct SignedMessage<'a> {
-    #[serde(rename = "sessionKey")]
-    session_key: &'a RawValue,
-    #[serde(rename = "resourceAbilityRequests")]
-    resource_ability_requests: &'a RawValue,
-    capabilities: &'a RawValue,
-    #[serde(rename = "issuedAt")]
-    issued_at: &'a RawValue,
-    expiration: &'a RawValue,
-    #[serde(rename = "nodeAddress")]
-    node_address: &'a str,
-}
-
-fn raw(text: String) -> Box<RawValue> {
-    // Every caller passes text produced by a JSON serialiser.
-    RawValue::from_string(text).unwrap_or_else(|_| Box::<RawValue>::default())
-}
-
 impl SessionTemplate {
+    /// The template's shared fields for `session_key`, serialised once.
+    pub fn writer(&self, session_key: &VerifyingKey) -> MessageWriter {
+        MessageWriter::new(
+            self.format,
+            session_key,
+            &self.requests,
+            &self.capabilities,
+            self.issued_at,
+            self.expiration,
+        )
+    }
+
     /// The `signedMessage` text of every node, in order.
     pub fn signed_messages(&self, session_key: &VerifyingKey, nodes: &[NodeUrl]) -> Vec<String> {
-        let requests: Vec<Value> =
-            self.requests.iter().map(|r| serde_json::to_value(r).unwrap_or(Value::Null)).collect();
-        let session_key = raw(jcs::to_js_string(&Value::String(hex::encode(session_key.as_bytes()))));
-        let requests = raw(jcs::to_js_string(&Value::Array(requests)));
-        let capabilities = raw(jcs::to_js_string(&Value::Array(self.capabilities.clone())));
-        let issued_at = raw(jcs::to_js_string(&Value::String(self.issued_at.to_string())));
-        let expiration = raw(jcs::to_js_string(&Value::String(self.expiration.to_string())));
-        nodes
-            .iter()
-            .map(|node| {
-                let msg = SignedMessage {
-                    session_key: &session_key,
-                    resource_ability_requests: &requests,
-                    capabilities: &capabilities,
-                    issued_at: &issued_at,
-                    expiration: &expiration,
-                    node_address: node.as_str(),
-                };
-                serde_json::to_string(&msg).unwrap_or_default()
-            })
-            .collect()
+        let writer = self.writer(session_key);
+        nodes.iter().map(|node| writer.message(NodeFields::new(node))).collect()
+    }
+
+    /// Every node's message for `session_key`, ready to be signed.
+    pub fn prepare(&self, session_key: VerifyingKey, nodes: &NodeList) -> UnsignedSessionSigs {
+        let messages = self.signed_messages(&session_key, nodes);
+        UnsignedSessionSigs { public_key: session_key, nodes: nodes.to_vec(), messages }
     }
 
     /// Signs the template for every node with session key `key_id` of `store`.
@@ -252,52 +179,117 @@ impl SessionTemplate {
         &self,
         store: &(impl SessionKeyStore + ?Sized),
         key_id: &KeyId,
-        nodes: &[NodeUrl],
+        nodes: &NodeList,
     ) -> Result<SessionSigs, SessionSigsError> {
-        check_nodes(nodes)?;
         let public_key = store.public_key(key_id)?;
-        let messages = self.signed_messages(&public_key, nodes);
-        let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
+        Ok(self.prepare(public_key, nodes).sign(store, key_id)?)
+    }
+}
+
+/// Every node's signed message, not yet signed: [`SessionTemplate::prepare`], then
+/// [`Self::sign`] (which may block on an HSM, so async callers run it off the runtime).
+#[derive(Clone, Debug)]
+pub struct UnsignedSessionSigs {
+    public_key: VerifyingKey,
+    nodes: Vec<NodeUrl>,
+    messages: Vec<String>,
+}
+
+impl UnsignedSessionSigs {
+    /// The messages, in node order.
+    pub fn messages(&self) -> &[String] {
+        &self.messages
+    }
+
+    /// Signs every message with session key `key_id` of `store` (whose public key the
+    /// messages were prepared for) in one [`SessionKeyStore::sign_many`] call.
+    pub fn sign(self, store: &(impl SessionKeyStore + ?Sized), key_id: &KeyId) -> Result<SessionSigs, KeyStoreError> {
+        let refs: Vec<&[u8]> = self.messages.iter().map(|m| m.as_bytes()).collect();
         let sigs = store.sign_many(key_id, &refs)?;
-        Ok(SessionSigs::assemble(&public_key, nodes, messages, sigs))
+        Ok(SessionSigs::from_parts(&self.public_key, self.nodes, self.messages, sigs))
     }
 }
 
-impl SessionSigs {
-    /// Pairs each node with its signed message and signature, in order. For callers that sign
-    /// [`SessionTemplate::signed_messages`] themselves (e.g. off an async runtime).
-    pub fn assemble(public_key: &VerifyingKey, nodes: &[NodeUrl], messages: Vec<String>, sigs: Vec<Signature>) -> Self {
-        let address = hex::encode(public_key.as_bytes());
-        Self(
-            nodes
-                .iter()
-                .zip(messages)
-                .zip(sigs)
-                .map(|((node, signed_message), sig)| {
-                    let sig = SessionSig {
-                        sig: hex::encode(sig.to_bytes()),
-                        derived_via: DERIVED_VIA_SESSION.to_string(),
-                        signed_message,
-                        address: address.clone(),
-                        algo: Some(SESSION_ALGO.to_string()),
-                    };
-                    (node.clone(), sig)
-                })
-                .collect(),
-        )
-    }
+/// What every kind of session request takes besides its nodes, resources and clock: the rest of
+/// `getSessionSigs`' parameters. [`SessionSigsRequest`], [`crate::pkp::PkpSessionSigsRequest`]
+/// and the session manager's per-call options ([`crate::manager::SessionSigsOptions`]) carry
+/// it.
+///
+/// ```
+/// use lit_session_signer::session_sigs::SessionParams;
+/// let params = SessionParams::new("0x3a9c4f1e8b7d6a5c4b3a2918").with_domain("example.com").with_chain_id(137);
+/// assert_eq!(params.siwe.domain.as_deref(), Some("example.com"));
+/// assert_eq!(params.expiration, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionParams {
+    /// The SIWE nonce (a recent block hash).
+    pub nonce: String,
+    /// The session's (and a new AuthSig's) expiration; each request type has its default.
+    pub expiration: Option<Timestamp>,
+    /// Capability AuthSigs (e.g. capacity delegations), placed before the session AuthSig.
+    pub capability_auth_sigs: Vec<Value>,
+    /// SIWE fields of a new AuthSig.
+    pub siwe: SiweOptions,
+    /// The signed-message layout of the nodes' network.
+    pub format: SessionFormat,
 }
 
-fn check_nodes(nodes: &[NodeUrl]) -> Result<(), SessionSigsError> {
-    if nodes.is_empty() {
-        return Err(SessionSigsError::NoNodes);
+impl SessionParams {
+    /// Defaults with `nonce`.
+    pub fn new(nonce: &str) -> Self {
+        Self { nonce: nonce.to_string(), ..Self::default() }
     }
-    for (i, n) in nodes.iter().enumerate() {
-        if nodes[..i].contains(n) {
-            return Err(SessionSigsError::DuplicateNode(n.to_string()));
+
+    /// The expiration of a session issued at `issued_at`: the one set, or the SDK's
+    /// [`DEFAULT_SESSION_LIFETIME`] later.
+    pub fn expiration_after(&self, issued_at: Timestamp) -> Timestamp {
+        self.expiration.unwrap_or_else(|| issued_at.saturating_add(DEFAULT_SESSION_LIFETIME))
+    }
+
+    /// Sets the expiration.
+    pub fn with_expiration(mut self, expiration: Timestamp) -> Self {
+        self.expiration = Some(expiration);
+        self
+    }
+
+    /// Appends a capability AuthSig.
+    pub fn with_capability_auth_sig(mut self, auth_sig: Value) -> Self {
+        self.capability_auth_sigs.push(auth_sig);
+        self
+    }
+
+    /// Sets the SIWE domain.
+    pub fn with_domain(mut self, domain: impl Into<String>) -> Self {
+        self.siwe.domain = Some(domain.into());
+        self
+    }
+
+    /// Sets the SIWE statement (before the ReCap sentence).
+    pub fn with_statement(mut self, statement: impl Into<String>) -> Self {
+        self.siwe.statement = Some(statement.into());
+        self
+    }
+
+    /// Sets the SIWE chain id.
+    pub fn with_chain_id(mut self, chain_id: u64) -> Self {
+        self.siwe.chain_id = Some(chain_id);
+        self
+    }
+
+    /// Sets the signed-message layout.
+    pub fn with_format(mut self, format: SessionFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Checks the capability AuthSigs' shape.
+    pub(crate) fn check_capabilities(&self) -> Result<(), SessionSigsError> {
+        for (i, cap) in self.capability_auth_sigs.iter().enumerate() {
+            check_capability(cap).map_err(|reason| SessionSigsError::InvalidCapability { index: i + 1, reason })?;
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Everything `getSessionSigs` takes, for a wallet-backed (EOA) session.
@@ -310,11 +302,12 @@ fn check_nodes(nodes: &[NodeUrl]) -> Result<(), SessionSigsError> {
 /// let store = MemoryKeyStore::new();
 /// let key = store.generate("session").unwrap();
 /// let wallet = MemoryWallet::random().unwrap();
-/// let request = SessionSigsRequest::new(
+/// let mut request = SessionSigsRequest::new(
 ///     vec!["https://127.0.0.1:7470".parse().unwrap()],
 ///     vec!["lit-pkp://*=pkp-signing".parse().unwrap()],
 ///     "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c",
 /// );
+/// request.params.siwe.domain = Some("example.com".into());
 /// let sigs = request.sign(&store, &key, &wallet).unwrap();
 /// assert_eq!(sigs.len(), 1);
 /// ```
@@ -324,46 +317,54 @@ pub struct SessionSigsRequest {
     pub nodes: Vec<NodeUrl>,
     /// What the session may do.
     pub requests: Vec<ResourceAbilityRequest>,
-    /// The SIWE nonce (a recent block hash).
-    pub nonce: String,
     /// The clock: SIWE `Issued At` and the session's issuedAt.
     pub now: Timestamp,
-    /// Defaults to `now` + 24 h.
-    pub expiration: Option<Timestamp>,
-    /// Capability AuthSigs (e.g. capacity delegation), placed before the session AuthSig.
-    pub capability_auth_sigs: Vec<Value>,
-    /// SIWE domain (default `localhost`).
-    pub domain: Option<String>,
-    /// SIWE statement before the ReCap sentence (default: the SDK's test statement).
-    pub statement: Option<String>,
-    /// SIWE chain id (default 1).
-    pub chain_id: Option<u64>,
+    /// Nonce, expiration (default `now` + 24 h), capabilities, SIWE options, format.
+    pub params: SessionParams,
 }
 
 impl SessionSigsRequest {
     /// A request with the SDK's defaults and the real clock.
     pub fn new(nodes: Vec<NodeUrl>, requests: Vec<ResourceAbilityRequest>, nonce: &str) -> Self {
-        Self {
-            nodes,
-            requests,
-            nonce: nonce.to_string(),
-            now: Timestamp::now(),
-            expiration: None,
-            capability_auth_sigs: Vec::new(),
-            domain: None,
-            statement: None,
-            chain_id: None,
-        }
+        Self::from_params(nodes, requests, SessionParams::new(nonce))
+    }
+
+    /// A request with `params` and the real clock.
+    ///
+    /// ```
+    /// use lit_session_signer::session_sigs::{SessionParams, SessionSigsRequest};
+    /// let params = SessionParams::new("0x3a9c4f1e8b7d6a5c4b3a2918").with_domain("example.com");
+    /// let request = SessionSigsRequest::from_params(
+    ///     vec!["https://127.0.0.1:7470".parse().unwrap()],
+    ///     vec!["lit-pkp://*=pkp-signing".parse().unwrap()],
+    ///     params,
+    /// )
+    /// .with_now("2025-03-15T12:34:56.789Z".parse().unwrap());
+    /// assert_eq!(request.expiration().to_string(), "2025-03-16T12:34:56.789Z");
+    /// ```
+    pub fn from_params(nodes: Vec<NodeUrl>, requests: Vec<ResourceAbilityRequest>, params: SessionParams) -> Self {
+        Self { nodes, requests, now: Timestamp::now(), params }
+    }
+
+    /// Sets the clock (SIWE `Issued At` and the session's issuedAt).
+    pub fn with_now(mut self, now: Timestamp) -> Self {
+        self.now = now;
+        self
     }
 
     /// The expiration in force.
     pub fn expiration(&self) -> Timestamp {
-        self.expiration.unwrap_or_else(|| self.now.saturating_add(DEFAULT_SESSION_LIFETIME))
+        self.params.expiration_after(self.now)
     }
 
     /// Checks the request without signing anything.
     pub fn validate(&self) -> Result<(), SessionSigsError> {
-        check_nodes(&self.nodes)?;
+        self.checked_nodes().map(drop)
+    }
+
+    // The checks of `validate`, keeping the checked node list.
+    pub(crate) fn checked_nodes(&self) -> Result<NodeList, SessionSigsError> {
+        let nodes = NodeList::from_slice(&self.nodes)?;
         if self.requests.is_empty() {
             return Err(SessionSigsError::NoRequests);
         }
@@ -371,10 +372,8 @@ impl SessionSigsRequest {
         if expiration <= self.now {
             return Err(SessionSigsError::ExpirationNotAfterIssuedAt { issued_at: self.now, expiration });
         }
-        for (i, cap) in self.capability_auth_sigs.iter().enumerate() {
-            check_capability(cap).map_err(|reason| SessionSigsError::InvalidCapability { index: i + 1, reason })?;
-        }
-        Ok(())
+        self.params.check_capabilities()?;
+        Ok(nodes)
     }
 
     /// Requests the session's own ReCap will not grant when a node checks them. This happens
@@ -395,19 +394,11 @@ impl SessionSigsRequest {
     /// [`Self::session_siwe`] for a signer known only by its address (e.g. an external custody
     /// API that signs elsewhere).
     pub fn session_siwe_for(&self, session_key: &VerifyingKey, signer: EthAddress) -> SiweMessage {
-        let mut siwe = SiweMessage::new(signer, &self.nonce, self.now)
+        SiweMessage::new(signer, &self.params.nonce, self.now)
             .with_uri(&session_key_uri(session_key))
-            .with_expiration(self.expiration());
-        if let Some(d) = &self.domain {
-            siwe = siwe.with_domain(d);
-        }
-        if let Some(s) = &self.statement {
-            siwe = siwe.with_statement(s);
-        }
-        if let Some(c) = self.chain_id {
-            siwe = siwe.with_chain_id(c);
-        }
-        siwe.with_requests(&self.requests)
+            .with_expiration(self.expiration())
+            .with_options(&self.params.siwe)
+            .with_requests(&self.requests)
     }
 
     /// Builds and signs the session AuthSig with `wallet`, then signs every node's message with
@@ -418,17 +409,25 @@ impl SessionSigsRequest {
         key_id: &KeyId,
         wallet: &(impl WalletSigner + ?Sized),
     ) -> Result<SessionSigs, SessionSigsError> {
-        self.validate()?;
+        let nodes = self.checked_nodes()?;
         let public_key = store.public_key(key_id)?;
         let auth_sig = AuthSig::sign(wallet, &self.session_siwe(&public_key, wallet))?;
-        self.template(&auth_sig).sign(store, key_id, &self.nodes)
+        Ok(self.template(&auth_sig).prepare(public_key, &nodes).sign(store, key_id)?)
     }
 
     /// The shared template, with `session_auth_sig` as the last capability.
     pub fn template(&self, session_auth_sig: &AuthSig) -> SessionTemplate {
-        let mut capabilities = self.capability_auth_sigs.clone();
-        capabilities.push(serde_json::to_value(session_auth_sig).unwrap_or(Value::Null));
+        let json = serde_json::to_value(session_auth_sig).expect("an AuthSig of strings serialises to JSON");
+        self.template_with(json)
+    }
+
+    /// [`Self::template`] with the session AuthSig already as a JSON object (e.g. cached).
+    pub fn template_with(&self, session_auth_sig: Value) -> SessionTemplate {
+        let mut capabilities = Vec::with_capacity(self.params.capability_auth_sigs.len() + 1);
+        capabilities.extend_from_slice(&self.params.capability_auth_sigs);
+        capabilities.push(session_auth_sig);
         SessionTemplate {
+            format: self.params.format,
             requests: self.requests.clone(),
             capabilities,
             issued_at: self.now,
@@ -452,35 +451,6 @@ fn check_capability(cap: &Value) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn node_urls() {
-        for ok in
-            ["https://158.69.108.66:443", "http://127.0.0.1:7471", "https://node.example.com", "http://[::1]:7470"]
-        {
-            assert_eq!(ok.parse::<NodeUrl>().unwrap().as_str(), ok);
-        }
-        for bad in [
-            "",
-            "158.69.108.66:443",
-            "ftp://x:1",
-            "https://",
-            "https://x:1/",
-            "https://x:1/path",
-            "https://x:1?q",
-            "https://u@x:1",
-            "https://x :1",
-        ] {
-            assert!(bad.parse::<NodeUrl>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn duplicate_and_missing_nodes() {
-        let n: NodeUrl = "http://127.0.0.1:7471".parse().unwrap();
-        assert!(matches!(check_nodes(&[]), Err(SessionSigsError::NoNodes)));
-        assert!(matches!(check_nodes(&[n.clone(), n]), Err(SessionSigsError::DuplicateNode(_))));
-    }
 
     #[test]
     fn shadowed_requests_are_reported() {
@@ -508,5 +478,15 @@ mod tests {
             &serde_json::json!({"sig": "x", "derivedVia": "y", "signedMessage": "z", "address": "a"})
         )
         .is_ok());
+    }
+
+    #[test]
+    fn bad_node_lists_are_refused_before_signing() {
+        let n: NodeUrl = "http://127.0.0.1:7471".parse().unwrap();
+        let requests = vec!["lit-pkp://*=pkp-signing".parse().unwrap()];
+        let none = SessionSigsRequest::new(vec![], requests.clone(), "0x1234567890");
+        assert!(matches!(none.validate(), Err(SessionSigsError::Nodes(NodeListError::Empty))));
+        let twice = SessionSigsRequest::new(vec![n.clone(), n], requests, "0x1234567890");
+        assert!(matches!(twice.validate(), Err(SessionSigsError::Nodes(NodeListError::Duplicate(_)))));
     }
 }

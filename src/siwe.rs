@@ -38,6 +38,18 @@ pub enum SiweError {
     StatementCharacter(char),
 }
 
+/// The SIWE fields a caller may choose for a session AuthSig; unset fields keep the SDK's
+/// defaults ([`DEFAULT_DOMAIN`], [`DEFAULT_STATEMENT`], chain 1).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SiweOptions {
+    /// The domain asking for the signature.
+    pub domain: Option<String>,
+    /// The statement, before the ReCap sentence.
+    pub statement: Option<String>,
+    /// The EIP-155 chain id.
+    pub chain_id: Option<u64>,
+}
+
 /// An EIP-4361 message, field for field. Build it with [`SiweMessage::new`] and the `with_*`
 /// methods, then [`render`](SiweMessage::render) it.
 ///
@@ -110,6 +122,20 @@ impl SiweMessage {
     /// Sets the chain id.
     pub fn with_chain_id(mut self, chain_id: u64) -> Self {
         self.chain_id = chain_id;
+        self
+    }
+
+    /// Sets the fields `options` sets.
+    pub fn with_options(mut self, options: &SiweOptions) -> Self {
+        if let Some(domain) = &options.domain {
+            self.domain = domain.clone();
+        }
+        if let Some(statement) = &options.statement {
+            self.statement = statement.clone();
+        }
+        if let Some(chain_id) = options.chain_id {
+            self.chain_id = chain_id;
+        }
         self
     }
 

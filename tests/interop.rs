@@ -231,7 +231,7 @@ fn our_session_sigs_pass_the_sdk_checks() {
                 ..CapacityDelegation::default()
             };
             let auth_sig = delegation.sign(&owner, &nonce, now).unwrap();
-            req.capability_auth_sigs.push(serde_json::to_value(auth_sig).unwrap());
+            req.params.capability_auth_sigs.push(serde_json::to_value(auth_sig).unwrap());
         }
         let sigs = req.sign(&store, &key, &wallet).unwrap();
         sets.push(json!({

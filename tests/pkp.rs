@@ -284,7 +284,7 @@ async fn node_refusals_are_reported() {
     assert!(text.contains("HTTP 401: NodeAuthFailed: auth method of type 6 not accepted"), "{text}");
     // A nonce that is not a known block hash.
     let mut request = pkp_request(&sim, TOKEN);
-    request.nonce = simulator::test_block_hash(999);
+    request.params.nonce = simulator::test_block_hash(999);
     let text = request.sign(&transport, &store, &id, &SignOptions::new(3)).await.unwrap_err().to_string();
     assert!(text.contains("Error fetching block from hash"), "{text}");
     // The wrong epoch.
@@ -327,7 +327,7 @@ fn siwe_matches_the_real_node_vector() {
         1,
     );
     request.now = "2024-04-25T02:09:50.822Z".parse::<Timestamp>().unwrap();
-    request.expiration = Some("2024-04-26T02:09:50.822Z".parse().unwrap());
+    request.params.expiration = Some("2024-04-26T02:09:50.822Z".parse().unwrap());
     let ours = request.siwe(&key).render().unwrap();
     assert_eq!(ours.lines().nth(3), Some(client_statement));
     assert!(ours.starts_with("litprotocol.com wants you to sign in with your Ethereum account:\n"));

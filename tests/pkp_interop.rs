@@ -131,9 +131,9 @@ async fn the_js_sdk_sends_our_request_and_mints_our_session_sigs() {
             None => PkpSessionSigsRequest::new(nodes.clone(), pkp, methods, requests, &nonce, 9),
         };
         request.now = now;
-        request.expiration = case.expiration.map(|e| e.parse().unwrap());
-        request.domain = case.domain.map(str::to_string);
-        request.capability_auth_sigs = case.capabilities.clone();
+        request.params.expiration = case.expiration.map(|e| e.parse().unwrap());
+        request.params.siwe.domain = case.domain.map(str::to_string);
+        request.params.capability_auth_sigs = case.capabilities.clone();
 
         // The simulated network answers our request; the SDK gets the same answers.
         let mut config = SimulatorConfig::new(case.nodes, case.threshold);

@@ -409,7 +409,7 @@ proptest! {
         let nodes: Vec<NodeUrl> = ports.iter().map(|p| format!("https://127.0.0.1:{p}").parse().unwrap()).collect();
         let mut request = SessionSigsRequest::new(nodes.clone(), requests.clone(), "0x3a9c4f1e8b7d6a5c");
         request.now = timestamp_from_ms(now_ms);
-        request.expiration = Some(request.now.saturating_add(Duration::seconds(life_s)));
+        request.params.expiration = Some(request.now.saturating_add(Duration::seconds(life_s)));
         let sigs = request.sign(&store, &id, &wallet).unwrap();
 
         let entries = parse_session_sigs(&sigs.to_json()).unwrap();

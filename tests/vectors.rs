@@ -211,7 +211,7 @@ fn deterministic_session_sigs() {
     let requests = inputs["resourceAbilityRequests"].as_array().unwrap().iter().map(request).collect();
     let mut req = SessionSigsRequest::new(nodes, requests, s(inputs, "latestBlockhashNonce"));
     req.now = s(inputs, "frozenNow").parse().unwrap();
-    req.expiration = Some(s(inputs, "expiration").parse().unwrap());
+    req.params.expiration = Some(s(inputs, "expiration").parse().unwrap());
 
     let public_key = store.public_key(&key).unwrap();
     let auth_sig = AuthSig::sign(&wallet, &req.session_siwe(&public_key, &wallet)).unwrap();

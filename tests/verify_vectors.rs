@@ -375,8 +375,8 @@ fn mint(capability_auth_sigs: Vec<Value>, expiration: Option<Timestamp>) -> Fx {
         NONCE,
     );
     request.now = now();
-    request.expiration = expiration;
-    request.capability_auth_sigs = capability_auth_sigs;
+    request.params.expiration = expiration;
+    request.params.capability_auth_sigs = capability_auth_sigs;
     let sigs = request.sign(&store, &id, &wallet).unwrap();
     Fx { key: SigningKey::from_bytes(&SEED), wallet, other_wallet, request, sigs }
 }

@@ -44,7 +44,7 @@ fn base() -> &'static Base {
         let requests = vec!["lit-pkp://*=pkp-signing".parse().expect("request")];
         let mut request = SessionSigsRequest::new(nodes, requests, "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c");
         request.now = NOW.parse().expect("now");
-        request.expiration = Some(request.now.saturating_add(Duration::hours(2)));
+        request.params.expiration = Some(request.now.saturating_add(Duration::hours(2)));
         let sigs = request.sign(&store, &id, &wallet).expect("sign");
         let session_sig = sigs.get(NODES[0]).expect("node 0").clone();
         Base { session_sig, key: SigningKey::from_bytes(&SEED), wallet, now: request.now }

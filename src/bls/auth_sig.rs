@@ -8,11 +8,7 @@ use super::public_key::NetworkPublicKey;
 use super::signature::BlsSignature;
 use crate::auth_sig::AuthSig;
 use crate::eth::EthAddress;
-
-/// `derivedVia` of a network-signed AuthSig.
-pub const DERIVED_VIA_LIT_BLS: &str = "lit.bls";
-/// `algo` of a network-signed AuthSig.
-pub const ALGO_LIT_BLS: &str = "LIT_BLS";
+use crate::protocol::auth_sig::{ALGO_LIT_BLS, DERIVED_VIA_LIT_BLS};
 
 /// Builds the `LIT_BLS` AuthSig. `signed_message` is the SIWE the nodes signed (their
 /// rewritten one, not the one sent); `address` the PKP's. Serialises in the SDK's key order
@@ -38,15 +34,9 @@ pub fn lit_bls_auth_sig(signature: &BlsSignature, signed_message: impl Into<Stri
     }
 }
 
-/// Whether `derivedVia`/`algo` mark a network BLS AuthSig (both must match, as in the node's
-/// `determine_auth_material_type`; anything else is treated as a wallet signature there).
-pub fn is_lit_bls(derived_via: &str, algo: Option<&str>) -> bool {
-    derived_via == DERIVED_VIA_LIT_BLS && algo == Some(ALGO_LIT_BLS)
-}
-
 /// The signature of a `LIT_BLS` AuthSig.
 pub fn lit_bls_signature(auth_sig: &AuthSig) -> Result<BlsSignature, BlsError> {
-    if !is_lit_bls(&auth_sig.derived_via, auth_sig.algo.as_deref()) {
+    if !auth_sig.is_lit_bls() {
         return Err(BlsError::NotLitBls { derived_via: auth_sig.derived_via.clone(), algo: auth_sig.algo.clone() });
     }
     BlsSignature::from_sig_json(&auth_sig.sig)

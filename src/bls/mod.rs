@@ -34,9 +34,9 @@ mod public_key;
 mod share;
 mod signature;
 
-pub use auth_sig::{
-    is_lit_bls, lit_bls_auth_sig, lit_bls_signature, verify_lit_bls_auth_sig, ALGO_LIT_BLS, DERIVED_VIA_LIT_BLS,
-};
+pub use auth_sig::{lit_bls_auth_sig, lit_bls_signature, verify_lit_bls_auth_sig};
+// The AuthSig format's values, defined with the format.
+pub use crate::protocol::auth_sig::{is_lit_bls, ALGO_LIT_BLS, DERIVED_VIA_LIT_BLS};
 pub use combine::{combine_shares, combine_verified, CombinedSignature, MAX_SUBSET_ATTEMPTS};
 #[cfg(feature = "test-util")]
 pub use dealer::{deal_shares, deal_shares_from_seed, KeyShare};

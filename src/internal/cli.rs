@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+pub use crate::error_chain::error_chain;
 pub use crate::secret_file::looks_like_inline_secret;
 
 /// Errors of the command line's non-secret inputs. Never repeats a value that may be a secret.

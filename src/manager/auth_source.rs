@@ -1,10 +1,11 @@
 //! Who signs the session key: a [`WalletSigner`] the manager drives itself, or an application
 //! callback (the SDK's `authNeededCallback`) for custody APIs and flows that sign elsewhere.
 
-use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
+use super::blocking::blocking;
+use super::error::{CallbackError, ManagerError};
 use crate::auth_sig::AuthSig;
 use crate::eth::EthAddress;
 use crate::keystore::VerifyingKey;
@@ -31,9 +32,6 @@ pub struct AuthNeeded {
     pub nonce: String,
 }
 
-/// Any error an application callback returns.
-pub type CallbackError = Box<dyn Error + Send + Sync>;
-
 /// An application-supplied signer of session AuthSigs.
 ///
 /// The manager checks whatever it returns (signature, signer, URI, grants, expiry) before
@@ -54,7 +52,9 @@ pub type CallbackError = Box<dyn Error + Send + Sync>;
 ///         self.0.address()
 ///     }
 ///     async fn auth_sig(&self, needed: AuthNeeded) -> Result<AuthSig, CallbackError> {
-///         Ok(AuthSig::sign(&self.0, &needed.siwe)?)
+///         let text = needed.siwe.render()?;
+///         let signature = self.0.personal_sign(text.as_bytes())?; // the custody API's answer
+///         Ok(AuthSig::from_signature(text, &signature, self.signer()))
 ///     }
 /// }
 /// ```
@@ -93,6 +93,18 @@ impl AuthSource {
         match self {
             Self::Wallet(w) => w.address(),
             Self::Callback(c) => c.signer(),
+        }
+    }
+
+    /// Asks the signer for the AuthSig `needed` describes: a wallet signs its SIWE off the
+    /// runtime (it may be an HSM), a callback gets all of `needed`.
+    pub(super) async fn auth_sig(&self, needed: AuthNeeded) -> Result<AuthSig, ManagerError> {
+        match self {
+            Self::Wallet(wallet) => {
+                let wallet = wallet.clone();
+                Ok(blocking(move || AuthSig::sign(&*wallet, &needed.siwe)).await??)
+            }
+            Self::Callback(callback) => callback.auth_sig(needed).await.map_err(ManagerError::Callback),
         }
     }
 }

@@ -33,35 +33,33 @@
 
 mod auth_source;
 mod auth_store;
+mod blocking;
+mod error;
+mod key_lifecycle;
 mod reuse;
-mod session_key;
 
-pub use auth_source::{AuthCallback, AuthNeeded, AuthSource, CallbackError};
+pub use auth_source::{AuthCallback, AuthNeeded, AuthSource};
 pub use auth_store::{AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, MemoryAuthSigStore};
-pub use reuse::ResignReason;
-pub use session_key::SessionKeyPolicy;
+pub use error::{CallbackError, ManagerError};
+pub use key_lifecycle::SessionKeyPolicy;
+pub use reuse::{AuthSigUse, ResignReason};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use serde_json::Value;
 use time::Duration;
 
-use crate::auth_sig::{AuthSig, AuthSigError};
 use crate::bls::NetworkPublicKey;
-use crate::keystore::{KeyId, KeyStoreError, SessionKeyStore, VerifyingKey};
+use crate::error_chain::error_chain;
+use crate::keystore::{KeyId, SessionKeyStore, VerifyingKey};
+use crate::protocol::{session_key_uri, NodeUrl};
 use crate::resources::ResourceAbilityRequest;
-use crate::session_sigs::{
-    session_key_uri, NodeUrl, SessionSigs, SessionSigsError, SessionSigsRequest, SessionTemplate,
-    DEFAULT_SESSION_LIFETIME,
-};
+use crate::session_sigs::{SessionParams, SessionSigs, SessionSigsRequest, DEFAULT_SESSION_LIFETIME};
 use crate::timestamp::Timestamp;
-use reuse::{CachedAuthSig, Needs};
-use session_key::{due, label_for, labelled_keys, LabelledKey};
-
-/// The node's grace on session expiry: a retired key stays until its last AuthSig is past it.
-const NODE_EXPIRY_GRACE: Duration = Duration::seconds(60);
+use blocking::blocking;
+use key_lifecycle::{CurrentKey, RetiredKey};
+use reuse::{CachedAuthSig, Decision, Lookup, Needs};
 
 /// Tunables of a [`SessionManager`].
 #[derive(Debug, Clone, Copy)]
@@ -87,58 +85,11 @@ impl Default for ManagerConfig {
     }
 }
 
-/// Per-call options, the rest of what `getSessionSigs` takes.
-#[derive(Debug, Clone, Default)]
-pub struct SessionSigsOptions {
-    /// The SIWE nonce for a new AuthSig (a recent block hash). Unused when the AuthSig is reused.
-    pub nonce: String,
-    /// Session expiration. Without it a session lasts [`ManagerConfig::lifetime`], cut to the
-    /// AuthSig's expiration; with it a cached AuthSig that ends earlier is replaced.
-    pub expiration: Option<Timestamp>,
-    /// Capability AuthSigs (e.g. capacity delegations), placed before the session AuthSig.
-    pub capability_auth_sigs: Vec<Value>,
-    /// SIWE domain of a new AuthSig (default `localhost`).
-    pub domain: Option<String>,
-    /// SIWE statement of a new AuthSig, before the ReCap sentence.
-    pub statement: Option<String>,
-    /// SIWE chain id of a new AuthSig (default 1).
-    pub chain_id: Option<u64>,
-}
-
-impl SessionSigsOptions {
-    /// Defaults with `nonce`.
-    pub fn new(nonce: &str) -> Self {
-        Self { nonce: nonce.to_string(), ..Self::default() }
-    }
-}
-
-/// Whether a call reused the cached AuthSig or got a new one, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthSigUse {
-    /// The cached AuthSig was reused.
-    Reused {
-        /// Its expiration.
-        expiration: Timestamp,
-    },
-    /// The signer was asked for a new AuthSig.
-    Signed {
-        /// Why the cached one (if any) was not reused.
-        reason: ResignReason,
-        /// The new AuthSig's expiration.
-        expiration: Timestamp,
-    },
-}
-
-impl fmt::Display for AuthSigUse {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Reused { expiration } => write!(f, "reused the cached AuthSig (expires {expiration})"),
-            Self::Signed { reason, expiration } => {
-                write!(f, "re-signed the AuthSig because {reason} (new one expires {expiration})")
-            }
-        }
-    }
-}
+/// Per-call options, the rest of what `getSessionSigs` takes: the session parameters. The nonce
+/// is used only when a new AuthSig is signed. Without an expiration a session lasts
+/// [`ManagerConfig::lifetime`], cut to the AuthSig's expiration; with one, a cached AuthSig that
+/// ends earlier is replaced.
+pub type SessionSigsOptions = SessionParams;
 
 /// The result of [`SessionManager::session_sigs_report`].
 #[derive(Debug)]
@@ -167,58 +118,13 @@ pub struct ManagerStats {
     pub keys_deleted: u64,
 }
 
-/// Errors of a [`SessionManager`] call.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ManagerError {
-    /// The nodes, requests or options are not usable.
-    #[error(transparent)]
-    Request(#[from] SessionSigsError),
-    /// The session key store failed.
-    #[error("session key: {0}")]
-    KeyStore(#[from] KeyStoreError),
-    /// The wallet failed to sign the AuthSig.
-    #[error(transparent)]
-    Wallet(#[from] AuthSigError),
-    /// The application callback failed.
-    #[error("auth callback failed: {0}")]
-    Callback(CallbackError),
-    /// The signer returned an AuthSig the manager cannot use.
-    #[error("the new AuthSig was refused: {0}")]
-    Rejected(ResignReason),
-    /// The AuthSig cache failed where it mattered (e.g. `forget` could not delete).
-    #[error(transparent)]
-    Store(#[from] AuthStoreError),
-    /// The session key was deleted and the policy cannot make another.
-    #[error("no session key: it was deleted by forget(); configure a new one")]
-    NoSessionKey,
-    /// A blocking task (HSM or file I/O) died.
-    #[error("background task failed: {0}")]
-    Task(String),
-}
-
-#[derive(Debug, Clone)]
-struct CurrentKey {
-    id: KeyId,
-    public: VerifyingKey,
-    address: String,
-    created: Option<Timestamp>,
-}
-
-#[derive(Debug)]
-struct RetiredKey {
-    id: KeyId,
-    public: VerifyingKey,
-    delete_after: Timestamp,
-}
-
 #[derive(Debug, Default)]
 struct State {
     discovered: bool,
     key_deleted: bool,
     current: Option<CurrentKey>,
     retired: Vec<RetiredKey>,
-    // The in-memory copy for `cached_for`; the store is read only when this misses.
+    // The in-memory copy; the store is read only when it is for another signer or session key.
     cached: Option<(AuthSigKey, Arc<CachedAuthSig>)>,
     // The latest expiration of any AuthSig handed out for the current key: how long it must live.
     latest_auth_expiration: Option<Timestamp>,
@@ -346,23 +252,18 @@ impl SessionManager {
         options: &SessionSigsOptions,
     ) -> Result<SessionSigsReport, ManagerError> {
         let now = (self.clock)();
-        let issued_at = now.saturating_sub(self.config.issued_at_backdate);
         let source = self.auth_source();
         let signer = source.signer();
+        let mut params = options.clone();
+        params.expiration = Some(options.expiration.unwrap_or_else(|| now.saturating_add(self.config.lifetime)));
         let mut request = SessionSigsRequest {
             nodes: nodes.to_vec(),
             requests: requests.to_vec(),
-            nonce: options.nonce.clone(),
-            now: issued_at,
-            expiration: Some(options.expiration.unwrap_or_else(|| now.saturating_add(self.config.lifetime))),
-            capability_auth_sigs: options.capability_auth_sigs.clone(),
-            domain: options.domain.clone(),
-            statement: options.statement.clone(),
-            chain_id: options.chain_id,
+            now: now.saturating_sub(self.config.issued_at_backdate),
+            params,
         };
-        request.validate()?;
+        let nodes = request.checked_nodes()?;
 
-        let mut warnings = Vec::new();
         let mut state = self.state.lock().await;
         let key = self.ensure_key(&mut state, now, signer).await?;
         let auth_key = AuthSigKey { signer, session_key: key.public };
@@ -374,42 +275,16 @@ impl SessionManager {
             requests,
             until: options.expiration,
         };
-
-        let mut reason = match &state.cached {
-            _ if state.rotated => ResignReason::KeyRotated,
-            Some((k, c)) if k.signer != signer => {
-                ResignReason::SignerChanged { cached: c.auth_sig.address.clone(), configured: signer }
-            }
-            _ => ResignReason::NotCached,
+        let lookup = match &state.cached {
+            Some((k, cached)) if *k == auth_key => Lookup::Memory(cached.clone()),
+            _ => Lookup::Store(self.load(auth_key).await?),
         };
-        let mut reuse = None;
-        match &state.cached {
-            Some((k, cached)) if *k == auth_key => match cached.reusable(&needs) {
-                Ok(exp) => reuse = Some((cached.clone(), exp)),
-                Err(r) => reason = r,
-            },
-            _ => match self.load(auth_key).await? {
-                Ok(Some(auth_sig)) => {
-                    let cached = Arc::new(CachedAuthSig::new(auth_sig, &self.network_keys));
-                    match cached.reusable(&needs) {
-                        Ok(exp) => {
-                            state.cached = Some((auth_key, cached.clone()));
-                            reuse = Some((cached, exp));
-                        }
-                        Err(r) => reason = r,
-                    }
-                }
-                Ok(None) => {}
-                Err(AuthStoreError::Corrupt { path, reason: why }) => {
-                    warnings.push(format!("cached AuthSig {} is corrupt ({why}); replacing it", path.display()));
-                    reason = ResignReason::CorruptCache(why);
-                }
-                Err(e) => warnings.push(format!("{e}; signing a new AuthSig")),
-            },
-        }
+        let Decision { reuse, reason, mut warnings } =
+            reuse::decide(state.cached.as_ref(), state.rotated, lookup, &needs, &self.network_keys);
 
         let (auth_sig, auth_expiration, used) = match reuse {
             Some((cached, expiration)) => {
+                state.cached = Some((auth_key, cached.clone()));
                 self.reused.fetch_add(1, Ordering::Relaxed);
                 (cached, expiration, AuthSigUse::Reused { expiration })
             }
@@ -417,7 +292,7 @@ impl SessionManager {
                 let cached = Arc::new(self.resign(&source, &request, &key, &needs).await?);
                 let expiration = cached.expiration().unwrap_or(now);
                 if let Err(e) = self.save(auth_key, cached.auth_sig.clone()).await? {
-                    warnings.push(format!("{e}; the new AuthSig is cached in memory only"));
+                    warnings.push(format!("{}; the new AuthSig is cached in memory only", error_chain(&e)));
                 }
                 state.cached = Some((auth_key, cached.clone()));
                 state.rotated = false;
@@ -430,13 +305,10 @@ impl SessionManager {
 
         // Without an explicit expiration the session ends with its capability.
         if options.expiration.is_none() {
-            request.expiration = request.expiration.map(|e| e.min(auth_expiration));
+            request.params.expiration = request.params.expiration.map(|e| e.min(auth_expiration));
         }
-        let expiration = request.expiration();
-        let mut capabilities = request.capability_auth_sigs;
-        capabilities.push(auth_sig.json.clone());
-        let template = SessionTemplate { requests: request.requests, capabilities, issued_at, expiration };
-        let sigs = self.sign_nodes(&template, &key, nodes).await?;
+        let unsigned = request.template_with(auth_sig.json.clone()).prepare(key.public, &nodes);
+        let sigs = self.sign_nodes(unsigned, &key.id).await?;
         Ok(SessionSigsReport { sigs, auth_sig: used, session_key: key.id, warnings })
     }
 
@@ -448,20 +320,7 @@ impl SessionManager {
         let signer = self.auth_source().signer();
         let mut state = self.state.lock().await;
         state.cached = None;
-        // After a restart the current labelled key is on the token but not yet known here.
-        if let SessionKeyPolicy::Labelled { prefix, .. } = &self.policy {
-            if !state.discovered {
-                self.discover(&mut state, prefix).await?;
-            }
-        }
-        let current = match (&state.current, &self.policy) {
-            (Some(c), _) => Some(c.clone()),
-            (None, SessionKeyPolicy::Fixed(_)) if !state.key_deleted => {
-                Some(self.ensure_key(&mut state, (self.clock)(), signer).await?)
-            }
-            _ => None,
-        };
-        let Some(current) = current else { return Ok(()) };
+        let Some(current) = self.existing_key(&mut state, signer).await? else { return Ok(()) };
         let store = self.store.clone();
         let key = AuthSigKey { signer, session_key: current.public };
         blocking(move || store.remove(&key)).await??;
@@ -480,16 +339,6 @@ impl SessionManager {
         self.auth.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    async fn load(&self, key: AuthSigKey) -> Result<Result<Option<AuthSig>, AuthStoreError>, ManagerError> {
-        let store = self.store.clone();
-        blocking(move || store.load(&key)).await
-    }
-
-    async fn save(&self, key: AuthSigKey, auth_sig: AuthSig) -> Result<Result<(), AuthStoreError>, ManagerError> {
-        let store = self.store.clone();
-        blocking(move || store.save(&key, &auth_sig)).await
-    }
-
     async fn resign(
         &self,
         source: &AuthSource,
@@ -497,176 +346,18 @@ impl SessionManager {
         key: &CurrentKey,
         needs: &Needs<'_>,
     ) -> Result<CachedAuthSig, ManagerError> {
-        let siwe = request.session_siwe_for(&key.public, source.signer());
-        let auth_sig = match source {
-            AuthSource::Wallet(wallet) => {
-                let wallet = wallet.clone();
-                blocking(move || AuthSig::sign(&*wallet, &siwe)).await??
-            }
-            AuthSource::Callback(callback) => {
-                let needed = crate::manager::AuthNeeded {
-                    siwe,
-                    session_key: key.public,
-                    session_key_uri: session_key_uri(&key.public),
-                    requests: request.requests.clone(),
-                    expiration: request.expiration(),
-                    nonce: request.nonce.clone(),
-                };
-                callback.auth_sig(needed).await.map_err(ManagerError::Callback)?
-            }
+        let needed = AuthNeeded {
+            siwe: request.session_siwe_for(&key.public, source.signer()),
+            session_key: key.public,
+            session_key_uri: session_key_uri(&key.public),
+            requests: request.requests.clone(),
+            expiration: request.expiration(),
+            nonce: request.params.nonce.clone(),
         };
+        let auth_sig = source.auth_sig(needed).await?;
         // The SIWE library's own checks run here once (signature, parse); cheap checks per call.
         let checked = CachedAuthSig::new(auth_sig, &self.network_keys);
         checked.reusable(needs).map_err(ManagerError::Rejected)?;
         Ok(checked)
     }
-
-    async fn sign_nodes(
-        &self,
-        template: &SessionTemplate,
-        key: &CurrentKey,
-        nodes: &[NodeUrl],
-    ) -> Result<SessionSigs, ManagerError> {
-        let messages = template.signed_messages(&key.public, nodes);
-        let sigs = if self.keys.may_block() {
-            let keys = self.keys.clone();
-            let id = key.id.clone();
-            let (messages, sigs) = blocking(move || {
-                let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
-                let sigs = keys.sign_many(&id, &refs);
-                (messages, sigs)
-            })
-            .await?;
-            return Ok(SessionSigs::assemble(&key.public, nodes, messages, sigs?));
-        } else {
-            let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
-            self.keys.sign_many(&key.id, &refs)?
-        };
-        Ok(SessionSigs::assemble(&key.public, nodes, messages, sigs))
-    }
-
-    async fn public_key(&self, id: &KeyId) -> Result<VerifyingKey, ManagerError> {
-        if !self.keys.may_block() {
-            return Ok(self.keys.public_key(id)?);
-        }
-        let keys = self.keys.clone();
-        let id = id.clone();
-        Ok(blocking(move || keys.public_key(&id)).await??)
-    }
-
-    /// The current key: looked up once, then rotated and retired as the policy says.
-    async fn ensure_key(
-        &self,
-        state: &mut State,
-        now: Timestamp,
-        signer: crate::eth::EthAddress,
-    ) -> Result<CurrentKey, ManagerError> {
-        match &self.policy {
-            SessionKeyPolicy::Fixed(id) => {
-                if let Some(current) = &state.current {
-                    return Ok(current.clone());
-                }
-                if state.key_deleted {
-                    return Err(ManagerError::NoSessionKey);
-                }
-                let public = self.public_key(id).await?;
-                let current =
-                    CurrentKey { id: id.clone(), public, address: hex::encode(public.as_bytes()), created: None };
-                state.current = Some(current.clone());
-                Ok(current)
-            }
-            SessionKeyPolicy::Labelled { prefix, rotate_after } => {
-                if !state.discovered {
-                    self.discover(state, prefix).await?;
-                }
-                let rotate = match &state.current {
-                    None => true,
-                    Some(c) => {
-                        due(&LabelledKey { id: c.id.clone(), created: c.created.unwrap_or(now) }, *rotate_after, now)
-                    }
-                };
-                if rotate {
-                    let keys = self.keys.clone();
-                    let label = label_for(prefix, now);
-                    let id = blocking(move || keys.generate(&label)).await??;
-                    self.keys_generated.fetch_add(1, Ordering::Relaxed);
-                    let public = self.public_key(&id).await?;
-                    let new = CurrentKey { id, public, address: hex::encode(public.as_bytes()), created: Some(now) };
-                    if let Some(old) = state.current.replace(new) {
-                        let last_auth = state.latest_auth_expiration.take();
-                        state.retired.push(retire(old.id, old.public, now, last_auth, self.config.lifetime));
-                        state.rotated = true;
-                    }
-                    state.key_deleted = false;
-                }
-                self.delete_retired(state, now, signer).await;
-                state.current.clone().ok_or(ManagerError::NoSessionKey)
-            }
-        }
-    }
-
-    async fn discover(&self, state: &mut State, prefix: &str) -> Result<(), ManagerError> {
-        let keys = self.keys.clone();
-        let infos = blocking(move || keys.list()).await??;
-        let labelled = labelled_keys(&infos, prefix);
-        let public_of = |id: &KeyId| infos.iter().find(|i| &i.id == id).map(|i| i.public_key);
-        for pair in labelled.windows(2) {
-            if let Some(public) = public_of(&pair[0].id) {
-                state.retired.push(retire(pair[0].id.clone(), public, pair[1].created, None, self.config.lifetime));
-            }
-        }
-        if let Some(last) = labelled.last() {
-            if let Some(public) = public_of(&last.id) {
-                state.current = Some(CurrentKey {
-                    id: last.id.clone(),
-                    public,
-                    address: hex::encode(public.as_bytes()),
-                    created: Some(last.created),
-                });
-            }
-        }
-        state.discovered = true;
-        Ok(())
-    }
-
-    // Best effort: a key that cannot be deleted now is retried on a later call.
-    async fn delete_retired(&self, state: &mut State, now: Timestamp, signer: crate::eth::EthAddress) {
-        let (due_now, later): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut state.retired).into_iter().partition(|r| r.delete_after <= now);
-        state.retired = later;
-        for r in due_now {
-            let keys = self.keys.clone();
-            let store = self.store.clone();
-            let id = r.id.clone();
-            let auth_key = AuthSigKey { signer, session_key: r.public };
-            let deleted = blocking(move || {
-                let _ = store.remove(&auth_key);
-                keys.delete(&id)
-            })
-            .await;
-            match deleted {
-                Ok(Ok(())) | Ok(Err(KeyStoreError::KeyNotFound(..))) => {
-                    self.keys_deleted.fetch_add(1, Ordering::Relaxed);
-                }
-                _ => state.retired.push(r),
-            }
-        }
-    }
-}
-
-fn retire(
-    id: KeyId,
-    public: VerifyingKey,
-    replaced_at: Timestamp,
-    last_auth_expiration: Option<Timestamp>,
-    lifetime: Duration,
-) -> RetiredKey {
-    // Sessions signed before the replacement live until their AuthSig expires; after a restart
-    // that is unknown, and no AuthSig made before the replacement outlives one lifetime.
-    let last = last_auth_expiration.unwrap_or_else(|| replaced_at.saturating_add(lifetime));
-    RetiredKey { id, public, delete_after: last.saturating_add(NODE_EXPIRY_GRACE) }
-}
-
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ManagerError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ManagerError::Task(e.to_string()))
 }

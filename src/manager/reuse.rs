@@ -1,22 +1,28 @@
-//! The reuse rule: when a cached AuthSig may sign another session, and why not otherwise.
+//! The reuse rule: when a cached AuthSig may sign another session, and why not otherwise
+//! ([`decide`]).
 //!
-//! The SDK's `checkNeedToResignSessionKey` misses the signer and the expiry margin (research
-//! §5, §10); this rule checks both, and does the expensive part (SIWE parse, EIP-191 recovery,
-//! ReCap decoding) once per AuthSig rather than once per call.
+//! The SDK's `checkNeedToResignSessionKey` re-signs when the signature, the session key in the
+//! URI or the ReCap grants no longer fit, or the AuthSig has expired. It does not look at who
+//! signed (an app that switches accounts must call `disconnectWeb3`), at an expiry moments
+//! away, or at a requested session that outlives the AuthSig. This rule checks all of them,
+//! and does the expensive part (SIWE parse, EIP-191 recovery, ReCap decoding) once per AuthSig
+//! rather than once per call.
 
-use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 use time::Duration;
 
+use super::auth_store::{AuthSigKey, AuthStoreError};
 use crate::auth_sig::AuthSig;
 use crate::bls::NetworkPublicKey;
+use crate::error_chain::error_chain;
 use crate::eth::EthAddress;
+use crate::protocol::SESSION_URI_PREFIX;
 use crate::resources::ResourceAbilityRequest;
-use crate::session_sigs::SESSION_URI_PREFIX;
 use crate::timestamp::Timestamp;
-use crate::verify::{CapabilityAuthSig, CapabilityError, CheckedCapability, SignatureStatus};
+use crate::verify::{CapabilityError, CheckedCapability, SignatureStatus};
 
 /// Why the manager asked for a new AuthSig instead of reusing one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +109,34 @@ impl fmt::Display for ResignReason {
     }
 }
 
+/// Whether a call reused the cached AuthSig or got a new one, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSigUse {
+    /// The cached AuthSig was reused.
+    Reused {
+        /// Its expiration.
+        expiration: Timestamp,
+    },
+    /// The signer was asked for a new AuthSig.
+    Signed {
+        /// Why the cached one (if any) was not reused.
+        reason: ResignReason,
+        /// The new AuthSig's expiration.
+        expiration: Timestamp,
+    },
+}
+
+impl fmt::Display for AuthSigUse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Reused { expiration } => write!(f, "reused the cached AuthSig (expires {expiration})"),
+            Self::Signed { reason, expiration } => {
+                write!(f, "re-signed the AuthSig because {reason} (new one expires {expiration})")
+            }
+        }
+    }
+}
+
 /// What a call needs from the cached AuthSig.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Needs<'a> {
@@ -126,15 +160,8 @@ pub(crate) struct CachedAuthSig {
 impl CachedAuthSig {
     /// Checks `auth_sig` once; `LIT_BLS` AuthSigs verify against `network_keys`.
     pub fn new(auth_sig: AuthSig, network_keys: &[NetworkPublicKey]) -> Self {
-        let cap = CapabilityAuthSig {
-            sig: Cow::Borrowed(&auth_sig.sig),
-            derived_via: Cow::Borrowed(&auth_sig.derived_via),
-            signed_message: Cow::Borrowed(&auth_sig.signed_message),
-            address: Cow::Borrowed(&auth_sig.address),
-            algo: auth_sig.algo.as_deref().map(Cow::Borrowed),
-        };
-        let checked = CheckedCapability::check(&cap, network_keys);
-        let json = serde_json::to_value(&auth_sig).unwrap_or(Value::Null);
+        let checked = CheckedCapability::check(&auth_sig, network_keys);
+        let json = serde_json::to_value(&auth_sig).expect("an AuthSig of strings serialises to JSON");
         Self { auth_sig, json, checked }
     }
 
@@ -188,4 +215,65 @@ impl CachedAuthSig {
         }
         Ok(expiration)
     }
+}
+
+/// Where the manager found its candidate AuthSig.
+pub(crate) enum Lookup {
+    /// The in-memory copy, which is for this signer and session key.
+    Memory(Arc<CachedAuthSig>),
+    /// The store's answer (the in-memory copy was for another pair, or there was none).
+    Store(Result<Option<AuthSig>, AuthStoreError>),
+}
+
+/// What [`decide`] found.
+pub(crate) struct Decision {
+    /// The AuthSig to reuse and its expiration; `None`: ask the signer for a new one.
+    pub reuse: Option<(Arc<CachedAuthSig>, Timestamp)>,
+    /// Why a new one is needed (meaningless when `reuse` is set).
+    pub reason: ResignReason,
+    /// Problems that do not stop the call (a corrupt or unreadable cache).
+    pub warnings: Vec<String>,
+}
+
+/// Whether the candidate from `lookup` may sign this session. `held` is the in-memory entry
+/// before the lookup (it names the previous signer when the signer changed) and `rotated` says
+/// whether the session key was just replaced; both only choose the reason given when nothing
+/// usable was found.
+pub(crate) fn decide(
+    held: Option<&(AuthSigKey, Arc<CachedAuthSig>)>,
+    rotated: bool,
+    lookup: Lookup,
+    needs: &Needs<'_>,
+    network_keys: &[NetworkPublicKey],
+) -> Decision {
+    let mut reason = match held {
+        _ if rotated => ResignReason::KeyRotated,
+        Some((k, c)) if k.signer != needs.signer => {
+            ResignReason::SignerChanged { cached: c.auth_sig.address.clone(), configured: needs.signer }
+        }
+        _ => ResignReason::NotCached,
+    };
+    let mut warnings = Vec::new();
+    let candidate = match lookup {
+        Lookup::Memory(cached) => Some(cached),
+        Lookup::Store(Ok(Some(auth_sig))) => Some(Arc::new(CachedAuthSig::new(auth_sig, network_keys))),
+        Lookup::Store(Ok(None)) => None,
+        Lookup::Store(Err(AuthStoreError::Corrupt { path, reason: why })) => {
+            warnings.push(format!("cached AuthSig {} is corrupt ({why}); replacing it", path.display()));
+            reason = ResignReason::CorruptCache(why);
+            None
+        }
+        Lookup::Store(Err(e)) => {
+            warnings.push(format!("{}; signing a new AuthSig", error_chain(&e)));
+            None
+        }
+    };
+    let reuse = candidate.and_then(|cached| match cached.reusable(needs) {
+        Ok(expiration) => Some((cached, expiration)),
+        Err(why) => {
+            reason = why;
+            None
+        }
+    });
+    Decision { reuse, reason, warnings }
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::session::PkpSessionSigsRequest;
-use super::sign_session_key::SignOptions;
+use super::sign_session_key::QuorumOptions;
 use super::transport::NodeTransport;
 use crate::auth_sig::AuthSig;
 use crate::eth::EthAddress;
@@ -24,9 +24,9 @@ use crate::manager::{AuthCallback, AuthNeeded, CallbackError};
 /// use std::sync::Arc;
 /// use lit_session_signer::keystore::MemoryKeyStore;
 /// use lit_session_signer::manager::{AuthSource, MemoryAuthSigStore, SessionKeyPolicy, SessionManager};
-/// use lit_session_signer::pkp::{HttpTransport, PkpAuthCallback, SignOptions};
+/// use lit_session_signer::pkp::{HttpTransport, PkpAuthCallback, QuorumOptions};
 ///
-/// let callback = PkpAuthCallback::new(Arc::new(HttpTransport::new()?), template, SignOptions::new(7));
+/// let callback = PkpAuthCallback::new(Arc::new(HttpTransport::new()?), template, QuorumOptions::new(7));
 /// let manager = SessionManager::new(
 ///     Arc::new(MemoryKeyStore::new()),
 ///     SessionKeyPolicy::Labelled { prefix: "pkp-session".into(), rotate_after: None },
@@ -39,12 +39,12 @@ use crate::manager::{AuthCallback, AuthNeeded, CallbackError};
 pub struct PkpAuthCallback<T: NodeTransport + ?Sized> {
     transport: Arc<T>,
     template: PkpSessionSigsRequest,
-    options: SignOptions,
+    options: QuorumOptions,
 }
 
 impl<T: NodeTransport + ?Sized> PkpAuthCallback<T> {
     /// A callback over `transport` for the PKP and nodes of `template`.
-    pub fn new(transport: Arc<T>, template: PkpSessionSigsRequest, options: SignOptions) -> Self {
+    pub fn new(transport: Arc<T>, template: PkpSessionSigsRequest, options: QuorumOptions) -> Self {
         Self { transport, template, options }
     }
 }
@@ -58,9 +58,9 @@ impl<T: NodeTransport + ?Sized + 'static> AuthCallback for PkpAuthCallback<T> {
     async fn auth_sig(&self, needed: AuthNeeded) -> Result<AuthSig, CallbackError> {
         let mut request = self.template.clone();
         request.requests = needed.requests;
-        request.nonce = needed.nonce;
+        request.params.nonce = needed.nonce;
         request.now = needed.siwe.issued_at;
-        request.expiration = Some(needed.expiration);
+        request.params.expiration = Some(needed.expiration);
         let signed = request.sign_session_key(self.transport.as_ref(), &needed.session_key, &self.options).await?;
         Ok(signed.auth_sig)
     }

@@ -2,10 +2,11 @@
 
 use async_trait::async_trait;
 
-use super::request::{EncodedRequest, SIGN_SESSION_KEY_PATH};
-use super::response::{node_error_message, SignSessionKeyResponse};
+use super::response::{node_error_message, ResponseError};
 use super::transport::{NodeTransport, TransportError};
-use crate::session_sigs::NodeUrl;
+use crate::error_chain::error_chain;
+use crate::protocol::sign_session_key::{EncodedRequest, SignSessionKeyResponse, SIGN_SESSION_KEY_PATH};
+use crate::protocol::NodeUrl;
 
 // A node answer is a few kB; refuse to buffer more than this from a misbehaving node.
 const MAX_BODY: usize = 1 << 20;
@@ -55,34 +56,20 @@ impl NodeTransport for HttpTransport {
         for (name, value) in request.headers() {
             req = req.header(name, value);
         }
+        // reqwest's Display is only the outermost layer ("error sending request"); the cause
+        // (refused, TLS, DNS) is in the source chain.
         let mut response = req.send().await.map_err(|e| TransportError::Connect(error_chain(&e)))?;
         let status = response.status();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| TransportError::Connect(error_chain(&e)))? {
             if body.len() + chunk.len() > MAX_BODY {
-                return Err(TransportError::BadJson(format!("response larger than {MAX_BODY} bytes")));
+                return Err(ResponseError::BadJson(format!("response larger than {MAX_BODY} bytes")).into());
             }
             body.extend_from_slice(&chunk);
         }
         if !status.is_success() {
             return Err(TransportError::HttpStatus { status: status.as_u16(), message: node_error_message(&body) });
         }
-        SignSessionKeyResponse::from_json_slice(&body)
+        Ok(SignSessionKeyResponse::from_json_slice(&body)?)
     }
-}
-
-// reqwest's Display is only the outermost layer ("error sending request"); the cause (refused,
-// TLS, DNS) is in the source chain.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }

@@ -12,11 +12,15 @@
 //! - [`NodeTransport`]: one request to one node; [`HttpTransport`] (feature `http`) does it
 //!   with reqwest + rustls.
 //!
+//! The bytes of the exchange (request body, headers, the node's answer, auth methods, Lit
+//! Actions, the PKP key's encoding) are [`crate::protocol::sign_session_key`]'s; they are
+//! re-exported here.
+//!
 //! ```no_run
 //! # #[cfg(feature = "http")]
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
-//! use lit_session_signer::pkp::{auth_method_type, AuthMethod, HttpTransport, PkpSessionSigsRequest, SignOptions};
+//! use lit_session_signer::pkp::{auth_method_type, AuthMethod, HttpTransport, PkpSessionSigsRequest, QuorumOptions};
 //!
 //! let store = MemoryKeyStore::new(); // or a PKCS#11 store
 //! let key = store.generate("session")?;
@@ -29,37 +33,36 @@
 //!     "0x<latest block hash>",
 //!     42, // epoch
 //! );
-//! let sigs = request.sign(&HttpTransport::new()?, &store, &key, &SignOptions::new(2)).await?;
+//! let sigs = request.sign(&HttpTransport::new()?, &store, &key, &QuorumOptions::new(2)).await?;
 //! println!("{}", sigs.session_sigs.to_json());
 //! # Ok(())
 //! # }
 //! ```
 
 mod auth_callback;
-mod auth_method;
 #[cfg(feature = "http")]
 mod http;
-mod lit_action;
-mod public_key;
-mod request;
 mod response;
 mod session;
 mod sign_session_key;
 mod transport;
 
 pub use auth_callback::PkpAuthCallback;
-pub use auth_method::{auth_method_type, AuthMethod, AuthMethodError};
 #[cfg(feature = "http")]
 pub use http::{HttpTransport, HttpTransportError};
-pub use lit_action::{LitAction, LitActionError, LitActionSource};
-pub use public_key::{PkpPublicKey, PkpPublicKeyError};
-pub use request::{
-    EncodedRequest, SignSessionKeyRequest, CURVE_TYPE_BLS, SDK_TYPE, SDK_VERSION, SIGN_SESSION_KEY_PATH,
-};
-pub use response::{node_error_message, SignSessionKeyResponse, SignatureShareJson};
+pub use response::{node_error_message, ResponseError};
 pub use session::{PkpSessionError, PkpSessionSigs, PkpSessionSigsRequest, DEFAULT_PKP_DOMAIN, PKP_STATEMENT};
+#[doc(hidden)]
+pub use sign_session_key::SignOptions;
 pub use sign_session_key::{
-    sign_session_key_on_nodes, NodeFailure, NodeFailureReason, NodeFailures, SignOptions, SignSessionKeyError,
+    sign_session_key_on_nodes, NodeFailure, NodeFailureReason, NodeFailures, QuorumOptions, SignSessionKeyError,
     SignedSessionKey, DEFAULT_NODE_TIMEOUT,
 };
 pub use transport::{NodeTransport, TransportError};
+
+// The endpoint's wire format lives with the other formats; these paths stay for callers.
+pub use crate::protocol::sign_session_key::{
+    auth_method_type, AuthMethod, AuthMethodError, EncodedRequest, LitAction, LitActionError, LitActionSource,
+    PkpPublicKey, PkpPublicKeyError, SignSessionKeyRequest, SignSessionKeyResponse, SignatureShareJson, CURVE_TYPE_BLS,
+    SDK_TYPE, SDK_VERSION, SIGN_SESSION_KEY_PATH,
+};

@@ -1,42 +1,23 @@
-//! The `/web/sign_session_key/v1` response (`JsonSignSessionKeyResponseV1`, camelCase) and how
-//! a node's answer is read: every field the SDK requires, or a typed reason why not.
+//! How a node's `/web/sign_session_key/v1` answer is read: every field the SDK requires, or a
+//! typed reason why not ([`ResponseError`]). The answer's shape is
+//! [`crate::protocol::sign_session_key`]'s.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::transport::TransportError;
+use crate::protocol::sign_session_key::{SignSessionKeyResponse, CURVE_TYPE_BLS};
 
-/// `{"ProofOfPossession": "<hex: 1-byte share id ‖ 96-byte G2 point>"}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignatureShareJson {
-    /// The share, hex.
-    #[serde(rename = "ProofOfPossession")]
-    pub proof_of_possession: String,
-}
-
-/// One node's answer, in the node's key order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SignSessionKeyResponse {
-    /// `success`.
-    pub result: String,
-    /// The node's BLS signature share.
-    #[serde(rename = "signatureShare")]
-    pub signature_share: SignatureShareJson,
-    /// The node's share index (informational; the share carries its own identifier).
-    #[serde(rename = "shareIndex")]
-    pub share_index: u32,
-    /// `BLS`.
-    #[serde(rename = "curveType")]
-    pub curve_type: String,
-    /// The SIWE the node built and signed.
-    #[serde(rename = "siweMessage")]
-    pub siwe_message: String,
-    /// Hex of `sha256("lit_session:" + hex(eip191_hash(siweMessage)))`.
-    #[serde(rename = "dataSigned")]
-    pub data_signed: String,
-    /// The network's BLS root public key (48-byte G1, hex).
-    #[serde(rename = "blsRootPubkey")]
-    pub bls_root_pubkey: String,
+/// Why a node's 2xx answer cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResponseError {
+    /// A body that is not JSON of the expected shape.
+    #[error("bad JSON: {0}")]
+    BadJson(String),
+    /// A required field absent, null or empty.
+    #[error("missing field {0}")]
+    MissingField(String),
+    /// The node answered but refused (e.g. `result` not `success`).
+    #[error("node error: {0}")]
+    NodeRefused(String),
 }
 
 // Fields the SDK requires to be present and non-empty, in its order.
@@ -44,41 +25,41 @@ const REQUIRED: [&str; 7] =
     ["signatureShare", "curveType", "shareIndex", "siweMessage", "dataSigned", "blsRootPubkey", "result"];
 
 impl SignSessionKeyResponse {
-    /// Reads a 2xx response body. Fails with [`TransportError::BadJson`] for non-JSON,
-    /// [`TransportError::MissingField`] naming the first absent, null or empty field (the SDK's
-    /// rule), [`TransportError::NodeRefused`] when `result` is not `success` or `curveType` is
+    /// Reads a 2xx response body. Fails with [`ResponseError::BadJson`] for non-JSON,
+    /// [`ResponseError::MissingField`] naming the first absent, null or empty field (the SDK's
+    /// rule), [`ResponseError::NodeRefused`] when `result` is not `success` or `curveType` is
     /// not `BLS`.
     ///
     /// ```
-    /// use lit_session_signer::pkp::{SignSessionKeyResponse, TransportError};
+    /// use lit_session_signer::pkp::{ResponseError, SignSessionKeyResponse};
     /// let err = SignSessionKeyResponse::from_json_slice(br#"{"result":"success"}"#).unwrap_err();
-    /// assert_eq!(err, TransportError::MissingField("signatureShare".into()));
+    /// assert_eq!(err, ResponseError::MissingField("signatureShare".into()));
     /// ```
-    pub fn from_json_slice(body: &[u8]) -> Result<Self, TransportError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| TransportError::BadJson(e.to_string()))?;
-        let obj = value.as_object().ok_or_else(|| TransportError::BadJson("not a JSON object".into()))?;
+    pub fn from_json_slice(body: &[u8]) -> Result<Self, ResponseError> {
+        let value: Value = serde_json::from_slice(body).map_err(|e| ResponseError::BadJson(e.to_string()))?;
+        let obj = value.as_object().ok_or_else(|| ResponseError::BadJson("not a JSON object".into()))?;
         if let Some(result) = obj.get("result").and_then(Value::as_str) {
             if result != "success" {
-                return Err(TransportError::NodeRefused(format!("result {result:?}: {}", summary(&value))));
+                return Err(ResponseError::NodeRefused(format!("result {result:?}: {}", summary(&value))));
             }
         }
         for field in REQUIRED {
             match obj.get(field) {
-                None | Some(Value::Null) => return Err(TransportError::MissingField(field.into())),
-                Some(Value::String(s)) if s.is_empty() => return Err(TransportError::MissingField(field.into())),
+                None | Some(Value::Null) => return Err(ResponseError::MissingField(field.into())),
+                Some(Value::String(s)) if s.is_empty() => return Err(ResponseError::MissingField(field.into())),
                 _ => {}
             }
         }
         match obj.get("signatureShare").and_then(|s| s.get("ProofOfPossession")) {
             Some(Value::String(s)) if !s.is_empty() => {}
-            _ => return Err(TransportError::MissingField("signatureShare.ProofOfPossession".into())),
+            _ => return Err(ResponseError::MissingField("signatureShare.ProofOfPossession".into())),
         }
         if let Some(curve) = obj.get("curveType").and_then(Value::as_str) {
-            if curve != "BLS" {
-                return Err(TransportError::NodeRefused(format!("curveType {curve:?} (only BLS is supported)")));
+            if curve != CURVE_TYPE_BLS {
+                return Err(ResponseError::NodeRefused(format!("curveType {curve:?} (only BLS is supported)")));
             }
         }
-        serde_json::from_value(value).map_err(|e| TransportError::BadJson(e.to_string()))
+        serde_json::from_value(value).map_err(|e| ResponseError::BadJson(e.to_string()))
     }
 }
 
@@ -141,17 +122,17 @@ mod tests {
 
     #[test]
     fn names_what_is_wrong() {
-        assert!(matches!(SignSessionKeyResponse::from_json_slice(b"<html>"), Err(TransportError::BadJson(_))));
-        assert!(matches!(SignSessionKeyResponse::from_json_slice(b"[1]"), Err(TransportError::BadJson(_))));
+        assert!(matches!(SignSessionKeyResponse::from_json_slice(b"<html>"), Err(ResponseError::BadJson(_))));
+        assert!(matches!(SignSessionKeyResponse::from_json_slice(b"[1]"), Err(ResponseError::BadJson(_))));
         for field in REQUIRED {
             for bad in [Value::Null, json!("")] {
                 let mut v = good();
                 v[field] = bad;
                 let err = SignSessionKeyResponse::from_json_slice(v.to_string().as_bytes()).unwrap_err();
                 if field == "result" {
-                    assert!(matches!(err, TransportError::NodeRefused(_) | TransportError::MissingField(_)));
+                    assert!(matches!(err, ResponseError::NodeRefused(_) | ResponseError::MissingField(_)));
                 } else {
-                    assert_eq!(err, TransportError::MissingField(field.into()));
+                    assert_eq!(err, ResponseError::MissingField(field.into()));
                 }
             }
         }
@@ -159,26 +140,26 @@ mod tests {
         v["signatureShare"] = json!({"Other": "x"});
         assert_eq!(
             SignSessionKeyResponse::from_json_slice(v.to_string().as_bytes()).unwrap_err(),
-            TransportError::MissingField("signatureShare.ProofOfPossession".into())
+            ResponseError::MissingField("signatureShare.ProofOfPossession".into())
         );
         let mut v = good();
         v["curveType"] = json!("ECDSA");
         assert!(matches!(
             SignSessionKeyResponse::from_json_slice(v.to_string().as_bytes()),
-            Err(TransportError::NodeRefused(_))
+            Err(ResponseError::NodeRefused(_))
         ));
         let mut v = good();
         v["shareIndex"] = json!("zero");
         assert!(matches!(
             SignSessionKeyResponse::from_json_slice(v.to_string().as_bytes()),
-            Err(TransportError::BadJson(_))
+            Err(ResponseError::BadJson(_))
         ));
         let mut v = good();
         v["result"] = json!("failure");
         v["message"] = json!("auth failed");
         assert!(matches!(
             SignSessionKeyResponse::from_json_slice(v.to_string().as_bytes()),
-            Err(TransportError::NodeRefused(m)) if m.contains("auth failed")
+            Err(ResponseError::NodeRefused(m)) if m.contains("auth failed")
         ));
     }
 

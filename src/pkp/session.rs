@@ -2,18 +2,14 @@
 //! `sign_session_key` round trip, and per-node session signatures with the network-signed
 //! AuthSig as the last capability.
 
-use serde_json::Value;
-
-use super::auth_method::AuthMethod;
-use super::lit_action::LitAction;
-use super::public_key::PkpPublicKey;
-use super::request::SignSessionKeyRequest;
-use super::sign_session_key::{sign_session_key_on_nodes, SignOptions, SignSessionKeyError, SignedSessionKey};
+use super::sign_session_key::{sign_session_key_on_nodes, QuorumOptions, SignSessionKeyError, SignedSessionKey};
 use super::transport::NodeTransport;
 use crate::keystore::{KeyId, KeyStoreError, SessionKeyStore, VerifyingKey};
+use crate::protocol::sign_session_key::{AuthMethod, LitAction, PkpPublicKey, SignSessionKeyRequest};
+use crate::protocol::{session_key_uri, NodeList, NodeUrl};
 use crate::recap;
 use crate::resources::ResourceAbilityRequest;
-use crate::session_sigs::{session_key_uri, NodeUrl, SessionSigs, SessionSigsError, SessionSigsRequest};
+use crate::session_sigs::{SessionParams, SessionSigs, SessionSigsError, SessionSigsRequest};
 use crate::siwe::{SiweError, SiweMessage};
 use crate::timestamp::Timestamp;
 
@@ -32,15 +28,19 @@ pub enum PkpSessionError {
     #[error(transparent)]
     Siwe(#[from] SiweError),
     /// The nodes did not sign the session key.
-    #[error("sign_session_key: {0}")]
+    #[error(transparent)]
     SignSessionKey(#[from] SignSessionKeyError),
     /// The key store failed.
-    #[error("session key: {0}")]
+    #[error("session key")]
     KeyStore(#[from] KeyStoreError),
     /// A PKP session with neither auth methods nor a Lit Action: the nodes would have nothing
     /// to authenticate.
     #[error("no auth method and no Lit Action given: the nodes need one to authorise the PKP")]
     NoAuth,
+    /// A SIWE field the PKP flow fixes (`signSessionKey` writes its own statement and chain 1)
+    /// was set in the session parameters.
+    #[error("the PKP SIWE's {0} is fixed and cannot be set")]
+    FixedSiweField(&'static str),
 }
 
 /// PKP session signatures and the network-signed AuthSig they embed.
@@ -72,7 +72,7 @@ pub struct PkpSessionSigs {
 /// let key = store.public_key(&store.generate("s").unwrap()).unwrap();
 /// let text = request.siwe(&key).render().unwrap();
 /// assert!(text.starts_with("litprotocol.com wants you to sign in with your Ethereum account:\n0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf\n\nLit Protocol PKP session signature I further authorize"));
-/// // With a transport (e.g. `HttpTransport`): `request.sign(&transport, &store, &id, &SignOptions::new(7)).await`.
+/// // With a transport (e.g. `HttpTransport`): `request.sign(&transport, &store, &id, &QuorumOptions::new(7)).await`.
 /// ```
 #[derive(Clone, Debug)]
 pub struct PkpSessionSigsRequest {
@@ -86,18 +86,14 @@ pub struct PkpSessionSigsRequest {
     pub lit_action: Option<LitAction>,
     /// What the session may do.
     pub requests: Vec<ResourceAbilityRequest>,
-    /// The SIWE nonce: a recent block hash the nodes can look up.
-    pub nonce: String,
     /// The network's current epoch.
     pub epoch: u64,
     /// The clock: SIWE `Issued At` and the session's issuedAt.
     pub now: Timestamp,
-    /// Defaults to `now` + 24 h.
-    pub expiration: Option<Timestamp>,
-    /// Capability AuthSigs (e.g. capacity delegation), placed before the PKP's AuthSig.
-    pub capability_auth_sigs: Vec<Value>,
-    /// SIWE domain (default `litprotocol.com`).
-    pub domain: Option<String>,
+    /// Nonce (a recent block hash the nodes can look up), expiration (default `now` + 24 h),
+    /// capabilities (placed before the PKP's AuthSig), SIWE domain (default
+    /// `litprotocol.com`; statement and chain id are fixed), format.
+    pub params: SessionParams,
 }
 
 impl PkpSessionSigsRequest {
@@ -116,12 +112,9 @@ impl PkpSessionSigsRequest {
             auth_methods,
             lit_action: None,
             requests,
-            nonce: nonce.to_string(),
             epoch,
             now: Timestamp::now(),
-            expiration: None,
-            capability_auth_sigs: Vec::new(),
-            domain: None,
+            params: SessionParams::new(nonce),
         }
     }
 
@@ -139,27 +132,51 @@ impl PkpSessionSigsRequest {
         request
     }
 
+    /// Replaces the session parameters (nonce included).
+    pub fn with_params(mut self, params: SessionParams) -> Self {
+        self.params = params;
+        self
+    }
+
+    /// Sets the clock (SIWE `Issued At` and the session's issuedAt).
+    pub fn with_now(mut self, now: Timestamp) -> Self {
+        self.now = now;
+        self
+    }
+
     /// The expiration in force.
     pub fn expiration(&self) -> Timestamp {
-        self.session_request().expiration()
+        self.params.expiration_after(self.now)
     }
 
     // The session part, for validation and the signed template.
     fn session_request(&self) -> SessionSigsRequest {
-        let mut r = SessionSigsRequest::new(self.nodes.clone(), self.requests.clone(), &self.nonce);
-        r.now = self.now;
-        r.expiration = self.expiration;
-        r.capability_auth_sigs = self.capability_auth_sigs.clone();
-        r
+        SessionSigsRequest {
+            nodes: self.nodes.clone(),
+            requests: self.requests.clone(),
+            now: self.now,
+            params: self.params.clone(),
+        }
     }
 
     /// Checks the request without contacting anyone.
     pub fn validate(&self) -> Result<(), PkpSessionError> {
-        self.session_request().validate()?;
+        self.checked_nodes().map(drop)
+    }
+
+    // The checks of `validate`, keeping the checked node list.
+    fn checked_nodes(&self) -> Result<NodeList, PkpSessionError> {
+        let nodes = self.session_request().checked_nodes()?;
         if self.auth_methods.is_empty() && self.lit_action.is_none() {
             return Err(PkpSessionError::NoAuth);
         }
-        Ok(())
+        if self.params.siwe.statement.is_some() {
+            return Err(PkpSessionError::FixedSiweField("statement"));
+        }
+        if self.params.siwe.chain_id.is_some() {
+            return Err(PkpSessionError::FixedSiweField("chain id"));
+        }
+        Ok(nodes)
     }
 
     /// The SIWE `signSessionKey` sends: domain `litprotocol.com`, the PKP's address, statement
@@ -167,8 +184,8 @@ impl PkpSessionSigsRequest {
     /// hands its callback, URI `lit:session:<key>`, chain 1, the nonce, Issued At `now`, the
     /// expiration, then the requests' ReCap (`createSiweMessageWithRecaps`).
     pub fn siwe(&self, session_key: &VerifyingKey) -> SiweMessage {
-        SiweMessage::new(self.pkp_public_key.address(), &self.nonce, self.now)
-            .with_domain(self.domain.as_deref().unwrap_or(DEFAULT_PKP_DOMAIN))
+        SiweMessage::new(self.pkp_public_key.address(), &self.params.nonce, self.now)
+            .with_domain(self.params.siwe.domain.as_deref().unwrap_or(DEFAULT_PKP_DOMAIN))
             .with_statement(&format!("{PKP_STATEMENT} {}", recap::STATEMENT_PREFIX))
             .with_uri(&session_key_uri(session_key))
             .with_chain_id(1)
@@ -196,11 +213,11 @@ impl PkpSessionSigsRequest {
         &self,
         transport: &T,
         session_key: &VerifyingKey,
-        options: &SignOptions,
+        options: &QuorumOptions,
     ) -> Result<SignedSessionKey, PkpSessionError> {
-        self.validate()?;
+        let nodes = self.checked_nodes()?;
         let request = self.sign_session_key_request(session_key)?;
-        Ok(sign_session_key_on_nodes(transport, &self.nodes, &request, options).await?)
+        Ok(sign_session_key_on_nodes(transport, &nodes, &request, options).await?)
     }
 
     /// Signs every node's session message with session key `key_id`, the network-signed AuthSig
@@ -213,8 +230,8 @@ impl PkpSessionSigsRequest {
         signed: &SignedSessionKey,
     ) -> Result<SessionSigs, PkpSessionError> {
         let session = self.session_request();
-        session.validate()?;
-        Ok(session.template(&signed.auth_sig).sign(store, key_id, &self.nodes)?)
+        let nodes = session.checked_nodes()?;
+        Ok(session.template(&signed.auth_sig).sign(store, key_id, &nodes)?)
     }
 
     /// The whole `getPkpSessionSigs`: the nodes sign the session key, then the session key signs
@@ -224,7 +241,7 @@ impl PkpSessionSigsRequest {
         transport: &T,
         store: &(impl SessionKeyStore + ?Sized),
         key_id: &KeyId,
-        options: &SignOptions,
+        options: &QuorumOptions,
     ) -> Result<PkpSessionSigs, PkpSessionError> {
         let public_key = store.public_key(key_id)?;
         let signed = self.sign_session_key(transport, &public_key, options).await?;
@@ -238,6 +255,7 @@ mod tests {
     use super::*;
     use crate::keystore::MemoryKeyStore;
     use crate::pkp::{EncodedRequest, SignSessionKeyResponse, TransportError};
+    use serde_json::json;
 
     struct Nowhere;
 
@@ -273,7 +291,7 @@ mod tests {
         let store = MemoryKeyStore::new();
         let id = store.generate("k").unwrap();
         let request = request();
-        let options = SignOptions::new(1);
+        let options = QuorumOptions::new(1);
         assert_send(&request.sign(&Nowhere, &store, &id, &options));
         let dyn_transport: &dyn NodeTransport = &Nowhere;
         let key = store.public_key(&id).unwrap();
@@ -286,8 +304,11 @@ mod tests {
         assert!(r.validate().is_ok());
         r.auth_methods.clear();
         assert!(matches!(r.validate(), Err(PkpSessionError::NoAuth)));
-        r.lit_action = Some(LitAction::from_ipfs_id("QmX", serde_json::json!({})).unwrap());
+        r.lit_action = Some(LitAction::from_ipfs_id("QmX", json!({})).unwrap());
         assert!(r.validate().is_ok());
+        r.params.siwe.statement = Some("mine".into());
+        assert!(matches!(r.validate(), Err(PkpSessionError::FixedSiweField("statement"))));
+        r.params.siwe.statement = None;
         r.requests.clear();
         assert!(matches!(r.validate(), Err(PkpSessionError::Session(SessionSigsError::NoRequests))));
     }

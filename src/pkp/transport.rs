@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::request::EncodedRequest;
-use super::response::SignSessionKeyResponse;
-use crate::session_sigs::NodeUrl;
+use super::response::ResponseError;
+use crate::protocol::sign_session_key::{EncodedRequest, SignSessionKeyResponse};
+use crate::protocol::NodeUrl;
 
 /// Why one node gave no usable answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,15 +28,9 @@ pub enum TransportError {
         /// The node's message (see [`node_error_message`](super::node_error_message)).
         message: String,
     },
-    /// A body that is not JSON of the expected shape.
-    #[error("bad JSON: {0}")]
-    BadJson(String),
-    /// A required field absent, null or empty.
-    #[error("missing field {0}")]
-    MissingField(String),
-    /// The node answered but refused (e.g. `result` not `success`).
-    #[error("node error: {0}")]
-    NodeRefused(String),
+    /// A 2xx answer that cannot be used.
+    #[error(transparent)]
+    Response(#[from] ResponseError),
 }
 
 /// Sends one `sign_session_key` request to one node.
@@ -47,7 +41,7 @@ pub enum TransportError {
 /// ```
 /// use async_trait::async_trait;
 /// use lit_session_signer::pkp::{EncodedRequest, NodeTransport, SignSessionKeyResponse, TransportError};
-/// use lit_session_signer::session_sigs::NodeUrl;
+/// use lit_session_signer::protocol::NodeUrl;
 ///
 /// /// A transport that refuses everything (e.g. while offline).
 /// struct Offline;

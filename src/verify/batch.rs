@@ -23,8 +23,9 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use super::ed25519;
 use super::error::VerifyError;
 use super::{Verified, Verifier};
+use crate::protocol::NodeUrl;
 use crate::resources::ResourceAbilityRequest;
-use crate::session_sigs::{NodeUrl, SessionSig};
+use crate::session_sigs::SessionSig;
 use crate::Timestamp;
 
 /// One session signature to verify, for one node and one request.

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sha2::{Digest, Sha256};
 
 use super::capability::CheckedCapability;
-use super::message::CapabilityAuthSig;
 use crate::bls::NetworkPublicKey;
+use crate::protocol::JsonAuthSig;
 use crate::Timestamp;
 
 /// The default number of cached capabilities.
@@ -35,9 +35,9 @@ struct Inner {
 }
 
 /// sha256 over the length-prefixed fields the check depends on, then the network keys.
-fn key(cap: &CapabilityAuthSig<'_>, network_keys: &[NetworkPublicKey]) -> Key {
+fn key(cap: &JsonAuthSig<&str>, network_keys: &[NetworkPublicKey]) -> Key {
     let mut h = Sha256::new();
-    for part in [&*cap.derived_via, cap.algo.as_deref().unwrap_or("\u{0}none"), &*cap.sig, &*cap.signed_message] {
+    for part in [cap.derived_via, cap.algo.unwrap_or("\u{0}none"), cap.sig, cap.signed_message] {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
@@ -61,16 +61,17 @@ impl CapabilityCache {
 
     /// The cached check of `cap` with `network_keys` (see [`CheckedCapability::check`]),
     /// computing (outside the lock) and storing it on a miss.
-    pub fn get_or_check(
+    pub fn get_or_check<S: AsRef<str>>(
         &self,
-        cap: &CapabilityAuthSig<'_>,
+        cap: &JsonAuthSig<S>,
         now: Timestamp,
         network_keys: &[NetworkPublicKey],
     ) -> Arc<CheckedCapability> {
+        let cap = cap.view();
         if self.capacity == 0 {
-            return Arc::new(CheckedCapability::check(cap, network_keys));
+            return Arc::new(CheckedCapability::check(&cap, network_keys));
         }
-        let k = key(cap, network_keys);
+        let k = key(&cap, network_keys);
         let now = now.as_datetime();
         {
             let mut inner = self.lock();
@@ -81,7 +82,7 @@ impl CapabilityCache {
                 inner.map.remove(&k);
             }
         }
-        let checked = Arc::new(CheckedCapability::check(cap, network_keys));
+        let checked = Arc::new(CheckedCapability::check(&cap, network_keys));
         // Already expired: it can only fail, and must not be served later as valid.
         if checked.expiration().is_some_and(|exp| now > exp) {
             return checked;

@@ -4,14 +4,13 @@
 
 use time::OffsetDateTime;
 
-use crate::bls::{is_lit_bls, session_digest_from_eip191, BlsSignature, NetworkPublicKey};
+use crate::bls::{session_digest_from_eip191, BlsSignature, NetworkPublicKey};
 
 use super::error::CapabilityError;
-use super::message::CapabilityAuthSig;
 use crate::eth::EthAddress;
+use crate::protocol::auth_sig::{is_lit_bls, JsonAuthSig, DERIVED_VIA_SESSION, SESSION_URI_PREFIX};
 use crate::recap::{Recap, RECAP_URN_PREFIX};
 use crate::resources::{LitAbility, LitResource};
-use crate::session_sigs::SESSION_URI_PREFIX;
 use crate::Timestamp;
 
 /// What kind of AuthSig a capability is, from `derivedVia` / `algo` (as `auth_material.rs`).
@@ -31,7 +30,7 @@ impl CapabilityKind {
     pub fn of(derived_via: &str, algo: Option<&str>) -> Self {
         if is_lit_bls(derived_via, algo) {
             Self::NetworkBls
-        } else if derived_via.starts_with("EIP1271") || derived_via == crate::session_sigs::DERIVED_VIA_SESSION {
+        } else if derived_via.starts_with("EIP1271") || derived_via == DERIVED_VIA_SESSION {
             Self::Unsupported(derived_via.to_string())
         } else {
             Self::Wallet
@@ -144,9 +143,10 @@ pub enum Passed {
 impl CheckedCapability {
     /// Parses and checks `cap` (the slow part). A `LIT_BLS` signature is verified against
     /// `network_keys` (any may match); with none it is [`SignatureStatus::NeedsNetworkKey`].
-    pub fn check(cap: &CapabilityAuthSig<'_>, network_keys: &[NetworkPublicKey]) -> Self {
-        let kind = CapabilityKind::of(&cap.derived_via, cap.algo.as_deref());
-        let siwe = check_siwe(&kind, &cap.sig, &cap.signed_message, network_keys);
+    pub fn check<S: AsRef<str>>(cap: &JsonAuthSig<S>, network_keys: &[NetworkPublicKey]) -> Self {
+        let cap = cap.view();
+        let kind = CapabilityKind::of(cap.derived_via, cap.algo);
+        let siwe = check_siwe(&kind, cap.sig, cap.signed_message, network_keys);
         Self { kind, siwe }
     }
 

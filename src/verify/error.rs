@@ -1,37 +1,32 @@
 //! Why a session signature was rejected: one variant per rule, in the order the node applies
-//! them. `Display` is `<rule>: <detail>`; [`VerifyError::rule`] gives the rule alone.
+//! them. `Display` is `<rule>: <detail>`, the rule's name from [`VerifyError::rule`] (written
+//! once, there) and the detail from the variant's fields.
+
+use std::fmt;
 
 use crate::Timestamp;
 
 /// A rejected session signature. Each variant names the rule that failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {
     /// `address` is not 32 bytes of hex (a leading `0x` allowed) or not a curve point.
-    #[error("session-key: {0}")]
     SessionKeyEncoding(String),
     /// `address` is a small-order point, which signs every message (verify_strict refuses it).
-    #[error("session-key: the session key is a small-order (weak) ed25519 point")]
     WeakSessionKey,
     /// `sig` is not 64 bytes of hex.
-    #[error("signature-encoding: {0}")]
     SignatureEncoding(String),
     /// `sig` is malleable or degenerate: s ≥ ℓ, R not canonically encoded, or R of small order.
-    #[error("non-canonical-signature: {0}")]
     NonCanonicalSignature(&'static str),
     /// The ed25519 signature does not verify (`verify_strict`) over `signedMessage`.
-    #[error("ed25519-signature: the signature does not verify over signedMessage with the session key")]
     BadSignature,
     /// `signedMessage` is not the JSON the node expects.
-    #[error("signed-message: {0}")]
     SignedMessage(String),
     /// No `resourceAbilityRequests` entry names the requested resource.
-    #[error("resource: {requested} is not among the session's resourceAbilityRequests")]
     ResourceNotRequested {
         /// The requested `prefix://id`.
         requested: String,
     },
     /// `issuedAt` or `expiration` is not an RFC 3339 date-time.
-    #[error("timestamp: {field} is not an RFC 3339 date-time: {value:?}")]
     Timestamp {
         /// `issuedAt` or `expiration`.
         field: &'static str,
@@ -39,7 +34,6 @@ pub enum VerifyError {
         value: String,
     },
     /// `issuedAt` more than 60 s after now.
-    #[error("issued-at: issuedAt {issued_at} is in the future (now {now}, 60 s skew allowed)")]
     IssuedInFuture {
         /// The session's issuedAt.
         issued_at: Timestamp,
@@ -47,7 +41,6 @@ pub enum VerifyError {
         now: Timestamp,
     },
     /// `expiration` before `issuedAt`.
-    #[error("expiration-order: expiration {expiration} is before issuedAt {issued_at}")]
     ExpirationBeforeIssuedAt {
         /// The session's issuedAt.
         issued_at: Timestamp,
@@ -55,7 +48,6 @@ pub enum VerifyError {
         expiration: Timestamp,
     },
     /// `expiration` more than 60 s before now.
-    #[error("expired: the session expired at {expiration} (now {now}, 60 s grace)")]
     Expired {
         /// The session's expiration.
         expiration: Timestamp,
@@ -63,7 +55,6 @@ pub enum VerifyError {
         now: Timestamp,
     },
     /// `expiration - issuedAt` over the limit (30 days for the node, the policy's for strict).
-    #[error("lifetime: the session lives {lifetime_secs} s, over the maximum of {max_secs} s")]
     LifetimeTooLong {
         /// The session's lifetime in seconds.
         lifetime_secs: i64,
@@ -71,7 +62,6 @@ pub enum VerifyError {
         max_secs: i64,
     },
     /// `nodeAddress` names another node.
-    #[error("node-address: the session was signed for {signed:?}, this node is {expected:?}")]
     NodeAddressMismatch {
         /// The normalised signed `nodeAddress`.
         signed: String,
@@ -79,11 +69,9 @@ pub enum VerifyError {
         expected: String,
     },
     /// `capabilities` is empty.
-    #[error("capabilities: the session carries no capability AuthSig")]
     NoCapabilities,
     /// No capability authorises the session; the most relevant failure is reported (the last
     /// capability bound to this session key, else the last one).
-    #[error("capability: #{index}: {error}")]
     Capability {
         /// 0-based position in `capabilities`.
         index: usize,
@@ -93,7 +81,6 @@ pub enum VerifyError {
     /// The only capability that could authorise the session is a `lit.bls`/`LIT_BLS` AuthSig
     /// and no network BLS public key is configured ([`super::VerifyPolicy::with_network_key`]).
     /// Everything else passed.
-    #[error("needs-network-key: capability #{index} ({address}) is a lit.bls network signature; verifying it needs the network BLS public key (--network-key)")]
     NeedsNetworkKey {
         /// 0-based position in `capabilities`.
         index: usize,
@@ -101,7 +88,6 @@ pub enum VerifyError {
         address: String,
     },
     /// Strict: `sessionKey` differs from the signing key in `address`.
-    #[error("strict-session-key: sessionKey {session_key:?} is not the signing key {address:?}")]
     SessionKeyMismatch {
         /// The signed `sessionKey`.
         session_key: String,
@@ -109,7 +95,6 @@ pub enum VerifyError {
         address: String,
     },
     /// Strict: some capability is invalid or expired (the node's rate-limit path fails on it).
-    #[error("strict-capability: #{index}: {error}")]
     InvalidCapability {
         /// 0-based position in `capabilities`.
         index: usize,
@@ -117,7 +102,6 @@ pub enum VerifyError {
         error: CapabilityError,
     },
     /// Strict: a capability's `address` field is not its SIWE address.
-    #[error("strict-address: capability #{index} has address {field:?} but its SIWE is signed by {siwe}")]
     AddressMismatch {
         /// 0-based position in `capabilities`.
         index: usize,
@@ -127,7 +111,6 @@ pub enum VerifyError {
         siwe: String,
     },
     /// Strict: a capability's SIWE domain is not on the allow-list.
-    #[error("strict-domain: capability #{index} was signed for domain {domain:?}, which is not allowed")]
     DomainNotAllowed {
         /// 0-based position in `capabilities`.
         index: usize,
@@ -172,13 +155,11 @@ impl VerifyError {
 }
 
 /// Why one capability AuthSig does not authorise the session.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CapabilityError {
     /// `signedMessage` is not a SIWE message the `siwe` crate accepts.
-    #[error("siwe: {0}")]
     Siwe(String),
     /// The SIWE is expired or not yet valid at now (no grace).
-    #[error("siwe-time: the SIWE is not valid at {now} (not before {not_before}, expires {expiration})")]
     NotValidNow {
         /// The verifier's clock.
         now: Timestamp,
@@ -189,20 +170,15 @@ pub enum CapabilityError {
     },
     /// `sig` is not 65 bytes of hex (wallets), or not `{"ProofOfPossession":"<G2 hex>"}`
     /// (`LIT_BLS`).
-    #[error("signature-encoding: {0}")]
     SignatureEncoding(String),
     /// The `LIT_BLS` signature does not verify over `sha256("lit_session:" + hex(eip191))`
     /// against any configured network key.
-    #[error("bls-signature: the network BLS signature does not verify against the {keys} configured network key(s)")]
     BlsSignature {
         /// How many network keys were tried.
         keys: usize,
     },
     /// Strict: the SDK's `LIT_BLS` reuse check failed (it requires an expiration, now before
     /// it, and Issued At not in the future; no grace).
-    #[error(
-        "sdk-bls-time: the SDK would re-sign this LIT_BLS AuthSig at {now} (issued {issued_at}, expires {expiration})"
-    )]
     SdkBlsTime {
         /// The verifier's clock.
         now: Timestamp,
@@ -212,13 +188,11 @@ pub enum CapabilityError {
         expiration: String,
     },
     /// The EIP-191 signature does not recover to the SIWE address.
-    #[error("wallet-signature: the EIP-191 signature does not recover to the SIWE address {siwe}")]
     WrongSigner {
         /// The SIWE address (EIP-55).
         siwe: String,
     },
     /// The SIWE URI does not bind this session key.
-    #[error("uri: the SIWE URI is {uri:?}, expected {expected:?}")]
     UriMismatch {
         /// The SIWE URI.
         uri: String,
@@ -226,7 +200,6 @@ pub enum CapabilityError {
         expected: String,
     },
     /// A `urn:recap:` resource does not decode.
-    #[error("recap: resource #{index} does not decode: {detail}")]
     Recap {
         /// 0-based position among the SIWE resources.
         index: usize,
@@ -234,13 +207,11 @@ pub enum CapabilityError {
         detail: String,
     },
     /// The SIWE statement does not end with a ReCap's statement.
-    #[error("recap-statement: the SIWE statement does not end with the statement of ReCap resource #{index}")]
     StatementMismatch {
         /// 0-based position among the SIWE resources.
         index: usize,
     },
     /// No ReCap grants the requested ability on the requested resource.
-    #[error("recap-grant: no ReCap grants {ability} on {resource}")]
     NotGranted {
         /// `prefix://id`.
         resource: String,
@@ -248,7 +219,6 @@ pub enum CapabilityError {
         ability: String,
     },
     /// A kind of AuthSig this verifier cannot check (e.g. EIP-1271 contract signatures).
-    #[error("unsupported: {0} capabilities are not supported")]
     Unsupported(String),
 }
 
@@ -267,6 +237,141 @@ impl CapabilityError {
             Self::StatementMismatch { .. } => "recap-statement",
             Self::NotGranted { .. } => "recap-grant",
             Self::Unsupported(_) => "unsupported",
+        }
+    }
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.rule())?;
+        match self {
+            Self::SessionKeyEncoding(detail) | Self::SignatureEncoding(detail) | Self::SignedMessage(detail) => {
+                f.write_str(detail)
+            }
+            Self::WeakSessionKey => f.write_str("the session key is a small-order (weak) ed25519 point"),
+            Self::NonCanonicalSignature(detail) => f.write_str(detail),
+            Self::BadSignature => f.write_str("the signature does not verify over signedMessage with the session key"),
+            Self::ResourceNotRequested { requested } => {
+                write!(f, "{requested} is not among the session's resourceAbilityRequests")
+            }
+            Self::Timestamp { field, value } => write!(f, "{field} is not an RFC 3339 date-time: {value:?}"),
+            Self::IssuedInFuture { issued_at, now } => {
+                write!(f, "issuedAt {issued_at} is in the future (now {now}, 60 s skew allowed)")
+            }
+            Self::ExpirationBeforeIssuedAt { issued_at, expiration } => {
+                write!(f, "expiration {expiration} is before issuedAt {issued_at}")
+            }
+            Self::Expired { expiration, now } => {
+                write!(f, "the session expired at {expiration} (now {now}, 60 s grace)")
+            }
+            Self::LifetimeTooLong { lifetime_secs, max_secs } => {
+                write!(f, "the session lives {lifetime_secs} s, over the maximum of {max_secs} s")
+            }
+            Self::NodeAddressMismatch { signed, expected } => {
+                write!(f, "the session was signed for {signed:?}, this node is {expected:?}")
+            }
+            Self::NoCapabilities => f.write_str("the session carries no capability AuthSig"),
+            Self::Capability { index, error } | Self::InvalidCapability { index, error } => {
+                write!(f, "#{index}: {error}")
+            }
+            Self::NeedsNetworkKey { index, address } => write!(
+                f,
+                "capability #{index} ({address}) is a lit.bls network signature; verifying it needs the network BLS \
+                 public key"
+            ),
+            Self::SessionKeyMismatch { session_key, address } => {
+                write!(f, "sessionKey {session_key:?} is not the signing key {address:?}")
+            }
+            Self::AddressMismatch { index, field, siwe } => {
+                write!(f, "capability #{index} has address {field:?} but its SIWE is signed by {siwe}")
+            }
+            Self::DomainNotAllowed { index, domain } => {
+                write!(f, "capability #{index} was signed for domain {domain:?}, which is not allowed")
+            }
+        }
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+impl fmt::Display for CapabilityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.rule())?;
+        match self {
+            Self::Siwe(detail) | Self::SignatureEncoding(detail) => f.write_str(detail),
+            Self::NotValidNow { now, not_before, expiration } => {
+                write!(f, "the SIWE is not valid at {now} (not before {not_before}, expires {expiration})")
+            }
+            Self::BlsSignature { keys } => {
+                write!(f, "the network BLS signature does not verify against the {keys} configured network key(s)")
+            }
+            Self::SdkBlsTime { now, issued_at, expiration } => write!(
+                f,
+                "the SDK would re-sign this LIT_BLS AuthSig at {now} (issued {issued_at}, expires {expiration})"
+            ),
+            Self::WrongSigner { siwe } => {
+                write!(f, "the EIP-191 signature does not recover to the SIWE address {siwe}")
+            }
+            Self::UriMismatch { uri, expected } => write!(f, "the SIWE URI is {uri:?}, expected {expected:?}"),
+            Self::Recap { index, detail } => write!(f, "resource #{index} does not decode: {detail}"),
+            Self::StatementMismatch { index } => {
+                write!(f, "the SIWE statement does not end with the statement of ReCap resource #{index}")
+            }
+            Self::NotGranted { resource, ability } => write!(f, "no ReCap grants {ability} on {resource}"),
+            Self::Unsupported(kind) => write!(f, "{kind} capabilities are not supported"),
+        }
+    }
+}
+
+impl std::error::Error for CapabilityError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The texts the command line prints (`invalid: <rule>: <detail>`), as they were when each
+    // variant spelled its rule in its own format string.
+    #[test]
+    fn display_is_rule_then_detail() {
+        let t: Timestamp = "2025-03-15T12:34:56.789Z".parse().unwrap();
+        let cap = CapabilityError::NotGranted { resource: "lit-pkp://*".into(), ability: "Threshold/Signing".into() };
+        let cases: Vec<(String, &str)> = vec![
+            (VerifyError::WeakSessionKey.to_string(), "session-key: the session key is a small-order (weak) ed25519 point"),
+            (VerifyError::SessionKeyEncoding("x".into()).to_string(), "session-key: x"),
+            (VerifyError::NonCanonicalSignature("s is not reduced (s ≥ ℓ)").to_string(), "non-canonical-signature: s is not reduced (s ≥ ℓ)"),
+            (
+                VerifyError::Timestamp { field: "issuedAt", value: "x".into() }.to_string(),
+                r#"timestamp: issuedAt is not an RFC 3339 date-time: "x""#,
+            ),
+            (
+                VerifyError::Expired { expiration: t, now: t }.to_string(),
+                "expired: the session expired at 2025-03-15T12:34:56.789Z (now 2025-03-15T12:34:56.789Z, 60 s grace)",
+            ),
+            (
+                VerifyError::NodeAddressMismatch { signed: "a".into(), expected: "b".into() }.to_string(),
+                r#"node-address: the session was signed for "a", this node is "b""#,
+            ),
+            (
+                VerifyError::Capability { index: 1, error: cap.clone() }.to_string(),
+                "capability: #1: recap-grant: no ReCap grants Threshold/Signing on lit-pkp://*",
+            ),
+            (
+                VerifyError::InvalidCapability { index: 0, error: cap }.to_string(),
+                "strict-capability: #0: recap-grant: no ReCap grants Threshold/Signing on lit-pkp://*",
+            ),
+            (
+                VerifyError::NeedsNetworkKey { index: 0, address: "0xA".into() }.to_string(),
+                "needs-network-key: capability #0 (0xA) is a lit.bls network signature; verifying it needs the network \
+                 BLS public key",
+            ),
+            (
+                CapabilityError::SdkBlsTime { now: t, issued_at: "i".into(), expiration: "-".into() }.to_string(),
+                "sdk-bls-time: the SDK would re-sign this LIT_BLS AuthSig at 2025-03-15T12:34:56.789Z (issued i, expires -)",
+            ),
+            (CapabilityError::Unsupported("EIP1271".into()).to_string(), "unsupported: EIP1271 capabilities are not supported"),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got, want);
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::message::{normalize_node_address, SignedMessage};
+use crate::protocol::{normalize_node_address, SignedMessage};
 use crate::session_sigs::SessionSig;
 
 /// One session signature read from a file.

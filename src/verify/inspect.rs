@@ -9,10 +9,9 @@ use serde::Serialize;
 use super::capability::CheckedCapability;
 use super::error::VerifyError;
 use super::file::SessionSigsEntry;
-use super::message::SignedMessage;
 use super::{ed25519, Verifier};
+use crate::protocol::{NodeUrl, SignedMessage};
 use crate::resources::{LitResource, ResourceAbilityRequest};
-use crate::session_sigs::NodeUrl;
 use crate::Timestamp;
 
 /// The whole report.

@@ -31,7 +31,6 @@ mod ed25519;
 mod error;
 mod file;
 mod inspect;
-mod message;
 mod rules;
 
 use std::sync::Arc;
@@ -45,13 +44,15 @@ pub use ed25519::{has_canonical_y, is_canonical_scalar, is_small_order_encoding}
 pub use error::{CapabilityError, VerifyError};
 pub use file::{parse_session_sigs, select_session_sig, SessionSigsEntry, SessionSigsFileError};
 pub use inspect::{human_duration, inspect, CapabilityReport, EntryReport, InspectReport, RequestVerdict};
-pub use message::{normalize_node_address, CapabilityAuthSig, SignedMessage, SignedRequest, SignedResource};
+// The signed message and AuthSig formats, read here, are defined with the wire format.
+pub use crate::protocol::{normalize_node_address, CapabilityAuthSig, SignedMessage, SignedRequest, SignedResource};
 pub use rules::NODE_MAX_LIFETIME;
 
 use crate::bls::NetworkPublicKey;
 use crate::eth::EthAddress;
+use crate::protocol::{JsonAuthSig, NodeUrl};
 use crate::resources::ResourceAbilityRequest;
-use crate::session_sigs::{NodeUrl, SessionSig};
+use crate::session_sigs::SessionSig;
 use crate::Timestamp;
 
 /// What to check beyond the node's rules. The default is the node's behaviour.
@@ -226,7 +227,7 @@ impl Verifier {
     }
 
     /// The cached check of one capability (for inspection).
-    pub fn check_capability(&self, cap: &CapabilityAuthSig<'_>, now: Timestamp) -> Arc<CheckedCapability> {
+    pub fn check_capability<S: AsRef<str>>(&self, cap: &JsonAuthSig<S>, now: Timestamp) -> Arc<CheckedCapability> {
         self.cache.get_or_check(cap, now, &self.policy.network_keys)
     }
 }

@@ -8,11 +8,11 @@ use time::Duration;
 use super::cache::CapabilityCache;
 use super::capability::{CapabilityKind, CheckedCapability, Passed};
 use super::error::{CapabilityError, VerifyError};
-use super::message::{normalize_node_address, CapabilityAuthSig, SignedMessage};
 use super::{Verified, VerifyPolicy};
 use crate::eth::EthAddress;
+use crate::protocol::{normalize_node_address, CapabilityAuthSig, NodeUrl, SignedMessage};
 use crate::resources::ResourceAbilityRequest;
-use crate::session_sigs::{NodeUrl, SessionSig};
+use crate::session_sigs::SessionSig;
 use crate::Timestamp;
 
 /// The node's clock skew allowance on issuedAt and grace on expiration.

@@ -241,7 +241,7 @@ impl NodeTransport for CannedTransport {
         _request: &EncodedRequest,
     ) -> Result<SignSessionKeyResponse, TransportError> {
         let body = self.0.get(node.as_str()).ok_or_else(|| TransportError::Connect("no recorded answer".into()))?;
-        SignSessionKeyResponse::from_json_slice(body)
+        Ok(SignSessionKeyResponse::from_json_slice(body)?)
     }
 }
 

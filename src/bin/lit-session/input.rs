@@ -3,16 +3,49 @@
 
 use std::path::Path;
 
+use std::error::Error;
+
 use lit_session_signer::internal::cli;
 use lit_session_signer::keystore::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
+use lit_session_signer::manager::ManagerError;
+use lit_session_signer::pkp::PkpSessionError;
+use lit_session_signer::protocol::{NodeListError, NodeUrl};
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::secret_file;
-use lit_session_signer::session_sigs::NodeUrl;
+use lit_session_signer::session_sigs::SessionSigsError;
 use lit_session_signer::Timestamp;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::CliError;
+
+/// An error and its causes on one line, with the flag that fixes it where the library's message
+/// cannot name one.
+pub fn error_text(e: &(dyn Error + 'static)) -> String {
+    let text = cli::error_chain(e);
+    match flag_hint(e) {
+        Some(hint) => format!("{text}: {hint}"),
+        None => text,
+    }
+}
+
+fn flag_hint(e: &(dyn Error + 'static)) -> Option<&'static str> {
+    let session = e
+        .downcast_ref::<SessionSigsError>()
+        .or_else(|| match e.downcast_ref::<ManagerError>() {
+            Some(ManagerError::Request(s)) => Some(s),
+            _ => None,
+        })
+        .or_else(|| match e.downcast_ref::<PkpSessionError>() {
+            Some(PkpSessionError::Session(s)) => Some(s),
+            _ => None,
+        })?;
+    match session {
+        SessionSigsError::Nodes(NodeListError::Empty) => Some("at least one --node is required"),
+        SessionSigsError::NoRequests => Some("at least one --resource is required"),
+        _ => None,
+    }
+}
 
 /// Reads a file holding a 32-byte key as hex (`0x` optional, surrounding whitespace allowed).
 /// A value that names no file but looks like a key is refused without being repeated.

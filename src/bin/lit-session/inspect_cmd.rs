@@ -34,7 +34,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
         None => Timestamp::now(),
     };
     let policy = args.network_keys.apply(VerifyPolicy::node())?;
-    let report = inspect(&entries, now, &Verifier::new(policy));
+    let mut report = inspect(&entries, now, &Verifier::new(policy));
+    crate::verify_cmd::add_flag_hints(&mut report);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

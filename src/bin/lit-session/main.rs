@@ -65,9 +65,9 @@ enum Command {
 #[derive(Debug)]
 pub struct CliError(pub String);
 
-impl<E: std::error::Error> From<E> for CliError {
+impl<E: std::error::Error + 'static> From<E> for CliError {
     fn from(e: E) -> Self {
-        CliError(e.to_string())
+        CliError(input::error_text(&e))
     }
 }
 

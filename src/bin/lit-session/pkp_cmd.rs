@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use lit_session_signer::bls::NetworkPublicKey;
 use lit_session_signer::pkp::{
-    AuthMethod, HttpTransport, LitAction, PkpPublicKey, PkpSessionError, PkpSessionSigsRequest, SignOptions,
+    AuthMethod, HttpTransport, LitAction, PkpPublicKey, PkpSessionError, PkpSessionSigsRequest, QuorumOptions,
 };
 use zeroize::Zeroizing;
 
@@ -89,7 +89,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Ok(s) => s,
         Err(e @ PkpSessionError::SignSessionKey(_)) => {
             // The input was fine; the network did not sign. 2 stays reserved for bad input.
-            eprintln!("lit-session: error: {e}");
+            eprintln!("lit-session: error: sign_session_key: {}", input::error_text(&e));
             std::process::exit(1)
         }
         Err(e) => return Err(e.into()),
@@ -127,17 +127,17 @@ fn build_request(args: &Args) -> Result<PkpSessionSigsRequest, CliError> {
         request.now = input::timestamp("--now", now)?;
     }
     if let Some(exp) = &args.expiration {
-        request.expiration = Some(input::timestamp("--expiration", exp)?);
+        request.params.expiration = Some(input::timestamp("--expiration", exp)?);
     }
-    request.domain = args.domain.clone();
+    request.params.siwe.domain = args.domain.clone();
     for path in &args.capability_auth_sigs {
-        request.capability_auth_sigs.push(input::read_json(path, "--capability-auth-sig")?);
+        request.params.capability_auth_sigs.push(input::read_json(path, "--capability-auth-sig")?);
     }
     request.validate().map_err(|e| match e {
         lit_session_signer::pkp::PkpSessionError::NoAuth => CliError(
             "no --auth-method-file and no Lit Action (--lit-action-ipfs-id or --lit-action-code-file) given".into(),
         ),
-        other => CliError(other.to_string()),
+        other => CliError::from(other),
     })?;
     Ok(request)
 }
@@ -180,7 +180,7 @@ fn lit_action(args: &Args) -> Result<Option<LitAction>, CliError> {
     Ok(Some(action))
 }
 
-fn sign_options(args: &Args, nodes: usize) -> Result<SignOptions, CliError> {
+fn sign_options(args: &Args, nodes: usize) -> Result<QuorumOptions, CliError> {
     // Lit networks sign with a two-thirds threshold.
     let min = args.min_responses.unwrap_or((2 * nodes).div_ceil(3).max(1));
     if min == 0 || min > nodes {
@@ -191,7 +191,7 @@ fn sign_options(args: &Args, nodes: usize) -> Result<SignOptions, CliError> {
     if args.timeout_ms == 0 {
         return Err(CliError("--timeout-ms: must be above 0".into()));
     }
-    let mut options = SignOptions::new(min).with_timeout(Duration::from_millis(args.timeout_ms));
+    let mut options = QuorumOptions::new(min).with_timeout(Duration::from_millis(args.timeout_ms));
     if let Some(key) = &args.network_public_key {
         let key: NetworkPublicKey = key.trim().parse().map_err(|e| CliError(format!("--network-public-key: {e}")))?;
         options = options.with_network_public_key(key);

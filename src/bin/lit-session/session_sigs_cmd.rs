@@ -4,8 +4,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use lit_session_signer::manager::{AuthSource, FileAuthSigStore, SessionKeyPolicy, SessionManager, SessionSigsOptions};
+use lit_session_signer::manager::{AuthSource, FileAuthSigStore, SessionKeyPolicy, SessionManager};
 use lit_session_signer::session_sigs::SessionSigsRequest;
+use lit_session_signer::siwe::SiweOptions;
 use lit_session_signer::wallet::WalletSigner;
 
 use crate::{input, keys_cmd, wallet_cmd, CliError};
@@ -65,13 +66,11 @@ pub fn run(args: Args) -> Result<(), CliError> {
         request.now = input::timestamp("--now", now)?;
     }
     if let Some(exp) = &args.expiration {
-        request.expiration = Some(input::timestamp("--expiration", exp)?);
+        request.params.expiration = Some(input::timestamp("--expiration", exp)?);
     }
-    request.domain = args.domain;
-    request.statement = args.statement;
-    request.chain_id = args.chain_id;
+    request.params.siwe = SiweOptions { domain: args.domain, statement: args.statement, chain_id: args.chain_id };
     for path in &args.capability_auth_sigs {
-        request.capability_auth_sigs.push(input::read_json(path, "--capability-auth-sig")?);
+        request.params.capability_auth_sigs.push(input::read_json(path, "--capability-auth-sig")?);
     }
     request.validate()?;
     for r in request.ungranted_requests() {
@@ -100,24 +99,18 @@ pub fn run(args: Args) -> Result<(), CliError> {
                 store.clone(),
                 SessionKeyPolicy::Fixed(session_key.clone()),
                 AuthSource::Wallet(wallet.clone()),
-                Arc::new(FileAuthSigStore::open(dir).map_err(|e| CliError(format!("--cache-dir: {e}")))?),
+                Arc::new(
+                    FileAuthSigStore::open(dir)
+                        .map_err(|e| CliError(format!("--cache-dir: {}", input::error_text(&e))))?,
+                ),
             );
             let now = request.now;
             let manager = if args.now.is_some() { manager.with_clock(move || now) } else { manager };
-            let options = SessionSigsOptions {
-                nonce: request.nonce.clone(),
-                expiration: request.expiration,
-                capability_auth_sigs: request.capability_auth_sigs.clone(),
-                domain: request.domain.clone(),
-                statement: request.statement.clone(),
-                chain_id: request.chain_id,
-            };
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))?;
-            let report = runtime
-                .block_on(manager.session_sigs_report(&request.nodes, &request.requests, &options))
-                .map_err(|e| CliError(e.to_string()))?;
+            let report =
+                runtime.block_on(manager.session_sigs_report(&request.nodes, &request.requests, &request.params))?;
             for w in &report.warnings {
                 eprintln!("lit-session: warning: {w}");
             }

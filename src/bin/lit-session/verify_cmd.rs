@@ -4,9 +4,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use lit_session_signer::bls::NetworkPublicKey;
+use lit_session_signer::protocol::NodeUrl;
 use lit_session_signer::resources::ResourceAbilityRequest;
-use lit_session_signer::session_sigs::NodeUrl;
-use lit_session_signer::verify::{parse_session_sigs, select_session_sig, Verifier, VerifyPolicy};
+use lit_session_signer::verify::{
+    parse_session_sigs, select_session_sig, InspectReport, Verifier, VerifyError, VerifyPolicy,
+};
 use lit_session_signer::Timestamp;
 
 use crate::CliError;
@@ -83,6 +85,30 @@ impl NetworkKeyArgs {
     }
 }
 
+// The library names no flags; the command line says which one supplies the missing key.
+const NETWORK_KEY_HINT: &str = " (--network-key)";
+
+/// `e`'s text, naming the flag that fixes it.
+fn with_flag_hint(e: &VerifyError) -> String {
+    match e {
+        VerifyError::NeedsNetworkKey { .. } => format!("{e}{NETWORK_KEY_HINT}"),
+        _ => e.to_string(),
+    }
+}
+
+/// The report with [`with_flag_hint`] applied to its `needs-network-key` verdicts.
+pub fn add_flag_hints(report: &mut InspectReport) {
+    for entry in &mut report.entries {
+        let details = std::iter::once((&entry.verdict, &mut entry.detail))
+            .chain(entry.requests.iter_mut().map(|r| (&r.verdict, &mut r.detail)));
+        for (verdict, detail) in details {
+            if let (true, Some(d)) = (verdict == "needs-network-key", detail) {
+                d.push_str(NETWORK_KEY_HINT);
+            }
+        }
+    }
+}
+
 /// Prints `valid` (exit 0) or `invalid: <rule>: <detail>` (exit 1); bad input is an error (exit 2).
 pub fn run(args: Args) -> Result<(), CliError> {
     let path = args.session_sigs.display();
@@ -105,7 +131,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             Ok(())
         }
         Err(e) => {
-            println!("invalid: {e}");
+            println!("invalid: {}", with_flag_hint(&e));
             // Exit status 1 means "verified, and invalid"; 2 stays reserved for bad input.
             let _ = std::io::stdout().flush();
             std::process::exit(1)

@@ -50,7 +50,7 @@ pub enum AuthStoreError {
         reason: String,
     },
     /// The storage itself failed (permissions, disk full, …).
-    #[error("AuthSig cache {path}: {source}")]
+    #[error("AuthSig cache {path}")]
     Io {
         /// The file or directory.
         path: PathBuf,
@@ -71,4 +71,15 @@ pub trait AuthSigStore: Send + Sync {
 
     /// Removes the entry under `key`; removing a missing entry is not an error.
     fn remove(&self, key: &AuthSigKey) -> Result<(), AuthStoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_show_their_cause_once() {
+        let e = AuthStoreError::Io { path: "/c".into(), source: std::io::Error::other("disk full") };
+        assert_eq!(crate::error_chain::error_chain(&e), "AuthSig cache /c: disk full");
+    }
 }

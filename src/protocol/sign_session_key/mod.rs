@@ -1,16 +1,24 @@
-//! The `/web/sign_session_key/v1` request: `JsonSignSessionKeyRequestV1` in the SDK's key order
-//! and the SDK's headers.
+//! The PKP endpoint `POST /web/sign_session_key/v1`: the request body
+//! (`JsonSignSessionKeyRequestV1`) in the SDK's key order, the SDK's headers, and the shapes of
+//! a node's answer (`JsonSignSessionKeyResponseV1`). How answers are judged and combined is
+//! [`crate::pkp`]'s business.
+
+mod auth_method;
+mod lit_action;
+mod pkp_public_key;
+
+pub use auth_method::{auth_method_type, AuthMethod, AuthMethodError};
+pub use lit_action::{LitAction, LitActionError, LitActionSource};
+pub use pkp_public_key::{PkpPublicKey, PkpPublicKeyError};
 
 use std::fmt;
 
 use rand_core::{OsRng, RngCore};
-use serde::ser::{Serialize, SerializeStruct, Serializer};
+use serde::ser::{SerializeStruct, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use zeroize::Zeroizing;
 
-use super::auth_method::AuthMethod;
-use super::lit_action::{LitAction, LitActionSource};
-use super::public_key::PkpPublicKey;
 use crate::jcs;
 
 /// The node endpoint, appended to the node URL.
@@ -73,7 +81,7 @@ impl Serialize for SignSessionKeyRequest {
 /// the request id shared by every node.
 ///
 /// ```
-/// use lit_session_signer::pkp::{EncodedRequest, SignSessionKeyRequest};
+/// use lit_session_signer::protocol::sign_session_key::{EncodedRequest, SignSessionKeyRequest};
 /// let req = SignSessionKeyRequest {
 ///     session_key_uri: "lit:session:ab".into(), auth_methods: vec![], pkp_public_key: None,
 ///     siwe_message: "...".into(), lit_action: None, epoch: 7,
@@ -140,6 +148,40 @@ impl fmt::Debug for EncodedRequest {
 // The SDK's ids are `Math.random().toString(16).slice(2)`: about 13 hex digits.
 fn random_request_id() -> String {
     format!("{:013x}", OsRng.next_u64() >> 12)
+}
+
+/// `{"ProofOfPossession": "<hex: 1-byte share id ‖ 96-byte G2 point>"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignatureShareJson {
+    /// The share, hex.
+    #[serde(rename = "ProofOfPossession")]
+    pub proof_of_possession: String,
+}
+
+/// One node's answer (`JsonSignSessionKeyResponseV1`), in the node's key order. Read it with
+/// [`SignSessionKeyResponse::from_json_slice`], which applies the SDK's checks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignSessionKeyResponse {
+    /// `success`.
+    pub result: String,
+    /// The node's BLS signature share.
+    #[serde(rename = "signatureShare")]
+    pub signature_share: SignatureShareJson,
+    /// The node's share index (informational; the share carries its own identifier).
+    #[serde(rename = "shareIndex")]
+    pub share_index: u32,
+    /// `BLS`.
+    #[serde(rename = "curveType")]
+    pub curve_type: String,
+    /// The SIWE the node built and signed.
+    #[serde(rename = "siweMessage")]
+    pub siwe_message: String,
+    /// Hex of `sha256("lit_session:" + hex(eip191_hash(siweMessage)))`.
+    #[serde(rename = "dataSigned")]
+    pub data_signed: String,
+    /// The network's BLS root public key (48-byte G1, hex).
+    #[serde(rename = "blsRootPubkey")]
+    pub bls_root_pubkey: String,
 }
 
 #[cfg(test)]
