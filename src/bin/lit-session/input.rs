@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use lit_session_signer::internal::cli;
-use lit_session_signer::keystore::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
+use lit_session_signer::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::secret_file;
 use lit_session_signer::session_sigs::NodeUrl;
