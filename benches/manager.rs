@@ -17,12 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lit_session_signer::auth_sig::AuthSig;
-use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11KeyStore, Pkcs11Uri};
-use lit_session_signer::keystore::{KeyId, MemoryKeyStore, SessionKeyStore};
+use lit_session_signer::keystore::{KeyId, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
     AuthSource, MemoryAuthSigStore, SessionKeyPolicy, SessionManager, SessionSigsOptions,
 };
 use lit_session_signer::protocol::{NodeList, NodeUrl};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::session_sigs::SessionSigsRequest;
 use lit_session_signer::wallet::MemoryWallet;

@@ -10,8 +10,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11KeyStore, Pkcs11Uri};
-use lit_session_signer::keystore::SessionKeyStore;
+use lit_session_signer::internal::pkcs11::store_token;
+use lit_session_signer::keystore::{Pkcs11KeyStore, SessionKeyStore};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
 
 const MESSAGES: usize = 30;
 const LEN: usize = 1_250;
@@ -85,7 +86,7 @@ fn main() {
     println!();
     println!(
         "SoftHSM2 ed25519, {MESSAGES} messages x {LEN} B, median of {reps} runs, pool of {} sessions",
-        store.token().pool_capacity()
+        store_token(&store).pool_capacity()
     );
     println!("| path | per set of {MESSAGES} | per signature | vs raw |");
     println!("|---|---:|---:|---:|");

@@ -13,8 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use ed25519_dalek::{Signer, SigningKey};
-use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11KeyStore, Pkcs11Uri};
-use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
+use lit_session_signer::internal::pkcs11::store_token;
+use lit_session_signer::keystore::{MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
 use lit_session_signer::wallet::MemoryWallet;
 use lit_session_signer::Timestamp;
@@ -67,7 +68,7 @@ fn main() {
     );
     println!(
         "SoftHSM2 2.6.1 pool: {} sessions on {} cores.",
-        hsm_store.token().pool_capacity(),
+        store_token(&hsm_store).pool_capacity(),
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
     println!();

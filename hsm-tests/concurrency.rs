@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lit_session_signer::keystore::pkcs11::KeyOptions;
-use lit_session_signer::keystore::SessionKeyStore;
+use lit_session_signer::internal::pkcs11::store_token;
+use lit_session_signer::keystore::{KeyOptions, SessionKeyStore};
 
 use crate::common::{self, message, unique_label};
 use crate::hsm;
@@ -52,6 +52,6 @@ fn eight_threads_times_2000_signatures_all_valid() {
     eprintln!(
         "{total} signatures from {THREADS} threads in {elapsed:.2?} ({:.0}/s, pool of {} sessions)",
         total as f64 / elapsed.as_secs_f64(),
-        store.token().pool_capacity()
+        store_token(&store).pool_capacity()
     );
 }

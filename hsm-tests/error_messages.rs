@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass};
-use lit_session_signer::keystore::pkcs11::{
-    KeySelector, PinSource, Pkcs11Error, Pkcs11KeyStore, Pkcs11Uri, RecoveryPolicy, TokenConfig, TokenSelector,
-};
-use lit_session_signer::keystore::{KeyId, SessionKeyStore};
+use lit_session_signer::internal::pkcs11::store_token;
+use lit_session_signer::keystore::{KeyId, Pkcs11KeyStore, SessionKeyStore};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11ErrorKind, Pkcs11Uri, RecoveryPolicy, TokenConfig, TokenSelector};
 
 use crate::common::{self, unique_label};
 use crate::hsm;
@@ -24,7 +23,7 @@ fn has_all(msg: &str, parts: &[&str]) {
 
 /// Label, serial and slot of a store's token as the message must print them.
 fn token_parts(store: &Pkcs11KeyStore) -> (String, String) {
-    let ctx = store.token().error_context();
+    let ctx = store_token(store).error_context();
     let token = format!("token {:?} (serial {})", ctx.token.unwrap(), ctx.serial.unwrap());
     (token, format!("slot {}", ctx.slot.unwrap()))
 }
@@ -46,7 +45,7 @@ fn wrong_pin_names_token_serial_slot_function_code_and_class() {
     std::env::set_var(&var, "424242-wrong");
     let err = Pkcs11KeyStore::open(&Pkcs11Uri::for_token(&env.module, &aux.label, PinSource::Env(var)))
         .expect_err("wrong PIN");
-    assert!(matches!(err, Pkcs11Error::PinIncorrect { .. }), "{err:?}");
+    assert_eq!(err.kind(), Pkcs11ErrorKind::PinIncorrect, "{err:?}");
     let msg = err.to_string();
     has_all(&msg, &[&token, &slot, "key n/a", "open token", "C_Login", "CKR_PIN_INCORRECT", "permanent"]);
     assert!(!msg.contains("424242"), "the PIN must not be printed: {msg}");
@@ -60,7 +59,7 @@ fn missing_key_names_key_id_and_label() {
     let (token, slot) = token_parts(&store);
     let never = KeyId::from_bytes(vec![0xee; 16]);
     let err = store.key_attributes(&never).expect_err("no such key");
-    assert!(matches!(err, Pkcs11Error::KeyNotFound { .. }), "{err:?}");
+    assert_eq!(err.kind(), Pkcs11ErrorKind::KeyNotFound, "{err:?}");
     has_all(
         &err.to_string(),
         &[
@@ -89,15 +88,12 @@ fn wrong_mechanism_names_function_code_and_key() {
     // CKM_SHA256_HMAC with an ed25519 key: the token refuses it in C_SignInit. (SoftHSM 2.6.1
     // accepts CKM_ECDSA or CKM_RSA_PKCS with an ed25519 key in C_SignInit and then fails
     // C_Sign with CKR_GENERAL_ERROR.)
-    let err = store
-        .token()
+    let raw = store_token(&store);
+    let err = raw
         .run("sign with the wrong mechanism", |session, ctx| {
-            let ctx = ctx.clone().with_key_id(&idb);
             let template = [Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(idb.clone())];
-            let key = store.token().find_one(session, &template, &KeySelector::Id(idb.clone()), &ctx)?;
-            session
-                .sign(&Mechanism::Sha256Hmac, key, &[7u8; 32])
-                .map_err(|e| Pkcs11Error::from_cryptoki("sign", e, &ctx))
+            let key = session.find_objects(&template).expect("C_FindObjects")[0];
+            raw.sign(session, &Mechanism::Sha256Hmac, key, &[7u8; 32], &ctx.clone().with_key_id(&idb))
         })
         .expect_err("HMAC with an ed25519 key");
     let msg = err.to_string();
@@ -166,7 +162,7 @@ fn token_gone_at_run_time_is_transient_and_recovers() {
     let gone = store.key_attributes(&id);
     std::fs::rename(&parked, &dir).unwrap();
     let err = gone.expect_err("the token is gone");
-    assert!(matches!(err, Pkcs11Error::TokenGone { .. }), "{err:?}");
+    assert_eq!(err.kind(), Pkcs11ErrorKind::TokenGone, "{err:?}");
     assert!(err.is_transient());
     has_all(
         &err.to_string(),

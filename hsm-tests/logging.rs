@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
 
+use lit_session_signer::internal::pkcs11::store_token;
 use lit_session_signer::keystore::SessionKeyStore;
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
 use lit_session_signer::wallet::MemoryWallet;
@@ -83,8 +84,8 @@ fn trace_logs_show_recovery_and_no_secret() {
         request.sign(&store, &id, &wallet).expect("session sigs before the logout");
         // Log the application out from another session: the next signature needs recovery.
         {
-            let slot = store.token().slot().unwrap();
-            let guard = store.token().context().read().unwrap();
+            let slot = store_token(&store).slot().unwrap();
+            let guard = store_token(&store).context().read().unwrap();
             guard.pkcs11().open_ro_session(slot).unwrap().logout().unwrap();
         }
         request.sign(&store, &id, &wallet).expect("session sigs after the logout");

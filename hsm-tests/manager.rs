@@ -5,12 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lit_session_signer::eth::{EthAddress, RecoverableSignature};
-use lit_session_signer::keystore::pkcs11::Pkcs11Uri;
 use lit_session_signer::keystore::SessionKeyStore;
 use lit_session_signer::manager::{
     AuthSigUse, AuthSource, FileAuthSigStore, MemoryAuthSigStore, ResignReason, SessionKeyPolicy, SessionManager,
     SessionSigsOptions,
 };
+use lit_session_signer::pkcs11::Pkcs11Uri;
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::session_sigs::NodeUrl;
 use lit_session_signer::verify::{Verifier, VerifyPolicy};

@@ -4,16 +4,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use lit_session_signer::keystore::pkcs11::Pkcs11KeyStore;
-use lit_session_signer::keystore::{KeyId, SessionKeyStore, Signature};
+use lit_session_signer::internal::pkcs11::store_token;
+use lit_session_signer::keystore::{KeyId, Pkcs11KeyStore, SessionKeyStore, Signature};
 
 use crate::common::{self, message, unique_label};
 use crate::hsm;
 
 /// Logs the application out from a separate session on the store's context and token.
 fn logout_from_another_session(store: &Pkcs11KeyStore) {
-    let slot = store.token().slot().expect("slot");
-    let guard = store.token().context().read().expect("context");
+    let slot = store_token(store).slot().expect("slot");
+    let guard = store_token(store).context().read().expect("context");
     let session = guard.pkcs11().open_ro_session(slot).expect("session");
     session.logout().expect("logout");
     drop(session);
@@ -22,9 +22,9 @@ fn logout_from_another_session(store: &Pkcs11KeyStore) {
 /// `C_CloseAllSessions` on the store's slot (cryptoki has no wrapper; the module is already
 /// loaded and initialised, so loading it again returns the same instance).
 fn close_all_sessions(store: &Pkcs11KeyStore) {
-    let slot = store.token().slot().expect("slot");
-    let module = store.token().context().module().to_path_buf();
-    let _guard = store.token().context().read().expect("context");
+    let slot = store_token(store).slot().expect("slot");
+    let module = store_token(store).context().module().to_path_buf();
+    let _guard = store_token(store).context().read().expect("context");
     // SAFETY: loading the same PKCS#11 module that is already loaded; C_CloseAllSessions takes
     // a plain slot id.
     let rv = unsafe {

@@ -7,8 +7,8 @@ mod secret_forms;
 
 use std::process::Command;
 
-use lit_session_signer::keystore::pkcs11::{KeyOptions, PinSource, Pkcs11KeyStore, Pkcs11Uri};
-use lit_session_signer::keystore::{KeyStoreError, SessionKeyStore};
+use lit_session_signer::keystore::{KeyOptions, KeyStoreError, Pkcs11KeyStore, SessionKeyStore};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
 use lit_session_signer::wallet::Pkcs11Wallet;
 use secret_forms::assert_no_secret;
 

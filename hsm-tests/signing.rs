@@ -1,8 +1,7 @@
 //! Generation and signing on the token.
 
 use ed25519_dalek::Verifier;
-use lit_session_signer::keystore::pkcs11::KeyOptions;
-use lit_session_signer::keystore::SessionKeyStore;
+use lit_session_signer::keystore::{KeyOptions, SessionKeyStore};
 
 use crate::common::{self, message, unique_label};
 use crate::hsm;

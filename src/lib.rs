@@ -37,6 +37,8 @@ pub mod internal;
 pub mod jcs;
 pub mod keystore;
 pub mod manager;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 pub mod pkp;
 pub mod protocol;
 pub mod recap;

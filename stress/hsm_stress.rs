@@ -52,8 +52,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11Error, Pkcs11KeyStore, TokenConfig, TokenSelector};
-use lit_session_signer::keystore::{KeyId, KeyStoreError, SessionKeyStore, VerifyingKey};
+use lit_session_signer::internal::pkcs11::{reinitialize, store_token};
+use lit_session_signer::keystore::{KeyId, KeyStoreError, Pkcs11KeyStore, SessionKeyStore, VerifyingKey};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Error, RecoveryStats, TokenConfig, TokenSelector};
 
 struct Args {
     signatures: usize,
@@ -167,9 +168,9 @@ fn classify(e: &KeyStoreError) -> String {
             let class = if *transient { "transient" } else { "permanent" };
             match source.downcast_ref::<Pkcs11Error>() {
                 Some(p) => format!(
-                    "Pkcs11Error::{} {} {} [{class}]",
+                    "Pkcs11Error::{:?} {} {} [{class}]",
                     p.kind(),
-                    p.function().unwrap_or("-"),
+                    p.function().map_or_else(|| "-".to_string(), |f| format!("C_{f:?}")),
                     p.code().unwrap_or("(no CKR code)")
                 ),
                 None => format!("Backend (not PKCS#11) [{class}]"),
@@ -265,17 +266,17 @@ struct Injector {
 impl Injector {
     /// `C_Logout` from a separate session of the store's application.
     fn logout(&self) -> Result<(), String> {
-        let slot = self.store.token().slot().ok_or("no slot")?;
-        let guard = self.store.token().context().read().map_err(|e| e.to_string())?;
+        let token = store_token(&self.store);
+        let slot = token.slot().ok_or("no slot")?;
+        let guard = token.context().read().map_err(|e| e.to_string())?;
         let session = guard.pkcs11().open_ro_session(slot).map_err(|e| e.to_string())?;
         session.logout().map_err(|e| format!("C_Logout: {e}"))
     }
 
     fn close_sessions(&self) -> Result<(), String> {
-        let slot = self.store.token().slot().ok_or("no slot")?;
-        let rv = self
-            .store
-            .token()
+        let token = store_token(&self.store);
+        let slot = token.slot().ok_or("no slot")?;
+        let rv = token
             .context()
             .quiesced(|_| {
                 // SAFETY: a plain C_CloseAllSessions on the already loaded and initialised module,
@@ -393,7 +394,7 @@ fn run(args: &Args) -> Result<bool, String> {
         "hsm-stress: {} signatures, {} threads, pool {} sessions, faults every {:?} (held {:?}), token in {}",
         args.signatures,
         args.threads,
-        store.token().pool_capacity(),
+        store_token(&store).pool_capacity(),
         args.gap,
         args.hold,
         hsm.dir.display()
@@ -468,7 +469,7 @@ fn report(
     injected: &[Injected],
     inject_failures: &[String],
     elapsed: Duration,
-    stats: &lit_session_signer::keystore::pkcs11::RecoveryStats,
+    stats: &RecoveryStats,
 ) -> Result<bool, String> {
     let requested = args.signatures as u64;
     let returned: u64 = logs.iter().map(|l| l.returned).sum();
@@ -607,8 +608,8 @@ fn probe_token_gone(inj: &Injector, store: &Pkcs11KeyStore, id: &KeyId) {
     use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
     use cryptoki::mechanism::Mechanism;
     use cryptoki::object::{Attribute, ObjectClass};
-    let ctx = store.token().context();
-    let slot = store.token().slot().expect("slot");
+    let ctx = store_token(store).context();
+    let slot = store_token(store).slot().expect("slot");
     let show = |when: &str| {
         let guard = ctx.read().expect("context");
         let p = guard.pkcs11();
@@ -639,9 +640,8 @@ fn probe_token_gone(inj: &Injector, store: &Pkcs11KeyStore, id: &KeyId) {
     show("token directory away");
     std::fs::rename(&inj.parked, &inj.token_dir).expect("move back");
     show("token directory back");
-    let g = ctx.read().expect("context").generation();
-    ctx.reinitialize(g).expect("reinitialize");
-    let slot = store.token().context().read().expect("ctx").pkcs11().get_slots_with_token().expect("slots");
+    reinitialize(ctx).expect("reinitialize");
+    let slot = ctx.read().expect("ctx").pkcs11().get_slots_with_token().expect("slots");
     println!("after C_Finalize + C_Initialize: {} slots with a token", slot.len());
     let sig = store.sign(id, b"after re-initialisation");
     println!("store.sign after re-initialisation: {:?}", sig.map(|_| "ok"));

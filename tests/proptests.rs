@@ -156,7 +156,7 @@ fn arb_siwe() -> impl Strategy<Value = SiweMessage> {
 
 #[cfg(feature = "pkcs11")]
 mod pkcs11_uri {
-    use lit_session_signer::keystore::pkcs11::{ObjectType, PinSource, Pkcs11Uri};
+    use lit_session_signer::pkcs11::{ObjectType, PinSource, Pkcs11Uri};
     use proptest::collection::vec;
     use proptest::prelude::*;
 
@@ -222,20 +222,6 @@ mod pkcs11_uri {
     }
 }
 
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend(bytes);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
 fn hex_variants(bytes: &[u8]) -> impl Strategy<Value = String> {
     let h = hex::encode(bytes);
     (any::<bool>(), any::<bool>(), "[ \t\r\n]{0,3}").prop_map(move |(prefix, upper, ws)| {
@@ -290,19 +276,18 @@ proptest! {
             1 => point.iter().copied().cycle().take(65).collect(),
             _ => point,
         };
-        use lit_session_signer::keystore::pkcs11::ec_point::{parse_ec_point, EcPointEncoding};
-        let forms = [
-            (point.clone(), EcPointEncoding::Raw),
-            (der(0x04, &point), EcPointEncoding::DerOctetString),
-            (der(0x03, &[&[0u8][..], &point].concat()), EcPointEncoding::DerBitString),
-        ];
-        for (value, encoding) in forms {
+        use lit_session_signer::internal::pkcs11::{parse_ec_point, EcPointEncoding};
+        for encoding in [EcPointEncoding::Raw, EcPointEncoding::DerOctetString, EcPointEncoding::DerBitString] {
+            let value = encoding.encode(&point);
             let parsed = parse_ec_point(&value, point.len());
             prop_assert_eq!(parsed, Ok((&point[..], encoding)));
         }
         // Unused bits in a BIT STRING and a wrong length are refused.
-        prop_assert!(parse_ec_point(&der(0x03, &[&[1u8][..], &point].concat()), point.len()).is_err());
-        prop_assert!(parse_ec_point(&der(0x04, &point), point.len() + 1).is_err());
+        let mut unused_bits = EcPointEncoding::DerBitString.encode(&point);
+        let at = unused_bits.len() - point.len() - 1;
+        unused_bits[at] = 1;
+        prop_assert!(parse_ec_point(&unused_bits, point.len()).is_err());
+        prop_assert!(parse_ec_point(&EcPointEncoding::DerOctetString.encode(&point), point.len() + 1).is_err());
     }
 
     #[test]

@@ -116,7 +116,7 @@ fn key_bytes_and_key_file_errors() {
 #[cfg(feature = "pkcs11")]
 mod pkcs11 {
     use super::*;
-    use lit_session_signer::keystore::pkcs11::{Pin, PinSource, Pkcs11Uri, TokenConfig};
+    use lit_session_signer::pkcs11::{Pin, PinSource, Pkcs11Uri, TokenConfig};
 
     #[test]
     fn pin_and_its_sources() {

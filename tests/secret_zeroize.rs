@@ -227,7 +227,7 @@ fn freed_memory_never_holds_a_secret() {
     }
     #[cfg(feature = "pkcs11")]
     {
-        use lit_session_signer::keystore::pkcs11::{Pin, PinSource};
+        use lit_session_signer::pkcs11::{Pin, PinSource};
         let pin = PinSource::File(pin_file.clone()).read().unwrap();
         let from_env = PinSource::Env("LIT_ZEROIZE_TEST_PIN".into()).read().unwrap();
         drop(from_env);

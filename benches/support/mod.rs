@@ -10,8 +10,8 @@ use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
-use lit_session_signer::keystore::pkcs11::Pkcs11KeyStore;
-use lit_session_signer::keystore::KeyId;
+use lit_session_signer::internal::pkcs11::store_token;
+use lit_session_signer::keystore::{KeyId, Pkcs11KeyStore};
 
 /// One plain session of the store's own context with the key's handle: no pool, no recovery,
 /// no local verification. Signing through it is the floor the store is measured against.
@@ -23,8 +23,9 @@ pub struct RawSigner {
 impl RawSigner {
     /// Opens a session on the store's token and finds key `id`.
     pub fn new(store: &Pkcs11KeyStore, id: &KeyId) -> Self {
-        let slot = store.token().slot().expect("slot");
-        let guard = store.token().context().read().expect("context");
+        let token = store_token(store);
+        let slot = token.slot().expect("slot");
+        let guard = token.context().read().expect("context");
         let session = guard.pkcs11().open_rw_session(slot).expect("session");
         let key = session
             .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id.as_bytes().to_vec())])

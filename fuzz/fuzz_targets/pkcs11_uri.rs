@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11Uri};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

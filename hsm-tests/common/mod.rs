@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use lit_session_signer::keystore::pkcs11::{PinSource, Pkcs11KeyStore, Pkcs11Uri};
+use lit_session_signer::keystore::Pkcs11KeyStore;
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
 
 /// The tokens the tests use.
 #[derive(Debug)]

@@ -3,3 +3,5 @@
 //! change or vanish in any release. Everything a user needs is exported elsewhere.
 
 pub mod cli;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;

@@ -6,7 +6,7 @@
 
 mod memory;
 #[cfg(feature = "pkcs11")]
-pub mod pkcs11;
+mod pkcs11;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
@@ -14,6 +14,8 @@ use std::fmt;
 
 pub use ed25519_dalek::{Signature, VerifyingKey};
 pub use memory::MemoryKeyStore;
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::{KeyOptions, Pkcs11KeyStore};
 
 /// Identifies a key inside one store (the `CKA_ID` on a PKCS#11 token).
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,7 +62,8 @@ pub struct KeyInfo {
 }
 
 /// The backend's own account of a key error (token, slot, call, code), shown after the
-/// generic message; empty for stores with nothing to add.
+/// generic message and reachable as the error's `source()`; empty for stores with nothing to
+/// add.
 #[derive(Debug, Default)]
 pub struct Detail(Option<Box<dyn std::error::Error + Send + Sync>>);
 
@@ -91,14 +94,15 @@ impl fmt::Display for Detail {
 }
 
 /// Errors from a key store.
-#[derive(Debug, thiserror::Error)]
+///
+/// The backend's own error is the `source()` of `KeyNotFound`, `AmbiguousKey`, `BadSignature`
+/// (when their [`Detail`] has one) and `Backend`.
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum KeyStoreError {
     /// No key has this id. The detail says where the backend looked (token, slot, call).
-    #[error("no session key with id {0}{1}")]
     KeyNotFound(KeyId, Detail),
     /// More than one key has this id; look-ups require exactly one.
-    #[error("{count} keys have id {id}; exactly one is required{detail}")]
     AmbiguousKey {
         /// The id looked up.
         id: KeyId,
@@ -108,25 +112,50 @@ pub enum KeyStoreError {
         detail: Detail,
     },
     /// A key id that is not hex.
-    #[error("key id is not hex: {0:?}")]
     InvalidKeyId(String),
     /// Key material that is not a valid ed25519 key.
-    #[error("invalid key material: {0}")]
     InvalidKey(String),
     /// The operating system's random number generator failed.
-    #[error("random number generator failed: {0}")]
     Rng(String),
     /// The backend returned a signature that does not verify under the key's public key.
-    #[error("the key store returned a signature that does not verify for key {0}{1}")]
     BadSignature(KeyId, Detail),
     /// A failure inside the backend (e.g. a PKCS#11 call).
-    #[error("{source}")]
     Backend {
         /// The backend's own error.
         source: Box<dyn std::error::Error + Send + Sync>,
         /// Whether retrying the same call later can succeed.
         transient: bool,
     },
+}
+
+impl fmt::Display for KeyStoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::KeyNotFound(id, detail) => write!(f, "no session key with id {id}{detail}"),
+            Self::AmbiguousKey { id, count, detail } => {
+                write!(f, "{count} keys have id {id}; exactly one is required{detail}")
+            }
+            Self::InvalidKeyId(s) => write!(f, "key id is not hex: {s:?}"),
+            Self::InvalidKey(e) => write!(f, "invalid key material: {e}"),
+            Self::Rng(e) => write!(f, "random number generator failed: {e}"),
+            Self::BadSignature(id, detail) => {
+                write!(f, "the key store returned a signature that does not verify for key {id}{detail}")
+            }
+            Self::Backend { source, .. } => write!(f, "{source}"),
+        }
+    }
+}
+
+impl std::error::Error for KeyStoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::KeyNotFound(_, detail) | Self::AmbiguousKey { detail, .. } | Self::BadSignature(_, detail) => {
+                detail.error().map(|e| e as _)
+            }
+            Self::Backend { source, .. } => Some(source.as_ref()),
+            Self::InvalidKeyId(_) | Self::InvalidKey(_) | Self::Rng(_) => None,
+        }
+    }
 }
 
 impl KeyStoreError {

@@ -15,7 +15,7 @@ pub mod testing;
 pub use alloy::AlloyWallet;
 pub use memory::MemoryWallet;
 #[cfg(feature = "pkcs11")]
-pub use pkcs11::{Pkcs11Wallet, WalletSignStats, EC_PARAMS_SECP256K1_OID};
+pub use pkcs11::{Pkcs11Wallet, WalletSignStats};
 
 use crate::eth::{eip191_hash, EthAddress, RecoverableSignature};
 

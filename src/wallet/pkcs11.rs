@@ -1,40 +1,25 @@
-//! A secp256k1 wallet key generated on, and never leaving, a PKCS#11 token.
+//! A secp256k1 wallet key generated on, and never leaving, a PKCS#11 token: an adapter over
+//! [`crate::pkcs11`], which does the token work for the [`SECP256K1`] key spec.
 //!
 //! The token only ever sees the 32-byte digest (`CKM_ECDSA`, raw `r‖s`); low-s normalisation
 //! and the recovery id (by trial recovery against the cached public key) happen on the host.
-//! Sessions, login and recovery come from [`Pkcs11Token`], shared with the ed25519 store.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::Session;
 use k256::ecdsa::{RecoveryId, Signature, VerifyingKey};
-use rand_core::{OsRng, RngCore};
 
 use super::{WalletError, WalletSigner};
 use crate::eth::{EthAddress, RecoverableSignature};
-use crate::keystore::pkcs11::ec_point::parse_ec_point;
-use crate::keystore::pkcs11::store::KEY_ID_LEN;
-use crate::keystore::pkcs11::{
-    check_born_on_token, generate_protected_pair, read_key_attributes, ErrorContext, KeyAttributes, KeySelector,
-    ObjectType, Pkcs11Error, Pkcs11Token, Pkcs11Uri, TokenConfig,
-};
 use crate::keystore::KeyId;
-
-/// `CKA_EC_PARAMS` for secp256k1: the DER OID 1.3.132.0.10.
-pub const EC_PARAMS_SECP256K1_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
-
-/// Length of an uncompressed SEC1 point (`04 ‖ X ‖ Y`).
-const UNCOMPRESSED_POINT_LEN: usize = 65;
-
-/// Handle-cache tag of private keys (`CKO_PRIVATE_KEY`).
-const TAG_PRIVATE: u64 = 3;
-
-/// The mechanisms the wallet needs, probed when the token is opened.
-const REQUIRED: [(MechanismType, &str); 2] =
-    [(MechanismType::ECDSA, "CKM_ECDSA"), (MechanismType::ECC_KEY_PAIR_GEN, "CKM_EC_KEY_PAIR_GEN")];
+use crate::pkcs11::error::Problem;
+use crate::pkcs11::key_spec::SECP256K1;
+use crate::pkcs11::token::Pkcs11Token;
+use crate::pkcs11::{
+    ErrorContext, KeyAttributes, KeySelector, ObjectType, Pkcs11Error, Pkcs11ErrorKind, Pkcs11Uri, TokenConfig,
+};
 
 /// Counters of the signatures the token returned.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -53,7 +38,7 @@ pub struct WalletSignStats {
 /// recovers the cached key (a signature that recovers to no key is refused).
 ///
 /// ```no_run
-/// use lit_session_signer::keystore::pkcs11::Pkcs11Uri;
+/// use lit_session_signer::pkcs11::Pkcs11Uri;
 /// use lit_session_signer::wallet::{Pkcs11Wallet, WalletSigner};
 ///
 /// let token: Pkcs11Uri = "pkcs11:token=lit?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/lit/pin"
@@ -86,20 +71,8 @@ impl fmt::Debug for Pkcs11Wallet {
     }
 }
 
-fn private_template(id: &[u8]) -> Vec<Attribute> {
-    vec![Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::KeyType(KeyType::EC), Attribute::Id(id.to_vec())]
-}
-
-fn public_template(id: &[u8]) -> Vec<Attribute> {
-    vec![Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::KeyType(KeyType::EC), Attribute::Id(id.to_vec())]
-}
-
-fn key_ctx(ctx: &ErrorContext, id: &[u8]) -> ErrorContext {
-    ctx.clone().with_key_id(id)
-}
-
 fn unusable(key: String, reason: impl Into<String>, ctx: &ErrorContext) -> Pkcs11Error {
-    Pkcs11Error::KeyUnusable { key, reason: reason.into(), context: Box::new(ctx.clone()) }
+    Pkcs11Error::new(Problem::KeyUnusable { key, reason: reason.into() }, ctx)
 }
 
 impl From<Pkcs11Error> for WalletError {
@@ -113,9 +86,10 @@ impl Pkcs11Wallet {
     /// Opens the wallet key a PKCS#11 URI names by `id=` or `object=` (label), on the token
     /// the URI names (`module-path`, `token`/`serial`, `pin-source`).
     ///
-    /// Fails with [`Pkcs11Error::Config`] if the URI names no key, [`Pkcs11Error::KeyNotFound`]
-    /// / [`Pkcs11Error::AmbiguousKey`] if not exactly one private key matches, and
-    /// [`Pkcs11Error::KeyUnusable`] if the key is not a secp256k1 key with a public half.
+    /// Fails with a [`Pkcs11ErrorKind::Config`] error if the URI names no key,
+    /// [`KeyNotFound`](Pkcs11ErrorKind::KeyNotFound) / [`AmbiguousKey`](Pkcs11ErrorKind::AmbiguousKey)
+    /// if not exactly one private key matches, and [`KeyUnusable`](Pkcs11ErrorKind::KeyUnusable)
+    /// if the key is not a secp256k1 key with a public half.
     pub fn open(uri: &Pkcs11Uri) -> Result<Self, Pkcs11Error> {
         Self::open_with(TokenConfig::from_uri(uri)?, uri)
     }
@@ -125,7 +99,7 @@ impl Pkcs11Wallet {
     pub fn open_with(config: TokenConfig, key: &Pkcs11Uri) -> Result<Self, Pkcs11Error> {
         if let Some(t) = key.object_type {
             if t != ObjectType::Private && t != ObjectType::Public {
-                return Err(Pkcs11Error::Config(format!("the URI names a {t:?} object; a wallet is a key pair")));
+                return Err(Pkcs11Error::config(format!("the URI names a {t:?} object; a wallet is a key pair")));
             }
         }
         // With both id= and object=, the id selects and the label must match too (RFC 7512).
@@ -133,13 +107,13 @@ impl Pkcs11Wallet {
             (Some(id), _) => KeySelector::Id(id.clone()),
             (None, Some(label)) => KeySelector::Label(label.clone()),
             (None, None) => {
-                return Err(Pkcs11Error::Config(
-                    "the URI names no wallet key: add object=<label> or id=<%-encoded CKA_ID>".to_string(),
+                return Err(Pkcs11Error::config(
+                    "the URI names no wallet key: add object=<label> or id=<%-encoded CKA_ID>",
                 ))
             }
         };
         let label = key.id.as_ref().and(key.object.as_deref());
-        let token = Pkcs11Token::open(config, &REQUIRED)?;
+        let token = Pkcs11Token::open(config, &SECP256K1.required())?;
         let (id, label, verifying_key) =
             token.run("open wallet key", |session, ctx| load_key(&token, session, &selector, label, ctx))?;
         Ok(Self::from_parts(token, id, label, verifying_key))
@@ -151,32 +125,17 @@ impl Pkcs11Wallet {
     /// The private key is a token object, private, sensitive, not extractable, sign-only (no
     /// derive) and unmodifiable where the token accepts that. Afterwards `CKA_LOCAL`,
     /// `CKA_ALWAYS_SENSITIVE`, `CKA_NEVER_EXTRACTABLE`, `CKA_SENSITIVE` and
-    /// `CKA_EXTRACTABLE=false` must read back, or the pair is deleted and
-    /// [`Pkcs11Error::KeyPolicy`] returned.
+    /// `CKA_EXTRACTABLE=false` must read back, or the pair is deleted and a
+    /// [`KeyPolicy`](Pkcs11ErrorKind::KeyPolicy) error returned.
     pub fn generate(uri: &Pkcs11Uri, label: &str) -> Result<(Self, KeyId), Pkcs11Error> {
         Self::generate_with(TokenConfig::from_uri(uri)?, label)
     }
 
     /// Like [`generate`](Self::generate) with an explicit token configuration.
     pub fn generate_with(config: TokenConfig, label: &str) -> Result<(Self, KeyId), Pkcs11Error> {
-        let token = Pkcs11Token::open(config, &REQUIRED)?;
+        let token = Pkcs11Token::open(config, &SECP256K1.required())?;
         let (id, verifying_key) = token.run("generate secp256k1 wallet key", |session, ctx| {
-            // A fresh id per attempt: a failed attempt may have left a pair behind.
-            let mut id = vec![0u8; KEY_ID_LEN];
-            OsRng.try_fill_bytes(&mut id).map_err(|e| Pkcs11Error::Rng(e.to_string()))?;
-            let ctx = key_ctx(ctx, &id);
-            let (public, private) = generate_pair(session, label, &id, &ctx)?;
-            let checked = check_born_on_token(&token, session, private, &ctx)
-                .and_then(|()| read_public_key(&token, session, public, &hex::encode(&id), &ctx));
-            match checked {
-                Ok(vk) => Ok((id, vk)),
-                Err(e) => {
-                    // Best effort: the pair is unusable or unproven; do not leave it behind.
-                    let _ = session.destroy_object(private);
-                    let _ = session.destroy_object(public);
-                    Err(e)
-                }
-            }
+            SECP256K1.generate(&token, session, label, true, ctx)
         })?;
         let key_id = KeyId::from_bytes(id.clone());
         log::info!("generated secp256k1 wallet key id {key_id} label {label:?} on {}", token.error_context());
@@ -203,11 +162,6 @@ impl Pkcs11Wallet {
         &self.verifying_key
     }
 
-    /// The underlying token (context, slot, recovery statistics).
-    pub fn token(&self) -> &Pkcs11Token {
-        &self.token
-    }
-
     /// How many signatures the token made and how many of them were high-s.
     pub fn sign_stats(&self) -> WalletSignStats {
         WalletSignStats {
@@ -219,39 +173,19 @@ impl Pkcs11Wallet {
     /// Reads the private key's security attributes, so callers can check that the key never
     /// left the token. `CKA_VALUE` is requested too: it must not come back.
     pub fn key_attributes(&self) -> Result<KeyAttributes, Pkcs11Error> {
-        let id = &self.id;
         self.token.run("read wallet key attributes", |session, ctx| {
-            let ctx = key_ctx(ctx, id);
-            let handle = self.token.find_one(session, &private_template(id), &KeySelector::Id(id.clone()), &ctx)?;
-            read_key_attributes(&self.token, session, handle, &ctx)
+            SECP256K1.key_attributes(&self.token, session, &self.id, ctx)
         })
     }
 
     /// Destroys the key pair on the token.
     pub fn delete(self) -> Result<(), Pkcs11Error> {
-        let id = &self.id;
-        self.token.run("delete wallet key", |session, ctx| {
-            let ctx = key_ctx(ctx, id);
-            let private = self.token.find_one(session, &private_template(id), &KeySelector::Id(id.clone()), &ctx)?;
-            let publics = self.token.find_all(session, &public_template(id), &ctx)?;
-            session.destroy_object(private).map_err(|e| Pkcs11Error::from_cryptoki("delete private key", e, &ctx))?;
-            for p in publics {
-                session.destroy_object(p).map_err(|e| Pkcs11Error::from_cryptoki("delete public key", e, &ctx))?;
-            }
-            Ok(())
-        })?;
-        self.token.forget_handle(TAG_PRIVATE, id);
-        Ok(())
+        self.token.run("delete wallet key", |session, ctx| SECP256K1.delete(&self.token, session, &self.id, ctx))
     }
 
     /// `CKM_ECDSA` on the token: the raw 64-byte `r‖s`.
     fn sign_raw(&self, digest: &[u8; 32]) -> Result<Vec<u8>, Pkcs11Error> {
-        let id = &self.id;
-        self.token.run("wallet sign", |session, ctx| {
-            let ctx = key_ctx(ctx, id);
-            let handle = self.token.cached_handle(session, TAG_PRIVATE, id, &private_template(id), &ctx)?;
-            session.sign(&Mechanism::Ecdsa, handle, digest).map_err(|e| Pkcs11Error::from_cryptoki("sign", e, &ctx))
-        })
+        self.token.run("wallet sign", |session, ctx| SECP256K1.sign(&self.token, session, &self.id, digest, ctx))
     }
 }
 
@@ -294,7 +228,7 @@ fn load_key(
     ctx: &ErrorContext,
 ) -> Result<(Vec<u8>, String, VerifyingKey), Pkcs11Error> {
     let (mut template, ctx) = match selector {
-        KeySelector::Id(id) => (vec![Attribute::Id(id.clone())], key_ctx(ctx, id)),
+        KeySelector::Id(id) => (vec![Attribute::Id(id.clone())], ctx.clone().with_key_id(id)),
         KeySelector::Label(l) => (vec![Attribute::Label(l.as_bytes().to_vec())], ctx.clone().with_key_label(l)),
     };
     if let Some(l) = also_label {
@@ -318,78 +252,22 @@ fn load_key(
     let name = selector.to_string();
     let base = ErrorContext { key: None, ..ctx.clone() };
     match key_type {
-        Some(t) if t == KeyType::EC => {}
+        Some(t) if t == SECP256K1.key_type => {}
         Some(t) => return Err(unusable(name, format!("it is a {t} key, not a secp256k1 (CKK_EC) wallet key"), &base)),
         None => return Err(unusable(name, "it has no CKA_KEY_TYPE", &base)),
     }
     if id.is_empty() {
         return Err(unusable(name, "it has no CKA_ID, so its public key cannot be found", &base));
     }
-    let ctx = key_ctx(&ctx, &id);
-    let public =
-        token.find_one(session, &public_template(&id), &KeySelector::Id(id.clone()), &ctx).map_err(|e| match e {
-            Pkcs11Error::KeyNotFound { .. } => {
-                unusable(hex::encode(&id), "it has no public-key object with the same CKA_ID", &ctx)
-            }
-            other => other,
-        })?;
-    let vk = read_public_key(token, session, public, &hex::encode(&id), &ctx)?;
-    Ok((id, label, vk))
-}
-
-/// `C_GenerateKeyPair` for secp256k1, with and then without `CKA_MODIFIABLE=false`.
-fn generate_pair(
-    session: &Session,
-    label: &str,
-    id: &[u8],
-    ctx: &ErrorContext,
-) -> Result<(ObjectHandle, ObjectHandle), Pkcs11Error> {
-    let public = vec![
-        Attribute::Token(true),
-        Attribute::Private(false),
-        Attribute::Verify(true),
-        Attribute::EcParams(EC_PARAMS_SECP256K1_OID.to_vec()),
-        Attribute::Label(label.as_bytes().to_vec()),
-        Attribute::Id(id.to_vec()),
-    ];
-    generate_protected_pair(session, &Mechanism::EccKeyPairGen, &[public], label, id, true, ctx)
-}
-
-/// Reads `CKA_EC_PARAMS` (must be secp256k1 when present) and `CKA_EC_POINT` (a DER OCTET
-/// STRING or the raw 65-byte uncompressed point) of a public-key object.
-fn read_public_key(
-    token: &Pkcs11Token,
-    session: &Session,
-    public: ObjectHandle,
-    key: &str,
-    ctx: &ErrorContext,
-) -> Result<VerifyingKey, Pkcs11Error> {
-    let attrs = token.attributes(session, public, &[AttributeType::EcParams, AttributeType::EcPoint], ctx)?;
-    let (mut params, mut point) = (None, None);
-    for a in attrs {
-        match a {
-            Attribute::EcParams(p) => params = Some(p),
-            Attribute::EcPoint(p) => point = Some(p),
-            _ => {}
-        }
-    }
-    if let Some(p) = params {
-        if p != EC_PARAMS_SECP256K1_OID {
-            return Err(unusable(
-                key.to_string(),
-                format!("its curve (CKA_EC_PARAMS {}) is not secp256k1", hex::encode(&p)),
-                ctx,
-            ));
-        }
-    }
-    let point = point.ok_or_else(|| unusable(key.to_string(), "its public key has no CKA_EC_POINT", ctx))?;
-    let (bytes, _) = parse_ec_point(&point, UNCOMPRESSED_POINT_LEN).map_err(|source| Pkcs11Error::EcPoint {
-        key: key.to_string(),
-        source,
-        context: Box::new(ctx.clone()),
+    let vk = SECP256K1.public_key(token, session, &id, &ctx).map_err(|e| match e.kind() {
+        Pkcs11ErrorKind::KeyNotFound => unusable(
+            hex::encode(&id),
+            "it has no public-key object with the same CKA_ID",
+            &ctx.clone().with_key_id(&id),
+        ),
+        _ => e,
     })?;
-    VerifyingKey::from_sec1_bytes(bytes)
-        .map_err(|_| unusable(key.to_string(), "CKA_EC_POINT is not a valid uncompressed secp256k1 point", ctx))
+    Ok((id, label, vk))
 }
 
 #[cfg(test)]
@@ -397,15 +275,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secp256k1_oid_is_1_3_132_0_10() {
-        assert_eq!(hex::encode(EC_PARAMS_SECP256K1_OID), "06052b8104000a");
-    }
-
-    #[test]
     fn pkcs11_errors_become_backend_errors() {
-        let e: WalletError = Pkcs11Error::Config("x".into()).into();
+        let e: WalletError = Pkcs11Error::config("x").into();
         assert!(matches!(e, WalletError::Backend { transient: false, .. }));
-        let e: WalletError = Pkcs11Error::Rng("x".into()).into();
+        let e: WalletError = Pkcs11Error::from(Problem::Rng("x".into())).into();
         assert!(matches!(e, WalletError::Backend { transient: true, .. }));
     }
 }

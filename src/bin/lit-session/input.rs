@@ -6,7 +6,7 @@ use std::path::Path;
 use std::error::Error;
 
 use lit_session_signer::internal::cli;
-use lit_session_signer::keystore::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
+use lit_session_signer::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::manager::ManagerError;
 use lit_session_signer::pkp::PkpSessionError;
 use lit_session_signer::protocol::{NodeListError, NodeUrl};

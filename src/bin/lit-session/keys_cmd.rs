@@ -4,8 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use clap::Subcommand;
-use lit_session_signer::keystore::pkcs11::{KeyOptions, Pkcs11KeyStore, Pkcs11Uri};
-use lit_session_signer::keystore::{KeyId, MemoryKeyStore, SessionKeyStore};
+use lit_session_signer::keystore::{KeyId, KeyOptions, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
+use lit_session_signer::pkcs11::Pkcs11Uri;
 
 use crate::{input, CliError};
 

@@ -13,7 +13,7 @@ use cryptoki::context::Pkcs11;
 use cryptoki::mechanism::MechanismType;
 use cryptoki::slot::{Slot, TokenInfo};
 
-use super::error::{ErrorContext, Pkcs11Error};
+use super::error::{ErrorContext, Pkcs11Error, Problem};
 use super::uri::Pkcs11Uri;
 
 /// Which token to use. Every given field must match; at least one must be given.
@@ -56,7 +56,7 @@ impl TokenSelector {
     }
 
     /// Whether `info` matches every given field.
-    pub fn matches(&self, info: &TokenInfo) -> bool {
+    pub(crate) fn matches(&self, info: &TokenInfo) -> bool {
         let eq = |want: &Option<String>, have: &str| want.as_deref().map_or(true, |w| w.trim() == have.trim());
         eq(&self.label, info.label())
             && eq(&self.serial, info.serial_number())
@@ -85,9 +85,13 @@ impl fmt::Display for TokenSelector {
 }
 
 /// Finds the one slot whose token matches `selector`.
-pub fn find_token(pkcs11: &Pkcs11, module: &Path, selector: &TokenSelector) -> Result<(Slot, TokenInfo), Pkcs11Error> {
+pub(crate) fn find_token(
+    pkcs11: &Pkcs11,
+    module: &Path,
+    selector: &TokenSelector,
+) -> Result<(Slot, TokenInfo), Pkcs11Error> {
     if selector.is_empty() {
-        return Err(Pkcs11Error::NoTokenSelector);
+        return Err(Problem::NoTokenSelector.into());
     }
     let ctx = ErrorContext {
         module: Some(module.to_path_buf()),
@@ -111,27 +115,27 @@ pub fn find_token(pkcs11: &Pkcs11, module: &Path, selector: &TokenSelector) -> R
             matching.push((slot, info));
         }
     }
+    let selector = selector.to_string();
     match matching.len() {
-        1 => matching.pop().ok_or(Pkcs11Error::NoTokenSelector),
-        0 => Err(Pkcs11Error::TokenNotFound { selector: selector.to_string(), present, context: Box::new(ctx) }),
-        count => Err(Pkcs11Error::AmbiguousToken { selector: selector.to_string(), count, context: Box::new(ctx) }),
+        1 => matching.pop().ok_or_else(|| Problem::NoTokenSelector.into()),
+        0 => Err(Pkcs11Error::new(Problem::TokenNotFound { selector, present }, &ctx)),
+        count => Err(Pkcs11Error::new(Problem::AmbiguousToken { selector, count }, &ctx)),
     }
 }
 
-/// Checks that the token offers every mechanism in `required` (type and `CKM_*` name); the
-/// error names each one that is missing.
-pub fn require_mechanisms(
+/// Checks that the token offers every mechanism in `required`; the error names each one that
+/// is missing.
+pub(crate) fn require_mechanisms(
     pkcs11: &Pkcs11,
     slot: Slot,
-    required: &[(MechanismType, &'static str)],
+    required: &[MechanismType],
     ctx: &ErrorContext,
 ) -> Result<(), Pkcs11Error> {
     let list = pkcs11.get_mechanism_list(slot).map_err(|e| Pkcs11Error::from_cryptoki("list mechanisms", e, ctx))?;
-    let missing: Vec<&'static str> =
-        required.iter().filter(|(m, _)| !list.contains(m)).map(|(_, name)| *name).collect();
+    let missing: Vec<MechanismType> = required.iter().filter(|m| !list.contains(m)).copied().collect();
     if missing.is_empty() {
         Ok(())
     } else {
-        Err(Pkcs11Error::MechanismMissing { missing, context: Box::new(ctx.clone()) })
+        Err(Pkcs11Error::new(Problem::MechanismMissing(missing), ctx))
     }
 }

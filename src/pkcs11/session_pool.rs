@@ -14,11 +14,12 @@
 
 use std::sync::{Condvar, Mutex, PoisonError};
 
-use cryptoki::context::Pkcs11;
+use cryptoki::context::{Function, Pkcs11};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::{Limit, Slot, TokenInfo};
 
-use super::error::{ErrorContext, Pkcs11Error};
+use super::error::{ErrorContext, Pkcs11Error, Problem};
+use super::error_guide::Pkcs11ErrorKind;
 use super::pin::{Pin, PinKeeper};
 
 /// Whether pool sessions are opened read/write or read-only.
@@ -33,7 +34,7 @@ pub enum SessionMode {
 
 /// The pool size for a token: `requested` (or 2 × CPUs), at least 1, and leaving one of the
 /// token's sessions for the anchor.
-pub fn pool_size(info: &TokenInfo, requested: Option<usize>) -> usize {
+pub(crate) fn pool_size(info: &TokenInfo, requested: Option<usize>) -> usize {
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
     let wanted = requested.unwrap_or(cpus.saturating_mul(2)).max(1);
     let token_max = match info.max_session_count() {
@@ -51,11 +52,11 @@ struct PoolState {
 
 /// An anchor session holding the login, and a pool of sessions, for one token in one context
 /// generation.
-pub struct Connection {
+pub(crate) struct Connection {
     /// The context generation these sessions belong to.
-    pub generation: u64,
+    pub(crate) generation: u64,
     /// The token's slot (for this generation only).
-    pub slot: Slot,
+    pub(crate) slot: Slot,
     /// The context of this generation (an `Arc`; only call it under a read guard).
     pkcs11: Pkcs11,
     mode: SessionMode,
@@ -78,7 +79,7 @@ impl std::fmt::Debug for Connection {
 
 /// How a successful [`login`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginOutcome {
+enum LoginOutcome {
     /// `C_Login` accepted the PIN.
     LoggedIn,
     /// The application was already logged in (login is per application, and another session
@@ -88,7 +89,7 @@ pub enum LoginOutcome {
 
 /// `C_Login` as the user; `CKR_USER_ALREADY_LOGGED_IN` is success (login is per
 /// application, and another store may have logged in first).
-pub fn login(session: &Session, pin: Option<&Pin>, ctx: &ErrorContext) -> Result<LoginOutcome, Pkcs11Error> {
+fn login(session: &Session, pin: Option<&Pin>, ctx: &ErrorContext) -> Result<LoginOutcome, Pkcs11Error> {
     use cryptoki::error::{Error, RvError};
     use cryptoki::session::SessionState;
     let auth = pin.map(Pin::auth_pin);
@@ -118,10 +119,8 @@ pub fn login(session: &Session, pin: Option<&Pin>, ctx: &ErrorContext) -> Result
     match result {
         Ok(()) => Ok(LoginOutcome::LoggedIn),
         Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(LoginOutcome::AlreadyLoggedIn),
-        Err(Error::Pkcs11(RvError::PinIncorrect, _)) => {
-            Err(Pkcs11Error::PinIncorrect { context: Box::new(ctx.clone()) })
-        }
-        Err(Error::Pkcs11(RvError::PinLocked, _)) => Err(Pkcs11Error::PinLocked { context: Box::new(ctx.clone()) }),
+        Err(Error::Pkcs11(RvError::PinIncorrect, _)) => Err(Pkcs11Error::new(Problem::PinIncorrect, ctx)),
+        Err(Error::Pkcs11(RvError::PinLocked, _)) => Err(Pkcs11Error::new(Problem::PinLocked, ctx)),
         Err(e) => Err(Pkcs11Error::from_cryptoki("log in", e, ctx)),
     }
 }
@@ -129,7 +128,7 @@ pub fn login(session: &Session, pin: Option<&Pin>, ctx: &ErrorContext) -> Result
 /// Logs in with the PINs `keeper` offers (the source re-read, then the last accepted PIN),
 /// recording which the token accepts or refuses; without a PIN source, logs in through the
 /// protected authentication path.
-pub fn login_with(session: &Session, keeper: &PinKeeper, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
+pub(crate) fn login_with(session: &Session, keeper: &PinKeeper, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
     if !keeper.has_source() {
         log::debug!("C_Login without a PIN (protected authentication path) on {ctx}");
         return login(session, None, ctx).map(|_| ());
@@ -137,7 +136,7 @@ pub fn login_with(session: &Session, keeper: &PinKeeper, ctx: &ErrorContext) -> 
     let candidates = keeper.candidates();
     if candidates.is_empty() {
         log::warn!("not logging in on {ctx}: every PIN available was already refused by the token");
-        return Err(Pkcs11Error::PinIncorrect { context: Box::new(ctx.clone()) });
+        return Err(Pkcs11Error::new(Problem::PinIncorrect, ctx));
     }
     let mut last = None;
     for (i, pin) in candidates.iter().enumerate() {
@@ -155,7 +154,7 @@ pub fn login_with(session: &Session, keeper: &PinKeeper, ctx: &ErrorContext) -> 
                 log::debug!("already logged in on {ctx} (CKR_USER_ALREADY_LOGGED_IN)");
                 return Ok(());
             }
-            Err(e @ Pkcs11Error::PinIncorrect { .. }) => {
+            Err(e) if e.kind() == Pkcs11ErrorKind::PinIncorrect => {
                 keeper.refused(pin);
                 let source = keeper.source().map(ToString::to_string).unwrap_or_default();
                 log::warn!(
@@ -169,12 +168,12 @@ pub fn login_with(session: &Session, keeper: &PinKeeper, ctx: &ErrorContext) -> 
             Err(e) => return Err(e),
         }
     }
-    Err(last.unwrap_or_else(|| Pkcs11Error::PinIncorrect { context: Box::new(ctx.clone()) }))
+    Err(last.unwrap_or_else(|| Pkcs11Error::new(Problem::PinIncorrect, ctx)))
 }
 
 /// Whether to log in when opening a connection.
 #[derive(Debug, Clone, Copy)]
-pub enum Login<'a> {
+pub(crate) enum Login<'a> {
     /// The token needs no login.
     Skip,
     /// Log in as the user with the PINs the keeper offers.
@@ -184,7 +183,7 @@ pub enum Login<'a> {
 impl Connection {
     /// Opens the anchor session (in `mode`: a write-protected token refuses R/W sessions)
     /// and logs in if `how` says so.
-    pub fn open(
+    pub(crate) fn open(
         pkcs11: &Pkcs11,
         (generation, slot): (u64, Slot),
         mode: SessionMode,
@@ -213,17 +212,17 @@ impl Connection {
     }
 
     /// `C_GetTokenInfo` on the slot. Only call while holding a read guard of this generation.
-    pub fn token_info(&self) -> Result<TokenInfo, cryptoki::error::Error> {
+    pub(crate) fn token_info(&self) -> Result<TokenInfo, cryptoki::error::Error> {
         self.pkcs11.get_token_info(self.slot)
     }
 
     /// How many pool sessions may be open at once.
-    pub fn capacity(&self) -> usize {
+    pub(crate) fn capacity(&self) -> usize {
         self.capacity
     }
 
     /// Runs `f` on the anchor session (locked). Used for login and for session objects.
-    pub fn with_anchor<T>(
+    pub(crate) fn with_anchor<T>(
         &self,
         operation: &'static str,
         ctx: &ErrorContext,
@@ -233,12 +232,14 @@ impl Connection {
         match anchor.as_ref() {
             Some(session) => f(session),
             // The store closed the anchor (it is being dropped).
-            None => Err(Pkcs11Error::call(operation, "C_CloseSession", cryptoki::error::RvError::SessionClosed, ctx)),
+            None => {
+                Err(Pkcs11Error::call(operation, Function::CloseSession, cryptoki::error::RvError::SessionClosed, ctx))
+            }
         }
     }
 
     /// Takes an idle session, opens a new one if under capacity, or waits for one.
-    pub fn checkout(&self, pkcs11: &Pkcs11, ctx: &ErrorContext) -> Result<Session, Pkcs11Error> {
+    pub(crate) fn checkout(&self, pkcs11: &Pkcs11, ctx: &ErrorContext) -> Result<Session, Pkcs11Error> {
         let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(s) = pool.idle.pop() {
@@ -260,7 +261,7 @@ impl Connection {
     }
 
     /// Returns a healthy session to the pool.
-    pub fn checkin(&self, session: Session) {
+    pub(crate) fn checkin(&self, session: Session) {
         let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
         pool.idle.push(session);
         drop(pool);
@@ -269,7 +270,7 @@ impl Connection {
 
     /// Drops a session that is broken (or belongs to a dead generation) without closing it,
     /// freeing its place in the pool.
-    pub fn discard(&self, session: Session) {
+    pub(crate) fn discard(&self, session: Session) {
         drop(session); // opened with `_no_drop`: dropping does not call C_CloseSession
         self.forget_one();
     }
@@ -284,7 +285,7 @@ impl Connection {
     /// Closes every idle session and then the anchor. Only call while the context generation
     /// is still `self.generation` (hold a read guard), else the handles may be someone else's.
     /// Closing the anchor destroys the session objects created on it.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         let idle = {
             let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
             std::mem::take(&mut pool.idle)

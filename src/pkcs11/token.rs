@@ -1,20 +1,18 @@
-//! A logged-in token with sessions, handle cache and recovery: the generic part of every
-//! PKCS#11 signer (the ed25519 session-key store and the secp256k1 wallet).
+//! A logged-in token with sessions, handle cache and recovery: the part every PKCS#11 key
+//! backend shares (the ed25519 session-key store and the secp256k1 wallet are adapters over it).
 //!
 //! [`Pkcs11Token::run`] checks a session out of the pool, runs a closure on it and sorts any
-//! failure into a recovery step, then retries. The step for each return code is the `auto`
-//! column of [`CKR_GUIDE`](super::error_guide::CKR_GUIDE) (rendered in the README):
+//! failure into a recovery step, then retries: forget cached handles and look keys up again,
+//! log in again, open a new anchor session and pool, re-initialise the module (finalize +
+//! initialize under the context's write lock) with exponential backoff, or wait and retry;
+//! `CKR_GENERAL_ERROR` escalates from logging in again to logging out and in, then to
+//! re-initialising if the token stopped answering.
 //!
-//! | failure | step |
-//! |---|---|
-//! | `CKR_OBJECT_HANDLE_INVALID`, `CKR_KEY_HANDLE_INVALID` | forget cached handles, look keys up again |
-//! | `CKR_USER_NOT_LOGGED_IN` (someone logged out) | log in again on the anchor session |
-//! | `CKR_SESSION_HANDLE_INVALID`, `CKR_SESSION_CLOSED` | open a new anchor + pool, log in again |
-//! | `CKR_TOKEN_NOT_PRESENT`, `CKR_DEVICE_REMOVED`, `CKR_SLOT_ID_INVALID`, `CKR_DEVICE_ERROR`, token no longer listed, token no longer answering `C_GetTokenInfo` | finalize + initialize the module (under the context's write lock), with exponential backoff |
-//! | `CKR_FUNCTION_FAILED`, `CKR_DEVICE_MEMORY`, `CKR_HOST_MEMORY`, `CKR_SESSION_COUNT` | wait (backoff) and retry |
-//! | `CKR_GENERAL_ERROR` (SoftHSM answers it when a logout races an operation) | wait and log in again; if it repeats, log out and in; then re-initialise if the token stopped answering |
+//! Which step a return code gets is the `auto` column of `CKR_GUIDE` in
+//! [`error_guide`](super::error_guide), rendered in the README's section "PKCS#11 errors: what
+//! they mean and what to do" (this module keeps no copy of that table). Codes the guide does
+//! not list, and arguments, templates, mechanisms, PINs and missing keys, are returned at once.
 //!
-//! Everything else (arguments, templates, mechanisms, PIN, missing keys) is returned at once.
 //! A logout on any session logs out every session of the application, and SoftHSM then
 //! reports `CKR_OBJECT_HANDLE_INVALID` (not `USER_NOT_LOGGED_IN`) for private keys, so a look-up
 //! that finds nothing first checks whether the session is still logged in, then whether the
@@ -32,15 +30,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use cryptoki::context::Function;
 use cryptoki::error::RvError;
-use cryptoki::mechanism::MechanismType;
-use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, SessionState};
 use cryptoki::slot::Slot;
 
 use super::context::{ContextGuard, SharedContext};
-use super::error::{ErrorContext, KeySelector, Pkcs11Error};
-use super::error_guide::{ckr_guide, AutoRecovery};
+use super::error::{ErrorContext, KeySelector, Pkcs11Error, Problem};
+use super::error_guide::{ckr_guide, AutoRecovery, Pkcs11ErrorKind};
 use super::pin::{PinKeeper, PinSource};
 use super::session_pool::{login_with, pool_size, Connection, Login, SessionMode};
 use super::slot::{find_token, require_mechanisms, TokenSelector};
@@ -102,17 +101,15 @@ impl TokenConfig {
         let module = match (&uri.module_path, &uri.module_name) {
             (Some(p), _) => p.clone(),
             (None, Some(name)) => {
-                return Err(Pkcs11Error::Config(format!(
+                return Err(Pkcs11Error::config(format!(
                     "module-name={name} is not resolved; give module-path=/path/to/module.so"
                 )))
             }
-            (None, None) => {
-                return Err(Pkcs11Error::Config("the URI has no module-path=/path/to/module.so".to_string()))
-            }
+            (None, None) => return Err(Pkcs11Error::config("the URI has no module-path=/path/to/module.so")),
         };
         let token = TokenSelector::from_uri(uri);
         if token == TokenSelector::default() {
-            return Err(Pkcs11Error::NoTokenSelector);
+            return Err(Problem::NoTokenSelector.into());
         }
         Ok(Self::new(module, token, uri.pin_source.clone()))
     }
@@ -158,11 +155,11 @@ enum Step {
     HardRelogin,
 }
 
-/// The recovery step for an error: for return codes, the `auto` column of
-/// [`CKR_GUIDE`](super::error_guide::CKR_GUIDE), so the README table and the behaviour agree.
+/// The recovery step for an error: for return codes, the `auto` column of the guide's
+/// `CKR_GUIDE`, so the README table and the behaviour agree.
 fn step_for(e: &Pkcs11Error) -> Option<Step> {
-    match e {
-        Pkcs11Error::Call { rv, .. } => match ckr_guide(*rv).map(|g| g.auto) {
+    match e.problem() {
+        Problem::Call { rv, .. } => match ckr_guide(*rv).map(|g| g.auto) {
             Some(AutoRecovery::Refind) => Some(Step::Refind),
             Some(AutoRecovery::Relogin) => Some(Step::Relogin),
             Some(AutoRecovery::Reconnect) => Some(Step::Reconnect),
@@ -174,15 +171,36 @@ fn step_for(e: &Pkcs11Error) -> Option<Step> {
             Some(AutoRecovery::None | AutoRecovery::Success) | None => None,
         },
         // The token was found at open time; not finding it now means it went away.
-        Pkcs11Error::TokenNotFound { .. } | Pkcs11Error::ModuleLoad { .. } | Pkcs11Error::TokenUnavailable { .. } => {
-            Some(Step::Reinitialize)
-        }
-        _ => None,
+        _ => match e.kind() {
+            Pkcs11ErrorKind::TokenNotFound | Pkcs11ErrorKind::ModuleLoad | Pkcs11ErrorKind::TokenUnavailable => {
+                Some(Step::Reinitialize)
+            }
+            _ => None,
+        },
     }
 }
 
-/// Cache key: object class and `CKA_ID`.
-type HandleKey = (u64, Vec<u8>);
+/// The public or the private half of a key pair (the object class).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum KeyHalf {
+    /// `CKO_PUBLIC_KEY`.
+    Public,
+    /// `CKO_PRIVATE_KEY`.
+    Private,
+}
+
+impl KeyHalf {
+    /// The `CKA_CLASS` of this half.
+    pub(crate) fn class(self) -> ObjectClass {
+        match self {
+            Self::Public => ObjectClass::PUBLIC_KEY,
+            Self::Private => ObjectClass::PRIVATE_KEY,
+        }
+    }
+}
+
+/// Handle-cache key: which half, and its `CKA_ID`.
+type HandleKey = (KeyHalf, Vec<u8>);
 
 /// A token reached through a shared context, logged in for its whole life, with a session
 /// pool, a handle cache and automatic recovery.
@@ -195,7 +213,7 @@ pub struct Pkcs11Token {
     pool_size: Option<usize>,
     mode: SessionMode,
     policy: RecoveryPolicy,
-    required: Vec<(MechanismType, &'static str)>,
+    required: Vec<MechanismType>,
     base_context: ErrorContext,
     conn: Mutex<Option<Arc<Connection>>>,
     login_required: AtomicBool,
@@ -216,10 +234,10 @@ impl std::fmt::Debug for Pkcs11Token {
 
 impl Pkcs11Token {
     /// Loads the module (once per process), finds the token, checks it offers every mechanism
-    /// in `required` (type and `CKM_*` name), opens the anchor session and logs in.
+    /// in `required`, opens the anchor session and logs in.
     ///
     /// Errors here are not retried: a wrong path, label or PIN should fail fast and clearly.
-    pub fn open(config: TokenConfig, required: &[(MechanismType, &'static str)]) -> Result<Self, Pkcs11Error> {
+    pub fn open(config: TokenConfig, required: &[MechanismType]) -> Result<Self, Pkcs11Error> {
         let open_ctx = ErrorContext {
             operation: Some("open token"),
             module: Some(config.module.clone()),
@@ -253,8 +271,8 @@ impl Pkcs11Token {
         Ok(token)
     }
 
-    /// The shared context (for callers that need a raw cryptoki call on the same module,
-    /// such as tests).
+    /// The shared context (for raw cryptoki calls on the same module: tests, benches, fault
+    /// injection).
     pub fn context(&self) -> &Arc<SharedContext> {
         &self.ctx
     }
@@ -291,7 +309,7 @@ impl Pkcs11Token {
     }
 
     /// Recovery steps taken so far.
-    pub fn recovery_stats(&self) -> RecoveryStats {
+    pub(crate) fn recovery_stats(&self) -> RecoveryStats {
         let c = &self.counters;
         RecoveryStats {
             handle_refinds: c.handle_refinds.load(Ordering::Relaxed),
@@ -328,7 +346,7 @@ impl Pkcs11Token {
         require_mechanisms(pkcs11, token_slot, &self.required, &ctx)?;
         let login_required = info.login_required();
         if login_required && !self.pin.has_source() && !info.protected_authentication_path() {
-            return Err(Pkcs11Error::PinRequired { context: Box::new(ctx) });
+            return Err(Pkcs11Error::new(Problem::PinRequired, &ctx));
         }
         let conn = Arc::new(Connection::open(
             pkcs11,
@@ -354,13 +372,13 @@ impl Pkcs11Token {
     }
 
     /// Forgets every cached object handle.
-    pub fn invalidate_handles(&self) {
+    fn invalidate_handles(&self) {
         self.handles.lock().unwrap_or_else(PoisonError::into_inner).clear();
     }
 
-    /// Forgets the cached handle of one object.
-    pub fn forget_handle(&self, class: u64, id: &[u8]) {
-        self.handles.lock().unwrap_or_else(PoisonError::into_inner).remove(&(class, id.to_vec()));
+    /// Forgets the cached handle of one half of key pair `id`.
+    pub(crate) fn forget_handle(&self, half: KeyHalf, id: &[u8]) {
+        self.handles.lock().unwrap_or_else(PoisonError::into_inner).remove(&(half, id.to_vec()));
     }
 
     /// Runs `f` on a pooled session, with recovery and retries (see the module docs).
@@ -377,7 +395,7 @@ impl Pkcs11Token {
 
     /// Like [`run`](Self::run) but on the anchor session: objects created here as session
     /// objects (`CKA_TOKEN=false`) live until the token is closed.
-    pub fn run_on_anchor<T>(
+    pub(crate) fn run_on_anchor<T>(
         &self,
         operation: &'static str,
         f: impl FnMut(&Session, &ErrorContext) -> Result<T, Pkcs11Error>,
@@ -439,20 +457,15 @@ impl Pkcs11Token {
                 // Only a token that really went missing is reported as gone; otherwise the last
                 // error itself is the clearest message.
                 return Err(match base {
-                    Some(Step::Reinitialize) => {
-                        let function = err.function().unwrap_or("C_GetSlotList").to_string();
-                        let code = err.code().unwrap_or("CKR_TOKEN_NOT_PRESENT");
-                        let context = err.context().cloned().unwrap_or_else(|| self.error_context());
-                        Pkcs11Error::TokenGone { attempts: attempt, function, code, context: Box::new(context) }
-                    }
+                    Some(Step::Reinitialize) => Pkcs11Error::token_gone(attempt, err),
                     _ => err,
                 });
             }
             log::debug!(
                 "{operation}: attempt {attempt} of {} failed with {} {}; recovery step {step:?}, backoff {backoff:?}",
                 self.policy.max_attempts,
-                err.function().unwrap_or("-"),
-                err.code().unwrap_or(err.kind()),
+                err.function().map_or_else(|| "-".to_string(), |f| format!("C_{f:?}")),
+                err.code().map_or_else(|| format!("{:?}", err.kind()), str::to_string),
             );
             pending = step;
             match step {
@@ -562,7 +575,7 @@ impl Pkcs11Token {
     }
 
     /// Finds every object matching `template`.
-    pub fn find_all(
+    pub(crate) fn find_all(
         &self,
         session: &Session,
         template: &[Attribute],
@@ -577,7 +590,7 @@ impl Pkcs11Token {
     ///
     /// Why look again after a successful login check: another thread may have logged in
     /// again between our search (made while logged out) and the check.
-    pub fn find_all_logged_in(
+    pub(crate) fn find_all_logged_in(
         &self,
         session: &Session,
         template: &[Attribute],
@@ -597,7 +610,7 @@ impl Pkcs11Token {
     /// Finds exactly one object matching `template`. None → `KeyNotFound` (or, if the
     /// session lost its login, a `CKR_USER_NOT_LOGGED_IN` error that [`run`](Self::run)
     /// recovers from); several → `AmbiguousKey`.
-    pub fn find_one(
+    pub(crate) fn find_one(
         &self,
         session: &Session,
         template: &[Attribute],
@@ -608,23 +621,20 @@ impl Pkcs11Token {
         match found.len() {
             1 => found.pop().ok_or_else(|| not_found(selector, ctx)),
             0 => Err(not_found(selector, ctx)),
-            count => {
-                Err(Pkcs11Error::AmbiguousKey { selector: selector.clone(), count, context: Box::new(ctx.clone()) })
-            }
+            count => Err(Pkcs11Error::new(Problem::AmbiguousKey(selector.clone(), count), ctx)),
         }
     }
 
-    /// The cached handle of the object of `class` with `CKA_ID` `id`, looking it up with
-    /// `template` on a miss.
-    pub fn cached_handle(
+    /// The cached handle of `half` of key pair `id`, looking it up with `template` on a miss.
+    pub(crate) fn cached_handle(
         &self,
         session: &Session,
-        class: u64,
+        half: KeyHalf,
         id: &[u8],
         template: &[Attribute],
         ctx: &ErrorContext,
     ) -> Result<ObjectHandle, Pkcs11Error> {
-        let key = (class, id.to_vec());
+        let key = (half, id.to_vec());
         if let Some(h) = self.handles.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
             return Ok(*h);
         }
@@ -643,41 +653,45 @@ impl Pkcs11Token {
         }
     }
 
-    /// Errors with [`Pkcs11Error::TokenUnavailable`] if the token no longer answers
+    /// Errors with [`Pkcs11ErrorKind::TokenUnavailable`] if the token no longer answers
     /// `C_GetTokenInfo`. Why: SoftHSM 2.6.1 keeps the slot and the logged-in sessions of a token
     /// whose directory went away, but finds no objects on it (and answers `CKR_GENERAL_ERROR`
     /// to `C_GetTokenInfo`) until the module is re-initialised, even after the directory is
     /// back; an empty search must not be taken for a deleted key then.
-    pub fn check_token_answers(&self, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
+    fn check_token_answers(&self, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
         let Some(conn) = self.conn_slot() else { return Ok(()) };
         match conn.token_info() {
             Ok(_) => Ok(()),
             Err(e) => {
-                let (function, code) = match &e {
-                    cryptoki::error::Error::Pkcs11(rv, f) => (format!("C_{f:?}"), super::error::ckr_name(*rv)),
-                    _ => ("C_GetTokenInfo".to_string(), "CKR_GENERAL_ERROR"),
+                let rv = match e {
+                    cryptoki::error::Error::Pkcs11(rv, _) => rv,
+                    _ => RvError::GeneralError,
                 };
-                log::warn!("{ctx}: the token no longer answers {function} ({code}) although its slot is listed");
-                Err(Pkcs11Error::TokenUnavailable { function, code, context: Box::new(ctx.clone()) })
+                let e = Pkcs11Error::new(Problem::TokenUnavailable(rv), ctx);
+                log::warn!(
+                    "{ctx}: the token no longer answers C_GetTokenInfo ({}) although its slot is listed",
+                    e.code().unwrap_or("-")
+                );
+                Err(e)
             }
         }
     }
 
     /// Errors with `CKR_USER_NOT_LOGGED_IN` if the token needs a login and `session` is in a
     /// public state (someone logged the application out).
-    pub fn check_logged_in(&self, session: &Session, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
+    fn check_logged_in(&self, session: &Session, ctx: &ErrorContext) -> Result<(), Pkcs11Error> {
         if !self.login_required.load(Ordering::Relaxed) {
             return Ok(());
         }
         let info = session.get_session_info().map_err(|e| Pkcs11Error::from_cryptoki("session info", e, ctx))?;
         match info.session_state() {
             SessionState::RoUser | SessionState::RwUser => Ok(()),
-            _ => Err(Pkcs11Error::call("check login", "C_GetSessionInfo", RvError::UserNotLoggedIn, ctx)),
+            _ => Err(Pkcs11Error::call("check login", Function::GetSessionInfo, RvError::UserNotLoggedIn, ctx)),
         }
     }
 
     /// Reads attributes of an object (attributes the token withholds are simply absent).
-    pub fn attributes(
+    pub(crate) fn attributes(
         &self,
         session: &Session,
         object: ObjectHandle,
@@ -687,9 +701,21 @@ impl Pkcs11Token {
         session.get_attributes(object, types).map_err(|e| Pkcs11Error::from_cryptoki("read attributes", e, ctx))
     }
 
+    /// `C_SignInit` + `C_Sign` of `data` with `key`.
+    pub fn sign(
+        &self,
+        session: &Session,
+        mechanism: &Mechanism<'_>,
+        key: ObjectHandle,
+        data: &[u8],
+        ctx: &ErrorContext,
+    ) -> Result<Vec<u8>, Pkcs11Error> {
+        session.sign(mechanism, key, data).map_err(|e| Pkcs11Error::from_cryptoki("sign", e, ctx))
+    }
+
     /// Closes the pool and the anchor session (which destroys session objects), if they still
-    /// belong to the current context generation. Also done on drop.
-    pub fn close(&self) {
+    /// belong to the current context generation. Done on drop.
+    fn close(&self) {
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner).take();
         let Some(conn) = conn else { return };
         if let Ok(guard) = self.ctx.read() {
@@ -701,7 +727,7 @@ impl Pkcs11Token {
 }
 
 fn not_found(selector: &KeySelector, ctx: &ErrorContext) -> Pkcs11Error {
-    Pkcs11Error::KeyNotFound { selector: selector.clone(), context: Box::new(ctx.clone()) }
+    Pkcs11Error::new(Problem::KeyNotFound(selector.clone()), ctx)
 }
 
 impl Drop for Pkcs11Token {

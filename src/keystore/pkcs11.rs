@@ -1,40 +1,20 @@
-//! The ed25519 session-key store on a PKCS#11 token.
+//! The ed25519 session-key store on a PKCS#11 token: an adapter over [`crate::pkcs11`], which
+//! does the token work for the [`ED25519`] key spec.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
-use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
-use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType};
 use cryptoki::session::Session;
 use ed25519_dalek::{Signature, VerifyingKey};
-use rand_core::{OsRng, RngCore};
 
-use super::attributes::{check_born_on_token, generate_protected_pair, read_key_attributes, KeyAttributes};
-use super::ec_point::parse_edwards_point;
-use super::error::{ErrorContext, KeySelector, Pkcs11Error};
-use super::token::{Pkcs11Token, RecoveryStats, TokenConfig};
-use super::uri::{ObjectType, Pkcs11Uri};
-use crate::keystore::{KeyId, KeyInfo, KeyStoreError, SessionKeyStore};
-
-/// `CKA_EC_PARAMS` for ed25519 as the DER PrintableString "edwards25519" (the PKCS#11 3.0
-/// example; what YubiHSM and OpenSC use).
-pub const EC_PARAMS_EDWARDS25519_NAME: &[u8] =
-    &[0x13, 0x0c, b'e', b'd', b'w', b'a', b'r', b'd', b's', b'2', b'5', b'5', b'1', b'9'];
-/// `CKA_EC_PARAMS` for ed25519 as the DER OID 1.3.101.112 (RFC 8410), for tokens that refuse
-/// the name.
-pub const EC_PARAMS_ED25519_OID: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
-
-/// Length of the random `CKA_ID` of generated keys.
-pub const KEY_ID_LEN: usize = 16;
-
-/// Handle-cache tags (the `CKO_*` values).
-const TAG_PUBLIC: u64 = 2;
-const TAG_PRIVATE: u64 = 3;
-
-/// The mechanisms the store needs, probed when it opens.
-const REQUIRED: [(MechanismType, &str); 2] =
-    [(MechanismType::EDDSA, "CKM_EDDSA"), (MechanismType::ECC_EDWARDS_KEY_PAIR_GEN, "CKM_EC_EDWARDS_KEY_PAIR_GEN")];
+use crate::keystore::{Detail, KeyId, KeyInfo, KeyStoreError, SessionKeyStore};
+use crate::pkcs11::error::Problem;
+use crate::pkcs11::key_spec::ED25519;
+use crate::pkcs11::token::{KeyHalf, Pkcs11Token};
+use crate::pkcs11::{
+    ErrorContext, KeyAttributes, KeySelector, ObjectType, Pkcs11Error, Pkcs11Uri, RecoveryStats, TokenConfig,
+};
 
 /// Options for [`Pkcs11KeyStore::generate_with`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,11 +38,11 @@ impl KeyOptions {
 /// Every signature is made by the token with `CKM_EDDSA` (pure Ed25519, NULL parameters) and
 /// verified locally with `verify_strict` before it is returned. Sessions come from a pool, so
 /// the store can be shared by threads (`Arc<Pkcs11KeyStore>`, or `Box<dyn SessionKeyStore>`),
-/// and lost logins, sessions and tokens are recovered from (see [`Pkcs11Token`]).
+/// and lost logins, sessions and tokens are recovered from (see [`crate::pkcs11`]).
 ///
 /// ```no_run
-/// use lit_session_signer::keystore::pkcs11::{KeyOptions, Pkcs11KeyStore, Pkcs11Uri};
-/// use lit_session_signer::keystore::SessionKeyStore;
+/// use lit_session_signer::keystore::{KeyOptions, Pkcs11KeyStore, SessionKeyStore};
+/// use lit_session_signer::pkcs11::Pkcs11Uri;
 ///
 /// let uri: Pkcs11Uri = "pkcs11:token=lit?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/lit/pin"
 ///     .parse()?;
@@ -75,7 +55,7 @@ impl KeyOptions {
 /// let again = store.resolve(&uri.with_object("session-1"))?;
 /// assert_eq!(again, id);
 /// let attrs = store.key_attributes(&id)?;
-/// assert!(attrs.sensitive && attrs.never_extractable && !attrs.value_returned);
+/// assert!(attrs.violations().is_empty() && !attrs.value_returned);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Pkcs11KeyStore {
@@ -91,27 +71,6 @@ impl std::fmt::Debug for Pkcs11KeyStore {
     }
 }
 
-fn private_template(id: &[u8]) -> Vec<Attribute> {
-    vec![
-        Attribute::Class(ObjectClass::PRIVATE_KEY),
-        Attribute::KeyType(KeyType::EC_EDWARDS),
-        Attribute::Id(id.to_vec()),
-    ]
-}
-
-fn public_template(id: &[u8]) -> Vec<Attribute> {
-    vec![Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::KeyType(KeyType::EC_EDWARDS), Attribute::Id(id.to_vec())]
-}
-
-fn eddsa() -> Mechanism<'static> {
-    // Pure Ed25519: NULL parameters. (SoftHSM ignores CK_EDDSA_PARAMS anyway, SoftHSM#619.)
-    Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure))
-}
-
-fn key_ctx(ctx: &ErrorContext, id: &[u8]) -> ErrorContext {
-    ctx.clone().with_key_id(id)
-}
-
 impl Pkcs11KeyStore {
     /// Opens the store named by a PKCS#11 URI (`module-path`, `token`/`serial`, `pin-source`;
     /// any `object`/`id` is ignored here, see [`resolve`](Self::resolve)).
@@ -122,11 +81,11 @@ impl Pkcs11KeyStore {
     /// Opens the store with an explicit configuration. Fails fast (no retries) on a wrong
     /// module path, token, PIN, or a token without `CKM_EDDSA` / `CKM_EC_EDWARDS_KEY_PAIR_GEN`.
     pub fn open_with(config: TokenConfig) -> Result<Self, Pkcs11Error> {
-        Ok(Self { token: Pkcs11Token::open(config, &REQUIRED)?, public_keys: RwLock::new(HashMap::new()) })
+        Ok(Self { token: Pkcs11Token::open(config, &ED25519.required())?, public_keys: RwLock::new(HashMap::new()) })
     }
 
-    /// The underlying token (context, slot, recovery statistics).
-    pub fn token(&self) -> &Pkcs11Token {
+    /// The underlying token (for `internal::pkcs11`).
+    pub(crate) fn token(&self) -> &Pkcs11Token {
         &self.token
     }
 
@@ -141,27 +100,16 @@ impl Pkcs11KeyStore {
     /// The private key is created sensitive, not extractable, private, sign-only (no derive),
     /// and unmodifiable where the token accepts that. Afterwards `CKA_LOCAL`,
     /// `CKA_ALWAYS_SENSITIVE` and `CKA_NEVER_EXTRACTABLE` must read back true, or the pair is
-    /// deleted and [`Pkcs11Error::KeyPolicy`] returned. Ephemeral keys are session objects on
-    /// the store's anchor session and vanish when the store is dropped.
+    /// deleted and a [`KeyPolicy`](crate::pkcs11::Pkcs11ErrorKind::KeyPolicy) error returned.
+    /// Ephemeral keys are session objects on the store's anchor session and vanish when the
+    /// store is dropped.
     pub fn generate_with(&self, label: &str, options: KeyOptions) -> Result<KeyId, Pkcs11Error> {
         let op = "generate ed25519 key";
-        let gen = |session: &Session, ctx: &ErrorContext| {
-            // A fresh id per attempt: a failed attempt may have left a pair behind.
-            let mut id = vec![0u8; KEY_ID_LEN];
-            OsRng.try_fill_bytes(&mut id).map_err(|e| Pkcs11Error::Rng(e.to_string()))?;
-            let ctx = key_ctx(ctx, &id);
-            let (public, private) = generate_pair(session, label, &id, options.ephemeral, &ctx)?;
-            match self.check_new_pair(session, public, private, &id, &ctx) {
-                Ok(vk) => Ok((id, vk)),
-                Err(e) => {
-                    // Best effort: the pair is unusable or unproven; do not leave it behind.
-                    let _ = session.destroy_object(private);
-                    let _ = session.destroy_object(public);
-                    Err(e)
-                }
-            }
+        let generate = |session: &Session, ctx: &ErrorContext| {
+            ED25519.generate(&self.token, session, label, !options.ephemeral, ctx)
         };
-        let (id, vk) = if options.ephemeral { self.token.run_on_anchor(op, gen)? } else { self.token.run(op, gen)? };
+        let (id, vk) =
+            if options.ephemeral { self.token.run_on_anchor(op, generate)? } else { self.token.run(op, generate)? };
         log::info!(
             "generated {} ed25519 key id {} label {label:?} on {}",
             if options.ephemeral { "an ephemeral" } else { "a token" },
@@ -172,29 +120,13 @@ impl Pkcs11KeyStore {
         Ok(KeyId::from_bytes(id))
     }
 
-    /// Checks the security attributes of a new pair and reads its public key.
-    fn check_new_pair(
-        &self,
-        session: &Session,
-        public: ObjectHandle,
-        private: ObjectHandle,
-        id: &[u8],
-        ctx: &ErrorContext,
-    ) -> Result<VerifyingKey, Pkcs11Error> {
-        check_born_on_token(&self.token, session, private, ctx)?;
-        read_public_key(&self.token, session, public, id, ctx)
-    }
-
     /// The `CKA_ID` of the one private ed25519 key labelled `label`.
     pub fn find_by_label(&self, label: &str) -> Result<KeyId, Pkcs11Error> {
         let selector = KeySelector::Label(label.to_string());
         self.token.run("find key by label", |session, ctx| {
             let ctx = ctx.clone().with_key_label(label);
-            let template = [
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::KeyType(KeyType::EC_EDWARDS),
-                Attribute::Label(label.as_bytes().to_vec()),
-            ];
+            let mut template = ED25519.all(KeyHalf::Private);
+            template.push(Attribute::Label(label.as_bytes().to_vec()));
             let handle = self.token.find_one(session, &template, &selector, &ctx)?;
             let attrs = self.token.attributes(session, handle, &[AttributeType::Id], &ctx)?;
             match attrs.into_iter().find_map(|a| match a {
@@ -202,11 +134,10 @@ impl Pkcs11KeyStore {
                 _ => None,
             }) {
                 Some(id) => Ok(KeyId::from_bytes(id)),
-                None => Err(Pkcs11Error::KeyUnusable {
-                    key: format!("label {label:?}"),
-                    reason: "it has no CKA_ID".to_string(),
-                    context: Box::new(ctx),
-                }),
+                None => Err(Pkcs11Error::new(
+                    Problem::KeyUnusable { key: format!("label {label:?}"), reason: "it has no CKA_ID".to_string() },
+                    &ctx,
+                )),
             }
         })
     }
@@ -215,7 +146,7 @@ impl Pkcs11KeyStore {
     pub fn resolve(&self, uri: &Pkcs11Uri) -> Result<KeyId, Pkcs11Error> {
         if let Some(t) = uri.object_type {
             if t != ObjectType::Private && t != ObjectType::Public {
-                return Err(Pkcs11Error::Config(format!(
+                return Err(Pkcs11Error::config(format!(
                     "the URI names a {t:?} object; session keys are private/public keys"
                 )));
             }
@@ -227,21 +158,15 @@ impl Pkcs11KeyStore {
         }
         match &uri.object {
             Some(label) => self.find_by_label(label),
-            None => Err(Pkcs11Error::Config(
-                "the URI names no key: add object=<label> or id=<%-encoded CKA_ID>".to_string(),
-            )),
+            None => Err(Pkcs11Error::config("the URI names no key: add object=<label> or id=<%-encoded CKA_ID>")),
         }
     }
 
     /// Reads the private key's security attributes, so callers (and tests) can check that the
     /// key never left the token. `CKA_VALUE` is requested too: it must not come back.
     pub fn key_attributes(&self, id: &KeyId) -> Result<KeyAttributes, Pkcs11Error> {
-        let idb = id.as_bytes();
-        self.token.run("read key attributes", |session, ctx| {
-            let ctx = key_ctx(ctx, idb);
-            let handle = self.token.find_one(session, &private_template(idb), &KeySelector::Id(idb.to_vec()), &ctx)?;
-            read_key_attributes(&self.token, session, handle, &ctx)
-        })
+        self.token
+            .run("read key attributes", |session, ctx| ED25519.key_attributes(&self.token, session, id.as_bytes(), ctx))
     }
 
     /// The public key of `id`, from the cache or the token's public-key object.
@@ -250,11 +175,8 @@ impl Pkcs11KeyStore {
             return Ok(*vk);
         }
         let idb = id.as_bytes();
-        let vk = self.token.run("read public key", |session, ctx| {
-            let ctx = key_ctx(ctx, idb);
-            let handle = self.token.find_one(session, &public_template(idb), &KeySelector::Id(idb.to_vec()), &ctx)?;
-            read_public_key(&self.token, session, handle, idb, &ctx)
-        })?;
+        let vk =
+            self.token.run("read public key", |session, ctx| ED25519.public_key(&self.token, session, idb, ctx))?;
         self.public_keys.write().unwrap_or_else(PoisonError::into_inner).insert(idb.to_vec(), vk);
         Ok(vk)
     }
@@ -263,15 +185,11 @@ impl Pkcs11KeyStore {
     fn sign_verified(&self, id: &KeyId, message: &[u8]) -> Result<Signature, Pkcs11Error> {
         let vk = self.verifying_key(id)?;
         let idb = id.as_bytes();
-        let raw = self.token.run("sign", |session, ctx| {
-            let ctx = key_ctx(ctx, idb);
-            let handle = self.token.cached_handle(session, TAG_PRIVATE, idb, &private_template(idb), &ctx)?;
-            session.sign(&eddsa(), handle, message).map_err(|e| Pkcs11Error::from_cryptoki("sign", e, &ctx))
-        })?;
+        let raw = self.token.run("sign", |session, ctx| ED25519.sign(&self.token, session, idb, message, ctx))?;
         let bad = || {
             let context = self.token.error_context().with_operation("sign").with_key_id(idb);
             log::error!("the token returned a signature that does not verify on {context}");
-            Pkcs11Error::BadSignature { id: idb.to_vec(), context: Box::new(context) }
+            Pkcs11Error::new(Problem::BadSignature(idb.to_vec()), &context)
         };
         let sig = Signature::from_slice(&raw).map_err(|_| bad())?;
         if vk.verify_strict(message, &sig).is_ok() {
@@ -289,29 +207,14 @@ impl Pkcs11KeyStore {
 
     fn delete_key(&self, id: &KeyId) -> Result<(), Pkcs11Error> {
         let idb = id.as_bytes();
-        self.token.run("delete key", |session, ctx| {
-            let ctx = key_ctx(ctx, idb);
-            let private = self.token.find_one(session, &private_template(idb), &KeySelector::Id(idb.to_vec()), &ctx)?;
-            let publics = self.token.find_all(session, &public_template(idb), &ctx)?;
-            session.destroy_object(private).map_err(|e| Pkcs11Error::from_cryptoki("delete private key", e, &ctx))?;
-            for p in publics {
-                session.destroy_object(p).map_err(|e| Pkcs11Error::from_cryptoki("delete public key", e, &ctx))?;
-            }
-            Ok(())
-        })?;
-        self.token.forget_handle(TAG_PRIVATE, idb);
-        self.token.forget_handle(TAG_PUBLIC, idb);
+        self.token.run("delete key", |session, ctx| ED25519.delete(&self.token, session, idb, ctx))?;
         self.public_keys.write().unwrap_or_else(PoisonError::into_inner).remove(idb);
         Ok(())
     }
 
     fn list_keys(&self) -> Result<Vec<KeyInfo>, Pkcs11Error> {
         self.token.run("list keys", |session, ctx| {
-            let privates = self.token.find_all_logged_in(
-                session,
-                &[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::KeyType(KeyType::EC_EDWARDS)],
-                ctx,
-            )?;
+            let privates = self.token.find_all_logged_in(session, &ED25519.all(KeyHalf::Private), ctx)?;
             let mut out = Vec::with_capacity(privates.len());
             for handle in privates {
                 let attrs = self.token.attributes(session, handle, &[AttributeType::Id, AttributeType::Label], ctx)?;
@@ -327,13 +230,13 @@ impl Pkcs11KeyStore {
                 if id.is_empty() {
                     continue; // not addressable by id, so not one of ours
                 }
-                let kctx = key_ctx(ctx, &id);
+                let kctx = ctx.clone().with_key_id(&id);
                 // Keys without exactly one readable public half are left out of the list.
-                let publics = self.token.find_all(session, &public_template(&id), &kctx)?;
+                let publics = self.token.find_all(session, &ED25519.template(KeyHalf::Public, &id), &kctx)?;
                 let [public] = publics.as_slice() else {
                     continue;
                 };
-                let Ok(public_key) = read_public_key(&self.token, session, *public, &id, &kctx) else {
+                let Ok(public_key) = ED25519.read_public_key(&self.token, session, *public, &id, &kctx) else {
                     continue;
                 };
                 out.push(KeyInfo { id: KeyId::from_bytes(id), label, public_key });
@@ -343,59 +246,30 @@ impl Pkcs11KeyStore {
     }
 }
 
-/// `C_GenerateKeyPair` for ed25519, trying the curve name then the OID, with and without
-/// `CKA_MODIFIABLE=false`, while the token refuses the template.
-fn generate_pair(
-    session: &Session,
-    label: &str,
-    id: &[u8],
-    ephemeral: bool,
-    ctx: &ErrorContext,
-) -> Result<(ObjectHandle, ObjectHandle), Pkcs11Error> {
-    let public = |params: &[u8]| {
-        vec![
-            Attribute::Token(!ephemeral),
-            Attribute::Private(false),
-            Attribute::Verify(true),
-            Attribute::EcParams(params.to_vec()),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Id(id.to_vec()),
-        ]
-    };
-    let variants = [public(EC_PARAMS_EDWARDS25519_NAME), public(EC_PARAMS_ED25519_OID)];
-    generate_protected_pair(session, &Mechanism::EccEdwardsKeyPairGen, &variants, label, id, !ephemeral, ctx)
-}
-
-/// Reads and parses `CKA_EC_POINT` of a public-key object.
-fn read_public_key(
-    token: &Pkcs11Token,
-    session: &Session,
-    public: ObjectHandle,
-    id: &[u8],
-    ctx: &ErrorContext,
-) -> Result<VerifyingKey, Pkcs11Error> {
-    let attrs = token.attributes(session, public, &[AttributeType::EcPoint], ctx)?;
-    let point = attrs
-        .into_iter()
-        .find_map(|a| match a {
-            Attribute::EcPoint(p) => Some(p),
-            _ => None,
-        })
-        .ok_or_else(|| Pkcs11Error::KeyUnusable {
-            key: hex::encode(id),
-            reason: "its public key has no CKA_EC_POINT".to_string(),
-            context: Box::new(ctx.clone()),
-        })?;
-    let bytes = parse_edwards_point(&point).map_err(|source| Pkcs11Error::EcPoint {
-        key: hex::encode(id),
-        source,
-        context: Box::new(ctx.clone()),
-    })?;
-    VerifyingKey::from_bytes(&bytes).map_err(|e| Pkcs11Error::KeyUnusable {
-        key: hex::encode(id),
-        reason: format!("CKA_EC_POINT is not a valid ed25519 point: {e}"),
-        context: Box::new(ctx.clone()),
-    })
+impl From<Pkcs11Error> for KeyStoreError {
+    /// Missing and ambiguous keys and bad signatures become the store-neutral variants, with
+    /// the PKCS#11 error as their detail (and `source`); everything else is a backend error.
+    fn from(e: Pkcs11Error) -> Self {
+        match e.problem() {
+            Problem::KeyNotFound(KeySelector::Id(id)) => {
+                let id = KeyId::from_bytes(id.clone());
+                KeyStoreError::KeyNotFound(id, Detail::from_error(e))
+            }
+            Problem::AmbiguousKey(KeySelector::Id(id), count) => {
+                let (id, count) = (KeyId::from_bytes(id.clone()), *count);
+                KeyStoreError::AmbiguousKey { id, count, detail: Detail::from_error(e) }
+            }
+            Problem::BadSignature(id) => {
+                let id = KeyId::from_bytes(id.clone());
+                KeyStoreError::BadSignature(id, Detail::from_error(e))
+            }
+            Problem::Rng(msg) => KeyStoreError::Rng(msg.clone()),
+            _ => {
+                let transient = e.is_transient();
+                KeyStoreError::Backend { source: Box::new(e), transient }
+            }
+        }
+    }
 }
 
 impl SessionKeyStore for Pkcs11KeyStore {
@@ -429,7 +303,7 @@ impl SessionKeyStore for Pkcs11KeyStore {
                     scope.spawn(move || part.iter().map(|m| self.sign_verified(id, m)).collect::<Result<Vec<_>, _>>())
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or(Err(Pkcs11Error::WorkerPanicked))).collect()
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Problem::WorkerPanicked.into()))).collect()
         });
         let mut out = Vec::with_capacity(messages.len());
         for r in results {
@@ -444,5 +318,26 @@ impl SessionKeyStore for Pkcs11KeyStore {
 
     fn list(&self) -> Result<Vec<KeyInfo>, KeyStoreError> {
         Ok(self.list_keys()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cryptoki::context::Function;
+    use cryptoki::error::RvError;
+
+    use super::*;
+
+    #[test]
+    fn converts_into_keystore_error() {
+        let ctx = ErrorContext::default().with_operation("sign");
+        let e = Pkcs11Error::call("sign", Function::Sign, RvError::DeviceRemoved, &ctx);
+        assert!(e.to_string().contains("C_Sign returned CKR_DEVICE_REMOVED"), "{e}");
+        let k: KeyStoreError = e.into();
+        assert!(k.is_transient());
+        let k: KeyStoreError = Pkcs11Error::new(Problem::KeyNotFound(KeySelector::Id(vec![1, 2])), &ctx).into();
+        assert!(matches!(k, KeyStoreError::KeyNotFound(ref id, _) if id.as_bytes() == [1, 2]));
+        let source = std::error::Error::source(&k).and_then(|s| s.downcast_ref::<Pkcs11Error>());
+        assert_eq!(source.map(Pkcs11Error::kind), Some(crate::pkcs11::Pkcs11ErrorKind::KeyNotFound));
     }
 }

@@ -1,11 +1,11 @@
 //! The security attributes that show a private key never left its token, read the same way for
-//! every key type.
+//! every key type, and the protected template every key pair is generated with.
 
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeInfo, AttributeType, ObjectHandle};
 use cryptoki::session::Session;
 
-use super::error::{ErrorContext, Pkcs11Error};
+use super::error::{ErrorContext, Pkcs11Error, Problem};
 use super::token::Pkcs11Token;
 
 /// The security attributes of a private key, as read back from the token.
@@ -35,8 +35,29 @@ pub struct KeyAttributes {
     pub value_sensitive: bool,
 }
 
+impl KeyAttributes {
+    /// The requirements of a key generated on the token that these attributes break, e.g.
+    /// `CKA_NEVER_EXTRACTABLE=true`; empty for a key that was born on the token, has always
+    /// been sensitive and can never leave it. Keys that break one are deleted right after
+    /// generation ([`Pkcs11ErrorKind::KeyPolicy`](super::Pkcs11ErrorKind::KeyPolicy)).
+    pub fn violations(&self) -> Vec<&'static str> {
+        [
+            ("CKA_LOCAL=true", self.local),
+            ("CKA_ALWAYS_SENSITIVE=true", self.always_sensitive),
+            ("CKA_NEVER_EXTRACTABLE=true", self.never_extractable),
+            ("CKA_SENSITIVE=true", self.sensitive),
+            ("CKA_EXTRACTABLE=false", !self.extractable),
+            ("no CKA_VALUE", !self.value_returned),
+        ]
+        .into_iter()
+        .filter(|(_, ok)| !ok)
+        .map(|(requirement, _)| requirement)
+        .collect()
+    }
+}
+
 /// The security attributes of a private key; missing attributes count against it.
-pub fn read_key_attributes(
+pub(crate) fn read_key_attributes(
     token: &Pkcs11Token,
     session: &Session,
     handle: ObjectHandle,
@@ -91,32 +112,23 @@ pub fn read_key_attributes(
 
 /// Checks that a new private key reads back as generated on the token, always sensitive and
 /// never extractable, with no `CKA_VALUE`. The caller deletes the pair when this fails.
-pub fn check_born_on_token(
+pub(crate) fn check_born_on_token(
     token: &Pkcs11Token,
     session: &Session,
     private: ObjectHandle,
     ctx: &ErrorContext,
 ) -> Result<(), Pkcs11Error> {
-    let a = read_key_attributes(token, session, private, ctx)?;
-    let checks = [
-        ("CKA_LOCAL=true", a.local),
-        ("CKA_ALWAYS_SENSITIVE=true", a.always_sensitive),
-        ("CKA_NEVER_EXTRACTABLE=true", a.never_extractable),
-        ("CKA_SENSITIVE=true", a.sensitive),
-        ("CKA_EXTRACTABLE=false", !a.extractable),
-        ("no CKA_VALUE", !a.value_returned),
-    ];
-    let failed: Vec<String> = checks.iter().filter(|(_, ok)| !ok).map(|(name, _)| (*name).to_string()).collect();
+    let failed = read_key_attributes(token, session, private, ctx)?.violations();
     if failed.is_empty() {
         Ok(())
     } else {
-        Err(Pkcs11Error::KeyPolicy { failed, context: Box::new(ctx.clone()) })
+        Err(Pkcs11Error::new(Problem::KeyPolicy(failed), ctx))
     }
 }
 
 /// The private-key template of every key we generate: sensitive, not extractable, sign only,
 /// and (when the token accepts it) not modifiable.
-pub fn private_key_template(label: &str, id: &[u8], token_object: bool, unmodifiable: bool) -> Vec<Attribute> {
+fn private_key_template(label: &str, id: &[u8], token_object: bool, unmodifiable: bool) -> Vec<Attribute> {
     let mut private = vec![
         Attribute::Token(token_object),
         Attribute::Private(true),
@@ -134,7 +146,7 @@ pub fn private_key_template(label: &str, id: &[u8], token_object: bool, unmodifi
 }
 
 /// Return values after which key generation is retried with another template variant.
-pub fn template_refused(e: &cryptoki::error::Error) -> bool {
+fn template_refused(e: &cryptoki::error::Error) -> bool {
     use cryptoki::error::{Error, RvError};
     matches!(
         e,
@@ -152,7 +164,7 @@ pub fn template_refused(e: &cryptoki::error::Error) -> bool {
 
 /// `C_GenerateKeyPair` with our private-key template, trying each public template first with
 /// `CKA_MODIFIABLE=false` and then without, while the token refuses the template.
-pub fn generate_protected_pair(
+pub(crate) fn generate_protected_pair(
     session: &Session,
     mechanism: &Mechanism,
     public_variants: &[Vec<Attribute>],
@@ -174,6 +186,6 @@ pub fn generate_protected_pair(
     }
     Err(match last {
         Some(e) => Pkcs11Error::from_cryptoki("generate key pair", e, ctx),
-        None => Pkcs11Error::Config("no key template variant was tried".to_string()),
+        None => Pkcs11Error::config("no key template variant was tried"),
     })
 }

@@ -179,7 +179,7 @@ impl Pin {
 }
 
 /// Which PIN to present at each login (see the module docs).
-pub struct PinKeeper {
+pub(crate) struct PinKeeper {
     source: Option<PinSource>,
     state: Mutex<PinState>,
 }
@@ -202,19 +202,19 @@ impl fmt::Debug for PinKeeper {
 
 impl PinKeeper {
     /// A keeper for `source`, reading it once now (an unreadable source fails fast at open).
-    pub fn open(source: Option<PinSource>) -> Result<Self, PinError> {
+    pub(crate) fn open(source: Option<PinSource>) -> Result<Self, PinError> {
         let first = source.as_ref().map(PinSource::read).transpose()?;
         Ok(Self { source, state: Mutex::new(PinState { last_good: first, refused: Vec::new(), refusals: 0 }) })
     }
 
     /// Whether there is a PIN source at all (`false`: no login, or a PIN pad).
-    pub fn has_source(&self) -> bool {
+    pub(crate) fn has_source(&self) -> bool {
         self.source.is_some()
     }
 
     /// The PINs to try, in order: the one the source holds now, then the last accepted one if
     /// it differs. PINs the token refused are left out, so the list may be empty.
-    pub fn candidates(&self) -> Vec<Pin> {
+    pub(crate) fn candidates(&self) -> Vec<Pin> {
         let fresh = match self.source.as_ref().map(PinSource::read) {
             Some(Ok(pin)) => Some(pin),
             Some(Err(e)) => {
@@ -238,13 +238,13 @@ impl PinKeeper {
     }
 
     /// Records that the token accepted `pin`.
-    pub fn accepted(&self, pin: &Pin) {
+    pub(crate) fn accepted(&self, pin: &Pin) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.last_good = Some(pin.clone());
     }
 
     /// Records that the token refused `pin`: it is never presented again.
-    pub fn refused(&self, pin: &Pin) {
+    pub(crate) fn refused(&self, pin: &Pin) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.last_good.as_ref().is_some_and(|g| g.same(pin)) {
             state.last_good = None;
@@ -256,12 +256,12 @@ impl PinKeeper {
     }
 
     /// How many times the token refused a PIN this keeper offered.
-    pub fn refusals(&self) -> u64 {
+    pub(crate) fn refusals(&self) -> u64 {
         self.state.lock().unwrap_or_else(PoisonError::into_inner).refusals
     }
 
     /// Where the PIN comes from, for log lines (never the PIN).
-    pub fn source(&self) -> Option<&PinSource> {
+    pub(crate) fn source(&self) -> Option<&PinSource> {
         self.source.as_ref()
     }
 }

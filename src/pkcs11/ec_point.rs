@@ -3,8 +3,9 @@
 //! PKCS#11 3.0 said "DER-encoding of the public key" and implementations split: SoftHSM and
 //! YubiHSM return a DER OCTET STRING (`04 20 ‖ key`), Kryoptic and OP-TEE return the raw key
 //! (the 3.1 errata), and a literal reading of 3.0 gives a BIT STRING (`03 21 00 ‖ key`). This
-//! module accepts all of them and never panics. It knows nothing about ed25519: callers say
-//! how long the point must be (32 for Edwards curves, 65 for an uncompressed secp256k1 point).
+//! module accepts all of them and never panics. It knows no curve: callers say how long the
+//! point must be (the key spec's point length: 32 for Ed25519, 65 for an uncompressed
+//! secp256k1 point). [`EcPointEncoding::encode`] is the inverse, for tests and fuzzing.
 
 use std::fmt;
 
@@ -42,6 +43,32 @@ pub enum EcPointEncoding {
     DerBitString,
 }
 
+impl EcPointEncoding {
+    /// `point` in this encoding: the inverse of [`parse_ec_point`] (DER lengths in the
+    /// minimal form).
+    pub fn encode(self, point: &[u8]) -> Vec<u8> {
+        let (tag, prefix): (u8, &[u8]) = match self {
+            Self::Raw => return point.to_vec(),
+            Self::DerOctetString => (TAG_OCTET_STRING, &[]),
+            // Zero unused bits.
+            Self::DerBitString => (TAG_BIT_STRING, &[0]),
+        };
+        let len = prefix.len() + point.len();
+        let mut out = vec![tag];
+        match u8::try_from(len) {
+            Ok(short) if short < 0x80 => out.push(short),
+            _ => {
+                let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+                out.push(0x80 | bytes.len() as u8);
+                out.extend(bytes);
+            }
+        }
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(point);
+        out
+    }
+}
+
 impl fmt::Display for EcPointEncoding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -75,18 +102,6 @@ pub fn parse_ec_point(value: &[u8], point_len: usize) -> Result<(&[u8], EcPointE
         },
         _ => Err(unrecognised()),
     }
-}
-
-/// Reads an ed25519 (or any 32-byte Edwards) point.
-pub fn parse_edwards_point(value: &[u8]) -> Result<[u8; 32], EcPointError> {
-    let (point, _) = parse_ec_point(value, 32)?;
-    let mut out = [0u8; 32];
-    // parse_ec_point guarantees the length, but copy through `get` so a bug cannot panic.
-    match point.get(..32) {
-        Some(bytes) => out.copy_from_slice(bytes),
-        None => return Err(EcPointError::Unrecognised { len: value.len(), expected: 32 }),
-    }
-    Ok(out)
 }
 
 /// Splits one DER TLV that must span the whole input. Returns the tag and the content.
@@ -128,7 +143,6 @@ mod tests {
     fn raw_point() {
         let k = key();
         assert_eq!(parse_ec_point(&k, 32), Ok((&k[..], EcPointEncoding::Raw)));
-        assert_eq!(parse_edwards_point(&k).unwrap().to_vec(), k);
     }
 
     #[test]
@@ -137,7 +151,7 @@ mod tests {
         let mut v = vec![0x04, 0x20];
         v.extend_from_slice(&k);
         assert_eq!(parse_ec_point(&v, 32), Ok((&k[..], EcPointEncoding::DerOctetString)));
-        assert_eq!(parse_edwards_point(&v).unwrap().to_vec(), k);
+        assert_eq!(EcPointEncoding::DerOctetString.encode(&k), v);
     }
 
     #[test]
@@ -146,6 +160,7 @@ mod tests {
         let mut v = vec![0x03, 0x21, 0x00];
         v.extend_from_slice(&k);
         assert_eq!(parse_ec_point(&v, 32), Ok((&k[..], EcPointEncoding::DerBitString)));
+        assert_eq!(EcPointEncoding::DerBitString.encode(&k), v);
     }
 
     #[test]
@@ -172,6 +187,7 @@ mod tests {
         let mut v = vec![0x04, 0x81, 200];
         v.extend_from_slice(&content);
         assert_eq!(parse_ec_point(&v, 200).unwrap().0, &content[..]);
+        assert_eq!(EcPointEncoding::DerOctetString.encode(&content), v);
         // Non-minimal long form is not DER.
         let mut bad = vec![0x04, 0x81, 0x20];
         bad.extend_from_slice(&key());
@@ -198,7 +214,6 @@ mod tests {
         ];
         for c in cases {
             assert!(parse_ec_point(&c, 32).is_err(), "accepted {c:02x?}");
-            assert!(parse_edwards_point(&c).is_err());
         }
         assert_eq!(parse_ec_point(&[], 32), Err(EcPointError::Empty));
     }

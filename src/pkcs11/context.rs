@@ -16,10 +16,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard};
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
 use cryptoki::error::{Error as CryptokiError, RvError};
 
-use super::error::{ErrorContext, Pkcs11Error};
+use super::error::{ErrorContext, Pkcs11Error, Problem};
 
 /// The global registry: module path → shared context.
 fn registry() -> &'static Mutex<HashMap<PathBuf, Arc<SharedContext>>> {
@@ -64,7 +64,7 @@ impl ContextGuard<'_> {
     }
 
     /// The initialisation generation this guard belongs to.
-    pub fn generation(&self) -> u64 {
+    pub(crate) fn generation(&self) -> u64 {
         self.state.generation
     }
 }
@@ -73,11 +73,8 @@ impl SharedContext {
     /// The shared context for `module`, loading and initialising it on first use.
     ///
     /// The path is canonicalised so two spellings of one file share a context.
-    pub fn get(module: &Path) -> Result<Arc<Self>, Pkcs11Error> {
-        let load_err = |reason: String| Pkcs11Error::ModuleLoad {
-            reason,
-            context: Box::new(ErrorContext { module: Some(module.to_path_buf()), ..ErrorContext::default() }),
-        };
+    pub(crate) fn get(module: &Path) -> Result<Arc<Self>, Pkcs11Error> {
+        let load_err = |reason: String| module_load(module, reason);
         let canonical = std::fs::canonicalize(module).map_err(|e| load_err(e.to_string()))?;
         let mut reg = registry().lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(ctx) = reg.get(&canonical) {
@@ -127,9 +124,9 @@ impl SharedContext {
             Some(pkcs11) if state.pid == std::process::id() => Ok(f(pkcs11)),
             _ => Err(Pkcs11Error::call(
                 "quiesce module",
-                "C_Initialize",
+                Function::Initialize,
                 RvError::CryptokiNotInitialized,
-                &ErrorContext { module: Some(self.module.clone()), ..ErrorContext::default() },
+                &module_context(&self.module),
             )),
         }
     }
@@ -137,7 +134,7 @@ impl SharedContext {
     /// Finalises and initialises the module again, unless someone already did since
     /// `seen_generation`. Takes the write lock, so it waits for every call in flight. Returns
     /// whether this call did it.
-    pub fn reinitialize(&self, seen_generation: u64) -> Result<bool, Pkcs11Error> {
+    pub(crate) fn reinitialize(&self, seen_generation: u64) -> Result<bool, Pkcs11Error> {
         let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         let forked = state.pid != std::process::id();
         if state.generation != seen_generation && state.pkcs11.is_some() && !forked {
@@ -145,10 +142,7 @@ impl SharedContext {
         }
         let pkcs11 = match state.pkcs11.take() {
             Some(p) => p,
-            None => Pkcs11::new(&self.module).map_err(|e| Pkcs11Error::ModuleLoad {
-                reason: e.to_string(),
-                context: Box::new(ErrorContext { module: Some(self.module.clone()), ..ErrorContext::default() }),
-            })?,
+            None => Pkcs11::new(&self.module).map_err(|e| module_load(&self.module, e.to_string()))?,
         };
         // Finalize a clone: `finalize` consumes its receiver, and we keep the loaded library to
         // initialise it again. Errors are ignored: after a fork or a device loss the module may
@@ -172,10 +166,14 @@ fn initialize(pkcs11: &Pkcs11, module: &Path) -> Result<(), Pkcs11Error> {
     // SoftHSM 2.6.1 turns its mutexes off when the flag is missing.
     match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(()) | Err(CryptokiError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => Ok(()),
-        Err(e) => Err(Pkcs11Error::from_cryptoki(
-            "initialise module",
-            e,
-            &ErrorContext { module: Some(module.to_path_buf()), ..ErrorContext::default() },
-        )),
+        Err(e) => Err(Pkcs11Error::from_cryptoki("initialise module", e, &module_context(module))),
     }
+}
+
+fn module_context(module: &Path) -> ErrorContext {
+    ErrorContext { module: Some(module.to_path_buf()), ..ErrorContext::default() }
+}
+
+fn module_load(module: &Path, reason: String) -> Pkcs11Error {
+    Pkcs11Error::new(Problem::ModuleLoad(reason), &module_context(module))
 }
