@@ -21,8 +21,8 @@ use lit_session_signer::keystore::{KeyId, MemoryKeyStore, Pkcs11KeyStore, Sessio
 use lit_session_signer::manager::{
     AuthSource, MemoryAuthSigStore, SessionKeyPolicy, SessionManager, SessionSigsOptions,
 };
-use lit_session_signer::protocol::{NodeList, NodeUrl};
 use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
+use lit_session_signer::protocol::{NodeList, NodeUrl};
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::session_sigs::SessionSigsRequest;
 use lit_session_signer::wallet::MemoryWallet;

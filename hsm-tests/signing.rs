@@ -62,3 +62,13 @@ fn sign_many_with_one_or_no_messages() {
     assert!(store.sign_many(&id, &[]).unwrap().is_empty());
     assert_eq!(store.sign_many(&id, &[b"x"]).unwrap().len(), 1);
 }
+
+#[test]
+fn the_token_store_passes_the_key_backend_conformance_suite() {
+    let env = hsm!();
+    let _g = common::shared();
+    let store = env.open();
+    lit_session_signer::keystore::testing::check_store(&store);
+    // The same store behind the pointers services hold it by.
+    lit_session_signer::keystore::testing::check_store(&std::sync::Arc::new(env.open()));
+}

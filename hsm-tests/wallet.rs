@@ -269,3 +269,13 @@ mod alloy {
         signer.into_inner().delete().unwrap();
     }
 }
+
+#[test]
+fn the_token_wallet_passes_the_wallet_conformance_suite() {
+    let env = hsm!();
+    let _g = common::shared();
+    let (wallet, _) = Pkcs11Wallet::generate(&env.uri(), &unique_label("wallet-conformance")).expect("generate");
+    lit_session_signer::wallet::testing::check_wallet(&wallet);
+    lit_session_signer::wallet::testing::check_wallet(&&wallet);
+    wallet.delete().unwrap();
+}

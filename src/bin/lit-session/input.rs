@@ -6,8 +6,8 @@ use std::path::Path;
 use std::error::Error;
 
 use lit_session_signer::internal::cli;
-use lit_session_signer::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::manager::ManagerError;
+use lit_session_signer::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::pkp::PkpSessionError;
 use lit_session_signer::protocol::{NodeListError, NodeUrl};
 use lit_session_signer::resources::ResourceAbilityRequest;
