@@ -26,11 +26,13 @@ command -v npm >/dev/null 2>&1 || { echo "test-all: npm (Node.js 18+) is require
 export LIT_REQUIRE_HSM=1
 export LIT_REQUIRE_INTEROP=1
 time cargo test --release
-# Faults under load (issue 8): 10,000 signatures from 8 threads on a throwaway SoftHSM2 token while
+# Faults under load: 10,000 signatures from 8 threads on a throwaway SoftHSM2 token while
 # another thread logs out, closes the sessions, moves the token away and swaps in a wrong PIN
 # file; exits non-zero on any invalid or lost signature or a recovery over the bound.
 time cargo run --release --example hsm-stress -- --signatures 10000 --gap-ms 150 --hold-ms 150
 # The alloy adapter (optional feature) against the SoftHSM2 wallet.
 time cargo test --release --features alloy --lib --test hsm wallet
+# The command line without its optional backends (PKCS#11, HTTP).
+time bash scripts/check-minimal-cli.sh
 # Every cargo-fuzz target for a short bounded time (installs cargo-fuzz when missing).
 time bash scripts/fuzz-smoke.sh

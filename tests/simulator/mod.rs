@@ -1,7 +1,7 @@
 //! A local Lit network for tests: N in-process HTTP nodes, each holding a real BLS key share of
 //! one test network key (threshold-shared by `bls::deal_shares_from_seed`), answering
-//! `POST /web/sign_session_key/v1` as a Lit node does (`rust/lit-node/src/endpoints/
-//! web_client.rs sign_session_key`, research §7 "Node handling"):
+//! `POST /web/sign_session_key/v1` as a Lit node does (LIT-Protocol/Node,
+//! `rust/lit-node/src/endpoints/web_client.rs`, `sign_session_key`):
 //!
 //! 1. parse the body and the SIWE; refuse a statement containing `lit-resolvedauthcontext`;
 //! 2. resolve the auth context: every auth method must be one the simulator was told about

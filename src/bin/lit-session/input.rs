@@ -7,6 +7,7 @@ use std::error::Error;
 
 use lit_session_signer::internal::cli;
 use lit_session_signer::manager::ManagerError;
+#[cfg(feature = "pkcs11")]
 use lit_session_signer::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::pkp::PkpSessionError;
 use lit_session_signer::protocol::{NodeListError, NodeUrl};
@@ -85,6 +86,7 @@ pub fn nonce(value: &str) -> Result<&str, CliError> {
 
 /// Parses a `pkcs11:` URI flag value. A key or PIN given instead of a URI, or as a
 /// `pin-source` that names no file, is refused without being repeated.
+#[cfg(feature = "pkcs11")]
 pub fn pkcs11_uri(flag: &str, value: &str) -> Result<Pkcs11Uri, CliError> {
     cli::check_uri_arg(value).map_err(|e| CliError(format!("{flag} {e}")))?;
     let uri = Pkcs11Uri::parse(value).map_err(|e| match e {

@@ -4,8 +4,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use clap::Subcommand;
-use lit_session_signer::keystore::{KeyId, KeyOptions, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
-use lit_session_signer::pkcs11::Pkcs11Uri;
+use lit_session_signer::keystore::{KeyId, MemoryKeyStore, SessionKeyStore};
+#[cfg(feature = "pkcs11")]
+use lit_session_signer::{
+    keystore::{KeyOptions, Pkcs11KeyStore},
+    pkcs11::Pkcs11Uri,
+};
 
 use crate::{input, CliError};
 
@@ -40,12 +44,19 @@ pub enum KeysCommand {
 }
 
 /// Parses a `pkcs11:` URI and opens the token it names.
+#[cfg(feature = "pkcs11")]
 pub fn open_store(uri: &str, flag: &str) -> Result<(Pkcs11KeyStore, Pkcs11Uri), CliError> {
     let parsed = crate::input::pkcs11_uri(flag, uri)?;
     let store = Pkcs11KeyStore::open(&parsed).map_err(|e| CliError(format!("{flag}: {e}")))?;
     Ok((store, parsed))
 }
 
+#[cfg(not(feature = "pkcs11"))]
+pub fn run(_: KeysCommand) -> Result<(), CliError> {
+    Err(crate::without_pkcs11("lit-session keys"))
+}
+
+#[cfg(feature = "pkcs11")]
 pub fn run(cmd: KeysCommand) -> Result<(), CliError> {
     match cmd {
         KeysCommand::Generate { pkcs11_uri, label, ephemeral } => {
@@ -84,11 +95,14 @@ pub fn open_session_key(
     seed_file: Option<&Path>,
 ) -> Result<(Arc<dyn SessionKeyStore>, KeyId), CliError> {
     match (uri, seed_file) {
+        #[cfg(feature = "pkcs11")]
         (Some(uri), _) => {
             let (store, parsed) = open_store(uri, "--session-key")?;
             let id = store.resolve(&parsed).map_err(|e| CliError(format!("--session-key: {e}")))?;
             Ok((Arc::new(store), id))
         }
+        #[cfg(not(feature = "pkcs11"))]
+        (Some(_), _) => Err(crate::without_pkcs11("--session-key")),
         (None, Some(path)) => {
             let store = MemoryKeyStore::new();
             let id = store.import_seed("session", input::read_key32(path, "--session-seed-file")?)?;

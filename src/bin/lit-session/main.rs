@@ -35,6 +35,13 @@ enum Command {
     /// Mint PKP / Lit Action session sigs (getPkpSessionSigs): the nodes sign the session key with the PKP.
     #[cfg(feature = "http")]
     PkpSessionSigs(Box<pkp_cmd::Args>),
+    /// (Not in this build: needs the `http` feature.)
+    #[cfg(not(feature = "http"))]
+    #[command(hide = true, disable_help_flag = true)]
+    PkpSessionSigs {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        _args: Vec<String>,
+    },
     /// Print the access-control-condition resource id: <sha256 of canonical ACCs>/<dataToEncryptHash>.
     AccResourceId {
         /// File with the access control conditions (a JSON array).
@@ -61,6 +68,15 @@ enum Command {
     Inspect(inspect_cmd::Args),
 }
 
+/// The refusal of a PKCS#11 flag or subcommand in a build without the `pkcs11` feature.
+#[cfg(not(feature = "pkcs11"))]
+pub fn without_pkcs11(what: &str) -> CliError {
+    CliError(format!(
+        "{what} needs a PKCS#11 token, but this lit-session was built without the `pkcs11` feature \
+         (rebuild with default features, or with --features pkcs11)"
+    ))
+}
+
 /// A failure to report on stderr; the message names the problem.
 #[derive(Debug)]
 pub struct CliError(pub String);
@@ -76,6 +92,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::SessionSigs(args) => session_sigs_cmd::run(*args),
         #[cfg(feature = "http")]
         Command::PkpSessionSigs(args) => pkp_cmd::run(*args),
+        #[cfg(not(feature = "http"))]
+        Command::PkpSessionSigs { .. } => Err(CliError(
+            "pkp-session-sigs asks the Lit nodes over HTTP, but this lit-session was built without the `http` \
+             feature (rebuild with default features, or with --features http)"
+                .into(),
+        )),
         Command::AccResourceId { accs, data_hash } => {
             let accs = input::read_json(&accs, "--accs")?;
             let id = lit_session_signer::resources::access_control_resource_id(&accs, data_hash.trim())?;

@@ -3,7 +3,9 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
-use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletSigner};
+#[cfg(feature = "pkcs11")]
+use lit_session_signer::wallet::Pkcs11Wallet;
+use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
 
 use crate::{input, CliError};
 
@@ -67,11 +69,14 @@ pub fn open_wallet(
             let wallet = MemoryWallet::from_bytes(&key).map_err(|e| CliError(format!("--wallet-key-file: {e}")))?;
             Ok(Box::new(wallet))
         }
+        #[cfg(feature = "pkcs11")]
         (None, Some(uri)) => {
             let parsed = input::pkcs11_uri(uri_flag, uri)?;
             let wallet = Pkcs11Wallet::open(&parsed).map_err(|e| CliError(format!("{uri_flag}: {e}")))?;
             Ok(Box::new(wallet))
         }
+        #[cfg(not(feature = "pkcs11"))]
+        (None, Some(_)) => Err(crate::without_pkcs11(uri_flag)),
         (Some(_), Some(_)) => Err(CliError(format!("give either --wallet-key-file or {uri_flag}, not both"))),
         (None, None) => Err(CliError(format!("no wallet: give --wallet-key-file PATH or {uri_flag} pkcs11:URI"))),
     }
@@ -79,6 +84,9 @@ pub fn open_wallet(
 
 pub fn run(cmd: WalletCommand) -> Result<(), CliError> {
     match cmd {
+        #[cfg(not(feature = "pkcs11"))]
+        WalletCommand::Generate { .. } => return Err(crate::without_pkcs11("lit-session wallet generate")),
+        #[cfg(feature = "pkcs11")]
         WalletCommand::Generate { pkcs11_uri, label } => {
             let uri = input::pkcs11_uri("--pkcs11-uri", &pkcs11_uri)?;
             let (wallet, id) =
