@@ -9,7 +9,13 @@
 //! side ([`session_sigs`], [`pkp`], [`manager`]) writes and [`verify`] reads.
 //! Keys live behind two small traits: [`keystore::SessionKeyStore`] (ed25519 session keys) and
 //! [`wallet::WalletSigner`] (the secp256k1 wallet that signs the AuthSig). The Lit formats never
-//! see how keys are stored, and the stores never see Lit formats.
+//! see how keys are stored, and the stores never see Lit formats; `pkcs11` is the one layer
+//! that talks to tokens, under both the PKCS#11 key store and the PKCS#11 wallet.
+//!
+//! Sync and async: key stores and wallets are synchronous, because HSM calls are blocking FFI;
+//! [`manager::SessionManager`] and the PKP flow ([`pkp`]) are async (tokio) and move blocking
+//! calls off the runtime onto the blocking pool (only for stores whose
+//! [`may_block`](keystore::SessionKeyStore::may_block) says so).
 //!
 //! ```
 //! use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
@@ -50,14 +56,22 @@ pub mod timestamp;
 pub mod verify;
 pub mod wallet;
 
-// The main Lit-side types, for `use lit_session_signer::{…}`.
+// The main types, for `use lit_session_signer::{…}`.
 pub use auth_sig::AuthSig;
+#[cfg(feature = "pkcs11")]
+pub use keystore::Pkcs11KeyStore;
+pub use keystore::{MemoryKeyStore, SessionKeyStore};
 pub use manager::SessionManager;
+#[cfg(feature = "pkcs11")]
+pub use pkcs11::Pkcs11Uri;
 pub use protocol::{NodeUrl, SessionFormat};
 pub use resources::ResourceAbilityRequest;
 pub use session_sigs::{SessionSig, SessionSigs, SessionSigsRequest};
 pub use timestamp::Timestamp;
 pub use verify::Verifier;
+#[cfg(feature = "pkcs11")]
+pub use wallet::Pkcs11Wallet;
+pub use wallet::{MemoryWallet, WalletSigner};
 
 // Compile and run the README's examples as doc tests.
 #[doc = include_str!("../README.md")]
