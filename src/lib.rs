@@ -42,6 +42,8 @@ pub mod eth;
 pub mod internal;
 pub mod jcs;
 pub mod keystore;
+#[cfg(test)]
+mod layering;
 pub mod manager;
 #[cfg(feature = "pkcs11")]
 pub mod pkcs11;

@@ -14,7 +14,7 @@ use std::ops::Deref;
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::keystore::VerifyingKey;
+use ed25519_dalek::VerifyingKey;
 
 /// `derivedVia` of a wallet AuthSig (EIP-191 `personal_sign`).
 pub const DERIVED_VIA_WALLET: &str = "web3.eth.personal.sign";

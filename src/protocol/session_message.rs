@@ -13,9 +13,9 @@ use serde_json::Value;
 use super::auth_sig::{CapabilityAuthSig, JsonStr};
 use super::node_url::NodeUrl;
 use crate::jcs;
-use crate::keystore::VerifyingKey;
 use crate::resources::ResourceAbilityRequest;
 use crate::timestamp::Timestamp;
+use ed25519_dalek::VerifyingKey;
 
 /// Which signed-message layout a session uses.
 ///
