@@ -1,0 +1,262 @@
+//! Dev mode and the endpoints on a real server process: session sigs (byte-for-byte node URLs,
+//! AuthSig reuse, a map the node rules accept), verify, keys, health, metrics, shutdown, audit.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+#[test]
+fn dev_mode_mints_session_sigs_that_verify_and_reuses_the_auth_sig() {
+    let (server, token, _dir) = dev();
+    let log = server.log();
+    assert!(log.contains("NOT FOR PRODUCTION"), "{log}");
+    assert_eq!(log.matches("dev token: ").count(), 1);
+    let c = client();
+    assert!(wait_until(Duration::from_secs(20), || get(&c, &server.url("/readyz"), None).0 == 200));
+    let (s, ready) = get(&c, &server.url("/readyz"), None);
+    assert_eq!(s, 200, "{ready}");
+    let ids: Vec<&str> = ready["checks"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["hsm", "store", "policy", "audit"]);
+    assert_eq!(get(&c, &server.url("/livez"), None).0, 200);
+
+    // Node URLs as a client may write them, kept byte for byte as map keys and nodeAddress.
+    let nodes = ["https://158.69.108.66:443", "http://LOCALHOST:7471", "http://[::1]:7470", "https://node.example.com"];
+    let body = sigs_body(&nodes, &[("lit-pkp", "*", "pkp-signing"), ("lit-litaction", "QmAbc", "lit-action-execution")]);
+    let (status, first) = post(&c, &server.url("/v1/session-sigs"), Some(&token), &body);
+    assert_eq!(status, 200, "{first}");
+    let map = first["sessionSigs"].as_object().unwrap();
+    let keys: Vec<&str> = map.keys().map(String::as_str).collect();
+    assert_eq!(keys, nodes);
+    for (url, sig) in map {
+        let msg: Value = serde_json::from_str(sig["signedMessage"].as_str().unwrap()).unwrap();
+        assert_eq!(msg["nodeAddress"], *url);
+        assert_eq!(sig["address"], first["sessionKey"]);
+    }
+    assert_eq!(first["authSig"]["use"], "signed");
+    assert!(first["authSig"]["address"].as_str().unwrap().starts_with("0x"));
+    assert_eq!(first["requestId"].as_str().unwrap().len(), 32);
+
+    let (status, second) = post(&c, &server.url("/v1/session-sigs"), Some(&token), &body);
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["authSig"]["use"], "reused", "{second}");
+
+    // The map verifies by the node's rules, through the service's own verify endpoint.
+    let verify = json!({
+        "sessionSigs": first["sessionSigs"],
+        "resourceAbilityRequests": [{"resource": {"resource": "0x1a2b", "resourcePrefix": "lit-pkp"}, "ability": "pkp-signing"}],
+        "strict": true,
+    });
+    let (status, report) = post(&c, &server.url("/v1/verify"), Some(&token), &verify);
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["results"].as_array().unwrap().len(), nodes.len());
+    // And a node that was not asked for is reported missing.
+    let mut other = verify.clone();
+    other["nodeUrls"] = json!(["https://10.0.0.1:443"]);
+    let (_, report) = post(&c, &server.url("/v1/verify"), Some(&token), &other);
+    assert_eq!(report["valid"], false);
+
+    // Keys, and the x-correlation-id carried into the response.
+    let resp = c.get(server.url("/v1/keys")).bearer_auth(&token).header("x-correlation-id", "req-42").send().unwrap();
+    assert_eq!(resp.headers()["x-correlation-id"], "req-42");
+    let keys: Value = resp.json().unwrap();
+    assert_eq!(keys["signers"][0]["sessionKey"], first["sessionKey"]);
+    assert_eq!(keys["requestId"], "req-42");
+
+    // Capacity delegation through the dev grant.
+    let (status, cap) = post(
+        &c,
+        &server.url("/v1/capacity-delegation"),
+        Some(&token),
+        &json!({"nonce": "0xabcdef", "uses": "3", "delegateeAddresses": ["0x5D467fe98ff120fe0C85F2217bC61732571b28EC"]}),
+    );
+    assert_eq!(status, 200, "{cap}");
+    assert!(cap["capacityDelegationAuthSig"]["signedMessage"].as_str().unwrap().contains("lit:capability:delegation"));
+
+    // v8 is carried by the API but not minted yet.
+    let mut v8 = body.clone();
+    v8["format"] = json!("v8");
+    let (status, p) = post(&c, &server.url("/v1/session-sigs"), Some(&token), &v8);
+    assert_eq!((status, problem_type(&p).as_str()), (400, "unsupported-format"));
+
+    // Metrics on their own listener, with bounded litsigner_ names.
+    let metrics = c.get(format!("{}/metrics", server.metrics.as_ref().unwrap())).send().unwrap().text().unwrap();
+    assert!(metrics.contains("litsigner_requests_total{endpoint=\"session-sigs\",client=\"dev\",result=\"approved\"} 2"), "{metrics}");
+    assert!(metrics.contains("litsigner_auth_sig_total{outcome=\"reused\"} 1"), "{metrics}");
+    assert!(metrics.contains("litsigner_session_sigs_issued_total{client=\"dev\"} 8"), "{metrics}");
+    assert!(metrics.contains("litsigner_ready 1"), "{metrics}");
+    // Not on the API listener.
+    assert_eq!(get(&c, &server.url("/metrics"), None).0, 401);
+    assert_eq!(get(&c, &server.url("/metrics"), Some(&token)).0, 404);
+
+    // The token never reaches the log.
+    let status = server.stop();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn dev_mode_refuses_non_loopback_and_needs_listen() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["--dev", "--listen", "0.0.0.0:0"][..], &["--dev", "--listen", "192.0.2.1:8470"], &["--dev"]] {
+        let err = Server::start(args, dir.path(), &[]).err().expect("refused");
+        assert!(err.contains("exit status: 2"), "{err}");
+        assert!(err.contains("loopback") || err.contains("--listen"), "{err}");
+        assert!(!err.contains("dev token"), "{err}");
+    }
+}
+
+#[test]
+fn audit_rows_match_responses_and_the_chain_verifies_until_tampered() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = r#"
+        [clients.app]
+        endpoints = ["session-sigs"]
+        [[clients.app.allow]]
+        name = "pkp"
+        signers = ["default"]
+        resources = ["lit-pkp://*"]
+        abilities = ["pkp-signing"]
+        max_lifetime = "10m"
+        nodes = ["*"]
+    "#;
+    let server = configured(dir.path(), policy, &[("app", "app-token")], "");
+    let c = client();
+    let ok = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);
+    let denied = sigs_body(&["https://127.0.0.1:7470"], &[("lit-litaction", "*", "lit-action-execution")]);
+    for _ in 0..3 {
+        assert_eq!(post(&c, &server.url("/v1/session-sigs"), Some("app-token"), &ok).0, 200);
+    }
+    assert_eq!(post(&c, &server.url("/v1/session-sigs"), Some("app-token"), &denied).0, 403);
+    // Bad input and failed authentication are not decisions: no row.
+    assert_eq!(post(&c, &server.url("/v1/session-sigs"), Some("wrong"), &ok).0, 401);
+    assert_eq!(post(&c, &server.url("/v1/session-sigs"), Some("app-token"), &json!({"nodeUrls": 1})).0, 400);
+    assert!(server.stop().success());
+
+    let store = dir.path().join("store.sqlite");
+    let (code, out) = audit_verify(&store);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact: 4 rows"), "{out}");
+
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let decisions: Vec<(String, i64)> = conn
+        .prepare("SELECT decision, json_extract(record, '$.status') FROM audit ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(decisions, [("approved".into(), 200), ("approved".into(), 200), ("approved".into(), 200), ("denied".into(), 403)]);
+    conn.execute("UPDATE audit SET record = replace(record, '\"denied\"', '\"approved\"') WHERE seq = 4", []).unwrap();
+    drop(conn);
+    let (code, out) = audit_verify(&store);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("BROKEN at seq 4"), "{out}");
+}
+
+#[test]
+fn audit_failure_fails_the_request_and_readiness_then_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = r#"
+        [clients.app]
+        [[clients.app.allow]]
+        signers = ["*"]
+        resources = ["lit-pkp://*"]
+        abilities = ["pkp-signing"]
+        max_lifetime = "10m"
+        nodes = ["*"]
+    "#;
+    let server = configured(dir.path(), policy, &[("app", "t")], "");
+    let c = client();
+    let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);
+    assert_eq!(post(&c, &server.url("/v1/session-sigs"), Some("t"), &body).0, 200);
+
+    // Another process makes every audit insert fail.
+    let store = dir.path().join("store.sqlite");
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    conn.execute_batch("CREATE TRIGGER audit_broken BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk says no'); END;")
+        .unwrap();
+    let (status, p) = post(&c, &server.url("/v1/session-sigs"), Some("t"), &body);
+    assert_eq!((status, problem_type(&p).as_str()), (503, "audit-unavailable"), "{p}");
+    assert!(p.get("sessionSigs").is_none());
+    assert!(wait_until(Duration::from_secs(10), || get(&c, &server.url("/readyz"), None).0 == 503));
+    let (_, ready) = get(&c, &server.url("/readyz"), None);
+    assert_eq!(ready["checks"][3]["status"], "down", "{ready}");
+    assert_eq!(get(&c, &server.url("/livez"), None).0, 200);
+
+    conn.execute_batch("DROP TRIGGER audit_broken").unwrap();
+    assert!(wait_until(Duration::from_secs(10), || get(&c, &server.url("/readyz"), None).0 == 200));
+    assert_eq!(post(&c, &server.url("/v1/session-sigs"), Some("t"), &body).0, 200);
+    drop(conn);
+    assert!(server.stop().success());
+    let (code, out) = audit_verify(&store);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact: 2 rows"), "{out}");
+}
+
+#[test]
+fn refuses_a_store_with_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "[clients.app]\n";
+    let server = configured(dir.path(), policy, &[("app", "t")], "");
+    assert!(server.stop().success());
+    let conn = rusqlite::Connection::open(dir.path().join("store.sqlite")).unwrap();
+    conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (7, 'later')", []).unwrap();
+    drop(conn);
+    let err = try_configured(dir.path(), policy, &[("app", "t")], "").err().expect("refused");
+    assert!(err.contains("schema version 7, newer than this build knows (1)"), "{err}");
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish_and_every_200_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = r#"
+        [clients.app]
+        [[clients.app.allow]]
+        signers = ["*"]
+        resources = ["lit-pkp://*"]
+        abilities = ["pkp-signing"]
+        max_lifetime = "10m"
+        nodes = ["*"]
+    "#;
+    let server = configured(dir.path(), policy, &[("app", "t")], "");
+    let nodes: Vec<String> = (0..100).map(|i| format!("https://10.0.{}.{}:443", i / 250, i % 250 + 1)).collect();
+    let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
+    let body = sigs_body(&nodes, &[("lit-pkp", "*", "pkp-signing")]);
+    let url = server.url("/v1/session-sigs");
+    let ok = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut threads = Vec::new();
+    for _ in 0..8 {
+        let (url, body, ok) = (url.clone(), body.clone(), ok.clone());
+        threads.push(std::thread::spawn(move || {
+            let c = client();
+            for _ in 0..200 {
+                match c.post(&url).bearer_auth("t").json(&body).send() {
+                    Ok(r) if r.status() == 200 => {
+                        // A 200 is complete JSON with every node.
+                        let v: Value = r.json().unwrap();
+                        assert_eq!(v["sessionSigs"].as_object().unwrap().len(), 100);
+                        ok.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Ok(r) => assert!(r.status() == 503, "status {}", r.status()),
+                    Err(_) => break,
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    let status = server.stop();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert!(status.success(), "{status}");
+    let served = ok.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(served > 0);
+    let conn = rusqlite::Connection::open(dir.path().join("store.sqlite")).unwrap();
+    let audited: i64 = conn.query_row("SELECT count(*) FROM audit WHERE decision = 'approved'", [], |r| r.get(0)).unwrap();
+    assert_eq!(audited as usize, served, "every 200 has its audit row and no row lacks its 200");
+    let (code, out) = audit_verify(&dir.path().join("store.sqlite"));
+    assert_eq!(code, 0, "{out}");
+}
