@@ -8,7 +8,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use serde_json::json;
 
 const POLICY: &str = r#"
@@ -42,31 +41,6 @@ abilities = ["pkp-signing"]
 max_lifetime = "10m"
 nodes = ["*"]
 "#;
-
-struct Ca {
-    params: CertificateParams,
-    key: KeyPair,
-    pem: String,
-}
-
-fn ca(name: &str) -> Ca {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    let pem = params.self_signed(&key).unwrap().pem();
-    Ca { params, key, pem }
-}
-
-/// (certificate PEM, key PEM, certificate DER)
-fn leaf(ca: &Ca, sans: &[&str], cn: &str) -> (String, String, Vec<u8>) {
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    params.distinguished_name.push(DnType::CommonName, cn);
-    let issuer = Issuer::from_params(&ca.params, &ca.key);
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    (cert.pem(), key.serialize_pem(), cert.der().to_vec())
-}
 
 fn tls_client(ca_pem: &str, identity: Option<(&str, &str)>, tls12_only: bool) -> reqwest::blocking::Client {
     let mut b = reqwest::blocking::Client::builder()
