@@ -150,7 +150,11 @@ async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: Next)
     if path == "/livez" || path == "/readyz" {
         return next.run(req).await;
     }
-    let ctx = req.extensions().get::<Ctx>().cloned().unwrap_or(Ctx { request_id: signing::random_hex(16), endpoint: "other" });
+    let ctx = req
+        .extensions()
+        .get::<Ctx>()
+        .cloned()
+        .unwrap_or(Ctx { request_id: signing::random_hex(16), endpoint: "other" });
     if auth::query_has_token(req.uri().query()) {
         return auth_failure(
             &app,
@@ -186,7 +190,13 @@ async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: Next)
             let token = zeroize::Zeroizing::new(token);
             match app.tokens().client_for(&token) {
                 None => {
-                    return auth_failure(&app, &ctx, Kind::Unauthenticated, "invalid-token", "the bearer token is not valid")
+                    return auth_failure(
+                        &app,
+                        &ctx,
+                        Kind::Unauthenticated,
+                        "invalid-token",
+                        "the bearer token is not valid",
+                    )
                 }
                 Some(client) if peer.as_ref().is_some_and(|p| p != &client) => {
                     return auth_failure(
@@ -254,7 +264,8 @@ async fn read_json<T: DeserializeOwned>(app: &App, ctx: &Ctx, headers: &HeaderMa
         return Err(problem(Kind::UnsupportedMediaType, "send the body as Content-Type: application/json".into()));
     }
     let limit = app.limits.body_limit;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(problem(Kind::BodyTooLarge, format!("the body is larger than {limit} bytes")));
     }
@@ -328,7 +339,10 @@ struct Parsed {
     body: SessionSigsBody,
 }
 
-fn parse_requests(list: &[RequestBody], ctx: &Ctx) -> Result<(Vec<signing::ResourceAbilityRequest>, Vec<RequestedResource>), Problem> {
+fn parse_requests(
+    list: &[RequestBody],
+    ctx: &Ctx,
+) -> Result<(Vec<signing::ResourceAbilityRequest>, Vec<RequestedResource>), Problem> {
     let bad = |kind: Kind, d: String| Problem::new(kind, d).with_request_id(&ctx.request_id);
     if list.is_empty() {
         return Err(bad(Kind::InvalidRequest, "resourceAbilityRequests is empty".into()));
@@ -340,7 +354,10 @@ fn parse_requests(list: &[RequestBody], ctx: &Ctx) -> Result<(Vec<signing::Resou
     let mut requested = Vec::new();
     for (i, r) in list.iter().enumerate() {
         if r.resource.resource.len() > MAX_TEXT {
-            return Err(bad(Kind::InvalidResource, format!("resourceAbilityRequests[{i}]: the resource id is too long")));
+            return Err(bad(
+                Kind::InvalidResource,
+                format!("resourceAbilityRequests[{i}]: the resource id is too long"),
+            ));
         }
         let req = signing::parse_request(&r.resource.resource_prefix, &r.resource.resource, &r.ability, r.data.clone())
             .map_err(|e| bad(Kind::InvalidResource, format!("resourceAbilityRequests[{i}]: {e}")))?;
@@ -503,7 +520,13 @@ fn window_start(now: Timestamp, per: i64) -> i64 {
 }
 
 /// Policy for a session-sigs request, including the rate-limit precheck.
-async fn decide(app: &App, caller: &Caller, endpoint: Endpoint, p: &Parsed, now: Timestamp) -> Result<(Decision, Option<QuotaCharge>), Problem> {
+async fn decide(
+    app: &App,
+    caller: &Caller,
+    endpoint: Endpoint,
+    p: &Parsed,
+    now: Timestamp,
+) -> Result<(Decision, Option<QuotaCharge>), Problem> {
     let policy = app.policy();
     if let Err(d) = policy.check_access(&caller.client, caller.method, endpoint) {
         return Ok((d, None));
@@ -527,9 +550,11 @@ async fn decide(app: &App, caller: &Caller, endpoint: Endpoint, p: &Parsed, now:
         window_start: window_start(now, rate.per_secs),
         limit: rate.count,
     };
-    let used = app.store.quota_used(&charge.client, &charge.rule, charge.window_start).await.map_err(|e| {
-        Problem::new(Kind::StoreUnavailable, format!("rate limit: {e}"))
-    })?;
+    let used = app
+        .store
+        .quota_used(&charge.client, &charge.rule, charge.window_start)
+        .await
+        .map_err(|e| Problem::new(Kind::StoreUnavailable, format!("rate limit: {e}")))?;
     if used >= rate.count {
         let reason = format!("rate limit of {} requests per {}s reached", rate.count, rate.per_secs);
         return Ok((Decision::denied("rate-limit", reason), None));
@@ -611,18 +636,29 @@ async fn session_sigs_inner(
     let now = Timestamp::now();
     let body: SessionSigsBody = read_json(app, ctx, headers, body).await?;
     let parsed = parse_session_sigs(app, ctx, body, now)?;
-    let (decision, charge) =
-        decide(app, caller, Endpoint::SessionSigs, &parsed, now).await.map_err(|p| p.with_request_id(&ctx.request_id))?;
+    let (decision, charge) = decide(app, caller, Endpoint::SessionSigs, &parsed, now)
+        .await
+        .map_err(|p| p.with_request_id(&ctx.request_id))?;
     decision_metrics(app, &caller.client, &decision);
     if decision.result == Verdict::Denied {
         let status = if decision.rule == "rate-limit" { 429 } else { 403 };
-        let e = entry(ctx, caller, "denied", Some(decision.rule.clone()), decision.reasons.clone(), Some(parsed.signer.clone()), Some(&parsed), status);
+        let e = entry(
+            ctx,
+            caller,
+            "denied",
+            Some(decision.rule.clone()),
+            decision.reasons.clone(),
+            Some(parsed.signer.clone()),
+            Some(&parsed),
+            status,
+        );
         audit(app, ctx, e, None).await?;
         return Err(denied_problem(ctx, &decision));
     }
     let expiration = decision.expiration.unwrap_or(now);
     let signer = app.signers.get(&parsed.signer).cloned().ok_or_else(|| {
-        Problem::new(Kind::UnknownSigner, format!("no signer profile {:?}", parsed.signer)).with_request_id(&ctx.request_id)
+        Problem::new(Kind::UnknownSigner, format!("no signer profile {:?}", parsed.signer))
+            .with_request_id(&ctx.request_id)
     })?;
     let input = MintInput {
         nodes: parsed.nodes.clone(),
@@ -643,7 +679,16 @@ async fn session_sigs_inner(
             let problem = sign_problem(app, ctx, &parsed.signer, &e);
             // A request the library refuses is bad input, not a decision; everything else failed.
             if !matches!(e, SignError::Request(_)) {
-                let mut row = entry(ctx, caller, "failed", Some(decision.rule.clone()), vec![e.to_string()], Some(parsed.signer.clone()), Some(&parsed), problem.kind.status().as_u16());
+                let mut row = entry(
+                    ctx,
+                    caller,
+                    "failed",
+                    Some(decision.rule.clone()),
+                    vec![e.to_string()],
+                    Some(parsed.signer.clone()),
+                    Some(&parsed),
+                    problem.kind.status().as_u16(),
+                );
                 row.expiration = Some(expiration.to_string());
                 audit(app, ctx, row, None).await?;
             }
@@ -653,7 +698,16 @@ async fn session_sigs_inner(
     for w in &minted.warnings {
         tracing::warn!(request_id = %ctx.request_id, signer = %parsed.signer, warning = %w, "session manager");
     }
-    let mut row = entry(ctx, caller, "approved", Some(decision.rule.clone()), decision.reasons.clone(), Some(parsed.signer.clone()), Some(&parsed), 200);
+    let mut row = entry(
+        ctx,
+        caller,
+        "approved",
+        Some(decision.rule.clone()),
+        decision.reasons.clone(),
+        Some(parsed.signer.clone()),
+        Some(&parsed),
+        200,
+    );
     row.session_key = Some(minted.session_key.clone());
     row.expiration = Some(expiration.to_string());
     row.auth_sig = Some(minted.auth_use.to_string());
@@ -715,7 +769,16 @@ async fn policy_evaluate(
         let (d, _) = decide(&app, &caller, Endpoint::SessionSigs, &parsed, now)
             .await
             .map_err(|p| p.with_request_id(&ctx.request_id))?;
-        let mut e = entry(&ctx, &caller, d.result.as_str(), Some(d.rule.clone()), d.reasons.clone(), Some(parsed.signer.clone()), Some(&parsed), 200);
+        let mut e = entry(
+            &ctx,
+            &caller,
+            d.result.as_str(),
+            Some(d.rule.clone()),
+            d.reasons.clone(),
+            Some(parsed.signer.clone()),
+            Some(&parsed),
+            200,
+        );
         e.expiration = d.expiration.map(|t| t.to_string());
         audit(&app, &ctx, e, None).await?;
         let body = serde_json::json!({
@@ -793,7 +856,11 @@ async fn verify(
 
 // ---- GET /v1/keys ------------------------------------------------------------------------
 
-async fn keys(State(app): State<Arc<App>>, Extension(ctx): Extension<Ctx>, Extension(caller): Extension<Caller>) -> Response {
+async fn keys(
+    State(app): State<Arc<App>>,
+    Extension(ctx): Extension<Ctx>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
     let result = async {
         gate(&app, &ctx, &caller, Endpoint::Keys).await?;
         let visible = app.policy().visible_signers(&caller.client);
@@ -855,8 +922,12 @@ async fn capacity_delegation(
         let now = Timestamp::now();
         let uses = match &body.uses {
             None => None,
-            Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| bad(Kind::InvalidRequest, "uses must be a whole number".into()))?),
-            Some(Value::String(s)) => Some(s.parse::<u64>().map_err(|_| bad(Kind::InvalidRequest, "uses must be a whole number".into()))?),
+            Some(Value::Number(n)) => {
+                Some(n.as_u64().ok_or_else(|| bad(Kind::InvalidRequest, "uses must be a whole number".into()))?)
+            }
+            Some(Value::String(s)) => {
+                Some(s.parse::<u64>().map_err(|_| bad(Kind::InvalidRequest, "uses must be a whole number".into()))?)
+            }
             Some(_) => return Err(bad(Kind::InvalidRequest, "uses must be a number or a decimal string".into())),
         };
         let expiration = body
@@ -881,8 +952,20 @@ async fn capacity_delegation(
         };
         let d = app.policy().evaluate_capacity(&q);
         decision_metrics(&app, &caller.client, &d);
-        let resources = vec![format!("lit-ratelimitincrease://{}=rate-limit-increase-auth", body.capacity_token_id.as_deref().unwrap_or("*"))];
-        let mut row = entry(&ctx, &caller, d.result.as_str(), Some(d.rule.clone()), d.reasons.clone(), Some(signer_name.clone()), None, 200);
+        let resources = vec![format!(
+            "lit-ratelimitincrease://{}=rate-limit-increase-auth",
+            body.capacity_token_id.as_deref().unwrap_or("*")
+        )];
+        let mut row = entry(
+            &ctx,
+            &caller,
+            d.result.as_str(),
+            Some(d.rule.clone()),
+            d.reasons.clone(),
+            Some(signer_name.clone()),
+            None,
+            200,
+        );
         row.resources = resources;
         if d.result == Verdict::Denied {
             row.status = 403;
@@ -929,33 +1012,43 @@ async fn capacity_delegation(
 
 // ---- /v1/admin/reload --------------------------------------------------------------------
 
-async fn reload(State(app): State<Arc<App>>, Extension(ctx): Extension<Ctx>, Extension(caller): Extension<Caller>) -> Response {
-    let result = async {
-        gate(&app, &ctx, &caller, Endpoint::Admin).await?;
-        let outcome = app.reload().await;
-        let (decision, reasons, status) = match &outcome {
-            Ok(n) => ("approved", vec![format!("policy reloaded: {n} clients")], 200),
-            Err(Some(e)) => ("failed", vec![e.to_string()], 422),
-            Err(None) => ("failed", vec!["a reload is already running".to_string()], 409),
-        };
-        let e = entry(&ctx, &caller, decision, Some("admin".into()), reasons, None, None, status);
-        audit(&app, &ctx, e, None).await?;
-        match outcome {
-            Ok(n) => Ok(json_response(
-                StatusCode::OK,
-                &serde_json::json!({"status": "completed", "clients": n, "requestId": ctx.request_id}),
-            )),
-            Err(Some(e)) => Err(Problem::new(Kind::PolicyInvalid, e.to_string())
-                .with_request_id(&ctx.request_id)
-                .with("errors", e.0.clone())),
-            Err(None) => Err(Problem::new(Kind::ReloadInProgress, "a reload is already running").with_request_id(&ctx.request_id)),
+async fn reload(
+    State(app): State<Arc<App>>,
+    Extension(ctx): Extension<Ctx>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    let result =
+        async {
+            gate(&app, &ctx, &caller, Endpoint::Admin).await?;
+            let outcome = app.reload().await;
+            let (decision, reasons, status) = match &outcome {
+                Ok(n) => ("approved", vec![format!("policy reloaded: {n} clients")], 200),
+                Err(Some(e)) => ("failed", vec![e.to_string()], 422),
+                Err(None) => ("failed", vec!["a reload is already running".to_string()], 409),
+            };
+            let e = entry(&ctx, &caller, decision, Some("admin".into()), reasons, None, None, status);
+            audit(&app, &ctx, e, None).await?;
+            match outcome {
+                Ok(n) => Ok(json_response(
+                    StatusCode::OK,
+                    &serde_json::json!({"status": "completed", "clients": n, "requestId": ctx.request_id}),
+                )),
+                Err(Some(e)) => Err(Problem::new(Kind::PolicyInvalid, e.to_string())
+                    .with_request_id(&ctx.request_id)
+                    .with("errors", e.0.clone())),
+                Err(None) => Err(Problem::new(Kind::ReloadInProgress, "a reload is already running")
+                    .with_request_id(&ctx.request_id)),
+            }
         }
-    }
-    .await;
+        .await;
     result.unwrap_or_else(|p: Problem| p.into_response())
 }
 
-async fn reload_status(State(app): State<Arc<App>>, Extension(ctx): Extension<Ctx>, Extension(caller): Extension<Caller>) -> Response {
+async fn reload_status(
+    State(app): State<Arc<App>>,
+    Extension(ctx): Extension<Ctx>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
     if let Err(p) = gate(&app, &ctx, &caller, Endpoint::Admin).await {
         return p.into_response();
     }

@@ -76,9 +76,9 @@ impl Tokens {
             let (Some(client), Some(hash), None) = (parts.next(), parts.next(), parts.next()) else {
                 return Err(err(format!("line {}: expected CLIENT sha256:HEX", n + 1)));
             };
-            let hex_part = hash
-                .strip_prefix("sha256:")
-                .ok_or_else(|| err(format!("line {}: the hash must start with sha256: (the file holds hashes, not tokens)", n + 1)))?;
+            let hex_part = hash.strip_prefix("sha256:").ok_or_else(|| {
+                err(format!("line {}: the hash must start with sha256: (the file holds hashes, not tokens)", n + 1))
+            })?;
             let mut bytes = [0u8; 32];
             hex::decode_to_slice(hex_part, &mut bytes)
                 .map_err(|_| err(format!("line {}: sha256: must be followed by 64 hex digits", n + 1)))?;

@@ -316,11 +316,7 @@ impl ConfigFile {
     /// Validates and resolves the file into [`Settings`].
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let s = &self.server;
-        let signers = self
-            .signers
-            .iter()
-            .map(|(name, sec)| signer_spec(name, sec))
-            .collect::<Result<Vec<_>, _>>()?;
+        let signers = self.signers.iter().map(|(name, sec)| signer_spec(name, sec)).collect::<Result<Vec<_>, _>>()?;
         if signers.is_empty() {
             return Err(ConfigError("no [signers.NAME] profile is configured".into()));
         }
@@ -371,7 +367,10 @@ fn signer_spec(name: &str, sec: &SignerSection) -> Result<SignerSpec, ConfigErro
     let at = |what: &str| format!("signers.{name}.{what}");
     let session_key = match (sec.session_key.as_deref(), &sec.session_key_seed_file) {
         (Some(_), Some(_)) => {
-            return Err(ConfigError(format!("{}: give session_key or session_key_seed_file, not both", at("session_key"))))
+            return Err(ConfigError(format!(
+                "{}: give session_key or session_key_seed_file, not both",
+                at("session_key")
+            )))
         }
         (None, Some(path)) => SessionKeySpec::SeedFile(path.clone()),
         (Some("memory"), None) | (None, None) => SessionKeySpec::Memory,
@@ -385,7 +384,10 @@ fn signer_spec(name: &str, sec: &SignerSection) -> Result<SignerSpec, ConfigErro
                 .transpose()?,
         },
         (Some(_), None) => {
-            return Err(ConfigError(format!("{}: expected memory or a pkcs11: URI [value withheld]", at("session_key"))))
+            return Err(ConfigError(format!(
+                "{}: expected memory or a pkcs11: URI [value withheld]",
+                at("session_key")
+            )))
         }
     };
     let wallet = match (sec.wallet.as_deref(), &sec.wallet_key_file) {
@@ -404,7 +406,11 @@ fn signer_spec(name: &str, sec: &SignerSection) -> Result<SignerSpec, ConfigErro
         name: name.to_string(),
         session_key,
         wallet,
-        auth_sig_lifetime: time_duration(sec.auth_sig_lifetime.as_deref(), time::Duration::hours(24), &at("auth_sig_lifetime"))?,
+        auth_sig_lifetime: time_duration(
+            sec.auth_sig_lifetime.as_deref(),
+            time::Duration::hours(24),
+            &at("auth_sig_lifetime"),
+        )?,
         expiry_margin: time_duration(sec.expiry_margin.as_deref(), time::Duration::minutes(5), &at("expiry_margin"))?,
     })
 }

@@ -163,7 +163,9 @@ fn dev_mode(listen: Option<String>, metrics: Option<String>) -> ExitCode {
         Err(e) => return fail(e),
     };
     if !server::is_loopback(&addr) {
-        return fail(format!("--dev refuses to listen on {addr}: dev mode is for loopback addresses only (127.0.0.1, ::1)"));
+        return fail(format!(
+            "--dev refuses to listen on {addr}: dev mode is for loopback addresses only (127.0.0.1, ::1)"
+        ));
     }
     let metrics = match metrics.map(|m| config::socket_addr(&m, "--metrics-listen")).transpose() {
         Ok(Some(m)) if !server::is_loopback(&m) => {
@@ -214,7 +216,11 @@ fn check_config(config: &Option<PathBuf>) -> ExitCode {
             return fail(e);
         }
     }
-    println!("configuration valid: {} signer profile(s), policy {}", settings.signers.len(), settings.policy_file.display());
+    println!(
+        "configuration valid: {} signer profile(s), policy {}",
+        settings.signers.len(),
+        settings.policy_file.display()
+    );
     ExitCode::SUCCESS
 }
 

@@ -163,7 +163,8 @@ pub mod names {
     pub const DURATION: (&str, &str) =
         ("litsigner_request_duration_seconds", "Time from request start to response, by endpoint.");
     /// Session sigs handed out (one per node URL).
-    pub const ISSUED: (&str, &str) = ("litsigner_session_sigs_issued_total", "Session sigs handed out (one per node URL).");
+    pub const ISSUED: (&str, &str) =
+        ("litsigner_session_sigs_issued_total", "Session sigs handed out (one per node URL).");
     /// Policy decisions.
     pub const DECISIONS: (&str, &str) =
         ("litsigner_policy_decisions_total", "Policy decisions by client, rule and result.");

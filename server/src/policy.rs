@@ -27,7 +27,8 @@ use crate::signing::{self, LitAbility, ResourcePrefix, Timestamp};
 /// Parses a duration: a number and a unit (`ms`, `s`, `m`, `h`, `d`), e.g. `10m`, `24h`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("duration {s:?} has no unit (s, m, h, d)"))?;
+    let split =
+        t.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("duration {s:?} has no unit (s, m, h, d)"))?;
     let (num, unit) = t.split_at(split);
     let n: i64 = num.parse().map_err(|_| format!("duration {s:?}: expected a whole number before the unit"))?;
     let d = match unit {
@@ -195,8 +196,9 @@ pub struct ResourcePattern {
 
 impl ResourcePattern {
     fn parse(s: &str) -> Result<Self, String> {
-        let (prefix, id) =
-            s.split_once("://").ok_or_else(|| format!("resource pattern {s:?} is not PREFIX://ID (e.g. lit-pkp://*)"))?;
+        let (prefix, id) = s
+            .split_once("://")
+            .ok_or_else(|| format!("resource pattern {s:?} is not PREFIX://ID (e.g. lit-pkp://*)"))?;
         let prefix = signing::parse_prefix(prefix)?;
         if id.is_empty() {
             return Err(format!("resource pattern {s:?} has an empty id (use * for all)"));
@@ -417,9 +419,7 @@ fn patterns(list: &[String], what: &str, errs: &mut Vec<String>) -> Vec<Resource
     if list.is_empty() {
         errs.push(format!("{what}: empty list"));
     }
-    list.iter()
-        .filter_map(|s| ResourcePattern::parse(s).map_err(|e| errs.push(format!("{what}: {e}"))).ok())
-        .collect()
+    list.iter().filter_map(|s| ResourcePattern::parse(s).map_err(|e| errs.push(format!("{what}: {e}"))).ok()).collect()
 }
 
 fn nodes(list: &[String], what: &str, errs: &mut Vec<String>) -> NodeSet {
@@ -501,7 +501,9 @@ impl Policy {
                     .collect(),
             };
             let rate = c.rate.as_ref().and_then(|r| match parse_duration(&r.per) {
-                Ok(d) if d >= Duration::seconds(1) && r.count > 0 => Some(Rate { count: r.count, per_secs: d.whole_seconds() }),
+                Ok(d) if d >= Duration::seconds(1) && r.count > 0 => {
+                    Some(Rate { count: r.count, per_secs: d.whole_seconds() })
+                }
                 Ok(_) => {
                     errs.push(format!("{}: count must be > 0 and per at least 1s", at("rate")));
                     None
@@ -532,7 +534,12 @@ impl Policy {
                     signers: names(&a.signers, &format!("{what}.signers"), Some(signers), &mut errs),
                     resources,
                     abilities,
-                    max_lifetime: lifetime(&a.max_lifetime, &format!("{what}.max_lifetime"), NODE_MAX_LIFETIME, &mut errs),
+                    max_lifetime: lifetime(
+                        &a.max_lifetime,
+                        &format!("{what}.max_lifetime"),
+                        NODE_MAX_LIFETIME,
+                        &mut errs,
+                    ),
                     nodes: nodes(&a.nodes, &format!("{what}.nodes"), &mut errs),
                     name: rule,
                 });
@@ -565,7 +572,12 @@ impl Policy {
                 CapacityGrant {
                     signers: names(&g.signers, &format!("{what}.signers"), Some(signers), &mut errs),
                     max_uses: g.max_uses,
-                    max_lifetime: lifetime(&g.max_lifetime, &format!("{what}.max_lifetime"), Duration::days(365), &mut errs),
+                    max_lifetime: lifetime(
+                        &g.max_lifetime,
+                        &format!("{what}.max_lifetime"),
+                        Duration::days(365),
+                        &mut errs,
+                    ),
                     token_ids: g.token_ids.clone(),
                 }
             });
@@ -665,7 +677,10 @@ impl Policy {
     /// Checks a capacity delegation against the client's grant; returns the clamped expiration.
     pub fn evaluate_capacity(&self, q: &CapacityQuery<'_>) -> Decision {
         let Some(g) = self.clients.get(q.client).and_then(|c| c.capacity.as_ref()) else {
-            return Decision::denied("capacity-delegation", format!("client {:?} has no capacity_delegation grant", q.client));
+            return Decision::denied(
+                "capacity-delegation",
+                format!("client {:?} has no capacity_delegation grant", q.client),
+            );
         };
         let deny = |r: String| Decision::denied("capacity-delegation", r);
         if !g.signers.contains(q.signer) {

@@ -94,10 +94,9 @@ impl Kind {
     /// The HTTP status.
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::MalformedJson
-            | Self::InvalidRequest
-            | Self::InvalidResource
-            | Self::UnsupportedFormat => StatusCode::BAD_REQUEST,
+            Self::MalformedJson | Self::InvalidRequest | Self::InvalidResource | Self::UnsupportedFormat => {
+                StatusCode::BAD_REQUEST
+            }
             Self::Unauthenticated | Self::TokenInQuery => StatusCode::UNAUTHORIZED,
             Self::Denied => StatusCode::FORBIDDEN,
             Self::NotFound | Self::UnknownSigner => StatusCode::NOT_FOUND,

@@ -27,9 +27,13 @@ fn err(e: impl std::fmt::Display) -> StartError {
 
 /// Sets up logging on stderr (JSON or text), with `filter` (e.g. `info`).
 pub fn init_logging(json: bool, filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
 }
 
@@ -84,7 +88,11 @@ impl Plan {
             metrics_listen: s.metrics_listen,
             allow_plaintext: s.allow_plaintext,
             tls: s.tls.clone(),
-            limits: Limits { body_limit: s.body_limit, request_timeout: s.request_timeout, body_timeout: s.header_timeout },
+            limits: Limits {
+                body_limit: s.body_limit,
+                request_timeout: s.request_timeout,
+                body_timeout: s.header_timeout,
+            },
             max_connections: s.max_connections,
             header_timeout: s.header_timeout,
             shutdown_grace: s.shutdown_grace,
@@ -137,10 +145,8 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
     }
     let options = SqliteOptions { durability: plan.durability, ..SqliteOptions::default() };
     let path = plan.store_path.clone();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, &options))
-        .await
-        .map_err(err)?
-        .map_err(err)?;
+    let store =
+        tokio::task::spawn_blocking(move || SqliteStore::open(&path, &options)).await.map_err(err)?.map_err(err)?;
     let store: Arc<SqliteStore> = Arc::new(store);
     let cache = ServiceStore::auth_sig_cache(store.clone());
     let store: Arc<dyn ServiceStore> = store;
@@ -186,7 +192,9 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
     let api = TcpListener::bind(plan.listen).await.map_err(|e| StartError(format!("listen {}: {e}", plan.listen)))?;
     let metrics = match plan.metrics_listen {
         None => None,
-        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| StartError(format!("metrics listen {addr}: {e}")))?),
+        Some(addr) => {
+            Some(TcpListener::bind(addr).await.map_err(|e| StartError(format!("metrics listen {addr}: {e}")))?)
+        }
     };
     let api_addr = api.local_addr().map_err(err)?;
     let scheme = if plan.tls.is_some() { "https" } else { "http" };
@@ -220,7 +228,8 @@ pub async fn audit_verify(path: &Path) -> Result<bool, StartError> {
     }
     let p = path.to_path_buf();
     let options = SqliteOptions::default();
-    let store = tokio::task::spawn_blocking(move || SqliteStore::open(&p, &options)).await.map_err(err)?.map_err(err)?;
+    let store =
+        tokio::task::spawn_blocking(move || SqliteStore::open(&p, &options)).await.map_err(err)?.map_err(err)?;
     let mut v = ChainVerifier::default();
     let mut after = 0;
     loop {

@@ -181,7 +181,9 @@ async fn accept_loop(
         tokio::spawn(async move {
             let _permit = permit;
             match tls {
-                None => serve_conn(TokioIo::new(stream), router, PeerIdentity::default(), header_timeout, watcher).await,
+                None => {
+                    serve_conn(TokioIo::new(stream), router, PeerIdentity::default(), header_timeout, watcher).await
+                }
                 Some((acceptor, pins)) => {
                     let accepted = tokio::time::timeout(header_timeout, acceptor.accept(stream)).await;
                     let tls_stream = match accepted {
@@ -195,15 +197,12 @@ async fn accept_loop(
                             return;
                         }
                     };
-                    let identity = tls_stream
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|c| c.first())
-                        .and_then(|leaf| match &pins {
+                    let identity = tls_stream.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(
+                        |leaf| match &pins {
                             Some(p) => p.name_for(leaf).map(str::to_string),
                             None => auth::certificate_identity(leaf),
-                        });
+                        },
+                    );
                     serve_conn(TokioIo::new(tls_stream), router, PeerIdentity(identity), header_timeout, watcher).await
                 }
             }
@@ -211,8 +210,13 @@ async fn accept_loop(
     }
 }
 
-async fn serve_conn<I>(io: TokioIo<I>, router: axum::Router, peer: PeerIdentity, header_timeout: Duration, watcher: Watcher)
-where
+async fn serve_conn<I>(
+    io: TokioIo<I>,
+    router: axum::Router,
+    peer: PeerIdentity,
+    header_timeout: Duration,
+    watcher: Watcher,
+) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = router.map_request(move |mut req: http::Request<hyper::body::Incoming>| {

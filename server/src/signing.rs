@@ -163,11 +163,12 @@ impl AuthCallback for LongLivedWalletAuth {
         let until = Timestamp::now().saturating_add(self.lifetime).max(needed.expiration);
         let siwe = needed.siwe.with_expiration(until);
         let wallet = self.wallet.clone();
-        let signed = tokio::task::spawn_blocking(move || AuthSig::sign(&*wallet, &siwe))
-            .await
-            .map_err(|e| Box::new(WalletFailure(lit_session_signer::auth_sig::AuthSigError::Wallet(
-                WalletError::Backend { source: e.to_string().into(), transient: true },
-            ))) as CallbackError)?;
+        let signed = tokio::task::spawn_blocking(move || AuthSig::sign(&*wallet, &siwe)).await.map_err(|e| {
+            Box::new(WalletFailure(lit_session_signer::auth_sig::AuthSigError::Wallet(WalletError::Backend {
+                source: e.to_string().into(),
+                transient: true,
+            }))) as CallbackError
+        })?;
         signed.map_err(|e| Box::new(WalletFailure(e)) as CallbackError)
     }
 }
@@ -234,33 +235,34 @@ impl Signer {
     /// Opens the profile (blocking: PKCS#11 log-in and key look-up), caching AuthSigs in `store`.
     pub fn open(spec: &SignerSpec, store: Arc<dyn AuthSigStore>) -> Result<Self, OpenError> {
         let err = |message: String| OpenError { profile: spec.name.clone(), message };
-        let (keys, policy, session_backend): (Arc<dyn SessionKeyStore>, SessionKeyPolicy, &'static str) =
-            match &spec.session_key {
-                SessionKeySpec::Memory => {
-                    let store = MemoryKeyStore::new();
-                    let id = store.generate(&format!("{}-session", spec.name)).map_err(|e| err(e.to_string()))?;
-                    (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
-                }
-                SessionKeySpec::SeedFile(path) => {
-                    let store = MemoryKeyStore::new();
-                    let seed = read_key32(path).map_err(|e| err(format!("session key seed: {e}")))?;
-                    let id = store.import_seed(&format!("{}-session", spec.name), seed).map_err(|e| err(e.to_string()))?;
-                    (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
-                }
-                SessionKeySpec::Pkcs11 { uri, label_prefix, rotate_after } => {
-                    let parsed = parse_uri(uri).map_err(|e| err(format!("session key: {e}")))?;
-                    let store = Pkcs11KeyStore::open(&parsed).map_err(|e| err(format!("session key: {e}")))?;
-                    let policy = if parsed.id.is_some() || parsed.object.is_some() {
-                        SessionKeyPolicy::Fixed(store.resolve(&parsed).map_err(|e| err(format!("session key: {e}")))?)
-                    } else {
-                        SessionKeyPolicy::Labelled {
-                            prefix: label_prefix.clone().unwrap_or_else(|| format!("lit-session-{}", spec.name)),
-                            rotate_after: *rotate_after,
-                        }
-                    };
-                    (Arc::new(store), policy, "pkcs11")
-                }
-            };
+        let (keys, policy, session_backend): (Arc<dyn SessionKeyStore>, SessionKeyPolicy, &'static str) = match &spec
+            .session_key
+        {
+            SessionKeySpec::Memory => {
+                let store = MemoryKeyStore::new();
+                let id = store.generate(&format!("{}-session", spec.name)).map_err(|e| err(e.to_string()))?;
+                (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
+            }
+            SessionKeySpec::SeedFile(path) => {
+                let store = MemoryKeyStore::new();
+                let seed = read_key32(path).map_err(|e| err(format!("session key seed: {e}")))?;
+                let id = store.import_seed(&format!("{}-session", spec.name), seed).map_err(|e| err(e.to_string()))?;
+                (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
+            }
+            SessionKeySpec::Pkcs11 { uri, label_prefix, rotate_after } => {
+                let parsed = parse_uri(uri).map_err(|e| err(format!("session key: {e}")))?;
+                let store = Pkcs11KeyStore::open(&parsed).map_err(|e| err(format!("session key: {e}")))?;
+                let policy = if parsed.id.is_some() || parsed.object.is_some() {
+                    SessionKeyPolicy::Fixed(store.resolve(&parsed).map_err(|e| err(format!("session key: {e}")))?)
+                } else {
+                    SessionKeyPolicy::Labelled {
+                        prefix: label_prefix.clone().unwrap_or_else(|| format!("lit-session-{}", spec.name)),
+                        rotate_after: *rotate_after,
+                    }
+                };
+                (Arc::new(store), policy, "pkcs11")
+            }
+        };
         let (wallet, wallet_backend) = match &spec.wallet {
             WalletSpec::Random => {
                 (WalletHandle::Memory(Arc::new(MemoryWallet::random().map_err(|e| err(e.to_string()))?)), "memory")
@@ -285,15 +287,7 @@ impl Signer {
             ..ManagerConfig::default()
         };
         let manager = SessionManager::new(keys.clone(), policy, auth, store).with_config(config);
-        Ok(Self {
-            name: spec.name.clone(),
-            session_backend,
-            wallet_backend,
-            wallet_address,
-            manager,
-            keys,
-            wallet,
-        })
+        Ok(Self { name: spec.name.clone(), session_backend, wallet_backend, wallet_address, manager, keys, wallet })
     }
 
     /// The current session public key, lowercase hex.
@@ -460,8 +454,10 @@ pub fn parse_request(
     ability: &str,
     data: Option<Map<String, Value>>,
 ) -> Result<ResourceAbilityRequest, String> {
-    let prefix: ResourcePrefix = prefix.parse().map_err(|e: lit_session_signer::resources::ResourceError| e.to_string())?;
-    let ability: LitAbility = ability.parse().map_err(|e: lit_session_signer::resources::ResourceError| e.to_string())?;
+    let prefix: ResourcePrefix =
+        prefix.parse().map_err(|e: lit_session_signer::resources::ResourceError| e.to_string())?;
+    let ability: LitAbility =
+        ability.parse().map_err(|e: lit_session_signer::resources::ResourceError| e.to_string())?;
     let resource = lit_session_signer::resources::LitResource::new(prefix, id).map_err(|e| e.to_string())?;
     let request = ResourceAbilityRequest::new(resource, ability).map_err(|e| e.to_string())?;
     Ok(match data {
@@ -534,7 +530,12 @@ pub fn verify_map(
         Some(n) => n.to_vec(),
         None => entries
             .iter()
-            .map(|e| e.node.as_deref().ok_or("a single SessionSig needs nodeUrls").and_then(|n| n.parse().map_err(|_| "a map key is not a node URL")))
+            .map(|e| {
+                e.node
+                    .as_deref()
+                    .ok_or("a single SessionSig needs nodeUrls")
+                    .and_then(|n| n.parse().map_err(|_| "a map key is not a node URL"))
+            })
             .collect::<Result<_, _>>()
             .map_err(str::to_string)?,
     };

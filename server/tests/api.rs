@@ -24,7 +24,8 @@ fn dev_mode_mints_session_sigs_that_verify_and_reuses_the_auth_sig() {
 
     // Node URLs as a client may write them, kept byte for byte as map keys and nodeAddress.
     let nodes = ["https://158.69.108.66:443", "http://LOCALHOST:7471", "http://[::1]:7470", "https://node.example.com"];
-    let body = sigs_body(&nodes, &[("lit-pkp", "*", "pkp-signing"), ("lit-litaction", "QmAbc", "lit-action-execution")]);
+    let body =
+        sigs_body(&nodes, &[("lit-pkp", "*", "pkp-signing"), ("lit-litaction", "QmAbc", "lit-action-execution")]);
     let (status, first) = post(&c, &server.url("/v1/session-sigs"), Some(&token), &body);
     assert_eq!(status, 200, "{first}");
     let map = first["sessionSigs"].as_object().unwrap();
@@ -84,7 +85,10 @@ fn dev_mode_mints_session_sigs_that_verify_and_reuses_the_auth_sig() {
 
     // Metrics on their own listener, with bounded litsigner_ names.
     let metrics = c.get(format!("{}/metrics", server.metrics.as_ref().unwrap())).send().unwrap().text().unwrap();
-    assert!(metrics.contains("litsigner_requests_total{endpoint=\"session-sigs\",client=\"dev\",result=\"approved\"} 2"), "{metrics}");
+    assert!(
+        metrics.contains("litsigner_requests_total{endpoint=\"session-sigs\",client=\"dev\",result=\"approved\"} 2"),
+        "{metrics}"
+    );
     assert!(metrics.contains("litsigner_auth_sig_total{outcome=\"reused\"} 1"), "{metrics}");
     assert!(metrics.contains("litsigner_session_sigs_issued_total{client=\"dev\"} 8"), "{metrics}");
     assert!(metrics.contains("litsigner_ready 1"), "{metrics}");
@@ -148,7 +152,10 @@ fn audit_rows_match_responses_and_the_chain_verifies_until_tampered() {
         .unwrap()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(decisions, [("approved".into(), 200), ("approved".into(), 200), ("approved".into(), 200), ("denied".into(), 403)]);
+    assert_eq!(
+        decisions,
+        [("approved".into(), 200), ("approved".into(), 200), ("approved".into(), 200), ("denied".into(), 403)]
+    );
     conn.execute("UPDATE audit SET record = replace(record, '\"denied\"', '\"approved\"') WHERE seq = 4", []).unwrap();
     drop(conn);
     let (code, out) = audit_verify(&store);
@@ -176,8 +183,10 @@ fn audit_failure_fails_the_request_and_readiness_then_recovers() {
     // Another process makes every audit insert fail.
     let store = dir.path().join("store.sqlite");
     let conn = rusqlite::Connection::open(&store).unwrap();
-    conn.execute_batch("CREATE TRIGGER audit_broken BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk says no'); END;")
-        .unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER audit_broken BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'disk says no'); END;",
+    )
+    .unwrap();
     let (status, p) = post(&c, &server.url("/v1/session-sigs"), Some("t"), &body);
     assert_eq!((status, problem_type(&p).as_str()), (503, "audit-unavailable"), "{p}");
     assert!(p.get("sessionSigs").is_none());
@@ -255,7 +264,8 @@ fn sigterm_lets_in_flight_requests_finish_and_every_200_is_audited() {
     let served = ok.load(std::sync::atomic::Ordering::SeqCst);
     assert!(served > 0);
     let conn = rusqlite::Connection::open(dir.path().join("store.sqlite")).unwrap();
-    let audited: i64 = conn.query_row("SELECT count(*) FROM audit WHERE decision = 'approved'", [], |r| r.get(0)).unwrap();
+    let audited: i64 =
+        conn.query_row("SELECT count(*) FROM audit WHERE decision = 'approved'", [], |r| r.get(0)).unwrap();
     assert_eq!(audited as usize, served, "every 200 has its audit row and no row lacks its 200");
     let (code, out) = audit_verify(&dir.path().join("store.sqlite"));
     assert_eq!(code, 0, "{out}");

@@ -114,7 +114,8 @@ fn bearer_tokens_header_only_and_rotation() {
     // readiness says the policy is degraded.
     write_tokens(&dir.path().join("tokens"), &[("app", "a"), ("app", "b"), ("app", "c")]);
     server.signal("HUP");
-    assert!(wait_until(Duration::from_secs(10), || get(&c, &server.url("/readyz"), None).1["checks"][2]["status"] == "degraded"));
+    assert!(wait_until(Duration::from_secs(10), || get(&c, &server.url("/readyz"), None).1["checks"][2]["status"]
+        == "degraded"));
     assert_eq!(post(&c, &url, Some("new-token"), &body()).0, 200);
     assert_eq!(post(&c, &url, Some("a"), &body()).0, 401);
     let log = server.log();
@@ -137,7 +138,11 @@ fn mtls_refuses_missing_foreign_and_old_clients_and_names_the_client_from_its_ce
     // No certificate: the handshake is refused.
     assert!(tls_client(&setup.server_ca.pem, None, false).post(&url).json(&body()).send().is_err());
     // A certificate from another CA with the same name.
-    assert!(tls_client(&setup.server_ca.pem, Some((&foreign.0, &foreign.1)), false).post(&url).json(&body()).send().is_err());
+    assert!(tls_client(&setup.server_ca.pem, Some((&foreign.0, &foreign.1)), false)
+        .post(&url)
+        .json(&body())
+        .send()
+        .is_err());
     // TLS 1.2 is not offered.
     assert!(tls_client(&setup.server_ca.pem, Some((&good.0, &good.1)), true).post(&url).json(&body()).send().is_err());
 
@@ -176,10 +181,15 @@ fn pinned_fingerprints_admit_only_listed_certificates() {
     let pinned = leaf(&setup.client_ca, &["whatever.internal"], "x");
     let other = leaf(&setup.client_ca, &["whatever.internal"], "x");
     write_secret(&dir.path().join("pins"), &format!("pinned-client sha256:{}\n", hex_sha256(&pinned.2)));
-    let extra = format!("require_client_cert = true\nclient_fingerprints_file = \"{}\"", dir.path().join("pins").display());
+    let extra =
+        format!("require_client_cert = true\nclient_fingerprints_file = \"{}\"", dir.path().join("pins").display());
     let server = tls_server(dir.path(), &setup, &extra, &[]);
     let url = server.url("/v1/session-sigs");
-    assert!(tls_client(&setup.server_ca.pem, Some((&other.0, &other.1)), false).post(&url).json(&body()).send().is_err());
+    assert!(tls_client(&setup.server_ca.pem, Some((&other.0, &other.1)), false)
+        .post(&url)
+        .json(&body())
+        .send()
+        .is_err());
     let c = tls_client(&setup.server_ca.pem, Some((&pinned.0, &pinned.1)), false);
     let (s, v) = post(&c, &url, None, &body());
     assert_eq!(s, 200, "{v}");

@@ -40,7 +40,8 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     let Some(hsm) = hsm_or_skip() else { return };
     hsm.activate();
     let token = hsm.init_token("srv").unwrap();
-    let base = format!("pkcs11:token=srv?module-path={}&pin-source=file:{}", hsm.module.display(), token.pin_file.display());
+    let base =
+        format!("pkcs11:token=srv?module-path={}&pin-source=file:{}", hsm.module.display(), token.pin_file.display());
     let uri: Pkcs11Uri = base.parse().unwrap();
     // Keys made here, as an operator would with the CLI; the server finds them by label.
     let store = Pkcs11KeyStore::open(&uri).unwrap();

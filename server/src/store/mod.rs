@@ -112,8 +112,13 @@ pub trait ServiceStore: Send + Sync {
     /// Takes the mint lease for `key` (one holder at a time, across processes), waiting up to
     /// `wait`. `Ok(false)` if another holder kept it for longer. A lease ends after `lease` even
     /// if its holder died.
-    async fn acquire_mint_lock(&self, key: &str, holder: &str, lease: Duration, wait: Duration)
-        -> Result<bool, StoreError>;
+    async fn acquire_mint_lock(
+        &self,
+        key: &str,
+        holder: &str,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<bool, StoreError>;
 
     /// Gives the mint lease back (only if `holder` still has it).
     async fn release_mint_lock(&self, key: &str, holder: &str) -> Result<(), StoreError>;

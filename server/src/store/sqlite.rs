@@ -85,13 +85,10 @@ impl SqliteStore {
     /// Opens (creating if missing) the store at `path`, applying migrations. Refuses a file
     /// whose schema is newer than this build, or that holds tables of something else.
     pub fn open(path: &Path, options: &SqliteOptions) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|e| StoreError::Unavailable {
-            op: "open",
-            message: format!("{}: {e}", path.display()),
-        })?;
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::Unavailable { op: "open", message: format!("{}: {e}", path.display()) })?;
         conn.busy_timeout(options.busy_timeout).map_err(unavailable("open"))?;
-        let mode: String =
-            conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(unavailable("open"))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(unavailable("open"))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Unavailable {
                 op: "open",
@@ -213,7 +210,11 @@ fn save_row(
     Ok(SaveOutcome::Saved(version))
 }
 
-fn append(conn: &mut Connection, mut entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, rusqlite::Error> {
+fn append(
+    conn: &mut Connection,
+    mut entry: AuditEntry,
+    charge: Option<QuotaCharge>,
+) -> Result<Appended, rusqlite::Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let mut charged = true;
     if let Some(c) = &charge {
@@ -294,7 +295,8 @@ impl ServiceStore for SqliteStore {
 
     async fn audit_probe(&self) -> Result<(), StoreError> {
         self.run(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable("audit probe"))?;
+            let tx =
+                conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable("audit probe"))?;
             tx.execute(
                 "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
                  VALUES (-1, '', 'probe', 'probe', 'probe', 'probe', NULL, '', '', '')",

@@ -117,13 +117,11 @@ impl Drop for Server {
 /// Starts dev mode; returns the server and its token.
 pub fn dev() -> (Server, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&["--dev", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"], dir.path(), &[])
-        .unwrap();
-    let token = server
-        .log()
-        .lines()
-        .find_map(|l| l.strip_prefix("dev token: ").map(str::to_string))
-        .expect("dev token line");
+    let server =
+        Server::start(&["--dev", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"], dir.path(), &[])
+            .unwrap();
+    let token =
+        server.log().lines().find_map(|l| l.strip_prefix("dev token: ").map(str::to_string)).expect("dev token line");
     (server, token, dir)
 }
 
@@ -265,4 +263,3 @@ pub fn leaf(ca: &Ca, sans: &[&str], cn: &str) -> (String, String, Vec<u8>) {
     let cert = params.signed_by(&key, &issuer).unwrap();
     (cert.pem(), key.serialize_pem(), cert.der().to_vec())
 }
-
