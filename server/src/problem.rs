@@ -5,7 +5,6 @@
 
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
-use serde::Serialize;
 
 /// The prefix of every problem `type`.
 pub const TYPE_BASE: &str = "https://lit-session-signer.dev/problems/";
@@ -156,26 +155,23 @@ impl Kind {
     }
 }
 
-/// A problem body. Extra members (`decision`, `rule`, `reasons`, `requestId`, …) go in `extra`.
-#[derive(Debug, Clone, Serialize)]
+/// A problem body. Extra members (`decision`, `rule`, `reasons`, …) go in `extra`.
+#[derive(Debug, Clone)]
 pub struct Problem {
     /// The kind (serialised as `type`, `title`, `status`).
-    #[serde(skip)]
     pub kind: Kind,
     /// What went wrong for this request.
     pub detail: String,
     /// The request id, if one was assigned.
-    #[serde(rename = "requestId", skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    /// Endpoint-specific members.
-    #[serde(flatten)]
-    pub extra: serde_json::Map<String, serde_json::Value>,
+    /// Endpoint-specific members, in order.
+    pub extra: Vec<(String, serde_json::Value)>,
 }
 
 impl Problem {
     /// A problem of `kind` with `detail`.
     pub fn new(kind: Kind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), request_id: None, extra: serde_json::Map::new() }
+        Self { kind, detail: detail.into(), request_id: None, extra: Vec::new() }
     }
 
     /// Adds the request id.
@@ -186,7 +182,7 @@ impl Problem {
 
     /// Adds a member.
     pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.extra.insert(key.to_string(), value.into());
+        self.extra.push((key.to_string(), value.into()));
         self
     }
 

@@ -270,3 +270,30 @@ fn sigterm_lets_in_flight_requests_finish_and_every_200_is_audited() {
     let (code, out) = audit_verify(&dir.path().join("store.sqlite"));
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn examples_and_the_openapi_file_match_the_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let config: lit_session_server::config::ConfigFile = toml::from_str(&read("examples/config.toml")).unwrap();
+    let settings = config.settings().unwrap();
+    let names = settings.signers.iter().map(|s| s.name.clone()).collect();
+    lit_session_server::policy::Policy::parse(&read("examples/policy.toml"), &names).unwrap();
+    lit_session_server::policy::Policy::parse(lit_session_server::dev::POLICY, &["default".to_string()].into()).unwrap();
+    let openapi = read("openapi.yaml");
+    for path in
+        ["/livez", "/readyz", "/v1/session-sigs", "/v1/policy/evaluate", "/v1/verify", "/v1/keys", "/v1/capacity-delegation", "/v1/admin/reload"]
+    {
+        assert!(openapi.contains(&format!("\n  {path}:\n")), "{path} is not in openapi.yaml");
+    }
+    let problem = read("src/problem.rs");
+    let slugs: Vec<&str> = problem
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Self::").and_then(|r| r.split_once(" => \"")).map(|(_, s)| s.trim_end_matches("\",")))
+        .filter(|s| s.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .collect();
+    assert!(slugs.len() >= 20, "{slugs:?}");
+    for slug in slugs {
+        assert!(openapi.contains(&format!("problems/{slug}\n")), "problem type {slug} is not in openapi.yaml");
+    }
+}

@@ -56,7 +56,7 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         let mut base = None;
         let mut metrics = None;
-        let wants_metrics = args.iter().any(|a| *a == "--metrics-listen");
+        let wants_metrics = args.contains(&"--metrics-listen");
         while Instant::now() < deadline {
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Ok(b)) => base = Some(b),
