@@ -279,17 +279,27 @@ fn examples_and_the_openapi_file_match_the_code() {
     let settings = config.settings().unwrap();
     let names = settings.signers.iter().map(|s| s.name.clone()).collect();
     lit_session_server::policy::Policy::parse(&read("examples/policy.toml"), &names).unwrap();
-    lit_session_server::policy::Policy::parse(lit_session_server::dev::POLICY, &["default".to_string()].into()).unwrap();
+    lit_session_server::policy::Policy::parse(lit_session_server::dev::POLICY, &["default".to_string()].into())
+        .unwrap();
     let openapi = read("openapi.yaml");
-    for path in
-        ["/livez", "/readyz", "/v1/session-sigs", "/v1/policy/evaluate", "/v1/verify", "/v1/keys", "/v1/capacity-delegation", "/v1/admin/reload"]
-    {
+    for path in [
+        "/livez",
+        "/readyz",
+        "/v1/session-sigs",
+        "/v1/policy/evaluate",
+        "/v1/verify",
+        "/v1/keys",
+        "/v1/capacity-delegation",
+        "/v1/admin/reload",
+    ] {
         assert!(openapi.contains(&format!("\n  {path}:\n")), "{path} is not in openapi.yaml");
     }
     let problem = read("src/problem.rs");
     let slugs: Vec<&str> = problem
         .lines()
-        .filter_map(|l| l.trim().strip_prefix("Self::").and_then(|r| r.split_once(" => \"")).map(|(_, s)| s.trim_end_matches("\",")))
+        .filter_map(|l| {
+            l.trim().strip_prefix("Self::").and_then(|r| r.split_once(" => \"")).map(|(_, s)| s.trim_end_matches("\","))
+        })
         .filter(|s| s.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
         .collect();
     assert!(slugs.len() >= 20, "{slugs:?}");
