@@ -12,7 +12,6 @@
 //! machine.
 
 #[path = "../../hsm-tests/common/softhsm.rs"]
-#[allow(dead_code)]
 mod softhsm;
 
 use std::process::{Command, Stdio};
