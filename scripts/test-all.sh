@@ -29,6 +29,8 @@ time cargo test --release
 # The signing service (issue 15): real server processes with TLS certificates made in the test,
 # a SoftHSM2 token, the JS SDK (Node example) and the Python mTLS example.
 time cargo test --release -p lit-session-server
+# The OpenAPI file against a live dev server (schemathesis from PyPI): no 5xx, nothing off-schema.
+time bash server/scripts/schemathesis.sh
 # Faults under load (issue 8): 10,000 signatures from 8 threads on a throwaway SoftHSM2 token while
 # another thread logs out, closes the sessions, moves the token away and swaps in a wrong PIN
 # file; exits non-zero on any invalid or lost signature or a recovery over the bound.
