@@ -396,6 +396,16 @@ fn parse_nodes(list: &[String], ctx: &Ctx) -> Result<Vec<signing::NodeUrl>, Prob
 }
 
 fn parse_session_sigs(app: &App, ctx: &Ctx, body: SessionSigsBody, now: Timestamp) -> Result<Parsed, Problem> {
+    parse_session_sigs_with(&app.default_signer, &|s| app.signers.contains_key(s), ctx, body, now)
+}
+
+fn parse_session_sigs_with(
+    default_signer: &str,
+    known_signer: &dyn Fn(&str) -> bool,
+    ctx: &Ctx,
+    body: SessionSigsBody,
+    now: Timestamp,
+) -> Result<Parsed, Problem> {
     let bad = |kind: Kind, d: String| Problem::new(kind, d).with_request_id(&ctx.request_id);
     match body.format.as_deref() {
         None | Some("v7") => {
@@ -436,8 +446,8 @@ fn parse_session_sigs(app: &App, ctx: &Ctx, body: SessionSigsBody, now: Timestam
             Some(t)
         }
     };
-    let signer = body.signer.clone().unwrap_or_else(|| app.default_signer.clone());
-    if !app.signers.contains_key(&signer) {
+    let signer = body.signer.clone().unwrap_or_else(|| default_signer.to_string());
+    if !known_signer(&signer) {
         return Err(bad(Kind::UnknownSigner, format!("no signer profile {signer:?}")));
     }
     let node_strings = body.node_urls.clone();
@@ -584,6 +594,31 @@ fn sign_problem(app: &App, ctx: &Ctx, signer: &str, e: &SignError) -> Problem {
     };
     tracing::warn!(request_id = %ctx.request_id, signer, error = %e, "signing failed");
     Problem::new(kind, e.to_string()).with_request_id(&ctx.request_id)
+}
+
+/// The session-sigs request parser on its own (for fuzzing): JSON text → the parsed request or
+/// the 4xx problem the endpoint would answer. Signer profiles `default` and `treasury` exist.
+/// Returns the problem's status, or 200 for a request that would reach the policy.
+pub fn parse_session_sigs_request(bytes: &[u8]) -> u16 {
+    let ctx = Ctx { request_id: "fuzz".into(), endpoint: "session-sigs" };
+    let body = match serde_json::from_slice::<SessionSigsBody>(bytes) {
+        Ok(b) => b,
+        Err(_) => return 400,
+    };
+    let known = |s: &str| s == "default" || s == "treasury";
+    match parse_session_sigs_with("default", &known, &ctx, body, Timestamp::now()) {
+        Ok(p) => {
+            // What the policy sees must be consistent with what is signed.
+            assert_eq!(p.requested.len(), p.requests.len());
+            assert_eq!(p.nodes.len(), p.node_strings.len());
+            200
+        }
+        Err(problem) => {
+            let status = problem.kind.status().as_u16();
+            assert!((400..500).contains(&status), "a parse error must be a 4xx: {problem}");
+            status
+        }
+    }
 }
 
 // ---- POST /v1/session-sigs ---------------------------------------------------------------
