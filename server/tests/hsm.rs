@@ -1,7 +1,8 @@
 //! The service on a real SoftHSM2 token made in a temporary directory (the same throwaway-token
 //! helper as the library's hsm tests, included by path): session key and wallet on the token,
-//! 30-node session sigs that verify, AuthSig reuse, and the token vanishing and coming back
-//! (503 `hsm-unavailable`, readiness false, recovery without a restart, no invalid 200).
+//! 30-node session sigs that verify, AuthSig reuse, and the token vanishing and coming back under
+//! load (503 `hsm-unavailable`, readiness false, recovery without a restart, no invalid 200,
+//! every 200 audited).
 //!
 //! Skipped when SoftHSM2 is missing, unless `LIT_REQUIRE_HSM=1` (as `scripts/test-all.sh` sets).
 
@@ -11,10 +12,13 @@ mod common;
 mod softhsm;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
 use lit_session_signer::keystore::pkcs11::{KeyOptions, Pkcs11KeyStore, Pkcs11Uri};
+use lit_session_signer::verify::{parse_session_sigs, Verifier, VerifyPolicy};
 use lit_session_signer::wallet::Pkcs11Wallet;
 use serde_json::json;
 
@@ -112,41 +116,70 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     };
     assert!(verify(&first["sessionSigs"]));
 
-    // The token vanishes: requests fail with 503 hsm-unavailable, readiness goes false, and no
-    // 200 carries anything invalid.
+    // Under load (four clients), the token vanishes and comes back: while it is away requests
+    // fail with 503 hsm-unavailable and readiness is false; it recovers without a restart; no
+    // 200 carries anything invalid; every 200 is audited.
     let tokens = hsm.dir.join("tokens");
     let token_dir = token_directory(&tokens, "srv").expect("token directory");
     let parked = hsm.dir.join("parked");
-    std::fs::rename(&token_dir, &parked).unwrap();
-    let mut saw_503 = false;
-    for _ in 0..5 {
-        let (s, v) = post(&c, &url, Some("t"), &body);
-        match s {
-            200 => assert!(verify(&v["sessionSigs"]), "an invalid 200 while the token was away"),
-            503 => {
-                assert_eq!(problem_type(&v), "hsm-unavailable", "{v}");
-                saw_503 = true;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let (stop, url, body) = (stop.clone(), url.clone(), body.clone());
+        clients.push(std::thread::spawn(move || {
+            let c = client();
+            let (mut ok, mut unavailable) = (Vec::new(), 0usize);
+            while !stop.load(Ordering::Relaxed) {
+                let (s, v) = post(&c, &url, Some("t"), &body);
+                match s {
+                    200 => ok.push(v["sessionSigs"].to_string()),
+                    503 => {
+                        assert_eq!(problem_type(&v), "hsm-unavailable", "{v}");
+                        unavailable += 1;
+                    }
+                    other => panic!("status {other}: {v}"),
+                }
             }
-            other => panic!("status {other}: {v}"),
-        }
+            (ok, unavailable)
+        }));
     }
-    assert!(saw_503);
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::rename(&token_dir, &parked).unwrap();
     assert!(wait_until(Duration::from_secs(20), || get(&c, &server.url("/readyz"), None).0 == 503));
     let (_, ready) = get(&c, &server.url("/readyz"), None);
     assert_eq!(ready["checks"][0]["status"], "down", "{ready}");
     assert_eq!(get(&c, &server.url("/livez"), None).0, 200);
-
-    // Back: recovery without a restart.
+    std::thread::sleep(Duration::from_millis(500));
     std::fs::rename(&parked, &token_dir).unwrap();
     assert!(
-        wait_until(Duration::from_secs(30), || post(&c, &url, Some("t"), &body).0 == 200),
+        wait_until(Duration::from_secs(30), || get(&c, &server.url("/readyz"), None).0 == 200),
         "no recovery: {}",
         server.log()
     );
-    assert!(wait_until(Duration::from_secs(20), || get(&c, &server.url("/readyz"), None).0 == 200));
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let (mut oks, mut unavailable) = (Vec::new(), 0);
+    for t in clients {
+        let (o, u) = t.join().unwrap();
+        oks.extend(o);
+        unavailable += u;
+    }
+    assert!(unavailable > 0, "no request saw the token gone");
     let (s, after) = post(&c, &url, Some("t"), &body);
     assert_eq!(s, 200);
-    assert!(verify(&after["sessionSigs"]));
+    oks.push(after["sessionSigs"].to_string());
+    // Every 200 verifies by the node's rules, for every node.
+    let verifier = Verifier::new(VerifyPolicy::strict());
+    let request = "lit-pkp://0x1a2b=pkp-signing".parse().unwrap();
+    let now = lit_session_signer::Timestamp::now();
+    for map in &oks {
+        let entries = parse_session_sigs(map).unwrap();
+        assert_eq!(entries.len(), 30);
+        for e in &entries {
+            let node = e.node.as_deref().unwrap().parse().unwrap();
+            verifier.verify(&e.session_sig, &node, &request, now).expect("an invalid 200");
+        }
+    }
     let log = server.log();
     let pin = std::fs::read_to_string(&token.pin_file).unwrap();
     assert!(!log.contains(pin.trim()), "the PIN reached the log");
@@ -156,6 +189,13 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     let conn = rusqlite::Connection::open(dir.path().join("store.sqlite")).unwrap();
     let failed: i64 = conn.query_row("SELECT count(*) FROM audit WHERE decision = 'failed'", [], |r| r.get(0)).unwrap();
     assert!(failed >= 1);
+    let approved: i64 = conn
+        .query_row("SELECT count(*) FROM audit WHERE decision = 'approved' AND endpoint = 'session-sigs'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    // The two calls before the fault, and every 200 under load.
+    assert_eq!(approved as usize, oks.len() + 2);
     let (code, out) = audit_verify(&dir.path().join("store.sqlite"));
     assert_eq!(code, 0, "{out}");
 }
