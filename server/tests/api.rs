@@ -307,3 +307,109 @@ fn examples_and_the_openapi_file_match_the_code() {
         assert!(openapi.contains(&format!("problems/{slug}\n")), "problem type {slug} is not in openapi.yaml");
     }
 }
+
+#[test]
+fn stored_auth_sig_is_reused_after_a_restart_and_secret_files_follow_one_rule() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("session.seed");
+    let wallet = dir.path().join("wallet.key");
+    write_secret(&seed, &"42".repeat(32));
+    write_secret(&wallet, &format!("0x{}\n", "33".repeat(32)));
+    let policy = r#"
+        [clients.app]
+        [[clients.app.allow]]
+        signers = ["*"]
+        resources = ["lit-pkp://*"]
+        abilities = ["pkp-signing"]
+        max_lifetime = "10m"
+        nodes = ["*"]
+    "#;
+    let signer = format!(
+        "[signers.default]\nsession_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"\n",
+        seed.display(),
+        wallet.display()
+    );
+    let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);
+    let c = client();
+    let server = configured(dir.path(), policy, &[("app", "t")], &signer);
+    let (s, first) = post(&c, &server.url("/v1/session-sigs"), Some("t"), &body);
+    assert_eq!((s, first["authSig"]["use"].as_str()), (200, Some("signed")), "{first}");
+    assert!(server.stop().success());
+    let server = configured(dir.path(), policy, &[("app", "t")], &signer);
+    let (s, again) = post(&c, &server.url("/v1/session-sigs"), Some("t"), &body);
+    assert_eq!((s, again["authSig"]["use"].as_str()), (200, Some("reused")), "{again}");
+    assert_eq!(again["authSig"]["expiration"], first["authSig"]["expiration"]);
+    assert_eq!(again["authSig"]["address"], first["authSig"]["address"]);
+    assert!(server.stop().success());
+
+    // A wallet key file other users can read is refused, and the message names the fix.
+    std::fs::set_permissions(&wallet, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let err = try_configured(dir.path(), policy, &[("app", "t")], &signer).err().expect("refused");
+    assert!(err.contains("accessible by other users") && err.contains("defaultMode"), "{err}");
+    assert!(!err.contains(&"33".repeat(32)), "{err}");
+    // Group-readable (a secret volume with fsGroup) is fine.
+    std::fs::set_permissions(&wallet, std::fs::Permissions::from_mode(0o440)).unwrap();
+    assert!(try_configured(dir.path(), policy, &[("app", "t")], &signer).is_ok());
+}
+
+#[test]
+fn token_and_config_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("app.token");
+    let out = std::process::Command::new(BIN)
+        .args(["token", "new", "--client", "app", "--token-file", token_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let line = String::from_utf8(out.stdout).unwrap();
+    let token = std::fs::read_to_string(&token_file).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(!line.contains(token.trim()), "the token was printed");
+    assert_eq!(line.trim(), format!("app sha256:{}", hex_sha256(token.trim().as_bytes())));
+    // An existing file is never overwritten.
+    let again = std::process::Command::new(BIN)
+        .args(["token", "new", "--client", "app", "--token-file", token_file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    // hash reads the token from stdin.
+    let mut child = std::process::Command::new(BIN)
+        .args(["token", "hash"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(token.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), line.trim().trim_start_matches("app "));
+
+    // check-config: valid, then a policy naming a profile that does not exist.
+    std::fs::write(dir.path().join("tokens"), &line).unwrap();
+    std::fs::set_permissions(dir.path().join("tokens"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[clients.app]\n").unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[auth]\ntokens_file = \"{}\"\n[store]\npath = \"{}\"\n[policy]\nfile = \"{}\"\n[signers.default]\nwallet = \"random\"\n",
+            dir.path().join("tokens").display(),
+            dir.path().join("s.sqlite").display(),
+            policy.display()
+        ),
+    )
+    .unwrap();
+    let check = || std::process::Command::new(BIN).args(["--config", config.to_str().unwrap(), "check-config"]).output().unwrap();
+    assert!(check().status.success(), "{}", String::from_utf8_lossy(&check().stderr));
+    std::fs::write(
+        &policy,
+        "[clients.app]\n[[clients.app.allow]]\nsigners = [\"ghost\"]\nresources = [\"lit-pkp://*\"]\nabilities = [\"*\"]\nmax_lifetime = \"1m\"\nnodes = [\"*\"]\n",
+    )
+    .unwrap();
+    let out = check();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown signer profile \"ghost\""));
+}
