@@ -402,7 +402,9 @@ fn token_and_config_commands() {
         ),
     )
     .unwrap();
-    let check = || std::process::Command::new(BIN).args(["--config", config.to_str().unwrap(), "check-config"]).output().unwrap();
+    let check = || {
+        std::process::Command::new(BIN).args(["--config", config.to_str().unwrap(), "check-config"]).output().unwrap()
+    };
     assert!(check().status.success(), "{}", String::from_utf8_lossy(&check().stderr));
     std::fs::write(
         &policy,
