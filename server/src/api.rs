@@ -880,6 +880,10 @@ async fn verify(
         let results = signing::verify_map(&text, nodes.as_deref(), &requests, now, body.strict)
             .map_err(|e| bad(Kind::InvalidRequest, format!("sessionSigs: {e}")))?;
         let valid = results.iter().all(|r| r.valid);
+        let mut row = entry(&ctx, &caller, "approved", Some("endpoints".into()), vec![], None, None, 200);
+        row.resources = requests.iter().map(|r| r.to_string()).collect();
+        row.node_count = results.len() / requests.len().max(1);
+        audit(&app, &ctx, row, None).await?;
         Ok(json_response(
             StatusCode::OK,
             &serde_json::json!({"valid": valid, "results": results, "requestId": ctx.request_id}),
@@ -914,6 +918,8 @@ async fn keys(
                 "default": *name == app.default_signer,
             }));
         }
+        let e = entry(&ctx, &caller, "approved", Some("endpoints".into()), vec![], None, None, 200);
+        audit(&app, &ctx, e, None).await?;
         Ok(json_response(StatusCode::OK, &serde_json::json!({"signers": out, "requestId": ctx.request_id})))
     }
     .await;
