@@ -250,18 +250,32 @@ impl App {
         self.health.lock().unwrap_or_else(|p| p.into_inner()).audit_down = error;
     }
 
-    /// Runs every probe once (HSM per profile, store, audit) and records the results.
-    pub async fn probe(&self) {
+    /// Runs every probe once (HSM per profile, store, audit), each bounded by `limit` (a hung
+    /// HSM or database counts as down), and records the results.
+    pub async fn probe(&self, limit: Duration) {
+        let timed_out = || format!("no answer within {} ms", limit.as_millis());
         let mut hsm = BTreeMap::new();
         for (name, s) in &self.signers {
-            if let Err(e) = s.probe().await {
-                hsm.insert(name.clone(), e.to_string());
+            match tokio::time::timeout(limit, s.probe()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    hsm.insert(name.clone(), e.to_string());
+                }
+                Err(_) => {
+                    hsm.insert(name.clone(), timed_out());
+                }
             }
         }
-        let store = self.store.health().await.err().map(|e| e.to_string());
+        let store = match tokio::time::timeout(limit, self.store.health()).await {
+            Ok(r) => r.err().map(|e| e.to_string()),
+            Err(_) => Some(timed_out()),
+        };
         let audit = match &store {
             Some(_) => Some("the store is unavailable".to_string()),
-            None => self.store.audit_probe().await.err().map(|e| e.to_string()),
+            None => match tokio::time::timeout(limit, self.store.audit_probe()).await {
+                Ok(r) => r.err().map(|e| e.to_string()),
+                Err(_) => Some(timed_out()),
+            },
         };
         let up = names::STORE_UP;
         self.metrics.set(up.0, up.1, &[("backend", self.store.backend())], if store.is_none() { 1.0 } else { 0.0 });

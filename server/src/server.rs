@@ -61,8 +61,10 @@ pub async fn serve(app: Arc<App>, listeners: Listeners, mut stop: watch::Receive
         let mut quit = quit_rx.clone();
         let interval = listeners.health_interval;
         tokio::spawn(async move {
+            // A probe that takes longer than the interval (at least 2 s) counts as down.
+            let limit = interval.max(Duration::from_secs(2));
             loop {
-                app.probe().await;
+                app.probe(limit).await;
                 tokio::select! {
                     _ = tokio::time::sleep(interval) => {}
                     _ = quit.changed() => break,
