@@ -415,3 +415,28 @@ fn token_and_config_commands() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown signer profile \"ghost\""));
 }
+
+#[test]
+fn concurrent_cold_requests_wait_for_one_wallet_signature() {
+    let (server, token, _dir) = dev();
+    let url = server.url("/v1/session-sigs");
+    let body = sigs_body(&["https://127.0.0.1:7470", "https://127.0.0.1:7471"], &[("lit-pkp", "*", "pkp-signing")]);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(24));
+    let threads: Vec<_> = (0..24)
+        .map(|_| {
+            let (url, body, token, barrier) = (url.clone(), body.clone(), token.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let c = client();
+                barrier.wait();
+                let (s, v) = post(&c, &url, Some(&token), &body);
+                assert_eq!(s, 200, "{v}");
+                v["authSig"]["use"].as_str().unwrap().to_string()
+            })
+        })
+        .collect();
+    let uses: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(uses.iter().filter(|u| *u == "signed").count(), 1, "{uses:?}");
+    let metrics = client().get(format!("{}/metrics", server.metrics.as_ref().unwrap())).send().unwrap().text().unwrap();
+    assert!(metrics.contains("litsigner_auth_sig_total{outcome=\"signed\"} 1"), "{metrics}");
+    assert!(metrics.contains("litsigner_auth_sig_total{outcome=\"reused\"} 23"), "{metrics}");
+}
