@@ -152,10 +152,13 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
     let store: Arc<dyn ServiceStore> = store;
 
     let specs = plan.signers.clone();
+    let shared = store.clone();
     let signers = tokio::task::spawn_blocking(move || {
         specs
             .iter()
-            .map(|spec| Signer::open(spec, cache.clone()).map(|s| (spec.name.clone(), Arc::new(s))))
+            .map(|spec| {
+                Signer::open_shared(spec, cache.clone(), Some(shared.clone())).map(|s| (spec.name.clone(), Arc::new(s)))
+            })
             .collect::<Result<BTreeMap<_, _>, _>>()
     })
     .await
@@ -196,6 +199,7 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
             Some(TcpListener::bind(addr).await.map_err(|e| StartError(format!("metrics listen {addr}: {e}")))?)
         }
     };
+    let signals = server::Signals::install().map_err(|e| StartError(format!("signal handlers: {e}")))?;
     let api_addr = api.local_addr().map_err(err)?;
     let scheme = if plan.tls.is_some() { "https" } else { "http" };
     // Scripts wait for this line (the port may have been 0).
@@ -216,7 +220,7 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
         shutdown_grace: plan.shutdown_grace,
         health_interval: plan.health_interval,
     };
-    server::serve(app, listeners, stop_rx).await.map_err(err)?;
+    server::serve(app, listeners, signals, stop_rx).await.map_err(err)?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -49,8 +49,34 @@ pub struct Listeners {
     pub health_interval: Duration,
 }
 
+/// The signals the service reacts to, installed before it says it is listening (a SIGTERM
+/// that arrives right after must not kill the process the default way).
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers for SIGTERM, SIGINT and SIGHUP.
+    pub fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
 /// Serves until SIGTERM/SIGINT (or `stop` turns true), then shuts down gracefully.
-pub async fn serve(app: Arc<App>, listeners: Listeners, mut stop: watch::Receiver<bool>) -> std::io::Result<()> {
+pub async fn serve(
+    app: Arc<App>,
+    listeners: Listeners,
+    signals: Signals,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let Signals { mut term, mut int, mut hup } = signals;
     let api_router = crate::api::router(app.clone());
     let graceful = Arc::new(GracefulShutdown::new());
     let (quit_tx, quit_rx) = watch::channel(false);
@@ -74,11 +100,9 @@ pub async fn serve(app: Arc<App>, listeners: Listeners, mut stop: watch::Receive
     }
 
     // SIGHUP: reload the policy.
-    #[cfg(unix)]
     {
         let app = app.clone();
         let mut quit = quit_rx.clone();
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -116,7 +140,11 @@ pub async fn serve(app: Arc<App>, listeners: Listeners, mut stop: watch::Receive
         quit_rx.clone(),
     )));
 
-    wait_for_stop(&mut stop).await;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+        _ = stop.changed() => {}
+    }
     tracing::info!("shutting down: no new connections; waiting for in-flight requests");
     app.shutting_down.store(true, Ordering::Relaxed);
     let _ = quit_tx.send(true);
@@ -129,26 +157,6 @@ pub async fn serve(app: Arc<App>, listeners: Listeners, mut stop: watch::Receive
         Err(_) => tracing::warn!("grace period over; remaining connections are dropped"),
     }
     Ok(())
-}
-
-async fn wait_for_stop(stop: &mut watch::Receiver<bool>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-            let _ = stop.changed().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-            _ = stop.changed() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = stop.changed().await;
-    }
 }
 
 async fn accept_loop(

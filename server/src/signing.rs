@@ -146,11 +146,74 @@ impl WalletHandle {
     }
 }
 
+tokio::task_local! {
+    // Set by the AuthSig callback when it returned an AuthSig another process had just stored
+    // (it waited for that process's mint lock) instead of asking the wallet.
+    static WAITED: std::cell::Cell<bool>;
+}
+
+/// How long a mint lease lasts if its holder dies, and how long a waiter waits for it.
+const MINT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Signs AuthSigs with the profile's wallet, giving each a lifetime of its own rather than the
 /// session's, so a short (policy-capped) session does not make every call re-sign the AuthSig.
+///
+/// With a shared store it mints under the store's mint lock for (signer, session key): a
+/// process that waited for another's lock re-reads the store and returns what the other
+/// stored, if it serves, so processes sharing a session key cause one wallet signature.
 struct LongLivedWalletAuth {
     wallet: Arc<dyn WalletSigner>,
     lifetime: Duration,
+    margin: Duration,
+    shared: Option<Arc<dyn crate::store::ServiceStore>>,
+    holder: String,
+}
+
+impl LongLivedWalletAuth {
+    /// Whether a stored AuthSig serves `needed` by the manager's reuse rules (signer, URI,
+    /// signature, time with the margin, ReCap coverage).
+    fn serves(&self, auth_sig: &AuthSig, needed: &AuthNeeded) -> bool {
+        use lit_session_signer::verify::{CapabilityAuthSig, CheckedCapability, SignatureStatus};
+        use std::borrow::Cow;
+        let signer = self.wallet.address();
+        if auth_sig.address.parse::<lit_session_signer::eth::EthAddress>().ok() != Some(signer) {
+            return false;
+        }
+        let cap = CapabilityAuthSig {
+            sig: Cow::Borrowed(&auth_sig.sig),
+            derived_via: Cow::Borrowed(&auth_sig.derived_via),
+            signed_message: Cow::Borrowed(&auth_sig.signed_message),
+            address: Cow::Borrowed(&auth_sig.address),
+            algo: auth_sig.algo.as_deref().map(Cow::Borrowed),
+        };
+        let checked = CheckedCapability::check(&cap, &[]);
+        let Ok(facts) = &checked.siwe else { return false };
+        let now = Timestamp::now();
+        let session = hex::encode(needed.session_key.as_bytes());
+        let Some(expiration) = facts.expiration.map(Timestamp::from_datetime) else { return false };
+        let Ok(recaps) = &facts.recaps else { return false };
+        facts.address == signer
+            && checked.bound_to(&session)
+            && matches!(facts.signature, SignatureStatus::Valid)
+            && facts.not_before.is_none_or(|nbf| Timestamp::from_datetime(nbf) < now)
+            // A little beyond the manager's margin, so it does not turn the AuthSig down.
+            && expiration > now.saturating_add(self.margin + Duration::seconds(30))
+            && expiration >= needed.expiration
+            && needed.requests.iter().all(|r| recaps.iter().any(|c| c.grants(r.resource(), r.ability())))
+    }
+
+    async fn sign(&self, needed: &AuthNeeded) -> Result<AuthSig, CallbackError> {
+        let until = Timestamp::now().saturating_add(self.lifetime).max(needed.expiration);
+        let siwe = needed.siwe.clone().with_expiration(until);
+        let wallet = self.wallet.clone();
+        let signed = tokio::task::spawn_blocking(move || AuthSig::sign(&*wallet, &siwe)).await.map_err(|e| {
+            Box::new(WalletFailure(lit_session_signer::auth_sig::AuthSigError::Wallet(WalletError::Backend {
+                source: e.to_string().into(),
+                transient: true,
+            }))) as CallbackError
+        })?;
+        signed.map_err(|e| Box::new(WalletFailure(e)) as CallbackError)
+    }
 }
 
 #[async_trait]
@@ -160,16 +223,36 @@ impl AuthCallback for LongLivedWalletAuth {
     }
 
     async fn auth_sig(&self, needed: AuthNeeded) -> Result<AuthSig, CallbackError> {
-        let until = Timestamp::now().saturating_add(self.lifetime).max(needed.expiration);
-        let siwe = needed.siwe.with_expiration(until);
-        let wallet = self.wallet.clone();
-        let signed = tokio::task::spawn_blocking(move || AuthSig::sign(&*wallet, &siwe)).await.map_err(|e| {
-            Box::new(WalletFailure(lit_session_signer::auth_sig::AuthSigError::Wallet(WalletError::Backend {
-                source: e.to_string().into(),
-                transient: true,
-            }))) as CallbackError
-        })?;
-        signed.map_err(|e| Box::new(WalletFailure(e)) as CallbackError)
+        let Some(store) = &self.shared else { return self.sign(&needed).await };
+        let signer = hex::encode(self.wallet.address().as_bytes());
+        let session = hex::encode(needed.session_key.as_bytes());
+        let key = format!("auth-sig/{signer}/{session}");
+        // A store that cannot lock does not stop signing: the worst case is one more signature.
+        let locked = store.acquire_mint_lock(&key, &self.holder, MINT_LEASE, MINT_LEASE).await.unwrap_or(false);
+        let stored = store.load_auth_sig(&signer, &session).await.ok().flatten();
+        if let Some(row) = &stored {
+            if let Ok(auth_sig) = parse_auth_sig(&row.auth_sig) {
+                if self.serves(&auth_sig, &needed) {
+                    let _ = WAITED.try_with(|w| w.set(true));
+                    if locked {
+                        let _ = store.release_mint_lock(&key, &self.holder).await;
+                    }
+                    return Ok(auth_sig);
+                }
+            }
+        }
+        let result = self.sign(&needed).await;
+        if let (true, Ok(auth_sig)) = (locked, &result) {
+            // Written before the lock is given back, so a waiter finds it.
+            if let Ok(text) = serde_json::to_string(auth_sig) {
+                let expires = auth_sig_expiration(auth_sig).map(|t| (t.unix_millis() / 1000) as i64);
+                let _ = store.save_auth_sig(&signer, &session, &text, expires, stored.map(|r| r.version)).await;
+            }
+        }
+        if locked {
+            let _ = store.release_mint_lock(&key, &self.holder).await;
+        }
+        result
     }
 }
 
@@ -234,6 +317,16 @@ fn parse_uri(uri: &str) -> Result<Pkcs11Uri, String> {
 impl Signer {
     /// Opens the profile (blocking: PKCS#11 log-in and key look-up), caching AuthSigs in `store`.
     pub fn open(spec: &SignerSpec, store: Arc<dyn AuthSigStore>) -> Result<Self, OpenError> {
+        Self::open_shared(spec, store, None)
+    }
+
+    /// [`Self::open`], minting AuthSigs under `shared`'s mint lock so that processes sharing
+    /// the session key and the store cause one wallet signature.
+    pub fn open_shared(
+        spec: &SignerSpec,
+        store: Arc<dyn AuthSigStore>,
+        shared: Option<Arc<dyn crate::store::ServiceStore>>,
+    ) -> Result<Self, OpenError> {
         let err = |message: String| OpenError { profile: spec.name.clone(), message };
         let (keys, policy, session_backend): (Arc<dyn SessionKeyStore>, SessionKeyPolicy, &'static str) = match &spec
             .session_key
@@ -280,7 +373,13 @@ impl Signer {
         };
         let signer = wallet.signer();
         let wallet_address = signer.address().to_checksum();
-        let auth = AuthSource::callback(LongLivedWalletAuth { wallet: signer, lifetime: spec.auth_sig_lifetime });
+        let auth = AuthSource::callback(LongLivedWalletAuth {
+            wallet: signer,
+            lifetime: spec.auth_sig_lifetime,
+            margin: spec.expiry_margin,
+            shared,
+            holder: format!("pid-{}-{}", std::process::id(), random_hex(4)),
+        });
         let config = ManagerConfig {
             lifetime: spec.auth_sig_lifetime,
             expiry_margin: spec.expiry_margin,
@@ -306,10 +405,17 @@ impl Signer {
             statement: input.statement.clone(),
             chain_id: input.chain_id,
         };
-        let report =
-            self.manager.session_sigs_report(&input.nodes, &input.requests, &options).await.map_err(classify)?;
+        let (report, waited) = WAITED
+            .scope(std::cell::Cell::new(false), async {
+                let report = self.manager.session_sigs_report(&input.nodes, &input.requests, &options).await;
+                (report, WAITED.with(|w| w.get()))
+            })
+            .await;
+        let report = report.map_err(classify)?;
         let (auth_use, auth_expiration, resign_reason) = match &report.auth_sig {
             AuthSigUse::Reused { expiration } => ("reused", *expiration, None),
+            // The callback returned what another process had just signed.
+            AuthSigUse::Signed { expiration, .. } if waited => ("waited", *expiration, None),
             AuthSigUse::Signed { reason, expiration } => ("signed", *expiration, Some(reason.to_string())),
         };
         let session_key = report.sigs.iter().next().map(|(_, s)| s.address.clone()).unwrap_or_default();
@@ -403,7 +509,8 @@ pub struct Minted {
     pub session_key: String,
     /// The session expiration.
     pub expiration: Timestamp,
-    /// `reused` or `signed`.
+    /// `reused` (cached), `signed` (the wallet signed) or `waited` (another process sharing
+    /// the store and session key had just signed it).
     pub auth_use: &'static str,
     /// The AuthSig's expiration.
     pub auth_expiration: Timestamp,

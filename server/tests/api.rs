@@ -440,3 +440,61 @@ fn concurrent_cold_requests_wait_for_one_wallet_signature() {
     assert!(metrics.contains("litsigner_auth_sig_total{outcome=\"signed\"} 1"), "{metrics}");
     assert!(metrics.contains("litsigner_auth_sig_total{outcome=\"reused\"} 23"), "{metrics}");
 }
+
+#[test]
+fn two_processes_on_one_store_and_session_key_cause_one_wallet_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    write_secret(&dir.path().join("session.seed"), &"24".repeat(32));
+    write_secret(&dir.path().join("wallet.key"), &"35".repeat(32));
+    let policy = r#"
+        [clients.app]
+        [[clients.app.allow]]
+        signers = ["*"]
+        resources = ["lit-pkp://*"]
+        abilities = ["pkp-signing"]
+        max_lifetime = "10m"
+        nodes = ["*"]
+    "#;
+    let signer = format!(
+        "[signers.default]\nsession_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"\n",
+        dir.path().join("session.seed").display(),
+        dir.path().join("wallet.key").display()
+    );
+    let a = configured(dir.path(), policy, &[("app", "t")], &signer);
+    // A second process with the same configuration: same store file, same keys.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::copy(dir.path().join("config.toml"), other.path().join("config.toml")).unwrap();
+    let config = other.path().join("config.toml");
+    let b =
+        Server::start(&["--config", config.to_str().unwrap(), "--metrics-listen", "127.0.0.1:0"], other.path(), &[])
+            .unwrap();
+    let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(16));
+    let threads: Vec<_> = (0..16)
+        .map(|i| {
+            let url = if i % 2 == 0 { a.url("/v1/session-sigs") } else { b.url("/v1/session-sigs") };
+            let (body, barrier) = (body.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let c = client();
+                barrier.wait();
+                let (s, v) = post(&c, &url, Some("t"), &body);
+                assert_eq!(s, 200, "{v}");
+                v["authSig"]["use"].as_str().unwrap().to_string()
+            })
+        })
+        .collect();
+    let uses: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(uses.iter().filter(|u| *u == "signed").count(), 1, "{uses:?}");
+    let signed = |s: &Server| {
+        let m = client().get(format!("{}/metrics", s.metrics.as_ref().unwrap())).send().unwrap().text().unwrap();
+        m.lines()
+            .find_map(|l| l.strip_prefix("litsigner_auth_sig_total{outcome=\"signed\"} "))
+            .map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    assert_eq!(signed(&a) + signed(&b), 1, "{uses:?}");
+    assert!(a.stop().success() && b.stop().success());
+    // Two writers, one intact chain.
+    let (code, out) = audit_verify(&dir.path().join("store.sqlite"));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact: 16 rows"), "{out}");
+}
