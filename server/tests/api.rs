@@ -498,3 +498,40 @@ fn two_processes_on_one_store_and_session_key_cause_one_wallet_signature() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("intact: 16 rows"), "{out}");
 }
+
+#[test]
+fn json_logs_carry_the_request_id_and_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "[clients.app]\n[[clients.app.allow]]\nsigners = [\"*\"]\nresources = [\"lit-pkp://*\"]\n\
+                  abilities = [\"pkp-signing\"]\nmax_lifetime = \"10m\"\nnodes = [\"*\"]\n";
+    let token = "a-secret-token-value-0123456789";
+    // Writes the configuration (the first server is only for that).
+    drop(configured(dir.path(), policy, &[("app", token)], ""));
+    let config = dir.path().join("config.toml");
+    let server =
+        Server::start(&["--config", config.to_str().unwrap()], dir.path(), &[("LITSIGNER_LOG_FORMAT", "json")])
+            .unwrap();
+    let c = client();
+    let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);
+    let resp = c
+        .post(server.url("/v1/session-sigs"))
+        .bearer_auth(token)
+        .header("x-correlation-id", "trace-7")
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp =
+        c.post(server.url("/v1/session-sigs")).bearer_auth("wrong-token-value-987654").json(&body).send().unwrap();
+    assert_eq!(resp.status(), 401);
+    assert!(wait_until(Duration::from_secs(10), || server.log().contains("authentication refused")));
+    let log = server.log();
+    assert!(server.stop().success());
+    let lines: Vec<Value> = log.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let line = lines.iter().find(|l| l["request_id"] == "trace-7").expect("a log line for the request");
+    assert_eq!(line["client"], "app", "{line}");
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["endpoint"], "session-sigs", "{line}");
+    assert!(lines.iter().any(|l| l["reason"] == "invalid-token"), "{log}");
+    assert!(!log.contains(token) && !log.contains("wrong-token-value"), "a token reached the log");
+}
