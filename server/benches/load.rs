@@ -279,11 +279,7 @@ fn main() {
         hsm.module.display(),
         tok.pin_file.display()
     );
-    {
-        let parsed: lit_session_signer::keystore::pkcs11::Pkcs11Uri = uri.parse().unwrap();
-        let store = lit_session_signer::keystore::pkcs11::Pkcs11KeyStore::open(&parsed).unwrap();
-        store.generate_with("session", Default::default()).unwrap();
-    }
+    signing::pkcs11_generate_session_key(&uri.replacen(";object=session", "", 1), "session").unwrap();
     let hdir = tempfile::tempdir().unwrap();
     let config = write_config(hdir.path(), &format!("session_key = \"{uri}\"\nwallet = \"random\""), token);
     let (server, base) = start(&config, &[("SOFTHSM2_CONF", hsm.conf.display().to_string())]);

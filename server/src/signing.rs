@@ -699,3 +699,24 @@ pub fn corrupt_entry(name: &str, reason: &str) -> AuthStoreError {
 pub fn store_failure(name: &str, message: &str) -> AuthStoreError {
     AuthStoreError::Io { path: PathBuf::from(name), source: std::io::Error::other(message.to_string()) }
 }
+
+/// Generates an ed25519 session key labelled `label` on the token a `pkcs11:` URI names (as
+/// `lit-session keys generate` does); returns its public key in hex. For set-up scripts, tests
+/// and benches.
+pub fn pkcs11_generate_session_key(uri: &str, label: &str) -> Result<String, String> {
+    let parsed = parse_uri(uri)?;
+    let store = Pkcs11KeyStore::open(&parsed).map_err(|e| e.to_string())?;
+    let id = store
+        .generate_with(label, lit_session_signer::keystore::pkcs11::KeyOptions::default())
+        .map_err(|e| e.to_string())?;
+    let public = store.public_key(&id).map_err(|e| e.to_string())?;
+    Ok(hex::encode(public.as_bytes()))
+}
+
+/// Generates a secp256k1 wallet key labelled `label` on the token a `pkcs11:` URI names (as
+/// `lit-session wallet generate` does); returns its address.
+pub fn pkcs11_generate_wallet(uri: &str, label: &str) -> Result<String, String> {
+    let parsed = parse_uri(uri)?;
+    let (wallet, _) = Pkcs11Wallet::generate(&parsed, label).map_err(|e| e.to_string())?;
+    Ok(wallet.address().to_checksum())
+}

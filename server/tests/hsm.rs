@@ -17,9 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
-use lit_session_signer::keystore::pkcs11::{KeyOptions, Pkcs11KeyStore, Pkcs11Uri};
-use lit_session_signer::verify::{parse_session_sigs, Verifier, VerifyPolicy};
-use lit_session_signer::wallet::Pkcs11Wallet;
+use lit_session_server::signing;
 use serde_json::json;
 
 fn hsm_or_skip() -> Option<softhsm::ThrowawayHsm> {
@@ -46,12 +44,9 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     let token = hsm.init_token("srv").unwrap();
     let base =
         format!("pkcs11:token=srv?module-path={}&pin-source=file:{}", hsm.module.display(), token.pin_file.display());
-    let uri: Pkcs11Uri = base.parse().unwrap();
     // Keys made here, as an operator would with the CLI; the server finds them by label.
-    let store = Pkcs11KeyStore::open(&uri).unwrap();
-    store.generate_with("session-1", KeyOptions::default()).unwrap();
-    Pkcs11Wallet::generate(&uri, "wallet-1").unwrap();
-    drop(store);
+    signing::pkcs11_generate_session_key(&base, "session-1").unwrap();
+    signing::pkcs11_generate_wallet(&base, "wallet-1").unwrap();
     let with_object = |label: &str| base.replacen("token=srv", &format!("token=srv;object={label}"), 1);
 
     let dir = tempfile::tempdir().unwrap();
@@ -168,17 +163,13 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     let (s, after) = post(&c, &url, Some("t"), &body);
     assert_eq!(s, 200);
     oks.push(after["sessionSigs"].to_string());
-    // Every 200 verifies by the node's rules, for every node.
-    let verifier = Verifier::new(VerifyPolicy::strict());
-    let request = "lit-pkp://0x1a2b=pkp-signing".parse().unwrap();
-    let now = lit_session_signer::Timestamp::now();
+    // Every 200 verifies by the node's rules (strict), for every node.
+    let request = signing::parse_request("lit-pkp", "0x1a2b", "pkp-signing", None).unwrap();
     for map in &oks {
-        let entries = parse_session_sigs(map).unwrap();
-        assert_eq!(entries.len(), 30);
-        for e in &entries {
-            let node = e.node.as_deref().unwrap().parse().unwrap();
-            verifier.verify(&e.session_sig, &node, &request, now).expect("an invalid 200");
-        }
+        let results =
+            signing::verify_map(map, None, std::slice::from_ref(&request), signing::Timestamp::now(), true).unwrap();
+        assert_eq!(results.len(), 30);
+        assert!(results.iter().all(|r| r.valid), "an invalid 200: {results:?}");
     }
     let log = server.log();
     let pin = std::fs::read_to_string(&token.pin_file).unwrap();
