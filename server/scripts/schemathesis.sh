@@ -25,11 +25,15 @@ done
 base="$(sed -n 's/^lit-session-server: listening on //p' "$log")"
 token="$(sed -n 's/^dev token: //p' "$log")"
 [ -n "$base" ] && [ -n "$token" ] || { cat "$log" >&2; exit 1; }
-# A throwaway dev token of a loopback server that exits with this script.
-"$venv/bin/schemathesis" run server/openapi.yaml --url "$base" \
+# A throwaway dev token of a loopback server that exits with this script. Run from a scratch
+# directory: schemathesis keeps a cache in its working directory.
+schema="$PWD/server/openapi.yaml"
+scratch="$(mktemp -d)"
+trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$log" "$scratch"' EXIT
+(cd "$scratch" && "$venv/bin/schemathesis" run "$schema" --url "$base" \
   --header "Authorization: Bearer $token" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
-  --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" --seed 1
+  --max-examples "${SCHEMATHESIS_EXAMPLES:-50}" --seed 1)
 if grep -q panicked "$log"; then
   echo "schemathesis: the server panicked" >&2
   exit 1
