@@ -26,6 +26,11 @@ command -v npm >/dev/null 2>&1 || { echo "test-all: npm (Node.js 18+) is require
 export LIT_REQUIRE_HSM=1
 export LIT_REQUIRE_INTEROP=1
 time cargo test --release
+# The signing service: real server processes with TLS certificates made in the test,
+# a SoftHSM2 token, the JS SDK (Node example) and the Python mTLS example.
+time cargo test --release -p lit-session-server
+# The OpenAPI file against a live dev server (schemathesis from PyPI): no 5xx, nothing off-schema.
+time bash server/scripts/schemathesis.sh
 # Faults under load: 10,000 signatures from 8 threads on a throwaway SoftHSM2 token while
 # another thread logs out, closes the sessions, moves the token away and swaps in a wrong PIN
 # file; exits non-zero on any invalid or lost signature or a recovery over the bound.

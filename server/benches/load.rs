@@ -1,0 +1,294 @@
+//! Load benchmark: the service over HTTP against the in-process session-manager call, measured
+//! in the same run, for 1 and 30 nodes per request, with an in-memory session key and (when
+//! SoftHSM2 is installed) a SoftHSM2 session key.
+//!
+//! `cargo bench -p lit-session-server --bench load [-- --requests N --concurrency C]`
+//!
+//! The server runs as its own process pinned to core 0 (`taskset`, when present) and this load
+//! client pins itself to core 1, so the two do not share a core. Prints, for each case, the
+//! latency of one request at a time (p50/p99, in-process and over HTTP, and what HTTP adds)
+//! and the throughput with several in flight (req/s both ways, their ratio, HTTP p50/p99).
+//! Each figure is the better of two interleaved rounds, since other processes may share the
+//! machine.
+
+#[path = "../../hsm-tests/common/softhsm.rs"]
+mod softhsm;
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use lit_session_server::signing::{self, MintInput, SessionKeySpec, Signer, SignerSpec, WalletSpec};
+use lit_session_server::store::sqlite::{Durability, SqliteOptions, SqliteStore};
+use lit_session_server::store::ServiceStore;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lit-session-server");
+
+struct Stats {
+    rate: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn stats(mut lat: Vec<Duration>, wall: Duration) -> Stats {
+    lat.sort();
+    let pick = |q: f64| lat[((lat.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3;
+    Stats { rate: lat.len() as f64 / wall.as_secs_f64(), p50_ms: pick(0.5), p99_ms: pick(0.99) }
+}
+
+fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn pin_self(core: usize) {
+    let _ = Command::new("taskset").args(["-p", "-c", &core.to_string(), &std::process::id().to_string()]).output();
+}
+
+fn nodes(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("https://10.2.{}.{}:443", i / 250, i % 250 + 1)).collect()
+}
+
+fn body(n: usize) -> serde_json::Value {
+    serde_json::json!({
+        "nodeUrls": nodes(n),
+        "resourceAbilityRequests": [{"resource": {"resource": "*", "resourcePrefix": "lit-pkp"}, "ability": "pkp-signing"}],
+        "nonce": "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c",
+    })
+}
+
+async fn in_process(spec: &SignerSpec, n: usize, requests: usize, concurrency: usize) -> Stats {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions { durability: Durability::Normal, ..SqliteOptions::default() };
+    let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite"), &options).unwrap());
+    let cache = ServiceStore::auth_sig_cache(store);
+    let signer = Arc::new(Signer::open(spec, cache).unwrap());
+    let input = MintInput {
+        nodes: nodes(n).iter().map(|u| signing::parse_node_url(u).unwrap()).collect(),
+        requests: vec![signing::parse_request("lit-pkp", "*", "pkp-signing", None).unwrap()],
+        nonce: "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c".into(),
+        expiration: signing::Timestamp::now().saturating_add(time::Duration::minutes(10)),
+        capability_auth_sigs: vec![],
+        domain: None,
+        statement: None,
+        chain_id: None,
+    };
+    signer.mint(&input).await.unwrap();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (signer, input) = (signer.clone(), input.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for _ in 0..requests / concurrency {
+                let t = Instant::now();
+                signer.mint(&input).await.unwrap();
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    stats(lat, started.elapsed())
+}
+
+async fn over_http(base: &str, token: &str, n: usize, requests: usize, concurrency: usize) -> Stats {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
+    let url = format!("{base}/v1/session-sigs");
+    let body = Arc::new(serde_json::to_vec(&body(n)).unwrap());
+    let send = |c: reqwest::Client, url: String, body: Arc<Vec<u8>>, token: String| async move {
+        let r = c
+            .post(&url)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.bytes().await.unwrap();
+    };
+    for _ in 0..concurrency * 2 {
+        send(client.clone(), url.clone(), body.clone(), token.to_string()).await;
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (c, url, body, token) = (client.clone(), url.clone(), body.clone(), token.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for _ in 0..requests / concurrency {
+                let t = Instant::now();
+                send(c.clone(), url.clone(), body.clone(), token.clone()).await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.unwrap());
+    }
+    stats(lat, started.elapsed())
+}
+
+struct ServerProcess(std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the server (pinned to core 0) from a config; returns its base URL.
+fn start(config: &std::path::Path, env: &[(&str, String)]) -> (ServerProcess, String) {
+    use std::io::BufRead;
+    let taskset = Command::new("taskset").arg("--version").output().is_ok();
+    let mut cmd = if taskset {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", BIN]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    cmd.args(["--config", config.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::piped());
+    cmd.env("LITSIGNER_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let base = loop {
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(b) = line.strip_prefix("lit-session-server: listening on ") {
+            break b.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (ServerProcess(child), base)
+}
+
+fn write_config(dir: &std::path::Path, signer_toml: &str, token: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let policy = "[clients.bench]\n[[clients.bench.allow]]\nsigners = [\"*\"]\nresources = [\"lit-pkp://*\"]\n\
+                  abilities = [\"pkp-signing\"]\nmax_lifetime = \"10m\"\nnodes = [\"*\"]\n";
+    std::fs::write(dir.join("policy.toml"), policy).unwrap();
+    let tokens = dir.join("tokens");
+    std::fs::write(&tokens, lit_session_server::auth::token_line("bench", token)).unwrap();
+    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nhealth_interval = \"60s\"\n[auth]\ntokens_file = \"{}\"\n\
+         [store]\npath = \"{}\"\ndurability = \"normal\"\n[policy]\nfile = \"{}\"\n[signers.default]\n{signer_toml}\n",
+        tokens.display(),
+        dir.join("store.sqlite").display(),
+        dir.join("policy.toml").display()
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+fn row(label: &str, n: usize, lat: (&Stats, &Stats), load: (&Stats, &Stats)) {
+    println!(
+        "{label:<8} {n:>3} | {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>+7.3} | {:>7.0} {:>7.0} {:>6.1} % {:>7.3} {:>7.3} | {:>6.1} %",
+        lat.0.p50_ms,
+        lat.0.p99_ms,
+        lat.1.p50_ms,
+        lat.1.p99_ms,
+        lat.1.p50_ms - lat.0.p50_ms,
+        load.0.rate,
+        load.1.rate,
+        100.0 * load.1.rate / load.0.rate,
+        load.1.p50_ms,
+        load.1.p99_ms,
+        // The one-core bound: one in-process call after another.
+        100.0 * load.1.rate * lat.0.p50_ms / 1e3,
+    );
+}
+
+/// The better of two runs (other processes share the machine): lower p50, higher rate.
+fn best(a: Stats, b: Stats) -> Stats {
+    Stats { rate: a.rate.max(b.rate), p50_ms: a.p50_ms.min(b.p50_ms), p99_ms: a.p99_ms.min(b.p99_ms) }
+}
+
+/// Latency (one request at a time) and throughput (`concurrency` in flight), in-process and
+/// over HTTP, interleaved over `rounds` so both see the same machine.
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    spec: &SignerSpec,
+    base: &str,
+    token: &str,
+    n: usize,
+    requests: usize,
+    concurrency: usize,
+) -> ((Stats, Stats), (Stats, Stats)) {
+    let lat_requests = (requests / 4).max(50);
+    let mut out: Option<((Stats, Stats), (Stats, Stats))> = None;
+    for _ in 0..2 {
+        let li = rt.block_on(in_process(spec, n, lat_requests, 1));
+        let lh = rt.block_on(over_http(base, token, n, lat_requests, 1));
+        let ti = rt.block_on(in_process(spec, n, requests, concurrency));
+        let th = rt.block_on(over_http(base, token, n, requests, concurrency));
+        out = Some(match out {
+            None => ((li, lh), (ti, th)),
+            Some(((a, b), (c, d))) => ((best(a, li), best(b, lh)), (best(c, ti), best(d, th))),
+        });
+    }
+    out.unwrap_or_else(|| unreachable!())
+}
+
+fn main() {
+    let requests = arg("--requests", 2000);
+    let concurrency = arg("--concurrency", 8);
+    pin_self(1);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let token = "bench-token-0123456789abcdef";
+    println!("{requests} requests, {concurrency} in flight; server on core 0, load client on core 1");
+    println!("                 | one at a time (ms): in-process      HTTP     added | {concurrency} in flight: req/s in-process, HTTP, ratio; HTTP p50, p99 ms");
+    println!("key      nodes   |   p50     p99     p50     p99     p50   |  in-proc   HTTP   HTTP/in    p50     p99 | HTTP / (1 / in-process p50)");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "session_key = \"memory\"\nwallet = \"random\"", token);
+    let (server, base) = start(&config, &[]);
+    let memory = SignerSpec {
+        name: "default".into(),
+        session_key: SessionKeySpec::Memory,
+        wallet: WalletSpec::Random,
+        auth_sig_lifetime: time::Duration::hours(24),
+        expiry_margin: time::Duration::minutes(5),
+    };
+    for n in [1, 30] {
+        let ((li, lh), (ti, th)) = measure(&rt, &memory, &base, token, n, requests, concurrency);
+        row("memory", n, (&li, &lh), (&ti, &th));
+    }
+    drop(server);
+
+    let Ok(hsm) = softhsm::ThrowawayHsm::create() else {
+        println!("softhsm    (skipped: SoftHSM2 not installed)");
+        return;
+    };
+    hsm.activate();
+    let tok = hsm.init_token("bench").unwrap();
+    let uri = format!(
+        "pkcs11:token=bench;object=session?module-path={}&pin-source=file:{}",
+        hsm.module.display(),
+        tok.pin_file.display()
+    );
+    signing::pkcs11_generate_session_key(&uri.replacen(";object=session", "", 1), "session").unwrap();
+    let hdir = tempfile::tempdir().unwrap();
+    let config = write_config(hdir.path(), &format!("session_key = \"{uri}\"\nwallet = \"random\""), token);
+    let (server, base) = start(&config, &[("SOFTHSM2_CONF", hsm.conf.display().to_string())]);
+    let spec =
+        SignerSpec { session_key: SessionKeySpec::Pkcs11 { uri, label_prefix: None, rotate_after: None }, ..memory };
+    let hsm_requests = (requests / 4).max(concurrency * 10);
+    for n in [1, 30] {
+        let ((li, lh), (ti, th)) = measure(&rt, &spec, &base, token, n, hsm_requests, concurrency);
+        row("softhsm", n, (&li, &lh), (&ti, &th));
+    }
+    drop(server);
+}

@@ -1,0 +1,341 @@
+//! The shared state of a running service: signer profiles, store, policy (hot-swappable),
+//! tokens, metrics and the readiness checks.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::auth::Tokens;
+use crate::metrics::{names, Metrics};
+use crate::policy::{Policy, PolicyError};
+use crate::signing::{Signer, Timestamp};
+use crate::store::ServiceStore;
+
+/// Where the policy comes from.
+#[derive(Debug, Clone)]
+pub enum PolicySource {
+    /// A file, re-read on reload.
+    File(PathBuf),
+    /// Fixed text (dev mode).
+    Inline(String),
+}
+
+/// Limits applied to every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest body.
+    pub body_limit: usize,
+    /// Longest request.
+    pub request_timeout: Duration,
+    /// Longest wait for the body.
+    pub body_timeout: Duration,
+}
+
+/// The last reload, for `GET /v1/admin/reload` and readiness.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadStatus {
+    /// `idle` (never reloaded), `completed` or `failed`.
+    pub status: &'static str,
+    /// When the last reload ran.
+    #[serde(rename = "lastOperationTime", skip_serializing_if = "Option::is_none")]
+    pub last_operation_time: Option<String>,
+    /// Why the last reload failed.
+    #[serde(rename = "lastError", skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// One readiness check.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Check {
+    /// `hsm`, `store`, `policy` or `audit`.
+    pub id: &'static str,
+    /// `ok`, `degraded` or `down`.
+    pub status: &'static str,
+    /// What was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct HealthState {
+    hsm_down: BTreeMap<String, String>,
+    store_down: Option<String>,
+    audit_down: Option<String>,
+    checked: bool,
+}
+
+/// The running service.
+pub struct App {
+    /// Signer profiles by name.
+    pub signers: BTreeMap<String, Arc<Signer>>,
+    /// The profile used when a request names none.
+    pub default_signer: String,
+    /// The store.
+    pub store: Arc<dyn ServiceStore>,
+    /// Request limits.
+    pub limits: Limits,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Set once SIGTERM arrived.
+    pub shutting_down: AtomicBool,
+    policy: RwLock<Arc<Policy>>,
+    policy_source: PolicySource,
+    tokens_file: Option<PathBuf>,
+    tokens: RwLock<Arc<Tokens>>,
+    reload: Mutex<ReloadStatus>,
+    reload_running: tokio::sync::Mutex<()>,
+    health: Mutex<HealthState>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("signers", &self.signers.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+    }
+}
+
+/// Everything [`App::new`] needs.
+pub struct AppParts {
+    /// Profiles.
+    pub signers: BTreeMap<String, Arc<Signer>>,
+    /// Default profile.
+    pub default_signer: String,
+    /// Store.
+    pub store: Arc<dyn ServiceStore>,
+    /// Limits.
+    pub limits: Limits,
+    /// Policy source.
+    pub policy_source: PolicySource,
+    /// Token hash file (re-read on reload).
+    pub tokens_file: Option<PathBuf>,
+    /// Tokens given directly (dev mode).
+    pub extra_tokens: Tokens,
+}
+
+impl App {
+    /// Loads the policy and tokens and builds the state. A policy that does not load is fatal
+    /// at start (there is no old policy to keep).
+    pub fn new(parts: AppParts) -> Result<Self, String> {
+        let names: BTreeSet<String> = parts.signers.keys().cloned().collect();
+        let policy = load_policy(&parts.policy_source, &names).map_err(|e| e.to_string())?;
+        let tokens = match &parts.tokens_file {
+            Some(path) => Tokens::read(path).map_err(|e| e.to_string())?,
+            None => parts.extra_tokens.clone(),
+        };
+        let app = Self {
+            signers: parts.signers,
+            default_signer: parts.default_signer,
+            store: parts.store,
+            limits: parts.limits,
+            metrics: Metrics::default(),
+            shutting_down: AtomicBool::new(false),
+            policy: RwLock::new(Arc::new(policy)),
+            policy_source: parts.policy_source,
+            tokens_file: parts.tokens_file,
+            tokens: RwLock::new(Arc::new(tokens)),
+            reload: Mutex::new(ReloadStatus { status: "idle", last_operation_time: None, last_error: None }),
+            reload_running: tokio::sync::Mutex::new(()),
+            health: Mutex::new(HealthState::default()),
+            started: Instant::now(),
+        };
+        app.publish_policy_metrics();
+        let (build, start) = (names::BUILD, names::START);
+        app.metrics.set(build.0, build.1, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
+        app.metrics.set(start.0, start.1, &[], now);
+        Ok(app)
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Arc<Policy> {
+        self.policy.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The tokens in force.
+    pub fn tokens(&self) -> Arc<Tokens> {
+        self.tokens.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The metric label for `client`: its name if configured, else `unknown`.
+    pub fn client_label(&self, client: &str) -> String {
+        if self.policy().knows(client) {
+            client.to_string()
+        } else {
+            "unknown".into()
+        }
+    }
+
+    /// The metric label for a rule name (rule names of the policy in force, else `other`).
+    pub fn rule_label(&self, rule: &str) -> String {
+        if self.policy().rule_names().contains(rule) {
+            rule.to_string()
+        } else {
+            "other".into()
+        }
+    }
+
+    fn publish_policy_metrics(&self) {
+        let policy = self.policy();
+        let rules = names::RULES;
+        self.metrics.clear_gauge(rules.0);
+        for c in policy.client_names() {
+            self.metrics.set(rules.0, rules.1, &[("client", c)], policy.rule_count(c) as f64);
+        }
+    }
+
+    /// Re-reads the policy (and the token file). A file with errors leaves everything as it
+    /// was and marks the policy check degraded. `Err(None)` if a reload is already running.
+    pub async fn reload(&self) -> Result<usize, Option<PolicyError>> {
+        let Ok(_guard) = self.reload_running.try_lock() else {
+            return Err(None);
+        };
+        let names: BTreeSet<String> = self.signers.keys().cloned().collect();
+        let loaded = load_policy(&self.policy_source, &names).and_then(|p| {
+            let tokens = match &self.tokens_file {
+                Some(path) => Some(Tokens::read(path).map_err(|e| PolicyError(vec![e.to_string()]))?),
+                None => None,
+            };
+            Ok((p, tokens))
+        });
+        let at = Some(Timestamp::now().to_string());
+        let reloads = names::RELOADS;
+        match loaded {
+            Ok((policy, tokens)) => {
+                let clients = policy.client_names().count();
+                *self.policy.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(policy);
+                if let Some(t) = tokens {
+                    *self.tokens.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(t);
+                }
+                *self.reload.lock().unwrap_or_else(|p| p.into_inner()) =
+                    ReloadStatus { status: "completed", last_operation_time: at, last_error: None };
+                self.publish_policy_metrics();
+                self.metrics.inc(reloads.0, reloads.1, &[("result", "ok")]);
+                tracing::info!(clients, "policy reloaded");
+                Ok(clients)
+            }
+            Err(e) => {
+                *self.reload.lock().unwrap_or_else(|p| p.into_inner()) =
+                    ReloadStatus { status: "failed", last_operation_time: at, last_error: Some(e.to_string()) };
+                self.metrics.inc(reloads.0, reloads.1, &[("result", "error")]);
+                tracing::error!(error = %e, "policy reload failed; the previous policy stays in force");
+                Err(Some(e))
+            }
+        }
+    }
+
+    /// The last reload's status.
+    pub fn reload_status(&self) -> ReloadStatus {
+        self.reload.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Marks a profile's key store down (a request saw an HSM error) or up.
+    pub fn set_hsm(&self, signer: &str, error: Option<String>) {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        match error {
+            Some(e) => {
+                h.hsm_down.insert(signer.to_string(), e);
+            }
+            None => {
+                h.hsm_down.remove(signer);
+            }
+        }
+    }
+
+    /// Marks the audit log down (an append failed) or up.
+    pub fn set_audit(&self, error: Option<String>) {
+        self.health.lock().unwrap_or_else(|p| p.into_inner()).audit_down = error;
+    }
+
+    /// Runs every probe once (HSM per profile, store, audit), each bounded by `limit` (a hung
+    /// HSM or database counts as down), and records the results.
+    pub async fn probe(&self, limit: Duration) {
+        let timed_out = || format!("no answer within {} ms", limit.as_millis());
+        let mut hsm = BTreeMap::new();
+        for (name, s) in &self.signers {
+            match tokio::time::timeout(limit, s.probe()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    hsm.insert(name.clone(), e.to_string());
+                }
+                Err(_) => {
+                    hsm.insert(name.clone(), timed_out());
+                }
+            }
+        }
+        let store = match tokio::time::timeout(limit, self.store.health()).await {
+            Ok(r) => r.err().map(|e| e.to_string()),
+            Err(_) => Some(timed_out()),
+        };
+        let audit = match &store {
+            Some(_) => Some("the store is unavailable".to_string()),
+            None => match tokio::time::timeout(limit, self.store.audit_probe()).await {
+                Ok(r) => r.err().map(|e| e.to_string()),
+                Err(_) => Some(timed_out()),
+            },
+        };
+        let up = names::STORE_UP;
+        self.metrics.set(up.0, up.1, &[("backend", self.store.backend())], if store.is_none() { 1.0 } else { 0.0 });
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.hsm_down = hsm;
+        h.store_down = store;
+        h.audit_down = audit;
+        h.checked = true;
+    }
+
+    /// The readiness checks and whether the service is ready (it can sign and audit).
+    pub fn readiness(&self) -> (bool, Vec<Check>) {
+        let h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        let reload = self.reload_status();
+        let mut checks = Vec::new();
+        let pending = (!h.checked).then(|| "not checked yet".to_string());
+        let hsm_detail = if h.hsm_down.is_empty() {
+            pending.clone()
+        } else {
+            Some(h.hsm_down.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))
+        };
+        let down = |d: &Option<String>| if d.is_some() { "down" } else { "ok" };
+        checks.push(Check {
+            id: "hsm",
+            status: if !h.hsm_down.is_empty() || !h.checked { "down" } else { "ok" },
+            detail: hsm_detail,
+        });
+        checks.push(Check {
+            id: "store",
+            status: if h.checked { down(&h.store_down) } else { "down" },
+            detail: h.store_down.clone().or(pending.clone()),
+        });
+        checks.push(Check {
+            id: "policy",
+            status: if reload.status == "failed" { "degraded" } else { "ok" },
+            detail: reload.last_error.map(|e| format!("the previous policy stays in force: {e}")),
+        });
+        checks.push(Check {
+            id: "audit",
+            status: if h.checked { down(&h.audit_down) } else { "down" },
+            detail: h.audit_down.clone().or(pending),
+        });
+        drop(h);
+        let ready = !self.shutting_down.load(Ordering::Relaxed) && checks.iter().all(|c| c.status != "down");
+        let r = names::READY;
+        self.metrics.set(r.0, r.1, &[], if ready { 1.0 } else { 0.0 });
+        (ready, checks)
+    }
+
+    /// Seconds since start.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+fn load_policy(source: &PolicySource, signers: &BTreeSet<String>) -> Result<Policy, PolicyError> {
+    let text = match source {
+        PolicySource::Inline(t) => t.clone(),
+        PolicySource::File(path) => std::fs::read_to_string(path)
+            .map_err(|e| PolicyError(vec![format!("cannot read {}: {e}", path.display())]))?,
+    };
+    Policy::parse(&text, signers)
+}

@@ -1,0 +1,219 @@
+//! Audit records and their hash chain.
+//!
+//! Every decision (approved, denied or failed) becomes one record. The store writes it as JSON
+//! together with `hash = sha256("litsigner-audit-v1\n" || prev_hash || "\n" || record)`, where
+//! `prev_hash` is the previous row's hash (64 zeros for the first). The record includes its own
+//! sequence number, so removing, changing or reordering rows breaks the chain from there on.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The hash of "no previous row".
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+const DOMAIN: &[u8] = b"litsigner-audit-v1\n";
+
+/// One decision, as written to the audit log. Field order is the serialised order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Sequence number (set by the store when it appends).
+    pub seq: i64,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// The request id (`x-correlation-id` or generated).
+    #[serde(rename = "requestId")]
+    pub request_id: String,
+    /// The authenticated client, or `unknown`.
+    pub client: String,
+    /// How the client authenticated (`bearer`, `mtls`, `none`).
+    pub auth: String,
+    /// The endpoint name (e.g. `session-sigs`).
+    pub endpoint: String,
+    /// `approved`, `denied` or `failed`.
+    pub decision: String,
+    /// The policy rule that decided, if any.
+    pub rule: Option<String>,
+    /// Why (safe to show).
+    pub reasons: Vec<String>,
+    /// The signer profile.
+    pub signer: Option<String>,
+    /// The session key that signed (hex), when something was signed.
+    #[serde(rename = "sessionKey")]
+    pub session_key: Option<String>,
+    /// The requested resources, `PREFIX://ID=ABILITY`.
+    pub resources: Vec<String>,
+    /// How many node URLs were asked for.
+    #[serde(rename = "nodeCount")]
+    pub node_count: usize,
+    /// The session expiration handed out (after any clamp).
+    pub expiration: Option<String>,
+    /// `reused` or `signed` (the AuthSig), when sigs were minted.
+    #[serde(rename = "authSig")]
+    pub auth_sig: Option<String>,
+    /// The HTTP status returned.
+    pub status: u16,
+}
+
+impl AuditEntry {
+    /// Turns an approval into the rate-limit denial the store found at commit time.
+    pub fn rate_limited(&mut self, rule: &str, limit: u64) {
+        self.decision = "denied".into();
+        self.rule = Some(rule.to_string());
+        self.reasons.push(format!("rate limit of {limit} requests per window reached"));
+        self.session_key = None;
+        self.auth_sig = None;
+        self.status = 429;
+    }
+}
+
+/// The chain hash of `record` (the row's JSON text) after `prev_hash`.
+pub fn chain_hash(prev_hash: &str, record: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(DOMAIN);
+    h.update(prev_hash.as_bytes());
+    h.update(b"\n");
+    h.update(record.as_bytes());
+    hex::encode(h.finalize())
+}
+
+/// A row as stored.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    /// Sequence number.
+    pub seq: i64,
+    /// The record JSON.
+    pub record: String,
+    /// The previous row's hash.
+    pub prev_hash: String,
+    /// This row's hash.
+    pub hash: String,
+}
+
+/// The result of checking a chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainCheck {
+    /// Every row links and hashes correctly.
+    Intact {
+        /// Rows checked.
+        rows: u64,
+        /// The last hash (64 zeros for an empty log).
+        head: String,
+    },
+    /// The first bad row.
+    Broken {
+        /// Its sequence number.
+        seq: i64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Incremental chain checker: feed rows in sequence order.
+#[derive(Debug)]
+pub struct ChainVerifier {
+    prev_hash: String,
+    prev_seq: Option<i64>,
+    rows: u64,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self { prev_hash: GENESIS.to_string(), prev_seq: None, rows: 0 }
+    }
+}
+
+impl ChainVerifier {
+    /// Checks the next row.
+    pub fn push(&mut self, row: &AuditRow) -> Result<(), ChainCheck> {
+        let broken = |reason: String| ChainCheck::Broken { seq: row.seq, reason };
+        if let Some(prev) = self.prev_seq {
+            if row.seq != prev + 1 {
+                return Err(broken(format!("sequence gap: {prev} is followed by {}", row.seq)));
+            }
+        }
+        if row.prev_hash != self.prev_hash {
+            return Err(broken("prev_hash does not match the previous row's hash".into()));
+        }
+        let entry: AuditEntry =
+            serde_json::from_str(&row.record).map_err(|e| broken(format!("record is not an audit entry: {e}")))?;
+        if entry.seq != row.seq {
+            return Err(broken(format!("record says seq {}, row is {}", entry.seq, row.seq)));
+        }
+        if chain_hash(&row.prev_hash, &row.record) != row.hash {
+            return Err(broken("hash does not match the record".into()));
+        }
+        self.prev_hash = row.hash.clone();
+        self.prev_seq = Some(row.seq);
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The result after the last row.
+    pub fn finish(self) -> ChainCheck {
+        ChainCheck::Intact { rows: self.rows, head: self.prev_hash }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: i64) -> AuditEntry {
+        AuditEntry {
+            seq,
+            at: "2026-01-01T00:00:00.000Z".into(),
+            request_id: format!("r{seq}"),
+            client: "c".into(),
+            auth: "bearer".into(),
+            endpoint: "session-sigs".into(),
+            decision: "approved".into(),
+            rule: Some("allow[0]".into()),
+            reasons: vec![],
+            signer: Some("default".into()),
+            session_key: None,
+            resources: vec!["lit-pkp://*=pkp-signing".into()],
+            node_count: 3,
+            expiration: None,
+            auth_sig: None,
+            status: 200,
+        }
+    }
+
+    fn chain(n: i64) -> Vec<AuditRow> {
+        let mut prev = GENESIS.to_string();
+        (1..=n)
+            .map(|seq| {
+                let record = serde_json::to_string(&entry(seq)).unwrap();
+                let hash = chain_hash(&prev, &record);
+                let row = AuditRow { seq, record, prev_hash: prev.clone(), hash: hash.clone() };
+                prev = hash;
+                row
+            })
+            .collect()
+    }
+
+    fn check(rows: &[AuditRow]) -> ChainCheck {
+        let mut v = ChainVerifier::default();
+        for r in rows {
+            if let Err(e) = v.push(r) {
+                return e;
+            }
+        }
+        v.finish()
+    }
+
+    #[test]
+    fn intact_and_tampered() {
+        let rows = chain(5);
+        assert!(matches!(check(&rows), ChainCheck::Intact { rows: 5, .. }));
+        let mut changed = rows.clone();
+        changed[2].record = changed[2].record.replace("approved", "denied");
+        assert!(matches!(check(&changed), ChainCheck::Broken { seq: 3, .. }));
+        let mut removed = rows.clone();
+        removed.remove(1);
+        assert!(matches!(check(&removed), ChainCheck::Broken { seq: 3, .. }));
+        let mut swapped = rows;
+        swapped.swap(3, 4);
+        assert!(matches!(check(&swapped), ChainCheck::Broken { .. }));
+    }
+}

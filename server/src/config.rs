@@ -1,0 +1,416 @@
+//! The configuration file (TOML) plus environment overrides. Secrets are never in it: it names
+//! files (PINs through `pin-source=file:` in PKCS#11 URIs, wallet keys, seeds, the token hash
+//! file, the TLS key), and those files follow the secret-file rule of [`crate::secrets`].
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::policy::parse_duration;
+use crate::signing::{SessionKeySpec, SignerSpec, WalletSpec};
+use crate::store::sqlite::Durability;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Listeners and limits.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// TLS and client certificates.
+    #[serde(default)]
+    pub tls: Option<TlsSection>,
+    /// Bearer tokens.
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// The store.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// The policy file.
+    #[serde(default)]
+    pub policy: PolicySection,
+    /// Signer profiles by name.
+    #[serde(default)]
+    pub signers: BTreeMap<String, SignerSection>,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// The API listener.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The metrics listener (no authentication: keep it on loopback or a private network).
+    #[serde(default)]
+    pub metrics_listen: Option<String>,
+    /// Plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    #[serde(default)]
+    pub allow_plaintext: bool,
+    /// Largest request body.
+    #[serde(default = "default_body_limit")]
+    pub body_limit_bytes: usize,
+    /// Longest request, from headers received to response.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: String,
+    /// Longest time to receive the headers (and finish the TLS handshake) or the body.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: String,
+    /// How long in-flight requests may take to finish after SIGTERM.
+    #[serde(default = "default_shutdown_grace")]
+    pub shutdown_grace: String,
+    /// Concurrent connections.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Interval of the readiness probes (HSM, store, audit).
+    #[serde(default = "default_health_interval")]
+    pub health_interval: String,
+    /// Threads for blocking work (PKCS#11, SQLite): a bounded pool, whatever the load.
+    #[serde(default = "default_blocking_threads")]
+    pub blocking_threads: usize,
+    /// The signer profile used when a request names none.
+    #[serde(default)]
+    pub default_signer: Option<String>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8470".into()
+}
+fn default_body_limit() -> usize {
+    256 * 1024
+}
+fn default_request_timeout() -> String {
+    "30s".into()
+}
+fn default_header_timeout() -> String {
+    "10s".into()
+}
+fn default_shutdown_grace() -> String {
+    "30s".into()
+}
+fn default_max_connections() -> usize {
+    1024
+}
+fn default_health_interval() -> String {
+    "5s".into()
+}
+fn default_blocking_threads() -> usize {
+    32
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            metrics_listen: None,
+            allow_plaintext: false,
+            body_limit_bytes: default_body_limit(),
+            request_timeout: default_request_timeout(),
+            header_timeout: default_header_timeout(),
+            shutdown_grace: default_shutdown_grace(),
+            max_connections: default_max_connections(),
+            health_interval: default_health_interval(),
+            blocking_threads: default_blocking_threads(),
+            default_signer: None,
+        }
+    }
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// Server certificate chain (PEM).
+    pub cert_file: PathBuf,
+    /// Server private key (PEM; a secret file).
+    pub key_file: PathBuf,
+    /// CA bundle for client certificates (PEM); enables mTLS.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// Pinned client certificates: lines `NAME sha256:HEX` (a secret file). With it, only these
+    /// certificates are accepted and the client is the line's NAME.
+    #[serde(default)]
+    pub client_fingerprints_file: Option<PathBuf>,
+    /// Refuse handshakes without a client certificate (default: true unless bearer tokens are
+    /// configured too).
+    #[serde(default)]
+    pub require_client_cert: Option<bool>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// Bearer token hashes: lines `CLIENT sha256:HEX`, at most two per client (a secret file).
+    #[serde(default)]
+    pub tokens_file: Option<PathBuf>,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// The SQLite file.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// `full` (default: fsync per commit) or `normal`.
+    #[serde(default)]
+    pub durability: Option<String>,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// The policy file (TOML).
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `json` (default) or `text`.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// A tracing filter, e.g. `info` or `lit_session_server=debug`.
+    #[serde(default)]
+    pub level: Option<String>,
+}
+
+/// `[signers.NAME]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignerSection {
+    /// `memory`, or a `pkcs11:` URI (as the CLI takes it).
+    #[serde(default)]
+    pub session_key: Option<String>,
+    /// A 32-byte hex session seed file (in-memory key; a secret file).
+    #[serde(default)]
+    pub session_key_seed_file: Option<PathBuf>,
+    /// Label prefix of managed token keys (a URI without object=/id=).
+    #[serde(default)]
+    pub session_key_label_prefix: Option<String>,
+    /// Rotation period of managed token keys.
+    #[serde(default)]
+    pub session_key_rotate_after: Option<String>,
+    /// `random` (in memory, lost at exit), or a `pkcs11:` URI with object= or id=.
+    #[serde(default)]
+    pub wallet: Option<String>,
+    /// A 32-byte hex secp256k1 key file (a secret file).
+    #[serde(default)]
+    pub wallet_key_file: Option<PathBuf>,
+    /// Lifetime of new AuthSigs (default 24h).
+    #[serde(default)]
+    pub auth_sig_lifetime: Option<String>,
+    /// Replace a cached AuthSig this long before it expires (default 5m).
+    #[serde(default)]
+    pub expiry_margin: Option<String>,
+}
+
+/// A configuration error, naming the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("config: {0}")]
+pub struct ConfigError(pub String);
+
+/// The settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// API listener.
+    pub listen: SocketAddr,
+    /// Metrics listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Plain HTTP allowed off loopback.
+    pub allow_plaintext: bool,
+    /// Body limit.
+    pub body_limit: usize,
+    /// Request time limit.
+    pub request_timeout: Duration,
+    /// Header/handshake/body time limit.
+    pub header_timeout: Duration,
+    /// Shutdown grace.
+    pub shutdown_grace: Duration,
+    /// Connection limit.
+    pub max_connections: usize,
+    /// Health interval.
+    pub health_interval: Duration,
+    /// Blocking pool size.
+    pub blocking_threads: usize,
+    /// TLS.
+    pub tls: Option<TlsSection>,
+    /// Token hash file.
+    pub tokens_file: Option<PathBuf>,
+    /// Store path.
+    pub store_path: PathBuf,
+    /// Store durability.
+    pub durability: Durability,
+    /// Policy file.
+    pub policy_file: PathBuf,
+    /// Profiles.
+    pub signers: Vec<SignerSpec>,
+    /// Default profile.
+    pub default_signer: String,
+    /// JSON logs.
+    pub log_json: bool,
+    /// Log filter.
+    pub log_level: String,
+}
+
+fn std_duration(s: &str, what: &str) -> Result<Duration, ConfigError> {
+    let d = parse_duration(s).map_err(|e| ConfigError(format!("{what}: {e}")))?;
+    d.try_into().map_err(|_| ConfigError(format!("{what}: must be positive")))
+}
+
+fn time_duration(s: Option<&str>, default: time::Duration, what: &str) -> Result<time::Duration, ConfigError> {
+    match s {
+        None => Ok(default),
+        Some(s) => parse_duration(s).map_err(|e| ConfigError(format!("{what}: {e}"))),
+    }
+}
+
+/// Parses a listen address.
+pub fn socket_addr(s: &str, what: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse().map_err(|_| ConfigError(format!("{what}: {s:?} is not IP:PORT")))
+}
+
+impl ConfigFile {
+    /// Reads a configuration file.
+    pub fn read(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    }
+
+    /// Applies `LITSIGNER_*` environment variables over the file's values.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
+        if let Some(v) = env("LITSIGNER_LISTEN") {
+            self.server.listen = v;
+        }
+        if let Some(v) = env("LITSIGNER_METRICS_LISTEN") {
+            self.server.metrics_listen = Some(v);
+        }
+        if let Some(v) = env("LITSIGNER_STORE_PATH") {
+            self.store.path = Some(v.into());
+        }
+        if let Some(v) = env("LITSIGNER_POLICY_FILE") {
+            self.policy.file = Some(v.into());
+        }
+        if let Some(v) = env("LITSIGNER_TOKENS_FILE") {
+            self.auth.tokens_file = Some(v.into());
+        }
+        if let Some(v) = env("LITSIGNER_LOG") {
+            self.log.level = Some(v);
+        }
+        if let Some(v) = env("LITSIGNER_LOG_FORMAT") {
+            self.log.format = Some(v);
+        }
+    }
+
+    /// Validates and resolves the file into [`Settings`].
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let s = &self.server;
+        let signers = self.signers.iter().map(|(name, sec)| signer_spec(name, sec)).collect::<Result<Vec<_>, _>>()?;
+        if signers.is_empty() {
+            return Err(ConfigError("no [signers.NAME] profile is configured".into()));
+        }
+        let default_signer = match &s.default_signer {
+            Some(d) if !self.signers.contains_key(d) => {
+                return Err(ConfigError(format!("server.default_signer: no profile {d:?}")))
+            }
+            Some(d) => d.clone(),
+            None if self.signers.contains_key("default") => "default".into(),
+            None if self.signers.len() == 1 => self.signers.keys().next().cloned().unwrap_or_default(),
+            None => return Err(ConfigError("server.default_signer: several profiles and none named default".into())),
+        };
+        let durability = match self.store.durability.as_deref() {
+            None | Some("full") => Durability::Full,
+            Some("normal") => Durability::Normal,
+            Some(o) => return Err(ConfigError(format!("store.durability: {o:?} (full or normal)"))),
+        };
+        let log_json = match self.log.format.as_deref() {
+            None | Some("json") => true,
+            Some("text") => false,
+            Some(o) => return Err(ConfigError(format!("log.format: {o:?} (json or text)"))),
+        };
+        Ok(Settings {
+            listen: socket_addr(&s.listen, "server.listen")?,
+            metrics_listen: s.metrics_listen.as_deref().map(|m| socket_addr(m, "server.metrics_listen")).transpose()?,
+            allow_plaintext: s.allow_plaintext,
+            body_limit: s.body_limit_bytes.max(1024),
+            request_timeout: std_duration(&s.request_timeout, "server.request_timeout")?,
+            header_timeout: std_duration(&s.header_timeout, "server.header_timeout")?,
+            shutdown_grace: std_duration(&s.shutdown_grace, "server.shutdown_grace")?,
+            max_connections: s.max_connections.max(1),
+            health_interval: std_duration(&s.health_interval, "server.health_interval")?,
+            blocking_threads: s.blocking_threads.clamp(2, 512),
+            tls: self.tls.clone(),
+            tokens_file: self.auth.tokens_file.clone(),
+            store_path: self.store.path.clone().ok_or_else(|| ConfigError("store.path is required".into()))?,
+            durability,
+            policy_file: self.policy.file.clone().ok_or_else(|| ConfigError("policy.file is required".into()))?,
+            signers,
+            default_signer,
+            log_json,
+            log_level: self.log.level.clone().unwrap_or_else(|| "info".into()),
+        })
+    }
+}
+
+fn signer_spec(name: &str, sec: &SignerSection) -> Result<SignerSpec, ConfigError> {
+    let at = |what: &str| format!("signers.{name}.{what}");
+    let session_key = match (sec.session_key.as_deref(), &sec.session_key_seed_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(format!(
+                "{}: give session_key or session_key_seed_file, not both",
+                at("session_key")
+            )))
+        }
+        (None, Some(path)) => SessionKeySpec::SeedFile(path.clone()),
+        (Some("memory"), None) | (None, None) => SessionKeySpec::Memory,
+        (Some(uri), None) if uri.starts_with("pkcs11:") => SessionKeySpec::Pkcs11 {
+            uri: uri.to_string(),
+            label_prefix: sec.session_key_label_prefix.clone(),
+            rotate_after: sec
+                .session_key_rotate_after
+                .as_deref()
+                .map(|r| parse_duration(r).map_err(|e| ConfigError(format!("{}: {e}", at("session_key_rotate_after")))))
+                .transpose()?,
+        },
+        (Some(_), None) => {
+            return Err(ConfigError(format!(
+                "{}: expected memory or a pkcs11: URI [value withheld]",
+                at("session_key")
+            )))
+        }
+    };
+    let wallet = match (sec.wallet.as_deref(), &sec.wallet_key_file) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(format!("{}: give wallet or wallet_key_file, not both", at("wallet"))))
+        }
+        (None, Some(path)) => WalletSpec::KeyFile(path.clone()),
+        (Some("random"), None) => WalletSpec::Random,
+        (Some(uri), None) if uri.starts_with("pkcs11:") => WalletSpec::Pkcs11(uri.to_string()),
+        (Some(_), None) => {
+            return Err(ConfigError(format!("{}: expected random or a pkcs11: URI [value withheld]", at("wallet"))))
+        }
+        (None, None) => return Err(ConfigError(format!("{}: no wallet (wallet or wallet_key_file)", at("wallet")))),
+    };
+    Ok(SignerSpec {
+        name: name.to_string(),
+        session_key,
+        wallet,
+        auth_sig_lifetime: time_duration(
+            sec.auth_sig_lifetime.as_deref(),
+            time::Duration::hours(24),
+            &at("auth_sig_lifetime"),
+        )?,
+        expiry_margin: time_duration(sec.expiry_margin.as_deref(), time::Duration::minutes(5), &at("expiry_margin"))?,
+    })
+}

@@ -1,0 +1,257 @@
+//! `lit-session-server`: the signing service's command line.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use lit_session_server::config::{self, ConfigFile};
+use lit_session_server::run::{self, Plan};
+use lit_session_server::{auth, dev, server};
+
+/// HSM-backed Lit session signatures over HTTP: authenticated clients, a policy per client,
+/// a hash-chained audit log, Prometheus metrics.
+///
+/// Start with `--config FILE` (see server/examples/config.toml), or try it with
+/// `--dev --listen 127.0.0.1:PORT` (in-memory keys, temporary store, allow-all policy, a bearer
+/// token printed on stderr; loopback only, not for production).
+///
+/// Secrets (PINs, wallet keys, seeds, token hashes, the TLS key) are only read from files named
+/// in the configuration, never from arguments. Environment: LITSIGNER_CONFIG, LITSIGNER_LISTEN,
+/// LITSIGNER_METRICS_LISTEN, LITSIGNER_STORE_PATH, LITSIGNER_POLICY_FILE, LITSIGNER_TOKENS_FILE,
+/// LITSIGNER_LOG (a filter such as info or debug), LITSIGNER_LOG_FORMAT (json or text).
+/// Signals: SIGTERM/SIGINT shut down gracefully, SIGHUP reloads the policy and token file.
+#[derive(Parser)]
+#[command(name = "lit-session-server", version, verbatim_doc_comment)]
+struct Cli {
+    /// The configuration file (TOML).
+    #[arg(long, env = "LITSIGNER_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Dev mode: no configuration file; loopback only; NOT FOR PRODUCTION.
+    #[arg(long, conflicts_with = "config")]
+    dev: bool,
+    /// The API listener, IP:PORT (overrides server.listen and LITSIGNER_LISTEN; port 0 picks one).
+    #[arg(long, value_name = "IP:PORT")]
+    listen: Option<String>,
+    /// The metrics listener, IP:PORT (overrides server.metrics_listen).
+    #[arg(long, value_name = "IP:PORT")]
+    metrics_listen: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Validate the configuration, the policy and the token file, then exit (0 = valid).
+    CheckConfig,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain (exit 0 intact, 1 broken, 2 unreadable).
+    Verify {
+        /// The store file (default: store.path of --config).
+        #[arg(long, value_name = "PATH")]
+        store: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make a new token: written to a new 0600 file, and the line for the tokens file printed
+    /// on stdout (the token itself is never printed).
+    New {
+        /// The client the token identifies (a client of the policy).
+        #[arg(long, value_name = "NAME")]
+        client: String,
+        /// Where to write the token (must not exist).
+        #[arg(long, value_name = "PATH")]
+        token_file: PathBuf,
+    },
+    /// Print the tokens-file hash (sha256:HEX) of a token read from stdin.
+    Hash,
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("lit-session-server: {message}");
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Token { command }) => token(command),
+        Some(Command::Audit { command: AuditCommand::Verify { store } }) => {
+            let path = match store {
+                Some(p) => p,
+                None => match load_settings(&cli.config, &None, &None) {
+                    Ok(s) => s.store_path,
+                    Err(e) => return fail(e),
+                },
+            };
+            match runtime(4).and_then(|rt| rt.block_on(run::audit_verify(&path)).map_err(|e| e.to_string())) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => fail(e),
+            }
+        }
+        Some(Command::CheckConfig) => check_config(&cli.config),
+        None if cli.dev => dev_mode(cli.listen, cli.metrics_listen),
+        None => serve(&cli.config, &cli.listen, &cli.metrics_listen),
+    }
+}
+
+fn runtime(blocking: usize) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(blocking)
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+fn load_settings(
+    config: &Option<PathBuf>,
+    listen: &Option<String>,
+    metrics: &Option<String>,
+) -> Result<config::Settings, String> {
+    let Some(path) = config else {
+        return Err("no configuration: give --config FILE (or LITSIGNER_CONFIG), or try --dev".into());
+    };
+    let mut file = ConfigFile::read(path).map_err(|e| e.to_string())?;
+    file.apply_env(|k| std::env::var(k).ok());
+    if let Some(l) = listen {
+        file.server.listen = l.clone();
+    }
+    if let Some(m) = metrics {
+        file.server.metrics_listen = Some(m.clone());
+    }
+    file.settings().map_err(|e| e.to_string())
+}
+
+fn serve(config: &Option<PathBuf>, listen: &Option<String>, metrics: &Option<String>) -> ExitCode {
+    let settings = match load_settings(config, listen, metrics) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    run::init_logging(settings.log_json, &settings.log_level);
+    let rt = match runtime(settings.blocking_threads) {
+        Ok(rt) => rt,
+        Err(e) => return fail(e),
+    };
+    match rt.block_on(run::start(Plan::from_settings(&settings))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn dev_mode(listen: Option<String>, metrics: Option<String>) -> ExitCode {
+    let Some(listen) = listen else { return fail("--dev needs --listen 127.0.0.1:PORT") };
+    let addr: SocketAddr = match config::socket_addr(&listen, "--listen") {
+        Ok(a) => a,
+        Err(e) => return fail(e),
+    };
+    if !server::is_loopback(&addr) {
+        return fail(format!(
+            "--dev refuses to listen on {addr}: dev mode is for loopback addresses only (127.0.0.1, ::1)"
+        ));
+    }
+    let metrics = match metrics.map(|m| config::socket_addr(&m, "--metrics-listen")).transpose() {
+        Ok(Some(m)) if !server::is_loopback(&m) => {
+            return fail(format!("--dev refuses to serve metrics on {m}: loopback only"))
+        }
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    let dir = match tempfile::Builder::new().prefix("lit-session-server-dev-").tempdir() {
+        Ok(d) => d,
+        Err(e) => return fail(format!("cannot make a temporary directory: {e}")),
+    };
+    let level = std::env::var("LITSIGNER_LOG").unwrap_or_else(|_| "info".into());
+    let json = std::env::var("LITSIGNER_LOG_FORMAT").is_ok_and(|f| f == "json");
+    run::init_logging(json, &level);
+    let token = run::new_token();
+    eprintln!("{}", dev::BANNER);
+    eprintln!("dev token: {}", token.as_str());
+    let plan = Plan::dev(addr, metrics, &token, dir.path());
+    drop(token);
+    let rt = match runtime(32) {
+        Ok(rt) => rt,
+        Err(e) => return fail(e),
+    };
+    let result = rt.block_on(run::start(plan));
+    drop(dir);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn check_config(config: &Option<PathBuf>) -> ExitCode {
+    let settings = match load_settings(config, &None, &None) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let names = settings.signers.iter().map(|s| s.name.clone()).collect();
+    let text = match std::fs::read_to_string(&settings.policy_file) {
+        Ok(t) => t,
+        Err(e) => return fail(format!("policy {}: {e}", settings.policy_file.display())),
+    };
+    if let Err(e) = lit_session_server::policy::Policy::parse(&text, &names) {
+        return fail(e);
+    }
+    if let Some(t) = &settings.tokens_file {
+        if let Err(e) = auth::Tokens::read(t) {
+            return fail(e);
+        }
+    }
+    println!(
+        "configuration valid: {} signer profile(s), policy {}",
+        settings.signers.len(),
+        settings.policy_file.display()
+    );
+    ExitCode::SUCCESS
+}
+
+fn token(command: TokenCommand) -> ExitCode {
+    match command {
+        TokenCommand::New { client, token_file } => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            if client.is_empty() || client.contains(char::is_whitespace) {
+                return fail("--client must be a name without spaces");
+            }
+            let token = run::new_token();
+            let file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&token_file);
+            let written = file.and_then(|mut f| f.write_all(format!("{}\n", token.as_str()).as_bytes()));
+            if let Err(e) = written {
+                return fail(format!("{}: {e}", token_file.display()));
+            }
+            println!("{}", auth::token_line(&client, &token));
+            ExitCode::SUCCESS
+        }
+        TokenCommand::Hash => {
+            let mut text = zeroize::Zeroizing::new(String::new());
+            if let Err(e) = std::io::stdin().read_to_string(&mut text) {
+                return fail(format!("stdin: {e}"));
+            }
+            let t = text.trim();
+            if t.is_empty() {
+                return fail("no token on stdin");
+            }
+            println!("sha256:{}", hex::encode(auth::token_hash(t.as_bytes())));
+            ExitCode::SUCCESS
+        }
+    }
+}

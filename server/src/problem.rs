@@ -1,0 +1,226 @@
+//! Errors as RFC 9457 `application/problem+json` bodies with a stable `type`.
+//!
+//! The `type` URIs are part of the API: clients branch on them, so they never change once
+//! released. Details are safe to show to the caller (they never carry a secret).
+
+use axum::response::{IntoResponse, Response};
+use http::{header, HeaderValue, StatusCode};
+
+/// The prefix of every problem `type`.
+pub const TYPE_BASE: &str = "https://lit-session-signer.dev/problems/";
+
+/// The problem kinds the service returns. The `type` is [`TYPE_BASE`] + [`Kind::slug`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// 400: the body is not JSON.
+    MalformedJson,
+    /// 400: JSON, but not what the endpoint takes (wrong types, missing or unknown fields).
+    InvalidRequest,
+    /// 400: a resource, ability or node URL the service does not know.
+    InvalidResource,
+    /// 400: a message format that this build cannot produce yet.
+    UnsupportedFormat,
+    /// 401: no credentials, or credentials that are not valid.
+    Unauthenticated,
+    /// 401: a token offered in the query string (refused, wherever it is valid).
+    TokenInQuery,
+    /// 403: the policy denied the request.
+    Denied,
+    /// 404: no such endpoint.
+    NotFound,
+    /// 404: no such signer profile.
+    UnknownSigner,
+    /// 405: the endpoint does not take this method.
+    MethodNotAllowed,
+    /// 408: the client was too slow sending its request.
+    RequestTimeout,
+    /// 409: another policy reload is running.
+    ReloadInProgress,
+    /// 413: the body is larger than the limit.
+    BodyTooLarge,
+    /// 415: the body is not `application/json`.
+    UnsupportedMediaType,
+    /// 422: a policy reload found an invalid file (the old policy stays in force).
+    PolicyInvalid,
+    /// 429: the client's rate limit is used up.
+    RateLimited,
+    /// 503: the session key or wallet (HSM) cannot sign now.
+    HsmUnavailable,
+    /// 503: the store cannot be read or written.
+    StoreUnavailable,
+    /// 503: the audit row could not be written, so nothing was handed out (fail-closed).
+    AuditUnavailable,
+    /// 503: the signer (wallet or custody callback) refused or failed.
+    SignerUnavailable,
+    /// 503: the request took longer than the service's time limit.
+    Timeout,
+    /// 503: the service is shutting down.
+    ShuttingDown,
+    /// 500: a bug. Never expected; the detail names the request id to report.
+    Internal,
+}
+
+impl Kind {
+    /// The stable last part of the `type` URI.
+    pub const fn slug(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed-json",
+            Self::InvalidRequest => "invalid-request",
+            Self::InvalidResource => "invalid-resource",
+            Self::UnsupportedFormat => "unsupported-format",
+            Self::Unauthenticated => "unauthenticated",
+            Self::TokenInQuery => "token-in-query",
+            Self::Denied => "denied",
+            Self::NotFound => "not-found",
+            Self::UnknownSigner => "unknown-signer",
+            Self::MethodNotAllowed => "method-not-allowed",
+            Self::RequestTimeout => "request-timeout",
+            Self::ReloadInProgress => "reload-in-progress",
+            Self::BodyTooLarge => "body-too-large",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::PolicyInvalid => "policy-invalid",
+            Self::RateLimited => "rate-limited",
+            Self::HsmUnavailable => "hsm-unavailable",
+            Self::StoreUnavailable => "store-unavailable",
+            Self::AuditUnavailable => "audit-unavailable",
+            Self::SignerUnavailable => "signer-unavailable",
+            Self::Timeout => "timeout",
+            Self::ShuttingDown => "shutting-down",
+            Self::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::MalformedJson | Self::InvalidRequest | Self::InvalidResource | Self::UnsupportedFormat => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::Unauthenticated | Self::TokenInQuery => StatusCode::UNAUTHORIZED,
+            Self::Denied => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::UnknownSigner => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::ReloadInProgress => StatusCode::CONFLICT,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PolicyInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::HsmUnavailable
+            | Self::StoreUnavailable
+            | Self::AuditUnavailable
+            | Self::SignerUnavailable
+            | Self::Timeout
+            | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A short human title.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "The request body is not valid JSON",
+            Self::InvalidRequest => "The request does not match the endpoint's schema",
+            Self::InvalidResource => "Unknown or malformed resource, ability or node URL",
+            Self::UnsupportedFormat => "This message format is not supported by this build",
+            Self::Unauthenticated => "Authentication required",
+            Self::TokenInQuery => "Tokens are only accepted in the Authorization header",
+            Self::Denied => "Denied by policy",
+            Self::NotFound => "No such endpoint",
+            Self::UnknownSigner => "No such signer profile",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::RequestTimeout => "The request was not received in time",
+            Self::ReloadInProgress => "A policy reload is already running",
+            Self::BodyTooLarge => "The request body is too large",
+            Self::UnsupportedMediaType => "The request body must be application/json",
+            Self::PolicyInvalid => "The policy file is invalid; the previous policy stays in force",
+            Self::RateLimited => "Rate limit exceeded",
+            Self::HsmUnavailable => "The key store cannot sign now",
+            Self::StoreUnavailable => "The store is unavailable",
+            Self::AuditUnavailable => "The audit log cannot be written",
+            Self::SignerUnavailable => "The AuthSig signer failed",
+            Self::Timeout => "The request took too long",
+            Self::ShuttingDown => "The service is shutting down",
+            Self::Internal => "Internal error",
+        }
+    }
+
+    /// The `result` label of metrics and audit: `denied` for policy refusals (including the
+    /// rate limit), `failed` for everything else that is not a success.
+    pub const fn result(self) -> &'static str {
+        match self {
+            Self::Denied | Self::RateLimited => "denied",
+            _ => "failed",
+        }
+    }
+}
+
+/// A problem body. Extra members (`decision`, `rule`, `reasons`, …) go in `extra`.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The kind (serialised as `type`, `title`, `status`).
+    pub kind: Kind,
+    /// What went wrong for this request.
+    pub detail: String,
+    /// The request id, if one was assigned.
+    pub request_id: Option<String>,
+    /// Endpoint-specific members, in order.
+    pub extra: Vec<(String, serde_json::Value)>,
+}
+
+impl Problem {
+    /// A problem of `kind` with `detail`.
+    pub fn new(kind: Kind, detail: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into(), request_id: None, extra: Vec::new() }
+    }
+
+    /// Adds the request id.
+    pub fn with_request_id(mut self, id: &str) -> Self {
+        self.request_id = Some(id.to_string());
+        self
+    }
+
+    /// Adds a member.
+    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extra.push((key.to_string(), value.into()));
+        self
+    }
+
+    /// The full JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::new();
+        map.insert("type".into(), format!("{TYPE_BASE}{}", self.kind.slug()).into());
+        map.insert("title".into(), self.kind.title().into());
+        map.insert("status".into(), self.kind.status().as_u16().into());
+        map.insert("detail".into(), self.detail.clone().into());
+        if let Some(id) = &self.request_id {
+            map.insert("requestId".into(), id.clone().into());
+        }
+        for (k, v) in &self.extra {
+            map.insert(k.clone(), v.clone());
+        }
+        serde_json::Value::Object(map)
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind.slug(), self.detail)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.kind.status();
+        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(id) = self.request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
+            response.headers_mut().insert("x-correlation-id", id);
+        }
+        response
+    }
+}

@@ -1,0 +1,722 @@
+//! Everything the service takes from the `lit-session-signer` library, in one module: key stores
+//! and wallets built from the configuration, the session manager, request parsing (resources,
+//! node URLs, times), verification, capacity delegation. The rest of the crate sees only the
+//! types re-exported here and the functions below, so a change of the library's layout changes
+//! this file only.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use time::Duration;
+
+use lit_session_signer::capacity_delegation::CapacityDelegation;
+use lit_session_signer::keystore::{KeyOptions, KeyStoreError, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
+use lit_session_signer::manager::{
+    AuthCallback, AuthNeeded, AuthSigUse, AuthSource, CallbackError, ManagerConfig, ManagerError, SessionKeyPolicy,
+    SessionManager, SessionSigsOptions,
+};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri, UriError};
+use lit_session_signer::siwe::SiweOptions;
+use lit_session_signer::verify::{parse_session_sigs, select_session_sig, Verifier, VerifyPolicy};
+use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletError, WalletSigner};
+
+pub use lit_session_signer::auth_sig::AuthSig;
+pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError};
+pub use lit_session_signer::protocol::NodeUrl;
+pub use lit_session_signer::resources::{LitAbility, ResourceAbilityRequest, ResourcePrefix};
+pub use lit_session_signer::Timestamp;
+
+use crate::secrets;
+
+/// The library version this service was built against (shown in `/metrics` build info).
+pub const LIBRARY: &str = "lit-session-signer 0.1.0";
+
+/// A message the health probe signs with the session key (never sent anywhere).
+const PROBE_MESSAGE: &[u8] = b"lit-session-server readiness probe";
+
+/// Why a signing call failed, classified for the HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    /// The request cannot be signed as given (bad expiration, capability AuthSig, domain, …).
+    #[error("{0}")]
+    Request(String),
+    /// The session key or wallet store cannot sign (HSM down, key missing, …).
+    #[error("{0}")]
+    Hsm(String),
+    /// The AuthSig signer refused or returned something unusable.
+    #[error("{0}")]
+    Signer(String),
+    /// The AuthSig store failed.
+    #[error("{0}")]
+    Store(String),
+    /// A bug or a dead background task.
+    #[error("{0}")]
+    Internal(String),
+}
+
+fn classify(e: ManagerError) -> SignError {
+    match e {
+        ManagerError::Request(e) => SignError::Request(e.to_string()),
+        ManagerError::KeyStore(e) => SignError::Hsm(format!("session key: {e}")),
+        ManagerError::NoSessionKey => SignError::Hsm(e.to_string()),
+        ManagerError::Wallet(e) => match e {
+            lit_session_signer::auth_sig::AuthSigError::Wallet(w) => SignError::Hsm(format!("wallet: {w}")),
+            other => SignError::Request(other.to_string()),
+        },
+        ManagerError::Callback(e) => callback_error(e),
+        ManagerError::Rejected(r) => SignError::Signer(format!("the new AuthSig was refused: {r}")),
+        ManagerError::Store(e) => SignError::Store(e.to_string()),
+        other => SignError::Internal(other.to_string()),
+    }
+}
+
+// The callback below wraps wallet errors so they keep their class through the manager.
+fn callback_error(e: CallbackError) -> SignError {
+    match e.downcast::<WalletFailure>() {
+        Ok(w) => match w.0 {
+            lit_session_signer::auth_sig::AuthSigError::Wallet(w) => SignError::Hsm(format!("wallet: {w}")),
+            other => SignError::Request(other.to_string()),
+        },
+        Err(other) => SignError::Signer(other.to_string()),
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct WalletFailure(lit_session_signer::auth_sig::AuthSigError);
+
+/// Where a profile's session key lives.
+#[derive(Debug, Clone)]
+pub enum SessionKeySpec {
+    /// A fresh in-memory key (lost at exit; for dev mode and tests).
+    Memory,
+    /// An in-memory key from a 32-byte hex seed file (a secret file).
+    SeedFile(PathBuf),
+    /// A key on a PKCS#11 token. With `object=`/`id=` in the URI the key is fixed; without,
+    /// keys labelled `<label_prefix>-<unix time>` are made and rotated after `rotate_after`.
+    Pkcs11 {
+        /// The RFC 7512 URI, as the CLI takes it.
+        uri: String,
+        /// Label prefix for managed keys (URI without a key selector).
+        label_prefix: Option<String>,
+        /// Rotation period for managed keys.
+        rotate_after: Option<Duration>,
+    },
+}
+
+/// Where a profile's wallet lives.
+#[derive(Debug, Clone)]
+pub enum WalletSpec {
+    /// A fresh random in-memory wallet (dev mode and tests).
+    Random,
+    /// A 32-byte hex secp256k1 key file (a secret file).
+    KeyFile(PathBuf),
+    /// A secp256k1 key on a PKCS#11 token, by URI with `object=` or `id=`.
+    Pkcs11(String),
+}
+
+/// A signer profile as configured.
+#[derive(Debug, Clone)]
+pub struct SignerSpec {
+    /// The profile's name (requests select it with `signer`).
+    pub name: String,
+    /// The session key.
+    pub session_key: SessionKeySpec,
+    /// The wallet.
+    pub wallet: WalletSpec,
+    /// Lifetime of a new AuthSig (default 24 h); sessions are capped by the policy.
+    pub auth_sig_lifetime: Duration,
+    /// A cached AuthSig expiring within this margin is replaced (default 5 min).
+    pub expiry_margin: Duration,
+}
+
+enum WalletHandle {
+    Memory(Arc<MemoryWallet>),
+    Pkcs11(Arc<Pkcs11Wallet>),
+}
+
+impl WalletHandle {
+    fn signer(&self) -> Arc<dyn WalletSigner> {
+        match self {
+            Self::Memory(w) => w.clone(),
+            Self::Pkcs11(w) => w.clone(),
+        }
+    }
+}
+
+tokio::task_local! {
+    // Set by the AuthSig callback when it returned an AuthSig another process had just stored
+    // (it waited for that process's mint lock) instead of asking the wallet.
+    static WAITED: std::cell::Cell<bool>;
+}
+
+/// How long a mint lease lasts if its holder dies, and how long a waiter waits for it.
+const MINT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Signs AuthSigs with the profile's wallet, giving each a lifetime of its own rather than the
+/// session's, so a short (policy-capped) session does not make every call re-sign the AuthSig.
+///
+/// With a shared store it mints under the store's mint lock for (signer, session key): a
+/// process that waited for another's lock re-reads the store and returns what the other
+/// stored, if it serves, so processes sharing a session key cause one wallet signature.
+struct LongLivedWalletAuth {
+    wallet: Arc<dyn WalletSigner>,
+    lifetime: Duration,
+    margin: Duration,
+    shared: Option<Arc<dyn crate::store::ServiceStore>>,
+    holder: String,
+}
+
+impl LongLivedWalletAuth {
+    /// Whether a stored AuthSig serves `needed` by the manager's reuse rules (signer, URI,
+    /// signature, time with the margin, ReCap coverage).
+    fn serves(&self, auth_sig: &AuthSig, needed: &AuthNeeded) -> bool {
+        use lit_session_signer::verify::{CapabilityAuthSig, CheckedCapability, SignatureStatus};
+        let signer = self.wallet.address();
+        if auth_sig.address.parse::<lit_session_signer::eth::EthAddress>().ok() != Some(signer) {
+            return false;
+        }
+        let cap = CapabilityAuthSig {
+            sig: auth_sig.sig.as_str().into(),
+            derived_via: auth_sig.derived_via.as_str().into(),
+            signed_message: auth_sig.signed_message.as_str().into(),
+            address: auth_sig.address.as_str().into(),
+            algo: auth_sig.algo.as_deref().map(Into::into),
+        };
+        let checked = CheckedCapability::check(&cap, &[]);
+        let Ok(facts) = &checked.siwe else { return false };
+        let now = Timestamp::now();
+        let session = hex::encode(needed.session_key.as_bytes());
+        let Some(expiration) = facts.expiration.map(Timestamp::from_datetime) else { return false };
+        let Ok(recaps) = &facts.recaps else { return false };
+        facts.address == signer
+            && checked.bound_to(&session)
+            && matches!(facts.signature, SignatureStatus::Valid)
+            && facts.not_before.is_none_or(|nbf| Timestamp::from_datetime(nbf) < now)
+            // A little beyond the manager's margin, so it does not turn the AuthSig down.
+            && expiration > now.saturating_add(self.margin + Duration::seconds(30))
+            && expiration >= needed.expiration
+            && needed.requests.iter().all(|r| recaps.iter().any(|c| c.grants(r.resource(), r.ability())))
+    }
+
+    async fn sign(&self, needed: &AuthNeeded) -> Result<AuthSig, CallbackError> {
+        let until = Timestamp::now().saturating_add(self.lifetime).max(needed.expiration);
+        let siwe = needed.siwe.clone().with_expiration(until);
+        let wallet = self.wallet.clone();
+        let signed = tokio::task::spawn_blocking(move || AuthSig::sign(&*wallet, &siwe)).await.map_err(|e| {
+            Box::new(WalletFailure(lit_session_signer::auth_sig::AuthSigError::Wallet(WalletError::Backend {
+                source: e.to_string().into(),
+                transient: true,
+            }))) as CallbackError
+        })?;
+        signed.map_err(|e| Box::new(WalletFailure(e)) as CallbackError)
+    }
+}
+
+#[async_trait]
+impl AuthCallback for LongLivedWalletAuth {
+    fn signer(&self) -> lit_session_signer::eth::EthAddress {
+        self.wallet.address()
+    }
+
+    async fn auth_sig(&self, needed: AuthNeeded) -> Result<AuthSig, CallbackError> {
+        let Some(store) = &self.shared else { return self.sign(&needed).await };
+        let signer = hex::encode(self.wallet.address().as_bytes());
+        let session = hex::encode(needed.session_key.as_bytes());
+        let key = format!("auth-sig/{signer}/{session}");
+        // A store that cannot lock does not stop signing: the worst case is one more signature.
+        let locked = store.acquire_mint_lock(&key, &self.holder, MINT_LEASE, MINT_LEASE).await.unwrap_or(false);
+        let stored = store.load_auth_sig(&signer, &session).await.ok().flatten();
+        if let Some(row) = &stored {
+            if let Ok(auth_sig) = parse_auth_sig(&row.auth_sig) {
+                if self.serves(&auth_sig, &needed) {
+                    let _ = WAITED.try_with(|w| w.set(true));
+                    if locked {
+                        let _ = store.release_mint_lock(&key, &self.holder).await;
+                    }
+                    return Ok(auth_sig);
+                }
+            }
+        }
+        let result = self.sign(&needed).await;
+        if let (true, Ok(auth_sig)) = (locked, &result) {
+            // Written before the lock is given back, so a waiter finds it.
+            if let Ok(text) = serde_json::to_string(auth_sig) {
+                let expires = auth_sig_expiration(auth_sig).map(|t| (t.unix_millis() / 1000) as i64);
+                let _ = store.save_auth_sig(&signer, &session, &text, expires, stored.map(|r| r.version)).await;
+            }
+        }
+        if locked {
+            let _ = store.release_mint_lock(&key, &self.holder).await;
+        }
+        result
+    }
+}
+
+/// One signer profile: a session manager over its session key and wallet.
+pub struct Signer {
+    /// The profile's name.
+    pub name: String,
+    /// `memory` or `pkcs11`.
+    pub session_backend: &'static str,
+    /// `memory` or `pkcs11`.
+    pub wallet_backend: &'static str,
+    /// The wallet's EIP-55 address.
+    pub wallet_address: String,
+    manager: SessionManager,
+    keys: Arc<dyn SessionKeyStore>,
+    wallet: WalletHandle,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("name", &self.name)
+            .field("session_backend", &self.session_backend)
+            .field("wallet_backend", &self.wallet_backend)
+            .field("wallet_address", &self.wallet_address)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Errors opening a profile at start-up.
+#[derive(Debug, thiserror::Error)]
+#[error("signer {profile}: {message}")]
+pub struct OpenError {
+    /// The profile.
+    pub profile: String,
+    /// What failed.
+    pub message: String,
+}
+
+fn read_key32(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>, String> {
+    let text = secrets::read_secret_text(path).map_err(|e| e.to_string())?;
+    lit_session_signer::secret_file::parse_key_hex(&text)
+        .map(|k| k.into_zeroizing())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn parse_uri(uri: &str) -> Result<Pkcs11Uri, String> {
+    // The URI parser's own messages may quote a mistyped value; keep them out of logs.
+    let parsed = Pkcs11Uri::parse(uri).map_err(|e| match e {
+        UriError::MissingValue(_) | UriError::PinSource(_) => {
+            "invalid PKCS#11 URI [value withheld]: use pin-source=file:/path or pin-source=env:VARNAME".to_string()
+        }
+        other => format!("invalid PKCS#11 URI: {other}"),
+    })?;
+    if let Some(PinSource::File(path)) = &parsed.pin_source {
+        secrets::check_permissions(path).map_err(|e| format!("pin-source: {e}"))?;
+    }
+    Ok(parsed)
+}
+
+impl Signer {
+    /// Opens the profile (blocking: PKCS#11 log-in and key look-up), caching AuthSigs in `store`.
+    pub fn open(spec: &SignerSpec, store: Arc<dyn AuthSigStore>) -> Result<Self, OpenError> {
+        Self::open_shared(spec, store, None)
+    }
+
+    /// [`Self::open`], minting AuthSigs under `shared`'s mint lock so that processes sharing
+    /// the session key and the store cause one wallet signature.
+    pub fn open_shared(
+        spec: &SignerSpec,
+        store: Arc<dyn AuthSigStore>,
+        shared: Option<Arc<dyn crate::store::ServiceStore>>,
+    ) -> Result<Self, OpenError> {
+        let err = |message: String| OpenError { profile: spec.name.clone(), message };
+        let (keys, policy, session_backend): (Arc<dyn SessionKeyStore>, SessionKeyPolicy, &'static str) = match &spec
+            .session_key
+        {
+            SessionKeySpec::Memory => {
+                let store = MemoryKeyStore::new();
+                let id = store.generate(&format!("{}-session", spec.name)).map_err(|e| err(e.to_string()))?;
+                (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
+            }
+            SessionKeySpec::SeedFile(path) => {
+                let store = MemoryKeyStore::new();
+                let seed = read_key32(path).map_err(|e| err(format!("session key seed: {e}")))?;
+                let id = store.import_seed(&format!("{}-session", spec.name), seed).map_err(|e| err(e.to_string()))?;
+                (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
+            }
+            SessionKeySpec::Pkcs11 { uri, label_prefix, rotate_after } => {
+                let parsed = parse_uri(uri).map_err(|e| err(format!("session key: {e}")))?;
+                let store = Pkcs11KeyStore::open(&parsed).map_err(|e| err(format!("session key: {e}")))?;
+                let policy = if parsed.id.is_some() || parsed.object.is_some() {
+                    SessionKeyPolicy::Fixed(store.resolve(&parsed).map_err(|e| err(format!("session key: {e}")))?)
+                } else {
+                    SessionKeyPolicy::Labelled {
+                        prefix: label_prefix.clone().unwrap_or_else(|| format!("lit-session-{}", spec.name)),
+                        rotate_after: *rotate_after,
+                    }
+                };
+                (Arc::new(store), policy, "pkcs11")
+            }
+        };
+        let (wallet, wallet_backend) = match &spec.wallet {
+            WalletSpec::Random => {
+                (WalletHandle::Memory(Arc::new(MemoryWallet::random().map_err(|e| err(e.to_string()))?)), "memory")
+            }
+            WalletSpec::KeyFile(path) => {
+                let key = read_key32(path).map_err(|e| err(format!("wallet key: {e}")))?;
+                let wallet = MemoryWallet::from_bytes(&key).map_err(|e| err(format!("wallet key: {e}")))?;
+                (WalletHandle::Memory(Arc::new(wallet)), "memory")
+            }
+            WalletSpec::Pkcs11(uri) => {
+                let parsed = parse_uri(uri).map_err(|e| err(format!("wallet: {e}")))?;
+                let wallet = Pkcs11Wallet::open(&parsed).map_err(|e| err(format!("wallet: {e}")))?;
+                (WalletHandle::Pkcs11(Arc::new(wallet)), "pkcs11")
+            }
+        };
+        let signer = wallet.signer();
+        let wallet_address = signer.address().to_checksum();
+        let auth = AuthSource::callback(LongLivedWalletAuth {
+            wallet: signer,
+            lifetime: spec.auth_sig_lifetime,
+            margin: spec.expiry_margin,
+            shared,
+            holder: format!("pid-{}-{}", std::process::id(), random_hex(4)),
+        });
+        let config = ManagerConfig {
+            lifetime: spec.auth_sig_lifetime,
+            expiry_margin: spec.expiry_margin,
+            ..ManagerConfig::default()
+        };
+        let manager = SessionManager::new(keys.clone(), policy, auth, store).with_config(config);
+        Ok(Self { name: spec.name.clone(), session_backend, wallet_backend, wallet_address, manager, keys, wallet })
+    }
+
+    /// The current session public key, lowercase hex.
+    pub async fn session_public_key(&self) -> Result<String, SignError> {
+        let (_, public) = self.manager.session_key().await.map_err(classify)?;
+        Ok(hex::encode(public.as_bytes()))
+    }
+
+    /// Mints the per-node map.
+    pub async fn mint(&self, input: &MintInput) -> Result<Minted, SignError> {
+        let options = SessionSigsOptions {
+            nonce: input.nonce.clone(),
+            expiration: Some(input.expiration),
+            capability_auth_sigs: input.capability_auth_sigs.clone(),
+            siwe: SiweOptions {
+                domain: input.domain.clone(),
+                statement: input.statement.clone(),
+                chain_id: input.chain_id,
+            },
+            ..SessionSigsOptions::default()
+        };
+        let (report, waited) = WAITED
+            .scope(std::cell::Cell::new(false), async {
+                let report = self.manager.session_sigs_report(&input.nodes, &input.requests, &options).await;
+                (report, WAITED.with(|w| w.get()))
+            })
+            .await;
+        let report = report.map_err(classify)?;
+        let (auth_use, auth_expiration, resign_reason) = match &report.auth_sig {
+            AuthSigUse::Reused { expiration } => ("reused", *expiration, None),
+            // The callback returned what another process had just signed.
+            AuthSigUse::Signed { expiration, .. } if waited => ("waited", *expiration, None),
+            AuthSigUse::Signed { reason, expiration } => ("signed", *expiration, Some(reason.to_string())),
+        };
+        let session_key = report.sigs.iter().next().map(|(_, s)| s.address.clone()).unwrap_or_default();
+        let json = RawValue::from_string(report.sigs.to_json())
+            .map_err(|e| SignError::Internal(format!("session sigs JSON: {e}")))?;
+        Ok(Minted {
+            session_sigs: json,
+            session_key,
+            expiration: input.expiration,
+            auth_use,
+            auth_expiration,
+            auth_address: self.wallet_address.clone(),
+            resign_reason,
+            warnings: report.warnings,
+            count: report.sigs.len(),
+        })
+    }
+
+    /// Signs a probe message with the session key and reads the wallet key's attributes: the
+    /// honest answer to "can this profile sign now".
+    pub async fn probe(&self) -> Result<(), SignError> {
+        let (id, _) = self.manager.session_key().await.map_err(classify)?;
+        let keys = self.keys.clone();
+        let session: Result<(), KeyStoreError> = blocking(move || keys.sign(&id, PROBE_MESSAGE).map(|_| ())).await?;
+        session.map_err(|e| SignError::Hsm(format!("session key: {e}")))?;
+        if let WalletHandle::Pkcs11(w) = &self.wallet {
+            let w = w.clone();
+            blocking(move || w.key_attributes().map(|_| ()))
+                .await?
+                .map_err(|e| SignError::Hsm(format!("wallet: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// A capacity-delegation AuthSig signed by the profile's wallet (the SDK's
+    /// `createCapacityDelegationAuthSig`), as JSON.
+    pub async fn capacity_delegation(&self, input: CapacityInput) -> Result<Value, SignError> {
+        let delegation = CapacityDelegation {
+            token_id: input.token_id,
+            delegatees: input.delegatees,
+            uses: input.uses,
+            expiration: input.expiration,
+            domain: input.domain,
+            statement: input.statement,
+            allow_empty_delegatees: false,
+        };
+        let wallet = self.wallet.signer();
+        let nonce = input.nonce;
+        let signed = blocking(move || delegation.sign(&*wallet, &nonce, Timestamp::now())).await?;
+        let auth_sig = signed.map_err(|e| match e {
+            lit_session_signer::capacity_delegation::CapacityDelegationError::AuthSig(
+                lit_session_signer::auth_sig::AuthSigError::Wallet(w),
+            ) => SignError::Hsm(format!("wallet: {w}")),
+            other => SignError::Request(other.to_string()),
+        })?;
+        serde_json::to_value(&auth_sig).map_err(|e| SignError::Internal(e.to_string()))
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SignError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| SignError::Internal(format!("background task failed: {e}")))
+}
+
+/// What a session-sigs call asks for, parsed.
+#[derive(Debug, Clone)]
+pub struct MintInput {
+    /// Node URLs, exactly as given.
+    pub nodes: Vec<NodeUrl>,
+    /// Resource-ability requests.
+    pub requests: Vec<ResourceAbilityRequest>,
+    /// The SIWE nonce.
+    pub nonce: String,
+    /// The session expiration (after the policy's clamp).
+    pub expiration: Timestamp,
+    /// Capability AuthSigs, as given.
+    pub capability_auth_sigs: Vec<Value>,
+    /// SIWE domain.
+    pub domain: Option<String>,
+    /// SIWE statement.
+    pub statement: Option<String>,
+    /// SIWE chain id.
+    pub chain_id: Option<u64>,
+}
+
+/// The result of [`Signer::mint`].
+#[derive(Debug)]
+pub struct Minted {
+    /// The map, as the SDK's `JSON.stringify(sessionSigs)` writes it.
+    pub session_sigs: Box<RawValue>,
+    /// The session public key, hex.
+    pub session_key: String,
+    /// The session expiration.
+    pub expiration: Timestamp,
+    /// `reused` (cached), `signed` (the wallet signed) or `waited` (another process sharing
+    /// the store and session key had just signed it).
+    pub auth_use: &'static str,
+    /// The AuthSig's expiration.
+    pub auth_expiration: Timestamp,
+    /// The AuthSig's signer.
+    pub auth_address: String,
+    /// Why a new AuthSig was signed.
+    pub resign_reason: Option<String>,
+    /// Problems that did not stop the call (e.g. the store could not be written).
+    pub warnings: Vec<String>,
+    /// How many session sigs.
+    pub count: usize,
+}
+
+/// A capacity-delegation request, parsed.
+#[derive(Debug, Clone, Default)]
+pub struct CapacityInput {
+    /// SIWE nonce.
+    pub nonce: String,
+    /// Capacity credit NFT id (decimal), or all.
+    pub token_id: Option<String>,
+    /// Who may use the credits (`None` = anyone).
+    pub delegatees: Option<Vec<String>>,
+    /// How many uses.
+    pub uses: Option<u64>,
+    /// Expiration (default 7 days).
+    pub expiration: Option<Timestamp>,
+    /// SIWE domain.
+    pub domain: Option<String>,
+    /// SIWE statement.
+    pub statement: Option<String>,
+}
+
+/// Parses a node URL (`http(s)://host:port`, no path), kept byte for byte.
+pub fn parse_node_url(s: &str) -> Result<NodeUrl, String> {
+    s.parse::<NodeUrl>().map_err(|e| e.to_string())
+}
+
+/// Parses an RFC 3339 time.
+pub fn parse_time(s: &str) -> Result<Timestamp, String> {
+    s.parse::<Timestamp>().map_err(|e| e.to_string())
+}
+
+/// Builds one resource-ability request from the SDK's serialised form; the id is normalised as
+/// the SDK and the node do (PKP ids: `0x` stripped, left-padded to 64 hex digits).
+pub fn parse_request(
+    prefix: &str,
+    id: &str,
+    ability: &str,
+    data: Option<Map<String, Value>>,
+) -> Result<ResourceAbilityRequest, String> {
+    let prefix: ResourcePrefix =
+        prefix.parse().map_err(|e: lit_session_signer::resources::ResourceError| e.to_string())?;
+    let ability: LitAbility =
+        ability.parse().map_err(|e: lit_session_signer::resources::ResourceError| e.to_string())?;
+    let resource = lit_session_signer::resources::LitResource::new(prefix, id).map_err(|e| e.to_string())?;
+    let request = ResourceAbilityRequest::new(resource, ability).map_err(|e| e.to_string())?;
+    Ok(match data {
+        Some(d) => request.with_data(d),
+        None => request,
+    })
+}
+
+/// Parses a prefix name.
+pub fn parse_prefix(s: &str) -> Result<ResourcePrefix, String> {
+    s.parse::<ResourcePrefix>().map_err(|e| e.to_string())
+}
+
+/// Parses an ability name.
+pub fn parse_ability(s: &str) -> Result<LitAbility, String> {
+    s.parse::<LitAbility>().map_err(|e| e.to_string())
+}
+
+/// A resource id in the form the policy compares: the node's normalisation (PKP ids without
+/// `0x`, padded to 64 hex digits), then lowercase for hex PKP ids so case cannot slip past a
+/// deny rule. Glob characters are kept.
+pub fn normalize_id(prefix: ResourcePrefix, id: &str) -> Result<String, String> {
+    if prefix != ResourcePrefix::Pkp {
+        return Ok(id.to_string());
+    }
+    if id.contains('*') && id != "*" {
+        // A pattern: strip `0x` only; padding a glob would change what it matches.
+        let stripped = id.strip_prefix("0x").unwrap_or(id);
+        return Ok(stripped.to_ascii_lowercase());
+    }
+    let formatted = lit_session_signer::resources::format_pkp_id(id).map_err(|e| e.to_string())?;
+    if formatted.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(formatted.to_ascii_lowercase())
+    } else {
+        Ok(formatted)
+    }
+}
+
+/// The node's comparison form of a node address (`host:port`).
+pub fn node_address_key(url: &str) -> String {
+    lit_session_signer::protocol::normalize_node_address(url)
+}
+
+/// One verification result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VerifyOutcome {
+    /// The node URL checked.
+    #[serde(rename = "nodeUrl")]
+    pub node_url: String,
+    /// The requested resource and ability, `PREFIX://ID=ABILITY`.
+    pub resource: String,
+    /// Whether the node would accept it.
+    pub valid: bool,
+    /// The failed rule and detail, when invalid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Verifies a sessionSigs map (JSON text) for each node and each request, by the node's rules
+/// (`strict` adds the library's strict policy).
+pub fn verify_map(
+    session_sigs_json: &str,
+    nodes: Option<&[NodeUrl]>,
+    requests: &[ResourceAbilityRequest],
+    now: Timestamp,
+    strict: bool,
+) -> Result<Vec<VerifyOutcome>, String> {
+    let entries = parse_session_sigs(session_sigs_json).map_err(|e| e.to_string())?;
+    let nodes: Vec<NodeUrl> = match nodes {
+        Some(n) => n.to_vec(),
+        None => entries
+            .iter()
+            .map(|e| {
+                e.node
+                    .as_deref()
+                    .ok_or("a single SessionSig needs nodeUrls")
+                    .and_then(|n| n.parse().map_err(|_| "a map key is not a node URL"))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(str::to_string)?,
+    };
+    let verifier = Verifier::new(if strict { VerifyPolicy::strict() } else { VerifyPolicy::node() });
+    let mut out = Vec::new();
+    for node in &nodes {
+        for request in requests {
+            let outcome = match select_session_sig(&entries, node.as_str()) {
+                None => Some("missing: no session sig for this node".to_string()),
+                Some(entry) => verifier.verify(&entry.session_sig, node, request, now).err().map(|e| e.to_string()),
+            };
+            out.push(VerifyOutcome {
+                node_url: node.to_string(),
+                resource: request.to_string(),
+                valid: outcome.is_none(),
+                error: outcome,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a stored AuthSig (JSON text).
+pub fn parse_auth_sig(text: &str) -> Result<AuthSig, String> {
+    serde_json::from_str(text).map_err(|e| e.to_string())
+}
+
+/// The key of a stored AuthSig as text columns: (signer address hex, session key hex).
+pub fn auth_sig_key_columns(key: &AuthSigKey) -> (String, String) {
+    (hex::encode(key.signer.as_bytes()), hex::encode(key.session_key.as_bytes()))
+}
+
+/// The `Expiration Time` of an AuthSig's SIWE, if it has one (for the store's `expires_at`).
+pub fn auth_sig_expiration(auth_sig: &AuthSig) -> Option<Timestamp> {
+    let message = lit_session_signer::siwe::parse(&auth_sig.signed_message).ok()?;
+    let exp = message.expiration_time?;
+    parse_time(&exp.to_string()).ok()
+}
+
+/// A fresh random 32-byte value as hex (tokens, request ids).
+pub fn random_hex(bytes: usize) -> String {
+    use rand_core::RngCore;
+    let mut buf = zeroize::Zeroizing::new(vec![0u8; bytes]);
+    rand_core::OsRng.fill_bytes(&mut buf);
+    hex::encode(&*buf)
+}
+
+/// Whether a store error is a corrupt entry (reported and replaced) rather than an I/O failure.
+pub fn corrupt_entry(name: &str, reason: &str) -> AuthStoreError {
+    AuthStoreError::Corrupt { path: PathBuf::from(name), reason: reason.to_string() }
+}
+
+/// A storage failure of the AuthSig cache.
+pub fn store_failure(name: &str, message: &str) -> AuthStoreError {
+    AuthStoreError::Io { path: PathBuf::from(name), source: std::io::Error::other(message.to_string()) }
+}
+
+/// Generates an ed25519 session key labelled `label` on the token a `pkcs11:` URI names (as
+/// `lit-session keys generate` does); returns its public key in hex. For set-up scripts, tests
+/// and benches.
+pub fn pkcs11_generate_session_key(uri: &str, label: &str) -> Result<String, String> {
+    let parsed = parse_uri(uri)?;
+    let store = Pkcs11KeyStore::open(&parsed).map_err(|e| e.to_string())?;
+    let id = store.generate_with(label, KeyOptions::default()).map_err(|e| e.to_string())?;
+    let public = store.public_key(&id).map_err(|e| e.to_string())?;
+    Ok(hex::encode(public.as_bytes()))
+}
+
+/// Generates a secp256k1 wallet key labelled `label` on the token a `pkcs11:` URI names (as
+/// `lit-session wallet generate` does); returns its address.
+pub fn pkcs11_generate_wallet(uri: &str, label: &str) -> Result<String, String> {
+    let parsed = parse_uri(uri)?;
+    let (wallet, _) = Pkcs11Wallet::generate(&parsed, label).map_err(|e| e.to_string())?;
+    Ok(wallet.address().to_checksum())
+}

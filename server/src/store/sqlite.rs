@@ -1,0 +1,529 @@
+//! The embedded store: one SQLite file (bundled SQLite), WAL journal, versioned schema with
+//! embedded migrations. Several processes on one host may share the file: writes take
+//! `BEGIN IMMEDIATE` and wait up to the busy timeout.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::{Appended, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
+use crate::audit::{chain_hash, AuditEntry, AuditRow, GENESIS};
+use crate::signing::{self, AuthSig, AuthSigKey, AuthSigStore, AuthStoreError};
+
+/// Migrations, in order; index + 1 is the schema version they produce.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How durable a commit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a committed audit row survives a power loss (an fsync per commit).
+    Full,
+    /// `synchronous=NORMAL`: survives a process crash; the last commits may be lost on power loss.
+    Normal,
+}
+
+/// Options of [`SqliteStore::open`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// Commit durability.
+    pub durability: Durability,
+    /// How long a write waits for another process's lock.
+    pub busy_timeout: Duration,
+    /// Who writes (stored with AuthSigs; e.g. host and pid).
+    pub writer: String,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Full,
+            busy_timeout: Duration::from_secs(5),
+            writer: format!("pid-{}", std::process::id()),
+        }
+    }
+}
+
+/// The SQLite store. Cheap to clone: clones share the connection.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    writer: String,
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
+fn unavailable(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| StoreError::Unavailable { op, message: e.to_string() }
+}
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the store at `path`, applying migrations. Refuses a file
+    /// whose schema is newer than this build, or that holds tables of something else.
+    pub fn open(path: &Path, options: &SqliteOptions) -> Result<Self, StoreError> {
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::Unavailable { op: "open", message: format!("{}: {e}", path.display()) })?;
+        conn.busy_timeout(options.busy_timeout).map_err(unavailable("open"))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0)).map_err(unavailable("open"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Unavailable {
+                op: "open",
+                message: format!("{}: cannot use the WAL journal (got {mode})", path.display()),
+            });
+        }
+        let sync = match options.durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        };
+        conn.execute_batch(&format!("PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON;"))
+            .map_err(unavailable("open"))?;
+        migrate(&conn, path)?;
+        let inner = Inner { path: path.to_path_buf(), conn: Mutex::new(conn), writer: options.writer.clone() };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let this = self.inner.clone();
+        tokio::task::spawn_blocking(move || f(&mut this.lock()))
+            .await
+            .map_err(|e| StoreError::Unavailable { op: "task", message: e.to_string() })?
+    }
+}
+
+fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let has_version: bool = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .map_err(unavailable("migrate"))?
+        > 0;
+    let current = if has_version {
+        conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get::<_, Option<i64>>(0))
+            .map_err(unavailable("migrate"))?
+            .unwrap_or(0)
+    } else {
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type='table'", [], |r| r.get(0))
+            .map_err(unavailable("migrate"))?;
+        if tables > 0 {
+            return Err(StoreError::Schema(format!(
+                "{} is not a lit-session-server store (it has tables but no schema_version); \
+                 point store.path at a new file",
+                path.display()
+            )));
+        }
+        0
+    };
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Schema(format!(
+            "{} has schema version {current}, newer than this build knows ({SCHEMA_VERSION}); \
+             run a lit-session-server at least as new as the one that wrote it",
+            path.display()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let version = i as i64 + 1;
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(unavailable("migrate"))?;
+        let applied = conn.execute_batch(sql).and_then(|_| {
+            conn.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
+                params![version, signing::Timestamp::now().to_string()],
+            )
+        });
+        match applied {
+            Ok(_) => conn.execute_batch("COMMIT").map_err(unavailable("migrate"))?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(StoreError::Schema(format!("{}: migration {version} failed: {e}", path.display())));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn load_row(conn: &Connection, signer: &str, session_key: &str) -> Result<Option<StoredAuthSig>, rusqlite::Error> {
+    conn.query_row(
+        "SELECT auth_sig, expires_at, version, written_by FROM auth_sigs WHERE signer = ?1 AND session_key = ?2",
+        params![signer, session_key],
+        |r| Ok(StoredAuthSig { auth_sig: r.get(0)?, expires_at: r.get(1)?, version: r.get(2)?, written_by: r.get(3)? }),
+    )
+    .optional()
+}
+
+fn save_row(
+    conn: &mut Connection,
+    writer: &str,
+    signer: &str,
+    session_key: &str,
+    auth_sig: &str,
+    expires_at: Option<i64>,
+    expected: Option<i64>,
+) -> Result<SaveOutcome, rusqlite::Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM auth_sigs WHERE signer = ?1 AND session_key = ?2",
+            params![signer, session_key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if current != expected {
+        return Ok(SaveOutcome::Conflict(current.unwrap_or(0)));
+    }
+    let version = current.unwrap_or(0) + 1;
+    tx.execute(
+        "INSERT INTO auth_sigs (signer, session_key, auth_sig, expires_at, version, written_by, written_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (signer, session_key) DO UPDATE SET auth_sig = excluded.auth_sig,
+           expires_at = excluded.expires_at, version = excluded.version, written_by = excluded.written_by,
+           written_at = excluded.written_at",
+        params![signer, session_key, auth_sig, expires_at, version, writer, now_secs()],
+    )?;
+    tx.commit()?;
+    Ok(SaveOutcome::Saved(version))
+}
+
+fn append(
+    conn: &mut Connection,
+    mut entry: AuditEntry,
+    charge: Option<QuotaCharge>,
+) -> Result<Appended, rusqlite::Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut charged = true;
+    if let Some(c) = &charge {
+        let used: i64 = tx
+            .query_row(
+                "SELECT used FROM quota WHERE client = ?1 AND rule = ?2 AND window_start = ?3",
+                params![c.client, c.rule, c.window_start],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        if used as u64 >= c.limit {
+            charged = false;
+            entry.rate_limited(&c.rule, c.limit);
+        } else {
+            tx.execute(
+                "INSERT INTO quota (client, rule, window_start, used) VALUES (?1, ?2, ?3, 1)
+                 ON CONFLICT (client, rule, window_start) DO UPDATE SET used = used + 1",
+                params![c.client, c.rule, c.window_start],
+            )?;
+            // Old windows are of no use once a newer one is counted.
+            tx.execute(
+                "DELETE FROM quota WHERE client = ?1 AND rule = ?2 AND window_start < ?3",
+                params![c.client, c.rule, c.window_start],
+            )?;
+        }
+    }
+    let (last_seq, prev_hash): (i64, String) = tx
+        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, GENESIS.to_string()));
+    entry.seq = last_seq + 1;
+    let record = serde_json::to_string(&entry).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let hash = chain_hash(&prev_hash, &record);
+    tx.execute(
+        "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            entry.seq,
+            entry.at,
+            entry.request_id,
+            entry.client,
+            entry.endpoint,
+            entry.decision,
+            entry.rule,
+            record,
+            prev_hash,
+            hash
+        ],
+    )?;
+    tx.commit()?;
+    Ok(Appended { seq: entry.seq, hash, charged })
+}
+
+#[async_trait]
+impl ServiceStore for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn location(&self) -> String {
+        self.inner.path.display().to_string()
+    }
+
+    fn auth_sig_cache(self: Arc<Self>) -> Arc<dyn AuthSigStore> {
+        Arc::new(SqliteAuthSigs(self.inner.clone()))
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.run(|conn| {
+            conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map_err(unavailable("health"))?;
+            // Taking the write lock is what an audit append needs.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable("health"))?;
+            tx.rollback().map_err(unavailable("health"))
+        })
+        .await
+    }
+
+    async fn audit_probe(&self) -> Result<(), StoreError> {
+        self.run(|conn| {
+            let tx =
+                conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable("audit probe"))?;
+            tx.execute(
+                "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
+                 VALUES (-1, '', 'probe', 'probe', 'probe', 'probe', NULL, '', '', '')",
+                [],
+            )
+            .map_err(unavailable("audit probe"))?;
+            tx.rollback().map_err(unavailable("audit probe"))
+        })
+        .await
+    }
+
+    async fn load_auth_sig(&self, signer: &str, session_key: &str) -> Result<Option<StoredAuthSig>, StoreError> {
+        let (signer, session_key) = (signer.to_string(), session_key.to_string());
+        self.run(move |conn| load_row(conn, &signer, &session_key).map_err(unavailable("load auth sig"))).await
+    }
+
+    async fn save_auth_sig(
+        &self,
+        signer: &str,
+        session_key: &str,
+        auth_sig: &str,
+        expires_at: Option<i64>,
+        expected_version: Option<i64>,
+    ) -> Result<SaveOutcome, StoreError> {
+        let (signer, session_key, auth_sig) = (signer.to_string(), session_key.to_string(), auth_sig.to_string());
+        let writer = self.inner.writer.clone();
+        self.run(move |conn| {
+            save_row(conn, &writer, &signer, &session_key, &auth_sig, expires_at, expected_version)
+                .map_err(unavailable("save auth sig"))
+        })
+        .await
+    }
+
+    async fn acquire_mint_lock(
+        &self,
+        key: &str,
+        holder: &str,
+        lease: Duration,
+        wait: Duration,
+    ) -> Result<bool, StoreError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let (k, h) = (key.to_string(), holder.to_string());
+            let lease_secs = lease.as_secs().max(1) as i64;
+            let taken = self
+                .run(move |conn| {
+                    let now = now_secs();
+                    conn.execute(
+                        "INSERT INTO mint_locks (key, holder, expires_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                         WHERE mint_locks.expires_at < ?4 OR mint_locks.holder = excluded.holder",
+                        params![k, h, now + lease_secs, now],
+                    )
+                    .map(|n| n > 0)
+                    .map_err(unavailable("mint lock"))
+                })
+                .await?;
+            if taken {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn release_mint_lock(&self, key: &str, holder: &str) -> Result<(), StoreError> {
+        let (k, h) = (key.to_string(), holder.to_string());
+        self.run(move |conn| {
+            conn.execute("DELETE FROM mint_locks WHERE key = ?1 AND holder = ?2", params![k, h])
+                .map(|_| ())
+                .map_err(unavailable("mint unlock"))
+        })
+        .await
+    }
+
+    async fn quota_used(&self, client: &str, rule: &str, window_start: i64) -> Result<u64, StoreError> {
+        let (c, r) = (client.to_string(), rule.to_string());
+        self.run(move |conn| {
+            conn.query_row(
+                "SELECT used FROM quota WHERE client = ?1 AND rule = ?2 AND window_start = ?3",
+                params![c, r, window_start],
+                |row| row.get::<_, i64>(0),
+            )
+            .optional()
+            .map(|u| u.unwrap_or(0).max(0) as u64)
+            .map_err(unavailable("quota"))
+        })
+        .await
+    }
+
+    async fn append_audit(&self, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
+        self.run(move |conn| append(conn, entry, charge).map_err(unavailable("audit append"))).await
+    }
+
+    async fn audit_rows(&self, after: i64, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare("SELECT seq, record, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+                .map_err(unavailable("audit read"))?;
+            let rows = stmt
+                .query_map(params![after, limit as i64], |r| {
+                    Ok(AuditRow { seq: r.get(0)?, record: r.get(1)?, prev_hash: r.get(2)?, hash: r.get(3)? })
+                })
+                .map_err(unavailable("audit read"))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable("audit read"))
+        })
+        .await
+    }
+}
+
+/// The manager's synchronous AuthSig cache over the same table. A write keeps the row's
+/// version history: it replaces whatever is stored (the manager has already decided).
+struct SqliteAuthSigs(Arc<Inner>);
+
+impl AuthSigStore for SqliteAuthSigs {
+    fn load(&self, key: &AuthSigKey) -> Result<Option<AuthSig>, AuthStoreError> {
+        let (signer, session_key) = signing::auth_sig_key_columns(key);
+        let row = load_row(&self.0.lock(), &signer, &session_key)
+            .map_err(|e| signing::store_failure(&self.0.path.display().to_string(), &e.to_string()))?;
+        match row {
+            None => Ok(None),
+            Some(row) => signing::parse_auth_sig(&row.auth_sig)
+                .map(Some)
+                .map_err(|reason| signing::corrupt_entry(&format!("auth_sigs/{}", key.name()), &reason)),
+        }
+    }
+
+    fn save(&self, key: &AuthSigKey, auth_sig: &AuthSig) -> Result<(), AuthStoreError> {
+        let (signer, session_key) = signing::auth_sig_key_columns(key);
+        let fail = |e: String| signing::store_failure(&self.0.path.display().to_string(), &e);
+        let text = serde_json::to_string(auth_sig).map_err(|e| fail(e.to_string()))?;
+        let expires = signing::auth_sig_expiration(auth_sig).map(|t| (t.unix_millis() / 1000) as i64);
+        let mut conn = self.0.lock();
+        // Compare-and-set on the version read just before; retried once on a concurrent writer.
+        for _ in 0..3 {
+            let current = load_row(&conn, &signer, &session_key).map_err(|e| fail(e.to_string()))?;
+            if current.as_ref().is_some_and(|c| c.auth_sig == text) {
+                return Ok(());
+            }
+            let expected = current.map(|c| c.version);
+            match save_row(&mut conn, &self.0.writer, &signer, &session_key, &text, expires, expected)
+                .map_err(|e| fail(e.to_string()))?
+            {
+                SaveOutcome::Saved(_) => return Ok(()),
+                SaveOutcome::Conflict(_) => continue,
+            }
+        }
+        Err(fail("concurrent writers kept replacing the AuthSig".into()))
+    }
+
+    fn remove(&self, key: &AuthSigKey) -> Result<(), AuthStoreError> {
+        let (signer, session_key) = signing::auth_sig_key_columns(key);
+        self.0
+            .lock()
+            .execute("DELETE FROM auth_sigs WHERE signer = ?1 AND session_key = ?2", params![signer, session_key])
+            .map(|_| ())
+            .map_err(|e| signing::store_failure(&self.0.path.display().to_string(), &e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> AuditEntry {
+        AuditEntry {
+            seq: 0,
+            at: "2026-01-01T00:00:00.000Z".into(),
+            request_id: "r".into(),
+            client: "c".into(),
+            auth: "bearer".into(),
+            endpoint: "session-sigs".into(),
+            decision: "approved".into(),
+            rule: None,
+            reasons: vec![],
+            signer: None,
+            session_key: None,
+            resources: vec![],
+            node_count: 1,
+            expiration: None,
+            auth_sig: None,
+            status: 200,
+        }
+    }
+
+    #[tokio::test]
+    async fn schema_versions_and_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let store = SqliteStore::open(&path, &SqliteOptions::default()).unwrap();
+        store.health().await.unwrap();
+        let charge = QuotaCharge { client: "c".into(), rule: "rate".into(), window_start: 60, limit: 2 };
+        let a = store.append_audit(entry(), Some(charge.clone())).await.unwrap();
+        let b = store.append_audit(entry(), Some(charge.clone())).await.unwrap();
+        let c = store.append_audit(entry(), Some(charge)).await.unwrap();
+        assert_eq!((a.seq, b.seq, c.seq), (1, 2, 3));
+        assert!(a.charged && b.charged && !c.charged);
+        let rows = store.audit_rows(0, 10).await.unwrap();
+        let mut v = crate::audit::ChainVerifier::default();
+        for r in &rows {
+            v.push(r).unwrap();
+        }
+        assert!(rows[2].record.contains("\"decision\":\"denied\""));
+
+        assert_eq!(store.save_auth_sig("s", "k", "{}", None, None).await.unwrap(), SaveOutcome::Saved(1));
+        assert_eq!(store.save_auth_sig("s", "k", "{}", None, None).await.unwrap(), SaveOutcome::Conflict(1));
+        assert_eq!(store.save_auth_sig("s", "k", "{}", None, Some(1)).await.unwrap(), SaveOutcome::Saved(2));
+
+        assert!(store.acquire_mint_lock("k", "a", Duration::from_secs(30), Duration::ZERO).await.unwrap());
+        assert!(!store.acquire_mint_lock("k", "b", Duration::from_secs(30), Duration::from_millis(50)).await.unwrap());
+        store.release_mint_lock("k", "a").await.unwrap();
+        assert!(store.acquire_mint_lock("k", "b", Duration::from_secs(30), Duration::ZERO).await.unwrap());
+        drop(store);
+
+        // A newer schema is refused with a clear message.
+        let conn = Connection::open(&path).unwrap();
+        conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (99, 'x')", []).unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path, &SqliteOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("schema version 99"), "{err}");
+
+        // So is a file of something else.
+        let other = dir.path().join("other.sqlite");
+        Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
+        let err = SqliteStore::open(&other, &SqliteOptions::default()).unwrap_err().to_string();
+        assert!(err.contains("not a lit-session-server store"), "{err}");
+    }
+}
