@@ -2,7 +2,7 @@
 //! does the token work for the [`ED25519`] key spec.
 
 use std::collections::HashMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use cryptoki::object::{Attribute, AttributeType};
 use cryptoki::session::Session;
@@ -12,6 +12,7 @@ use crate::keystore::{Detail, KeyId, KeyInfo, KeyStoreError, SessionKeyStore};
 use crate::pkcs11::error::Problem;
 use crate::pkcs11::key_spec::ED25519;
 use crate::pkcs11::token::{KeyHalf, Pkcs11Token};
+use crate::pkcs11::workers::Workers;
 use crate::pkcs11::{
     ErrorContext, KeyAttributes, KeySelector, ObjectType, Pkcs11Error, Pkcs11Uri, RecoveryStats, TokenConfig,
 };
@@ -59,6 +60,15 @@ impl KeyOptions {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Pkcs11KeyStore {
+    // Declared first so it is dropped first: its threads are joined, and no job still holds
+    // `shared`, before the token (and its ephemeral keys) go away with `shared`.
+    /// One thread per pooled session, shared by every `sign_many` call on this store.
+    workers: Workers,
+    shared: Arc<Shared>,
+}
+
+/// What the store's worker threads use too.
+struct Shared {
     token: Pkcs11Token,
     /// Public keys never change for a `CKA_ID`; caching them saves a token round trip per
     /// signature (the local verification needs the key).
@@ -67,7 +77,7 @@ pub struct Pkcs11KeyStore {
 
 impl std::fmt::Debug for Pkcs11KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pkcs11KeyStore").field("token", &self.token).finish_non_exhaustive()
+        f.debug_struct("Pkcs11KeyStore").field("token", &self.shared.token).finish_non_exhaustive()
     }
 }
 
@@ -81,17 +91,19 @@ impl Pkcs11KeyStore {
     /// Opens the store with an explicit configuration. Fails fast (no retries) on a wrong
     /// module path, token, PIN, or a token without `CKM_EDDSA` / `CKM_EC_EDWARDS_KEY_PAIR_GEN`.
     pub fn open_with(config: TokenConfig) -> Result<Self, Pkcs11Error> {
-        Ok(Self { token: Pkcs11Token::open(config, &ED25519.required())?, public_keys: RwLock::new(HashMap::new()) })
+        let token = Pkcs11Token::open(config, &ED25519.required())?;
+        let workers = Workers::new(token.pool_capacity(), "lit-pkcs11-sign");
+        Ok(Self { workers, shared: Arc::new(Shared { token, public_keys: RwLock::new(HashMap::new()) }) })
     }
 
     /// The underlying token (for `internal::pkcs11`).
     pub(crate) fn token(&self) -> &Pkcs11Token {
-        &self.token
+        &self.shared.token
     }
 
     /// Recovery steps taken so far.
     pub fn recovery_stats(&self) -> RecoveryStats {
-        self.token.recovery_stats()
+        self.shared.token.recovery_stats()
     }
 
     /// Generates an ed25519 key pair on the token with a random 16-byte `CKA_ID` and
@@ -106,29 +118,32 @@ impl Pkcs11KeyStore {
     pub fn generate_with(&self, label: &str, options: KeyOptions) -> Result<KeyId, Pkcs11Error> {
         let op = "generate ed25519 key";
         let generate = |session: &Session, ctx: &ErrorContext| {
-            ED25519.generate(&self.token, session, label, !options.ephemeral, ctx)
+            ED25519.generate(&self.shared.token, session, label, !options.ephemeral, ctx)
         };
-        let (id, vk) =
-            if options.ephemeral { self.token.run_on_anchor(op, generate)? } else { self.token.run(op, generate)? };
+        let (id, vk) = if options.ephemeral {
+            self.shared.token.run_on_anchor(op, generate)?
+        } else {
+            self.shared.token.run(op, generate)?
+        };
         log::info!(
             "generated {} ed25519 key id {} label {label:?} on {}",
             if options.ephemeral { "an ephemeral" } else { "a token" },
             hex::encode(&id),
-            self.token.error_context()
+            self.shared.token.error_context()
         );
-        self.public_keys.write().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), vk);
+        self.shared.public_keys.write().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), vk);
         Ok(KeyId::from_bytes(id))
     }
 
     /// The `CKA_ID` of the one private ed25519 key labelled `label`.
     pub fn find_by_label(&self, label: &str) -> Result<KeyId, Pkcs11Error> {
         let selector = KeySelector::Label(label.to_string());
-        self.token.run("find key by label", |session, ctx| {
+        self.shared.token.run("find key by label", |session, ctx| {
             let ctx = ctx.clone().with_key_label(label);
             let mut template = ED25519.all(KeyHalf::Private);
             template.push(Attribute::Label(label.as_bytes().to_vec()));
-            let handle = self.token.find_one(session, &template, &selector, &ctx)?;
-            let attrs = self.token.attributes(session, handle, &[AttributeType::Id], &ctx)?;
+            let handle = self.shared.token.find_one(session, &template, &selector, &ctx)?;
+            let attrs = self.shared.token.attributes(session, handle, &[AttributeType::Id], &ctx)?;
             match attrs.into_iter().find_map(|a| match a {
                 Attribute::Id(id) if !id.is_empty() => Some(id),
                 _ => None,
@@ -165,10 +180,59 @@ impl Pkcs11KeyStore {
     /// Reads the private key's security attributes, so callers (and tests) can check that the
     /// key never left the token. `CKA_VALUE` is requested too: it must not come back.
     pub fn key_attributes(&self, id: &KeyId) -> Result<KeyAttributes, Pkcs11Error> {
-        self.token
-            .run("read key attributes", |session, ctx| ED25519.key_attributes(&self.token, session, id.as_bytes(), ctx))
+        self.shared.token.run("read key attributes", |session, ctx| {
+            ED25519.key_attributes(&self.shared.token, session, id.as_bytes(), ctx)
+        })
     }
 
+    /// The public key of `id`, from the cache or the token's public-key object.
+    fn verifying_key(&self, id: &KeyId) -> Result<VerifyingKey, Pkcs11Error> {
+        self.shared.verifying_key(id)
+    }
+
+    fn delete_key(&self, id: &KeyId) -> Result<(), Pkcs11Error> {
+        let idb = id.as_bytes();
+        self.shared.token.run("delete key", |session, ctx| ED25519.delete(&self.shared.token, session, idb, ctx))?;
+        self.shared.public_keys.write().unwrap_or_else(PoisonError::into_inner).remove(idb);
+        Ok(())
+    }
+
+    fn list_keys(&self) -> Result<Vec<KeyInfo>, Pkcs11Error> {
+        self.shared.token.run("list keys", |session, ctx| {
+            let privates = self.shared.token.find_all_logged_in(session, &ED25519.all(KeyHalf::Private), ctx)?;
+            let mut out = Vec::with_capacity(privates.len());
+            for handle in privates {
+                let attrs =
+                    self.shared.token.attributes(session, handle, &[AttributeType::Id, AttributeType::Label], ctx)?;
+                let mut id = Vec::new();
+                let mut label = String::new();
+                for a in attrs {
+                    match a {
+                        Attribute::Id(v) => id = v,
+                        Attribute::Label(v) => label = String::from_utf8_lossy(&v).into_owned(),
+                        _ => {}
+                    }
+                }
+                if id.is_empty() {
+                    continue; // not addressable by id, so not one of ours
+                }
+                let kctx = ctx.clone().with_key_id(&id);
+                // Keys without exactly one readable public half are left out of the list.
+                let publics = self.shared.token.find_all(session, &ED25519.template(KeyHalf::Public, &id), &kctx)?;
+                let [public] = publics.as_slice() else {
+                    continue;
+                };
+                let Ok(public_key) = ED25519.read_public_key(&self.shared.token, session, *public, &id, &kctx) else {
+                    continue;
+                };
+                out.push(KeyInfo { id: KeyId::from_bytes(id), label, public_key });
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl Shared {
     /// The public key of `id`, from the cache or the token's public-key object.
     fn verifying_key(&self, id: &KeyId) -> Result<VerifyingKey, Pkcs11Error> {
         if let Some(vk) = self.public_keys.read().unwrap_or_else(PoisonError::into_inner).get(id.as_bytes()) {
@@ -203,46 +267,6 @@ impl Pkcs11KeyStore {
             return Ok(sig);
         }
         Err(bad())
-    }
-
-    fn delete_key(&self, id: &KeyId) -> Result<(), Pkcs11Error> {
-        let idb = id.as_bytes();
-        self.token.run("delete key", |session, ctx| ED25519.delete(&self.token, session, idb, ctx))?;
-        self.public_keys.write().unwrap_or_else(PoisonError::into_inner).remove(idb);
-        Ok(())
-    }
-
-    fn list_keys(&self) -> Result<Vec<KeyInfo>, Pkcs11Error> {
-        self.token.run("list keys", |session, ctx| {
-            let privates = self.token.find_all_logged_in(session, &ED25519.all(KeyHalf::Private), ctx)?;
-            let mut out = Vec::with_capacity(privates.len());
-            for handle in privates {
-                let attrs = self.token.attributes(session, handle, &[AttributeType::Id, AttributeType::Label], ctx)?;
-                let mut id = Vec::new();
-                let mut label = String::new();
-                for a in attrs {
-                    match a {
-                        Attribute::Id(v) => id = v,
-                        Attribute::Label(v) => label = String::from_utf8_lossy(&v).into_owned(),
-                        _ => {}
-                    }
-                }
-                if id.is_empty() {
-                    continue; // not addressable by id, so not one of ours
-                }
-                let kctx = ctx.clone().with_key_id(&id);
-                // Keys without exactly one readable public half are left out of the list.
-                let publics = self.token.find_all(session, &ED25519.template(KeyHalf::Public, &id), &kctx)?;
-                let [public] = publics.as_slice() else {
-                    continue;
-                };
-                let Ok(public_key) = ED25519.read_public_key(&self.token, session, *public, &id, &kctx) else {
-                    continue;
-                };
-                out.push(KeyInfo { id: KeyId::from_bytes(id), label, public_key });
-            }
-            Ok(out)
-        })
     }
 }
 
@@ -282,34 +306,26 @@ impl SessionKeyStore for Pkcs11KeyStore {
     }
 
     fn sign(&self, id: &KeyId, message: &[u8]) -> Result<Signature, KeyStoreError> {
-        Ok(self.sign_verified(id, message)?)
+        Ok(self.shared.sign_verified(id, message)?)
     }
 
-    /// Spreads the messages over the session pool with scoped threads (in contiguous chunks,
-    /// so order is kept), when the pool has more than one session and there is more than
-    /// one message.
+    /// Spreads the messages over the store's worker threads, one per pooled session, when
+    /// there is more than one of each; results keep the messages' order. Concurrent calls
+    /// share the same threads, so a busy service never has more signing threads than sessions.
     fn sign_many(&self, id: &KeyId, messages: &[&[u8]]) -> Result<Vec<Signature>, KeyStoreError> {
-        let workers = self.token.pool_capacity().min(messages.len());
-        if workers <= 1 {
+        if self.workers.size() <= 1 || messages.len() <= 1 {
             return messages.iter().map(|m| self.sign(id, m)).collect();
         }
-        // Fill the caches once, so workers do not all look the key up at the same time.
+        // Fill the cache once, so the workers do not all look the key up at the same time.
         self.verifying_key(id)?;
-        let chunk = messages.len().div_ceil(workers);
-        let results: Vec<Result<Vec<Signature>, Pkcs11Error>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = messages
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || part.iter().map(|m| self.sign_verified(id, m)).collect::<Result<Vec<_>, _>>())
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(Problem::WorkerPanicked.into()))).collect()
-        });
-        let mut out = Vec::with_capacity(messages.len());
-        for r in results {
-            out.extend(r?);
-        }
-        Ok(out)
+        let shared = self.shared.clone();
+        let key = id.clone();
+        let items: Vec<Vec<u8>> = messages.iter().map(|m| m.to_vec()).collect();
+        let results = self
+            .workers
+            .map(items, move |message| shared.sign_verified(&key, &message))
+            .map_err(|_| Pkcs11Error::from(Problem::WorkerPanicked))?;
+        Ok(results.into_iter().collect::<Result<Vec<_>, _>>()?)
     }
 
     fn delete(&self, id: &KeyId) -> Result<(), KeyStoreError> {

@@ -46,6 +46,7 @@ pub(crate) mod session_pool;
 pub(crate) mod slot;
 pub(crate) mod token;
 pub(crate) mod uri;
+pub(crate) mod workers;
 
 pub use attributes::KeyAttributes;
 pub use error::{ErrorContext, KeySelector, Pkcs11Error};
