@@ -116,8 +116,16 @@ async function mintCase(spec) {
     });
     const sessionSigs = await sdk.networks.issueSessionFromContext({ pricingContext, authContext });
     const first = JSON.parse(Object.values(sessionSigs)[0].signedMessage);
+    const sessionAuthSig = first.capabilities[first.capabilities.length - 1];
+    // What the SDK's own ReCap check says about each request on its own session AuthSig (a
+    // wildcard key for a prefix shadows the exact keys of that prefix): ours must agree.
+    const recap = sdk.helpers.RecapSessionCapabilityObject.extract(new (require('siwe').SiweMessage)(sessionAuthSig.signedMessage));
+    out.resources = spec.resources.map((r) => ({
+      ...r,
+      granted: recap.verifyCapabilitiesForResource(resourceInput(sdk, r, 'class').resource, r.ability),
+    }));
     out.sessionSigsJson = JSON.stringify(sessionSigs);
-    out.sessionAuthSigJson = JSON.stringify(first.capabilities[first.capabilities.length - 1]);
+    out.sessionAuthSigJson = JSON.stringify(sessionAuthSig);
     out.effectiveExpiration = first.expiration;
     out.storageCalls = storageCalls;
   } catch (e) {
