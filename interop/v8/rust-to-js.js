@@ -2,8 +2,8 @@
 // the Lit JS SDK v8's own validation and decoding, each at the set's `now`:
 //   - networks' validateSessionSigs (the check issueSessionFromContext runs on its own output)
 //     and formatSessionSigs (its reader);
-//   - Ed25519 with @noble/curves (what the SDK signs with; ZIP-215 and strict RFC 8032) and
-//     tweetnacl;
+//   - Ed25519 with @noble/curves (what the SDK signs with; strict RFC 8032, as the node's
+//     verify_strict) and node:crypto;
 //   - the V2 signed message: key order, `maxPrice` as the SDK writes it, one template for every
 //     node, resourceAbilityRequests byte-equal to the SDK's own AuthConfigSchema normalisation;
 //   - the map: the SDK's getMaxPricesForNodeProduct gives the same nodes, order and maxPrices
@@ -16,6 +16,7 @@
 //     for payment delegations the ReCap grant and its `nb` (delegate_to, max_price, scopes).
 //
 // usage: node rust-to-js.js sets.json      (exit 0 when every check passes)
+//        node rust-to-js.js controls.json --expect-each-to-fail   (exit 0 when every set fails)
 //
 // Input: {"sets": [...]} or js-to-rust.js output ({"cases": [...]}). A set: id, now, sessionSigsJson,
 // resources [{prefix, id, ability, granted?}]; optional: nodes + nodePriceArgs (+ threshold,
@@ -24,6 +25,7 @@
 // for the capability check.
 'use strict';
 
+const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 const { freezeClock, loadSdk, say } = require('./common');
@@ -32,6 +34,7 @@ const V2_KEYS = ['sessionKey', 'resourceAbilityRequests', 'capabilities', 'issue
 const ENTRY_KEYS = ['sig', 'derivedVia', 'signedMessage', 'address', 'algo'];
 const AUTH_SIG_KEYS = ['sig', 'derivedVia', 'signedMessage', 'address'];
 const MAX_PRICE = /^0x(0|[1-9a-f][0-9a-f]*)$/;
+const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
 const PD_SCOPES = ['encryption_sign', 'lit_action', 'pkp_sign', 'sign_session_key'];
 
 const failures = [];
@@ -57,7 +60,6 @@ function sdkParts() {
     validator: require(path.join(helper, 'session-sigs-validator.js')),
     reader: require(path.join(helper, 'session-sigs-reader.js')),
     ed25519: require('@noble/curves/ed25519').ed25519,
-    nacl: require('tweetnacl'),
     SiweMessage: require('siwe').SiweMessage,
   };
 }
@@ -108,8 +110,8 @@ async function checkSet(S, set) {
     const sig = Buffer.from(entry.sig, 'hex');
     const pub = Buffer.from(entry.address, 'hex');
     let ok = /^[0-9a-f]{128}$/.test(entry.sig) && /^[0-9a-f]{64}$/.test(entry.address);
-    ok = ok && S.ed25519.verify(sig, msgBytes, pub) && S.ed25519.verify(sig, msgBytes, pub, { zip215: false });
-    ok = ok && S.nacl.sign.detached.verify(msgBytes, sig, pub);
+    ok = ok && S.ed25519.verify(sig, msgBytes, pub, { zip215: false });
+    ok = ok && crypto.verify(null, msgBytes, crypto.createPublicKey({ key: Buffer.concat([SPKI_ED25519, pub]), format: 'der', type: 'spki' }), sig);
     if (!ok) fail(url, 'Ed25519 signature rejected');
     else counts.ed25519Verified += 1;
     let m;
@@ -254,18 +256,34 @@ async function checkSet(S, set) {
 
 (async () => {
   const file = process.argv[2];
-  if (!file) throw new Error('usage: node rust-to-js.js sets.json');
+  // --expect-each-to-fail: negative controls; exit 0 only when every set fails some check.
+  const expectFail = process.argv.includes('--expect-each-to-fail');
+  if (!file) throw new Error('usage: node rust-to-js.js sets.json [--expect-each-to-fail]');
   const input = JSON.parse(fs.readFileSync(file, 'utf8'));
   const sets = input.sets || input.cases;
   if (!sets || sets.length === 0) throw new Error('no sets to check');
   freezeClock(sets[0].now);
   const S = sdkParts();
+  const missed = [];
   for (const set of sets) {
+    const before = failures.length;
     try {
       await checkSet(S, set);
     } catch (e) {
       failures.push(`${set.id}: check threw: ${e && e.stack ? e.stack : e}`);
     }
+    if (expectFail) {
+      if (failures.length === before) missed.push(set.id);
+      else say(`rust-to-js v8: control ${set.id} rejected: ${failures[before].split('\n')[0].slice(0, 160)}`);
+    }
+  }
+  if (expectFail) {
+    if (missed.length) {
+      say(`rust-to-js v8: ${missed.length} negative controls NOT rejected: ${missed.join(', ')}`);
+      process.exit(1);
+    }
+    say(`rust-to-js v8: all ${sets.length} negative controls rejected`);
+    return;
   }
   say(`rust-to-js v8: ${JSON.stringify(counts)}`);
   if (failures.length) {
