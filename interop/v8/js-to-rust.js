@@ -153,24 +153,34 @@ function paymentDelegation(r, sessionNow, sessionNonce) {
 /** One configuration. `tooLow` makes the user maximum one below the selected total. */
 function configuration(r, id, index, tooLow) {
   const now = randomIso(r);
-  // The first two configurations pin the extremes: 1 node and 100 nodes.
+  // The first configurations pin the corners: 1 node; 100 nodes; every price 0 and a user
+  // maximum of 0 (every maxPrice "0x0"); every node the same price and a threshold below the
+  // node count (ties keep the given order); the largest user maximum (2^256 - 1).
   const nodeCount = index === 0 ? 1 : index === 1 ? 100 : r.chance(0.15) ? r.int(60, 100) : r.int(1, 30);
   const nodes = [];
   while (nodes.length < nodeCount) {
     const u = nodeUrl(r);
     if (!nodes.includes(u)) nodes.push(u);
   }
-  const mode = r.pick(['zero', 'ties', 'ties', 'wei', 'wei', 'big']);
-  const pool = Array.from({ length: r.int(1, 4) }, () => BigInt(r.int(0, 1000)));
+  let mode = r.pick(['zero', 'ties', 'ties', 'wei', 'wei', 'big']);
+  let pool = Array.from({ length: r.int(1, 4) }, () => BigInt(r.int(0, 1000)));
+  if (index === 2) mode = 'zero';
+  if (index === 3) [mode, pool] = ['ties', [pool[0]]];
+  if (index === 4) mode = 'big';
   const nodePrices = nodes.map((url) => ({ url, prices: pricesFor(r, mode, pool) }));
   const product = r.pick(PRODUCTS);
   const col = PRODUCTS.indexOf(product);
-  const threshold = r.chance(0.4) ? null : r.int(1, nodes.length);
+  let threshold = r.chance(0.4) ? null : r.int(1, nodes.length);
+  if (index === 3) threshold = Math.max(1, nodes.length - 1);
   const k = threshold ?? nodes.length;
   const total = selectedTotal(nodePrices, col, k);
   let userMaxPrice = null;
   if (tooLow) {
     userMaxPrice = total - 1n;
+  } else if (index === 2) {
+    userMaxPrice = 0n;
+  } else if (index === 4) {
+    userMaxPrice = U256_MAX;
   } else if (r.chance(0.5)) {
     userMaxPrice = r.pick([
       total,
@@ -268,7 +278,7 @@ function batches(specs) {
   for (let i = 0; i < COUNT; i += 1) specs.push(configuration(r, `v8-${SEED}-${i}`, i, false));
   const errorSpecs = [];
   for (let i = 0; errorSpecs.length < Math.ceil(COUNT / 20); i += 1) {
-    const c = configuration(r, `v8-${SEED}-err-${i}`, 2, true);
+    const c = configuration(r, `v8-${SEED}-err-${i}`, -1, true);
     if (BigInt(c.userMaxPrice) >= 0n) errorSpecs.push(c);
   }
   const all = [...specs, ...errorSpecs];

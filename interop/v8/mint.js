@@ -103,7 +103,10 @@ async function mintCase(spec) {
     if (spec.expiration != null) authConfig.expiration = spec.expiration;
     if (spec.statement != null) authConfig.statement = spec.statement;
     if (spec.domain != null) authConfig.domain = spec.domain;
-    if (out.delegations.length) authConfig.capabilityAuthSigs = out.delegations.map((d) => JSON.parse(d.capabilityFileJson));
+    // Capability AuthSigs as the user hands them in: the delegations made above, then any
+    // AuthSig JSON texts made elsewhere (`capabilityFiles`).
+    const handed = [...out.delegations.map((d) => d.capabilityFileJson), ...(spec.capabilityFiles || [])];
+    if (handed.length) authConfig.capabilityAuthSigs = handed.map((text) => JSON.parse(text));
 
     const authManager = sdk.auth.createAuthManager({ storage });
     const authContext = await authManager.createEoaAuthContext({ config: { account }, authConfig, litClient });

@@ -76,8 +76,9 @@ async function controls(S, cases) {
   c = cases[1];
   add('decimal maxPrice', c, resign(S, c, mapOf(c), (m) => ({ ...m, maxPrice: BigInt(m.maxPrice).toString() })));
   add('no maxPrice (v7 message)', c, resign(S, c, mapOf(c), ({ maxPrice, ...m }) => m));
-  let n = 0;
-  add('maxPrice + 1 on one node', c, resign(S, c, mapOf(c), (m) => (n++ === 0 ? { ...m, maxPrice: '0x' + (BigInt(m.maxPrice) + 1n).toString(16) } : m)));
+  // On the last (dearest) node, so the map stays cheapest first: only the split is wrong.
+  const last = Object.keys(mapOf(c)).pop();
+  add('maxPrice + 1 on one node', c, resign(S, c, mapOf(c), (m, url) => (url === last ? { ...m, maxPrice: '0x' + (BigInt(m.maxPrice) + 1n).toString(16) } : m)));
   add('resource before resourcePrefix (v7 order)', c, resign(S, c, mapOf(c), (m) => ({
     ...m,
     resourceAbilityRequests: m.resourceAbilityRequests.map((q) => ({ resource: { resource: q.resource.resource, resourcePrefix: q.resource.resourcePrefix }, ability: q.ability })),
