@@ -106,7 +106,8 @@ function loadSdk() {
   const helpers = require('@lit-protocol/auth-helpers');
   const schemas = require('@lit-protocol/schemas');
   const accounts = require('viem/accounts');
-  sdk = { auth, networks, helpers, schemas, accounts, loadedAt: new Date().toISOString() };
+  const { SiweMessage } = require('siwe');
+  sdk = { auth, networks, helpers, schemas, accounts, SiweMessage, loadedAt: new Date().toISOString() };
   return sdk;
 }
 

@@ -122,7 +122,7 @@ async function mintCase(spec) {
     const sessionAuthSig = first.capabilities[first.capabilities.length - 1];
     // What the SDK's own ReCap check says about each request on its own session AuthSig (a
     // wildcard key for a prefix shadows the exact keys of that prefix): ours must agree.
-    const recap = sdk.helpers.RecapSessionCapabilityObject.extract(new (require('siwe').SiweMessage)(sessionAuthSig.signedMessage));
+    const recap = sdk.helpers.RecapSessionCapabilityObject.extract(new sdk.SiweMessage(sessionAuthSig.signedMessage));
     out.resources = spec.resources.map((r) => ({
       ...r,
       granted: recap.verifyCapabilitiesForResource(resourceInput(sdk, r, 'class').resource, r.ability),

@@ -60,7 +60,6 @@ function sdkParts() {
     validator: require(path.join(helper, 'session-sigs-validator.js')),
     reader: require(path.join(helper, 'session-sigs-reader.js')),
     ed25519: require('@noble/curves/ed25519').ed25519,
-    SiweMessage: require('siwe').SiweMessage,
   };
 }
 
