@@ -140,7 +140,6 @@ fn v8_sdk_half_checks_itself() {
 }
 
 #[test]
-#[ignore = "needs the v8 format in lit-session"]
 fn v8_sdk_output_is_reproduced_byte_for_byte() {
     if !js_v8_available("interop with the Lit JS SDK v8") {
         return;

@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long = "delegatee", value_name = "ADDR")]
     delegatees: Vec<String>,
     /// The most a delegatee's session may sign as one node's maxPrice (decimal or 0x-hex).
-    #[arg(long, value_name = "PRICE")]
+    #[arg(long, value_name = "PRICE", allow_hyphen_values = true)]
     max_price: Option<String>,
     /// What the payments are for: encryption_sign, lit_action, pkp_sign or sign_session_key
     /// (repeatable, at least one).

@@ -33,11 +33,11 @@ pub struct Args {
     node_prices: Vec<String>,
     /// v8: sign for the K cheapest nodes only, cheapest first (ties keep the order given;
     /// default: every node).
-    #[arg(long, value_name = "K")]
+    #[arg(long, value_name = "K", allow_hyphen_values = true)]
     threshold: Option<String>,
     /// v8: the user's maximum for the operation, split over the chosen nodes as the SDK splits
     /// it (decimal or 0x-hex; default 2^128 - 1).
-    #[arg(long, value_name = "CAP")]
+    #[arg(long, value_name = "CAP", allow_hyphen_values = true)]
     max_price: Option<String>,
     /// v8: mint from this session AuthSig (JSON) made earlier for the session key, instead of
     /// asking the wallet (the v8 "server sessions" pattern); it must be for this key, unexpired
