@@ -313,3 +313,49 @@ pub(crate) fn decide(
     });
     Decision { reuse, reason, warnings }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::auth_sig::{ALGO_LIT_BLS, DERIVED_VIA_LIT_BLS};
+    use crate::siwe::SiweMessage;
+
+    // A network-signed (PKP) AuthSig serves a v7 session (given the network key) but never a v8
+    // one; the same AuthSig as a wallet signature would serve both.
+    #[test]
+    fn a_network_signed_auth_sig_does_not_serve_a_v8_session() {
+        let pkp: EthAddress = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf".parse().unwrap();
+        let now: Timestamp = "2026-03-01T12:00:00.000Z".parse().unwrap();
+        let session = "ab".repeat(32);
+        let requests: Vec<ResourceAbilityRequest> = vec!["lit-pkp://*=pkp-signing".parse().unwrap()];
+        let text = SiweMessage::new(pkp, "0x3a9c4f1e8b7d6a5c", now)
+            .with_uri(&format!("{SESSION_URI_PREFIX}{session}"))
+            .with_requests(&requests)
+            .render()
+            .unwrap();
+        let auth_sig = AuthSig {
+            sig: r#"{"ProofOfPossession":"00"}"#.into(),
+            derived_via: DERIVED_VIA_LIT_BLS.into(),
+            signed_message: text,
+            address: pkp.to_checksum(),
+            algo: Some(ALGO_LIT_BLS.into()),
+        };
+        let cached = CachedAuthSig::new(auth_sig, &[]);
+        let needs = |format| Needs {
+            now,
+            margin: Duration::minutes(5),
+            session_address: &session,
+            signer: pkp,
+            requests: &requests,
+            until: None,
+            format,
+        };
+        assert_eq!(cached.reusable(&needs(SessionFormat::V1)), Err(ResignReason::Unverifiable));
+        let v8 = cached.reusable(&needs(SessionFormat::V2)).unwrap_err();
+        assert_eq!(v8, ResignReason::NotForFormat { format: SessionFormat::V2 });
+        assert_eq!(
+            v8.to_string(),
+            "the cached AuthSig is network-signed (a Datil PKP AuthSig) and cannot serve a v8 (Naga) session"
+        );
+    }
+}
