@@ -148,8 +148,8 @@ impl NodePricing {
             }
             Some(k) => k,
         };
-        // `sort_by` is stable: equal prices keep the given order, as the SDK's sort.
-        priced.sort_by(|a, b| a.1.cmp(&b.1));
+        // A stable sort: equal prices keep the given order, as the SDK's sort.
+        priced.sort_by_key(|(_, price)| *price);
         priced.truncate(k);
         match self.max_price {
             MaxPrice::Each(max) => {

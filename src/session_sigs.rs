@@ -491,7 +491,8 @@ pub struct SessionSigsRequest {
     pub requests: Vec<ResourceAbilityRequest>,
     /// The clock: SIWE `Issued At` and the session's issuedAt.
     pub now: Timestamp,
-    /// Nonce, expiration (default `now` + 24 h), capabilities, SIWE options, format.
+    /// Nonce, expiration (default `now` + 24 h; v8: + 15 min), capabilities, SIWE options,
+    /// format and v8 pricing.
     pub params: SessionParams,
 }
 
