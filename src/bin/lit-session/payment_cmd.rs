@@ -1,8 +1,8 @@
 //! `lit-session payment-delegation`: the v8 SDK's `createPaymentDelegationAuthSig`.
 
 use lit_session_signer::payment_delegation::{PaymentDelegation, PaymentScope};
-use lit_session_signer::Timestamp;
 
+use crate::capacity_cmd::DelegationSiweArgs;
 use crate::{input, wallet_cmd, CliError};
 
 /// Flags of `payment-delegation`.
@@ -11,9 +11,6 @@ pub struct Args {
     /// The paying wallet.
     #[command(flatten)]
     wallet: wallet_cmd::WalletArgs,
-    /// SIWE nonce: a recent Ethereum block hash.
-    #[arg(long, value_name = "0xBLOCKHASH")]
-    nonce: String,
     /// An address the wallet pays for (0x optional; repeatable, at least one).
     #[arg(long = "delegatee", value_name = "ADDR")]
     delegatees: Vec<String>,
@@ -24,26 +21,13 @@ pub struct Args {
     /// (repeatable, at least one).
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
-    /// Expiration (default: now + 7 days).
-    #[arg(long, value_name = "RFC3339")]
-    expiration: Option<String>,
-    /// Fix the clock for reproducible output.
-    #[arg(long, value_name = "RFC3339")]
-    now: Option<String>,
-    /// SIWE statement (default: the SDK's test statement).
-    #[arg(long, value_name = "S")]
-    statement: Option<String>,
-    /// SIWE domain (default localhost).
-    #[arg(long, value_name = "D")]
-    domain: Option<String>,
+    #[command(flatten)]
+    siwe: DelegationSiweArgs,
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let now = match &args.now {
-        Some(n) => input::timestamp("--now", n)?,
-        None => Timestamp::now(),
-    };
-    input::nonce(&args.nonce)?;
+    let now = args.siwe.now()?;
+    input::nonce(&args.siwe.nonce)?;
     if args.delegatees.is_empty() {
         return Err(CliError("payment-delegation needs at least one --delegatee: it would pay for nobody".into()));
     }
@@ -62,15 +46,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
         .map(|s| s.parse::<PaymentScope>().map_err(|e| CliError(format!("--scope: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let delegation = PaymentDelegation {
-        expiration: args.expiration.as_deref().map(|e| input::timestamp("--expiration", e)).transpose()?,
-        domain: args.domain,
-        statement: args.statement,
+        expiration: args.siwe.expiration()?,
+        domain: args.siwe.domain,
+        statement: args.siwe.statement,
         ..PaymentDelegation::new(args.delegatees, max_price.trim(), scopes)
     };
     // Every input is checked before the wallet (perhaps an HSM) is opened.
     delegation.restriction().map_err(|e| CliError(format!("--delegatee: {e}")))?;
     let payer = args.wallet.open()?;
-    let auth_sig = delegation.sign(payer.as_ref(), &args.nonce, now)?;
+    let auth_sig = delegation.sign(payer.as_ref(), &args.siwe.nonce, now)?;
     println!("{}", serde_json::to_string(&auth_sig)?);
     Ok(())
 }
