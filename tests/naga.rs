@@ -575,3 +575,31 @@ fn bad_v8_input_exits_2_with_one_line() {
         assert!(err.contains(&needle), "{case:?}: expected {needle:?} in {err}");
     }
 }
+
+#[test]
+fn the_cache_serves_v8_sessions_minted_per_request() {
+    let fx = Fixture::new();
+    let (args, _) = vector_args(&fx);
+    let cache = fx.dir.path().join("cache");
+    let mut cached = args.clone();
+    cached.extend(["--cache-dir".into(), cache.to_str().unwrap().into()]);
+    let run_cached = |extra: &[&str]| {
+        let out = run(&cached.iter().cloned().chain(extra.iter().map(|x| x.to_string())).collect::<Vec<_>>());
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(out.status.success(), "{err}");
+        (serde_json::from_slice::<Value>(&out.stdout).unwrap(), err)
+    };
+    let (first, err) = run_cached(&[]);
+    assert!(err.contains("re-signed the AuthSig because no cached AuthSig"), "{err}");
+    let (second, err) = run_cached(&[]);
+    assert!(err.contains("reused the cached AuthSig"), "{err}");
+    assert_eq!(first, second);
+    for sig in second.as_object().unwrap().values() {
+        let signed: Value = serde_json::from_str(s(&sig["signedMessage"])).unwrap();
+        // The AuthSig lives the manager's 24 h; each v8 session the SDK's 15 minutes.
+        assert_eq!(signed["expiration"], "2026-01-20T09:45:15.250Z");
+        let auth = s(&signed["capabilities"][0]["signedMessage"]);
+        assert!(auth.contains("Expiration Time: 2026-01-21T09:30:15.250Z"), "{auth}");
+        assert!(auth.contains("\n\n I further authorize"), "{auth}");
+    }
+}

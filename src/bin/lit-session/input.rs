@@ -9,6 +9,7 @@ use lit_session_signer::internal::cli;
 use lit_session_signer::keystore::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::manager::ManagerError;
 use lit_session_signer::pkp::PkpSessionError;
+use lit_session_signer::pricing::PricingError;
 use lit_session_signer::protocol::{NodeListError, NodeUrl, Price, SessionFormat};
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::secret_file;
@@ -43,6 +44,12 @@ fn flag_hint(e: &(dyn Error + 'static)) -> Option<&'static str> {
     match session {
         SessionSigsError::Nodes(NodeListError::Empty) => Some("at least one --node is required"),
         SessionSigsError::NoRequests => Some("at least one --resource is required"),
+        SessionSigsError::Pricing(p) => Some(match p {
+            PricingError::ThresholdZero | PricingError::ThresholdAboveNodes { .. } => "see --threshold",
+            PricingError::UnknownNode(_) | PricingError::DuplicateNodePrice(_) => "see --node-price",
+            _ => "raise --max-price or lower --threshold",
+        }),
+        SessionSigsError::ResourceNotInFormat { .. } => Some("see --resource and --format"),
         _ => None,
     }
 }
