@@ -31,9 +31,9 @@ impl Default for MaxPrice {
 ///
 /// ```
 /// use lit_session_signer::pricing::{MaxPrice, NodePricing};
-/// use lit_session_signer::protocol::Price;
+/// use lit_session_signer::protocol::{NodeUrl, Price};
 ///
-/// let nodes: Vec<_> = ["https://10.0.0.1:443", "https://10.0.0.2:443", "https://10.0.0.3:443"]
+/// let nodes: Vec<NodeUrl> = ["https://10.0.0.1:443", "https://10.0.0.2:443", "https://10.0.0.3:443"]
 ///     .iter().map(|u| u.parse().unwrap()).collect();
 /// let pricing = NodePricing::new()
 ///     .with_node_price(nodes[0].clone(), Price::from(30u64))

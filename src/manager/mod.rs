@@ -89,8 +89,9 @@ impl Default for ManagerConfig {
 
 /// Per-call options, the rest of what `getSessionSigs` takes: the session parameters. The nonce
 /// is used only when a new AuthSig is signed. Without an expiration a session lasts
-/// [`ManagerConfig::lifetime`], cut to the AuthSig's expiration; with one, a cached AuthSig that
-/// ends earlier is replaced.
+/// [`ManagerConfig::lifetime`] (the v8 format: the v8 SDK's 15 minutes), cut to the AuthSig's
+/// expiration; with one, a cached AuthSig that ends earlier is replaced. One cached wallet
+/// AuthSig serves both formats: Datil and Naga nodes check it alike.
 pub type SessionSigsOptions = SessionParams;
 
 /// The result of [`SessionManager::session_sigs_report`].
