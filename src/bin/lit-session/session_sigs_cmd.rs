@@ -213,13 +213,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .build()
                 .map_err(|e| CliError(format!("cannot start the async runtime: {e}")))?;
-            let report =
+            let minted =
                 runtime.block_on(manager.session_sigs_report(&request.nodes, &request.requests, &request.params))?;
-            for w in &report.warnings {
+            for w in &minted.warnings {
                 eprintln!("lit-session: warning: {w}");
             }
-            eprintln!("lit-session: {} (cache {})", report.auth_sig, dir.display());
-            report.sigs
+            eprintln!("lit-session: {} (cache {})", minted.auth_sig, dir.display());
+            minted.sigs
         }
     };
     println!("{}", sigs.to_json());
