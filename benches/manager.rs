@@ -22,7 +22,7 @@ use lit_session_signer::manager::{
     AuthSource, MemoryAuthSigStore, SessionKeyPolicy, SessionManager, SessionSigsOptions,
 };
 use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
-use lit_session_signer::protocol::{NodeList, NodeUrl};
+use lit_session_signer::protocol::NodeUrl;
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::session_sigs::SessionSigsRequest;
 use lit_session_signer::wallet::MemoryWallet;
@@ -53,12 +53,12 @@ fn measure(store: Arc<dyn SessionKeyStore>, key: &KeyId, n: usize, reps: usize) 
     let public = store.public_key(key).unwrap();
     let auth_sig = AuthSig::sign(&wallet, &request.session_siwe(&public, &wallet)).unwrap();
     let template = request.template(&auth_sig);
-    let messages = template.signed_messages(&public, &nodes);
+    let session_nodes = request.session_nodes().unwrap();
+    let messages = template.signed_messages(&public, &session_nodes);
     let refs: Vec<&[u8]> = messages.iter().map(|m| m.as_bytes()).collect();
 
     let floor = time(reps, || store.sign_many(key, &refs).unwrap());
-    let node_list = NodeList::from_slice(&nodes).unwrap();
-    let template_time = time(reps, || template.sign(store.as_ref(), key, &node_list).unwrap());
+    let template_time = time(reps, || template.sign(store.as_ref(), key, &session_nodes).unwrap());
     let manager = SessionManager::new(
         store.clone(),
         SessionKeyPolicy::Fixed(key.clone()),

@@ -1,9 +1,11 @@
 //! The speed report: from ONE run on this machine, for N = 1, 10, 30, 100 nodes, the Lit JS SDK's
 //! own `getSessionSigs` (offline, interop/bench-js.js), ours in memory and on SoftHSM2, and the
-//! floors (N × ed25519-dalek sign, N × raw `C_Sign` on the same token), with the ratios.
+//! floors (N × ed25519-dalek sign, N × raw `C_Sign` on the same token), with the ratios; then the
+//! v8 (Naga) format for N = 30, 100 against the JS SDK v8's own minting (`createEoaAuthContext` +
+//! `issueSessionFromContext`, offline, interop/v8/bench-js.js) with the same node prices.
 //!
 //! `cargo bench --bench speed_report` (REPS=n for more repetitions; needs softhsm2, and node with
-//! interop/node_modules for the JS column).
+//! interop/node_modules and interop/v8/node_modules for the JS columns).
 
 #[path = "../hsm-tests/common/softhsm.rs"]
 mod softhsm;
@@ -14,20 +16,23 @@ use std::time::Duration;
 
 use ed25519_dalek::{Signer, SigningKey};
 use lit_session_signer::internal::pkcs11::store_token;
-use lit_session_signer::keystore::{MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
+use lit_session_signer::keystore::{KeyId, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
 use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
-use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
+use lit_session_signer::pricing::NodePricing;
+use lit_session_signer::protocol::Price;
+use lit_session_signer::session_sigs::{NodeUrl, SessionParams, SessionSigsRequest};
 use lit_session_signer::wallet::MemoryWallet;
-use lit_session_signer::Timestamp;
+use lit_session_signer::{SessionFormat, Timestamp};
 use support::{time, RawSigner};
 use zeroize::Zeroizing;
 
 const NODES: [usize; 4] = [1, 10, 30, 100];
+const V8_NODES: [usize; 2] = [30, 100];
 
-/// The JS SDK's medians in ms by N, or None when node or the packages are missing.
-fn js_medians(reps: usize) -> Option<serde_json::Value> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/interop");
-    let nodes = NODES.map(|n| n.to_string()).join(",");
+/// The JS SDK's medians in ms by N (`dir`: interop or interop/v8), or None when node or the
+/// packages are missing.
+fn js_medians(dir: &str, node_counts: &[usize], reps: usize) -> Option<serde_json::Value> {
+    let nodes = node_counts.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",");
     let out = Command::new("node")
         .args(["bench-js.js", "--nodes", &nodes, "--runs", &reps.min(9).to_string()])
         .current_dir(dir)
@@ -56,7 +61,9 @@ fn main() {
     let wallet = MemoryWallet::from_bytes(&[0x33; 32]).unwrap();
 
     eprintln!("speed report: timing the JS SDK (node interop/bench-js.js) ...");
-    let js = js_medians(reps);
+    let js = js_medians(concat!(env!("CARGO_MANIFEST_DIR"), "/interop"), &NODES, reps);
+    eprintln!("speed report: timing the JS SDK v8 (node interop/v8/bench-js.js) ...");
+    let js_v8 = js_medians(concat!(env!("CARGO_MANIFEST_DIR"), "/interop/v8"), &V8_NODES, reps);
     let now: Timestamp = "2026-01-01T00:00:00.000Z".parse().unwrap();
 
     println!();
@@ -72,27 +79,87 @@ fn main() {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
     );
     println!();
+    let bench = Bench {
+        reps,
+        mem_store: &mem_store,
+        mem_key: &mem_key,
+        hsm_store: &hsm_store,
+        hsm_key: &hsm_key,
+        raw: &raw,
+        dalek: &dalek,
+        wallet: &wallet,
+    };
     println!("| N | JS SDK | ours, memory | dalek floor | ours/JS | ours/floor | ours, SoftHSM2 | C_Sign floor | ours/floor |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in NODES {
-        let nodes: Vec<NodeUrl> =
-            (0..n).map(|i| format!("https://10.0.{}.{}:443", i / 256, i % 256).parse().unwrap()).collect();
-        let requests =
-            vec!["lit-pkp://*=pkp-signing".parse().unwrap(), "lit-litaction://*=lit-action-execution".parse().unwrap()];
-        let mut req = SessionSigsRequest::new(nodes.clone(), requests, &format!("0x{}", "3a".repeat(32)));
-        req.now = now;
+        let req = SessionSigsRequest::new(nodes(n), requests(), &format!("0x{}", "3a".repeat(32))).with_now(now);
+        println!("{}", bench.row(n, &req, js.as_ref()));
+    }
+    println!();
+    println!(
+        "Floors: N × ed25519-dalek sign of the same messages; N × raw C_Sign (CKM_EDDSA) on one session, same key."
+    );
+
+    println!();
+    println!(
+        "v8 (Naga) format: N priced nodes (node i charges (N - i) × 10^12 for SIGN), threshold N, the default \
+         maximum split as the SDK splits it; JS SDK v8 = createEoaAuthContext + issueSessionFromContext."
+    );
+    println!();
+    println!("| N | JS SDK v8 | ours v8, memory | dalek floor | ours/JS | ours/floor | ours v8, SoftHSM2 | C_Sign floor | ours/floor |");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for n in V8_NODES {
+        let nodes = nodes(n);
+        let pricing = nodes.iter().enumerate().fold(NodePricing::new().with_threshold(n), |p, (i, node)| {
+            p.with_node_price(node.clone(), Price::from(1_000_000_000_000u64 * (n - i) as u64))
+        });
+        let params =
+            SessionParams::new(&format!("0x{}", "3a".repeat(32))).with_format(SessionFormat::V2).with_pricing(pricing);
+        let req = SessionSigsRequest::from_params(nodes, requests(), params).with_now(now);
+        println!("{}", bench.row(n, &req, js_v8.as_ref()));
+    }
+}
+
+fn nodes(n: usize) -> Vec<NodeUrl> {
+    (0..n).map(|i| format!("https://10.0.{}.{}:443", i / 256, i % 256).parse().unwrap()).collect()
+}
+
+fn requests() -> Vec<lit_session_signer::ResourceAbilityRequest> {
+    vec!["lit-pkp://*=pkp-signing".parse().unwrap(), "lit-litaction://*=lit-action-execution".parse().unwrap()]
+}
+
+/// What one table row is timed with.
+struct Bench<'a> {
+    reps: usize,
+    mem_store: &'a MemoryKeyStore,
+    mem_key: &'a KeyId,
+    hsm_store: &'a Pkcs11KeyStore,
+    hsm_key: &'a KeyId,
+    raw: &'a RawSigner,
+    dalek: &'a SigningKey,
+    wallet: &'a MemoryWallet,
+}
+
+impl Bench<'_> {
+    /// One row: the JS median for N (if measured), ours in memory and on the token, the floors.
+    fn row(&self, n: usize, req: &SessionSigsRequest, js: Option<&serde_json::Value>) -> String {
+        let reps = self.reps;
         // The floors sign exactly the messages we sign.
-        let messages: Vec<String> =
-            req.sign(&mem_store, &mem_key, &wallet).unwrap().iter().map(|(_, s)| s.signed_message.clone()).collect();
-        let ours_mem = time(reps, || req.sign(&mem_store, &mem_key, &wallet).unwrap());
-        let floor_mem = time(reps, || messages.iter().map(|m| dalek.sign(m.as_bytes())).collect::<Vec<_>>());
-        let ours_hsm = time(reps, || req.sign(&hsm_store, &hsm_key, &wallet).unwrap());
-        let floor_hsm = time(reps, || messages.iter().map(|m| raw.sign(m.as_bytes())).collect::<Vec<_>>());
-        let js_ms = js.as_ref().and_then(|j| j[n.to_string()]["medianMs"].as_f64());
+        let messages: Vec<String> = req
+            .sign(self.mem_store, self.mem_key, self.wallet)
+            .unwrap()
+            .iter()
+            .map(|(_, s)| s.signed_message.clone())
+            .collect();
+        let ours_mem = time(reps, || req.sign(self.mem_store, self.mem_key, self.wallet).unwrap());
+        let floor_mem = time(reps, || messages.iter().map(|m| self.dalek.sign(m.as_bytes())).collect::<Vec<_>>());
+        let ours_hsm = time(reps, || req.sign(self.hsm_store, self.hsm_key, self.wallet).unwrap());
+        let floor_hsm = time(reps, || messages.iter().map(|m| self.raw.sign(m.as_bytes())).collect::<Vec<_>>());
+        let js_ms = js.and_then(|j| j[n.to_string()]["medianMs"].as_f64());
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let js_cell = js_ms.map_or("n/a".to_string(), |v| format!("{v:.1} ms"));
         let ratio_js = js_ms.map_or("n/a".to_string(), |v| format!("{:.0}× faster", v / ms(ours_mem)));
-        println!(
+        format!(
             "| {n} | {js_cell} | {:.3} ms | {:.3} ms | {ratio_js} | {:.2}× | {:.2} ms | {:.2} ms | {:.2}× |",
             ms(ours_mem),
             ms(floor_mem),
@@ -100,10 +167,6 @@ fn main() {
             ms(ours_hsm),
             ms(floor_hsm),
             ours_hsm.as_secs_f64() / floor_hsm.as_secs_f64(),
-        );
+        )
     }
-    println!();
-    println!(
-        "Floors: N × ed25519-dalek sign of the same messages; N × raw C_Sign (CKM_EDDSA) on one session, same key."
-    );
 }

@@ -21,6 +21,9 @@ fi
 # The Lit JS SDK 7.4.0 and friends, exact versions from interop/package-lock.json.
 command -v npm >/dev/null 2>&1 || { echo "test-all: npm (Node.js 18+) is required for the interop tests" >&2; exit 1; }
 (cd interop && npm ci --no-audit --no-fund --loglevel=error)
+# The Lit JS SDK v8 (Naga: @lit-protocol/auth 8.2.3, networks 8.4.1), exact versions from
+# interop/v8/package-lock.json.
+(cd interop/v8 && npm ci --no-audit --no-fund --loglevel=error)
 
 # The PKCS#11 and interop tests fail (rather than skip) when they cannot run.
 export LIT_REQUIRE_HSM=1

@@ -116,20 +116,14 @@ impl CapacityDelegation {
         };
         let request =
             ResourceAbilityRequest::new(resource, LitAbility::RateLimitIncreaseAuth)?.with_data(self.restriction()?);
-        let mut siwe = SiweMessage::new(owner, nonce, now).with_uri(DELEGATION_URI);
-        if let Some(exp) = self.expiration {
-            if exp <= now {
-                return Err(CapacityDelegationError::ExpirationNotAfterIssuedAt { issued_at: now, expiration: exp });
-            }
-            siwe = siwe.with_expiration(exp);
-        }
-        if let Some(d) = &self.domain {
-            siwe = siwe.with_domain(d);
-        }
-        if let Some(s) = &self.statement {
-            siwe = siwe.with_statement(s);
-        }
-        Ok(siwe.with_requests(&[request]))
+        let fields = DelegationSiwe {
+            expiration: self.expiration,
+            domain: self.domain.as_deref(),
+            statement: self.statement.as_deref(),
+        };
+        fields
+            .siwe(owner, nonce, now, request)
+            .map_err(|expiration| CapacityDelegationError::ExpirationNotAfterIssuedAt { issued_at: now, expiration })
     }
 
     /// Builds and signs the delegation AuthSig with the credits' owner.
@@ -140,6 +134,43 @@ impl CapacityDelegation {
         now: Timestamp,
     ) -> Result<AuthSig, CapacityDelegationError> {
         Ok(AuthSig::sign(owner, &self.siwe(owner.address(), nonce, now)?)?)
+    }
+}
+
+/// The SIWE fields a delegation AuthSig (capacity or payment) lets its maker choose, over the
+/// SDK's `createSiweMessage` defaults (expiration now + 7 days, domain `localhost`, the test
+/// statement).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct DelegationSiwe<'a> {
+    pub expiration: Option<Timestamp>,
+    pub domain: Option<&'a str>,
+    pub statement: Option<&'a str>,
+}
+
+impl DelegationSiwe<'_> {
+    /// The `lit:capability:delegation` SIWE granting `request` (with its `nb`), or the
+    /// expiration when it is not after `now`.
+    pub(crate) fn siwe(
+        &self,
+        owner: EthAddress,
+        nonce: &str,
+        now: Timestamp,
+        request: ResourceAbilityRequest,
+    ) -> Result<SiweMessage, Timestamp> {
+        let mut siwe = SiweMessage::new(owner, nonce, now).with_uri(DELEGATION_URI);
+        if let Some(exp) = self.expiration {
+            if exp <= now {
+                return Err(exp);
+            }
+            siwe = siwe.with_expiration(exp);
+        }
+        if let Some(d) = self.domain {
+            siwe = siwe.with_domain(d);
+        }
+        if let Some(s) = self.statement {
+            siwe = siwe.with_statement(s);
+        }
+        Ok(siwe.with_requests(&[request]))
     }
 }
 

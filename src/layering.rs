@@ -70,6 +70,8 @@ const LIT: &[&str] = &[
     "siwe",
     "auth_sig",
     "capacity_delegation",
+    "payment_delegation",
+    "pricing",
     "session_sigs",
     "protocol",
     "verify",

@@ -7,6 +7,9 @@
 //! with the bytes that cross to the Lit nodes defined once in [`protocol`] (node URLs, the JSON
 //! AuthSig, the per-node signed message, the PKP `sign_session_key` exchange), which the minting
 //! side ([`session_sigs`], [`pkp`], [`manager`]) writes and [`verify`] reads.
+//! Two message formats are written ([`protocol::SessionFormat`]): the JS SDK v7's for Datil
+//! nodes (the default) and the JS SDK v8's for Naga nodes, with a per-node `maxPrice` chosen by
+//! [`pricing`] and payment delegations ([`payment_delegation`]) instead of capacity credits.
 //! Keys live behind two small traits: [`keystore::SessionKeyStore`] (ed25519 session keys) and
 //! [`wallet::WalletSigner`] (the secp256k1 wallet that signs the AuthSig). The Lit formats never
 //! see how keys are stored, and the stores never see Lit formats; `pkcs11` is the one layer
@@ -45,9 +48,11 @@ pub mod keystore;
 #[cfg(test)]
 mod layering;
 pub mod manager;
+pub mod payment_delegation;
 #[cfg(feature = "pkcs11")]
 pub mod pkcs11;
 pub mod pkp;
+pub mod pricing;
 pub mod protocol;
 pub mod recap;
 pub mod resources;

@@ -1,5 +1,6 @@
-//! Lit resources and abilities: the four resource prefixes, the five abilities, which ability
-//! each prefix accepts, id normalisation and the access-control-condition resource id.
+//! Lit resources and abilities: the five resource prefixes, the six abilities, which ability
+//! each prefix accepts, which network generation knows them, id normalisation and the
+//! access-control-condition resource id.
 
 use std::fmt;
 use std::str::FromStr;
@@ -8,14 +9,16 @@ use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::protocol::SessionFormat;
+
 /// Errors building a resource or a resource-ability request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResourceError {
     /// The prefix is not one of the four Lit resource prefixes.
-    #[error("unknown resource prefix {0:?} (expected lit-accesscontrolcondition, lit-pkp, lit-litaction or lit-ratelimitincrease)")]
+    #[error("unknown resource prefix {0:?} (expected lit-accesscontrolcondition, lit-pkp, lit-litaction, lit-ratelimitincrease or lit-paymentdelegation)")]
     UnknownPrefix(String),
     /// The ability is not one of the five Lit abilities.
-    #[error("unknown ability {0:?} (expected access-control-condition-decryption, access-control-condition-signing, pkp-signing, lit-action-execution or rate-limit-increase-auth)")]
+    #[error("unknown ability {0:?} (expected access-control-condition-decryption, access-control-condition-signing, pkp-signing, lit-action-execution, rate-limit-increase-auth or lit-payment-delegation)")]
     UnknownAbility(String),
     /// The resource does not accept the ability.
     #[error("the {prefix} resource does not support the ability {ability}")]
@@ -51,14 +54,16 @@ pub enum ResourcePrefix {
     Pkp,
     /// `lit-litaction`
     LitAction,
-    /// `lit-ratelimitincrease` (capacity credits)
+    /// `lit-ratelimitincrease` (capacity credits; Datil only)
     RateLimitIncrease,
+    /// `lit-paymentdelegation` (payment delegation, Naga's replacement for capacity credits)
+    PaymentDelegation,
 }
 
 impl ResourcePrefix {
     /// All prefixes.
-    pub const ALL: [ResourcePrefix; 4] =
-        [Self::AccessControlCondition, Self::Pkp, Self::LitAction, Self::RateLimitIncrease];
+    pub const ALL: [ResourcePrefix; 5] =
+        [Self::AccessControlCondition, Self::Pkp, Self::LitAction, Self::RateLimitIncrease, Self::PaymentDelegation];
 
     /// The prefix string, e.g. `lit-pkp`.
     pub const fn as_str(self) -> &'static str {
@@ -67,7 +72,18 @@ impl ResourcePrefix {
             Self::Pkp => "lit-pkp",
             Self::LitAction => "lit-litaction",
             Self::RateLimitIncrease => "lit-ratelimitincrease",
+            Self::PaymentDelegation => "lit-paymentdelegation",
         }
+    }
+
+    /// Whether the nodes of a network generation know the prefix: capacity credits
+    /// (`lit-ratelimitincrease`) are Datil's (the v8 SDK refuses them), payment delegation
+    /// (`lit-paymentdelegation`) is Naga's (a Datil node cannot parse it).
+    pub const fn known_to(self, format: SessionFormat) -> bool {
+        !matches!(
+            (self, format),
+            (Self::RateLimitIncrease, SessionFormat::V2) | (Self::PaymentDelegation, SessionFormat::V1)
+        )
     }
 
     /// Whether a resource of this prefix accepts `ability` (the SDK's `isValidLitAbility`).
@@ -79,6 +95,7 @@ impl ResourcePrefix {
                 | (Self::Pkp, LitAbility::PkpSigning)
                 | (Self::LitAction, LitAbility::LitActionExecution)
                 | (Self::RateLimitIncrease, LitAbility::RateLimitIncreaseAuth)
+                | (Self::PaymentDelegation, LitAbility::PaymentDelegation)
         )
     }
 }
@@ -109,16 +126,19 @@ pub enum LitAbility {
     LitActionExecution,
     /// `rate-limit-increase-auth` → `Auth/Auth`
     RateLimitIncreaseAuth,
+    /// `lit-payment-delegation` → `Auth/Auth`
+    PaymentDelegation,
 }
 
 impl LitAbility {
     /// All abilities.
-    pub const ALL: [LitAbility; 5] = [
+    pub const ALL: [LitAbility; 6] = [
         Self::AccessControlConditionDecryption,
         Self::AccessControlConditionSigning,
         Self::PkpSigning,
         Self::LitActionExecution,
         Self::RateLimitIncreaseAuth,
+        Self::PaymentDelegation,
     ];
 
     /// The ability string, e.g. `pkp-signing`.
@@ -129,6 +149,7 @@ impl LitAbility {
             Self::PkpSigning => "pkp-signing",
             Self::LitActionExecution => "lit-action-execution",
             Self::RateLimitIncreaseAuth => "rate-limit-increase-auth",
+            Self::PaymentDelegation => "lit-payment-delegation",
         }
     }
 
@@ -138,7 +159,7 @@ impl LitAbility {
             Self::AccessControlConditionDecryption => ("Threshold", "Decryption"),
             Self::AccessControlConditionSigning | Self::PkpSigning => ("Threshold", "Signing"),
             Self::LitActionExecution => ("Threshold", "Execution"),
-            Self::RateLimitIncreaseAuth => ("Auth", "Auth"),
+            Self::RateLimitIncreaseAuth | Self::PaymentDelegation => ("Auth", "Auth"),
         }
     }
 
@@ -411,12 +432,18 @@ mod tests {
 
     #[test]
     fn ability_prefix_matrix() {
+        // The v7 pairs, counted apart from Naga's payment delegation (issue 14).
         let mut accepted = 0;
+        let mut naga_only = 0;
         for p in ResourcePrefix::ALL {
             for a in LitAbility::ALL {
                 let r = ResourceAbilityRequest::new(LitResource::wildcard(p), a);
                 if p.accepts(a) {
-                    accepted += 1;
+                    if p == ResourcePrefix::PaymentDelegation {
+                        naga_only += 1;
+                    } else {
+                        accepted += 1;
+                    }
                     assert!(r.is_ok());
                 } else {
                     assert_eq!(r, Err(ResourceError::AbilityNotSupported { prefix: p, ability: a }));
@@ -424,6 +451,10 @@ mod tests {
             }
         }
         assert_eq!(accepted, 5);
+        assert_eq!(naga_only, 1);
+        assert!(!ResourcePrefix::RateLimitIncrease.known_to(SessionFormat::V2));
+        assert!(!ResourcePrefix::PaymentDelegation.known_to(SessionFormat::V1));
+        assert!(ResourcePrefix::Pkp.known_to(SessionFormat::V1) && ResourcePrefix::Pkp.known_to(SessionFormat::V2));
     }
 
     #[test]

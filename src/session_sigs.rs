@@ -1,9 +1,12 @@
-//! Per-node session signatures, as the SDK's `getSessionSigs` makes them: one shared template
-//! `{sessionKey, resourceAbilityRequests, capabilities, issuedAt, expiration}`, plus each node's
-//! `nodeAddress`, signed with the session key.
+//! Per-node session signatures, as the SDK's `getSessionSigs` (v7) and `issueSessionFromContext`
+//! (v8) make them: one shared template `{sessionKey, resourceAbilityRequests, capabilities,
+//! issuedAt, expiration}`, plus each node's `nodeAddress` (and, in the v8 format, its
+//! `maxPrice`), signed with the session key.
 //!
 //! The message layout is [`crate::protocol::session_message`]'s; this module decides what goes
-//! into it ([`SessionSigsRequest`], [`SessionTemplate`]) and has the session key sign it.
+//! into it ([`SessionSigsRequest`], [`SessionTemplate`], and for v8 the nodes and prices of
+//! [`SessionNodes`]) and has the session key sign it. The v8 format also changes some SDK
+//! defaults ([`SessionParams::default_lifetime`], [`SessionParams::session_siwe_options`]).
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
@@ -12,9 +15,10 @@ use time::Duration;
 use crate::auth_sig::{AuthSig, AuthSigError};
 use crate::eth::EthAddress;
 use crate::keystore::{KeyId, KeyStoreError, SessionKeyStore, Signature, VerifyingKey};
+use crate::pricing::{NodePricing, PricingError};
 use crate::protocol::auth_sig::{JsonAuthSig, ALGO_ED25519};
-use crate::protocol::{MessageWriter, NodeFields, NodeList, NodeListError, SessionFormat};
-use crate::resources::ResourceAbilityRequest;
+use crate::protocol::{MessageWriter, NodeFields, NodeList, NodeListError, Price, SessionFormat};
+use crate::resources::{ResourceAbilityRequest, ResourcePrefix};
 use crate::siwe::{recap_for_requests, SiweMessage, SiweOptions};
 use crate::timestamp::Timestamp;
 use crate::wallet::WalletSigner;
@@ -25,8 +29,13 @@ pub use crate::protocol::auth_sig::{
 };
 pub use crate::protocol::node_url::{NodeUrl, NodeUrlError};
 
-/// `getSessionSigs`'s default lifetime.
+/// `getSessionSigs`'s default lifetime (the v7 format).
 pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::hours(24);
+
+/// The v8 SDK's default lifetime (`AuthConfigSchema`'s 15 minutes). The SDK counts it from when
+/// its modules loaded, so a long-running process gets an expired default; here it is counted
+/// from the session's issuedAt, the moment of minting.
+pub const V8_SESSION_LIFETIME: Duration = Duration::minutes(15);
 
 /// Errors making session signatures.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +65,23 @@ pub enum SessionSigsError {
     /// The session AuthSig could not be made.
     #[error(transparent)]
     AuthSig(#[from] AuthSigError),
+    /// The v8 nodes and prices cannot be worked out (threshold, a maximum below the prices, …).
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
+    /// Pricing (node prices, a threshold, a maximum) with the v7 format, which signs no
+    /// `maxPrice`.
+    #[error("node prices, a threshold and a maximum price need the v8 (Naga) format: the v7 format signs no maxPrice")]
+    PricingNeedsV8,
+    /// A resource the nodes of the format's generation do not know.
+    #[error("the {prefix} resource cannot be used with the {format} format: {why}")]
+    ResourceNotInFormat {
+        /// The resource prefix.
+        prefix: ResourcePrefix,
+        /// The format asked for.
+        format: SessionFormat,
+        /// What to use instead.
+        why: &'static str,
+    },
     /// The key store failed.
     #[error("session key")]
     KeyStore(#[from] KeyStoreError),
@@ -163,15 +189,15 @@ impl SessionTemplate {
     }
 
     /// The `signedMessage` text of every node, in order.
-    pub fn signed_messages(&self, session_key: &VerifyingKey, nodes: &[NodeUrl]) -> Vec<String> {
+    pub fn signed_messages(&self, session_key: &VerifyingKey, nodes: &[SessionNode]) -> Vec<String> {
         let writer = self.writer(session_key);
-        nodes.iter().map(|node| writer.message(NodeFields::new(node))).collect()
+        nodes.iter().map(|node| writer.message(node.fields())).collect()
     }
 
     /// Every node's message for `session_key`, ready to be signed.
-    pub fn prepare(&self, session_key: VerifyingKey, nodes: &NodeList) -> UnsignedSessionSigs {
+    pub fn prepare(&self, session_key: VerifyingKey, nodes: &[SessionNode]) -> UnsignedSessionSigs {
         let messages = self.signed_messages(&session_key, nodes);
-        UnsignedSessionSigs { public_key: session_key, nodes: nodes.to_vec(), messages }
+        UnsignedSessionSigs { public_key: session_key, nodes: nodes.iter().map(|n| n.url.clone()).collect(), messages }
     }
 
     /// Signs the template for every node with session key `key_id` of `store`.
@@ -179,10 +205,75 @@ impl SessionTemplate {
         &self,
         store: &(impl SessionKeyStore + ?Sized),
         key_id: &KeyId,
-        nodes: &NodeList,
+        nodes: &[SessionNode],
     ) -> Result<SessionSigs, SessionSigsError> {
         let public_key = store.public_key(key_id)?;
         Ok(self.prepare(public_key, nodes).sign(store, key_id)?)
+    }
+}
+
+/// One node a session is signed for, and what it alone signs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionNode {
+    /// The node: its key in the map and its signed `nodeAddress`.
+    pub url: NodeUrl,
+    /// Its `maxPrice` (written by the v8 format only).
+    pub max_price: Option<Price>,
+}
+
+impl SessionNode {
+    /// What this node's message adds to the shared template.
+    pub fn fields(&self) -> NodeFields<'_> {
+        let fields = NodeFields::new(&self.url);
+        match self.max_price {
+            Some(price) => fields.with_max_price(price),
+            None => fields,
+        }
+    }
+}
+
+/// The nodes a session is signed for, in map order: every node as given (v7), or the v8 SDK's
+/// choice of the cheapest nodes, cheapest first, each with its `maxPrice`. Reads as a slice of
+/// [`SessionNode`].
+///
+/// ```
+/// use lit_session_signer::pricing::NodePricing;
+/// use lit_session_signer::protocol::{NodeList, NodeUrl};
+/// use lit_session_signer::session_sigs::SessionNodes;
+///
+/// let urls: Vec<NodeUrl> = vec!["https://127.0.0.1:7470".parse().unwrap(), "https://127.0.0.1:7471".parse().unwrap()];
+/// let list = NodeList::from_slice(&urls).unwrap();
+/// assert_eq!(SessionNodes::unpriced(&list).len(), 2);
+/// let priced = SessionNodes::priced(&list, &NodePricing::new().with_threshold(1)).unwrap();
+/// assert_eq!(priced[0].url, urls[0]);
+/// assert_eq!(priced[0].max_price.unwrap().to_hex(), format!("0x{}", "f".repeat(32)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionNodes(Vec<SessionNode>);
+
+impl SessionNodes {
+    /// Every node, in the order given, without a price.
+    pub fn unpriced(nodes: &NodeList) -> Self {
+        Self(nodes.iter().map(|url| SessionNode { url: url.clone(), max_price: None }).collect())
+    }
+
+    /// The nodes `pricing` chooses, cheapest first, each with its `maxPrice`.
+    pub fn priced(nodes: &NodeList, pricing: &NodePricing) -> Result<Self, PricingError> {
+        let plan = pricing.plan(nodes)?;
+        Ok(Self(plan.into_iter().map(|(url, price)| SessionNode { url, max_price: Some(price) }).collect()))
+    }
+
+    /// The node URLs, in map order.
+    pub fn urls(&self) -> Vec<NodeUrl> {
+        self.0.iter().map(|n| n.url.clone()).collect()
+    }
+}
+
+impl std::ops::Deref for SessionNodes {
+    type Target = [SessionNode];
+
+    fn deref(&self) -> &[SessionNode] {
+        &self.0
     }
 }
 
@@ -233,6 +324,9 @@ pub struct SessionParams {
     pub siwe: SiweOptions,
     /// The signed-message layout of the nodes' network.
     pub format: SessionFormat,
+    /// The v8 format's node choice and prices (default: every node, the SDK's split of
+    /// 2^128 − 1 over nodes priced 0). Refused with the v7 format.
+    pub pricing: Option<NodePricing>,
 }
 
 impl SessionParams {
@@ -241,10 +335,42 @@ impl SessionParams {
         Self { nonce: nonce.to_string(), ..Self::default() }
     }
 
-    /// The expiration of a session issued at `issued_at`: the one set, or the SDK's
-    /// [`DEFAULT_SESSION_LIFETIME`] later.
+    /// The expiration of a session issued at `issued_at`: the one set, or the format's
+    /// [`Self::default_lifetime`] later.
+    ///
+    /// ```
+    /// use lit_session_signer::session_sigs::SessionParams;
+    /// use lit_session_signer::SessionFormat;
+    /// let t = "2026-01-20T09:30:15.250Z".parse().unwrap();
+    /// assert_eq!(SessionParams::new("0x3a9c4f1e8b7d6a5c").expiration_after(t).to_string(), "2026-01-21T09:30:15.250Z");
+    /// let v8 = SessionParams::new("0x3a9c4f1e8b7d6a5c").with_format(SessionFormat::V2);
+    /// assert_eq!(v8.expiration_after(t).to_string(), "2026-01-20T09:45:15.250Z");
+    /// ```
     pub fn expiration_after(&self, issued_at: Timestamp) -> Timestamp {
-        self.expiration.unwrap_or_else(|| issued_at.saturating_add(DEFAULT_SESSION_LIFETIME))
+        self.expiration.unwrap_or_else(|| issued_at.saturating_add(self.default_lifetime()))
+    }
+
+    /// The SDK's default session lifetime for the format: [`DEFAULT_SESSION_LIFETIME`] (v7),
+    /// [`V8_SESSION_LIFETIME`] (v8).
+    pub fn default_lifetime(&self) -> Duration {
+        match self.format {
+            SessionFormat::V1 => DEFAULT_SESSION_LIFETIME,
+            SessionFormat::V2 => V8_SESSION_LIFETIME,
+        }
+    }
+
+    /// The SIWE fields of a new session AuthSig in this format. The v8 SDK's differ from the
+    /// fields set: an unset statement is empty (so the SIWE statement line is a space, then the
+    /// ReCap sentence), and the domain keeps only what precedes its first `/`.
+    pub fn session_siwe_options(&self) -> SiweOptions {
+        match self.format {
+            SessionFormat::V1 => self.siwe.clone(),
+            SessionFormat::V2 => SiweOptions {
+                domain: self.siwe.domain.as_deref().map(|d| domain_without_path(d).to_string()),
+                statement: Some(self.siwe.statement.clone().unwrap_or_default()),
+                chain_id: self.siwe.chain_id,
+            },
+        }
     }
 
     /// Sets the expiration.
@@ -283,12 +409,58 @@ impl SessionParams {
         self
     }
 
+    /// Sets the v8 node choice and prices.
+    pub fn with_pricing(mut self, pricing: NodePricing) -> Self {
+        self.pricing = Some(pricing);
+        self
+    }
+
     /// Checks the capability AuthSigs' shape.
     pub(crate) fn check_capabilities(&self) -> Result<(), SessionSigsError> {
         for (i, cap) in self.capability_auth_sigs.iter().enumerate() {
-            check_capability(cap).map_err(|reason| SessionSigsError::InvalidCapability { index: i + 1, reason })?;
+            check_capability(cap)
+                .and_then(|()| match self.format {
+                    SessionFormat::V1 => Ok(()),
+                    SessionFormat::V2 => check_algo(cap),
+                })
+                .map_err(|reason| SessionSigsError::InvalidCapability { index: i + 1, reason })?;
         }
         Ok(())
+    }
+
+    /// Checks that the format can carry these settings and requests.
+    pub(crate) fn check_format(&self, requests: &[ResourceAbilityRequest]) -> Result<(), SessionSigsError> {
+        if self.format == SessionFormat::V1 && self.pricing.is_some() {
+            return Err(SessionSigsError::PricingNeedsV8);
+        }
+        if let Some(r) = requests.iter().find(|r| !r.resource().prefix().known_to(self.format)) {
+            let why = match self.format {
+                SessionFormat::V1 => "payment delegation is a Naga feature (use the v8 format)",
+                SessionFormat::V2 => "Naga has no capacity credits (use a payment delegation)",
+            };
+            return Err(SessionSigsError::ResourceNotInFormat {
+                prefix: r.resource().prefix(),
+                format: self.format,
+                why,
+            });
+        }
+        Ok(())
+    }
+
+    /// The nodes to sign for: every node (v7), or the v8 pricing's choice.
+    pub(crate) fn session_nodes(&self, nodes: &NodeList) -> Result<SessionNodes, SessionSigsError> {
+        match self.format {
+            SessionFormat::V1 => Ok(SessionNodes::unpriced(nodes)),
+            SessionFormat::V2 => Ok(SessionNodes::priced(nodes, &self.pricing.clone().unwrap_or_default())?),
+        }
+    }
+}
+
+// The v8 SDK's `DomainSchema`: the part before the first `/`, unless that is empty.
+fn domain_without_path(domain: &str) -> &str {
+    match domain.split('/').next() {
+        Some(head) if !head.is_empty() => head,
+        _ => domain,
     }
 }
 
@@ -319,7 +491,8 @@ pub struct SessionSigsRequest {
     pub requests: Vec<ResourceAbilityRequest>,
     /// The clock: SIWE `Issued At` and the session's issuedAt.
     pub now: Timestamp,
-    /// Nonce, expiration (default `now` + 24 h), capabilities, SIWE options, format.
+    /// Nonce, expiration (default `now` + 24 h; v8: + 15 min), capabilities, SIWE options,
+    /// format and v8 pricing.
     pub params: SessionParams,
 }
 
@@ -359,15 +532,22 @@ impl SessionSigsRequest {
 
     /// Checks the request without signing anything.
     pub fn validate(&self) -> Result<(), SessionSigsError> {
-        self.checked_nodes().map(drop)
+        self.session_nodes().map(drop)
     }
 
-    // The checks of `validate`, keeping the checked node list.
+    /// The nodes the session is signed for, in map order (for v8: the cheapest
+    /// `threshold`, cheapest first, each with its `maxPrice`), after every check.
+    pub fn session_nodes(&self) -> Result<SessionNodes, SessionSigsError> {
+        self.params.session_nodes(&self.checked_nodes()?)
+    }
+
+    // The checks of `validate` but the pricing, keeping the checked node list.
     pub(crate) fn checked_nodes(&self) -> Result<NodeList, SessionSigsError> {
         let nodes = NodeList::from_slice(&self.nodes)?;
         if self.requests.is_empty() {
             return Err(SessionSigsError::NoRequests);
         }
+        self.params.check_format(&self.requests)?;
         let expiration = self.expiration();
         if expiration <= self.now {
             return Err(SessionSigsError::ExpirationNotAfterIssuedAt { issued_at: self.now, expiration });
@@ -397,7 +577,7 @@ impl SessionSigsRequest {
         SiweMessage::new(signer, &self.params.nonce, self.now)
             .with_uri(&session_key_uri(session_key))
             .with_expiration(self.expiration())
-            .with_options(&self.params.siwe)
+            .with_options(&self.params.session_siwe_options())
             .with_requests(&self.requests)
     }
 
@@ -409,7 +589,7 @@ impl SessionSigsRequest {
         key_id: &KeyId,
         wallet: &(impl WalletSigner + ?Sized),
     ) -> Result<SessionSigs, SessionSigsError> {
-        let nodes = self.checked_nodes()?;
+        let nodes = self.session_nodes()?;
         let public_key = store.public_key(key_id)?;
         let auth_sig = AuthSig::sign(wallet, &self.session_siwe(&public_key, wallet))?;
         Ok(self.template(&auth_sig).prepare(public_key, &nodes).sign(store, key_id)?)
@@ -433,6 +613,14 @@ impl SessionSigsRequest {
             issued_at: self.now,
             expiration: self.expiration(),
         }
+    }
+}
+
+// The v8 SDK's `AuthSigSchema` takes `algo` only as a string.
+fn check_algo(cap: &Value) -> Result<(), String> {
+    match cap.get("algo") {
+        None | Some(Value::String(_)) => Ok(()),
+        Some(_) => Err("algo is not a string".into()),
     }
 }
 

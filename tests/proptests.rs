@@ -5,13 +5,16 @@
 use lit_session_signer::eth::{AddressError, EthAddress, RecoverableSignature};
 use lit_session_signer::jcs;
 use lit_session_signer::keystore::MemoryKeyStore;
+use lit_session_signer::pricing::{MaxPrice, NodePricing};
+use lit_session_signer::protocol::Price;
 use lit_session_signer::recap::{Recap, Restriction};
 use lit_session_signer::resources::{LitAbility, LitResource, ResourceAbilityRequest, ResourcePrefix};
 use lit_session_signer::secret_file::parse_key_hex;
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
 use lit_session_signer::siwe::{parse as parse_siwe, SiweMessage};
-use lit_session_signer::verify::{parse_session_sigs, verify_session_sig, VerifyPolicy};
+use lit_session_signer::verify::{parse_session_sigs, verify_session_sig, Generation, VerifyPolicy};
 use lit_session_signer::wallet::{MemoryWallet, WalletSigner};
+use lit_session_signer::SessionFormat;
 use lit_session_signer::Timestamp;
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
@@ -54,7 +57,7 @@ fn arb_object() -> impl Strategy<Value = Map<String, Value>> {
     vec((any::<String>(), arb_json()), 0..4).prop_map(|kv| kv.into_iter().collect())
 }
 
-/// The five (prefix, ability) pairs the SDK accepts.
+/// The (prefix, ability) pairs the SDKs accept: v7's five and v8's payment delegation.
 fn arb_prefix_ability() -> impl Strategy<Value = (ResourcePrefix, LitAbility)> {
     let pairs: Vec<(ResourcePrefix, LitAbility)> = ResourcePrefix::ALL
         .into_iter()
@@ -387,14 +390,24 @@ proptest! {
         requests in vec(arb_signable_request(), 1..4),
         now_ms in 0i64..4_000_000_000_000,
         life_s in 1i64..86_400 * 30,
+        v8 in any::<bool>(),
     ) {
         let Ok(wallet) = MemoryWallet::from_bytes(&wallet) else { return Ok(()) };
+        // Each format with the resources its network generation knows.
+        let (format, generation) =
+            if v8 { (SessionFormat::V2, Generation::Naga) } else { (SessionFormat::V1, Generation::Datil) };
+        let requests: Vec<ResourceAbilityRequest> =
+            requests.into_iter().filter(|r| r.resource().prefix().known_to(format)).collect();
+        if requests.is_empty() {
+            return Ok(());
+        }
         let store = MemoryKeyStore::new();
         let id = store.import_seed("p", Zeroizing::new(seed)).unwrap();
         let nodes: Vec<NodeUrl> = ports.iter().map(|p| format!("https://127.0.0.1:{p}").parse().unwrap()).collect();
         let mut request = SessionSigsRequest::new(nodes.clone(), requests.clone(), "0x3a9c4f1e8b7d6a5c");
         request.now = timestamp_from_ms(now_ms);
         request.params.expiration = Some(request.now.saturating_add(Duration::seconds(life_s)));
+        request.params.format = format;
         let sigs = request.sign(&store, &id, &wallet).unwrap();
 
         let entries = parse_session_sigs(&sigs.to_json()).unwrap();
@@ -406,12 +419,58 @@ proptest! {
             let single = parse_session_sigs(&serde_json::to_string(sig).unwrap()).unwrap();
             prop_assert_eq!(&single[0].session_sig, sig);
             for r in &requests {
-                let verdict = verify_session_sig(sig, node, r, request.now, &VerifyPolicy::node());
+                let policy = VerifyPolicy::node().for_generation(generation);
+                let verdict = verify_session_sig(sig, node, r, request.now, &policy);
                 // Requests shadowed by a wildcard of the same prefix are refused, as by the node.
                 if !request.ungranted_requests().contains(&r) {
                     prop_assert!(verdict.is_ok(), "{r}: {verdict:?}");
                 }
             }
+        }
+    }
+}
+
+proptest! {
+    // A price reads back from its decimal and its hex form; hex is written without leading zeros.
+    #[test]
+    fn price_text_round_trips(digits in "[0-9a-fA-F]{1,64}") {
+        let p: Price = format!("0x{digits}").parse().unwrap();
+        let trimmed = digits.trim_start_matches('0').to_ascii_lowercase();
+        prop_assert_eq!(p.to_hex_digits(), if trimmed.is_empty() { "0".to_string() } else { trimmed });
+        prop_assert_eq!(p.to_string().parse::<Price>().unwrap(), p);
+        prop_assert_eq!(p.to_hex().parse::<Price>().unwrap(), p);
+    }
+
+    // The v8 split: the k cheapest in ascending (stable) order, each at least its own price,
+    // together within the maximum and leaving less than k behind.
+    #[test]
+    fn pricing_splits_the_maximum_over_the_cheapest(
+        prices in vec(0u64..1_000_000, 1..40),
+        extra in 0u64..u64::MAX / 2,
+        k_seed in any::<usize>(),
+    ) {
+        let nodes: Vec<NodeUrl> = (0..prices.len()).map(|i| format!("https://10.5.0.{i}:443").parse().unwrap()).collect();
+        let k = 1 + k_seed % prices.len();
+        let mut order: Vec<usize> = (0..prices.len()).collect();
+        order.sort_by_key(|&i| prices[i]);
+        let total: u64 = order[..k].iter().map(|&i| prices[i]).sum();
+        let max = Price::from(total).checked_add(Price::from(extra)).unwrap();
+        let pricing = nodes.iter().zip(&prices).fold(NodePricing::new().with_threshold(k), |p, (n, price)| {
+            p.with_node_price(n.clone(), Price::from(*price))
+        });
+        let plan = pricing.clone().with_max_price(MaxPrice::Split(max)).plan(&nodes).unwrap();
+        prop_assert_eq!(plan.len(), k);
+        let mut signed = Price::ZERO;
+        for ((node, max_price), &i) in plan.iter().zip(&order[..k]) {
+            prop_assert_eq!(node, &nodes[i]);
+            prop_assert!(*max_price >= Price::from(prices[i]));
+            signed = signed.checked_add(*max_price).unwrap();
+        }
+        prop_assert!(signed <= max);
+        prop_assert!(max.checked_sub(signed).unwrap() < Price::from(k as u64));
+        // One below the chosen nodes' total is refused.
+        if total > 0 {
+            prop_assert!(pricing.with_max_price(MaxPrice::Split(Price::from(total - 1))).plan(&nodes).is_err());
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A sessionSigs file (or a single SessionSig) from arbitrary bytes: parse, verify with and
-//! without the capability cache (they must agree), strict policy, selection and inspection.
+//! without the capability cache (they must agree), strict policy, the Naga reading (never
+//! laxer than Datil's), selection and inspection.
 //! Seeds: the real and SDK-made session sigs in tests/vectors, which verify, so mutations
 //! of them reach every rule.
 #![no_main]
@@ -8,12 +9,19 @@ use libfuzzer_sys::fuzz_target;
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::session_sigs::NodeUrl;
 use lit_session_signer::verify::{
-    inspect, parse_session_sigs, select_session_sig, verify_session_sig, Verifier, VerifyPolicy,
+    inspect, parse_session_sigs, select_session_sig, verify_session_sig, Generation, Verifier, VerifyPolicy,
 };
 use lit_session_signer::Timestamp;
 
-// The vectors' verification times (wrapped-keys PKP, EOA, and the SDK-made vector).
-const NOWS: [&str; 3] = ["2024-06-03T07:47:15.707Z", "2024-06-03T08:45:04.564Z", "2025-03-15T12:34:56.789Z"];
+// The vectors' verification times (wrapped-keys PKP, EOA, the SDK-made vector, the v8 fixture and
+// the v8 vector).
+const NOWS: [&str; 5] = [
+    "2024-06-03T07:47:15.707Z",
+    "2024-06-03T08:45:04.564Z",
+    "2025-03-15T12:34:56.789Z",
+    "2025-04-09T14:37:09.373Z",
+    "2026-01-20T09:30:15.250Z",
+];
 const REQUESTS: [&str; 3] = [
     "lit-pkp://*=pkp-signing",
     "lit-litaction://*=lit-action-execution",
@@ -28,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
     let request: ResourceAbilityRequest = REQUESTS[(pick / 3) % REQUESTS.len()].parse().expect("constant");
     let verifier = Verifier::new(VerifyPolicy::node());
     let strict = Verifier::new(VerifyPolicy::strict());
+    let naga = Verifier::new(VerifyPolicy::node().for_generation(Generation::Naga));
     for entry in &entries {
         let node: NodeUrl = entry
             .node
@@ -46,10 +55,16 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(v) = &cached {
             assert!(v.expiration >= v.issued_at);
         }
+        // A Naga node reads what a Datil node reads and also requires maxPrice.
+        if naga.verify(&entry.session_sig, &node, &request, now).is_ok() {
+            assert!(cached.is_ok(), "the Naga reading passed where the Datil one failed: {cached:?}");
+        }
         let _ = entry.node_address();
         let _ = select_session_sig(&entries, node.as_str());
     }
-    let report = inspect(&entries, now, &verifier);
-    let _ = report.to_string();
-    let _ = serde_json::to_string(&report);
+    for verifier in [&verifier, &naga] {
+        let report = inspect(&entries, now, verifier);
+        let _ = report.to_string();
+        let _ = serde_json::to_string(&report);
+    }
 });

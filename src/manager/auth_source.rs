@@ -9,6 +9,7 @@ use super::error::{CallbackError, ManagerError};
 use crate::auth_sig::AuthSig;
 use crate::eth::EthAddress;
 use crate::keystore::VerifyingKey;
+use crate::protocol::SessionFormat;
 use crate::resources::ResourceAbilityRequest;
 use crate::siwe::SiweMessage;
 use crate::timestamp::Timestamp;
@@ -30,6 +31,9 @@ pub struct AuthNeeded {
     pub expiration: Timestamp,
     /// The nonce (a recent block hash).
     pub nonce: String,
+    /// The session's format (a PKP signer refuses v8: see
+    /// [`crate::pkp::PkpSessionError::NagaUnsupported`]).
+    pub format: SessionFormat,
 }
 
 /// An application-supplied signer of session AuthSigs.

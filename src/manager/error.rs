@@ -30,6 +30,9 @@ pub enum ManagerError {
     /// The signer returned an AuthSig the manager cannot use.
     #[error("the new AuthSig was refused: {0}")]
     Rejected(ResignReason),
+    /// The AuthSig given to [`super::sign_with_delegation`] cannot sign this session.
+    #[error("the delegation AuthSig cannot be used: {}", .0.describe("it"))]
+    Delegation(ResignReason),
     /// The AuthSig cache failed where it mattered (e.g. `forget` could not delete).
     #[error(transparent)]
     Store(#[from] AuthStoreError),

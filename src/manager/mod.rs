@@ -34,12 +34,14 @@
 mod auth_source;
 mod auth_store;
 mod blocking;
+mod delegation;
 mod error;
 mod key_lifecycle;
 mod reuse;
 
 pub use auth_source::{AuthCallback, AuthNeeded, AuthSource};
 pub use auth_store::{AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, MemoryAuthSigStore};
+pub use delegation::sign_with_delegation;
 pub use error::{CallbackError, ManagerError};
 pub use key_lifecycle::SessionKeyPolicy;
 pub use reuse::{AuthSigUse, ResignReason};
@@ -53,7 +55,7 @@ use time::Duration;
 use crate::bls::NetworkPublicKey;
 use crate::error_chain::error_chain;
 use crate::keystore::{KeyId, SessionKeyStore, VerifyingKey};
-use crate::protocol::{session_key_uri, NodeUrl};
+use crate::protocol::{session_key_uri, NodeUrl, SessionFormat};
 use crate::resources::ResourceAbilityRequest;
 use crate::session_sigs::{SessionParams, SessionSigs, SessionSigsRequest, DEFAULT_SESSION_LIFETIME};
 use crate::timestamp::Timestamp;
@@ -87,8 +89,9 @@ impl Default for ManagerConfig {
 
 /// Per-call options, the rest of what `getSessionSigs` takes: the session parameters. The nonce
 /// is used only when a new AuthSig is signed. Without an expiration a session lasts
-/// [`ManagerConfig::lifetime`], cut to the AuthSig's expiration; with one, a cached AuthSig that
-/// ends earlier is replaced.
+/// [`ManagerConfig::lifetime`] (the v8 format: the v8 SDK's 15 minutes), cut to the AuthSig's
+/// expiration; with one, a cached AuthSig that ends earlier is replaced. One cached wallet
+/// AuthSig serves both formats: Datil and Naga nodes check it alike.
 pub type SessionSigsOptions = SessionParams;
 
 /// The result of [`SessionManager::session_sigs_report`].
@@ -262,7 +265,7 @@ impl SessionManager {
             now: now.saturating_sub(self.config.issued_at_backdate),
             params,
         };
-        let nodes = request.checked_nodes()?;
+        let nodes = request.session_nodes()?;
 
         let mut state = self.state.lock().await;
         let key = self.ensure_key(&mut state, now, signer).await?;
@@ -274,6 +277,7 @@ impl SessionManager {
             signer,
             requests,
             until: options.expiration,
+            format: options.format,
         };
         let lookup = match &state.cached {
             Some((k, cached)) if *k == auth_key => Lookup::Memory(cached.clone()),
@@ -303,9 +307,15 @@ impl SessionManager {
         state.latest_auth_expiration = state.latest_auth_expiration.max(Some(auth_expiration));
         drop(state);
 
-        // Without an explicit expiration the session ends with its capability.
+        // Without an explicit expiration the session ends with its capability; a v8 session
+        // also lasts no longer than the v8 SDK's default, so each one is minted per request
+        // (the SDK's "server sessions") while the AuthSig lives `lifetime`.
         if options.expiration.is_none() {
-            request.params.expiration = request.params.expiration.map(|e| e.min(auth_expiration));
+            let wanted = match options.format {
+                SessionFormat::V1 => request.params.expiration,
+                _ => Some(request.now.saturating_add(options.default_lifetime())),
+            };
+            request.params.expiration = wanted.map(|e| e.min(auth_expiration));
         }
         let unsigned = request.template_with(auth_sig.json.clone()).prepare(key.public, &nodes);
         let sigs = self.sign_nodes(unsigned, &key.id).await?;
@@ -353,6 +363,7 @@ impl SessionManager {
             requests: request.requests.clone(),
             expiration: request.expiration(),
             nonce: request.params.nonce.clone(),
+            format: request.params.format,
         };
         let auth_sig = source.auth_sig(needed).await?;
         // The SIWE library's own checks run here once (signature, parse); cheap checks per call.

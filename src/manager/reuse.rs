@@ -19,10 +19,11 @@ use crate::auth_sig::AuthSig;
 use crate::bls::NetworkPublicKey;
 use crate::error_chain::error_chain;
 use crate::eth::EthAddress;
+use crate::protocol::SessionFormat;
 use crate::protocol::SESSION_URI_PREFIX;
 use crate::resources::ResourceAbilityRequest;
 use crate::timestamp::Timestamp;
-use crate::verify::{CapabilityError, CheckedCapability, SignatureStatus};
+use crate::verify::{CapabilityError, CapabilityKind, CheckedCapability, SignatureStatus};
 
 /// Why the manager asked for a new AuthSig instead of reusing one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,31 +82,54 @@ pub enum ResignReason {
         /// The request, as `prefix://id=Ability`.
         request: String,
     },
+    /// A network-signed (PKP) AuthSig, which only the Datil `sign_session_key` makes, for a v8
+    /// (Naga) session.
+    NotForFormat {
+        /// The session's format.
+        format: SessionFormat,
+    },
+}
+
+impl ResignReason {
+    /// The reason with `subject` naming the AuthSig (Display says "the cached AuthSig").
+    ///
+    /// ```
+    /// use lit_session_signer::manager::ResignReason;
+    /// let reason = ResignReason::Expired { expiration: "2026-01-20T09:45:15.250Z".parse().unwrap() };
+    /// assert_eq!(reason.to_string(), "the cached AuthSig expired at 2026-01-20T09:45:15.250Z");
+    /// assert_eq!(reason.describe("it"), "it expired at 2026-01-20T09:45:15.250Z");
+    /// ```
+    pub fn describe(&self, subject: &str) -> String {
+        match self {
+            Self::NotCached => "no cached AuthSig for this signer and session key".to_string(),
+            Self::CorruptCache(why) => format!("{subject} is corrupt ({why})"),
+            Self::KeyRotated => "the session key was rotated".to_string(),
+            Self::SignerChanged { cached, configured } => {
+                format!("{subject} was signed by {cached}, the signer is now {configured}")
+            }
+            Self::SessionKeyChanged { uri } => format!("{subject} is for another session key ({uri})"),
+            Self::Invalid(e) => format!("{subject} is invalid ({e})"),
+            Self::Unverifiable => format!("{subject} is network-signed and no network key is configured"),
+            Self::NoExpiration => format!("{subject} has no expiration time"),
+            Self::Expired { expiration } => format!("{subject} expired at {expiration}"),
+            Self::ExpiresSoon { expiration, margin } => {
+                format!("{subject} expires at {expiration}, within the {}s margin", margin.whole_seconds())
+            }
+            Self::ExpiresBeforeRequested { expiration, requested } => {
+                format!("{subject} expires at {expiration}, before the requested {requested}")
+            }
+            Self::NotYetValid { not_before } => format!("{subject} is not valid before {not_before}"),
+            Self::NotCovered { request } => format!("{subject} does not grant {request}"),
+            Self::NotForFormat { format } => {
+                format!("{subject} is network-signed (a Datil PKP AuthSig) and cannot serve a {format} session")
+            }
+        }
+    }
 }
 
 impl fmt::Display for ResignReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::NotCached => f.write_str("no cached AuthSig for this signer and session key"),
-            Self::CorruptCache(why) => write!(f, "the cached AuthSig is corrupt ({why})"),
-            Self::KeyRotated => f.write_str("the session key was rotated"),
-            Self::SignerChanged { cached, configured } => {
-                write!(f, "the cached AuthSig was signed by {cached}, the signer is now {configured}")
-            }
-            Self::SessionKeyChanged { uri } => write!(f, "the cached AuthSig is for another session key ({uri})"),
-            Self::Invalid(e) => write!(f, "the cached AuthSig is invalid ({e})"),
-            Self::Unverifiable => f.write_str("the cached AuthSig is network-signed and no network key is configured"),
-            Self::NoExpiration => f.write_str("the cached AuthSig has no expiration time"),
-            Self::Expired { expiration } => write!(f, "the cached AuthSig expired at {expiration}"),
-            Self::ExpiresSoon { expiration, margin } => {
-                write!(f, "the cached AuthSig expires at {expiration}, within the {}s margin", margin.whole_seconds())
-            }
-            Self::ExpiresBeforeRequested { expiration, requested } => {
-                write!(f, "the cached AuthSig expires at {expiration}, before the requested {requested}")
-            }
-            Self::NotYetValid { not_before } => write!(f, "the cached AuthSig is not valid before {not_before}"),
-            Self::NotCovered { request } => write!(f, "the cached AuthSig does not grant {request}"),
-        }
+        f.write_str(&self.describe("the cached AuthSig"))
     }
 }
 
@@ -146,6 +170,7 @@ pub(crate) struct Needs<'a> {
     pub signer: EthAddress,
     pub requests: &'a [ResourceAbilityRequest],
     pub until: Option<Timestamp>,
+    pub format: SessionFormat,
 }
 
 /// An AuthSig with its time-independent checks done once.
@@ -163,6 +188,11 @@ impl CachedAuthSig {
         let checked = CheckedCapability::check(&auth_sig, network_keys);
         let json = serde_json::to_value(&auth_sig).expect("an AuthSig of strings serialises to JSON");
         Self { auth_sig, json, checked }
+    }
+
+    /// Who signed the SIWE, if it parsed.
+    pub fn siwe_signer(&self) -> Option<EthAddress> {
+        self.checked.siwe.as_ref().ok().map(|s| s.address)
     }
 
     /// The SIWE `Expiration Time`, if it parsed and has one.
@@ -184,6 +214,12 @@ impl CachedAuthSig {
         }
         if facts.uri.strip_prefix(SESSION_URI_PREFIX) != Some(needs.session_address) {
             return Err(ResignReason::SessionKeyChanged { uri: facts.uri.clone() });
+        }
+        // Both generations check an EOA AuthSig alike (signature, time, URI, ReCap; statement and
+        // domain are not looked at), so one serves either format. A network-signed one comes
+        // from Datil's sign_session_key only.
+        if needs.format != SessionFormat::V1 && self.checked.kind == CapabilityKind::NetworkBls {
+            return Err(ResignReason::NotForFormat { format: needs.format });
         }
         match &facts.signature {
             SignatureStatus::Valid => {}
@@ -276,4 +312,50 @@ pub(crate) fn decide(
         }
     });
     Decision { reuse, reason, warnings }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::auth_sig::{ALGO_LIT_BLS, DERIVED_VIA_LIT_BLS};
+    use crate::siwe::SiweMessage;
+
+    // A network-signed (PKP) AuthSig serves a v7 session (given the network key) but never a v8
+    // one; the same AuthSig as a wallet signature would serve both.
+    #[test]
+    fn a_network_signed_auth_sig_does_not_serve_a_v8_session() {
+        let pkp: EthAddress = "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf".parse().unwrap();
+        let now: Timestamp = "2026-03-01T12:00:00.000Z".parse().unwrap();
+        let session = "ab".repeat(32);
+        let requests: Vec<ResourceAbilityRequest> = vec!["lit-pkp://*=pkp-signing".parse().unwrap()];
+        let text = SiweMessage::new(pkp, "0x3a9c4f1e8b7d6a5c", now)
+            .with_uri(&format!("{SESSION_URI_PREFIX}{session}"))
+            .with_requests(&requests)
+            .render()
+            .unwrap();
+        let auth_sig = AuthSig {
+            sig: r#"{"ProofOfPossession":"00"}"#.into(),
+            derived_via: DERIVED_VIA_LIT_BLS.into(),
+            signed_message: text,
+            address: pkp.to_checksum(),
+            algo: Some(ALGO_LIT_BLS.into()),
+        };
+        let cached = CachedAuthSig::new(auth_sig, &[]);
+        let needs = |format| Needs {
+            now,
+            margin: Duration::minutes(5),
+            session_address: &session,
+            signer: pkp,
+            requests: &requests,
+            until: None,
+            format,
+        };
+        assert_eq!(cached.reusable(&needs(SessionFormat::V1)), Err(ResignReason::Unverifiable));
+        let v8 = cached.reusable(&needs(SessionFormat::V2)).unwrap_err();
+        assert_eq!(v8, ResignReason::NotForFormat { format: SessionFormat::V2 });
+        assert_eq!(
+            v8.to_string(),
+            "the cached AuthSig is network-signed (a Datil PKP AuthSig) and cannot serve a v8 (Naga) session"
+        );
+    }
 }

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use super::session::PkpSessionSigsRequest;
+use super::session::{PkpSessionError, PkpSessionSigsRequest};
 use super::sign_session_key::QuorumOptions;
 use super::transport::NodeTransport;
 use crate::auth_sig::AuthSig;
 use crate::eth::EthAddress;
 use crate::manager::{AuthCallback, AuthNeeded, CallbackError};
+use crate::protocol::SessionFormat;
 
 /// An [`AuthCallback`] that asks the Lit nodes to sign the session key with a PKP.
 ///
@@ -56,6 +57,9 @@ impl<T: NodeTransport + ?Sized + 'static> AuthCallback for PkpAuthCallback<T> {
     }
 
     async fn auth_sig(&self, needed: AuthNeeded) -> Result<AuthSig, CallbackError> {
+        if needed.format != SessionFormat::V1 {
+            return Err(Box::new(PkpSessionError::NagaUnsupported));
+        }
         let mut request = self.template.clone();
         request.requests = needed.requests;
         request.params.nonce = needed.nonce;

@@ -6,7 +6,7 @@ use super::sign_session_key::{sign_session_key_on_nodes, QuorumOptions, SignSess
 use super::transport::NodeTransport;
 use crate::keystore::{KeyId, KeyStoreError, SessionKeyStore, VerifyingKey};
 use crate::protocol::sign_session_key::{AuthMethod, LitAction, PkpPublicKey, SignSessionKeyRequest};
-use crate::protocol::{session_key_uri, NodeList, NodeUrl};
+use crate::protocol::{session_key_uri, NodeList, NodeUrl, SessionFormat};
 use crate::recap;
 use crate::resources::ResourceAbilityRequest;
 use crate::session_sigs::{SessionParams, SessionSigs, SessionSigsError, SessionSigsRequest};
@@ -41,6 +41,15 @@ pub enum PkpSessionError {
     /// was set in the session parameters.
     #[error("the PKP SIWE's {0} is fixed and cannot be set")]
     FixedSiweField(&'static str),
+    /// A PKP session in the v8 (Naga) format. Naga nodes sign PKP session keys only through
+    /// `/web/sign_session_key/v2`, whose requests are end-to-end encrypted to each node's
+    /// identity key; this crate speaks the Datil `/v1` endpoint only.
+    #[error(
+        "PKP sessions in the v8 (Naga) format are not supported: Naga nodes sign PKP session keys only through \
+         /web/sign_session_key/v2, end-to-end encrypted to each node's identity key, which this crate does not \
+         implement; use the v7 (Datil) format, or a wallet (EOA) session for Naga"
+    )]
+    NagaUnsupported,
 }
 
 /// PKP session signatures and the network-signed AuthSig they embed.
@@ -166,6 +175,9 @@ impl PkpSessionSigsRequest {
 
     // The checks of `validate`, keeping the checked node list.
     fn checked_nodes(&self) -> Result<NodeList, PkpSessionError> {
+        if self.params.format != SessionFormat::V1 {
+            return Err(PkpSessionError::NagaUnsupported);
+        }
         let nodes = self.session_request().checked_nodes()?;
         if self.auth_methods.is_empty() && self.lit_action.is_none() {
             return Err(PkpSessionError::NoAuth);
@@ -229,8 +241,9 @@ impl PkpSessionSigsRequest {
         key_id: &KeyId,
         signed: &SignedSessionKey,
     ) -> Result<SessionSigs, PkpSessionError> {
+        self.checked_nodes()?;
         let session = self.session_request();
-        let nodes = session.checked_nodes()?;
+        let nodes = session.session_nodes()?;
         Ok(session.template(&signed.auth_sig).sign(store, key_id, &nodes)?)
     }
 

@@ -6,7 +6,9 @@
 //! - [`auth_sig`]: the JSON AuthSig ([`JsonAuthSig`]) of wallets, the network and session
 //!   signatures, its `derivedVia`/`algo` values and its key order.
 //! - [`session_message`]: the per-node signed message, writer and reader, per
-//!   [`SessionFormat`].
+//!   [`SessionFormat`] (Datil's V1, Naga's V2 with its per-node `maxPrice`).
+//! - [`price`]: the `U256` amounts Naga reads ([`Price`]): `maxPrice`, node prices, the
+//!   payment-delegation `max_price`.
 //! - [`sign_session_key`]: the PKP `sign_session_key` request, headers and answer.
 //!
 //! Nothing here signs, sends or decides: minting is [`crate::session_sigs`] and [`crate::pkp`],
@@ -14,6 +16,7 @@
 
 pub mod auth_sig;
 pub mod node_url;
+pub mod price;
 pub mod session_message;
 pub mod sign_session_key;
 
@@ -22,6 +25,7 @@ pub use auth_sig::{
     DERIVED_VIA_LIT_BLS, DERIVED_VIA_SESSION, DERIVED_VIA_WALLET, SESSION_URI_PREFIX,
 };
 pub use node_url::{normalize_node_address, NodeList, NodeListError, NodeUrl, NodeUrlError};
+pub use price::{Price, PriceError};
 pub use session_message::{
     MessageWriter, NodeFields, SessionFormat, SessionKeySignedMessage, SignedMessage, SignedRequest, SignedResource,
 };

@@ -1,17 +1,19 @@
-//! The message a session key signs for one node (the node's `SessionKeySignedMessage`): written
-//! here for minting and read here for verification, from one definition of its fields
-//! ([`SessionKeySignedMessage`]).
+//! The message a session key signs for one node (the nodes' `SessionKeySignedMessage` and
+//! `SessionKeySignedMessageV2`): written here for minting and read here for verification, from
+//! one definition of its fields ([`SessionKeySignedMessage`]).
 //!
 //! Which layout is selected by [`SessionFormat`]. Everything but the per-node fields
-//! ([`NodeFields`]) is the same for every node of a session, so [`MessageWriter`] serialises it
-//! once and each node's message only adds its own fields.
+//! ([`NodeFields`]: the node's address and, in V2, its `maxPrice`) is the same for every node of
+//! a session, so [`MessageWriter`] serialises it once and each node's message only adds its own
+//! fields.
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::auth_sig::{CapabilityAuthSig, JsonStr};
 use super::node_url::NodeUrl;
+use super::price::{Price, PriceError};
 use crate::jcs;
 use crate::resources::ResourceAbilityRequest;
 use crate::timestamp::Timestamp;
@@ -26,19 +28,49 @@ use ed25519_dalek::VerifyingKey;
 pub enum SessionFormat {
     /// The Datil network's `SessionKeySignedMessage`, as the JS SDK v7 writes it: `sessionKey,
     /// resourceAbilityRequests, capabilities, issuedAt, expiration, nodeAddress`, each resource
-    /// as `{resource, resourcePrefix}`.
+    /// as `{resource, resourcePrefix}`, capabilities as given.
     #[default]
     V1,
+    /// The Naga network's `SessionKeySignedMessageV2`, as the JS SDK v8 writes it: V1's fields,
+    /// then `maxPrice` (a JSON string, `0x` + lowercase hex); each resource as
+    /// `{resourcePrefix, resource}`; each capability rebuilt as a JSON AuthSig (`sig,
+    /// derivedVia, signedMessage, address[, algo]`, other keys dropped). Naga nodes require
+    /// `maxPrice`; Datil nodes ignore it, so V2 serves both generations.
+    V2,
+}
+
+impl SessionFormat {
+    /// `v7` or `v8`: the JS SDK generation that writes it (and the CLI's `--format` value).
+    pub const fn sdk_name(self) -> &'static str {
+        match self {
+            Self::V1 => "v7",
+            Self::V2 => "v8",
+        }
+    }
+
+    /// `Datil` or `Naga`: the node generation that requires it (a Datil node also reads V2).
+    pub const fn network_name(self) -> &'static str {
+        match self {
+            Self::V1 => "Datil",
+            Self::V2 => "Naga",
+        }
+    }
+}
+
+impl std::fmt::Display for SessionFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.sdk_name(), self.network_name())
+    }
 }
 
 /// The fields of the node's `SessionKeySignedMessage`, in the order they are signed: the one
 /// definition the writer ([`MessageWriter`]) and the reader ([`SignedMessage`]) share.
 ///
-/// `S` holds the string fields, `R` the resource-ability requests, `C` the capability AuthSigs.
-/// The reader ignores unknown keys, as the node does.
+/// `S` holds the string fields, `R` the resource-ability requests, `C` the capability AuthSigs,
+/// `P` the V2 `maxPrice` (absent in V1). The reader ignores unknown keys, as the nodes do.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SessionKeySignedMessage<S, R, C> {
+pub struct SessionKeySignedMessage<S, R, C, P> {
     /// The session public key, hex.
     pub session_key: S,
     /// What the session may do.
@@ -51,10 +83,21 @@ pub struct SessionKeySignedMessage<S, R, C> {
     pub expiration: S,
     /// The node URL the session was signed for.
     pub node_address: S,
+    /// V2: the most the user pays this node for the request (`U256`).
+    #[serde(default = "absent", skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<P>,
 }
 
-/// A parsed `signedMessage`, borrowing from its text where the JSON has no escapes.
-pub type SignedMessage<'a> = SessionKeySignedMessage<JsonStr<'a>, Vec<SignedRequest<'a>>, Vec<CapabilityAuthSig<'a>>>;
+// `#[serde(default)]` would demand `P: Default` (a borrowed `&RawValue` is not).
+fn absent<P>() -> Option<P> {
+    None
+}
+
+/// A parsed `signedMessage`, borrowing from its text where the JSON has no escapes. `maxPrice`
+/// is kept as its raw JSON (a Datil node reads any value there); [`SignedMessage::max_price`]
+/// reads it as a Naga node does.
+pub type SignedMessage<'a> =
+    SessionKeySignedMessage<JsonStr<'a>, Vec<SignedRequest<'a>>, Vec<CapabilityAuthSig<'a>>, &'a RawValue>;
 
 /// One `resourceAbilityRequests` entry as read (`data` and other keys ignored).
 #[derive(Debug, Clone, Deserialize)]
@@ -79,15 +122,45 @@ pub struct SignedResource<'a> {
 }
 
 impl<'a> SignedMessage<'a> {
-    /// Parses `text` as the Datil node does ([`SessionFormat::V1`]).
+    /// Parses `text` as the Datil node does ([`SessionFormat::V1`]): either layout, `maxPrice`
+    /// not looked at.
     pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
         serde_json::from_str(text)
     }
 
-    /// Parses `text` as a node expecting `format` does.
+    /// Parses `text` as a node expecting `format` does: a Naga node ([`SessionFormat::V2`])
+    /// also requires `maxPrice`, a JSON string of decimal or `0x`-hex digits below 2^256.
+    ///
+    /// ```
+    /// use lit_session_signer::protocol::{SessionFormat, SignedMessage};
+    /// let v1 = r#"{"sessionKey":"ab","resourceAbilityRequests":[],"capabilities":[],"issuedAt":"i","expiration":"e","nodeAddress":"n"}"#;
+    /// assert!(SignedMessage::parse_as(SessionFormat::V1, v1).is_ok());
+    /// let err = SignedMessage::parse_as(SessionFormat::V2, v1).unwrap_err();
+    /// assert_eq!(err.to_string(), "missing field `maxPrice`");
+    /// ```
     pub fn parse_as(format: SessionFormat, text: &'a str) -> Result<Self, serde_json::Error> {
+        let message = Self::parse(text)?;
         match format {
-            SessionFormat::V1 => Self::parse(text),
+            SessionFormat::V1 => Ok(message),
+            SessionFormat::V2 => match message.max_price() {
+                None => Err(serde::de::Error::missing_field("maxPrice")),
+                Some(Err(e)) => Err(serde::de::Error::custom(format_args!("maxPrice: {e}"))),
+                Some(Ok(_)) => Ok(message),
+            },
+        }
+    }
+
+    /// The signed `maxPrice` as a Naga node reads it (`None` when absent or `null`).
+    pub fn max_price(&self) -> Option<Result<Price, PriceError>> {
+        self.max_price.map(|raw| Price::from_json_str(raw.get()))
+    }
+
+    /// The layout the message has: V2 when it carries a `maxPrice`.
+    pub fn format(&self) -> SessionFormat {
+        if self.max_price.is_some() {
+            SessionFormat::V2
+        } else {
+            SessionFormat::V1
         }
     }
 }
@@ -98,12 +171,21 @@ impl<'a> SignedMessage<'a> {
 pub struct NodeFields<'a> {
     /// The node, signed as `nodeAddress`.
     pub node_address: &'a NodeUrl,
+    /// V2: the node's `maxPrice`. Unset, a V2 message signs [`Price::DEFAULT_USER_MAX`], what
+    /// the v8 SDK gives a lone node priced 0.
+    pub max_price: Option<Price>,
 }
 
 impl<'a> NodeFields<'a> {
     /// The fields for `node`.
     pub fn new(node: &'a NodeUrl) -> Self {
-        Self { node_address: node }
+        Self { node_address: node, max_price: None }
+    }
+
+    /// Sets the node's `maxPrice` (written by V2 only).
+    pub fn with_max_price(mut self, max_price: Price) -> Self {
+        self.max_price = Some(max_price);
+        self
     }
 }
 
@@ -184,21 +266,19 @@ impl MessageWriter {
         issued_at: Timestamp,
         expiration: Timestamp,
     ) -> Self {
-        let requests = match format {
-            // Resource objects as the v7 SDK's class instances: `{resource, resourcePrefix}`.
-            SessionFormat::V1 => {
-                let values: Vec<Value> = requests
-                    .iter()
-                    .map(|r| serde_json::to_value(r).expect("a resource-ability request serialises to JSON"))
-                    .collect();
-                js_array(values.iter())
+        let requests: Vec<Value> = requests.iter().map(|r| request_json(format, r)).collect();
+        let capabilities = match format {
+            SessionFormat::V1 => js_array(capabilities.iter()),
+            SessionFormat::V2 => {
+                let rebuilt: Vec<Value> = capabilities.iter().map(auth_sig_schema).collect();
+                js_array(rebuilt.iter())
             }
         };
         Self {
             format,
             session_key: js_string(&hex::encode(session_key.as_bytes())),
-            requests: raw(requests),
-            capabilities: raw(js_array(capabilities.iter())),
+            requests: raw(js_array(requests.iter())),
+            capabilities: raw(capabilities),
             issued_at: js_string(&issued_at.to_string()),
             expiration: js_string(&expiration.to_string()),
         }
@@ -211,18 +291,60 @@ impl MessageWriter {
 
     /// The `signedMessage` text for one node.
     pub fn message(&self, node: NodeFields<'_>) -> String {
-        let message = match self.format {
-            SessionFormat::V1 => SessionKeySignedMessage {
-                session_key: Out::Json(&self.session_key),
-                resource_ability_requests: &*self.requests,
-                capabilities: &*self.capabilities,
-                issued_at: Out::Json(&self.issued_at),
-                expiration: Out::Json(&self.expiration),
-                node_address: Out::Str(node.node_address.as_str()),
-            },
+        let max_price = match self.format {
+            SessionFormat::V1 => None,
+            SessionFormat::V2 => Some(node.max_price.unwrap_or(Price::DEFAULT_USER_MAX).to_hex()),
+        };
+        let message = SessionKeySignedMessage {
+            session_key: Out::Json(&self.session_key),
+            resource_ability_requests: &*self.requests,
+            capabilities: &*self.capabilities,
+            issued_at: Out::Json(&self.issued_at),
+            expiration: Out::Json(&self.expiration),
+            node_address: Out::Str(node.node_address.as_str()),
+            max_price: max_price.as_deref().map(Out::Str),
         };
         serde_json::to_string(&message).expect("JSON texts and strings serialise")
     }
+}
+
+// One `resourceAbilityRequests` entry. V1 keeps the v7 SDK's class-instance key order
+// `{resource, resourcePrefix}`; the v8 SDK's schema rebuilds it as `{resourcePrefix, resource}`.
+// `data` (an `nb` object) follows the ability when the request has one.
+fn request_json(format: SessionFormat, r: &ResourceAbilityRequest) -> Value {
+    let (prefix, id) = (Value::from(r.resource().prefix().as_str()), Value::from(r.resource().id()));
+    let mut resource = Map::new();
+    match format {
+        SessionFormat::V1 => {
+            resource.insert("resource".into(), id);
+            resource.insert("resourcePrefix".into(), prefix);
+        }
+        SessionFormat::V2 => {
+            resource.insert("resourcePrefix".into(), prefix);
+            resource.insert("resource".into(), id);
+        }
+    }
+    let mut entry = Map::new();
+    entry.insert("resource".into(), Value::Object(resource));
+    entry.insert("ability".into(), Value::from(r.ability().as_str()));
+    if let Some(data) = r.data() {
+        entry.insert("data".into(), Value::Object(data.clone()));
+    }
+    Value::Object(entry)
+}
+
+/// The v8 SDK's `AuthSigSchema` rebuild of a capability: `sig, derivedVia, signedMessage,
+/// address`, then `algo` when present, every other key dropped. Anything but an object is
+/// written as is (callers check the shape before).
+fn auth_sig_schema(capability: &Value) -> Value {
+    let Value::Object(given) = capability else { return capability.clone() };
+    let mut out = Map::new();
+    for key in ["sig", "derivedVia", "signedMessage", "address", "algo"] {
+        if let Some(v) = given.get(key) {
+            out.insert(key.into(), v.clone());
+        }
+    }
+    Value::Object(out)
 }
 
 #[cfg(test)]
@@ -241,7 +363,7 @@ mod tests {
     // A writer → reader round trip per format: what is written reads back field for field.
     #[test]
     fn every_format_reads_back_what_it_writes() {
-        let formats = [SessionFormat::V1];
+        let formats = [SessionFormat::V1, SessionFormat::V2];
         let requests: Vec<ResourceAbilityRequest> =
             ["lit-pkp://*=pkp-signing", "lit-litaction://QmX=lit-action-execution"]
                 .iter()
@@ -256,9 +378,15 @@ mod tests {
         for format in formats {
             let writer =
                 MessageWriter::new(format, &key(), &requests, std::slice::from_ref(&capability), issued_at, expiration);
-            for node in &nodes {
-                let text = writer.message(NodeFields::new(node));
+            for (i, node) in nodes.iter().enumerate() {
+                let price = Price::from(1000 + i as u64);
+                let text = writer.message(NodeFields::new(node).with_max_price(price));
                 let read = SignedMessage::parse_as(format, &text).unwrap();
+                assert_eq!(read.format(), format);
+                match format {
+                    SessionFormat::V1 => assert!(read.max_price().is_none()),
+                    SessionFormat::V2 => assert_eq!(read.max_price(), Some(Ok(price))),
+                }
                 assert_eq!(read.session_key, hex::encode(key().as_bytes()));
                 let got: Vec<(String, String, String)> = read
                     .resource_ability_requests
@@ -300,6 +428,48 @@ mod tests {
                 r#"{{"sessionKey":"{}","resourceAbilityRequests":[{{"resource":{{"resource":"*","resourcePrefix":"lit-pkp"}},"ability":"pkp-signing"}}],"capabilities":[{{"b":1,"a":[0.5]}}],"issuedAt":"2025-03-15T12:34:56.789Z","expiration":"2025-03-15T12:34:56.789Z","nodeAddress":"https://1.2.3.4:443"}}"#,
                 hex::encode(key().as_bytes())
             )
+        );
+    }
+
+    #[test]
+    fn v2_bytes_are_the_v8_sdk_layout() {
+        let requests = vec!["lit-pkp://*=pkp-signing".parse().unwrap()];
+        // Key order rebuilt, unknown keys dropped, `algo` last even for lit.bls.
+        let caps = [
+            serde_json::json!({"address": "0xA", "extra": 1, "signedMessage": "m", "derivedVia": "web3.eth.personal.sign", "sig": "0x1b"}),
+            serde_json::json!({"sig": "{}", "algo": "LIT_BLS", "derivedVia": "lit.bls", "signedMessage": "p", "address": "0xB"}),
+        ];
+        let t: Timestamp = "2025-03-15T12:34:56.789Z".parse().unwrap();
+        let writer = MessageWriter::new(SessionFormat::V2, &key(), &requests, &caps, t, t);
+        let node: NodeUrl = "https://1.2.3.4:443".parse().unwrap();
+        assert_eq!(
+            writer.message(NodeFields::new(&node).with_max_price(Price::ZERO)),
+            format!(
+                r#"{{"sessionKey":"{}","resourceAbilityRequests":[{{"resource":{{"resourcePrefix":"lit-pkp","resource":"*"}},"ability":"pkp-signing"}}],"capabilities":[{{"sig":"0x1b","derivedVia":"web3.eth.personal.sign","signedMessage":"m","address":"0xA"}},{{"sig":"{{}}","derivedVia":"lit.bls","signedMessage":"p","address":"0xB","algo":"LIT_BLS"}}],"issuedAt":"2025-03-15T12:34:56.789Z","expiration":"2025-03-15T12:34:56.789Z","nodeAddress":"https://1.2.3.4:443","maxPrice":"0x0"}}"#,
+                hex::encode(key().as_bytes())
+            )
+        );
+        // Without a price: the SDK's default user maximum.
+        assert!(writer.message(NodeFields::new(&node)).ends_with(&format!(r#""maxPrice":"0x{}"}}"#, "f".repeat(32))));
+    }
+
+    #[test]
+    fn the_naga_reader_requires_a_max_price_in_the_nodes_string_forms() {
+        let base = r#"{"sessionKey":"ab","resourceAbilityRequests":[],"capabilities":[],"issuedAt":"i","expiration":"e","nodeAddress":"n""#;
+        let with = |price: &str| format!(r#"{base},"maxPrice":{price}}}"#);
+        let ok = |text: &str| SignedMessage::parse_as(SessionFormat::V2, text).map(|m| m.max_price());
+        assert_eq!(ok(&with(r#""0x10""#)).unwrap(), Some(Ok(Price::from(16u64))));
+        assert_eq!(ok(&with(r#""16""#)).unwrap(), Some(Ok(Price::from(16u64))));
+        for bad in ["16", "null", r#""-1""#, r#""0x""#, r#""ab""#, r#""\u0031""#] {
+            let text = with(bad);
+            assert!(SignedMessage::parse_as(SessionFormat::V2, &text).is_err(), "{bad}");
+            // A Datil node ignores the field whatever it holds.
+            assert!(SignedMessage::parse_as(SessionFormat::V1, &text).is_ok(), "{bad}");
+        }
+        let missing = format!("{base}}}");
+        assert_eq!(
+            SignedMessage::parse_as(SessionFormat::V2, &missing).unwrap_err().to_string(),
+            "missing field `maxPrice`"
         );
     }
 

@@ -1,6 +1,8 @@
-//! A readable view of a sessionSigs file: per node the session key, nodeAddress, times, resources,
-//! each capability's signer, URI, expiry and grants, and a validity verdict for every resource
-//! the session asks for. `Display` renders a table; the report serialises to JSON.
+//! A readable view of a sessionSigs file: per node the message format, session key, nodeAddress,
+//! `maxPrice`, times, resources, each capability's signer, URI, expiry and grants, the payment
+//! delegations and whether the signed `maxPrice` stays within them, and a validity verdict for
+//! every resource the session asks for. `Display` renders a table; the report serialises to
+//! JSON.
 
 use std::fmt;
 
@@ -10,8 +12,10 @@ use super::capability::CheckedCapability;
 use super::error::VerifyError;
 use super::file::SessionSigsEntry;
 use super::{ed25519, Verifier};
-use crate::protocol::{NodeUrl, SignedMessage};
-use crate::resources::{LitResource, ResourceAbilityRequest};
+use crate::eth::EthAddress;
+use crate::payment_delegation::PaymentDelegationGrant;
+use crate::protocol::{NodeUrl, Price, SignedMessage};
+use crate::resources::{LitAbility, LitResource, ResourceAbilityRequest, ResourcePrefix};
 use crate::Timestamp;
 
 /// The whole report.
@@ -21,6 +25,8 @@ pub struct InspectReport {
     pub now: String,
     /// Whether the strict policy was applied.
     pub strict: bool,
+    /// The node generation whose rules give the verdicts (`datil` or `naga`).
+    pub generation: String,
     /// One per session signature, in file order.
     pub entries: Vec<EntryReport>,
 }
@@ -37,6 +43,12 @@ pub struct EntryReport {
     pub signed_session_key: Option<String>,
     /// The signed `nodeAddress`.
     pub node_address: Option<String>,
+    /// The message layout: `v7 (Datil)` or `v8 (Naga)` (with a `maxPrice`).
+    pub format: Option<String>,
+    /// The signed `maxPrice` as written.
+    pub max_price: Option<String>,
+    /// The signed `maxPrice` in decimal, or why a Naga node cannot read it.
+    pub max_price_decimal: Option<String>,
     /// The signed `issuedAt`.
     pub issued_at: Option<String>,
     /// The signed `expiration`.
@@ -49,6 +61,8 @@ pub struct EntryReport {
     pub resources: Vec<(String, String)>,
     /// The capability AuthSigs.
     pub capabilities: Vec<CapabilityReport>,
+    /// Each payment delegation among the capabilities, checked against the signed `maxPrice`.
+    pub payment_delegations: Vec<PaymentCheck>,
     /// `valid`, `invalid` or `needs-network-key`.
     pub verdict: String,
     /// The first failure, when not valid.
@@ -84,6 +98,25 @@ pub struct CapabilityReport {
     pub grants: Vec<String>,
     /// `valid`, `needs-network-key`, or the failure (signature, time, parse).
     pub status: String,
+}
+
+/// A payment delegation found among a session's capabilities, and whether a Naga node could
+/// charge its delegator for this session.
+#[derive(Clone, Debug, Serialize)]
+pub struct PaymentCheck {
+    /// The capability's 0-based position.
+    pub capability: usize,
+    /// Who pays (the capability's SIWE signer).
+    pub delegator: Option<String>,
+    /// Its `max_price` in hex, `0x`-prefixed.
+    pub max_price: Option<String>,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// Whether the session's user (the signer of the session AuthSig) is a delegatee.
+    pub delegates_to_user: Option<bool>,
+    /// `within` (signed `maxPrice` ≤ `max_price`), `exceeds`, `no maxPrice`, or why the node
+    /// cannot read the delegation.
+    pub max_price_check: String,
 }
 
 /// The verdict for one requested resource.
@@ -159,6 +192,56 @@ fn capability_report(
     }
 }
 
+// Every `lit-paymentdelegation` `Auth/Auth` restriction of a capability, as the node reads them.
+fn payment_checks(
+    index: usize,
+    checked: &CheckedCapability,
+    signed: Option<&Result<Price, String>>,
+    user: Option<EthAddress>,
+) -> Vec<PaymentCheck> {
+    let Ok(siwe) = &checked.siwe else { return Vec::new() };
+    let Ok(recaps) = &siwe.recaps else { return Vec::new() };
+    let scheme = format!("{}://", ResourcePrefix::PaymentDelegation.as_str());
+    let ability = LitAbility::PaymentDelegation.recap_key();
+    let restrictions = recaps
+        .iter()
+        .flat_map(|r| r.attenuations().iter())
+        .filter(|(resource, _)| resource.starts_with(&scheme))
+        .filter_map(|(_, abilities)| abilities.get(&ability))
+        .flatten();
+    restrictions
+        .map(|nb| {
+            let mut check = PaymentCheck {
+                capability: index,
+                delegator: Some(siwe.address.to_checksum()),
+                max_price: None,
+                scopes: Vec::new(),
+                delegates_to_user: None,
+                max_price_check: String::new(),
+            };
+            match PaymentDelegationGrant::from_restriction(nb) {
+                Err(why) => check.max_price_check = format!("unusable: {why}"),
+                Ok(grant) => {
+                    check.max_price = Some(grant.max_price.to_hex());
+                    check.scopes = grant.scopes.iter().map(|s| s.to_string()).collect();
+                    check.delegates_to_user = user.map(|u| grant.delegates_to(&u));
+                    check.max_price_check = match signed {
+                        None => "no maxPrice".to_string(),
+                        Some(Err(why)) => format!("maxPrice unreadable: {why}"),
+                        Some(Ok(p)) if grant.covers(*p) => {
+                            format!("within: maxPrice {} <= max_price {}", p.to_hex(), grant.max_price.to_hex())
+                        }
+                        Some(Ok(p)) => {
+                            format!("exceeds: maxPrice {} > max_price {}", p.to_hex(), grant.max_price.to_hex())
+                        }
+                    };
+                }
+            }
+            check
+        })
+        .collect()
+}
+
 fn entry_report(entry: &SessionSigsEntry, now: Timestamp, verifier: &Verifier) -> EntryReport {
     let sig = &entry.session_sig;
     let parsed = SignedMessage::parse(&sig.signed_message);
@@ -167,12 +250,16 @@ fn entry_report(entry: &SessionSigsEntry, now: Timestamp, verifier: &Verifier) -
         session_key: sig.address.clone(),
         signed_session_key: None,
         node_address: None,
+        format: None,
+        max_price: None,
+        max_price_decimal: None,
         issued_at: None,
         expiration: None,
         seconds_left: None,
         time_left: "-".to_string(),
         resources: Vec::new(),
         capabilities: Vec::new(),
+        payment_delegations: Vec::new(),
         verdict: "invalid".to_string(),
         detail: None,
         requests: Vec::new(),
@@ -191,6 +278,13 @@ fn entry_report(entry: &SessionSigsEntry, now: Timestamp, verifier: &Verifier) -
         report.signed_session_key = Some(msg.session_key.to_string());
     }
     report.node_address = Some(msg.node_address.to_string());
+    report.format = Some(msg.format().to_string());
+    let signed_price = msg.max_price().map(|r| r.map_err(|e| e.to_string()));
+    report.max_price = msg.max_price.map(|raw| raw.get().trim_matches('"').to_string());
+    report.max_price_decimal = signed_price.as_ref().map(|r| match r {
+        Ok(p) => p.to_string(),
+        Err(why) => format!("unreadable: {why}"),
+    });
     report.issued_at = Some(msg.issued_at.to_string());
     report.expiration = Some(msg.expiration.to_string());
     if let Ok(exp) = msg.expiration.parse::<Timestamp>() {
@@ -203,12 +297,19 @@ fn entry_report(entry: &SessionSigsEntry, now: Timestamp, verifier: &Verifier) -
         .iter()
         .map(|r| (format!("{}://{}", r.resource.resource_prefix, r.resource.resource), r.ability.to_string()))
         .collect();
+    let checked: Vec<_> = msg.capabilities.iter().map(|cap| verifier.check_capability(cap, now)).collect();
     report.capabilities = msg
         .capabilities
         .iter()
+        .zip(&checked)
         .enumerate()
-        .map(|(i, cap)| capability_report(i, &cap.address, &verifier.check_capability(cap, now), &sig.address, now))
+        .map(|(i, (cap, c))| capability_report(i, &cap.address, c, &sig.address, now))
         .collect();
+    // The session's user: the signer of the AuthSig bound to this session key.
+    let user =
+        checked.iter().filter(|c| c.bound_to(&sig.address)).find_map(|c| c.siwe.as_ref().ok().map(|s| s.address));
+    report.payment_delegations =
+        checked.iter().enumerate().flat_map(|(i, c)| payment_checks(i, c, signed_price.as_ref(), user)).collect();
 
     let node = entry
         .node
@@ -258,6 +359,7 @@ pub fn inspect(entries: &[SessionSigsEntry], now: Timestamp, verifier: &Verifier
     InspectReport {
         now: now.to_string(),
         strict: verifier.policy().strict,
+        generation: verifier.policy().generation.to_string(),
         entries: entries.iter().map(|e| entry_report(e, now, verifier)).collect(),
     }
 }
@@ -273,7 +375,13 @@ fn short(s: &str, n: usize) -> String {
 
 impl fmt::Display for InspectReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "now {}{}", self.now, if self.strict { " (strict policy)" } else { "" })?;
+        writeln!(
+            f,
+            "now {}, {} nodes' rules{}",
+            self.now,
+            self.generation,
+            if self.strict { " (strict policy)" } else { "" }
+        )?;
         writeln!(f, "{:<30} {:<18} {:<26} {:<20} VERDICT", "NODE", "SESSION KEY", "EXPIRES", "LEFT")?;
         for e in &self.entries {
             let node = e.node.as_deref().or(e.node_address.as_deref()).unwrap_or("-");
@@ -294,7 +402,11 @@ impl fmt::Display for InspectReport {
             if let Some(k) = &e.signed_session_key {
                 writeln!(f, "  signed key    {k}  (differs from the signing key)")?;
             }
+            writeln!(f, "  format        {}", e.format.as_deref().unwrap_or("-"))?;
             writeln!(f, "  node address  {}", e.node_address.as_deref().unwrap_or("-"))?;
+            if let Some(price) = &e.max_price {
+                writeln!(f, "  maxPrice      {price} ({})", e.max_price_decimal.as_deref().unwrap_or("-"))?;
+            }
             writeln!(f, "  issued        {}", e.issued_at.as_deref().unwrap_or("-"))?;
             writeln!(f, "  expires       {} ({})", e.expiration.as_deref().unwrap_or("-"), e.time_left)?;
             for (i, (res, ability)) in e.resources.iter().enumerate() {
@@ -315,6 +427,22 @@ impl fmt::Display for InspectReport {
                     writeln!(f, "      {:<9} {g}", if i == 0 { "grants" } else { "" })?;
                 }
                 writeln!(f, "      status    {}", c.status)?;
+            }
+            for p in &e.payment_delegations {
+                writeln!(
+                    f,
+                    "  payment       capability #{} by {}: max_price {}, scopes {}, delegates to the user: {}",
+                    p.capability,
+                    p.delegator.as_deref().unwrap_or("-"),
+                    p.max_price.as_deref().unwrap_or("-"),
+                    if p.scopes.is_empty() { "-".to_string() } else { p.scopes.join(",") },
+                    match p.delegates_to_user {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "-",
+                    }
+                )?;
+                writeln!(f, "      check     {}", p.max_price_check)?;
             }
             for r in &e.requests {
                 let said = r.detail.as_deref().unwrap_or(&r.verdict);

@@ -4,7 +4,9 @@
 //! The node's rules, in order (each failure is a [`VerifyError`] variant naming the rule):
 //! 1. ed25519 `verify_strict` of `sig` over the raw bytes of `signedMessage` with the key in
 //!    `address`;
-//! 2. `signedMessage` parses ([`SignedMessage`]);
+//! 2. `signedMessage` parses ([`SignedMessage`]) as the policy's node [`Generation`] reads it: a
+//!    Datil node reads either layout, a Naga node requires V2's `maxPrice` (a JSON string,
+//!    decimal or `0x`-hex, below 2^256);
 //! 3. some `resourceAbilityRequests` entry has the requested prefix and `*` or the requested id;
 //! 4. issuedAt ≤ now + 60 s, expiration ≥ issuedAt, expiration ≥ now − 60 s,
 //!    expiration ≤ issuedAt + 30 days;
@@ -43,19 +45,68 @@ pub use capability::{CapabilityKind, CheckedCapability, Passed, SignatureStatus,
 pub use ed25519::{has_canonical_y, is_canonical_scalar, is_small_order_encoding};
 pub use error::{CapabilityError, VerifyError};
 pub use file::{parse_session_sigs, select_session_sig, SessionSigsEntry, SessionSigsFileError};
-pub use inspect::{human_duration, inspect, CapabilityReport, EntryReport, InspectReport, RequestVerdict};
+pub use inspect::{
+    human_duration, inspect, CapabilityReport, EntryReport, InspectReport, PaymentCheck, RequestVerdict,
+};
 // The signed message and AuthSig formats, read here, are defined with the wire format.
 pub use crate::protocol::{normalize_node_address, CapabilityAuthSig, SignedMessage, SignedRequest, SignedResource};
 pub use rules::NODE_MAX_LIFETIME;
 
 use crate::bls::NetworkPublicKey;
 use crate::eth::EthAddress;
-use crate::protocol::{JsonAuthSig, NodeUrl};
+use crate::protocol::{JsonAuthSig, NodeUrl, SessionFormat};
 use crate::resources::ResourceAbilityRequest;
 use crate::session_sigs::SessionSig;
 use crate::Timestamp;
 
-/// What to check beyond the node's rules. The default is the node's behaviour.
+/// Which generation of Lit nodes verifies: it decides how the signed message is read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Generation {
+    /// Datil (`LIT-Protocol/Node`, JS SDK v7): reads V1 and V2 messages alike (an extra
+    /// `maxPrice` is ignored).
+    #[default]
+    Datil,
+    /// Naga (`lit-peer`, JS SDK v8): reads V2 only; `maxPrice` is required.
+    Naga,
+}
+
+impl Generation {
+    /// The layout its nodes parse ([`SignedMessage::parse_as`]).
+    pub const fn format(self) -> SessionFormat {
+        match self {
+            Self::Datil => SessionFormat::V1,
+            Self::Naga => SessionFormat::V2,
+        }
+    }
+
+    /// `datil` or `naga`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Datil => "datil",
+            Self::Naga => "naga",
+        }
+    }
+}
+
+impl std::str::FromStr for Generation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "datil" => Ok(Self::Datil),
+            "naga" => Ok(Self::Naga),
+            other => Err(format!("unknown network generation {other:?} (expected datil or naga)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Generation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What to check beyond the node's rules. The default is the node's behaviour (a Datil node).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyPolicy {
     /// Apply the strict rules below.
@@ -68,18 +119,38 @@ pub struct VerifyPolicy {
     /// its network's; several allow for key rotation or several networks). Empty: such
     /// capabilities give [`VerifyError::NeedsNetworkKey`].
     pub network_keys: Vec<NetworkPublicKey>,
+    /// The node generation whose reading of the signed message applies.
+    pub generation: Generation,
 }
 
 impl VerifyPolicy {
     /// Exactly the node's rules.
     pub fn node() -> Self {
-        Self { strict: false, allowed_domains: Vec::new(), max_lifetime: NODE_MAX_LIFETIME, network_keys: Vec::new() }
+        Self {
+            strict: false,
+            allowed_domains: Vec::new(),
+            max_lifetime: NODE_MAX_LIFETIME,
+            network_keys: Vec::new(),
+            generation: Generation::Datil,
+        }
     }
 
     /// The node's rules plus the strict ones, any domain, at most 24 hours (the SDK's default
     /// session lifetime).
     pub fn strict() -> Self {
-        Self { strict: true, allowed_domains: Vec::new(), max_lifetime: Duration::hours(24), network_keys: Vec::new() }
+        Self { strict: true, max_lifetime: Duration::hours(24), ..Self::node() }
+    }
+
+    /// Verifies as the nodes of `generation` do.
+    ///
+    /// ```
+    /// use lit_session_signer::verify::{Generation, VerifyPolicy};
+    /// let naga = VerifyPolicy::node().for_generation(Generation::Naga);
+    /// assert_eq!(naga.generation, Generation::Naga);
+    /// ```
+    pub fn for_generation(mut self, generation: Generation) -> Self {
+        self.generation = generation;
+        self
     }
 
     /// Restricts the SIWE domains (strict only).

@@ -45,9 +45,9 @@ pub(crate) fn check_message(
     policy: &VerifyPolicy,
     cache: Option<&CapabilityCache>,
 ) -> Result<Verified, VerifyError> {
-    // 2. Parse.
-    let msg =
-        SignedMessage::parse(&session_sig.signed_message).map_err(|e| VerifyError::SignedMessage(e.to_string()))?;
+    // 2. Parse, as the policy's node generation does.
+    let msg = SignedMessage::parse_as(policy.generation.format(), &session_sig.signed_message)
+        .map_err(|e| VerifyError::SignedMessage(e.to_string()))?;
 
     // 3. A request for the same prefix and `*` or the same id (the ability is not looked at).
     let resource = request.resource();

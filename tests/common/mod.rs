@@ -24,16 +24,33 @@ pub fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
 }
 
+/// The JS interop folder for the Lit JS SDK v8 (Naga) (`interop/v8/`).
+pub fn v8_interop_dir() -> PathBuf {
+    interop_dir().join("v8")
+}
+
 /// Whether the Lit JS SDK can run (node and `interop/node_modules`). Panics instead of skipping
 /// when `LIT_REQUIRE_INTEROP=1` (CI); otherwise prints a loud skip line naming `what`.
 pub fn js_available(what: &str) -> bool {
-    let has_modules = interop_dir().join("node_modules/@lit-protocol/lit-node-client-nodejs").is_dir();
+    js_ready(&interop_dir(), "@lit-protocol/lit-node-client-nodejs", "interop/", what)
+}
+
+/// Like [`js_available`], for the Lit JS SDK v8 (node and `interop/v8/node_modules`).
+pub fn js_v8_available(what: &str) -> bool {
+    js_ready(&v8_interop_dir(), "@lit-protocol/networks", "interop/v8/", what)
+}
+
+fn js_ready(dir: &std::path::Path, package: &str, folder: &str, what: &str) -> bool {
+    let has_modules = dir.join("node_modules").join(package).is_dir();
     let has_node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
     if has_modules && has_node {
         return true;
     }
-    let why =
-        if has_node { "interop/node_modules is missing (run npm ci in interop/)" } else { "node is not installed" };
+    let why = if has_node {
+        format!("{folder}node_modules is missing (run npm ci in {folder})")
+    } else {
+        "node is not installed".to_string()
+    };
     if std::env::var("LIT_REQUIRE_INTEROP").as_deref() == Ok("1") {
         panic!("interop tests required but {why}");
     }

@@ -11,9 +11,6 @@ pub struct Args {
     /// The signing wallet (the credits' owner for a delegation).
     #[command(flatten)]
     wallet: wallet_cmd::WalletArgs,
-    /// SIWE nonce: a recent Ethereum block hash.
-    #[arg(long, value_name = "0xBLOCKHASH")]
-    nonce: String,
     /// Capacity credit NFT id (decimal); default: any of the owner's credits (`*`).
     #[arg(long, value_name = "ID")]
     token_id: Option<String>,
@@ -26,25 +23,47 @@ pub struct Args {
     /// How many uses.
     #[arg(long, value_name = "N")]
     uses: Option<u64>,
+    #[command(flatten)]
+    siwe: DelegationSiweArgs,
+}
+
+/// The SIWE flags every delegation AuthSig takes (`capacity-delegation`, `payment-delegation`).
+#[derive(clap::Args)]
+pub struct DelegationSiweArgs {
+    /// SIWE nonce: a recent Ethereum block hash.
+    #[arg(long, value_name = "0xBLOCKHASH")]
+    pub nonce: String,
     /// Expiration (default: now + 7 days).
     #[arg(long, value_name = "RFC3339")]
-    expiration: Option<String>,
+    pub expiration: Option<String>,
     /// Fix the clock for reproducible output.
     #[arg(long, value_name = "RFC3339")]
-    now: Option<String>,
+    pub now: Option<String>,
     /// SIWE domain (default localhost).
     #[arg(long, value_name = "D")]
-    domain: Option<String>,
+    pub domain: Option<String>,
     /// SIWE statement (default: the SDK's test statement).
     #[arg(long, value_name = "S")]
-    statement: Option<String>,
+    pub statement: Option<String>,
+}
+
+impl DelegationSiweArgs {
+    /// `--now`, or the clock.
+    pub fn now(&self) -> Result<Timestamp, CliError> {
+        match &self.now {
+            Some(n) => input::timestamp("--now", n),
+            None => Ok(Timestamp::now()),
+        }
+    }
+
+    /// `--expiration`, if given.
+    pub fn expiration(&self) -> Result<Option<Timestamp>, CliError> {
+        self.expiration.as_deref().map(|e| input::timestamp("--expiration", e)).transpose()
+    }
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
-    let now = match &args.now {
-        Some(n) => input::timestamp("--now", n)?,
-        None => Timestamp::now(),
-    };
+    let now = args.siwe.now()?;
     let delegation = CapacityDelegation {
         token_id: args.token_id,
         delegatees: if args.no_delegatees {
@@ -55,13 +74,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
             Some(args.delegatees)
         },
         uses: args.uses,
-        expiration: args.expiration.as_deref().map(|e| input::timestamp("--expiration", e)).transpose()?,
-        domain: args.domain,
-        statement: args.statement,
+        expiration: args.siwe.expiration()?,
+        domain: args.siwe.domain,
+        statement: args.siwe.statement,
         allow_empty_delegatees: args.no_delegatees,
     };
     let owner = args.wallet.open()?;
-    let auth_sig = delegation.sign(owner.as_ref(), &args.nonce, now)?;
+    let auth_sig = delegation.sign(owner.as_ref(), &args.siwe.nonce, now)?;
     println!("{}", serde_json::to_string(&auth_sig)?);
     Ok(())
 }

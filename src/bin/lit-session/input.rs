@@ -10,7 +10,8 @@ use lit_session_signer::manager::ManagerError;
 #[cfg(feature = "pkcs11")]
 use lit_session_signer::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::pkp::PkpSessionError;
-use lit_session_signer::protocol::{NodeListError, NodeUrl};
+use lit_session_signer::pricing::PricingError;
+use lit_session_signer::protocol::{NodeListError, NodeUrl, Price, SessionFormat};
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::secret_file;
 use lit_session_signer::session_sigs::SessionSigsError;
@@ -44,6 +45,12 @@ fn flag_hint(e: &(dyn Error + 'static)) -> Option<&'static str> {
     match session {
         SessionSigsError::Nodes(NodeListError::Empty) => Some("at least one --node is required"),
         SessionSigsError::NoRequests => Some("at least one --resource is required"),
+        SessionSigsError::Pricing(p) => Some(match p {
+            PricingError::ThresholdZero | PricingError::ThresholdAboveNodes { .. } => "see --threshold",
+            PricingError::UnknownNode(_) | PricingError::DuplicateNodePrice(_) => "see --node-price",
+            _ => "raise --max-price or lower --threshold",
+        }),
+        SessionSigsError::ResourceNotInFormat { .. } => Some("see --resource and --format"),
         _ => None,
     }
 }
@@ -74,6 +81,35 @@ pub fn node_urls(values: &[String]) -> Result<Vec<NodeUrl>, CliError> {
 /// `--resource` values as resource-ability requests.
 pub fn requests(values: &[String]) -> Result<Vec<ResourceAbilityRequest>, CliError> {
     values.iter().map(|r| r.parse().map_err(|e| CliError(format!("--resource {r}: {e}")))).collect()
+}
+
+/// The `--format` values.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum FormatArg {
+    /// Datil: the JS SDK v7's bytes.
+    V7,
+    /// Naga: the JS SDK v8's bytes (per-node maxPrice).
+    V8,
+}
+
+impl From<FormatArg> for SessionFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::V7 => SessionFormat::V1,
+            FormatArg::V8 => SessionFormat::V2,
+        }
+    }
+}
+
+/// A price flag value: decimal or `0x`-hex, below 2^256.
+pub fn price(flag: &str, value: &str) -> Result<Price, CliError> {
+    value.trim().parse().map_err(|e| CliError(format!("{flag}: {e}")))
+}
+
+/// Whether a capability AuthSig grants capacity credits (`lit-ratelimitincrease`), which
+/// Naga nodes do not know.
+pub fn is_capacity_delegation(capability: &Value) -> bool {
+    capability.get("signedMessage").and_then(Value::as_str).is_some_and(|m| m.contains("for 'lit-ratelimitincrease://"))
 }
 
 /// `--nonce`, which must not be blank.

@@ -21,6 +21,8 @@ pub struct Args {
     json: bool,
     #[command(flatten)]
     network_keys: crate::verify_cmd::NetworkKeyArgs,
+    #[command(flatten)]
+    generation: crate::verify_cmd::GenerationArg,
 }
 
 /// Prints the report.
@@ -33,7 +35,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Some(t) => crate::input::timestamp("--now", t)?,
         None => Timestamp::now(),
     };
-    let policy = args.network_keys.apply(VerifyPolicy::node())?;
+    let policy = args.generation.apply(args.network_keys.apply(VerifyPolicy::node())?)?;
     let mut report = inspect(&entries, now, &Verifier::new(policy));
     crate::verify_cmd::add_flag_hints(&mut report);
     if args.json {

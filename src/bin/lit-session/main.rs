@@ -8,6 +8,7 @@ mod input;
 mod inspect_cmd;
 mod keys_cmd;
 mod log_output;
+mod payment_cmd;
 #[cfg(feature = "http")]
 mod pkp_cmd;
 mod recap_cmd;
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Mint Lit Protocol session signatures byte-identical to the Lit JS SDK v7.
+/// Mint Lit Protocol session signatures byte-identical to the Lit JS SDK v7 (Datil) or v8 (Naga).
 #[derive(Parser)]
 #[command(name = "lit-session", version, about)]
 struct Cli {
@@ -30,7 +31,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Mint the per-node sessionSigs map (getSessionSigs) and print it as JSON.
+    /// Mint the per-node sessionSigs map (getSessionSigs; --format v8: issueSessionFromContext) and print it as JSON.
     SessionSigs(Box<session_sigs_cmd::Args>),
     /// Mint PKP / Lit Action session sigs (getPkpSessionSigs): the nodes sign the session key with the PKP.
     #[cfg(feature = "http")]
@@ -51,8 +52,10 @@ enum Command {
         #[arg(long, value_name = "HEX")]
         data_hash: String,
     },
-    /// Print a capacity-delegation AuthSig (createCapacityDelegationAuthSig) for --capability-auth-sig.
+    /// Print a capacity-delegation AuthSig (createCapacityDelegationAuthSig) for --capability-auth-sig (v7).
     CapacityDelegation(Box<capacity_cmd::Args>),
+    /// Print a payment-delegation AuthSig (createPaymentDelegationAuthSig) for --capability-auth-sig (v8).
+    PaymentDelegation(Box<payment_cmd::Args>),
     /// Session keys on a PKCS#11 token (generate, list, delete).
     #[command(subcommand)]
     Keys(keys_cmd::KeysCommand),
@@ -108,6 +111,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keys(cmd) => keys_cmd::run(cmd),
         Command::Wallet(cmd) => wallet_cmd::run(cmd),
         Command::CapacityDelegation(args) => capacity_cmd::run(*args),
+        Command::PaymentDelegation(args) => payment_cmd::run(*args),
         Command::Verify(args) => verify_cmd::run(args),
         Command::Inspect(args) => inspect_cmd::run(args),
     }

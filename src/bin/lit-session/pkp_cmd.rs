@@ -70,6 +70,10 @@ pub struct Args {
     /// SIWE domain (default litprotocol.com).
     #[arg(long, value_name = "D")]
     domain: Option<String>,
+    /// The signed-message format; only v7 (Datil): Naga's PKP flow is end-to-end encrypted and
+    /// not supported.
+    #[arg(long, value_enum, default_value = "v7")]
+    format: input::FormatArg,
 }
 
 pub fn run(args: Args) -> Result<(), CliError> {
@@ -130,6 +134,7 @@ fn build_request(args: &Args) -> Result<PkpSessionSigsRequest, CliError> {
         request.params.expiration = Some(input::timestamp("--expiration", exp)?);
     }
     request.params.siwe.domain = args.domain.clone();
+    request.params.format = args.format.into();
     for path in &args.capability_auth_sigs {
         request.params.capability_auth_sigs.push(input::read_json(path, "--capability-auth-sig")?);
     }

@@ -7,7 +7,7 @@ use lit_session_signer::bls::NetworkPublicKey;
 use lit_session_signer::protocol::NodeUrl;
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::verify::{
-    parse_session_sigs, select_session_sig, InspectReport, Verifier, VerifyError, VerifyPolicy,
+    parse_session_sigs, select_session_sig, Generation, InspectReport, Verifier, VerifyError, VerifyPolicy,
 };
 use lit_session_signer::Timestamp;
 
@@ -34,6 +34,25 @@ pub struct Args {
     strict: bool,
     #[command(flatten)]
     network_keys: NetworkKeyArgs,
+    #[command(flatten)]
+    generation: GenerationArg,
+}
+
+/// Which node generation's rules apply.
+#[derive(clap::Args)]
+pub struct GenerationArg {
+    /// Verify as the nodes of this generation: datil (JS SDK v7; reads v7 and v8 messages) or
+    /// naga (JS SDK v8; requires the v8 message's maxPrice).
+    #[arg(long = "network", value_name = "datil|naga", default_value = "datil")]
+    network: String,
+}
+
+impl GenerationArg {
+    /// `policy` for the generation given.
+    pub fn apply(&self, policy: VerifyPolicy) -> Result<VerifyPolicy, CliError> {
+        let generation: Generation = self.network.parse().map_err(|e| CliError(format!("--network: {e}")))?;
+        Ok(policy.for_generation(generation))
+    }
 }
 
 /// The network BLS public keys that `LIT_BLS` (PKP) capabilities verify against. Public keys,
@@ -125,6 +144,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let entry = select_session_sig(&entries, node.as_str())
         .ok_or_else(|| CliError(format!("--session-sigs {path}: no session sig for node {node}")))?;
     let policy = args.network_keys.apply(if args.strict { VerifyPolicy::strict() } else { VerifyPolicy::node() })?;
+    let policy = args.generation.apply(policy)?;
     match Verifier::new(policy).verify(&entry.session_sig, &node, &request, now) {
         Ok(_) => {
             println!("valid");

@@ -40,11 +40,12 @@ pub enum WalletCommand {
 
 /// Opens the wallet named by `--wallet pkcs11:URI` (flag name `uri_flag`) or
 /// `--wallet-key-file PATH`; exactly one must be given.
-/// The wallet flags shared by `session-sigs` and `capacity-delegation`.
+/// The wallet flags shared by `session-sigs`, `capacity-delegation` and `payment-delegation`
+/// (one of the two is needed; [`WalletArgs::open`] says so otherwise).
 #[derive(clap::Args)]
 pub struct WalletArgs {
     /// File holding the wallet's secp256k1 private key as hex.
-    #[arg(long, value_name = "PATH", required_unless_present = "wallet", conflicts_with = "wallet")]
+    #[arg(long, value_name = "PATH", conflicts_with = "wallet")]
     wallet_key_file: Option<PathBuf>,
     /// The wallet key on a PKCS#11 token instead, by RFC 7512 URI (object=<label> or id=<CKA_ID>).
     #[arg(long, value_name = "pkcs11:URI")]
@@ -52,6 +53,11 @@ pub struct WalletArgs {
 }
 
 impl WalletArgs {
+    /// Whether a wallet flag was given.
+    pub fn given(&self) -> bool {
+        self.wallet_key_file.is_some() || self.wallet.is_some()
+    }
+
     /// Opens the wallet the flags name.
     pub fn open(&self) -> Result<Box<dyn WalletSigner>, CliError> {
         open_wallet(self.wallet_key_file.as_deref(), self.wallet.as_deref(), "--wallet")
