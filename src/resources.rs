@@ -1,5 +1,5 @@
 //! Lit resources and abilities: the five resource prefixes, the six abilities, which ability
-//! each prefix accepts, which network generation knows them, id normalisation and the
+//! each prefix accepts, id normalisation and the
 //! access-control-condition resource id.
 
 use std::fmt;
@@ -8,8 +8,6 @@ use std::str::FromStr;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-
-use crate::protocol::SessionFormat;
 
 /// Errors building a resource or a resource-ability request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -74,16 +72,6 @@ impl ResourcePrefix {
             Self::RateLimitIncrease => "lit-ratelimitincrease",
             Self::PaymentDelegation => "lit-paymentdelegation",
         }
-    }
-
-    /// Whether the nodes of a network generation know the prefix: capacity credits
-    /// (`lit-ratelimitincrease`) are Datil's (the v8 SDK refuses them), payment delegation
-    /// (`lit-paymentdelegation`) is Naga's (a Datil node cannot parse it).
-    pub const fn known_to(self, format: SessionFormat) -> bool {
-        !matches!(
-            (self, format),
-            (Self::RateLimitIncrease, SessionFormat::V2) | (Self::PaymentDelegation, SessionFormat::V1)
-        )
     }
 
     /// Whether a resource of this prefix accepts `ability` (the SDK's `isValidLitAbility`).
@@ -452,9 +440,6 @@ mod tests {
         }
         assert_eq!(accepted, 5);
         assert_eq!(naga_only, 1);
-        assert!(!ResourcePrefix::RateLimitIncrease.known_to(SessionFormat::V2));
-        assert!(!ResourcePrefix::PaymentDelegation.known_to(SessionFormat::V1));
-        assert!(ResourcePrefix::Pkp.known_to(SessionFormat::V1) && ResourcePrefix::Pkp.known_to(SessionFormat::V2));
     }
 
     #[test]

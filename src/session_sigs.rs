@@ -433,7 +433,7 @@ impl SessionParams {
         if self.format == SessionFormat::V1 && self.pricing.is_some() {
             return Err(SessionSigsError::PricingNeedsV8);
         }
-        if let Some(r) = requests.iter().find(|r| !r.resource().prefix().known_to(self.format)) {
+        if let Some(r) = requests.iter().find(|r| !self.format.knows(r.resource().prefix())) {
             let why = match self.format {
                 SessionFormat::V1 => "payment delegation is a Naga feature (use the v8 format)",
                 SessionFormat::V2 => "Naga has no capacity credits (use a payment delegation)",

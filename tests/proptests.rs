@@ -397,7 +397,7 @@ proptest! {
         let (format, generation) =
             if v8 { (SessionFormat::V2, Generation::Naga) } else { (SessionFormat::V1, Generation::Datil) };
         let requests: Vec<ResourceAbilityRequest> =
-            requests.into_iter().filter(|r| r.resource().prefix().known_to(format)).collect();
+            requests.into_iter().filter(|r| format.knows(r.resource().prefix())).collect();
         if requests.is_empty() {
             return Ok(());
         }

@@ -15,7 +15,7 @@ use super::auth_sig::{CapabilityAuthSig, JsonStr};
 use super::node_url::NodeUrl;
 use super::price::{Price, PriceError};
 use crate::jcs;
-use crate::resources::ResourceAbilityRequest;
+use crate::resources::{ResourceAbilityRequest, ResourcePrefix};
 use crate::timestamp::Timestamp;
 use ed25519_dalek::VerifyingKey;
 
@@ -40,6 +40,25 @@ pub enum SessionFormat {
 }
 
 impl SessionFormat {
+    /// Whether the nodes of this generation know resources of `prefix`: capacity credits
+    /// (`lit-ratelimitincrease`) are Datil's (the v8 SDK refuses them), payment delegation
+    /// (`lit-paymentdelegation`) is Naga's (a Datil node cannot parse it).
+    ///
+    /// ```
+    /// use lit_session_signer::protocol::SessionFormat;
+    /// use lit_session_signer::resources::ResourcePrefix;
+    /// assert!(!SessionFormat::V2.knows(ResourcePrefix::RateLimitIncrease));
+    /// assert!(!SessionFormat::V1.knows(ResourcePrefix::PaymentDelegation));
+    /// assert!(SessionFormat::V1.knows(ResourcePrefix::Pkp) && SessionFormat::V2.knows(ResourcePrefix::Pkp));
+    /// ```
+    pub const fn knows(self, prefix: ResourcePrefix) -> bool {
+        !matches!(
+            (prefix, self),
+            (ResourcePrefix::RateLimitIncrease, SessionFormat::V2)
+                | (ResourcePrefix::PaymentDelegation, SessionFormat::V1)
+        )
+    }
+
     /// `v7` or `v8`: the JS SDK generation that writes it (and the CLI's `--format` value).
     pub const fn sdk_name(self) -> &'static str {
         match self {
