@@ -60,8 +60,8 @@ fn body(n: usize) -> serde_json::Value {
 async fn in_process(spec: &SignerSpec, n: usize, requests: usize, concurrency: usize) -> Stats {
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteOptions { durability: Durability::Normal, ..SqliteOptions::default() };
-    let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite"), &options).unwrap());
-    let cache = ServiceStore::auth_sig_cache(store);
+    let store: Arc<dyn ServiceStore> = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite"), &options).unwrap());
+    let cache = lit_session_server::store::auth_sig_cache(store, tokio::runtime::Handle::current());
     let signer = Arc::new(Signer::open(spec, cache).unwrap());
     let input = MintInput {
         nodes: nodes(n).iter().map(|u| signing::parse_node_url(u).unwrap()).collect(),

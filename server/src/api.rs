@@ -27,7 +27,7 @@ use crate::metrics::names;
 use crate::policy::{AuthMethod, CapacityQuery, Decision, Endpoint, RequestedResource, SigsQuery, Verdict};
 use crate::problem::{Kind, Problem};
 use crate::signing::{self, CapacityInput, MintInput, SignError, Timestamp};
-use crate::store::QuotaCharge;
+use crate::store::{QuotaCharge, StoreError};
 
 /// Per-request context set by the outermost middleware.
 #[derive(Clone, Debug)]
@@ -509,7 +509,13 @@ async fn audit(
             app.metrics.inc(s.0, s.1, &[("backend", app.store.backend())]);
             app.set_audit(Some(err.to_string()));
             tracing::error!(request_id = %ctx.request_id, error = %err, "audit append failed; the request fails");
-            Err(Problem::new(Kind::AuditUnavailable, "the audit row could not be written, so nothing is handed out")
+            // The database away (down, hung, failing over) is the store's outage; a database that
+            // answers but refuses the row is the audit log's.
+            let kind = match err {
+                StoreError::Unreachable { .. } => Kind::StoreUnavailable,
+                _ => Kind::AuditUnavailable,
+            };
+            Err(Problem::new(kind, "the audit row could not be written, so nothing is handed out")
                 .with_request_id(&ctx.request_id))
         }
     }
@@ -725,7 +731,9 @@ async fn session_sigs_inner(
                     problem.kind.status().as_u16(),
                 );
                 row.expiration = Some(expiration.to_string());
-                audit(app, ctx, row, None).await?;
+                // Nothing is handed out either way; a row that cannot be written (the store is
+                // what failed) does not hide why the request failed.
+                let _ = audit(app, ctx, row, None).await;
             }
             return Err(problem);
         }
