@@ -111,6 +111,37 @@ struct Inner {
     query_timeout: Duration,
     mint_lock_wait: Duration,
     writer: String,
+    // Until when operations fail at once: set when the database did not answer, so requests
+    // queued behind one another (the session manager serialises minting) do not each wait out
+    // a full timeout. The first operation after it tries the database again.
+    fail_fast_until: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Inner {
+    fn fail_fast(&self, op: &'static str) -> Result<(), StoreError> {
+        let until = *self.fail_fast_until.lock().unwrap_or_else(|p| p.into_inner());
+        match until {
+            Some(t) if tokio::time::Instant::now() < t => Err(StoreError::Unreachable {
+                op,
+                message: "the database did not answer moments ago; not waiting for it again yet".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn record<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut until = self.fail_fast_until.lock().unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Ok(_) => *until = None,
+            Err(StoreError::Unreachable { .. }) => {
+                *until = Some(tokio::time::Instant::now() + self.query_timeout);
+                // Idle connections may lead to the same dead or hung server.
+                self.pool.clear();
+            }
+            Err(_) => {}
+        }
+        result
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -177,6 +208,7 @@ impl PgStore {
                 query_timeout: options.query_timeout,
                 mint_lock_wait: options.mint_lock_wait,
                 writer: options.writer.clone(),
+                fail_fast_until: std::sync::Mutex::new(None),
             }),
         };
         // Migrations may take longer than one query; they get a generous bound of their own.
@@ -255,6 +287,7 @@ impl PgStore {
     where
         F: for<'c> FnOnce(&'c mut Client) -> BoxFut<'c, T>,
     {
+        self.inner.fail_fast(op)?;
         let bound = self.inner.query_timeout;
         let run = async {
             let mut conn = self.inner.pool.get().await?;
@@ -262,12 +295,13 @@ impl PgStore {
             conn.keep();
             Ok(out)
         };
-        match tokio::time::timeout(bound, run).await {
+        let result = match tokio::time::timeout(bound, run).await {
             Ok(r) => r,
             Err(_) => {
                 Err(StoreError::Unreachable { op, message: format!("no answer within {} ms", bound.as_millis()) })
             }
-        }
+        };
+        self.inner.record(result)
     }
 }
 
@@ -433,13 +467,15 @@ impl ServiceStore for PgStore {
             })?;
             Ok::<_, StoreError>(Box::new(AdvisoryLock { _conn: conn }) as MintGuard)
         };
-        match tokio::time::timeout(bound, take).await {
+        self.inner.fail_fast("mint lock")?;
+        let result = match tokio::time::timeout(bound, take).await {
             Ok(r) => r,
             Err(_) => Err(StoreError::Unreachable {
                 op: "mint lock",
                 message: format!("no answer within {} ms", bound.as_millis()),
             }),
-        }
+        };
+        self.inner.record(result)
     }
 
     async fn quota_used(&self, client: &str, rule: &str, window_start: i64) -> Result<u64, StoreError> {
