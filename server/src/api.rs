@@ -498,10 +498,28 @@ async fn audit(
     e: AuditEntry,
     charge: Option<QuotaCharge>,
 ) -> Result<crate::store::Appended, Problem> {
+    // Only a row that needs nothing else from the store may wait in the spool.
+    let fallback = app.audit_spool.clone().filter(|_| charge.is_none()).map(|s| (s, e.clone()));
     match app.store.append_audit(e, charge).await {
         Ok(a) => {
             app.set_audit(None);
             Ok(a)
+        }
+        Err(StoreError::Unreachable { .. }) if fallback.is_some() => {
+            // Answered without the database (it is away): the row waits in the spool.
+            let Some((spool, entry)) = fallback else { unreachable!("checked by the guard") };
+            match tokio::task::spawn_blocking(move || spool.append(&entry)).await {
+                Ok(Ok(())) => {
+                    let s = names::AUDIT_SPOOLED;
+                    app.metrics.inc(s.0, s.1, &[]);
+                    Ok(crate::store::Appended { seq: 0, hash: String::new(), charged: true })
+                }
+                _ => Err(Problem::new(
+                    Kind::StoreUnavailable,
+                    "the audit row could not be written, so nothing is handed out",
+                )
+                .with_request_id(&ctx.request_id)),
+            }
         }
         Err(err) => {
             let (f, s) = (names::AUDIT_FAILURES, names::STORE_ERRORS);

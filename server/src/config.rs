@@ -185,6 +185,10 @@ pub struct StoreSection {
     /// Longest wait for another process minting the same AuthSig (default 10s).
     #[serde(default)]
     pub mint_lock_wait: Option<String>,
+    /// A local file for the audit rows of requests answered from memory while the database is
+    /// away (opt-in; without it such requests fail with 503 store-unavailable).
+    #[serde(default)]
+    pub audit_spool: Option<PathBuf>,
 }
 
 /// Which store, resolved.
@@ -305,6 +309,8 @@ pub struct Settings {
     pub tokens_file: Option<PathBuf>,
     /// The store.
     pub store: StoreSettings,
+    /// The audit spool file.
+    pub audit_spool: Option<PathBuf>,
     /// Policy file.
     pub policy_file: PathBuf,
     /// Profiles.
@@ -409,6 +415,7 @@ impl ConfigFile {
             tls: self.tls.clone(),
             tokens_file: self.auth.tokens_file.clone(),
             store,
+            audit_spool: self.store.audit_spool.clone(),
             policy_file: self.policy.file.clone().ok_or_else(|| ConfigError("policy.file is required".into()))?,
             signers,
             default_signer,

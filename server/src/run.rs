@@ -46,6 +46,8 @@ pub struct Plan {
     pub default_signer: String,
     /// The store.
     pub store: StoreSettings,
+    /// The audit spool file.
+    pub audit_spool: Option<PathBuf>,
     /// Policy.
     pub policy: PolicySource,
     /// Token file.
@@ -79,6 +81,7 @@ impl Plan {
             signers: s.signers.clone(),
             default_signer: s.default_signer.clone(),
             store: s.store.clone(),
+            audit_spool: s.audit_spool.clone(),
             policy: PolicySource::File(s.policy_file.clone()),
             tokens_file: s.tokens_file.clone(),
             extra_tokens: Tokens::default(),
@@ -115,6 +118,7 @@ impl Plan {
                 durability: Durability::Normal,
                 mint_lock_wait: std::time::Duration::from_secs(10),
             },
+            audit_spool: None,
             policy: PolicySource::Inline(crate::dev::POLICY.to_string()),
             tokens_file: None,
             extra_tokens: Tokens::default().with_token(crate::dev::DEV_CLIENT, token),
@@ -171,6 +175,7 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
             signers,
             default_signer: plan.default_signer.clone(),
             store,
+            audit_spool: plan.audit_spool.as_deref().map(|p| Arc::new(crate::spool::AuditSpool::new(p))),
             limits: plan.limits,
             policy_source: plan.policy.clone(),
             tokens_file: plan.tokens_file.clone(),

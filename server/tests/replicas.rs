@@ -579,3 +579,114 @@ fn postgres_failover_to_a_synchronous_standby_loses_no_acknowledged_row() {
         assert!(s.stop().success());
     }
 }
+
+#[test]
+fn postgres_stopped_under_load_memory_reuse_goes_on_and_recovers_without_restart() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let signer = seeded(dir.path());
+    let mut servers = Vec::new();
+    for i in 0..2 {
+        // Each replica its own spool file (and its own directory for the config).
+        let sub = dir.path().join(format!("r{i}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let store = pg_store(
+            &pg.connection(),
+            &format!(
+                "query_timeout = \"500ms\"\nconnect_timeout = \"500ms\"\naudit_spool = \"{}\"\n",
+                sub.join("audit-spool.jsonl").display()
+            ),
+        );
+        servers.extend(start_replicas(&sub, 1, "", &store, &signer, &[]));
+    }
+    let c = client();
+    for s in &servers {
+        assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    }
+    // Each replica holds the AuthSig in memory.
+    let mut approved = 0;
+    for s in &servers {
+        let (status, v) = post(&c, &s.url("/v1/session-sigs"), Some("t"), &nodes3());
+        assert_eq!(status, 200, "{v}");
+        approved += 1;
+    }
+    let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = steady_load(urls.clone(), nodes3(), 4, stop.clone(), "down");
+    std::thread::sleep(Duration::from_millis(800));
+
+    pg.stop("fast").unwrap();
+    let stopped = Instant::now();
+    for s in &servers {
+        assert!(wait_until(Duration::from_secs(5), || ready(&c, s) == 503));
+    }
+    let not_ready = stopped.elapsed();
+    for s in &servers {
+        assert_eq!(get(&c, &s.url("/livez"), None).0, 200);
+    }
+    // What needs the store fails: a new AuthSig, a rate-limit charge.
+    let mut wider = nodes3();
+    wider["resourceAbilityRequests"] =
+        json!([{"resource": {"resource": "*", "resourcePrefix": "lit-litaction"}, "ability": "lit-action-execution"}]);
+    let (status, p) = post(&c, &servers[0].url("/v1/session-sigs"), Some("t"), &wider);
+    assert_eq!((status, problem_type(&p).as_str()), (503, "store-unavailable"), "{p}");
+    let mut one_node = nodes3();
+    one_node["nodeUrls"] = json!(["https://10.3.0.1:443"]);
+    let (status, p) = post(&c, &servers[1].url("/v1/session-sigs"), Some("l"), &one_node);
+    assert_eq!((status, problem_type(&p).as_str()), (503, "store-unavailable"), "{p}");
+    std::thread::sleep(Duration::from_millis(1500));
+
+    pg.start().unwrap();
+    let started = Instant::now();
+    for s in &servers {
+        assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    }
+    let green = started.elapsed();
+    let (status, v) = post(&c, &servers[0].url("/v1/session-sigs"), Some("t"), &wider);
+    assert_eq!((status, v["authSig"]["use"].as_str()), (200, Some("signed")), "{v}");
+    approved += 1;
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let all = collect(load);
+    let window = |t: Instant, o: &Outcome| t >= stopped + not_ready && t + o.took <= started;
+    let during = all.iter().filter(|(t, o)| window(*t, o)).count();
+    let during_ok = all.iter().filter(|(t, o)| window(*t, o) && o.status == 200).count();
+    let (oks, failed): (Vec<Outcome>, Vec<Outcome>) = all.into_iter().map(|(_, o)| o).partition(|o| o.status == 200);
+    for o in &failed {
+        assert_eq!((o.status, problem_type(&o.body).as_str()), (503, "store-unavailable"), "{}", o.body);
+    }
+    assert!(during_ok > 10, "reuse from memory went on while it was down");
+    // One AuthSig, and one more after the wider request replaced it on replica 0 (the manager
+    // keeps one AuthSig per key).
+    assert!(verify_oks(&oks).len() <= 2);
+    approved += oks.len();
+    eprintln!(
+        "database down: /readyz false {} ms after the stop; {} answers while it was down ({} of them 200 from \
+         memory, spooled), {} 503; green {} ms after the start",
+        not_ready.as_millis(),
+        during,
+        during_ok,
+        failed.len(),
+        green.as_millis()
+    );
+
+    // Every 200 is in the chain once the spools are flushed; the chain verifies.
+    assert!(wait_until(Duration::from_secs(10), || {
+        int(&pg, "SELECT count(*) FROM audit WHERE endpoint = 'session-sigs' AND decision = 'approved'")
+            == approved as i64
+    }));
+    let ids: BTreeSet<String> = pg.psql("SELECT request_id FROM audit").unwrap().lines().map(str::to_string).collect();
+    assert!(oks.iter().all(|o| ids.contains(&o.request_id)), "a 200 without its audit row");
+    for s in &servers {
+        assert!(
+            !s.dir.join("audit-spool.jsonl").exists()
+                || std::fs::metadata(s.dir.join("audit-spool.jsonl")).unwrap().len() == 0
+        );
+    }
+    let (code, out) = audit_verify_config(&config_path(&dir.path().join("r0"), 0));
+    assert_eq!(code, 0, "{out}");
+    for s in servers {
+        assert!(s.stop().success());
+    }
+}

@@ -153,6 +153,9 @@ pub trait ServiceStore: Send + Sync {
     /// rate-limit denial and [`Appended::charged`] is false. Fails closed: an error means no row.
     async fn append_audit(&self, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError>;
 
+    /// Whether an audit row with this request id and time exists (flushing a spool twice).
+    async fn audit_contains(&self, request_id: &str, at: &str) -> Result<bool, StoreError>;
+
     /// Audit rows with `seq > after`, in order, at most `limit`.
     async fn audit_rows(&self, after: i64, limit: usize) -> Result<Vec<AuditRow>, StoreError>;
 }

@@ -499,6 +499,20 @@ impl ServiceStore for PgStore {
         self.with("audit append", move |c| Box::pin(append(c, entry, charge))).await
     }
 
+    async fn audit_contains(&self, request_id: &str, at: &str) -> Result<bool, StoreError> {
+        let (r, a) = (request_id.to_string(), at.to_string());
+        self.with("audit read", move |c| {
+            Box::pin(async move {
+                let row = c
+                    .query_one("SELECT count(*) FROM audit WHERE request_id = $1 AND at = $2", &[&r, &a])
+                    .await
+                    .map_err(db_error("audit read"))?;
+                Ok(row.get::<_, i64>(0) > 0)
+            })
+        })
+        .await
+    }
+
     async fn audit_rows(&self, after: i64, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
         let limit = limit as i64;
         self.with("audit read", move |c| {

@@ -400,6 +400,18 @@ impl ServiceStore for SqliteStore {
         self.run(move |conn| append(conn, entry, charge).map_err(unavailable("audit append"))).await
     }
 
+    async fn audit_contains(&self, request_id: &str, at: &str) -> Result<bool, StoreError> {
+        let (r, a) = (request_id.to_string(), at.to_string());
+        self.run(move |conn| {
+            conn.query_row("SELECT count(*) FROM audit WHERE request_id = ?1 AND at = ?2", params![r, a], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(unavailable("audit read"))
+        })
+        .await
+    }
+
     async fn audit_rows(&self, after: i64, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
         self.run(move |conn| {
             let mut stmt = conn
