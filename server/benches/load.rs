@@ -274,7 +274,7 @@ fn main() {
         expiry_margin: time::Duration::minutes(5),
     };
     for n in [1, 30] {
-        let ((li, lh), (ti, th)) = measure(&rt, &memory, &[base.clone()], token, n, requests, concurrency);
+        let ((li, lh), (ti, th)) = measure(&rt, &memory, std::slice::from_ref(&base), token, n, requests, concurrency);
         row("sqlite", n, (&li, &lh), (&ti, &th));
     }
     drop(server);

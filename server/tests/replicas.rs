@@ -9,7 +9,6 @@
 mod common;
 
 #[path = "../../hsm-tests/common/softhsm.rs"]
-#[allow(dead_code)]
 mod softhsm;
 
 use std::collections::BTreeSet;
@@ -474,11 +473,11 @@ fn postgres_hung_database_bounds_latency_and_recovers() {
     pg.freeze(true);
     let frozen = Instant::now();
     // More requests than the pool has connections, at once: each ends within the bound.
-    let outcomes = fire(&[s.base.clone()], "t", &body, 40, "hung");
+    let outcomes = fire(std::slice::from_ref(&s.base), "t", &body, 40, "hung");
     let mut wider = body.clone();
     wider["resourceAbilityRequests"] =
         json!([{"resource": {"resource": "*", "resourcePrefix": "lit-litaction"}, "ability": "lit-action-execution"}]);
-    let new_auth = fire(&[s.base.clone()], "t", &wider, 4, "hung-new");
+    let new_auth = fire(std::slice::from_ref(&s.base), "t", &wider, 4, "hung-new");
     let worst = outcomes.iter().chain(&new_auth).map(|o| o.took).max().unwrap();
     for o in outcomes.iter().chain(&new_auth) {
         assert_eq!((o.status, problem_type(&o.body).as_str()), (503, "store-unavailable"), "{}", o.body);
