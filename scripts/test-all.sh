@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v softhsm2-util >/dev/null 2>&1 || need_apt+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || need_apt+=(opensc)
+# The service's store tests start Debian's PostgreSQL server themselves (initdb in a temporary
+# directory, unix socket only).
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "test-all: installing ${need_apt[*]}" >&2
@@ -27,10 +30,12 @@ command -v npm >/dev/null 2>&1 || { echo "test-all: npm (Node.js 18+) is require
 
 # The PKCS#11 and interop tests fail (rather than skip) when they cannot run.
 export LIT_REQUIRE_HSM=1
+export LIT_REQUIRE_PG=1
 export LIT_REQUIRE_INTEROP=1
 time cargo test --release
 # The signing service: real server processes with TLS certificates made in the test,
-# a SoftHSM2 token, the JS SDK (Node example) and the Python mTLS example.
+# a SoftHSM2 token, the JS SDK (Node example) and the Python mTLS example; replicas on
+# PostgreSQL and on one SQLite file, the database stopped, hung and failed over (tests/replicas.rs).
 time cargo test --release -p lit-session-server
 # The OpenAPI file against a live dev server (schemathesis from PyPI): no 5xx, nothing off-schema.
 time bash server/scripts/schemathesis.sh

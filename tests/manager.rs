@@ -438,3 +438,233 @@ fn forget_with_key_deletion_makes_a_new_labelled_key() {
         assert!(matches!(err, ManagerError::Request(_)), "{err}");
     });
 }
+
+#[test]
+fn auth_sig_lifetime_is_independent_of_short_sessions() {
+    runtime().block_on(async {
+        let clock = Clock::new();
+        let (wallet, count) = counting(0x4a);
+        let config = ManagerConfig { auth_sig_lifetime: Some(Duration::hours(24)), ..ManagerConfig::default() };
+        let manager = clock.install(
+            SessionManager::new(
+                Arc::new(MemoryKeyStore::new()),
+                labelled(None),
+                wallet,
+                Arc::new(MemoryAuthSigStore::new()),
+            )
+            .with_config(config),
+        );
+        let requests = vec![req("lit-pkp://*=pkp-signing")];
+        let start = clock.now();
+        // Sessions capped at ten minutes, one every five minutes for 23 hours: one AuthSig.
+        for i in 0..(23 * 12) {
+            let mut options = SessionSigsOptions::new(NONCE);
+            let until = clock.now().saturating_add(Duration::minutes(10));
+            options.expiration = Some(until);
+            let report = manager.session_sigs_report(&nodes(2), &requests, &options).await.unwrap();
+            let msg = SignedMessage::parse(&report.sigs.iter().next().unwrap().1.signed_message).unwrap();
+            assert_eq!(msg.expiration, until.to_string(), "the session keeps its own expiration");
+            let auth_expiration = match report.auth_sig {
+                AuthSigUse::Signed { expiration, .. } | AuthSigUse::Reused { expiration } => expiration,
+            };
+            assert_eq!(auth_expiration, start.saturating_add(Duration::hours(24)), "call {i}");
+            if i % 50 == 0 {
+                assert_valid(&report.sigs, &requests, clock.now());
+            }
+            clock.advance(Duration::minutes(5));
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        // A session longer than the lifetime gets an AuthSig that covers it.
+        let mut options = SessionSigsOptions::new(NONCE);
+        let until = clock.now().saturating_add(Duration::hours(30));
+        options.expiration = Some(until);
+        let report = manager.session_sigs_report(&nodes(2), &requests, &options).await.unwrap();
+        let AuthSigUse::Signed { expiration, .. } = report.auth_sig else { panic!("{}", report.auth_sig) };
+        assert_eq!(expiration, until);
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+    });
+}
+
+/// A store whose reads and writes can be made to fail, with an optional cross-"process" mint
+/// lock (a flag shared by several managers, standing in for a database lock).
+#[derive(Clone, Default)]
+struct SharedStore {
+    inner: Arc<MemoryAuthSigStore>,
+    fail_load: Arc<std::sync::atomic::AtomicBool>,
+    fail_save: Arc<std::sync::atomic::AtomicBool>,
+    fail_lock: Arc<std::sync::atomic::AtomicBool>,
+    lock: Option<Arc<(Mutex<bool>, std::sync::Condvar)>>,
+    locks_taken: Arc<AtomicUsize>,
+}
+
+struct Held(Arc<(Mutex<bool>, std::sync::Condvar)>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        *self.0 .0.lock().unwrap() = false;
+        self.0 .1.notify_all();
+    }
+}
+
+impl SharedStore {
+    fn with_lock() -> Self {
+        Self { lock: Some(Arc::new((Mutex::new(false), std::sync::Condvar::new()))), ..Self::default() }
+    }
+    fn down(&self, load: bool, save: bool, lock: bool) {
+        self.fail_load.store(load, Ordering::SeqCst);
+        self.fail_save.store(save, Ordering::SeqCst);
+        self.fail_lock.store(lock, Ordering::SeqCst);
+    }
+}
+
+fn unavailable() -> lit_session_signer::manager::AuthStoreError {
+    lit_session_signer::manager::AuthStoreError::Io { path: "db".into(), source: std::io::Error::other("db down") }
+}
+
+impl AuthSigStore for SharedStore {
+    fn load(&self, key: &AuthSigKey) -> Result<Option<AuthSig>, lit_session_signer::manager::AuthStoreError> {
+        if self.fail_load.load(Ordering::SeqCst) {
+            return Err(unavailable());
+        }
+        self.inner.load(key)
+    }
+    fn save(&self, key: &AuthSigKey, a: &AuthSig) -> Result<(), lit_session_signer::manager::AuthStoreError> {
+        if self.fail_save.load(Ordering::SeqCst) {
+            return Err(unavailable());
+        }
+        self.inner.save(key, a)
+    }
+    fn remove(&self, key: &AuthSigKey) -> Result<(), lit_session_signer::manager::AuthStoreError> {
+        self.inner.remove(key)
+    }
+    fn lock_for_mint(
+        &self,
+        _key: &AuthSigKey,
+    ) -> Result<Option<lit_session_signer::manager::MintLock>, lit_session_signer::manager::AuthStoreError> {
+        if self.fail_lock.load(Ordering::SeqCst) {
+            return Err(unavailable());
+        }
+        let Some(lock) = &self.lock else { return Ok(None) };
+        let mut held = lock.0.lock().unwrap();
+        while *held {
+            held = lock.1.wait(held).unwrap();
+        }
+        *held = true;
+        self.locks_taken.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(lit_session_signer::manager::MintLock::new(Held(lock.clone()))))
+    }
+}
+
+#[test]
+fn a_failing_store_fails_the_call_when_configured_and_memory_reuse_goes_on() {
+    use lit_session_signer::manager::StoreFailures;
+    runtime().block_on(async {
+        let keys = Arc::new(MemoryKeyStore::new());
+        let key = keys.generate("fixed").unwrap();
+        let requests = vec![req("lit-pkp://*=pkp-signing")];
+        let options = SessionSigsOptions::new(NONCE);
+        let store = SharedStore::default();
+        let make = |failures| {
+            let (wallet, count) = counting(0x5b);
+            let config = ManagerConfig { store_failures: failures, ..ManagerConfig::default() };
+            let m = SessionManager::new(
+                keys.clone(),
+                SessionKeyPolicy::Fixed(key.clone()),
+                wallet,
+                Arc::new(store.clone()),
+            )
+            .with_config(config);
+            (m, count)
+        };
+
+        // Default (the command line's cache): warnings, and signing goes on.
+        let (lenient, count) = make(StoreFailures::Warn);
+        store.down(true, true, false);
+        let report = lenient.session_sigs_report(&nodes(2), &requests, &options).await.unwrap();
+        assert!(matches!(report.auth_sig, AuthSigUse::Signed { .. }));
+        assert_eq!(report.warnings.len(), 2, "{:?}", report.warnings);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+
+        // Strict: an unreadable store fails before anything is signed.
+        let (strict, count) = make(StoreFailures::Fail);
+        let err = strict.session_sigs_report(&nodes(2), &requests, &options).await.unwrap_err();
+        assert!(matches!(err, ManagerError::Store(_)), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 0);
+        // A new AuthSig that cannot be saved is neither handed out nor kept.
+        store.down(false, true, false);
+        let err = strict.session_sigs_report(&nodes(2), &requests, &options).await.unwrap_err();
+        assert!(matches!(err, ManagerError::Store(_)), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        store.down(true, true, false);
+        assert!(strict.session_sigs_report(&nodes(2), &requests, &options).await.is_err());
+        assert_eq!(count.load(Ordering::SeqCst), 1, "nothing was kept in memory");
+
+        // Store back: signed and saved; then the store goes away and the AuthSig held in memory
+        // keeps serving; a call that needs a new one fails.
+        store.down(false, false, false);
+        let report = strict.session_sigs_report(&nodes(2), &requests, &options).await.unwrap();
+        assert!(matches!(report.auth_sig, AuthSigUse::Signed { .. }) && report.warnings.is_empty());
+        store.down(true, true, true);
+        for _ in 0..3 {
+            let report = strict.session_sigs_report(&nodes(2), &requests, &options).await.unwrap();
+            assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }));
+            assert_valid(&report.sigs, &requests, Timestamp::now());
+        }
+        let wider = vec![req("lit-litaction://*=lit-action-execution")];
+        let err = strict.session_sigs_report(&nodes(2), &wider, &options).await.unwrap_err();
+        assert!(matches!(err, ManagerError::Store(_)), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+        // A mint lock that cannot be had fails a strict call, and is a warning otherwise.
+        store.down(false, false, true);
+        let err = strict.session_sigs_report(&nodes(2), &wider, &options).await.unwrap_err();
+        assert!(matches!(err, ManagerError::Store(_)), "{err}");
+        assert_eq!(count.load(Ordering::SeqCst), 2);
+        let report = lenient.session_sigs_report(&nodes(2), &wider, &options).await.unwrap();
+        assert!(report.warnings.iter().any(|w| w.contains("mint lock")), "{:?}", report.warnings);
+    });
+}
+
+#[test]
+fn managers_sharing_a_locking_store_cause_one_wallet_signature() {
+    runtime().block_on(async {
+        let keys = Arc::new(MemoryKeyStore::new());
+        let key = keys.generate("shared").unwrap();
+        let store = SharedStore::with_lock();
+        let counts: Vec<_> = (0..3).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+        // Three "processes": own managers (own memory), one store, one session key, one wallet.
+        let managers: Vec<_> = counts
+            .iter()
+            .map(|count| {
+                let wallet = MemoryWallet::from_bytes(&[0x6c; 32]).unwrap();
+                let auth = AuthSource::wallet(Counting { wallet, count: count.clone() });
+                Arc::new(SessionManager::new(
+                    keys.clone(),
+                    SessionKeyPolicy::Fixed(key.clone()),
+                    auth,
+                    Arc::new(store.clone()),
+                ))
+            })
+            .collect();
+        let requests = vec![req("lit-pkp://*=pkp-signing")];
+        let tasks: Vec<_> = (0..60)
+            .map(|i| {
+                let m = managers[i % 3].clone();
+                let r = requests.clone();
+                tokio::spawn(async move { m.session_sigs_report(&nodes(2), &r, &SessionSigsOptions::new(NONCE)).await })
+            })
+            .collect();
+        let mut waited = 0;
+        for t in tasks {
+            let report = t.await.unwrap().unwrap();
+            assert_valid(&report.sigs, &requests, Timestamp::now());
+            waited += usize::from(report.waited);
+        }
+        let total: usize = counts.iter().map(|c| c.load(Ordering::SeqCst)).sum();
+        assert_eq!(total, 1, "one wallet signature across the managers");
+        assert_eq!(waited, 2, "the two other managers took the stored AuthSig after the lock");
+        assert_eq!(store.locks_taken.load(Ordering::SeqCst), 3);
+        let stats: Vec<_> = managers.iter().map(|m| m.stats()).collect();
+        assert_eq!(stats.iter().map(|s| s.signed).sum::<u64>(), 1);
+        assert_eq!(stats.iter().map(|s| s.reused).sum::<u64>(), 59);
+    });
+}

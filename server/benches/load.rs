@@ -1,6 +1,8 @@
 //! Load benchmark: the service over HTTP against the in-process session-manager call, measured
-//! in the same run, for 1 and 30 nodes per request, with an in-memory session key and (when
-//! SoftHSM2 is installed) a SoftHSM2 session key.
+//! in the same run, for 1 and 30 nodes per request, with an in-memory session key on the SQLite
+//! store, the same on PostgreSQL with 1 and 3 replicas (when Debian's PostgreSQL server is
+//! installed; started here in a temporary directory), and (when SoftHSM2 is installed) a
+//! SoftHSM2 session key.
 //!
 //! `cargo bench -p lit-session-server --bench load [-- --requests N --concurrency C]`
 //!
@@ -13,6 +15,10 @@
 
 #[path = "../../hsm-tests/common/softhsm.rs"]
 mod softhsm;
+
+#[path = "../tests/common/postgres.rs"]
+#[allow(dead_code)]
+mod postgres;
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -60,8 +66,8 @@ fn body(n: usize) -> serde_json::Value {
 async fn in_process(spec: &SignerSpec, n: usize, requests: usize, concurrency: usize) -> Stats {
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteOptions { durability: Durability::Normal, ..SqliteOptions::default() };
-    let store = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite"), &options).unwrap());
-    let cache = ServiceStore::auth_sig_cache(store);
+    let store: Arc<dyn ServiceStore> = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite"), &options).unwrap());
+    let cache = lit_session_server::store::auth_sig_cache(store, tokio::runtime::Handle::current());
     let signer = Arc::new(Signer::open(spec, cache).unwrap());
     let input = MintInput {
         nodes: nodes(n).iter().map(|u| signing::parse_node_url(u).unwrap()).collect(),
@@ -95,9 +101,10 @@ async fn in_process(spec: &SignerSpec, n: usize, requests: usize, concurrency: u
     stats(lat, started.elapsed())
 }
 
-async fn over_http(base: &str, token: &str, n: usize, requests: usize, concurrency: usize) -> Stats {
+/// Requests spread round-robin over the replicas `bases`.
+async fn over_http(bases: &[String], token: &str, n: usize, requests: usize, concurrency: usize) -> Stats {
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build().unwrap();
-    let url = format!("{base}/v1/session-sigs");
+    let urls: Vec<String> = bases.iter().map(|b| format!("{b}/v1/session-sigs")).collect();
     let body = Arc::new(serde_json::to_vec(&body(n)).unwrap());
     let send = |c: reqwest::Client, url: String, body: Arc<Vec<u8>>, token: String| async move {
         let r = c
@@ -111,18 +118,18 @@ async fn over_http(base: &str, token: &str, n: usize, requests: usize, concurren
         assert_eq!(r.status(), 200);
         r.bytes().await.unwrap();
     };
-    for _ in 0..concurrency * 2 {
-        send(client.clone(), url.clone(), body.clone(), token.to_string()).await;
+    for i in 0..concurrency * 2 {
+        send(client.clone(), urls[i % urls.len()].clone(), body.clone(), token.to_string()).await;
     }
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
-        let (c, url, body, token) = (client.clone(), url.clone(), body.clone(), token.to_string());
+    for task in 0..concurrency {
+        let (c, urls, body, token) = (client.clone(), urls.clone(), body.clone(), token.to_string());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
-            for _ in 0..requests / concurrency {
+            for i in 0..requests / concurrency {
                 let t = Instant::now();
-                send(c.clone(), url.clone(), body.clone(), token.clone()).await;
+                send(c.clone(), urls[(task + i) % urls.len()].clone(), body.clone(), token.clone()).await;
                 lat.push(t.elapsed());
             }
             lat
@@ -174,6 +181,11 @@ fn start(config: &std::path::Path, env: &[(&str, String)]) -> (ServerProcess, St
 }
 
 fn write_config(dir: &std::path::Path, signer_toml: &str, token: &str) -> std::path::PathBuf {
+    let store = format!("path = \"{}\"\ndurability = \"normal\"", dir.join("store.sqlite").display());
+    write_config_with(dir, signer_toml, token, &store)
+}
+
+fn write_config_with(dir: &std::path::Path, signer_toml: &str, token: &str, store: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let policy = "[clients.bench]\n[[clients.bench.allow]]\nsigners = [\"*\"]\nresources = [\"lit-pkp://*\"]\n\
                   abilities = [\"pkp-signing\"]\nmax_lifetime = \"10m\"\nnodes = [\"*\"]\n";
@@ -183,9 +195,8 @@ fn write_config(dir: &std::path::Path, signer_toml: &str, token: &str) -> std::p
     std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
     let config = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nhealth_interval = \"60s\"\n[auth]\ntokens_file = \"{}\"\n\
-         [store]\npath = \"{}\"\ndurability = \"normal\"\n[policy]\nfile = \"{}\"\n[signers.default]\n{signer_toml}\n",
+         [store]\n{store}\n[policy]\nfile = \"{}\"\n[signers.default]\n{signer_toml}\n",
         tokens.display(),
-        dir.join("store.sqlite").display(),
         dir.join("policy.toml").display()
     );
     let path = dir.join("config.toml");
@@ -221,7 +232,7 @@ fn best(a: Stats, b: Stats) -> Stats {
 fn measure(
     rt: &tokio::runtime::Runtime,
     spec: &SignerSpec,
-    base: &str,
+    bases: &[String],
     token: &str,
     n: usize,
     requests: usize,
@@ -231,9 +242,9 @@ fn measure(
     let mut out: Option<((Stats, Stats), (Stats, Stats))> = None;
     for _ in 0..2 {
         let li = rt.block_on(in_process(spec, n, lat_requests, 1));
-        let lh = rt.block_on(over_http(base, token, n, lat_requests, 1));
+        let lh = rt.block_on(over_http(bases, token, n, lat_requests, 1));
         let ti = rt.block_on(in_process(spec, n, requests, concurrency));
-        let th = rt.block_on(over_http(base, token, n, requests, concurrency));
+        let th = rt.block_on(over_http(bases, token, n, requests, concurrency));
         out = Some(match out {
             None => ((li, lh), (ti, th)),
             Some(((a, b), (c, d))) => ((best(a, li), best(b, lh)), (best(c, ti), best(d, th))),
@@ -263,10 +274,53 @@ fn main() {
         expiry_margin: time::Duration::minutes(5),
     };
     for n in [1, 30] {
-        let ((li, lh), (ti, th)) = measure(&rt, &memory, &base, token, n, requests, concurrency);
-        row("memory", n, (&li, &lh), (&ti, &th));
+        let ((li, lh), (ti, th)) = measure(&rt, &memory, std::slice::from_ref(&base), token, n, requests, concurrency);
+        row("sqlite", n, (&li, &lh), (&ti, &th));
     }
     drop(server);
+
+    // The same on PostgreSQL (unix socket, fsync off as in the tests), 1 and 3 replicas; the
+    // replicas share a seeded session key and wallet.
+    match postgres::Postgres::start_new() {
+        Err(e) => println!("postgres   (skipped: {e})"),
+        Ok(pg) => {
+            let pdir = tempfile::tempdir().unwrap();
+            let secret = |name: &str, hex: &str| {
+                use std::os::unix::fs::PermissionsExt;
+                let p = pdir.path().join(name);
+                std::fs::write(&p, hex).unwrap();
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+                p
+            };
+            let (seed, wallet) = (secret("session.seed", &"71".repeat(32)), secret("wallet.key", &"72".repeat(32)));
+            let signer =
+                format!("session_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"", seed.display(), wallet.display());
+            let store = format!("backend = \"postgres\"\npostgres = \"{}\"", pg.connection());
+            let spec = SignerSpec {
+                session_key: SessionKeySpec::SeedFile(seed.clone()),
+                wallet: WalletSpec::KeyFile(wallet.clone()),
+                ..memory.clone()
+            };
+            for replicas in [1, 3] {
+                let mut servers = Vec::new();
+                let mut bases = Vec::new();
+                for i in 0..replicas {
+                    let sub = pdir.path().join(format!("x{replicas}-{i}"));
+                    std::fs::create_dir_all(&sub).unwrap();
+                    let config = write_config_with(&sub, &signer, token, &store);
+                    let (server, base) = start(&config, &[]);
+                    servers.push(server);
+                    bases.push(base);
+                }
+                let label = format!("pg x{replicas}");
+                for n in [1, 30] {
+                    let ((li, lh), (ti, th)) = measure(&rt, &spec, &bases, token, n, requests, concurrency);
+                    row(&label, n, (&li, &lh), (&ti, &th));
+                }
+                drop(servers);
+            }
+        }
+    }
 
     let Ok(hsm) = softhsm::ThrowawayHsm::create() else {
         println!("softhsm    (skipped: SoftHSM2 not installed)");
@@ -283,6 +337,7 @@ fn main() {
     let hdir = tempfile::tempdir().unwrap();
     let config = write_config(hdir.path(), &format!("session_key = \"{uri}\"\nwallet = \"random\""), token);
     let (server, base) = start(&config, &[("SOFTHSM2_CONF", hsm.conf.display().to_string())]);
+    let base = [base];
     let spec =
         SignerSpec { session_key: SessionKeySpec::Pkcs11 { uri, label_prefix: None, rotate_after: None }, ..memory };
     let hsm_requests = (requests / 4).max(concurrency * 10);

@@ -27,7 +27,7 @@ use crate::metrics::names;
 use crate::policy::{AuthMethod, CapacityQuery, Decision, Endpoint, RequestedResource, SigsQuery, Verdict};
 use crate::problem::{Kind, Problem};
 use crate::signing::{self, CapacityInput, MintInput, SignError, Timestamp};
-use crate::store::QuotaCharge;
+use crate::store::{QuotaCharge, StoreError};
 
 /// Per-request context set by the outermost middleware.
 #[derive(Clone, Debug)]
@@ -498,10 +498,28 @@ async fn audit(
     e: AuditEntry,
     charge: Option<QuotaCharge>,
 ) -> Result<crate::store::Appended, Problem> {
+    // Only a row that needs nothing else from the store may wait in the spool.
+    let fallback = app.audit_spool.clone().filter(|_| charge.is_none()).map(|s| (s, e.clone()));
     match app.store.append_audit(e, charge).await {
         Ok(a) => {
             app.set_audit(None);
             Ok(a)
+        }
+        Err(StoreError::Unreachable { .. }) if fallback.is_some() => {
+            // Answered without the database (it is away): the row waits in the spool.
+            let Some((spool, entry)) = fallback else { unreachable!("checked by the guard") };
+            match tokio::task::spawn_blocking(move || spool.append(&entry)).await {
+                Ok(Ok(())) => {
+                    let s = names::AUDIT_SPOOLED;
+                    app.metrics.inc(s.0, s.1, &[]);
+                    Ok(crate::store::Appended { seq: 0, hash: String::new(), charged: true })
+                }
+                _ => Err(Problem::new(
+                    Kind::StoreUnavailable,
+                    "the audit row could not be written, so nothing is handed out",
+                )
+                .with_request_id(&ctx.request_id)),
+            }
         }
         Err(err) => {
             let (f, s) = (names::AUDIT_FAILURES, names::STORE_ERRORS);
@@ -509,7 +527,13 @@ async fn audit(
             app.metrics.inc(s.0, s.1, &[("backend", app.store.backend())]);
             app.set_audit(Some(err.to_string()));
             tracing::error!(request_id = %ctx.request_id, error = %err, "audit append failed; the request fails");
-            Err(Problem::new(Kind::AuditUnavailable, "the audit row could not be written, so nothing is handed out")
+            // The database away (down, hung, failing over) is the store's outage; a database that
+            // answers but refuses the row is the audit log's.
+            let kind = match err {
+                StoreError::Unreachable { .. } => Kind::StoreUnavailable,
+                _ => Kind::AuditUnavailable,
+            };
+            Err(Problem::new(kind, "the audit row could not be written, so nothing is handed out")
                 .with_request_id(&ctx.request_id))
         }
     }
@@ -725,7 +749,9 @@ async fn session_sigs_inner(
                     problem.kind.status().as_u16(),
                 );
                 row.expiration = Some(expiration.to_string());
-                audit(app, ctx, row, None).await?;
+                // Nothing is handed out either way; a row that cannot be written (the store is
+                // what failed) does not hide why the request failed.
+                let _ = audit(app, ctx, row, None).await;
             }
             return Err(problem);
         }

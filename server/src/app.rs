@@ -13,6 +13,7 @@ use crate::auth::Tokens;
 use crate::metrics::{names, Metrics};
 use crate::policy::{Policy, PolicyError};
 use crate::signing::{Signer, Timestamp};
+use crate::spool::AuditSpool;
 use crate::store::ServiceStore;
 
 /// Where the policy comes from.
@@ -76,6 +77,8 @@ pub struct App {
     pub default_signer: String,
     /// The store.
     pub store: Arc<dyn ServiceStore>,
+    /// Where audit rows wait while the database is away (opt-in).
+    pub audit_spool: Option<Arc<AuditSpool>>,
     /// Request limits.
     pub limits: Limits,
     /// Metrics.
@@ -106,6 +109,8 @@ pub struct AppParts {
     pub default_signer: String,
     /// Store.
     pub store: Arc<dyn ServiceStore>,
+    /// Audit spool.
+    pub audit_spool: Option<Arc<AuditSpool>>,
     /// Limits.
     pub limits: Limits,
     /// Policy source.
@@ -130,6 +135,7 @@ impl App {
             signers: parts.signers,
             default_signer: parts.default_signer,
             store: parts.store,
+            audit_spool: parts.audit_spool,
             limits: parts.limits,
             metrics: Metrics::default(),
             shutting_down: AtomicBool::new(false),
@@ -277,6 +283,14 @@ impl App {
                 Err(_) => Some(timed_out()),
             },
         };
+        if let (None, Some(spool)) = (&store, &self.audit_spool) {
+            if spool.pending() {
+                match spool.flush(&*self.store).await {
+                    Ok(n) => tracing::info!(rows = n, "spooled audit rows added to the chain"),
+                    Err(e) => tracing::warn!(error = %e, "audit spool flush stopped; retried at the next probe"),
+                }
+            }
+        }
         let up = names::STORE_UP;
         self.metrics.set(up.0, up.1, &[("backend", self.store.backend())], if store.is_none() { 1.0 } else { 0.0 });
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());

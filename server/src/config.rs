@@ -156,12 +156,72 @@ pub struct AuthSection {
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
+    /// `sqlite` (default: one file, one host) or `postgres` (replicas on several hosts).
+    #[serde(default)]
+    pub backend: Option<String>,
     /// The SQLite file.
     #[serde(default)]
     pub path: Option<PathBuf>,
-    /// `full` (default: fsync per commit) or `normal`.
+    /// SQLite: `full` (default: fsync per commit) or `normal`.
     #[serde(default)]
     pub durability: Option<String>,
+    /// PostgreSQL: the connection string (libpq key/value or URL form) without a password,
+    /// e.g. `host=db-a,db-b port=5432,5432 user=litsigner dbname=litsigner
+    /// target_session_attrs=read-write`.
+    #[serde(default)]
+    pub postgres: Option<String>,
+    /// PostgreSQL: a file holding the password (a secret file).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// PostgreSQL: connections per process (default 16).
+    #[serde(default)]
+    pub pool_size: Option<usize>,
+    /// PostgreSQL: longest time for one store operation (default 2s).
+    #[serde(default)]
+    pub query_timeout: Option<String>,
+    /// PostgreSQL: longest time to connect to one host (default 2s).
+    #[serde(default)]
+    pub connect_timeout: Option<String>,
+    /// Longest wait for another process minting the same AuthSig (default 10s).
+    #[serde(default)]
+    pub mint_lock_wait: Option<String>,
+    /// A local file for the audit rows of requests answered from memory while the database is
+    /// away (opt-in; without it such requests fail with 503 store-unavailable).
+    #[serde(default)]
+    pub audit_spool: Option<PathBuf>,
+}
+
+/// Which store, resolved.
+#[derive(Debug, Clone)]
+pub enum StoreSettings {
+    /// The embedded SQLite file.
+    Sqlite {
+        /// The file.
+        path: PathBuf,
+        /// Commit durability.
+        durability: Durability,
+        /// Mint lease (and wait).
+        mint_lock_wait: Duration,
+    },
+    /// PostgreSQL.
+    Postgres(PgSettings),
+}
+
+/// `[store]` for PostgreSQL, resolved.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    /// The connection string (checked: no password in it).
+    pub connection: String,
+    /// The password file.
+    pub password_file: Option<PathBuf>,
+    /// Connections per process.
+    pub pool_size: usize,
+    /// Per-operation bound.
+    pub query_timeout: Duration,
+    /// Per-host connect bound.
+    pub connect_timeout: Duration,
+    /// Mint lock wait.
+    pub mint_lock_wait: Duration,
 }
 
 /// `[policy]`.
@@ -247,10 +307,10 @@ pub struct Settings {
     pub tls: Option<TlsSection>,
     /// Token hash file.
     pub tokens_file: Option<PathBuf>,
-    /// Store path.
-    pub store_path: PathBuf,
-    /// Store durability.
-    pub durability: Durability,
+    /// The store.
+    pub store: StoreSettings,
+    /// The audit spool file.
+    pub audit_spool: Option<PathBuf>,
     /// Policy file.
     pub policy_file: PathBuf,
     /// Profiles.
@@ -299,6 +359,12 @@ impl ConfigFile {
         if let Some(v) = env("LITSIGNER_STORE_PATH") {
             self.store.path = Some(v.into());
         }
+        if let Some(v) = env("LITSIGNER_STORE_BACKEND") {
+            self.store.backend = Some(v);
+        }
+        if let Some(v) = env("LITSIGNER_STORE_POSTGRES") {
+            self.store.postgres = Some(v);
+        }
         if let Some(v) = env("LITSIGNER_POLICY_FILE") {
             self.policy.file = Some(v.into());
         }
@@ -329,11 +395,7 @@ impl ConfigFile {
             None if self.signers.len() == 1 => self.signers.keys().next().cloned().unwrap_or_default(),
             None => return Err(ConfigError("server.default_signer: several profiles and none named default".into())),
         };
-        let durability = match self.store.durability.as_deref() {
-            None | Some("full") => Durability::Full,
-            Some("normal") => Durability::Normal,
-            Some(o) => return Err(ConfigError(format!("store.durability: {o:?} (full or normal)"))),
-        };
+        let store = self.store.settings()?;
         let log_json = match self.log.format.as_deref() {
             None | Some("json") => true,
             Some("text") => false,
@@ -352,14 +414,68 @@ impl ConfigFile {
             blocking_threads: s.blocking_threads.clamp(2, 512),
             tls: self.tls.clone(),
             tokens_file: self.auth.tokens_file.clone(),
-            store_path: self.store.path.clone().ok_or_else(|| ConfigError("store.path is required".into()))?,
-            durability,
+            store,
+            audit_spool: self.store.audit_spool.clone(),
             policy_file: self.policy.file.clone().ok_or_else(|| ConfigError("policy.file is required".into()))?,
             signers,
             default_signer,
             log_json,
             log_level: self.log.level.clone().unwrap_or_else(|| "info".into()),
         })
+    }
+}
+
+impl StoreSection {
+    /// Validates the section for its backend.
+    pub fn settings(&self) -> Result<StoreSettings, ConfigError> {
+        let optional = |v: &Option<String>, default: Duration, what: &str| match v {
+            None => Ok(default),
+            Some(s) => std_duration(s, what),
+        };
+        let mint_lock_wait = optional(&self.mint_lock_wait, Duration::from_secs(10), "store.mint_lock_wait")?;
+        match self.backend.as_deref() {
+            None | Some("sqlite") => {
+                for (set, what) in [
+                    (self.postgres.is_some(), "postgres"),
+                    (self.password_file.is_some(), "password_file"),
+                    (self.pool_size.is_some(), "pool_size"),
+                    (self.query_timeout.is_some(), "query_timeout"),
+                    (self.connect_timeout.is_some(), "connect_timeout"),
+                ] {
+                    if set {
+                        return Err(ConfigError(format!("store.{what} belongs to backend = \"postgres\"")));
+                    }
+                }
+                let durability = match self.durability.as_deref() {
+                    None | Some("full") => Durability::Full,
+                    Some("normal") => Durability::Normal,
+                    Some(o) => return Err(ConfigError(format!("store.durability: {o:?} (full or normal)"))),
+                };
+                let path = self.path.clone().ok_or_else(|| ConfigError("store.path is required".into()))?;
+                Ok(StoreSettings::Sqlite { path, durability, mint_lock_wait })
+            }
+            Some("postgres") => {
+                if self.path.is_some() || self.durability.is_some() {
+                    return Err(ConfigError("store.path and store.durability belong to backend = \"sqlite\"".into()));
+                }
+                let connection = self
+                    .postgres
+                    .clone()
+                    .ok_or_else(|| ConfigError("store.postgres (the connection string) is required".into()))?;
+                // The message never repeats the string: it may hold a secret by mistake.
+                crate::store::postgres::parse_connection(&connection)
+                    .map_err(|e| ConfigError(format!("store.postgres: {e}")))?;
+                Ok(StoreSettings::Postgres(PgSettings {
+                    connection,
+                    password_file: self.password_file.clone(),
+                    pool_size: self.pool_size.unwrap_or(16).clamp(1, 1024),
+                    query_timeout: optional(&self.query_timeout, Duration::from_secs(2), "store.query_timeout")?,
+                    connect_timeout: optional(&self.connect_timeout, Duration::from_secs(2), "store.connect_timeout")?,
+                    mint_lock_wait,
+                }))
+            }
+            Some(o) => Err(ConfigError(format!("store.backend: {o:?} (sqlite or postgres)"))),
+        }
     }
 }
 

@@ -22,5 +22,6 @@ pub mod run;
 pub mod secrets;
 pub mod server;
 pub mod signing;
+pub mod spool;
 pub mod store;
 pub mod tls;

@@ -62,7 +62,7 @@ enum Command {
 enum AuditCommand {
     /// Check the audit log's hash chain (exit 0 intact, 1 broken, 2 unreadable).
     Verify {
-        /// The store file (default: store.path of --config).
+        /// A SQLite store file (default: the store of --config, SQLite or PostgreSQL).
         #[arg(long, value_name = "PATH")]
         store: Option<PathBuf>,
     },
@@ -94,14 +94,18 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Token { command }) => token(command),
         Some(Command::Audit { command: AuditCommand::Verify { store } }) => {
-            let path = match store {
-                Some(p) => p,
+            let store = match store {
+                Some(path) => config::StoreSettings::Sqlite {
+                    path,
+                    durability: lit_session_server::store::sqlite::Durability::Full,
+                    mint_lock_wait: std::time::Duration::from_secs(10),
+                },
                 None => match load_settings(&cli.config, &None, &None) {
-                    Ok(s) => s.store_path,
+                    Ok(s) => s.store,
                     Err(e) => return fail(e),
                 },
             };
-            match runtime(4).and_then(|rt| rt.block_on(run::audit_verify(&path)).map_err(|e| e.to_string())) {
+            match runtime(4).and_then(|rt| rt.block_on(run::audit_verify(&store)).map_err(|e| e.to_string())) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
                 Err(e) => fail(e),

@@ -177,6 +177,9 @@ pub mod names {
     pub const STORE_UP: (&str, &str) = ("litsigner_store_up", "1 if the last store health check passed.");
     /// Store errors.
     pub const STORE_ERRORS: (&str, &str) = ("litsigner_store_errors_total", "Store operations that failed.");
+    /// Audit rows spooled.
+    pub const AUDIT_SPOOLED: (&str, &str) =
+        ("litsigner_audit_spooled_total", "Audit rows written to the spool while the database was away.");
     /// Audit failures.
     pub const AUDIT_FAILURES: (&str, &str) =
         ("litsigner_audit_failures_total", "Audit rows that could not be written (the request failed).");

@@ -10,11 +10,12 @@ use tokio::net::TcpListener;
 use crate::app::{App, AppParts, Limits, PolicySource};
 use crate::audit::{ChainCheck, ChainVerifier};
 use crate::auth::Tokens;
-use crate::config::Settings;
+use crate::config::{Settings, StoreSettings};
 use crate::server::{self, Listeners, Transport};
 use crate::signing::{self, SessionKeySpec, Signer, SignerSpec, WalletSpec};
+use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::{Durability, SqliteOptions, SqliteStore};
-use crate::store::ServiceStore;
+use crate::store::{self, ServiceStore};
 
 /// A start-up failure: printed as one line, exit status 2.
 #[derive(Debug, thiserror::Error)]
@@ -43,10 +44,10 @@ pub struct Plan {
     pub signers: Vec<SignerSpec>,
     /// Default profile.
     pub default_signer: String,
-    /// Store file.
-    pub store_path: PathBuf,
-    /// Durability.
-    pub durability: Durability,
+    /// The store.
+    pub store: StoreSettings,
+    /// The audit spool file.
+    pub audit_spool: Option<PathBuf>,
     /// Policy.
     pub policy: PolicySource,
     /// Token file.
@@ -79,8 +80,8 @@ impl Plan {
         Self {
             signers: s.signers.clone(),
             default_signer: s.default_signer.clone(),
-            store_path: s.store_path.clone(),
-            durability: s.durability,
+            store: s.store.clone(),
+            audit_spool: s.audit_spool.clone(),
             policy: PolicySource::File(s.policy_file.clone()),
             tokens_file: s.tokens_file.clone(),
             extra_tokens: Tokens::default(),
@@ -112,8 +113,12 @@ impl Plan {
         Self {
             signers: vec![spec],
             default_signer: "default".into(),
-            store_path: dir.join("dev-store.sqlite"),
-            durability: Durability::Normal,
+            store: StoreSettings::Sqlite {
+                path: dir.join("dev-store.sqlite"),
+                durability: Durability::Normal,
+                mint_lock_wait: std::time::Duration::from_secs(10),
+            },
+            audit_spool: None,
             policy: PolicySource::Inline(crate::dev::POLICY.to_string()),
             tokens_file: None,
             extra_tokens: Tokens::default().with_token(crate::dev::DEV_CLIENT, token),
@@ -143,22 +148,15 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
             plan.listen
         )));
     }
-    let options = SqliteOptions { durability: plan.durability, ..SqliteOptions::default() };
-    let path = plan.store_path.clone();
-    let store =
-        tokio::task::spawn_blocking(move || SqliteStore::open(&path, &options)).await.map_err(err)?.map_err(err)?;
-    let store: Arc<SqliteStore> = Arc::new(store);
-    let cache = ServiceStore::auth_sig_cache(store.clone());
-    let store: Arc<dyn ServiceStore> = store;
+    let store = open_store(&plan.store).await?;
+    tracing::info!(backend = store.backend(), location = %store.location(), "store opened");
+    let cache = store::auth_sig_cache(store.clone(), tokio::runtime::Handle::current());
 
     let specs = plan.signers.clone();
-    let shared = store.clone();
     let signers = tokio::task::spawn_blocking(move || {
         specs
             .iter()
-            .map(|spec| {
-                Signer::open_shared(spec, cache.clone(), Some(shared.clone())).map(|s| (spec.name.clone(), Arc::new(s)))
-            })
+            .map(|spec| Signer::open(spec, cache.clone()).map(|s| (spec.name.clone(), Arc::new(s))))
             .collect::<Result<BTreeMap<_, _>, _>>()
     })
     .await
@@ -177,6 +175,7 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
             signers,
             default_signer: plan.default_signer.clone(),
             store,
+            audit_spool: plan.audit_spool.as_deref().map(|p| Arc::new(crate::spool::AuditSpool::new(p))),
             limits: plan.limits,
             policy_source: plan.policy.clone(),
             tokens_file: plan.tokens_file.clone(),
@@ -225,15 +224,50 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
     Ok(())
 }
 
-/// `audit verify`: walks the chain of the store at `path`. Ok(true) if intact.
-pub async fn audit_verify(path: &Path) -> Result<bool, StartError> {
-    if !path.exists() {
-        return Err(StartError(format!("{}: no such store", path.display())));
+/// Opens the configured store (applying migrations; refusing an unknown schema).
+pub async fn open_store(settings: &StoreSettings) -> Result<Arc<dyn ServiceStore>, StartError> {
+    match settings {
+        StoreSettings::Sqlite { path, durability, mint_lock_wait } => {
+            let options =
+                SqliteOptions { durability: *durability, mint_lease: *mint_lock_wait, ..SqliteOptions::default() };
+            let path = path.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, &options))
+                .await
+                .map_err(err)?
+                .map_err(err)?;
+            Ok(Arc::new(store))
+        }
+        StoreSettings::Postgres(pg) => {
+            let password = match &pg.password_file {
+                None => None,
+                Some(path) => Some(zeroize::Zeroizing::new(
+                    crate::secrets::read_secret_text(path)
+                        .map_err(|e| StartError(format!("store.password_file: {e}")))?
+                        .trim_end_matches(['\r', '\n'])
+                        .to_string(),
+                )),
+            };
+            let options = PgOptions {
+                password,
+                pool_size: pg.pool_size,
+                query_timeout: pg.query_timeout,
+                connect_timeout: pg.connect_timeout,
+                mint_lock_wait: pg.mint_lock_wait,
+                ..PgOptions::new(pg.connection.clone())
+            };
+            Ok(Arc::new(PgStore::open(&options).await.map_err(err)?))
+        }
     }
-    let p = path.to_path_buf();
-    let options = SqliteOptions::default();
-    let store =
-        tokio::task::spawn_blocking(move || SqliteStore::open(&p, &options)).await.map_err(err)?.map_err(err)?;
+}
+
+/// `audit verify`: walks the chain of the configured store. Ok(true) if intact.
+pub async fn audit_verify(settings: &StoreSettings) -> Result<bool, StartError> {
+    if let StoreSettings::Sqlite { path, .. } = settings {
+        if !path.exists() {
+            return Err(StartError(format!("{}: no such store", path.display())));
+        }
+    }
+    let store = open_store(settings).await?;
     let mut v = ChainVerifier::default();
     let mut after = 0;
     loop {

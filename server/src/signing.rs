@@ -7,7 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use time::Duration;
@@ -15,16 +14,16 @@ use time::Duration;
 use lit_session_signer::capacity_delegation::CapacityDelegation;
 use lit_session_signer::keystore::{KeyOptions, KeyStoreError, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
-    AuthCallback, AuthNeeded, AuthSigUse, AuthSource, CallbackError, ManagerConfig, ManagerError, SessionKeyPolicy,
-    SessionManager, SessionSigsOptions,
+    AuthSigUse, AuthSource, ManagerConfig, ManagerError, SessionKeyPolicy, SessionManager, SessionSigsOptions,
+    StoreFailures,
 };
 use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::siwe::SiweOptions;
 use lit_session_signer::verify::{parse_session_sigs, select_session_sig, Verifier, VerifyPolicy};
-use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletError, WalletSigner};
+use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletSigner};
 
 pub use lit_session_signer::auth_sig::AuthSig;
-pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError};
+pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
 pub use lit_session_signer::protocol::NodeUrl;
 pub use lit_session_signer::resources::{LitAbility, ResourceAbilityRequest, ResourcePrefix};
 pub use lit_session_signer::Timestamp;
@@ -66,27 +65,12 @@ fn classify(e: ManagerError) -> SignError {
             lit_session_signer::auth_sig::AuthSigError::Wallet(w) => SignError::Hsm(format!("wallet: {w}")),
             other => SignError::Request(other.to_string()),
         },
-        ManagerError::Callback(e) => callback_error(e),
+        ManagerError::Callback(e) => SignError::Signer(e.to_string()),
         ManagerError::Rejected(r) => SignError::Signer(format!("the new AuthSig was refused: {r}")),
         ManagerError::Store(e) => SignError::Store(e.to_string()),
         other => SignError::Internal(other.to_string()),
     }
 }
-
-// The callback below wraps wallet errors so they keep their class through the manager.
-fn callback_error(e: CallbackError) -> SignError {
-    match e.downcast::<WalletFailure>() {
-        Ok(w) => match w.0 {
-            lit_session_signer::auth_sig::AuthSigError::Wallet(w) => SignError::Hsm(format!("wallet: {w}")),
-            other => SignError::Request(other.to_string()),
-        },
-        Err(other) => SignError::Signer(other.to_string()),
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct WalletFailure(lit_session_signer::auth_sig::AuthSigError);
 
 /// Where a profile's session key lives.
 #[derive(Debug, Clone)]
@@ -144,115 +128,6 @@ impl WalletHandle {
             Self::Memory(w) => w.clone(),
             Self::Pkcs11(w) => w.clone(),
         }
-    }
-}
-
-tokio::task_local! {
-    // Set by the AuthSig callback when it returned an AuthSig another process had just stored
-    // (it waited for that process's mint lock) instead of asking the wallet.
-    static WAITED: std::cell::Cell<bool>;
-}
-
-/// How long a mint lease lasts if its holder dies, and how long a waiter waits for it.
-const MINT_LEASE: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// Signs AuthSigs with the profile's wallet, giving each a lifetime of its own rather than the
-/// session's, so a short (policy-capped) session does not make every call re-sign the AuthSig.
-///
-/// With a shared store it mints under the store's mint lock for (signer, session key): a
-/// process that waited for another's lock re-reads the store and returns what the other
-/// stored, if it serves, so processes sharing a session key cause one wallet signature.
-struct LongLivedWalletAuth {
-    wallet: Arc<dyn WalletSigner>,
-    lifetime: Duration,
-    margin: Duration,
-    shared: Option<Arc<dyn crate::store::ServiceStore>>,
-    holder: String,
-}
-
-impl LongLivedWalletAuth {
-    /// Whether a stored AuthSig serves `needed` by the manager's reuse rules (signer, URI,
-    /// signature, time with the margin, ReCap coverage).
-    fn serves(&self, auth_sig: &AuthSig, needed: &AuthNeeded) -> bool {
-        use lit_session_signer::verify::{CapabilityAuthSig, CheckedCapability, SignatureStatus};
-        let signer = self.wallet.address();
-        if auth_sig.address.parse::<lit_session_signer::eth::EthAddress>().ok() != Some(signer) {
-            return false;
-        }
-        let cap = CapabilityAuthSig {
-            sig: auth_sig.sig.as_str().into(),
-            derived_via: auth_sig.derived_via.as_str().into(),
-            signed_message: auth_sig.signed_message.as_str().into(),
-            address: auth_sig.address.as_str().into(),
-            algo: auth_sig.algo.as_deref().map(Into::into),
-        };
-        let checked = CheckedCapability::check(&cap, &[]);
-        let Ok(facts) = &checked.siwe else { return false };
-        let now = Timestamp::now();
-        let session = hex::encode(needed.session_key.as_bytes());
-        let Some(expiration) = facts.expiration.map(Timestamp::from_datetime) else { return false };
-        let Ok(recaps) = &facts.recaps else { return false };
-        facts.address == signer
-            && checked.bound_to(&session)
-            && matches!(facts.signature, SignatureStatus::Valid)
-            && facts.not_before.is_none_or(|nbf| Timestamp::from_datetime(nbf) < now)
-            // A little beyond the manager's margin, so it does not turn the AuthSig down.
-            && expiration > now.saturating_add(self.margin + Duration::seconds(30))
-            && expiration >= needed.expiration
-            && needed.requests.iter().all(|r| recaps.iter().any(|c| c.grants(r.resource(), r.ability())))
-    }
-
-    async fn sign(&self, needed: &AuthNeeded) -> Result<AuthSig, CallbackError> {
-        let until = Timestamp::now().saturating_add(self.lifetime).max(needed.expiration);
-        let siwe = needed.siwe.clone().with_expiration(until);
-        let wallet = self.wallet.clone();
-        let signed = tokio::task::spawn_blocking(move || AuthSig::sign(&*wallet, &siwe)).await.map_err(|e| {
-            Box::new(WalletFailure(lit_session_signer::auth_sig::AuthSigError::Wallet(WalletError::Backend {
-                source: e.to_string().into(),
-                transient: true,
-            }))) as CallbackError
-        })?;
-        signed.map_err(|e| Box::new(WalletFailure(e)) as CallbackError)
-    }
-}
-
-#[async_trait]
-impl AuthCallback for LongLivedWalletAuth {
-    fn signer(&self) -> lit_session_signer::eth::EthAddress {
-        self.wallet.address()
-    }
-
-    async fn auth_sig(&self, needed: AuthNeeded) -> Result<AuthSig, CallbackError> {
-        let Some(store) = &self.shared else { return self.sign(&needed).await };
-        let signer = hex::encode(self.wallet.address().as_bytes());
-        let session = hex::encode(needed.session_key.as_bytes());
-        let key = format!("auth-sig/{signer}/{session}");
-        // A store that cannot lock does not stop signing: the worst case is one more signature.
-        let locked = store.acquire_mint_lock(&key, &self.holder, MINT_LEASE, MINT_LEASE).await.unwrap_or(false);
-        let stored = store.load_auth_sig(&signer, &session).await.ok().flatten();
-        if let Some(row) = &stored {
-            if let Ok(auth_sig) = parse_auth_sig(&row.auth_sig) {
-                if self.serves(&auth_sig, &needed) {
-                    let _ = WAITED.try_with(|w| w.set(true));
-                    if locked {
-                        let _ = store.release_mint_lock(&key, &self.holder).await;
-                    }
-                    return Ok(auth_sig);
-                }
-            }
-        }
-        let result = self.sign(&needed).await;
-        if let (true, Ok(auth_sig)) = (locked, &result) {
-            // Written before the lock is given back, so a waiter finds it.
-            if let Ok(text) = serde_json::to_string(auth_sig) {
-                let expires = auth_sig_expiration(auth_sig).map(|t| (t.unix_millis() / 1000) as i64);
-                let _ = store.save_auth_sig(&signer, &session, &text, expires, stored.map(|r| r.version)).await;
-            }
-        }
-        if locked {
-            let _ = store.release_mint_lock(&key, &self.holder).await;
-        }
-        result
     }
 }
 
@@ -314,18 +189,11 @@ fn parse_uri(uri: &str) -> Result<Pkcs11Uri, String> {
 }
 
 impl Signer {
-    /// Opens the profile (blocking: PKCS#11 log-in and key look-up), caching AuthSigs in `store`.
+    /// Opens the profile (blocking: PKCS#11 log-in and key look-up), caching AuthSigs in `store`
+    /// (the service store's view, [`crate::store::auth_sig_cache`]): new AuthSigs are minted
+    /// under its mint lock, so processes sharing the store and the session key cause one wallet
+    /// signature, and a store that fails fails the call rather than leave an AuthSig unrecorded.
     pub fn open(spec: &SignerSpec, store: Arc<dyn AuthSigStore>) -> Result<Self, OpenError> {
-        Self::open_shared(spec, store, None)
-    }
-
-    /// [`Self::open`], minting AuthSigs under `shared`'s mint lock so that processes sharing
-    /// the session key and the store cause one wallet signature.
-    pub fn open_shared(
-        spec: &SignerSpec,
-        store: Arc<dyn AuthSigStore>,
-        shared: Option<Arc<dyn crate::store::ServiceStore>>,
-    ) -> Result<Self, OpenError> {
         let err = |message: String| OpenError { profile: spec.name.clone(), message };
         let (keys, policy, session_backend): (Arc<dyn SessionKeyStore>, SessionKeyPolicy, &'static str) = match &spec
             .session_key
@@ -372,16 +240,13 @@ impl Signer {
         };
         let signer = wallet.signer();
         let wallet_address = signer.address().to_checksum();
-        let auth = AuthSource::callback(LongLivedWalletAuth {
-            wallet: signer,
-            lifetime: spec.auth_sig_lifetime,
-            margin: spec.expiry_margin,
-            shared,
-            holder: format!("pid-{}-{}", std::process::id(), random_hex(4)),
-        });
+        let auth = AuthSource::Wallet(signer);
         let config = ManagerConfig {
             lifetime: spec.auth_sig_lifetime,
             expiry_margin: spec.expiry_margin,
+            // Sessions are capped short by the policy; the AuthSig lives on its own clock.
+            auth_sig_lifetime: Some(spec.auth_sig_lifetime),
+            store_failures: StoreFailures::Fail,
             ..ManagerConfig::default()
         };
         let manager = SessionManager::new(keys.clone(), policy, auth, store).with_config(config);
@@ -407,17 +272,12 @@ impl Signer {
             },
             ..SessionSigsOptions::default()
         };
-        let (report, waited) = WAITED
-            .scope(std::cell::Cell::new(false), async {
-                let report = self.manager.session_sigs_report(&input.nodes, &input.requests, &options).await;
-                (report, WAITED.with(|w| w.get()))
-            })
-            .await;
-        let report = report.map_err(classify)?;
+        let report =
+            self.manager.session_sigs_report(&input.nodes, &input.requests, &options).await.map_err(classify)?;
         let (auth_use, auth_expiration, resign_reason) = match &report.auth_sig {
+            // Another process sharing the store signed it while this one waited for the lock.
+            AuthSigUse::Reused { expiration } if report.waited => ("waited", *expiration, None),
             AuthSigUse::Reused { expiration } => ("reused", *expiration, None),
-            // The callback returned what another process had just signed.
-            AuthSigUse::Signed { expiration, .. } if waited => ("waited", *expiration, None),
             AuthSigUse::Signed { reason, expiration } => ("signed", *expiration, Some(reason.to_string())),
         };
         let session_key = report.sigs.iter().next().map(|(_, s)| s.address.clone()).unwrap_or_default();

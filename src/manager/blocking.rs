@@ -2,7 +2,7 @@
 //! block: the AuthSig store always (file I/O), the session key store when it says so
 //! ([`SessionKeyStore::may_block`], e.g. PKCS#11).
 
-use super::auth_store::{AuthSigKey, AuthStoreError};
+use super::auth_store::{AuthSigKey, AuthStoreError, MintLock};
 use super::{ManagerError, SessionManager};
 use crate::auth_sig::AuthSig;
 use crate::keystore::{KeyId, SessionKeyStore, VerifyingKey};
@@ -56,5 +56,15 @@ impl SessionManager {
     ) -> Result<Result<(), AuthStoreError>, ManagerError> {
         let store = self.store.clone();
         blocking(move || store.save(&key, &auth_sig)).await
+    }
+
+    /// Takes the store's mint lock for `key` (see [`super::AuthSigStore::lock_for_mint`]); the
+    /// outer error is a failed task, the inner the store's.
+    pub(super) async fn lock_for_mint(
+        &self,
+        key: AuthSigKey,
+    ) -> Result<Result<Option<MintLock>, AuthStoreError>, ManagerError> {
+        let store = self.store.clone();
+        blocking(move || store.lock_for_mint(&key)).await
     }
 }

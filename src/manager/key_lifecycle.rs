@@ -101,6 +101,11 @@ fn retire(
 }
 
 impl SessionManager {
+    /// The longest an AuthSig made by this manager lives without an explicit session expiration.
+    fn longest_auth_sig(&self) -> Duration {
+        self.config.auth_sig_lifetime.map_or(self.config.lifetime, |l| l.max(self.config.lifetime))
+    }
+
     /// The current key: looked up once, then rotated and retired as the policy says.
     pub(super) async fn ensure_key(
         &self,
@@ -138,7 +143,7 @@ impl SessionManager {
                     let public = self.public_key(&id).await?;
                     if let Some(old) = state.current.replace(CurrentKey::new(id, public, Some(now))) {
                         let last_auth = state.latest_auth_expiration.take();
-                        state.retired.push(retire(old.id, old.public, now, last_auth, self.config.lifetime));
+                        state.retired.push(retire(old.id, old.public, now, last_auth, self.longest_auth_sig()));
                         state.rotated = true;
                     }
                     state.key_deleted = false;
@@ -180,7 +185,7 @@ impl SessionManager {
         let public_of = |id: &KeyId| infos.iter().find(|i| &i.id == id).map(|i| i.public_key);
         for pair in labelled.windows(2) {
             if let Some(public) = public_of(&pair[0].id) {
-                state.retired.push(retire(pair[0].id.clone(), public, pair[1].created, None, self.config.lifetime));
+                state.retired.push(retire(pair[0].id.clone(), public, pair[1].created, None, self.longest_auth_sig()));
             }
         }
         if let Some(last) = labelled.last() {

@@ -40,7 +40,7 @@ mod key_lifecycle;
 mod reuse;
 
 pub use auth_source::{AuthCallback, AuthNeeded, AuthSource};
-pub use auth_store::{AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, MemoryAuthSigStore};
+pub use auth_store::{AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, MemoryAuthSigStore, MintLock};
 pub use delegation::sign_with_delegation;
 pub use error::{CallbackError, ManagerError};
 pub use key_lifecycle::SessionKeyPolicy;
@@ -52,6 +52,7 @@ use std::sync::{Arc, RwLock};
 
 use time::Duration;
 
+use crate::auth_sig::AuthSig;
 use crate::bls::NetworkPublicKey;
 use crate::error_chain::error_chain;
 use crate::keystore::{KeyId, SessionKeyStore, VerifyingKey};
@@ -75,6 +76,13 @@ pub struct ManagerConfig {
     /// Moves `issuedAt` (SIWE and session) this far into the past, for clients whose clock runs
     /// ahead of the nodes' (they refuse an `issuedAt` more than 60 s ahead). Default 0 (off).
     pub issued_at_backdate: Duration,
+    /// A lifetime for new AuthSigs independent of the session's: a new AuthSig then expires at
+    /// the later of the session's expiration and now + this. Calls with short explicit
+    /// expirations (a policy that caps sessions at minutes) then share one AuthSig instead of
+    /// asking the signer each time. `None` (default): the session's expiration, as the SDK.
+    pub auth_sig_lifetime: Option<Duration>,
+    /// What a failing AuthSig store does to a call (default [`StoreFailures::Warn`]).
+    pub store_failures: StoreFailures,
 }
 
 impl Default for ManagerConfig {
@@ -83,8 +91,26 @@ impl Default for ManagerConfig {
             lifetime: DEFAULT_SESSION_LIFETIME,
             expiry_margin: Duration::minutes(5),
             issued_at_backdate: Duration::ZERO,
+            auth_sig_lifetime: None,
+            store_failures: StoreFailures::Warn,
         }
     }
+}
+
+/// How the manager treats an AuthSig store that cannot be read or written (or whose mint lock
+/// cannot be had). A corrupt entry is never a failure: it is reported and replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreFailures {
+    /// Go on and report it in [`SessionSigsReport::warnings`]: a new AuthSig is signed when the
+    /// store cannot be read, and kept in memory only when it cannot be saved. Right for a local
+    /// cache (the command line's directory).
+    #[default]
+    Warn,
+    /// Fail the call with [`ManagerError::Store`]: nothing is signed when the store cannot be
+    /// read or locked, and a new AuthSig that cannot be saved is neither used nor kept. Right
+    /// for a service whose store is the record of what was signed. Reuse of the AuthSig held in
+    /// memory does not touch the store and keeps working.
+    Fail,
 }
 
 /// Per-call options, the rest of what `getSessionSigs` takes: the session parameters. The nonce
@@ -106,6 +132,9 @@ pub struct SessionSigsReport {
     /// Problems that did not stop the call, e.g. a corrupt cache file that was replaced or a cache
     /// that could not be written.
     pub warnings: Vec<String>,
+    /// The AuthSig was found in the store after waiting for the store's mint lock: another
+    /// process sharing the store and session key had just signed it (reported as reused).
+    pub waited: bool,
 }
 
 /// Counters since the manager was made.
@@ -135,6 +164,14 @@ struct State {
 }
 
 type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// How [`SessionManager::mint`] got an AuthSig.
+enum Minted {
+    /// Another process saved one that serves while this one waited for the mint lock.
+    Waited(Arc<CachedAuthSig>, Timestamp),
+    /// The signer signed a new one (saved).
+    Signed(Arc<CachedAuthSig>),
+}
 
 /// Mints per-node session signatures, reusing the signer's AuthSig while it may be reused.
 ///
@@ -279,30 +316,36 @@ impl SessionManager {
             until: options.expiration,
             format: options.format,
         };
+        let strict = self.config.store_failures == StoreFailures::Fail;
         let lookup = match &state.cached {
             Some((k, cached)) if *k == auth_key => Lookup::Memory(cached.clone()),
-            _ => Lookup::Store(self.load(auth_key).await?),
+            _ => Lookup::Store(self.load_checked(auth_key, strict).await?),
         };
         let Decision { reuse, reason, mut warnings } =
             reuse::decide(state.cached.as_ref(), state.rotated, lookup, &needs, &self.network_keys);
 
+        let mut waited = false;
         let (auth_sig, auth_expiration, used) = match reuse {
             Some((cached, expiration)) => {
                 state.cached = Some((auth_key, cached.clone()));
                 self.reused.fetch_add(1, Ordering::Relaxed);
                 (cached, expiration, AuthSigUse::Reused { expiration })
             }
-            None => {
-                let cached = Arc::new(self.resign(&source, &request, &key, &needs).await?);
-                let expiration = cached.expiration().unwrap_or(now);
-                if let Err(e) = self.save(auth_key, cached.auth_sig.clone()).await? {
-                    warnings.push(format!("{}; the new AuthSig is cached in memory only", error_chain(&e)));
+            None => match self.mint(&source, &request, &key, &needs, auth_key, &mut warnings).await? {
+                Minted::Waited(cached, expiration) => {
+                    waited = true;
+                    state.cached = Some((auth_key, cached.clone()));
+                    self.reused.fetch_add(1, Ordering::Relaxed);
+                    (cached, expiration, AuthSigUse::Reused { expiration })
                 }
-                state.cached = Some((auth_key, cached.clone()));
-                state.rotated = false;
-                self.signed.fetch_add(1, Ordering::Relaxed);
-                (cached, expiration, AuthSigUse::Signed { reason, expiration })
-            }
+                Minted::Signed(cached) => {
+                    let expiration = cached.expiration().unwrap_or(now);
+                    state.cached = Some((auth_key, cached.clone()));
+                    state.rotated = false;
+                    self.signed.fetch_add(1, Ordering::Relaxed);
+                    (cached, expiration, AuthSigUse::Signed { reason, expiration })
+                }
+            },
         };
         state.latest_auth_expiration = state.latest_auth_expiration.max(Some(auth_expiration));
         drop(state);
@@ -319,7 +362,68 @@ impl SessionManager {
         }
         let unsigned = request.template_with(auth_sig.json.clone()).prepare(key.public, &nodes);
         let sigs = self.sign_nodes(unsigned, &key.id).await?;
-        Ok(SessionSigsReport { sigs, auth_sig: used, session_key: key.id, warnings })
+        Ok(SessionSigsReport { sigs, auth_sig: used, session_key: key.id, warnings, waited })
+    }
+
+    /// A new AuthSig for `auth_key`, under the store's mint lock when it has one: once the lock
+    /// is held the store is read again, and what another process saved meanwhile is reused if
+    /// it serves. Otherwise the signer signs and the AuthSig is saved before the lock is given
+    /// back, so the next holder finds it.
+    async fn mint(
+        &self,
+        source: &AuthSource,
+        request: &SessionSigsRequest,
+        key: &CurrentKey,
+        needs: &Needs<'_>,
+        auth_key: AuthSigKey,
+        warnings: &mut Vec<String>,
+    ) -> Result<Minted, ManagerError> {
+        let strict = self.config.store_failures == StoreFailures::Fail;
+        let lock = match self.lock_for_mint(auth_key).await? {
+            Ok(lock) => lock,
+            Err(e) if strict => return Err(ManagerError::Store(e)),
+            Err(e) => {
+                warnings.push(format!("{}; signing without the store's mint lock", error_chain(&e)));
+                None
+            }
+        };
+        let locked = lock.is_some();
+        let result = async {
+            if locked {
+                let loaded = self.load_checked(auth_key, strict).await?;
+                let found = reuse::decide(None, false, Lookup::Store(loaded), needs, &self.network_keys);
+                warnings.extend(found.warnings);
+                if let Some((cached, expiration)) = found.reuse {
+                    return Ok(Minted::Waited(cached, expiration));
+                }
+            }
+            let cached = Arc::new(self.resign(source, request, key, needs).await?);
+            match self.save(auth_key, cached.auth_sig.clone()).await? {
+                Ok(()) => {}
+                Err(e) if strict => return Err(ManagerError::Store(e)),
+                Err(e) => warnings.push(format!("{}; the new AuthSig is cached in memory only", error_chain(&e))),
+            }
+            Ok(Minted::Signed(cached))
+        }
+        .await;
+        if let Some(lock) = lock {
+            // Releasing may do I/O; a failed task only means the lock is released on drop there.
+            let _ = blocking(move || drop(lock)).await;
+        }
+        result
+    }
+
+    /// The stored AuthSig; with `strict`, a store that cannot be read fails the call (a corrupt
+    /// entry is not a failure: it is reported and replaced).
+    async fn load_checked(
+        &self,
+        key: AuthSigKey,
+        strict: bool,
+    ) -> Result<Result<Option<AuthSig>, AuthStoreError>, ManagerError> {
+        match self.load(key).await? {
+            Err(e @ AuthStoreError::Io { .. }) if strict => Err(ManagerError::Store(e)),
+            other => Ok(other),
+        }
     }
 
     /// Drops the cached AuthSig of the current signer and session key (memory and store), the
@@ -356,12 +460,17 @@ impl SessionManager {
         key: &CurrentKey,
         needs: &Needs<'_>,
     ) -> Result<CachedAuthSig, ManagerError> {
+        // The AuthSig may outlive the session (ManagerConfig::auth_sig_lifetime), never the reverse.
+        let expiration = match self.config.auth_sig_lifetime {
+            Some(lifetime) => request.expiration().max(needs.now.saturating_add(lifetime)),
+            None => request.expiration(),
+        };
         let needed = AuthNeeded {
-            siwe: request.session_siwe_for(&key.public, source.signer()),
+            siwe: request.session_siwe_for(&key.public, source.signer()).with_expiration(expiration),
             session_key: key.public,
             session_key_uri: session_key_uri(&key.public),
             requests: request.requests.clone(),
-            expiration: request.expiration(),
+            expiration,
             nonce: request.params.nonce.clone(),
             format: request.params.format,
         };

@@ -9,9 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::{Appended, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
+use super::{Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
 use crate::audit::{chain_hash, AuditEntry, AuditRow, GENESIS};
-use crate::signing::{self, AuthSig, AuthSigKey, AuthSigStore, AuthStoreError};
+use crate::signing;
 
 /// Migrations, in order; index + 1 is the schema version they produce.
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
@@ -37,6 +37,8 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Who writes (stored with AuthSigs; e.g. host and pid).
     pub writer: String,
+    /// How long a mint lease lasts if its holder dies, and how long a waiter waits for it.
+    pub mint_lease: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -45,6 +47,7 @@ impl Default for SqliteOptions {
             durability: Durability::Full,
             busy_timeout: Duration::from_secs(5),
             writer: format!("pid-{}", std::process::id()),
+            mint_lease: Duration::from_secs(30),
         }
     }
 }
@@ -59,6 +62,7 @@ struct Inner {
     path: PathBuf,
     conn: Mutex<Connection>,
     writer: String,
+    mint_lease: Duration,
 }
 
 impl Inner {
@@ -102,7 +106,12 @@ impl SqliteStore {
         conn.execute_batch(&format!("PRAGMA synchronous={sync}; PRAGMA foreign_keys=ON;"))
             .map_err(unavailable("open"))?;
         migrate(&conn, path)?;
-        let inner = Inner { path: path.to_path_buf(), conn: Mutex::new(conn), writer: options.writer.clone() };
+        let inner = Inner {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+            writer: options.writer.clone(),
+            mint_lease: options.mint_lease,
+        };
         Ok(Self { inner: Arc::new(inner) })
     }
 
@@ -279,10 +288,6 @@ impl ServiceStore for SqliteStore {
         self.inner.path.display().to_string()
     }
 
-    fn auth_sig_cache(self: Arc<Self>) -> Arc<dyn AuthSigStore> {
-        Arc::new(SqliteAuthSigs(self.inner.clone()))
-    }
-
     async fn health(&self) -> Result<(), StoreError> {
         self.run(|conn| {
             conn.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map_err(unavailable("health"))?;
@@ -330,16 +335,25 @@ impl ServiceStore for SqliteStore {
         .await
     }
 
-    async fn acquire_mint_lock(
-        &self,
-        key: &str,
-        holder: &str,
-        lease: Duration,
-        wait: Duration,
-    ) -> Result<bool, StoreError> {
-        let deadline = tokio::time::Instant::now() + wait;
+    async fn remove_auth_sig(&self, signer: &str, session_key: &str) -> Result<(), StoreError> {
+        let (signer, session_key) = (signer.to_string(), session_key.to_string());
+        self.run(move |conn| {
+            conn.execute("DELETE FROM auth_sigs WHERE signer = ?1 AND session_key = ?2", params![signer, session_key])
+                .map(|_| ())
+                .map_err(unavailable("remove auth sig"))
+        })
+        .await
+    }
+
+    async fn lock_for_mint(&self, signer: &str, session_key: &str) -> Result<MintGuard, StoreError> {
+        // A lease row, taken under SQLite's write lock (BEGIN IMMEDIATE of the insert): the
+        // write lock itself is not held while the wallet signs, so audit appends go on.
+        let key = format!("auth-sig/{signer}/{session_key}");
+        let holder = format!("{}-{}", self.inner.writer, signing::random_hex(4));
+        let lease = self.inner.mint_lease;
+        let deadline = tokio::time::Instant::now() + lease;
         loop {
-            let (k, h) = (key.to_string(), holder.to_string());
+            let (k, h) = (key.clone(), holder.clone());
             let lease_secs = lease.as_secs().max(1) as i64;
             let taken = self
                 .run(move |conn| {
@@ -355,23 +369,16 @@ impl ServiceStore for SqliteStore {
                 })
                 .await?;
             if taken {
-                return Ok(true);
+                return Ok(Box::new(Lease { inner: self.inner.clone(), key, holder }));
             }
             if tokio::time::Instant::now() >= deadline {
-                return Ok(false);
+                return Err(StoreError::Unavailable {
+                    op: "mint lock",
+                    message: format!("another process held it for more than {} s", lease.as_secs()),
+                });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    }
-
-    async fn release_mint_lock(&self, key: &str, holder: &str) -> Result<(), StoreError> {
-        let (k, h) = (key.to_string(), holder.to_string());
-        self.run(move |conn| {
-            conn.execute("DELETE FROM mint_locks WHERE key = ?1 AND holder = ?2", params![k, h])
-                .map(|_| ())
-                .map_err(unavailable("mint unlock"))
-        })
-        .await
     }
 
     async fn quota_used(&self, client: &str, rule: &str, window_start: i64) -> Result<u64, StoreError> {
@@ -393,6 +400,18 @@ impl ServiceStore for SqliteStore {
         self.run(move |conn| append(conn, entry, charge).map_err(unavailable("audit append"))).await
     }
 
+    async fn audit_contains(&self, request_id: &str, at: &str) -> Result<bool, StoreError> {
+        let (r, a) = (request_id.to_string(), at.to_string());
+        self.run(move |conn| {
+            conn.query_row("SELECT count(*) FROM audit WHERE request_id = ?1 AND at = ?2", params![r, a], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(unavailable("audit read"))
+        })
+        .await
+    }
+
     async fn audit_rows(&self, after: i64, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
         self.run(move |conn| {
             let mut stmt = conn
@@ -409,53 +428,20 @@ impl ServiceStore for SqliteStore {
     }
 }
 
-/// The manager's synchronous AuthSig cache over the same table. A write keeps the row's
-/// version history: it replaces whatever is stored (the manager has already decided).
-struct SqliteAuthSigs(Arc<Inner>);
+/// A held mint lease; dropping it deletes the row (if this holder still has it).
+struct Lease {
+    inner: Arc<Inner>,
+    key: String,
+    holder: String,
+}
 
-impl AuthSigStore for SqliteAuthSigs {
-    fn load(&self, key: &AuthSigKey) -> Result<Option<AuthSig>, AuthStoreError> {
-        let (signer, session_key) = signing::auth_sig_key_columns(key);
-        let row = load_row(&self.0.lock(), &signer, &session_key)
-            .map_err(|e| signing::store_failure(&self.0.path.display().to_string(), &e.to_string()))?;
-        match row {
-            None => Ok(None),
-            Some(row) => signing::parse_auth_sig(&row.auth_sig)
-                .map(Some)
-                .map_err(|reason| signing::corrupt_entry(&format!("auth_sigs/{}", key.name()), &reason)),
-        }
-    }
-
-    fn save(&self, key: &AuthSigKey, auth_sig: &AuthSig) -> Result<(), AuthStoreError> {
-        let (signer, session_key) = signing::auth_sig_key_columns(key);
-        let fail = |e: String| signing::store_failure(&self.0.path.display().to_string(), &e);
-        let text = serde_json::to_string(auth_sig).map_err(|e| fail(e.to_string()))?;
-        let expires = signing::auth_sig_expiration(auth_sig).map(|t| (t.unix_millis() / 1000) as i64);
-        let mut conn = self.0.lock();
-        // Compare-and-set on the version read just before; retried once on a concurrent writer.
-        for _ in 0..3 {
-            let current = load_row(&conn, &signer, &session_key).map_err(|e| fail(e.to_string()))?;
-            if current.as_ref().is_some_and(|c| c.auth_sig == text) {
-                return Ok(());
-            }
-            let expected = current.map(|c| c.version);
-            match save_row(&mut conn, &self.0.writer, &signer, &session_key, &text, expires, expected)
-                .map_err(|e| fail(e.to_string()))?
-            {
-                SaveOutcome::Saved(_) => return Ok(()),
-                SaveOutcome::Conflict(_) => continue,
-            }
-        }
-        Err(fail("concurrent writers kept replacing the AuthSig".into()))
-    }
-
-    fn remove(&self, key: &AuthSigKey) -> Result<(), AuthStoreError> {
-        let (signer, session_key) = signing::auth_sig_key_columns(key);
-        self.0
+impl Drop for Lease {
+    fn drop(&mut self) {
+        // A failed delete leaves the lease to run out.
+        let _ = self
+            .inner
             .lock()
-            .execute("DELETE FROM auth_sigs WHERE signer = ?1 AND session_key = ?2", params![signer, session_key])
-            .map(|_| ())
-            .map_err(|e| signing::store_failure(&self.0.path.display().to_string(), &e.to_string()))
+            .execute("DELETE FROM mint_locks WHERE key = ?1 AND holder = ?2", params![self.key, self.holder]);
     }
 }
 
@@ -507,10 +493,13 @@ mod tests {
         assert_eq!(store.save_auth_sig("s", "k", "{}", None, None).await.unwrap(), SaveOutcome::Conflict(1));
         assert_eq!(store.save_auth_sig("s", "k", "{}", None, Some(1)).await.unwrap(), SaveOutcome::Saved(2));
 
-        assert!(store.acquire_mint_lock("k", "a", Duration::from_secs(30), Duration::ZERO).await.unwrap());
-        assert!(!store.acquire_mint_lock("k", "b", Duration::from_secs(30), Duration::from_millis(50)).await.unwrap());
-        store.release_mint_lock("k", "a").await.unwrap();
-        assert!(store.acquire_mint_lock("k", "b", Duration::from_secs(30), Duration::ZERO).await.unwrap());
+        let held = store.lock_for_mint("s", "k").await.unwrap();
+        let other = SqliteStore { inner: store.inner.clone() };
+        let waiter = tokio::spawn(async move { other.lock_for_mint("s", "k").await.map(drop) });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!waiter.is_finished(), "the second holder waits");
+        drop(held);
+        waiter.await.unwrap().unwrap();
         drop(store);
 
         // A newer schema is refused with a clear message.

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+pub mod postgres;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_lit-session-server");
 
 /// Writes a file with mode 0600.

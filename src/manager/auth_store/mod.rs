@@ -71,6 +71,34 @@ pub trait AuthSigStore: Send + Sync {
 
     /// Removes the entry under `key`; removing a missing entry is not an error.
     fn remove(&self, key: &AuthSigKey) -> Result<(), AuthStoreError>;
+
+    /// Takes the store's lock for minting a new AuthSig under `key`, waiting while another
+    /// process holds it. A store shared by several processes implements it so that processes
+    /// sharing a session key cause one wallet signature: the manager re-reads the store once
+    /// it holds the lock and reuses what the previous holder saved. `Ok(None)` (the default)
+    /// means the store has no such lock (one process). A lock that cannot be had in the
+    /// store's own time bound is an error.
+    fn lock_for_mint(&self, key: &AuthSigKey) -> Result<Option<MintLock>, AuthStoreError> {
+        let _ = key;
+        Ok(None)
+    }
+}
+
+/// A held mint lock (see [`AuthSigStore::lock_for_mint`]): released when dropped. The manager
+/// drops it off the async runtime, so its release may do I/O.
+pub struct MintLock(#[allow(dead_code)] Box<dyn Send>);
+
+impl MintLock {
+    /// Wraps the store's guard; dropping the guard must release the lock.
+    pub fn new(guard: impl Send + 'static) -> Self {
+        Self(Box::new(guard))
+    }
+}
+
+impl fmt::Debug for MintLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MintLock")
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,196 @@
+//! A small connection pool for the PostgreSQL store.
+//!
+//! What it guarantees, which a general pool leaves to its user: a connection whose operation
+//! failed or was cut off by a timeout is closed, never handed out again (its state is unknown:
+//! a statement may still be queued on it, or the server behind it may be hung or demoted); the
+//! number of connections is bounded by a semaphore whose permits are released however an
+//! operation ends, so a hung database cannot exhaust the pool; and each host of a multi-host
+//! configuration is tried in turn with its own time bound, so a hung first host does not keep
+//! the client from a promoted standby listed after it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_postgres::config::{Host, TargetSessionAttrs};
+use tokio_postgres::{Client, Config, NoTls};
+
+use super::StoreError;
+
+/// A bounded set of connections to the first writable host of `config`.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    // One single-host configuration per host, in the order given.
+    hosts: Vec<Config>,
+    idle: Mutex<Vec<Client>>,
+    permits: Arc<Semaphore>,
+    connect_timeout: Duration,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").field("hosts", &self.inner.hosts.len()).finish_non_exhaustive()
+    }
+}
+
+/// The hosts of a configuration as text (`/run/pg:5432`, `db-a:5432`), for messages.
+pub fn describe_hosts(config: &Config) -> Vec<String> {
+    let ports = config.get_ports();
+    config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match h {
+                Host::Tcp(name) => format!("{name}:{port}"),
+                Host::Unix(path) => format!("{}:{port}", path.display()),
+            }
+        })
+        .collect()
+}
+
+/// Splits a multi-host configuration into one configuration per host, keeping the settings
+/// this service uses. Target session attributes default to read-write: the store writes.
+fn split_hosts(config: &Config) -> Vec<Config> {
+    let ports = config.get_ports();
+    config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, host)| {
+            let mut c = Config::new();
+            match host {
+                Host::Tcp(name) => c.host(name),
+                Host::Unix(path) => c.host_path(path),
+            };
+            c.port(ports.get(i).or(ports.first()).copied().unwrap_or(5432));
+            if let Some(u) = config.get_user() {
+                c.user(u);
+            }
+            if let Some(p) = config.get_password() {
+                c.password(p);
+            }
+            if let Some(d) = config.get_dbname() {
+                c.dbname(d);
+            }
+            if let Some(o) = config.get_options() {
+                c.options(o);
+            }
+            if let Some(a) = config.get_application_name() {
+                c.application_name(a);
+            }
+            if let Some(t) = config.get_connect_timeout() {
+                c.connect_timeout(*t);
+            }
+            c.keepalives(config.get_keepalives());
+            c.keepalives_idle(config.get_keepalives_idle());
+            c.ssl_mode(config.get_ssl_mode());
+            c.channel_binding(config.get_channel_binding());
+            c.target_session_attrs(match config.get_target_session_attrs() {
+                TargetSessionAttrs::Any => TargetSessionAttrs::ReadWrite,
+                other => other,
+            });
+            c
+        })
+        .collect()
+}
+
+impl Pool {
+    /// A pool of at most `size` connections. Nothing is connected until first use.
+    pub fn new(config: &Config, size: usize, connect_timeout: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                hosts: split_hosts(config),
+                idle: Mutex::new(Vec::new()),
+                permits: Arc::new(Semaphore::new(size.max(1))),
+                connect_timeout,
+            }),
+        }
+    }
+
+    /// A connection: an idle one that is still open, or a new one to the first host that
+    /// accepts writes. Waits for a free slot; callers bound the whole call with their timeout.
+    pub async fn get(&self) -> Result<Pooled, StoreError> {
+        let permit = self
+            .inner
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unreachable { op: "pool", message: "the pool is closed".into() })?;
+        loop {
+            let next = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match next {
+                Some(client) if !client.is_closed() => {
+                    return Ok(Pooled { client: Some(client), pool: self.inner.clone(), keep: false, _permit: permit })
+                }
+                Some(_) => continue,
+                None => break,
+            }
+        }
+        let client = self.connect().await?;
+        Ok(Pooled { client: Some(client), pool: self.inner.clone(), keep: false, _permit: permit })
+    }
+
+    async fn connect(&self) -> Result<Client, StoreError> {
+        let mut failures = Vec::new();
+        for host in &self.inner.hosts {
+            let name = describe_hosts(host).join(",");
+            match tokio::time::timeout(self.inner.connect_timeout, host.connect(NoTls)).await {
+                Ok(Ok((client, connection))) => {
+                    // The connection task ends when the socket does; errors show on the client.
+                    tokio::spawn(async move {
+                        let _ = connection.await;
+                    });
+                    return Ok(client);
+                }
+                Ok(Err(e)) => failures.push(format!("{name}: {}", super::pg_message(&e))),
+                Err(_) => {
+                    failures.push(format!("{name}: no answer within {} ms", self.inner.connect_timeout.as_millis()))
+                }
+            }
+        }
+        Err(StoreError::Unreachable { op: "connect", message: failures.join("; ") })
+    }
+
+    /// Closes the idle connections (e.g. after the database failed over).
+    pub fn clear(&self) {
+        self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// A connection taken from the pool. It goes back only if [`Pooled::keep`] was called after a
+/// successful operation; otherwise (an error, a timeout that dropped the operation) it is closed.
+pub struct Pooled {
+    client: Option<Client>,
+    pool: Arc<Inner>,
+    keep: bool,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Pooled {
+    /// The client.
+    pub fn client(&mut self) -> &mut Client {
+        self.client.as_mut().expect("a pooled connection is present until it is dropped")
+    }
+
+    /// Marks the connection healthy: it returns to the pool when dropped.
+    pub fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if self.keep && !client.is_closed() {
+                self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(client);
+            }
+        }
+    }
+}

@@ -1,0 +1,616 @@
+//! The PostgreSQL store, for replicas on several hosts: the same tables as SQLite, a versioned
+//! schema with embedded migrations, a bounded pool, and a time bound on every operation.
+//!
+//! - A multi-host connection string (`host=db-a,db-b target_session_attrs=read-write`) finds
+//!   the writable server after a failover without a proxy; each host is tried in turn.
+//! - Minting a new AuthSig takes `pg_advisory_xact_lock` for (signer, session key) in a
+//!   transaction held until the AuthSig is saved; a replica that waited reads it afterwards.
+//! - An audit append locks the chain head row (`SELECT … FOR UPDATE`), charges the rate limit
+//!   (`INSERT … ON CONFLICT … WHERE used < limit`) and inserts the row in one transaction.
+//! - Every operation has a deadline; a connection whose operation failed or ran out of time is
+//!   closed, so a hung server can neither hang requests nor keep the pool's connections.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_postgres::{Client, Config};
+
+use super::pool::{describe_hosts, Pool, Pooled};
+use super::{pg_message, Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
+use crate::audit::{chain_hash, AuditEntry, AuditRow};
+use crate::signing;
+
+/// Migrations, in order; index + 1 is the schema version they produce.
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+// Advisory lock keys are 64-bit; these namespaces keep ours apart from other users of the
+// database (hashtextextended of a prefixed text).
+const MIGRATION_LOCK: &str = "lit-session-server/migrate";
+const MINT_LOCK_PREFIX: &str = "lit-session-server/auth-sig/";
+
+/// Options of [`PgStore::open`].
+#[derive(Clone)]
+pub struct PgOptions {
+    /// The connection string, libpq key/value or URL form, without a password.
+    pub connection: String,
+    /// The password (from a secret file), if the server asks for one.
+    pub password: Option<zeroize::Zeroizing<String>>,
+    /// Connections at most.
+    pub pool_size: usize,
+    /// Longest time for one store operation (queries, waiting for a pooled connection).
+    pub query_timeout: Duration,
+    /// Longest time to connect to one host.
+    pub connect_timeout: Duration,
+    /// Longest wait for another replica's mint lock.
+    pub mint_lock_wait: Duration,
+    /// Who writes (stored with AuthSigs).
+    pub writer: String,
+}
+
+impl std::fmt::Debug for PgOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgOptions")
+            .field("connection", &self.connection)
+            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
+            .field("pool_size", &self.pool_size)
+            .field("query_timeout", &self.query_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("mint_lock_wait", &self.mint_lock_wait)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgOptions {
+    /// Defaults around a connection string: 16 connections, 2 s per operation, 2 s per host
+    /// connect, 10 s mint lock wait.
+    pub fn new(connection: impl Into<String>) -> Self {
+        Self {
+            connection: connection.into(),
+            password: None,
+            pool_size: 16,
+            query_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(2),
+            mint_lock_wait: Duration::from_secs(10),
+            writer: format!("pid-{}", std::process::id()),
+        }
+    }
+}
+
+/// Parses and checks a connection string: a password in it is refused (it belongs in a secret
+/// file), as is TLS (`sslmode=require`), which this build does not offer.
+pub fn parse_connection(text: &str) -> Result<Config, String> {
+    let config = Config::from_str(text).map_err(|e| format!("cannot parse the connection string: {e}"))?;
+    if config.get_password().is_some() {
+        return Err("the connection string holds a password; put it in store.password_file instead".into());
+    }
+    if config.get_hosts().is_empty() {
+        return Err("the connection string names no host (host=… or postgresql://host/…)".into());
+    }
+    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+        return Err("sslmode=require: TLS to PostgreSQL is not built in; use a unix socket, a private network \
+                    or a TLS tunnel"
+            .into());
+    }
+    Ok(config)
+}
+
+/// The PostgreSQL store. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    location: String,
+    query_timeout: Duration,
+    mint_lock_wait: Duration,
+    writer: String,
+    // Until when operations fail at once: set when the database did not answer, so requests
+    // queued behind one another (the session manager serialises minting) do not each wait out
+    // a full timeout. The first operation after it tries the database again.
+    fail_fast_until: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Inner {
+    fn fail_fast(&self, op: &'static str) -> Result<(), StoreError> {
+        let until = *self.fail_fast_until.lock().unwrap_or_else(|p| p.into_inner());
+        match until {
+            Some(t) if tokio::time::Instant::now() < t => Err(StoreError::Unreachable {
+                op,
+                message: "the database did not answer moments ago; not waiting for it again yet".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn record<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut until = self.fail_fast_until.lock().unwrap_or_else(|p| p.into_inner());
+        match &result {
+            Ok(_) => *until = None,
+            Err(StoreError::Unreachable { .. }) => {
+                *until = Some(tokio::time::Instant::now() + self.query_timeout);
+                // Idle connections may lead to the same dead or hung server.
+                self.pool.clear();
+            }
+            Err(_) => {}
+        }
+        result
+    }
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("location", &self.inner.location).finish_non_exhaustive()
+    }
+}
+
+fn db_error(op: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |e| {
+        // The database going away or refusing writes (no answer, a closed connection, shutdown,
+        // a standby, a statement cut off by the server's timeout) is "unreachable": it passes
+        // once the database is back. Anything else it answered is the operation failing.
+        let code = e.as_db_error().map(|d| d.code().code());
+        let unreachable = match code {
+            None => true,
+            Some(c) => c.starts_with("08") || c.starts_with("57") || c == "25006" || c == "53300",
+        };
+        if unreachable {
+            StoreError::Unreachable { op, message: pg_message(&e) }
+        } else {
+            StoreError::Unavailable { op, message: pg_message(&e) }
+        }
+    }
+}
+
+/// An operation on a borrowed connection.
+type BoxFut<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+impl PgStore {
+    /// Connects, checks the schema and applies missing migrations (one replica at a time).
+    /// Refuses a database whose schema is newer than this build, or that holds other tables.
+    pub async fn open(options: &PgOptions) -> Result<Self, StoreError> {
+        let mut config = parse_connection(&options.connection).map_err(StoreError::Schema)?;
+        if let Some(p) = &options.password {
+            config.password(p.as_bytes());
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("lit-session-server");
+        }
+        // Server-side bounds too, so a statement or transaction abandoned by a timed-out client
+        // does not hold locks.
+        let ms = options.query_timeout.as_millis().max(1);
+        let bounds = format!("-c statement_timeout={ms} -c idle_in_transaction_session_timeout={}", ms * 5);
+        let merged = match config.get_options() {
+            Some(o) if !o.trim().is_empty() => format!("{o} {bounds}"),
+            _ => bounds,
+        };
+        config.options(merged);
+        let location = format!(
+            "postgres {} db {}",
+            describe_hosts(&config).join(","),
+            config.get_dbname().or(config.get_user()).unwrap_or("(default)")
+        );
+        let pool = Pool::new(&config, options.pool_size, options.connect_timeout);
+        let store = Self {
+            inner: Arc::new(Inner {
+                pool,
+                location,
+                query_timeout: options.query_timeout,
+                mint_lock_wait: options.mint_lock_wait,
+                writer: options.writer.clone(),
+                fail_fast_until: std::sync::Mutex::new(None),
+            }),
+        };
+        // Migrations may take longer than one query; they get a generous bound of their own.
+        let migrate_bound = options.query_timeout.max(Duration::from_secs(30));
+        let location = store.inner.location.clone();
+        match tokio::time::timeout(migrate_bound, store.migrate(&location)).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(StoreError::Unreachable {
+                    op: "migrate",
+                    message: format!("{location}: no answer within {} s", migrate_bound.as_secs()),
+                })
+            }
+        }
+        Ok(store)
+    }
+
+    async fn migrate(&self, location: &str) -> Result<(), StoreError> {
+        let mut conn = self.inner.pool.get().await?;
+        let tx = conn.client().transaction().await.map_err(db_error("migrate"))?;
+        // Replicas starting together: one migrates, the others then see its result.
+        tx.execute("SET LOCAL statement_timeout = 0", &[]).await.map_err(db_error("migrate"))?;
+        tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&MIGRATION_LOCK])
+            .await
+            .map_err(db_error("migrate"))?;
+        let has_version: bool = tx
+            .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])
+            .await
+            .map_err(db_error("migrate"))?
+            .get(0);
+        let current: i64 = if has_version {
+            tx.query_one("SELECT coalesce(max(version), 0)::bigint FROM schema_version", &[])
+                .await
+                .map_err(db_error("migrate"))?
+                .get(0)
+        } else {
+            let tables: i64 = tx
+                .query_one("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()", &[])
+                .await
+                .map_err(db_error("migrate"))?
+                .get(0);
+            if tables > 0 {
+                return Err(StoreError::Schema(format!(
+                    "{location}: the schema holds {tables} tables but no schema_version: it is not a \
+                     lit-session-server store; use an empty database (or schema) for it"
+                )));
+            }
+            0
+        };
+        if current > SCHEMA_VERSION {
+            return Err(StoreError::Schema(format!(
+                "{location} has schema version {current}, newer than this build knows ({SCHEMA_VERSION}); \
+                 run a lit-session-server at least as new as the one that wrote it"
+            )));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            let version = i as i32 + 1;
+            tx.batch_execute(sql).await.map_err(|e| {
+                StoreError::Schema(format!("{location}: migration {version} failed: {}", pg_message(&e)))
+            })?;
+            tx.execute(
+                "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+                &[&version, &signing::Timestamp::now().to_string()],
+            )
+            .await
+            .map_err(db_error("migrate"))?;
+        }
+        tx.commit().await.map_err(db_error("migrate"))?;
+        conn.keep();
+        Ok(())
+    }
+
+    /// Runs `f` on a pooled connection within the query timeout. The connection returns to the
+    /// pool only if `f` succeeded in time.
+    async fn with<T, F>(&self, op: &'static str, f: F) -> Result<T, StoreError>
+    where
+        F: for<'c> FnOnce(&'c mut Client) -> BoxFut<'c, T>,
+    {
+        self.inner.fail_fast(op)?;
+        let bound = self.inner.query_timeout;
+        let run = async {
+            let mut conn = self.inner.pool.get().await?;
+            let out = f(conn.client()).await?;
+            conn.keep();
+            Ok(out)
+        };
+        let result = match tokio::time::timeout(bound, run).await {
+            Ok(r) => r,
+            Err(_) => {
+                Err(StoreError::Unreachable { op, message: format!("no answer within {} ms", bound.as_millis()) })
+            }
+        };
+        self.inner.record(result)
+    }
+}
+
+/// A held advisory mint lock: the transaction on its own connection. Dropping it closes the
+/// connection, which ends the transaction and so releases the lock (minting is rare).
+struct AdvisoryLock {
+    _conn: Pooled,
+}
+
+#[async_trait]
+impl ServiceStore for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn location(&self) -> String {
+        self.inner.location.clone()
+    }
+
+    async fn health(&self) -> Result<(), StoreError> {
+        self.with("health", |c| {
+            Box::pin(async move {
+                let row = c.query_one("SELECT pg_is_in_recovery()", &[]).await.map_err(db_error("health"))?;
+                if row.get::<_, bool>(0) {
+                    return Err(StoreError::Unreachable {
+                        op: "health",
+                        message: "connected to a standby (read-only)".into(),
+                    });
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn audit_probe(&self) -> Result<(), StoreError> {
+        self.with("audit probe", |c| {
+            Box::pin(async move {
+                let tx = c.transaction().await.map_err(db_error("audit probe"))?;
+                tx.execute(
+                    "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
+                     VALUES (-pg_backend_pid(), '', 'probe', 'probe', 'probe', 'probe', NULL, '', '', '')",
+                    &[],
+                )
+                .await
+                .map_err(db_error("audit probe"))?;
+                tx.rollback().await.map_err(db_error("audit probe"))
+            })
+        })
+        .await
+    }
+
+    async fn load_auth_sig(&self, signer: &str, session_key: &str) -> Result<Option<StoredAuthSig>, StoreError> {
+        let (signer, session_key) = (signer.to_string(), session_key.to_string());
+        self.with("load auth sig", |c| {
+            Box::pin(async move {
+                let row = c
+                    .query_opt(
+                        "SELECT auth_sig, expires_at, version, written_by FROM auth_sigs
+                         WHERE signer = $1 AND session_key = $2",
+                        &[&signer, &session_key],
+                    )
+                    .await
+                    .map_err(db_error("load auth sig"))?;
+                Ok(row.map(|r| StoredAuthSig {
+                    auth_sig: r.get(0),
+                    expires_at: r.get(1),
+                    version: r.get(2),
+                    written_by: r.get(3),
+                }))
+            })
+        })
+        .await
+    }
+
+    async fn save_auth_sig(
+        &self,
+        signer: &str,
+        session_key: &str,
+        auth_sig: &str,
+        expires_at: Option<i64>,
+        expected_version: Option<i64>,
+    ) -> Result<SaveOutcome, StoreError> {
+        let (signer, session_key, auth_sig) = (signer.to_string(), session_key.to_string(), auth_sig.to_string());
+        let writer = self.inner.writer.clone();
+        self.with("save auth sig", move |c| {
+            Box::pin(async move {
+                let now = now_secs();
+                // Compare-and-set in one statement: insert when no row is expected, else replace
+                // only the expected version.
+                let saved = match expected_version {
+                    None => {
+                        c.query_opt(
+                            "INSERT INTO auth_sigs (signer, session_key, auth_sig, expires_at, version, written_by,
+                                                    written_at)
+                             VALUES ($1, $2, $3, $4, 1, $5, $6)
+                             ON CONFLICT (signer, session_key) DO NOTHING RETURNING version",
+                            &[&signer, &session_key, &auth_sig, &expires_at, &writer, &now],
+                        )
+                        .await
+                    }
+                    Some(v) => {
+                        c.query_opt(
+                            "UPDATE auth_sigs SET auth_sig = $3, expires_at = $4, version = version + 1,
+                                                  written_by = $5, written_at = $6
+                             WHERE signer = $1 AND session_key = $2 AND version = $7 RETURNING version",
+                            &[&signer, &session_key, &auth_sig, &expires_at, &writer, &now, &v],
+                        )
+                        .await
+                    }
+                }
+                .map_err(db_error("save auth sig"))?;
+                if let Some(row) = saved {
+                    return Ok(SaveOutcome::Saved(row.get(0)));
+                }
+                let current = c
+                    .query_opt(
+                        "SELECT version FROM auth_sigs WHERE signer = $1 AND session_key = $2",
+                        &[&signer, &session_key],
+                    )
+                    .await
+                    .map_err(db_error("save auth sig"))?;
+                Ok(SaveOutcome::Conflict(current.map_or(0, |r| r.get(0))))
+            })
+        })
+        .await
+    }
+
+    async fn remove_auth_sig(&self, signer: &str, session_key: &str) -> Result<(), StoreError> {
+        let (signer, session_key) = (signer.to_string(), session_key.to_string());
+        self.with("remove auth sig", |c| {
+            Box::pin(async move {
+                c.execute("DELETE FROM auth_sigs WHERE signer = $1 AND session_key = $2", &[&signer, &session_key])
+                    .await
+                    .map(drop)
+                    .map_err(db_error("remove auth sig"))
+            })
+        })
+        .await
+    }
+
+    async fn lock_for_mint(&self, signer: &str, session_key: &str) -> Result<MintGuard, StoreError> {
+        let key = format!("{MINT_LOCK_PREFIX}{signer}/{session_key}");
+        let wait = self.inner.mint_lock_wait;
+        let bound = wait + self.inner.query_timeout;
+        let take = async {
+            let mut conn = self.inner.pool.get().await?;
+            let c = conn.client();
+            c.batch_execute("BEGIN").await.map_err(db_error("mint lock"))?;
+            // The wait is bounded on the server too, so an abandoned waiter does not queue.
+            let ms = wait.as_millis().max(1);
+            c.batch_execute(&format!("SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {}", ms + 1000))
+                .await
+                .map_err(db_error("mint lock"))?;
+            c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key]).await.map_err(|e| {
+                match e.as_db_error().map(|d| d.code().code()) {
+                    Some("55P03") => StoreError::Unavailable {
+                        op: "mint lock",
+                        message: format!("another replica held it for more than {} ms", wait.as_millis()),
+                    },
+                    _ => db_error("mint lock")(e),
+                }
+            })?;
+            Ok::<_, StoreError>(Box::new(AdvisoryLock { _conn: conn }) as MintGuard)
+        };
+        self.inner.fail_fast("mint lock")?;
+        let result = match tokio::time::timeout(bound, take).await {
+            Ok(r) => r,
+            Err(_) => Err(StoreError::Unreachable {
+                op: "mint lock",
+                message: format!("no answer within {} ms", bound.as_millis()),
+            }),
+        };
+        self.inner.record(result)
+    }
+
+    async fn quota_used(&self, client: &str, rule: &str, window_start: i64) -> Result<u64, StoreError> {
+        let (client, rule) = (client.to_string(), rule.to_string());
+        self.with("quota", |c| {
+            Box::pin(async move {
+                let row = c
+                    .query_opt(
+                        "SELECT used FROM quota WHERE client = $1 AND rule = $2 AND window_start = $3",
+                        &[&client, &rule, &window_start],
+                    )
+                    .await
+                    .map_err(db_error("quota"))?;
+                Ok(row.map_or(0, |r| r.get::<_, i64>(0).max(0) as u64))
+            })
+        })
+        .await
+    }
+
+    async fn append_audit(&self, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
+        self.with("audit append", move |c| Box::pin(append(c, entry, charge))).await
+    }
+
+    async fn audit_contains(&self, request_id: &str, at: &str) -> Result<bool, StoreError> {
+        let (r, a) = (request_id.to_string(), at.to_string());
+        self.with("audit read", move |c| {
+            Box::pin(async move {
+                let row = c
+                    .query_one("SELECT count(*) FROM audit WHERE request_id = $1 AND at = $2", &[&r, &a])
+                    .await
+                    .map_err(db_error("audit read"))?;
+                Ok(row.get::<_, i64>(0) > 0)
+            })
+        })
+        .await
+    }
+
+    async fn audit_rows(&self, after: i64, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+        let limit = limit as i64;
+        self.with("audit read", move |c| {
+            Box::pin(async move {
+                let rows = c
+                    .query(
+                        "SELECT seq, record, prev_hash, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+                        &[&after, &limit],
+                    )
+                    .await
+                    .map_err(db_error("audit read"))?;
+                Ok(rows
+                    .iter()
+                    .map(|r| AuditRow { seq: r.get(0), record: r.get(1), prev_hash: r.get(2), hash: r.get(3) })
+                    .collect())
+            })
+        })
+        .await
+    }
+}
+
+async fn append(c: &mut Client, mut entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
+    let err = db_error("audit append");
+    let tx = c.transaction().await.map_err(&err)?;
+    let mut charged = true;
+    if let Some(q) = &charge {
+        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+        // One statement counts and checks: concurrent replicas cannot both take the last unit.
+        let counted = if limit > 0 {
+            tx.query_opt(
+                "INSERT INTO quota (client, rule, window_start, used) VALUES ($1, $2, $3, 1)
+                 ON CONFLICT (client, rule, window_start) DO UPDATE SET used = quota.used + 1
+                 WHERE quota.used < $4 RETURNING used",
+                &[&q.client, &q.rule, &q.window_start, &limit],
+            )
+            .await
+            .map_err(&err)?
+        } else {
+            None
+        };
+        if counted.is_none() {
+            charged = false;
+            entry.rate_limited(&q.rule, q.limit);
+        } else {
+            // Old windows are of no use once a newer one is counted.
+            tx.execute(
+                "DELETE FROM quota WHERE client = $1 AND rule = $2 AND window_start < $3",
+                &[&q.client, &q.rule, &q.window_start],
+            )
+            .await
+            .map_err(&err)?;
+        }
+    }
+    // The head row lock orders appends from every replica; after a wait it reads the new head.
+    let head = tx.query_one("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", &[]).await.map_err(&err)?;
+    let (last_seq, prev_hash): (i64, String) = (head.get(0), head.get(1));
+    entry.seq = last_seq + 1;
+    let record = serde_json::to_string(&entry)
+        .map_err(|e| StoreError::Unavailable { op: "audit append", message: e.to_string() })?;
+    let hash = chain_hash(&prev_hash, &record);
+    tx.execute(
+        "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        &[
+            &entry.seq,
+            &entry.at,
+            &entry.request_id,
+            &entry.client,
+            &entry.endpoint,
+            &entry.decision,
+            &entry.rule,
+            &record,
+            &prev_hash,
+            &hash,
+        ],
+    )
+    .await
+    .map_err(&err)?;
+    tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", &[&entry.seq, &hash]).await.map_err(&err)?;
+    tx.commit().await.map_err(&err)?;
+    Ok(Appended { seq: entry.seq, hash, charged })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_strings_without_secrets_or_tls() {
+        let c = parse_connection("host=/tmp/a,/tmp/b port=5432,5433 user=u dbname=d target_session_attrs=read-write")
+            .unwrap();
+        assert_eq!(describe_hosts(&c), ["/tmp/a:5432", "/tmp/b:5433"]);
+        let err = parse_connection("postgresql://u:hunter2@db/x").unwrap_err();
+        assert!(err.contains("password_file") && !err.contains("hunter2"), "{err}");
+        assert!(parse_connection("host=db password=x").unwrap_err().contains("password_file"));
+        assert!(parse_connection("host=db sslmode=require").unwrap_err().contains("TLS"));
+        assert!(parse_connection("dbname=x").unwrap_err().contains("no host"));
+        let debug = format!("{:?}", PgOptions { password: Some("hunter2".to_string().into()), ..PgOptions::new("x") });
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+}

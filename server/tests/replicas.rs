@@ -1,0 +1,691 @@
+//! Several server processes on one store: PostgreSQL (Debian's server, started here in a
+//! temporary directory on a unix socket) or one SQLite file. One wallet signature across
+//! replicas that share a session key, rate limits counted together, one audit chain; the
+//! database stopped, hung and failed over under load.
+//!
+//! Skipped when PostgreSQL or SoftHSM2 is missing, unless `LIT_REQUIRE_PG=1` /
+//! `LIT_REQUIRE_HSM=1` (as `scripts/test-all.sh` sets). Scenarios run one at a time.
+
+mod common;
+
+#[path = "../../hsm-tests/common/softhsm.rs"]
+mod softhsm;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::postgres::Postgres;
+use common::*;
+use lit_session_server::signing;
+use serde_json::{json, Value};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn pg_or_skip() -> Option<Postgres> {
+    match Postgres::start_new() {
+        Ok(pg) => Some(pg),
+        Err(e) if std::env::var_os("LIT_REQUIRE_PG").is_some() => panic!("PostgreSQL required: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: {e}");
+            None
+        }
+    }
+}
+
+/// Token labels this binary uses: SoftHSM2 lists the tokens it found when the process first
+/// initialised it, so all are made up front, in one SoftHSM2 directory for the whole process.
+const TOKENS: &[(&str, bool)] = &[
+    ("shared-postgres", true),
+    ("shared-sqlite", true),
+    ("replica0", false),
+    ("replica1", false),
+    ("replica2", false),
+];
+
+/// `(session key URI, wallet URI)` per token label, with the SoftHSM2 configuration path.
+struct Tokens {
+    conf: String,
+    uris: std::collections::BTreeMap<&'static str, (String, String)>,
+}
+
+fn hsm_or_skip() -> Option<&'static Tokens> {
+    static HSM: std::sync::OnceLock<Result<Tokens, String>> = std::sync::OnceLock::new();
+    let made = HSM.get_or_init(|| {
+        let hsm = softhsm::ThrowawayHsm::create()?;
+        hsm.activate();
+        let made: Vec<_> = TOKENS.iter().map(|(label, _)| hsm.init_token(label)).collect::<Result<_, _>>()?;
+        let mut uris = std::collections::BTreeMap::new();
+        for ((label, wallet), token) in TOKENS.iter().zip(made) {
+            let base = format!(
+                "pkcs11:token={label}?module-path={}&pin-source=file:{}",
+                hsm.module.display(),
+                token.pin_file.display()
+            );
+            signing::pkcs11_generate_session_key(&base, "session")?;
+            if *wallet {
+                signing::pkcs11_generate_wallet(&base, "wallet")?;
+            }
+            let object = |o: &str| base.replacen(&format!("token={label}"), &format!("token={label};object={o}"), 1);
+            uris.insert(*label, (object("session"), object("wallet")));
+        }
+        Ok(Tokens { conf: hsm.conf.display().to_string(), uris })
+    });
+    match made {
+        Ok(t) => Some(t),
+        Err(e) if std::env::var_os("LIT_REQUIRE_HSM").is_some() => panic!("SoftHSM2 required: {e}"),
+        Err(e) => {
+            eprintln!("SKIPPED: {e}");
+            None
+        }
+    }
+}
+
+const POLICY: &str = r#"
+[clients.app]
+[[clients.app.allow]]
+signers = ["*"]
+resources = ["lit-pkp://*", "lit-litaction://*"]
+abilities = ["pkp-signing", "lit-action-execution"]
+max_lifetime = "10m"
+nodes = ["*"]
+
+[clients.limited]
+rate = { count = 40, per = "1h" }
+[[clients.limited.allow]]
+signers = ["*"]
+resources = ["lit-pkp://*"]
+abilities = ["pkp-signing"]
+max_lifetime = "10m"
+nodes = ["*"]
+"#;
+
+/// Writes the shared files and one config per replica (`store` and `signer(i)` are TOML), then
+/// starts the replicas.
+fn start_replicas(
+    dir: &Path,
+    n: usize,
+    server_extra: &str,
+    store: &str,
+    signer: &dyn Fn(usize) -> String,
+    env: &[(&str, &str)],
+) -> Vec<Server> {
+    std::fs::write(dir.join("policy.toml"), POLICY).unwrap();
+    write_tokens(&dir.join("tokens"), &[("app", "t"), ("limited", "l")]);
+    (0..n)
+        .map(|i| {
+            let config = config_path(dir, i);
+            let text = format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\nhealth_interval = \"500ms\"\n{server_extra}\n\
+                 [auth]\ntokens_file = \"{}\"\n[policy]\nfile = \"{}\"\n[store]\n{store}\n[signers.default]\n{}\n",
+                dir.join("tokens").display(),
+                dir.join("policy.toml").display(),
+                signer(i)
+            );
+            std::fs::write(&config, text).unwrap();
+            Server::start(&["--config", config.to_str().unwrap(), "--metrics-listen", "127.0.0.1:0"], dir, env).unwrap()
+        })
+        .collect()
+}
+
+fn config_path(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("config-{i}.toml"))
+}
+
+fn pg_store(pg: &str, extra: &str) -> String {
+    format!("backend = \"postgres\"\npostgres = \"{pg}\"\n{extra}")
+}
+
+struct Outcome {
+    status: u16,
+    body: Value,
+    took: Duration,
+    request_id: String,
+}
+
+/// `n` requests at once, round-robin over `urls`; every one gets a unique correlation id.
+fn fire(urls: &[String], token: &str, body: &Value, n: usize, tag: &str) -> Vec<Outcome> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let (client, url, token, body) = (
+                    client.clone(),
+                    format!("{}/v1/session-sigs", urls[i % urls.len()]),
+                    token.to_string(),
+                    body.clone(),
+                );
+                let request_id = format!("{tag}-{i}");
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    let r = client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("x-correlation-id", &request_id)
+                        .json(&body)
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = r.status().as_u16();
+                    let text = r.text().await.unwrap();
+                    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+                    Outcome { status, body, took: started.elapsed(), request_id }
+                })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    })
+}
+
+fn pkp_request() -> signing::ResourceAbilityRequest {
+    signing::parse_request("lit-pkp", "0x1a2b", "pkp-signing", None).unwrap()
+}
+
+/// Checks every 200 by the node's rules; returns the distinct wallet signatures they carry.
+fn verify_oks(outcomes: &[Outcome]) -> BTreeSet<String> {
+    let request = pkp_request();
+    let now = signing::Timestamp::now();
+    let mut wallet_sigs = BTreeSet::new();
+    for o in outcomes.iter().filter(|o| o.status == 200) {
+        let map = o.body["sessionSigs"].to_string();
+        let results = signing::verify_map(&map, None, std::slice::from_ref(&request), now, false).unwrap();
+        assert!(!results.is_empty() && results.iter().all(|r| r.valid), "an invalid 200: {results:?}");
+        for sig in o.body["sessionSigs"].as_object().unwrap().values() {
+            let message: Value = serde_json::from_str(sig["signedMessage"].as_str().unwrap()).unwrap();
+            let capability = message["capabilities"].as_array().unwrap().last().unwrap();
+            wallet_sigs.insert(capability["sig"].as_str().unwrap().to_string());
+        }
+    }
+    wallet_sigs
+}
+
+fn count(outcomes: &[Outcome], status: u16) -> usize {
+    outcomes.iter().filter(|o| o.status == status).count()
+}
+
+fn audit_verify_config(config: &Path) -> (i32, String) {
+    let out = std::process::Command::new(BIN)
+        .args(["--config", config.to_str().unwrap(), "audit", "verify"])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn int(pg: &Postgres, sql: &str) -> i64 {
+    pg.psql(sql).unwrap().parse().unwrap()
+}
+
+fn metric(server: &Server, line_prefix: &str) -> u64 {
+    let m = client().get(format!("{}/metrics", server.metrics.as_ref().unwrap())).send().unwrap().text().unwrap();
+    m.lines().find_map(|l| l.strip_prefix(line_prefix)).map_or(0, |n| n.trim().parse::<u64>().unwrap())
+}
+
+fn nodes3() -> Value {
+    sigs_body(
+        &["https://10.3.0.1:443", "https://10.3.0.2:443", "https://10.3.0.3:443"],
+        &[("lit-pkp", "*", "pkp-signing")],
+    )
+}
+
+/// Three replicas, one store, one SoftHSM2 token holding the shared session key and the
+/// wallet, cold cache: 1,000 concurrent requests cause exactly one wallet signature.
+fn one_wallet_signature_across_three_replicas(
+    store: &dyn Fn(&Path) -> String,
+    backend: &str,
+) -> (Vec<Server>, tempfile::TempDir) {
+    let hsm = hsm_or_skip().expect("SoftHSM2");
+    let (session, wallet) = hsm.uris[format!("shared-{backend}").as_str()].clone();
+    let dir = tempfile::tempdir().unwrap();
+    let store_toml = store(dir.path());
+    let conf = hsm.conf.clone();
+    let signer = |_| format!("session_key = \"{session}\"\nwallet = \"{wallet}\"\n");
+    let started = Instant::now();
+    let servers = start_replicas(dir.path(), 3, "", &store_toml, &signer, &[("SOFTHSM2_CONF", &conf)]);
+    let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let load = Instant::now();
+    let outcomes = fire(&urls, "t", &nodes3(), 1000, backend);
+    let took = load.elapsed();
+    let bad: Vec<String> =
+        outcomes.iter().filter(|o| o.status != 200).take(3).map(|o| format!("{} {}", o.status, o.body)).collect();
+    assert_eq!(count(&outcomes, 200), 1000, "{bad:?}");
+    let wallet_sigs = verify_oks(&outcomes);
+    assert_eq!(wallet_sigs.len(), 1, "every response carries the one wallet signature");
+    let uses: Vec<&str> = outcomes.iter().map(|o| o.body["authSig"]["use"].as_str().unwrap()).collect();
+    assert_eq!(uses.iter().filter(|u| **u == "signed").count(), 1);
+    let signed: u64 = servers.iter().map(|s| metric(s, "litsigner_auth_sig_total{outcome=\"signed\"} ")).sum();
+    assert_eq!(signed, 1);
+    eprintln!(
+        "{backend}: 3 replicas, 1000 concurrent requests in {:.2} s (p50 {:.0} ms, max {:.0} ms); uses: signed 1, \
+         waited {}, reused {}; start-up to done {:.1} s",
+        took.as_secs_f64(),
+        percentile(&outcomes, 0.5),
+        percentile(&outcomes, 1.0),
+        uses.iter().filter(|u| **u == "waited").count(),
+        uses.iter().filter(|u| **u == "reused").count(),
+        started.elapsed().as_secs_f64()
+    );
+
+    // Rate limits are counted together: 40 per window across all replicas.
+    let mut limited = nodes3();
+    limited["nodeUrls"] = json!(["https://10.3.0.1:443"]);
+    let outcomes_l = fire(&urls, "l", &limited, 90, "limited");
+    assert_eq!(count(&outcomes_l, 200), 40, "the limit holds across replicas");
+    assert_eq!(count(&outcomes_l, 429), 50);
+
+    // Audit rows = responses; the chain verifies.
+    let (code, out) = audit_verify_config(&config_path(dir.path(), 0));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("intact: 1090 rows"), "{out}");
+    (servers, dir)
+}
+
+fn percentile(outcomes: &[Outcome], q: f64) -> f64 {
+    let mut ms: Vec<f64> = outcomes.iter().map(|o| o.took.as_secs_f64() * 1e3).collect();
+    ms.sort_by(|a, b| a.total_cmp(b));
+    ms[((ms.len() as f64 - 1.0) * q).round() as usize]
+}
+
+#[test]
+fn postgres_three_replicas_one_token_cause_one_wallet_signature() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    if hsm_or_skip().is_none() {
+        return;
+    }
+    let conn = pg.connection();
+    let (servers, _dir) = one_wallet_signature_across_three_replicas(&|_| pg_store(&conn, ""), "postgres");
+    for s in servers {
+        assert!(s.stop().success());
+    }
+    assert_eq!(pg.psql("SELECT count(*), max(version) FROM auth_sigs").unwrap(), "1|1");
+    assert_eq!(int(&pg, "SELECT count(*) FROM audit WHERE endpoint = 'session-sigs' AND decision = 'approved'"), 1040);
+    assert_eq!(int(&pg, "SELECT count(*) FROM audit WHERE record LIKE '%\"authSig\":\"signed\"%'"), 1);
+    assert_eq!(int(&pg, "SELECT sum(used) FROM quota WHERE client = 'limited'"), 40);
+}
+
+#[test]
+fn sqlite_three_processes_on_one_file_cause_one_wallet_signature() {
+    let _one = serial();
+    if hsm_or_skip().is_none() {
+        return;
+    }
+    let store = |dir: &Path| format!("path = \"{}\"\ndurability = \"normal\"\n", dir.join("store.sqlite").display());
+    let (servers, _dir) = one_wallet_signature_across_three_replicas(&store, "sqlite");
+    let path = servers[0].dir.join("store.sqlite");
+    for s in servers {
+        assert!(s.stop().success());
+    }
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let (rows, version): (i64, i64) =
+        conn.query_row("SELECT count(*), max(version) FROM auth_sigs", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!((rows, version), (1, 1));
+}
+
+#[test]
+fn postgres_a_token_per_replica_gives_three_auth_sigs() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    let Some(hsm) = hsm_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    write_secret(&dir.path().join("wallet.key"), &"5a".repeat(32));
+    let keys: Vec<(String, String)> = (0..3).map(|i| hsm.uris[format!("replica{i}").as_str()].clone()).collect();
+    let wallet = dir.path().join("wallet.key");
+    let signer = |i: usize| format!("session_key = \"{}\"\nwallet_key_file = \"{}\"\n", keys[i].0, wallet.display());
+    let conf = hsm.conf.clone();
+    let servers =
+        start_replicas(dir.path(), 3, "", &pg_store(&pg.connection(), ""), &signer, &[("SOFTHSM2_CONF", &conf)]);
+    let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let outcomes = fire(&urls, "t", &nodes3(), 300, "per-token");
+    assert_eq!(count(&outcomes, 200), 300);
+    assert_eq!(verify_oks(&outcomes).len(), 3, "one AuthSig per session key");
+    let session_keys: BTreeSet<&str> = outcomes.iter().map(|o| o.body["sessionKey"].as_str().unwrap()).collect();
+    assert_eq!(session_keys.len(), 3);
+    for s in servers {
+        assert!(s.stop().success());
+    }
+    assert_eq!(pg.psql("SELECT count(*), max(version) FROM auth_sigs").unwrap(), "3|1");
+    assert_eq!(int(&pg, "SELECT count(*) FROM audit WHERE record LIKE '%\"authSig\":\"signed\"%'"), 3);
+}
+
+#[test]
+fn postgres_refuses_an_unknown_schema_with_a_clear_message() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.toml"), POLICY).unwrap();
+    write_tokens(&dir.path().join("tokens"), &[("app", "t")]);
+    let start = || {
+        let config = dir.path().join("c.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\nlisten = \"127.0.0.1:0\"\n[auth]\ntokens_file = \"{}\"\n[policy]\nfile = \"{}\"\n\
+                 [store]\n{}\n[signers.default]\nwallet = \"random\"\n",
+                dir.path().join("tokens").display(),
+                dir.path().join("policy.toml").display(),
+                pg_store(&pg.connection(), "")
+            ),
+        )
+        .unwrap();
+        Server::start(&["--config", config.to_str().unwrap()], dir.path(), &[])
+    };
+    pg.psql("CREATE TABLE orders (id int)").unwrap();
+    let err = start().err().expect("refused");
+    assert!(err.contains("not a lit-session-server store"), "{err}");
+    pg.psql("DROP TABLE orders").unwrap();
+    let server = start().unwrap();
+    assert!(server.stop().success());
+    pg.psql("INSERT INTO schema_version (version, applied_at) VALUES (99, 'later')").unwrap();
+    let err = start().err().expect("refused");
+    assert!(err.contains("schema version 99, newer than this build knows (1)"), "{err}");
+
+    // A password in the connection string is refused without being repeated.
+    let config = dir.path().join("c.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace("user=postgres", "user=postgres password=hunter2");
+    std::fs::write(&config, text).unwrap();
+    let err = Server::start(&["--config", config.to_str().unwrap()], dir.path(), &[]).err().expect("refused");
+    assert!(err.contains("password_file") && !err.contains("hunter2"), "{err}");
+}
+
+/// A replica whose session key and wallet come from seed files (cheap; no token needed).
+fn seeded(dir: &Path) -> impl Fn(usize) -> String {
+    write_secret(&dir.join("session.seed"), &"61".repeat(32));
+    write_secret(&dir.join("wallet.key"), &"62".repeat(32));
+    let (s, w) = (dir.join("session.seed"), dir.join("wallet.key"));
+    move |_| format!("session_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"\n", s.display(), w.display())
+}
+
+fn ready(c: &reqwest::blocking::Client, s: &Server) -> u16 {
+    get(c, &s.url("/readyz"), None).0
+}
+
+/// Continuous requests from `threads` clients until `stop`; every outcome with its time.
+fn steady_load(
+    urls: Vec<String>,
+    body: Value,
+    threads: usize,
+    stop: Arc<AtomicBool>,
+    tag: &'static str,
+) -> Vec<std::thread::JoinHandle<Vec<(Instant, Outcome)>>> {
+    (0..threads)
+        .map(|t| {
+            let (urls, body, stop) = (urls.clone(), body.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let c = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+                let mut out = Vec::new();
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let request_id = format!("{tag}-{t}-{i}");
+                    let url = format!("{}/v1/session-sigs", urls[i % urls.len()]);
+                    i += 1;
+                    let started = Instant::now();
+                    let r = c.post(&url).bearer_auth("t").header("x-correlation-id", &request_id).json(&body).send();
+                    let Ok(r) = r else { continue };
+                    let status = r.status().as_u16();
+                    let body: Value = r.json().unwrap_or(Value::Null);
+                    out.push((started, Outcome { status, body, took: started.elapsed(), request_id }));
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                out
+            })
+        })
+        .collect()
+}
+
+fn collect(handles: Vec<std::thread::JoinHandle<Vec<(Instant, Outcome)>>>) -> Vec<(Instant, Outcome)> {
+    let mut all: Vec<(Instant, Outcome)> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    all.sort_by_key(|(t, _)| *t);
+    all
+}
+
+#[test]
+fn postgres_hung_database_bounds_latency_and_recovers() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let signer = seeded(dir.path());
+    let store = pg_store(
+        &pg.connection(),
+        "pool_size = 4\nquery_timeout = \"500ms\"\nconnect_timeout = \"500ms\"\nmint_lock_wait = \"1s\"\n",
+    );
+    let servers = start_replicas(dir.path(), 1, "", &store, &signer, &[]);
+    let s = &servers[0];
+    let c = client();
+    assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    let body = nodes3();
+    let (status, first) = post(&c, &s.url("/v1/session-sigs"), Some("t"), &body);
+    assert_eq!((status, first["authSig"]["use"].as_str()), (200, Some("signed")), "{first}");
+
+    pg.freeze(true);
+    let frozen = Instant::now();
+    // More requests than the pool has connections, at once: each ends within the bound.
+    let outcomes = fire(std::slice::from_ref(&s.base), "t", &body, 40, "hung");
+    let mut wider = body.clone();
+    wider["resourceAbilityRequests"] =
+        json!([{"resource": {"resource": "*", "resourcePrefix": "lit-litaction"}, "ability": "lit-action-execution"}]);
+    let new_auth = fire(std::slice::from_ref(&s.base), "t", &wider, 4, "hung-new");
+    let worst = outcomes.iter().chain(&new_auth).map(|o| o.took).max().unwrap();
+    for o in outcomes.iter().chain(&new_auth) {
+        assert_eq!((o.status, problem_type(&o.body).as_str()), (503, "store-unavailable"), "{}", o.body);
+    }
+    eprintln!("hung database: 44 requests, slowest answer {} ms (query_timeout 500 ms)", worst.as_millis());
+    // At most two store operations of 500 ms each (the AuthSig read, then the failed row).
+    assert!(worst < Duration::from_millis(1500), "latency not bounded: {worst:?}");
+    assert!(wait_until(Duration::from_secs(5), || ready(&c, s) == 503));
+    eprintln!("hung database: /readyz false after {} ms", frozen.elapsed().as_millis());
+    assert_eq!(get(&c, &s.url("/livez"), None).0, 200);
+
+    pg.freeze(false);
+    let thawed = Instant::now();
+    assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    let (status, again) = post(&c, &s.url("/v1/session-sigs"), Some("t"), &wider);
+    assert_eq!(status, 200, "{again}");
+    eprintln!("hung database: green {} ms after SIGCONT", thawed.elapsed().as_millis());
+    for s in servers {
+        assert!(s.stop().success());
+    }
+}
+
+#[test]
+fn postgres_failover_to_a_synchronous_standby_loses_no_acknowledged_row() {
+    let _one = serial();
+    let Some(primary) = pg_or_skip() else { return };
+    let standby = primary.synchronous_standby().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let signer = seeded(dir.path());
+    let connection = format!(
+        "host={},{} port=5432,5432 user=postgres dbname=postgres target_session_attrs=read-write",
+        primary.socket.display(),
+        standby.socket.display()
+    );
+    let store = pg_store(&connection, "query_timeout = \"1s\"\nconnect_timeout = \"1s\"\n");
+    let servers = start_replicas(dir.path(), 2, "", &store, &signer, &[]);
+    let c = client();
+    for s in &servers {
+        assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    }
+    let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = steady_load(urls.clone(), nodes3(), 4, stop.clone(), "fo");
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let crashed = Instant::now();
+    primary.stop("immediate").unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    standby.promote().unwrap();
+    let promoted = Instant::now();
+    // Issuance of a new AuthSig on the new primary.
+    let mut wider = nodes3();
+    wider["resourceAbilityRequests"] =
+        json!([{"resource": {"resource": "*", "resourcePrefix": "lit-litaction"}, "ability": "lit-action-execution"}]);
+    assert!(
+        wait_until(Duration::from_secs(20), || post(&c, &servers[0].url("/v1/session-sigs"), Some("t"), &wider).0
+            == 200),
+        "{}",
+        servers[0].log()
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    stop.store(true, Ordering::Relaxed);
+    let all = collect(load);
+
+    let first_after = all.iter().find(|(t, o)| *t >= promoted && o.status == 200).map(|(t, o)| *t + o.took);
+    let resumed = first_after.expect("issuance resumed").duration_since(promoted);
+    let last_before = all.iter().filter(|(t, o)| *t < crashed && o.status == 200).count();
+    let (oks, failed): (Vec<Outcome>, Vec<Outcome>) = all.into_iter().map(|(_, o)| o).partition(|o| o.status == 200);
+    for o in &failed {
+        assert_eq!((o.status, problem_type(&o.body).as_str()), (503, "store-unavailable"), "{}", o.body);
+    }
+    // The one AuthSig of the steady load, and at most two more: the manager keeps one AuthSig
+    // per key, and the wider request above replaced it on one replica.
+    assert!(verify_oks(&oks).len() <= 3);
+    eprintln!(
+        "failover: {} OK before the crash, {} answers 503 during it, {} OK in all; issuance resumed {} ms after \
+         promotion ({} ms after the crash)",
+        last_before,
+        failed.len(),
+        oks.len(),
+        resumed.as_millis(),
+        (promoted + resumed).duration_since(crashed).as_millis()
+    );
+    assert!(resumed < Duration::from_secs(10), "resumed after {resumed:?}");
+
+    // Every acknowledged 200 has its audit row on the promoted server; the chain is intact.
+    let ids: BTreeSet<String> = standby
+        .psql("SELECT request_id FROM audit WHERE decision = 'approved'")
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let lost: Vec<&str> = oks.iter().map(|o| o.request_id.as_str()).filter(|id| !ids.contains(*id)).collect();
+    assert!(lost.is_empty(), "acknowledged but not on the promoted server: {lost:?}");
+    let (code, out) = audit_verify_config(&config_path(dir.path(), 0));
+    assert_eq!(code, 0, "{out}");
+    for s in servers {
+        assert!(s.stop().success());
+    }
+}
+
+#[test]
+fn postgres_stopped_under_load_memory_reuse_goes_on_and_recovers_without_restart() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let signer = seeded(dir.path());
+    let mut servers = Vec::new();
+    for i in 0..2 {
+        // Each replica its own spool file (and its own directory for the config).
+        let sub = dir.path().join(format!("r{i}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        let store = pg_store(
+            &pg.connection(),
+            &format!(
+                "query_timeout = \"500ms\"\nconnect_timeout = \"500ms\"\naudit_spool = \"{}\"\n",
+                sub.join("audit-spool.jsonl").display()
+            ),
+        );
+        servers.extend(start_replicas(&sub, 1, "", &store, &signer, &[]));
+    }
+    let c = client();
+    for s in &servers {
+        assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    }
+    // Each replica holds the AuthSig in memory.
+    let mut approved = 0;
+    for s in &servers {
+        let (status, v) = post(&c, &s.url("/v1/session-sigs"), Some("t"), &nodes3());
+        assert_eq!(status, 200, "{v}");
+        approved += 1;
+    }
+    let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = steady_load(urls.clone(), nodes3(), 4, stop.clone(), "down");
+    std::thread::sleep(Duration::from_millis(800));
+
+    pg.stop("fast").unwrap();
+    let stopped = Instant::now();
+    for s in &servers {
+        assert!(wait_until(Duration::from_secs(5), || ready(&c, s) == 503));
+    }
+    let not_ready = stopped.elapsed();
+    for s in &servers {
+        assert_eq!(get(&c, &s.url("/livez"), None).0, 200);
+    }
+    // What needs the store fails: a new AuthSig, a rate-limit charge.
+    let mut wider = nodes3();
+    wider["resourceAbilityRequests"] =
+        json!([{"resource": {"resource": "*", "resourcePrefix": "lit-litaction"}, "ability": "lit-action-execution"}]);
+    let (status, p) = post(&c, &servers[0].url("/v1/session-sigs"), Some("t"), &wider);
+    assert_eq!((status, problem_type(&p).as_str()), (503, "store-unavailable"), "{p}");
+    let mut one_node = nodes3();
+    one_node["nodeUrls"] = json!(["https://10.3.0.1:443"]);
+    let (status, p) = post(&c, &servers[1].url("/v1/session-sigs"), Some("l"), &one_node);
+    assert_eq!((status, problem_type(&p).as_str()), (503, "store-unavailable"), "{p}");
+    std::thread::sleep(Duration::from_millis(1500));
+
+    pg.start().unwrap();
+    let started = Instant::now();
+    for s in &servers {
+        assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    }
+    let green = started.elapsed();
+    let (status, v) = post(&c, &servers[0].url("/v1/session-sigs"), Some("t"), &wider);
+    assert_eq!((status, v["authSig"]["use"].as_str()), (200, Some("signed")), "{v}");
+    approved += 1;
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::Relaxed);
+    let all = collect(load);
+    let window = |t: Instant, o: &Outcome| t >= stopped + not_ready && t + o.took <= started;
+    let during = all.iter().filter(|(t, o)| window(*t, o)).count();
+    let during_ok = all.iter().filter(|(t, o)| window(*t, o) && o.status == 200).count();
+    let (oks, failed): (Vec<Outcome>, Vec<Outcome>) = all.into_iter().map(|(_, o)| o).partition(|o| o.status == 200);
+    for o in &failed {
+        assert_eq!((o.status, problem_type(&o.body).as_str()), (503, "store-unavailable"), "{}", o.body);
+    }
+    assert!(during_ok > 10, "reuse from memory went on while it was down");
+    // One AuthSig, and one more after the wider request replaced it on replica 0 (the manager
+    // keeps one AuthSig per key).
+    assert!(verify_oks(&oks).len() <= 2);
+    approved += oks.len();
+    eprintln!(
+        "database down: /readyz false {} ms after the stop; {} answers while it was down ({} of them 200 from \
+         memory, spooled), {} 503; green {} ms after the start",
+        not_ready.as_millis(),
+        during,
+        during_ok,
+        failed.len(),
+        green.as_millis()
+    );
+
+    // Every 200 is in the chain once the spools are flushed; the chain verifies.
+    assert!(wait_until(Duration::from_secs(10), || {
+        int(&pg, "SELECT count(*) FROM audit WHERE endpoint = 'session-sigs' AND decision = 'approved'")
+            == approved as i64
+    }));
+    let ids: BTreeSet<String> = pg.psql("SELECT request_id FROM audit").unwrap().lines().map(str::to_string).collect();
+    assert!(oks.iter().all(|o| ids.contains(&o.request_id)), "a 200 without its audit row");
+    for s in &servers {
+        assert!(
+            !s.dir.join("audit-spool.jsonl").exists()
+                || std::fs::metadata(s.dir.join("audit-spool.jsonl")).unwrap().len() == 0
+        );
+    }
+    let (code, out) = audit_verify_config(&config_path(&dir.path().join("r0"), 0));
+    assert_eq!(code, 0, "{out}");
+    for s in servers {
+        assert!(s.stop().success());
+    }
+}
