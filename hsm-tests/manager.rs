@@ -62,7 +62,7 @@ fn token_key_and_file_cache_survive_a_process_restart() {
     let key_uri = parsed.to_string();
     let dir = tempfile::tempdir().unwrap();
     let wallet = dir.path().join("wallet.key");
-    std::fs::write(&wallet, format!("{WALLET_KEY}\n")).unwrap();
+    common::write_private(&wallet, format!("{WALLET_KEY}\n").as_bytes());
     let cache = dir.path().join("cache");
     let args = [
         "session-sigs",

@@ -102,7 +102,7 @@ fn cli_mints_pkp_session_sigs_with_a_token_key() {
 
     let dir = tempfile::tempdir().unwrap();
     let auth = dir.path().join("auth.json");
-    std::fs::write(&auth, json!({"authMethodType": 6, "accessToken": TOKEN}).to_string()).unwrap();
+    crate::common::write_private(&auth, json!({"authMethodType": 6, "accessToken": TOKEN}).to_string().as_bytes());
     let mut args: Vec<String> = vec![
         "pkp-session-sigs".into(),
         "--pkp-public-key".into(),

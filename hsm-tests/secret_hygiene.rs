@@ -83,7 +83,7 @@ fn cli_signing_with_token_keys_prints_no_pin() {
     let dir = tempfile::tempdir().unwrap();
     let wallet_key: [u8; 32] = std::array::from_fn(|i| (i as u8).wrapping_mul(71) ^ 0x2d);
     let wallet_file = dir.path().join("wallet.key");
-    std::fs::write(&wallet_file, hex::encode(wallet_key)).unwrap();
+    common::write_private(&wallet_file, hex::encode(wallet_key).as_bytes());
     let label = unique_label("hygiene-cli");
 
     let mut printed = String::new();

@@ -57,7 +57,7 @@ fn cli_generates_uses_lists_and_deletes_a_token_key() {
 
     let dir = tempfile::tempdir().unwrap();
     let wallet = dir.path().join("wallet.key");
-    std::fs::write(&wallet, "0x3333333333333333333333333333333333333333333333333333333333333333\n").unwrap();
+    common::write_private(&wallet, b"0x3333333333333333333333333333333333333333333333333333333333333333\n");
     let out = lit_session(&[
         "session-sigs",
         "--wallet-key-file",

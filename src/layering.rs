@@ -85,7 +85,7 @@ fn the_layers_keep_to_their_imports() {
     let mut broken = Vec::new();
     broken.extend(check(
         &["pkcs11"],
-        &[LIT, &["keystore", "wallet", "eth", "secret_file"]].concat(),
+        &[LIT, &["keystore", "wallet", "eth"]].concat(),
         "the PKCS#11 layer knows nothing about key kinds or Lit",
     ));
     broken.extend(check(&["keystore", "wallet"], LIT, "key backends know nothing about Lit formats"));

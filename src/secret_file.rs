@@ -1,5 +1,12 @@
-//! Secret files: 32-byte keys written as hex (wallet keys, session seeds), read into zeroizing
-//! buffers, and the refusal of secrets given where a file's path belongs.
+//! Secret files: 32-byte keys written as hex (wallet keys, session seeds), PINs, token hashes and
+//! TLS keys, read into zeroizing buffers, and the refusal of secrets given where a file's path
+//! belongs.
+//!
+//! One rule for every secret file, in the library, the command line and the server: other users
+//! may neither read nor write it (no `o` permission bits). Group access is allowed, because
+//! orchestrators mount secrets for a group (`/run/secrets`, a Kubernetes secret volume with an
+//! `fsGroup`). A Kubernetes secret volume without `defaultMode` mounts its files as 0644, which
+//! the rule refuses with a message naming the fix ([`PERMISSION_FIX`]).
 //!
 //! Secrets come only from files (PINs also from environment variables), never from argv, which
 //! `ps`, shell history and CI logs all see. A value given where a secret file's path belongs
@@ -98,6 +105,10 @@ pub fn looks_like_inline_secret(value: &str) -> bool {
     hex || token
 }
 
+/// How to make a refused secret file acceptable, for error messages.
+pub const PERMISSION_FIX: &str = "run `chmod o-rwx` on it (0600 or 0640), or for a Kubernetes secret volume set \
+    `defaultMode: 0440` (or 0400) and an `fsGroup` the process runs in";
+
 /// Errors reading a secret file. Messages name the file, never its contents, and never repeat a
 /// value refused as an inline secret.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +137,61 @@ pub enum SecretFileError {
          and pass that file's path"
     )]
     InlineSecret,
+    /// Other users may read or write it.
+    #[error("{} is accessible by other users (mode {mode:o}); {}", path.display(), PERMISSION_FIX)]
+    Permissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file is not UTF-8 text.
+    #[error("{} is not UTF-8 text", path.display())]
+    NotText {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Checks the permission rule for `path` without reading it.
+pub fn check_permissions(path: &Path) -> Result<(), SecretFileError> {
+    let meta = std::fs::metadata(path).map_err(|source| SecretFileError::Read { path: path.to_path_buf(), source })?;
+    check_mode(path, &meta)
+}
+
+fn check_mode(path: &Path, meta: &std::fs::Metadata) -> Result<(), SecretFileError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode();
+        if mode & 0o007 != 0 {
+            return Err(SecretFileError::Permissions { path: path.to_path_buf(), mode: mode & 0o7777 });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, meta);
+    Ok(())
+}
+
+/// Reads a secret file whole, after checking the permission rule on the opened file (so the
+/// file checked is the file read).
+pub fn read_secret(path: &Path) -> Result<Zeroizing<Vec<u8>>, SecretFileError> {
+    use std::io::Read;
+    let read_err = |source| SecretFileError::Read { path: path.to_path_buf(), source };
+    let mut file = std::fs::File::open(path).map_err(read_err)?;
+    check_mode(path, &file.metadata().map_err(read_err)?)?;
+    let mut bytes = Zeroizing::new(Vec::new());
+    file.read_to_end(&mut bytes).map_err(read_err)?;
+    Ok(bytes)
+}
+
+/// [`read_secret`] as UTF-8 text.
+pub fn read_secret_text(path: &Path) -> Result<Zeroizing<String>, SecretFileError> {
+    let bytes = read_secret(path)?;
+    match std::str::from_utf8(&bytes) {
+        Ok(text) => Ok(Zeroizing::new(text.to_string())),
+        Err(_) => Err(SecretFileError::NotText { path: path.to_path_buf() }),
+    }
 }
 
 /// Refuses a secret-file path that names no file and may be the secret itself: a bare name
@@ -142,12 +208,11 @@ pub fn check_secret_path(path: &Path) -> Result<(), SecretFileError> {
     }
 }
 
-/// Reads a key file (see [`parse_key_hex`]). The file's text is held in a zeroizing buffer.
+/// Reads a key file (see [`parse_key_hex`]) under the permission rule. The file's text is held
+/// in a zeroizing buffer.
 pub fn read_key_file(path: &Path) -> Result<KeyBytes, SecretFileError> {
     check_secret_path(path)?;
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|source| SecretFileError::Read { path: path.to_path_buf(), source })?,
-    );
+    let text = read_secret_text(path)?;
     parse_key_hex(&text).map_err(|source| SecretFileError::Key { path: path.to_path_buf(), source })
 }
 
@@ -202,13 +267,36 @@ mod tests {
 
     #[test]
     fn key_files() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k");
         std::fs::write(&key, format!("0x{}\n", "07".repeat(32))).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_key_file(&key).unwrap().expose(), &[7; 32]);
         std::fs::write(&key, "0x07").unwrap();
         let err = read_key_file(&key).unwrap_err().to_string();
         assert!(err.ends_with("found 2 hex digits"), "{err}");
         assert!(matches!(read_key_file(&dir.path().join("missing")), Err(SecretFileError::Read { .. })));
+    }
+
+    #[test]
+    fn other_users_access_is_refused_group_access_is_not() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("wallet.key");
+        std::fs::write(&key, "42".repeat(32)).unwrap();
+        for (mode, ok) in [(0o600, true), (0o640, true), (0o440, true), (0o400, true), (0o644, false), (0o602, false)] {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert_eq!(read_key_file(&key).is_ok(), ok, "mode {mode:o}");
+            assert_eq!(check_permissions(&key).is_ok(), ok, "mode {mode:o}");
+        }
+        // A Kubernetes secret volume without defaultMode: the message names the fix.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let message = read_key_file(&key).unwrap_err().to_string();
+        assert!(message.contains("mode 644") && message.contains("defaultMode"), "{message}");
+        assert!(!message.contains(&"42".repeat(32)), "{message}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&key, [0xff, 0xfe]).unwrap();
+        assert!(matches!(read_secret_text(&key), Err(SecretFileError::NotText { .. })));
     }
 }

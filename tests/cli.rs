@@ -276,3 +276,21 @@ fn cache_dir_reuses_the_auth_sig_across_runs_and_says_why_not() {
     no_key.drain(i..i + 2);
     expect_usage_error(&no_key, "--cache-dir needs a persistent session key");
 }
+
+#[test]
+fn a_key_file_other_users_can_read_is_refused_naming_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fixture::new();
+    let (args, _) = vector_args(&fx);
+    let wallet = args[2].clone();
+    std::fs::set_permissions(&wallet, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = lit_session(&argv);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--wallet-key-file") && err.contains("mode 644") && err.contains("defaultMode"), "{err}");
+    assert!(out.stdout.is_empty());
+    // Group access is allowed (secrets mounted for a group).
+    std::fs::set_permissions(&wallet, std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_eq!(lit_session(&argv).status.code(), Some(0));
+}

@@ -27,7 +27,7 @@ fn node(script: &str, args: &[&str]) {
 
 fn write(dir: &Path, name: &str, contents: &str) -> String {
     let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
+    common::write_private(&p, contents.as_bytes());
     p.to_str().unwrap().to_string()
 }
 

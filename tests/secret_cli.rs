@@ -57,7 +57,7 @@ impl Files {
     }
     fn write(&self, name: &str, contents: &str) -> String {
         let path = self.dir.path().join(name);
-        std::fs::write(&path, contents).unwrap();
+        common::write_private(&path, contents.as_bytes());
         path.to_str().unwrap().to_string()
     }
 }

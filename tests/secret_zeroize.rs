@@ -18,10 +18,13 @@
 //! by `signing_key_drop_zeroizes_the_seed` (keystore/memory.rs) and `drop_zeroizes_the_key`
 //! (wallet/memory.rs).
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
 
+use common::write_private;
 use lit_session_signer::keystore::{KeyId, MemoryKeyStore, SessionKeyStore};
 use lit_session_signer::secret_file::{read_key_file, KeyBytes};
 use lit_session_signer::session_sigs::SessionSigsRequest;
@@ -169,12 +172,12 @@ fn freed_memory_never_holds_a_secret() {
     let seed_files: Vec<_> = (0..20u8)
         .map(|i| {
             let path = dir.path().join(format!("seed-{i}"));
-            std::fs::write(&path, format!("0x{}\n", hex::encode(seed(i)))).unwrap();
+            write_private(&path, format!("0x{}\n", hex::encode(seed(i))).as_bytes());
             path
         })
         .collect();
     let wallet_file = dir.path().join("wallet.key");
-    std::fs::write(&wallet_file, hex::encode(WALLET)).unwrap();
+    write_private(&wallet_file, hex::encode(WALLET).as_bytes());
     let pin_file = dir.path().join("pin");
     std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
     #[cfg(unix)]

@@ -164,3 +164,11 @@ pub fn cli_verdict(sigs: &[u8], node: &str, resource: &str) -> (String, String) 
         lit_session(&["verify", "--session-sigs", file.to_str().unwrap(), "--node", node, "--resource", resource]);
     (String::from_utf8_lossy(&out.stdout).trim().to_string(), String::from_utf8_lossy(&out.stderr).to_string())
 }
+
+/// Writes `contents` to `path` readable by its owner only, as secret files (key files) must be.
+pub fn write_private(path: &std::path::Path, contents: &[u8]) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).unwrap();
+    file.write_all(contents).unwrap();
+}

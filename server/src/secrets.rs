@@ -1,76 +1,12 @@
-//! Secret files (TLS private keys, token hash files, wallet keys, session seeds, PIN files).
-//!
-//! One rule for all of them: a secret file must not be readable or writable by "other" users
-//! (mode `o-rwx`). Group access is allowed, because orchestrators mount secrets for a group
-//! (`/run/secrets`, a Kubernetes secret volume with `fsGroup`). A Kubernetes secret volume
-//! without `defaultMode` mounts files as 0644, which this rule refuses, and the message says
-//! how to fix it. Contents are held in zeroizing buffers and never printed.
+//! Secret files (TLS private keys, token hash files, wallet keys, session seeds, PIN files):
+//! the library's one rule for every secret file (`lit_session_signer::secret_file`), which the
+//! command line applies too. Other users may neither read nor write a secret file; group access
+//! is allowed (orchestrators mount secrets for a group). A Kubernetes secret volume without
+//! `defaultMode` mounts files as 0644, which the rule refuses with a message naming the fix.
 
-use std::path::{Path, PathBuf};
-
-use zeroize::Zeroizing;
-
-/// Why a secret file was refused or could not be read. Never carries the file's contents.
-#[derive(Debug, thiserror::Error)]
-pub enum SecretError {
-    /// The file could not be read.
-    #[error("cannot read secret file {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// Other users may read or write it.
-    #[error(
-        "secret file {} is accessible by other users (mode {mode:o}); run `chmod o-rwx` on it (0600 or 0640), \
-         or for a Kubernetes secret volume set `defaultMode: 0440` (or 0400) and an `fsGroup` the server runs in",
-        path.display()
-    )]
-    Permissions {
-        /// The file.
-        path: PathBuf,
-        /// Its permission bits.
-        mode: u32,
-    },
-    /// The file is not UTF-8 text.
-    #[error("secret file {} is not UTF-8 text", path.display())]
-    NotText {
-        /// The file.
-        path: PathBuf,
-    },
-}
-
-/// Checks the permission rule for `path` (without reading it).
-pub fn check_permissions(path: &Path) -> Result<(), SecretError> {
-    let meta = std::fs::metadata(path).map_err(|source| SecretError::Read { path: path.to_path_buf(), source })?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = meta.permissions().mode();
-        if mode & 0o007 != 0 {
-            return Err(SecretError::Permissions { path: path.to_path_buf(), mode: mode & 0o7777 });
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = meta;
-    Ok(())
-}
-
-/// Reads a secret file as bytes after checking the permission rule.
-pub fn read_secret(path: &Path) -> Result<Zeroizing<Vec<u8>>, SecretError> {
-    check_permissions(path)?;
-    std::fs::read(path).map(Zeroizing::new).map_err(|source| SecretError::Read { path: path.to_path_buf(), source })
-}
-
-/// Reads a secret file as text after checking the permission rule.
-pub fn read_secret_text(path: &Path) -> Result<Zeroizing<String>, SecretError> {
-    let bytes = read_secret(path)?;
-    match std::str::from_utf8(&bytes) {
-        Ok(s) => Ok(Zeroizing::new(s.to_string())),
-        Err(_) => Err(SecretError::NotText { path: path.to_path_buf() }),
-    }
-}
+pub use lit_session_signer::secret_file::{
+    check_permissions, read_secret, read_secret_text, SecretFileError as SecretError,
+};
 
 #[cfg(test)]
 mod tests {

@@ -30,8 +30,8 @@ pub enum PinError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The PIN file can be read or written by every user.
-    #[error("PIN file {path} is accessible by other users (mode {mode:o}); chmod 600 it")]
+    /// The PIN file can be read or written by other users (the secret-file rule).
+    #[error("PIN file {path} is accessible by other users (mode {mode:o}); {}", crate::secret_file::PERMISSION_FIX)]
     FilePermissions {
         /// The file.
         path: PathBuf,
@@ -124,21 +124,17 @@ impl PinSource {
 }
 
 fn read_pin_file(path: &Path) -> Result<Pin, PinError> {
-    let file_err = |source| PinError::File { path: path.to_path_buf(), source };
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(path).map_err(file_err)?.permissions().mode();
-        // Why only "other": group-readable secrets are common (/run/secrets with a group);
-        // world-readable ones are a mistake worth refusing.
-        if mode & 0o007 != 0 {
-            return Err(PinError::FilePermissions { path: path.to_path_buf(), mode: mode & 0o7777 });
-        }
-    }
-    let bytes = Zeroizing::new(std::fs::read(path).map_err(file_err)?);
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| file_err(std::io::Error::new(std::io::ErrorKind::InvalidData, "the PIN file is not UTF-8")))?;
-    Pin::from_secret(Zeroizing::new(text.to_string()), || format!("file {}", path.display()))
+    use crate::secret_file::{read_secret_text, SecretFileError};
+    let text = read_secret_text(path).map_err(|e| match e {
+        SecretFileError::Permissions { path, mode } => PinError::FilePermissions { path, mode },
+        SecretFileError::Read { path, source } => PinError::File { path, source },
+        SecretFileError::NotText { path } => PinError::File {
+            path,
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, "the PIN file is not UTF-8"),
+        },
+        other => PinError::File { path: path.to_path_buf(), source: std::io::Error::other(other.to_string()) },
+    })?;
+    Pin::from_secret(text, || format!("file {}", path.display()))
 }
 
 /// A user PIN. `Debug` prints `Pin([REDACTED])`; there is no `Display`.

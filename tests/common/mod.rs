@@ -71,9 +71,19 @@ impl Fixture {
     }
 
     /// Writes `contents` to `name` in the directory and returns its path.
+    /// Files are written 0600: key files must be (the secret-file rule), and it does not matter
+    /// for the others.
     pub fn file(&self, name: &str, contents: &str) -> String {
         let p = self.dir.path().join(name);
-        std::fs::write(&p, contents).unwrap();
+        write_private(&p, contents.as_bytes());
         p.to_str().unwrap().to_string()
     }
+}
+
+/// Writes `contents` to `path` readable by its owner only, as secret files must be.
+pub fn write_private(path: &std::path::Path, contents: &[u8]) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).unwrap();
+    file.write_all(contents).unwrap();
 }

@@ -8,7 +8,6 @@ use lit_session_signer::bls::NetworkPublicKey;
 use lit_session_signer::pkp::{
     AuthMethod, HttpTransport, LitAction, PkpPublicKey, PkpSessionError, PkpSessionSigsRequest, QuorumOptions,
 };
-use zeroize::Zeroizing;
 
 use crate::{input, keys_cmd, CliError};
 
@@ -149,8 +148,8 @@ fn build_request(args: &Args) -> Result<PkpSessionSigsRequest, CliError> {
 
 fn read_auth_methods(path: &Path) -> Result<Vec<AuthMethod>, CliError> {
     let flag = "--auth-method-file";
-    let text =
-        Zeroizing::new(std::fs::read_to_string(path).map_err(|e| CliError(format!("{flag} {}: {e}", path.display())))?);
+    // Access tokens are secrets: the secret-file rule applies.
+    let text = lit_session_signer::secret_file::read_secret_text(path).map_err(|e| CliError(format!("{flag} {e}")))?;
     AuthMethod::list_from_json(&text).map_err(|e| CliError(format!("{flag} {}: {e}", path.display())))
 }
 
