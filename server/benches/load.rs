@@ -78,6 +78,9 @@ async fn in_process(spec: &SignerSpec, n: usize, requests: usize, concurrency: u
         domain: None,
         statement: None,
         chain_id: None,
+        format: signing::SessionFormat::V1,
+        pricing: None,
+        default_lifetime: None,
     };
     signer.mint(&input).await.unwrap();
     let started = Instant::now();

@@ -2,7 +2,6 @@
 //! handlers. Every endpoint except `/livez` and `/readyz` needs an authenticated client that the
 //! policy allows to call it.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,9 +23,11 @@ use crate::app::App;
 use crate::audit::AuditEntry;
 use crate::auth::{self, Caller, PeerIdentity};
 use crate::metrics::names;
-use crate::policy::{AuthMethod, CapacityQuery, Decision, Endpoint, RequestedResource, SigsQuery, Verdict};
+use crate::policy::{
+    AuthMethod, CapacityQuery, Decision, Endpoint, Format, PaymentQuery, RequestedResource, SigsQuery, Verdict,
+};
 use crate::problem::{Kind, Problem};
-use crate::signing::{self, CapacityInput, MintInput, SignError, Timestamp};
+use crate::signing::{self, CapacityInput, MintInput, NodePricing, PaymentInput, Price, SignError, Timestamp};
 use crate::store::{QuotaCharge, StoreError};
 
 /// Per-request context set by the outermost middleware.
@@ -58,6 +59,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/verify", post(verify))
         .route("/v1/keys", get(keys))
         .route("/v1/capacity-delegation", post(capacity_delegation))
+        .route("/v1/payment-delegation", post(payment_delegation))
         .route("/v1/admin/reload", post(reload).get(reload_status))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -80,6 +82,7 @@ fn endpoint_of(path: &str) -> &'static str {
         "/v1/verify" => "verify",
         "/v1/keys" => "keys",
         "/v1/capacity-delegation" => "capacity-delegation",
+        "/v1/payment-delegation" => "payment-delegation",
         "/v1/admin/reload" => "admin",
         _ => "other",
     }
@@ -323,19 +326,86 @@ struct SessionSigsBody {
     signer: Option<String>,
     #[serde(default)]
     format: Option<String>,
-    /// v8 only: the most each node may charge, by node URL.
+    /// v8 only: each node's own price for the operation at hand, by node URL (a node not
+    /// listed costs 0).
     #[serde(default)]
-    node_prices: Option<BTreeMap<String, Value>>,
+    node_prices: Option<NodePrices>,
+    /// v8 only: keep this many of the cheapest nodes (default: every node).
+    #[serde(default)]
+    threshold: Option<u64>,
+    /// v8 only: the user maximum, split over the chosen nodes as the SDK splits it (default
+    /// 2^128 − 1).
+    #[serde(default)]
+    user_max_price: Option<Box<RawValue>>,
+}
+
+/// `nodePrices`: URL → price, in the order given; a URL given twice is refused rather than
+/// one of its prices silently winning.
+#[derive(Debug)]
+struct NodePrices(Vec<(String, Box<RawValue>)>);
+
+impl<'de> Deserialize<'de> for NodePrices {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = NodePrices;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of node URL to price")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<NodePrices, A::Error> {
+                let mut out: Vec<(String, Box<RawValue>)> = Vec::new();
+                while let Some((k, v)) = map.next_entry::<String, Box<RawValue>>()? {
+                    if out.iter().any(|(seen, _)| *seen == k) {
+                        return Err(serde::de::Error::custom(format!("nodePrices: {k} is given twice")));
+                    }
+                    if out.len() >= MAX_NODES {
+                        return Err(serde::de::Error::custom(format!("nodePrices has more than {MAX_NODES} entries")));
+                    }
+                    out.push((k, v));
+                }
+                Ok(NodePrices(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// A price as JSON: a string of decimal digits or `0x` + hex digits, or a non-negative
+/// integer (any size: read from the number's own text, so nothing is rounded). Returns the
+/// price and its text (decimal digits for a number, the string as given otherwise).
+fn parse_price(raw: &RawValue, what: &str) -> Result<(Price, String), (Kind, String)> {
+    let text = raw.get();
+    if text.len() > 300 {
+        return Err((Kind::InvalidPrice, format!("{what}: too long for a price below 2^256")));
+    }
+    let given = if text.starts_with('"') {
+        serde_json::from_str::<String>(text).map_err(|e| (Kind::InvalidPrice, format!("{what}: {e}")))?
+    } else if text.starts_with('-') || text.bytes().all(|b| b.is_ascii_digit()) {
+        // A JSON number: an integer is read as decimal digits, a negative one refused by name.
+        text.to_string()
+    } else {
+        return Err((
+            Kind::InvalidPrice,
+            format!("{what}: {text} is not a price (a whole number, or a string of decimal or 0x-hex digits)"),
+        ));
+    };
+    let price = given.parse::<Price>().map_err(|e| (Kind::InvalidPrice, format!("{what}: {e}")))?;
+    Ok((price, given))
 }
 
 /// A parsed session-sigs request.
 struct Parsed {
     signer: String,
     nodes: Vec<signing::NodeUrl>,
+    /// The nodes the policy checks, as given: every node (v7), the chosen ones (v8).
     node_strings: Vec<String>,
     requests: Vec<signing::ResourceAbilityRequest>,
     requested: Vec<RequestedResource>,
     expiration: Option<Timestamp>,
+    format: Format,
+    pricing: Option<NodePricing>,
+    /// v8: each chosen node, cheapest first, with the `maxPrice` it will sign.
+    max_prices: Vec<(String, Price)>,
     body: SessionSigsBody,
 }
 
@@ -407,22 +477,51 @@ fn parse_session_sigs_with(
     now: Timestamp,
 ) -> Result<Parsed, Problem> {
     let bad = |kind: Kind, d: String| Problem::new(kind, d).with_request_id(&ctx.request_id);
-    match body.format.as_deref() {
-        None | Some("v7") => {
-            if body.node_prices.is_some() {
-                return Err(bad(Kind::InvalidRequest, "nodePrices belongs to format v8".into()));
-            }
-        }
-        Some("v8") => {
+    let format = match body.format.as_deref() {
+        None => Format::V7,
+        Some(f) => Format::parse(f).ok_or_else(|| {
+            let shown: String = f.chars().take(32).collect();
+            bad(Kind::UnsupportedFormat, format!("unknown format {shown:?} (v7 or v8)"))
+        })?,
+    };
+    if format == Format::V7 {
+        let v8_only = [
+            ("nodePrices", body.node_prices.is_some()),
+            ("threshold", body.threshold.is_some()),
+            ("userMaxPrice", body.user_max_price.is_some()),
+        ];
+        if let Some((field, _)) = v8_only.iter().find(|(_, given)| *given) {
             return Err(bad(
-                Kind::UnsupportedFormat,
-                "format v8 (Naga, per-node maxPrice) is not supported by this build yet; use v7".into(),
-            ))
+                Kind::FormatMismatch,
+                format!("{field} needs format v8 (the v7 format signs no maxPrice)"),
+            ));
         }
-        Some(other) => return Err(bad(Kind::InvalidRequest, format!("unknown format {other:?} (v7 or v8)"))),
     }
     let nodes = parse_nodes(&body.node_urls, ctx)?;
     let (requests, requested) = parse_requests(&body.resource_ability_requests, ctx)?;
+    if let Some(r) = requested.iter().find(|r| !format.session_format().knows(r.prefix)) {
+        let why = match format {
+            Format::V7 => "payment delegation is a Naga feature: use format v8",
+            Format::V8 => "Naga has no capacity credits: use a payment delegation",
+        };
+        return Err(bad(Kind::FormatMismatch, format!("{} cannot be signed with format {format}: {why}", r.display)));
+    }
+    let (pricing, max_prices) = match format {
+        Format::V7 => (None, Vec::new()),
+        Format::V8 => {
+            let pricing = parse_pricing(&body, &nodes).map_err(|(k, d)| bad(k, d))?;
+            let plan = pricing.plan(&nodes).map_err(|e| {
+                let kind = match e {
+                    signing::PricingError::MaxPriceTooLow { .. }
+                    | signing::PricingError::TotalOverflows { .. }
+                    | signing::PricingError::NodeAboveMaxPrice { .. } => Kind::MaxPriceTooLow,
+                    _ => Kind::InvalidRequest,
+                };
+                bad(kind, e.to_string())
+            })?;
+            (Some(pricing), plan.into_iter().map(|(n, p)| (n.to_string(), p)).collect())
+        }
+    };
     if body.nonce.trim().is_empty() || body.nonce.len() > 256 {
         return Err(bad(Kind::InvalidRequest, "nonce must be a non-empty string of at most 256 characters".into()));
     }
@@ -450,8 +549,34 @@ fn parse_session_sigs_with(
     if !known_signer(&signer) {
         return Err(bad(Kind::UnknownSigner, format!("no signer profile {signer:?}")));
     }
-    let node_strings = body.node_urls.clone();
-    Ok(Parsed { signer, nodes, node_strings, requests, requested, expiration, body })
+    let node_strings = match format {
+        Format::V7 => body.node_urls.clone(),
+        Format::V8 => max_prices.iter().map(|(n, _)| n.clone()).collect(),
+    };
+    Ok(Parsed { signer, nodes, node_strings, requests, requested, expiration, format, pricing, max_prices, body })
+}
+
+/// The v8 pricing from `nodePrices`, `threshold` and `userMaxPrice`.
+fn parse_pricing(body: &SessionSigsBody, nodes: &[signing::NodeUrl]) -> Result<NodePricing, (Kind, String)> {
+    let mut pricing = NodePricing::new();
+    for (url, raw) in body.node_prices.iter().flat_map(|p| p.0.iter()) {
+        let shown: String = url.chars().take(200).collect();
+        let node = signing::parse_node_url(url).map_err(|e| (Kind::InvalidResource, format!("nodePrices: {e}")))?;
+        if !nodes.contains(&node) {
+            return Err((Kind::InvalidRequest, format!("nodePrices: {shown} is not one of nodeUrls")));
+        }
+        let (price, _) = parse_price(raw, &format!("nodePrices[{shown}]"))?;
+        pricing = pricing.with_node_price(node, price);
+    }
+    if let Some(k) = body.threshold {
+        let k = usize::try_from(k).map_err(|_| (Kind::InvalidRequest, "threshold is too large".to_string()))?;
+        pricing = pricing.with_threshold(k);
+    }
+    if let Some(raw) = &body.user_max_price {
+        let (max, _) = parse_price(raw, "userMaxPrice")?;
+        pricing = pricing.with_max_price(signing::MaxPrice::Split(max));
+    }
+    Ok(pricing)
 }
 
 fn decision_metrics(app: &App, client: &str, d: &Decision) {
@@ -484,10 +609,12 @@ fn entry(
         signer,
         session_key: None,
         resources: parsed.map(|p| p.requested.iter().map(|r| r.display.clone()).collect()).unwrap_or_default(),
-        node_count: parsed.map_or(0, |p| p.nodes.len()),
+        node_count: parsed.map_or(0, |p| p.node_strings.len()),
         expiration: None,
         auth_sig: None,
         status,
+        format: parsed.map(|p| p.format.as_str().to_string()),
+        max_price: parsed.and_then(|p| p.max_prices.iter().map(|(_, m)| *m).max()).map(|m| m.to_string()),
     }
 }
 
@@ -571,6 +698,9 @@ async fn decide(
         requests: &p.requested,
         nodes: &p.node_strings,
         expiration: p.expiration,
+        default_lifetime: (p.format == Format::V8).then_some(signing::V8_SESSION_LIFETIME),
+        format: p.format,
+        max_prices: &p.max_prices,
         now,
     };
     let d = policy.evaluate(&q);
@@ -634,7 +764,15 @@ pub fn parse_session_sigs_request(bytes: &[u8]) -> u16 {
         Ok(p) => {
             // What the policy sees must be consistent with what is signed.
             assert_eq!(p.requested.len(), p.requests.len());
-            assert_eq!(p.nodes.len(), p.node_strings.len());
+            match p.format {
+                Format::V7 => assert_eq!(p.nodes.len(), p.node_strings.len()),
+                Format::V8 => {
+                    assert_eq!(p.max_prices.len(), p.node_strings.len());
+                    assert!(p.node_strings.iter().all(|n| p.body.node_urls.contains(n)));
+                    // Cheapest first: equal shares on top of ascending prices.
+                    assert!(p.max_prices.windows(2).all(|w| w[0].1 <= w[1].1));
+                }
+            }
             200
         }
         Err(problem) => {
@@ -715,6 +853,11 @@ async fn session_sigs_inner(
         return Err(denied_problem(ctx, &decision));
     }
     let expiration = decision.expiration.unwrap_or(now);
+    // v8 without an expiration: 15 minutes from minting, within the rule's maximum.
+    let (expiration, default_lifetime) = match (parsed.format, parsed.expiration) {
+        (Format::V8, None) => (decision.latest.unwrap_or(expiration), Some(signing::V8_SESSION_LIFETIME)),
+        _ => (expiration, None),
+    };
     let signer = app.signers.get(&parsed.signer).cloned().ok_or_else(|| {
         Problem::new(Kind::UnknownSigner, format!("no signer profile {:?}", parsed.signer))
             .with_request_id(&ctx.request_id)
@@ -728,6 +871,9 @@ async fn session_sigs_inner(
         domain: parsed.body.domain.clone(),
         statement: parsed.body.statement.clone(),
         chain_id: parsed.body.chain_id,
+        format: parsed.format.session_format(),
+        pricing: parsed.pricing.clone(),
+        default_lifetime,
     };
     let minted = match signer.mint(&input).await {
         Ok(m) => {
@@ -770,7 +916,8 @@ async fn session_sigs_inner(
         200,
     );
     row.session_key = Some(minted.session_key.clone());
-    row.expiration = Some(expiration.to_string());
+    row.expiration = Some(minted.expiration.to_string());
+    row.node_count = minted.count;
     row.auth_sig = Some(minted.auth_use.to_string());
     let appended = audit(app, ctx, row, charge.clone()).await?;
     if !appended.charged {
@@ -880,6 +1027,10 @@ struct VerifyBody {
     strict: bool,
     #[serde(default)]
     now: Option<String>,
+    /// Whose node rules: `datil` (default; reads the v7 and v8 messages) or `naga` (v8 only,
+    /// `maxPrice` required).
+    #[serde(default)]
+    network: Option<String>,
 }
 
 async fn verify(
@@ -902,8 +1053,13 @@ async fn verify(
         if !body.session_sigs.is_object() {
             return Err(bad(Kind::InvalidRequest, "sessionSigs must be an object (a map or one SessionSig)".into()));
         }
+        let generation = match body.network.as_deref() {
+            None | Some("datil") => signing::Generation::Datil,
+            Some("naga") => signing::Generation::Naga,
+            Some(_) => return Err(bad(Kind::InvalidRequest, "network must be datil or naga".into())),
+        };
         let text = body.session_sigs.to_string();
-        let results = signing::verify_map(&text, nodes.as_deref(), &requests, now, body.strict)
+        let results = signing::verify_map(&text, nodes.as_deref(), &requests, now, body.strict, generation)
             .map_err(|e| bad(Kind::InvalidRequest, format!("sessionSigs: {e}")))?;
         let valid = results.iter().all(|r| r.valid);
         let mut row = entry(&ctx, &caller, "approved", Some("endpoints".into()), vec![], None, None, 200);
@@ -1067,6 +1223,165 @@ async fn capacity_delegation(
             StatusCode::OK,
             &serde_json::json!({
                 "capacityDelegationAuthSig": auth_sig,
+                "expiration": d.expiration.map(|t| t.to_string()),
+                "clamped": clamped_json(&d),
+                "requestId": ctx.request_id,
+            }),
+        ))
+    }
+    .await;
+    result.unwrap_or_else(|p: Problem| p.into_response())
+}
+
+// ---- POST /v1/payment-delegation ---------------------------------------------------------
+
+/// The v8 SDK's `createPaymentDelegationAuthSig` parameters (the signer is a profile here).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PaymentBody {
+    nonce: String,
+    #[serde(default)]
+    signer: Option<String>,
+    delegatee_addresses: Vec<String>,
+    max_price: Box<RawValue>,
+    scopes: Vec<String>,
+    #[serde(default)]
+    expiration: Option<String>,
+    #[serde(default)]
+    domain: Option<String>,
+    #[serde(default)]
+    statement: Option<String>,
+}
+
+async fn payment_delegation(
+    State(app): State<Arc<App>>,
+    Extension(ctx): Extension<Ctx>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        gate(&app, &ctx, &caller, Endpoint::PaymentDelegation).await?;
+        let body: PaymentBody = read_json(&app, &ctx, &headers, body).await?;
+        let bad = |kind: Kind, d: String| Problem::new(kind, d).with_request_id(&ctx.request_id);
+        let now = Timestamp::now();
+        if body.nonce.trim().is_empty() || body.nonce.len() > 256 {
+            return Err(bad(Kind::InvalidRequest, "nonce must be a non-empty string of at most 256 characters".into()));
+        }
+        if body.delegatee_addresses.is_empty() {
+            return Err(bad(
+                Kind::InvalidRequest,
+                "delegateeAddresses is empty: the delegation would pay for nobody".into(),
+            ));
+        }
+        if body.scopes.is_empty() {
+            return Err(bad(
+                Kind::InvalidRequest,
+                "scopes is empty: name what the payments are for (encryption_sign, lit_action, pkp_sign, \
+                 sign_session_key)"
+                    .into(),
+            ));
+        }
+        if body.delegatee_addresses.len() > MAX_NODES || body.scopes.len() > 16 {
+            return Err(bad(Kind::InvalidRequest, "too many delegateeAddresses or scopes".into()));
+        }
+        for (what, v) in [("domain", &body.domain), ("statement", &body.statement)] {
+            if let Some(v) = v {
+                if v.len() > MAX_TEXT || v.contains('\n') || v.contains('\r') {
+                    return Err(bad(
+                        Kind::InvalidRequest,
+                        format!("{what} must be one line of at most {MAX_TEXT} bytes"),
+                    ));
+                }
+            }
+        }
+        let (max_price, max_price_text) = parse_price(&body.max_price, "maxPrice").map_err(|(k, d)| bad(k, d))?;
+        let scopes = body
+            .scopes
+            .iter()
+            .map(|s| signing::parse_scope(s).map_err(|e| bad(Kind::InvalidRequest, format!("scopes: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let delegatees = body
+            .delegatee_addresses
+            .iter()
+            .map(|a| signing::address_key(a).map_err(|e| bad(Kind::InvalidRequest, format!("delegateeAddresses: {e}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        let expiration = match body.expiration.as_deref() {
+            None => None,
+            Some(e) => {
+                let t = signing::parse_time(e).map_err(|e| bad(Kind::InvalidRequest, format!("expiration: {e}")))?;
+                if t <= now {
+                    return Err(bad(Kind::InvalidRequest, format!("expiration {t} is not in the future")));
+                }
+                Some(t)
+            }
+        };
+        let signer_name = body.signer.clone().unwrap_or_else(|| app.default_signer.clone());
+        let Some(signer) = app.signers.get(&signer_name).cloned() else {
+            return Err(bad(Kind::UnknownSigner, format!("no signer profile {signer_name:?}")));
+        };
+        let mut input = PaymentInput {
+            nonce: body.nonce.clone(),
+            delegatees: body.delegatee_addresses.clone(),
+            max_price: max_price_text,
+            scopes: scopes.clone(),
+            expiration: now,
+            domain: body.domain.clone(),
+            statement: body.statement.clone(),
+        };
+        // Everything the library would refuse is refused before the policy and the wallet.
+        signing::check_payment_delegation(&input).map_err(|e| bad(Kind::InvalidRequest, e))?;
+        let q = PaymentQuery {
+            client: &caller.client,
+            signer: &signer_name,
+            max_price,
+            scopes: &scopes,
+            delegatees: &delegatees,
+            expiration,
+            now,
+        };
+        let d = app.policy().evaluate_payment(&q);
+        decision_metrics(&app, &caller.client, &d);
+        let mut row = entry(
+            &ctx,
+            &caller,
+            d.result.as_str(),
+            Some(d.rule.clone()),
+            d.reasons.clone(),
+            Some(signer_name.clone()),
+            None,
+            200,
+        );
+        row.resources = vec!["lit-paymentdelegation://*=lit-payment-delegation".into()];
+        row.max_price = Some(max_price.to_string());
+        if d.result == Verdict::Denied {
+            row.status = 403;
+            audit(&app, &ctx, row, None).await?;
+            return Err(denied_problem(&ctx, &d));
+        }
+        input.expiration = d.expiration.unwrap_or(now);
+        let auth_sig = match signer.payment_delegation(input).await {
+            Ok(a) => {
+                app.set_hsm(&signer_name, None);
+                a
+            }
+            Err(e) => {
+                let p = sign_problem(&app, &ctx, &signer_name, &e);
+                if !matches!(e, SignError::Request(_)) {
+                    row.decision = "failed".into();
+                    row.status = p.kind.status().as_u16();
+                    row.reasons.push(e.to_string());
+                    let _ = audit(&app, &ctx, row, None).await;
+                }
+                return Err(p);
+            }
+        };
+        row.expiration = d.expiration.map(|t| t.to_string());
+        audit(&app, &ctx, row, None).await?;
+        Ok(json_response(
+            StatusCode::OK,
+            &serde_json::json!({
+                "paymentDelegationAuthSig": auth_sig,
                 "expiration": d.expiration.map(|t| t.to_string()),
                 "clamped": clamped_json(&d),
                 "requestId": ctx.request_id,

@@ -52,6 +52,14 @@ pub struct AuditEntry {
     pub auth_sig: Option<String>,
     /// The HTTP status returned.
     pub status: u16,
+    /// The session's message format (`v7`, `v8`); absent on rows of other endpoints and on
+    /// rows written before formats were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// v8 sessions: the highest `maxPrice` signed for a node; payment delegations: their
+    /// `max_price` (decimal).
+    #[serde(rename = "maxPrice", default, skip_serializing_if = "Option::is_none")]
+    pub max_price: Option<String>,
 }
 
 impl AuditEntry {
@@ -176,6 +184,8 @@ mod tests {
             expiration: None,
             auth_sig: None,
             status: 200,
+            format: None,
+            max_price: None,
         }
     }
 

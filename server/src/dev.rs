@@ -4,6 +4,7 @@
 //!
 //! Sessions last at most one hour and the AuthSig 24 hours, so one wallet signature serves
 //! every request for 23 hours (an AuthSig is reused only while it outlives the session asked for).
+//! Both formats are allowed; v8 sessions up to the SDK's default maximum price.
 
 /// The dev client's name.
 pub const DEV_CLIENT: &str = "dev";
@@ -21,18 +22,29 @@ pub const POLICY: &str = r#"
 version = 1
 
 [clients.dev]
-endpoints = ["session-sigs", "verify", "keys", "policy-evaluate", "capacity-delegation", "admin"]
+endpoints = ["session-sigs", "verify", "keys", "policy-evaluate", "capacity-delegation", "payment-delegation", "admin"]
 
 [[clients.dev.allow]]
 name = "dev-allow-all"
 signers = ["*"]
-resources = ["lit-pkp://*", "lit-litaction://*", "lit-accesscontrolcondition://*", "lit-ratelimitincrease://*"]
+resources = ["lit-pkp://*", "lit-litaction://*", "lit-accesscontrolcondition://*", "lit-ratelimitincrease://*",
+             "lit-paymentdelegation://*"]
 abilities = ["*"]
 max_lifetime = "1h"
 nodes = ["*"]
+formats = ["v7", "v8"]
+# The v8 SDK's default user maximum (2^128 - 1): whatever it splits stays within it.
+max_price = "340282366920938463463374607431768211455"
 
 [clients.dev.capacity_delegation]
 signers = ["*"]
 max_uses = 1000000
 max_lifetime = "30d"
+
+[clients.dev.payment_delegation]
+signers = ["*"]
+max_price = "340282366920938463463374607431768211455"
+max_lifetime = "30d"
+scopes = ["*"]
+delegatees = ["*"]
 "#;

@@ -2,14 +2,23 @@
 //!
 //! One TOML file, validated as a whole when loaded (a file with any error is refused, and the
 //! policy in force stays). Per client: how it may authenticate, which endpoints it may call, a
-//! rate limit, `allow` rules, `deny` rules and an optional capacity-delegation grant.
+//! rate limit, `allow` rules, `deny` rules and optional capacity- and payment-delegation grants.
 //!
 //! Evaluation of a session-sigs request:
 //! 1. unknown client, auth method or endpoint → denied;
 //! 2. any matching `deny` rule → denied (explicit deny beats allow);
-//! 3. the first `allow` rule whose signers, nodes and resource patterns cover *every* requested
-//!    (resource, ability) → approved, with the expiration clamped to its `max_lifetime`;
+//! 3. the first `allow` rule whose signers, formats, nodes, prices and resource patterns cover
+//!    *every* requested (resource, ability) → approved, with the expiration clamped to its
+//!    `max_lifetime`;
 //! 4. otherwise → denied (implicit deny), with each allow rule's first mismatch as a reason.
+//!
+//! Formats and prices: an allow rule grants the `v7` format unless its `formats` says otherwise,
+//! so a v8 (Naga) session needs a rule with `formats` naming `v8`, and such a rule must set
+//! `max_price`: the most any chosen node's signed `maxPrice` may be (wei; a node charges at
+//! most that much per request, so a session costs at most `threshold × max_price` per
+//! operation). The nodes a rule checks for a v8 request are the nodes the pricing chooses (the
+//! ones that get a session sig). The SDK's default maximum (2^128 − 1, split over the nodes)
+//! exceeds any useful `max_price`: such clients send a `userMaxPrice`.
 //!
 //! Resource ids are compared after the node's normalisation (PKP ids without `0x`, padded to 64
 //! hex digits, lowercase), so `0xABC`, `abc` and `000…abc` are one resource. A requested
@@ -22,7 +31,7 @@ use std::fmt;
 use serde::Deserialize;
 use time::Duration;
 
-use crate::signing::{self, LitAbility, ResourcePrefix, Timestamp};
+use crate::signing::{self, LitAbility, PaymentScope, Price, ResourcePrefix, SessionFormat, Timestamp};
 
 /// Parses a duration: a number and a unit (`ms`, `s`, `m`, `h`, `d`), e.g. `10m`, `24h`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -55,14 +64,23 @@ pub enum Endpoint {
     PolicyEvaluate,
     /// `POST /v1/capacity-delegation` (also needs the `capacity_delegation` grant).
     CapacityDelegation,
+    /// `POST /v1/payment-delegation` (also needs the `payment_delegation` grant).
+    PaymentDelegation,
     /// `/v1/admin/*` (policy reload).
     Admin,
 }
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 6] =
-        [Self::SessionSigs, Self::Verify, Self::Keys, Self::PolicyEvaluate, Self::CapacityDelegation, Self::Admin];
+    pub const ALL: [Endpoint; 7] = [
+        Self::SessionSigs,
+        Self::Verify,
+        Self::Keys,
+        Self::PolicyEvaluate,
+        Self::CapacityDelegation,
+        Self::PaymentDelegation,
+        Self::Admin,
+    ];
 
     /// The name used in the policy file, metrics and audit rows.
     pub const fn as_str(self) -> &'static str {
@@ -72,6 +90,7 @@ impl Endpoint {
             Self::Keys => "keys",
             Self::PolicyEvaluate => "policy-evaluate",
             Self::CapacityDelegation => "capacity-delegation",
+            Self::PaymentDelegation => "payment-delegation",
             Self::Admin => "admin",
         }
     }
@@ -137,6 +156,8 @@ struct ClientFile {
     deny: Vec<DenyFile>,
     #[serde(default)]
     capacity_delegation: Option<CapacityFile>,
+    #[serde(default)]
+    payment_delegation: Option<PaymentFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +177,10 @@ struct AllowFile {
     abilities: Vec<String>,
     max_lifetime: String,
     nodes: Vec<String>,
+    #[serde(default)]
+    formats: Option<Vec<String>>,
+    #[serde(default)]
+    max_price: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -173,6 +198,8 @@ struct DenyFile {
     nodes: Option<Vec<String>>,
     #[serde(default)]
     wildcard_only: bool,
+    #[serde(default)]
+    formats: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,6 +210,16 @@ struct CapacityFile {
     max_lifetime: String,
     #[serde(default)]
     token_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PaymentFile {
+    signers: Vec<String>,
+    max_price: toml::Value,
+    max_lifetime: String,
+    scopes: Vec<String>,
+    delegatees: Vec<String>,
 }
 
 // ---- the validated policy -------------------------------------------------------------------
@@ -323,6 +360,8 @@ struct AllowRule {
     abilities: AbilitySet,
     max_lifetime: Duration,
     nodes: NodeSet,
+    formats: BTreeSet<Format>,
+    max_price: Option<Price>,
 }
 
 #[derive(Clone, Debug)]
@@ -333,6 +372,49 @@ struct DenyRule {
     abilities: Option<AbilitySet>,
     nodes: Option<NodeSet>,
     wildcard_only: bool,
+    formats: Option<BTreeSet<Format>>,
+}
+
+/// A session's message format, as the API and the policy file name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Format {
+    /// `v7`: Datil (JS SDK v7), no `maxPrice`.
+    V7,
+    /// `v8`: Naga (JS SDK v8), a signed `maxPrice` per node.
+    V8,
+}
+
+impl Format {
+    /// `v7` or `v8`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::V7 => "v7",
+            Self::V8 => "v8",
+        }
+    }
+
+    /// Parses `v7` or `v8`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "v7" => Some(Self::V7),
+            "v8" => Some(Self::V8),
+            _ => None,
+        }
+    }
+
+    /// The library's message layout.
+    pub const fn session_format(self) -> SessionFormat {
+        match self {
+            Self::V7 => SessionFormat::V1,
+            Self::V8 => SessionFormat::V2,
+        }
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A client's rate limit.
@@ -355,6 +437,19 @@ pub struct CapacityGrant {
     token_ids: Option<Vec<String>>,
 }
 
+/// A client's payment-delegation grant.
+#[derive(Clone, Debug)]
+pub struct PaymentGrant {
+    signers: NameSet,
+    /// The highest `max_price` a delegation may carry.
+    pub max_price: Price,
+    /// The longest delegation.
+    pub max_lifetime: Duration,
+    scopes: BTreeSet<PaymentScope>,
+    // Lowercase hex addresses without `0x`; `None` = any.
+    delegatees: Option<BTreeSet<String>>,
+}
+
 #[derive(Clone, Debug)]
 struct ClientPolicy {
     auth: BTreeSet<AuthMethod>,
@@ -363,6 +458,7 @@ struct ClientPolicy {
     allow: Vec<AllowRule>,
     deny: Vec<DenyRule>,
     capacity: Option<CapacityGrant>,
+    payment: Option<PaymentGrant>,
 }
 
 /// A validated policy.
@@ -459,6 +555,37 @@ fn lifetime(s: &str, what: &str, max: Duration, errs: &mut Vec<String>) -> Durat
     }
 }
 
+fn formats(list: &[String], what: &str, errs: &mut Vec<String>) -> BTreeSet<Format> {
+    if list.is_empty() {
+        errs.push(format!("{what}: empty list (v7, v8)"));
+    }
+    list.iter()
+        .filter_map(|f| {
+            Format::parse(f).or_else(|| {
+                errs.push(format!("{what}: unknown format {f:?} (v7, v8)"));
+                None
+            })
+        })
+        .collect()
+}
+
+/// A price in the policy file: a TOML integer, or a string of decimal digits or `0x` + hex.
+fn price(v: &toml::Value, what: &str, errs: &mut Vec<String>) -> Price {
+    let parsed = match v {
+        toml::Value::Integer(i) if *i >= 0 => Ok(Price::from(*i as u64)),
+        toml::Value::Integer(i) => Err(format!("price {i} is negative")),
+        toml::Value::String(s) => s.parse::<Price>().map_err(|e| e.to_string()),
+        other => Err(format!(
+            "expected a price (an integer, or a string of decimal or 0x-hex digits), found a {}",
+            other.type_str()
+        )),
+    };
+    parsed.unwrap_or_else(|e| {
+        errs.push(format!("{what}: {e}"));
+        Price::ZERO
+    })
+}
+
 /// The node refuses sessions longer than this.
 const NODE_MAX_LIFETIME: Duration = Duration::days(30);
 
@@ -530,7 +657,23 @@ impl Policy {
                         }
                     }
                 }
+                let rule_formats = match &a.formats {
+                    None => [Format::V7].into(),
+                    Some(list) => formats(list, &format!("{what}.formats"), &mut errs),
+                };
+                let max_price = a.max_price.as_ref().map(|v| price(v, &format!("{what}.max_price"), &mut errs));
+                match (rule_formats.contains(&Format::V8), max_price.is_some()) {
+                    (true, false) => errs.push(format!(
+                        "{what}: grants format v8, so it needs max_price (the most one node's signed maxPrice may be)"
+                    )),
+                    (false, true) => {
+                        errs.push(format!("{what}: max_price applies to format v8, which it does not grant"))
+                    }
+                    _ => {}
+                }
                 allow.push(AllowRule {
+                    formats: rule_formats,
+                    max_price,
                     signers: names(&a.signers, &format!("{what}.signers"), Some(signers), &mut errs),
                     resources,
                     abilities,
@@ -557,6 +700,7 @@ impl Policy {
                     abilities: d.abilities.as_ref().map(|a| abilities(a, &format!("{what}.abilities"), &mut errs)),
                     nodes: d.nodes.as_ref().map(|n| nodes(n, &format!("{what}.nodes"), &mut errs)),
                     wildcard_only: d.wildcard_only,
+                    formats: d.formats.as_ref().map(|f| formats(f, &format!("{what}.formats"), &mut errs)),
                     name: rule,
                 });
             }
@@ -581,7 +725,59 @@ impl Policy {
                     token_ids: g.token_ids.clone(),
                 }
             });
-            clients.insert(name, ClientPolicy { auth, endpoints, rate, allow, deny, capacity });
+            let payment = c.payment_delegation.as_ref().map(|g| {
+                let what = at("payment_delegation");
+                let mut scopes = BTreeSet::new();
+                if g.scopes.iter().any(|s| s == "*") {
+                    if g.scopes.len() > 1 {
+                        errs.push(format!("{what}.scopes: \"*\" must stand alone"));
+                    }
+                    scopes.extend(PaymentScope::ALL);
+                } else {
+                    if g.scopes.is_empty() {
+                        errs.push(format!("{what}.scopes: empty list (use [\"*\"] for all)"));
+                    }
+                    for s in &g.scopes {
+                        match signing::parse_scope(s) {
+                            Ok(s) => {
+                                scopes.insert(s);
+                            }
+                            Err(e) => errs.push(format!("{what}.scopes: {e}")),
+                        }
+                    }
+                }
+                let delegatees = if g.delegatees.iter().any(|d| d == "*") {
+                    if g.delegatees.len() > 1 {
+                        errs.push(format!("{what}.delegatees: \"*\" must stand alone"));
+                    }
+                    None
+                } else {
+                    if g.delegatees.is_empty() {
+                        errs.push(format!("{what}.delegatees: empty list (use [\"*\"] for any address)"));
+                    }
+                    Some(
+                        g.delegatees
+                            .iter()
+                            .filter_map(|d| {
+                                signing::address_key(d).map_err(|e| errs.push(format!("{what}.delegatees: {e}"))).ok()
+                            })
+                            .collect(),
+                    )
+                };
+                PaymentGrant {
+                    signers: names(&g.signers, &format!("{what}.signers"), Some(signers), &mut errs),
+                    max_price: price(&g.max_price, &format!("{what}.max_price"), &mut errs),
+                    max_lifetime: lifetime(
+                        &g.max_lifetime,
+                        &format!("{what}.max_lifetime"),
+                        Duration::days(365),
+                        &mut errs,
+                    ),
+                    scopes,
+                    delegatees,
+                }
+            });
+            clients.insert(name, ClientPolicy { auth, endpoints, rate, allow, deny, capacity, payment });
         }
         if errs.is_empty() {
             Ok(Self { clients })
@@ -608,7 +804,9 @@ impl Policy {
     /// Every rule name of every client (bounded label values).
     pub fn rule_names(&self) -> BTreeSet<String> {
         let mut out: BTreeSet<String> =
-            ["implicit-deny", "endpoints", "auth-method", "rate-limit", "capacity-delegation"].map(String::from).into();
+            ["implicit-deny", "endpoints", "auth-method", "rate-limit", "capacity-delegation", "payment-delegation"]
+                .map(String::from)
+                .into();
         for c in self.clients.values() {
             out.extend(c.allow.iter().map(|r| r.name.clone()));
             out.extend(c.deny.iter().map(|r| r.name.clone()));
@@ -671,7 +869,14 @@ impl Policy {
         if reasons.is_empty() {
             reasons.push(format!("client {:?} has no allow rule", q.client));
         }
-        Decision { result: Verdict::Denied, rule: "implicit-deny".into(), reasons, expiration: None, clamped: None }
+        Decision {
+            result: Verdict::Denied,
+            rule: "implicit-deny".into(),
+            reasons,
+            expiration: None,
+            clamped: None,
+            latest: None,
+        }
     }
 
     /// Checks a capacity delegation against the client's grant; returns the clamped expiration.
@@ -713,11 +918,64 @@ impl Policy {
             reasons: Vec::new(),
             expiration: Some(expiration),
             clamped,
+            latest: Some(max),
         }
     }
 }
 
+impl Policy {
+    /// Checks a payment delegation against the client's grant; returns the clamped expiration
+    /// (default: the SDK's 7 days, cut to the grant's `max_lifetime`).
+    pub fn evaluate_payment(&self, q: &PaymentQuery<'_>) -> Decision {
+        let Some(g) = self.clients.get(q.client).and_then(|c| c.payment.as_ref()) else {
+            return Decision::denied(
+                "payment-delegation",
+                format!("client {:?} has no payment_delegation grant", q.client),
+            );
+        };
+        let deny = |r: String| Decision::denied("payment-delegation", r);
+        if !g.signers.contains(q.signer) {
+            return deny(format!("signer {:?} is not granted", q.signer));
+        }
+        if q.max_price > g.max_price {
+            return deny(format!("maxPrice {} is over the grant's max_price {}", q.max_price, g.max_price));
+        }
+        if let Some(s) = q.scopes.iter().find(|s| !g.scopes.contains(s)) {
+            return deny(format!("scope {s} is not granted"));
+        }
+        if let Some(allowed) = &g.delegatees {
+            if let Some(d) = q.delegatees.iter().find(|d| !allowed.contains(*d)) {
+                return deny(format!("delegatee 0x{d} is not granted"));
+            }
+        }
+        let max = q.now.saturating_add(g.max_lifetime);
+        let requested = q.expiration.unwrap_or_else(|| q.now.saturating_add(PAYMENT_DEFAULT_LIFETIME));
+        let (expiration, clamped) = match q.expiration {
+            Some(r) if r > max => {
+                (max, Some(Clamp { requested: r, max_lifetime_secs: g.max_lifetime.whole_seconds() }))
+            }
+            _ => (requested.min(max), None),
+        };
+        Decision {
+            result: Verdict::Approved,
+            rule: "payment-delegation".into(),
+            reasons: Vec::new(),
+            expiration: Some(expiration),
+            clamped,
+            latest: Some(max),
+        }
+    }
+}
+
+/// The v8 SDK's default payment-delegation lifetime (its SIWE default).
+const PAYMENT_DEFAULT_LIFETIME: Duration = Duration::days(7);
+
 fn deny_matches(d: &DenyRule, q: &SigsQuery<'_>) -> Option<String> {
+    if let Some(f) = &d.formats {
+        if !f.contains(&q.format) {
+            return None;
+        }
+    }
     if let Some(s) = &d.signers {
         if !s.contains(q.signer) {
             return None;
@@ -740,8 +998,18 @@ fn allow_covers(a: &AllowRule, q: &SigsQuery<'_>) -> Result<(), String> {
     if !a.signers.contains(q.signer) {
         return Err(format!("signer {:?} is not granted", q.signer));
     }
+    if !a.formats.contains(&q.format) {
+        return Err(format!("format {} is not granted", q.format));
+    }
     if let Some(n) = q.nodes.iter().find(|u| !a.nodes.contains(u)) {
         return Err(format!("node {n} is not allowed"));
+    }
+    if let Some(max) = a.max_price {
+        if let Some((node, p)) = q.max_prices.iter().find(|(_, p)| *p > max) {
+            return Err(format!(
+                "node {node} would sign maxPrice {p}, above max_price {max} (send a lower userMaxPrice)"
+            ));
+        }
     }
     for r in q.requests {
         if !a.abilities.contains(r.ability) {
@@ -756,7 +1024,19 @@ fn allow_covers(a: &AllowRule, q: &SigsQuery<'_>) -> Result<(), String> {
 
 fn approve(a: &AllowRule, q: &SigsQuery<'_>) -> Decision {
     let max = q.now.saturating_add(a.max_lifetime);
-    let requested = q.expiration.unwrap_or(max);
+    let Some(requested) = q.expiration else {
+        // No expiration asked for: the format's default (v8: 15 minutes) or the longest the
+        // rule allows (v7), within the rule either way; a default is not a clamp.
+        let expiration = q.default_lifetime.map_or(max, |d| q.now.saturating_add(d).min(max));
+        return Decision {
+            result: Verdict::Approved,
+            rule: a.name.clone(),
+            reasons: Vec::new(),
+            expiration: Some(expiration),
+            clamped: None,
+            latest: Some(max),
+        };
+    };
     let (expiration, clamped, reasons) = if requested > max {
         let reason = format!(
             "expiration {requested} clamped to {max} (max_lifetime {}s of rule {})",
@@ -767,7 +1047,14 @@ fn approve(a: &AllowRule, q: &SigsQuery<'_>) -> Decision {
     } else {
         (requested, None, Vec::new())
     };
-    Decision { result: Verdict::Approved, rule: a.name.clone(), reasons, expiration: Some(expiration), clamped }
+    Decision {
+        result: Verdict::Approved,
+        rule: a.name.clone(),
+        reasons,
+        expiration: Some(expiration),
+        clamped,
+        latest: Some(max),
+    }
 }
 
 /// One requested resource, normalised for comparison.
@@ -792,9 +1079,35 @@ pub struct SigsQuery<'a> {
     pub signer: &'a str,
     /// The requests, normalised.
     pub requests: &'a [RequestedResource],
-    /// The node URLs as given.
+    /// The node URLs as given; for v8 only the nodes the pricing chose (the ones signed for).
     pub nodes: &'a [String],
-    /// The requested expiration (`None`: the longest the rule allows).
+    /// The requested expiration (`None`: [`Self::default_lifetime`], else the longest the
+    /// rule allows).
+    pub expiration: Option<Timestamp>,
+    /// The format's default lifetime (v8: 15 minutes), used without an expiration.
+    pub default_lifetime: Option<Duration>,
+    /// The message format.
+    pub format: Format,
+    /// v8: each chosen node (as given) and the `maxPrice` it would sign.
+    pub max_prices: &'a [(String, Price)],
+    /// The clock.
+    pub now: Timestamp,
+}
+
+/// A payment-delegation request as the policy sees it.
+#[derive(Clone, Debug)]
+pub struct PaymentQuery<'a> {
+    /// The client.
+    pub client: &'a str,
+    /// The signer profile (whose wallet pays).
+    pub signer: &'a str,
+    /// The delegation's `max_price`.
+    pub max_price: Price,
+    /// The scopes asked for.
+    pub scopes: &'a [PaymentScope],
+    /// The delegatees, lowercase hex without `0x`.
+    pub delegatees: &'a [String],
+    /// Requested expiration (`None`: the SDK's 7 days).
     pub expiration: Option<Timestamp>,
     /// The clock.
     pub now: Timestamp,
@@ -858,12 +1171,21 @@ pub struct Decision {
     pub expiration: Option<Timestamp>,
     /// Set when the expiration was clamped.
     pub clamped: Option<Clamp>,
+    /// When approved: the latest expiration the deciding rule allows.
+    pub latest: Option<Timestamp>,
 }
 
 impl Decision {
     /// A denial by `rule`.
     pub fn denied(rule: &str, reason: String) -> Self {
-        Self { result: Verdict::Denied, rule: rule.to_string(), reasons: vec![reason], expiration: None, clamped: None }
+        Self {
+            result: Verdict::Denied,
+            rule: rule.to_string(),
+            reasons: vec![reason],
+            expiration: None,
+            clamped: None,
+            latest: None,
+        }
     }
 }
 

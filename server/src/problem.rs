@@ -18,8 +18,16 @@ pub enum Kind {
     InvalidRequest,
     /// 400: a resource, ability or node URL the service does not know.
     InvalidResource,
-    /// 400: a message format that this build cannot produce yet.
+    /// 400: a message format this service does not know (it mints `v7` and `v8`).
     UnsupportedFormat,
+    /// 400: a field or resource that belongs to the other format (`nodePrices`, `threshold`,
+    /// `userMaxPrice` or `lit-paymentdelegation` with `v7`; `lit-ratelimitincrease` with `v8`).
+    FormatMismatch,
+    /// 400: a price that is not a number, is negative, or is 2^256 or more.
+    InvalidPrice,
+    /// 400: the chosen nodes' own prices add up to more than the user maximum (the v8 SDK's
+    /// `MaxPriceTooLow`).
+    MaxPriceTooLow,
     /// 401: no credentials, or credentials that are not valid.
     Unauthenticated,
     /// 401: a token offered in the query string (refused, wherever it is valid).
@@ -68,6 +76,9 @@ impl Kind {
             Self::InvalidRequest => "invalid-request",
             Self::InvalidResource => "invalid-resource",
             Self::UnsupportedFormat => "unsupported-format",
+            Self::FormatMismatch => "format-mismatch",
+            Self::InvalidPrice => "invalid-price",
+            Self::MaxPriceTooLow => "max-price-too-low",
             Self::Unauthenticated => "unauthenticated",
             Self::TokenInQuery => "token-in-query",
             Self::Denied => "denied",
@@ -93,9 +104,13 @@ impl Kind {
     /// The HTTP status.
     pub const fn status(self) -> StatusCode {
         match self {
-            Self::MalformedJson | Self::InvalidRequest | Self::InvalidResource | Self::UnsupportedFormat => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::MalformedJson
+            | Self::InvalidRequest
+            | Self::InvalidResource
+            | Self::UnsupportedFormat
+            | Self::FormatMismatch
+            | Self::InvalidPrice
+            | Self::MaxPriceTooLow => StatusCode::BAD_REQUEST,
             Self::Unauthenticated | Self::TokenInQuery => StatusCode::UNAUTHORIZED,
             Self::Denied => StatusCode::FORBIDDEN,
             Self::NotFound | Self::UnknownSigner => StatusCode::NOT_FOUND,
@@ -122,7 +137,10 @@ impl Kind {
             Self::MalformedJson => "The request body is not valid JSON",
             Self::InvalidRequest => "The request does not match the endpoint's schema",
             Self::InvalidResource => "Unknown or malformed resource, ability or node URL",
-            Self::UnsupportedFormat => "This message format is not supported by this build",
+            Self::UnsupportedFormat => "Unknown message format (v7 or v8)",
+            Self::FormatMismatch => "The request mixes the v7 and v8 formats",
+            Self::InvalidPrice => "A price is not a number from 0 to 2^256 - 1",
+            Self::MaxPriceTooLow => "The chosen nodes cost more than the maximum price",
             Self::Unauthenticated => "Authentication required",
             Self::TokenInQuery => "Tokens are only accepted in the Authorization header",
             Self::Denied => "Denied by policy",

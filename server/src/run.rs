@@ -141,6 +141,53 @@ impl Plan {
 
 /// Opens everything, binds, and serves until SIGTERM.
 pub async fn start(plan: Plan) -> Result<(), StartError> {
+    let running = launch(plan, true).await?;
+    // Scripts wait for this line (the port may have been 0).
+    eprintln!("lit-session-server: listening on {}://{}", running.scheme, running.api);
+    if let Some(m) = &running.metrics {
+        eprintln!("lit-session-server: metrics on http://{m}/metrics");
+    }
+    running.wait().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A service serving in this process: its addresses and the handle that stops it.
+#[derive(Debug)]
+pub struct Running {
+    /// The API listener's address (the port the kernel picked, for port 0).
+    pub api: SocketAddr,
+    /// The metrics listener's address.
+    pub metrics: Option<SocketAddr>,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Shuts down as on SIGTERM (no new connections, in-flight requests finish within the
+    /// grace period) and waits until it has.
+    pub async fn shutdown(self) -> Result<(), StartError> {
+        let _ = self.stop.send(true);
+        self.wait().await
+    }
+
+    /// Waits until the service has stopped (a signal, when it handles them).
+    pub async fn wait(self) -> Result<(), StartError> {
+        let Running { stop, task, .. } = self;
+        let result = task.await;
+        // Held until here: a dropped sender would read as "stop".
+        drop(stop);
+        result.map_err(err)?.map_err(err)
+    }
+}
+
+/// Opens the store and signer profiles, loads the policy, binds the listeners, and serves in a
+/// background task of the current runtime. With `signals` the service reacts to SIGTERM and
+/// SIGINT (graceful shutdown) and SIGHUP (reload), as the binary does; without, a program that
+/// embeds the service stops it with [`Running::shutdown`].
+pub async fn launch(plan: Plan, signals: bool) -> Result<Running, StartError> {
     if plan.tls.is_none() && !plan.allow_plaintext && !server::is_loopback(&plan.listen) {
         return Err(StartError(format!(
             "refusing plain HTTP on {} (not loopback): configure [tls], or set server.allow_plaintext = true \
@@ -198,18 +245,18 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
             Some(TcpListener::bind(addr).await.map_err(|e| StartError(format!("metrics listen {addr}: {e}")))?)
         }
     };
-    let signals = server::Signals::install().map_err(|e| StartError(format!("signal handlers: {e}")))?;
+    // Installed before anyone is told the service listens: a SIGTERM right after must not kill
+    // the process the default way.
+    let signals = if signals {
+        Some(server::Signals::install().map_err(|e| StartError(format!("signal handlers: {e}")))?)
+    } else {
+        None
+    };
     let api_addr = api.local_addr().map_err(err)?;
+    let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
     let scheme = if plan.tls.is_some() { "https" } else { "http" };
-    // Scripts wait for this line (the port may have been 0).
-    eprintln!("lit-session-server: listening on {scheme}://{api_addr}");
-    if let Some(m) = &metrics {
-        if let Ok(a) = m.local_addr() {
-            eprintln!("lit-session-server: metrics on http://{a}/metrics");
-        }
-    }
     tracing::info!(listen = %api_addr, scheme, "serving");
-    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let listeners = Listeners {
         api,
         metrics,
@@ -219,9 +266,8 @@ pub async fn start(plan: Plan) -> Result<(), StartError> {
         shutdown_grace: plan.shutdown_grace,
         health_interval: plan.health_interval,
     };
-    server::serve(app, listeners, signals, stop_rx).await.map_err(err)?;
-    tracing::info!("stopped");
-    Ok(())
+    let task = tokio::spawn(server::serve(app, listeners, signals, stop_rx));
+    Ok(Running { api: api_addr, metrics: metrics_addr, scheme, stop: stop_tx, task })
 }
 
 /// Opens the configured store (applying migrations; refusing an unknown schema).

@@ -69,14 +69,19 @@ impl Signals {
     }
 }
 
-/// Serves until SIGTERM/SIGINT (or `stop` turns true), then shuts down gracefully.
+/// Serves until SIGTERM/SIGINT (with `signals`) or until `stop` turns true, then shuts down
+/// gracefully. Without `signals` (a program that embeds the service) only `stop` ends it and
+/// SIGHUP reloads nothing.
 pub async fn serve(
     app: Arc<App>,
     listeners: Listeners,
-    signals: Signals,
+    signals: Option<Signals>,
     mut stop: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let Signals { mut term, mut int, mut hup } = signals;
+    let (mut term, mut int, mut hup) = match signals {
+        Some(Signals { term, int, hup }) => (Some(term), Some(int), Some(hup)),
+        None => (None, None, None),
+    };
     let api_router = crate::api::router(app.clone());
     let graceful = Arc::new(GracefulShutdown::new());
     let (quit_tx, quit_rx) = watch::channel(false);
@@ -106,7 +111,7 @@ pub async fn serve(
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = hup.recv() => { let _ = app.reload().await; }
+                    _ = recv(&mut hup) => { let _ = app.reload().await; }
                     _ = quit.changed() => break,
                 }
             }
@@ -141,8 +146,8 @@ pub async fn serve(
     )));
 
     tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+        _ = recv(&mut term) => {}
+        _ = recv(&mut int) => {}
         _ = stop.changed() => {}
     }
     tracing::info!("shutting down: no new connections; waiting for in-flight requests");
@@ -157,6 +162,18 @@ pub async fn serve(
         Err(_) => tracing::warn!("grace period over; remaining connections are dropped"),
     }
     Ok(())
+}
+
+/// The next delivery of a signal, or never when it is not handled.
+async fn recv(signal: &mut Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            if s.recv().await.is_none() {
+                std::future::pending::<()>().await
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 async fn accept_loop(

@@ -1,6 +1,6 @@
 //! Everything the service takes from the `lit-session-signer` library, in one module: key stores
 //! and wallets built from the configuration, the session manager, request parsing (resources,
-//! node URLs, times), verification, capacity delegation. The rest of the crate sees only the
+//! node URLs, times, prices), verification, capacity and payment delegation. The rest of the crate sees only the
 //! types re-exported here and the functions below, so a change of the library's layout changes
 //! this file only.
 
@@ -17,6 +17,7 @@ use lit_session_signer::manager::{
     AuthSigUse, AuthSource, ManagerConfig, ManagerError, SessionKeyPolicy, SessionManager, SessionSigsOptions,
     StoreFailures,
 };
+use lit_session_signer::payment_delegation::{PaymentDelegation, PaymentDelegationError};
 use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::siwe::SiweOptions;
 use lit_session_signer::verify::{parse_session_sigs, select_session_sig, Verifier, VerifyPolicy};
@@ -24,8 +25,12 @@ use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletSigner};
 
 pub use lit_session_signer::auth_sig::AuthSig;
 pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
-pub use lit_session_signer::protocol::NodeUrl;
+pub use lit_session_signer::payment_delegation::PaymentScope;
+pub use lit_session_signer::pricing::{MaxPrice, NodePricing, PricingError};
+pub use lit_session_signer::protocol::{NodeUrl, Price, PriceError, SessionFormat};
 pub use lit_session_signer::resources::{LitAbility, ResourceAbilityRequest, ResourcePrefix};
+pub use lit_session_signer::session_sigs::V8_SESSION_LIFETIME;
+pub use lit_session_signer::verify::Generation;
 pub use lit_session_signer::Timestamp;
 
 use crate::secrets;
@@ -259,18 +264,26 @@ impl Signer {
         Ok(hex::encode(public.as_bytes()))
     }
 
-    /// Mints the per-node map.
+    /// Mints the per-node map: every node (v7), or the nodes the v8 pricing chooses, cheapest
+    /// first.
     pub async fn mint(&self, input: &MintInput) -> Result<Minted, SignError> {
+        // A default lifetime counts from now, the moment minting starts (not from when the
+        // request arrived or the process started), and never beyond the policy's limit.
+        let expiration = match input.default_lifetime {
+            Some(lifetime) => Timestamp::now().saturating_add(lifetime).min(input.expiration),
+            None => input.expiration,
+        };
         let options = SessionSigsOptions {
             nonce: input.nonce.clone(),
-            expiration: Some(input.expiration),
+            expiration: Some(expiration),
             capability_auth_sigs: input.capability_auth_sigs.clone(),
             siwe: SiweOptions {
                 domain: input.domain.clone(),
                 statement: input.statement.clone(),
                 chain_id: input.chain_id,
             },
-            ..SessionSigsOptions::default()
+            format: input.format,
+            pricing: input.pricing.clone(),
         };
         let report =
             self.manager.session_sigs_report(&input.nodes, &input.requests, &options).await.map_err(classify)?;
@@ -286,7 +299,7 @@ impl Signer {
         Ok(Minted {
             session_sigs: json,
             session_key,
-            expiration: input.expiration,
+            expiration,
             auth_use,
             auth_expiration,
             auth_address: self.wallet_address.clone(),
@@ -335,6 +348,37 @@ impl Signer {
         })?;
         serde_json::to_value(&auth_sig).map_err(|e| SignError::Internal(e.to_string()))
     }
+
+    /// A payment-delegation AuthSig signed by the profile's wallet (the v8 SDK's
+    /// `createPaymentDelegationAuthSig`), as JSON.
+    pub async fn payment_delegation(&self, input: PaymentInput) -> Result<Value, SignError> {
+        let delegation = payment_delegation(&input);
+        let wallet = self.wallet.signer();
+        let nonce = input.nonce;
+        let signed = blocking(move || delegation.sign(&*wallet, &nonce, Timestamp::now())).await?;
+        let auth_sig = signed.map_err(|e| match e {
+            PaymentDelegationError::AuthSig(lit_session_signer::auth_sig::AuthSigError::Wallet(w)) => {
+                SignError::Hsm(format!("wallet: {w}"))
+            }
+            other => SignError::Request(other.to_string()),
+        })?;
+        serde_json::to_value(&auth_sig).map_err(|e| SignError::Internal(e.to_string()))
+    }
+}
+
+fn payment_delegation(input: &PaymentInput) -> PaymentDelegation {
+    PaymentDelegation {
+        expiration: Some(input.expiration),
+        domain: input.domain.clone(),
+        statement: input.statement.clone(),
+        ..PaymentDelegation::new(input.delegatees.clone(), input.max_price.clone(), input.scopes.clone())
+    }
+}
+
+/// Checks a payment delegation's delegatees, maximum and scopes as the library writes them
+/// (before the policy and the wallet see it).
+pub fn check_payment_delegation(input: &PaymentInput) -> Result<(), String> {
+    payment_delegation(input).restriction().map(drop).map_err(|e| e.to_string())
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SignError> {
@@ -360,6 +404,13 @@ pub struct MintInput {
     pub statement: Option<String>,
     /// SIWE chain id.
     pub chain_id: Option<u64>,
+    /// The signed-message format.
+    pub format: SessionFormat,
+    /// The v8 node choice and prices (`None`: v7, or v8 with the SDK's defaults).
+    pub pricing: Option<NodePricing>,
+    /// The format's default lifetime, when the client gave no expiration: the session then
+    /// ends this long after minting starts, but no later than [`Self::expiration`].
+    pub default_lifetime: Option<Duration>,
 }
 
 /// The result of [`Signer::mint`].
@@ -384,6 +435,27 @@ pub struct Minted {
     pub warnings: Vec<String>,
     /// How many session sigs.
     pub count: usize,
+}
+
+/// A payment-delegation request, parsed (the v8 SDK's `createPaymentDelegationAuthSig`
+/// parameters).
+#[derive(Debug, Clone)]
+pub struct PaymentInput {
+    /// SIWE nonce.
+    pub nonce: String,
+    /// Who may spend (`0x` optional).
+    pub delegatees: Vec<String>,
+    /// The most one node's signed `maxPrice` may be: decimal, or `0x` + hex digits (written as
+    /// the SDK writes it).
+    pub max_price: String,
+    /// What the payments may be for.
+    pub scopes: Vec<PaymentScope>,
+    /// Expiration (after the policy's clamp).
+    pub expiration: Timestamp,
+    /// SIWE domain.
+    pub domain: Option<String>,
+    /// SIWE statement.
+    pub statement: Option<String>,
 }
 
 /// A capacity-delegation request, parsed.
@@ -433,6 +505,22 @@ pub fn parse_request(
         Some(d) => request.with_data(d),
         None => request,
     })
+}
+
+/// Parses a payment-delegation scope (`pkp_sign`, `lit_action`, …).
+pub fn parse_scope(s: &str) -> Result<PaymentScope, String> {
+    s.parse::<PaymentScope>().map_err(|e| e.to_string())
+}
+
+/// An Ethereum address in the policy's comparison form: 40 lowercase hex digits, no `0x`
+/// (`0x` optional on input; mixed case must be EIP-55), as the node compares delegatees.
+pub fn address_key(s: &str) -> Result<String, String> {
+    let t = s.trim();
+    let prefixed = if t.starts_with("0x") { t.to_string() } else { format!("0x{t}") };
+    let address: lit_session_signer::eth::EthAddress = prefixed
+        .parse()
+        .map_err(|_| format!("{s:?} is not an Ethereum address (40 hex digits, EIP-55 if mixed case)"))?;
+    Ok(hex::encode(address.as_bytes()))
 }
 
 /// Parses a prefix name.
@@ -485,14 +573,16 @@ pub struct VerifyOutcome {
     pub error: Option<String>,
 }
 
-/// Verifies a sessionSigs map (JSON text) for each node and each request, by the node's rules
-/// (`strict` adds the library's strict policy).
+/// Verifies a sessionSigs map (JSON text) for each node and each request, by the rules of a
+/// `generation`'s nodes (Datil reads both message forms, Naga requires the v8 one with its
+/// `maxPrice`); `strict` adds the library's strict policy.
 pub fn verify_map(
     session_sigs_json: &str,
     nodes: Option<&[NodeUrl]>,
     requests: &[ResourceAbilityRequest],
     now: Timestamp,
     strict: bool,
+    generation: Generation,
 ) -> Result<Vec<VerifyOutcome>, String> {
     let entries = parse_session_sigs(session_sigs_json).map_err(|e| e.to_string())?;
     let nodes: Vec<NodeUrl> = match nodes {
@@ -508,7 +598,8 @@ pub fn verify_map(
             .collect::<Result<_, _>>()
             .map_err(str::to_string)?,
     };
-    let verifier = Verifier::new(if strict { VerifyPolicy::strict() } else { VerifyPolicy::node() });
+    let policy = if strict { VerifyPolicy::strict() } else { VerifyPolicy::node() };
+    let verifier = Verifier::new(policy.for_generation(generation));
     let mut out = Vec::new();
     for node in &nodes {
         for request in requests {

@@ -166,8 +166,15 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     // Every 200 verifies by the node's rules (strict), for every node.
     let request = signing::parse_request("lit-pkp", "0x1a2b", "pkp-signing", None).unwrap();
     for map in &oks {
-        let results =
-            signing::verify_map(map, None, std::slice::from_ref(&request), signing::Timestamp::now(), true).unwrap();
+        let results = signing::verify_map(
+            map,
+            None,
+            std::slice::from_ref(&request),
+            signing::Timestamp::now(),
+            true,
+            signing::Generation::Datil,
+        )
+        .unwrap();
         assert_eq!(results.len(), 30);
         assert!(results.iter().all(|r| r.valid), "an invalid 200: {results:?}");
     }

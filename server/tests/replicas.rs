@@ -199,7 +199,9 @@ fn verify_oks(outcomes: &[Outcome]) -> BTreeSet<String> {
     let mut wallet_sigs = BTreeSet::new();
     for o in outcomes.iter().filter(|o| o.status == 200) {
         let map = o.body["sessionSigs"].to_string();
-        let results = signing::verify_map(&map, None, std::slice::from_ref(&request), now, false).unwrap();
+        let results =
+            signing::verify_map(&map, None, std::slice::from_ref(&request), now, false, signing::Generation::Datil)
+                .unwrap();
         assert!(!results.is_empty() && results.iter().all(|r| r.valid), "an invalid 200: {results:?}");
         for sig in o.body["sessionSigs"].as_object().unwrap().values() {
             let message: Value = serde_json::from_str(sig["signedMessage"].as_str().unwrap()).unwrap();

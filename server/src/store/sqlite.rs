@@ -467,6 +467,8 @@ mod tests {
             expiration: None,
             auth_sig: None,
             status: 200,
+            format: None,
+            max_price: None,
         }
     }
 
