@@ -77,20 +77,23 @@ fn dev_mode_mints_session_sigs_that_verify_and_reuses_the_auth_sig() {
     assert_eq!(status, 200, "{cap}");
     assert!(cap["capacityDelegationAuthSig"]["signedMessage"].as_str().unwrap().contains("lit:capability:delegation"));
 
-    // v8 is carried by the API but not minted yet.
+    // v8 (Naga) from the same AuthSig: every node (none priced), the SDK's default maximum.
     let mut v8 = body.clone();
     v8["format"] = json!("v8");
-    let (status, p) = post(&c, &server.url("/v1/session-sigs"), Some(&token), &v8);
-    assert_eq!((status, problem_type(&p).as_str()), (400, "unsupported-format"));
+    let (status, naga) = post(&c, &server.url("/v1/session-sigs"), Some(&token), &v8);
+    assert_eq!(status, 200, "{naga}");
+    assert_eq!(naga["authSig"]["use"], "reused", "{naga}");
+    let keys: Vec<&str> = naga["sessionSigs"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, nodes);
 
     // Metrics on their own listener, with bounded litsigner_ names.
     let metrics = c.get(format!("{}/metrics", server.metrics.as_ref().unwrap())).send().unwrap().text().unwrap();
     assert!(
-        metrics.contains("litsigner_requests_total{endpoint=\"session-sigs\",client=\"dev\",result=\"approved\"} 2"),
+        metrics.contains("litsigner_requests_total{endpoint=\"session-sigs\",client=\"dev\",result=\"approved\"} 3"),
         "{metrics}"
     );
-    assert!(metrics.contains("litsigner_auth_sig_total{outcome=\"reused\"} 1"), "{metrics}");
-    assert!(metrics.contains("litsigner_session_sigs_issued_total{client=\"dev\"} 8"), "{metrics}");
+    assert!(metrics.contains("litsigner_auth_sig_total{outcome=\"reused\"} 2"), "{metrics}");
+    assert!(metrics.contains("litsigner_session_sigs_issued_total{client=\"dev\"} 12"), "{metrics}");
     assert!(metrics.contains("litsigner_ready 1"), "{metrics}");
     // Not on the API listener.
     assert_eq!(get(&c, &server.url("/metrics"), None).0, 401);
@@ -290,6 +293,7 @@ fn examples_and_the_openapi_file_match_the_code() {
         "/v1/verify",
         "/v1/keys",
         "/v1/capacity-delegation",
+        "/v1/payment-delegation",
         "/v1/admin/reload",
     ] {
         assert!(openapi.contains(&format!("\n  {path}:\n")), "{path} is not in openapi.yaml");
@@ -314,8 +318,8 @@ fn stored_auth_sig_is_reused_after_a_restart_and_secret_files_follow_one_rule() 
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("session.seed");
     let wallet = dir.path().join("wallet.key");
-    write_secret(&seed, &"42".repeat(32));
-    write_secret(&wallet, &format!("0x{}\n", "33".repeat(32)));
+    write_private(&seed, &"42".repeat(32));
+    write_private(&wallet, &format!("0x{}\n", "33".repeat(32)));
     let policy = r#"
         [clients.app]
         [[clients.app.allow]]
@@ -444,8 +448,8 @@ fn concurrent_cold_requests_wait_for_one_wallet_signature() {
 #[test]
 fn two_processes_on_one_store_and_session_key_cause_one_wallet_signature() {
     let dir = tempfile::tempdir().unwrap();
-    write_secret(&dir.path().join("session.seed"), &"24".repeat(32));
-    write_secret(&dir.path().join("wallet.key"), &"35".repeat(32));
+    write_private(&dir.path().join("session.seed"), &"24".repeat(32));
+    write_private(&dir.path().join("wallet.key"), &"35".repeat(32));
     let policy = r#"
         [clients.app]
         [[clients.app.allow]]

@@ -65,7 +65,7 @@ struct TlsSetup {
 fn tls_server(dir: &Path, setup: &TlsSetup, extra_tls: &str, tokens: &[(&str, &str)]) -> Server {
     let (cert, key, _) = leaf(&setup.server_ca, &["localhost", "127.0.0.1"], "lit-session-server");
     std::fs::write(dir.join("server.crt"), cert).unwrap();
-    write_secret(&dir.join("server.key"), &key);
+    write_private(&dir.join("server.key"), &key);
     std::fs::write(dir.join("client-ca.crt"), &setup.client_ca.pem).unwrap();
     let extra = format!(
         "[tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\nclient_ca_file = \"{}\"\n{extra_tls}\n",
@@ -180,7 +180,7 @@ fn pinned_fingerprints_admit_only_listed_certificates() {
     let setup = TlsSetup { server_ca: ca("server CA"), client_ca: ca("client CA") };
     let pinned = leaf(&setup.client_ca, &["whatever.internal"], "x");
     let other = leaf(&setup.client_ca, &["whatever.internal"], "x");
-    write_secret(&dir.path().join("pins"), &format!("pinned-client sha256:{}\n", hex_sha256(&pinned.2)));
+    write_private(&dir.path().join("pins"), &format!("pinned-client sha256:{}\n", hex_sha256(&pinned.2)));
     let extra =
         format!("require_client_cert = true\nclient_fingerprints_file = \"{}\"", dir.path().join("pins").display());
     let server = tls_server(dir.path(), &setup, &extra, &[]);

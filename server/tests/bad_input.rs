@@ -103,8 +103,72 @@ fn malformed_and_mistyped_bodies_get_problem_bodies() {
         ("unknown field", json!({"nodeurls": ["https://x:1"]}), 400, "invalid-request"),
         ("signer number", json!({"signer": 1}), 400, "invalid-request"),
         ("unknown signer", json!({"signer": "nope"}), 404, "unknown-signer"),
-        ("format v8", json!({"format": "v8"}), 400, "unsupported-format"),
-        ("nodePrices with v7", json!({"nodePrices": {"https://x:1": "1"}}), 400, "invalid-request"),
+        ("format v9", json!({"format": "v9"}), 400, "unsupported-format"),
+        ("format a number", json!({"format": 8}), 400, "invalid-request"),
+        // v8 (Naga) prices; `good` has one node, https://127.0.0.1:7470.
+        ("nodePrices with v7", json!({"nodePrices": {"https://127.0.0.1:7470": "1"}}), 400, "format-mismatch"),
+        ("threshold with v7", json!({"format": "v7", "threshold": 1}), 400, "format-mismatch"),
+        ("userMaxPrice with v7", json!({"userMaxPrice": "10"}), 400, "format-mismatch"),
+        (
+            "payment delegation with v7",
+            json!({"resourceAbilityRequests": [{"resource": {"resource": "*", "resourcePrefix": "lit-paymentdelegation"}, "ability": "lit-payment-delegation"}]}),
+            400,
+            "format-mismatch",
+        ),
+        (
+            "capacity credits with v8",
+            json!({"format": "v8", "resourceAbilityRequests": [{"resource": {"resource": "*", "resourcePrefix": "lit-ratelimitincrease"}, "ability": "rate-limit-increase-auth"}]}),
+            400,
+            "format-mismatch",
+        ),
+        (
+            "price not a number",
+            json!({"format": "v8", "nodePrices": {"https://127.0.0.1:7470": "ten"}}),
+            400,
+            "invalid-price",
+        ),
+        ("price hex without digits", json!({"format": "v8", "userMaxPrice": "0x"}), 400, "invalid-price"),
+        ("price a fraction", json!({"format": "v8", "userMaxPrice": 1.5}), 400, "invalid-price"),
+        ("price an exponent", json!({"format": "v8", "userMaxPrice": 1e30}), 400, "invalid-price"),
+        ("price a bool", json!({"format": "v8", "userMaxPrice": true}), 400, "invalid-price"),
+        ("price null", json!({"format": "v8", "nodePrices": {"https://127.0.0.1:7470": null}}), 400, "invalid-price"),
+        (
+            "price negative number",
+            json!({"format": "v8", "nodePrices": {"https://127.0.0.1:7470": -1}}),
+            400,
+            "invalid-price",
+        ),
+        ("price negative string", json!({"format": "v8", "userMaxPrice": "-1"}), 400, "invalid-price"),
+        (
+            "price 2^256",
+            json!({"format": "v8", "userMaxPrice": "115792089237316195423570985008687907853269984665640564039457584007913129639936"}),
+            400,
+            "invalid-price",
+        ),
+        (
+            "price 65 hex digits",
+            json!({"format": "v8", "userMaxPrice": format!("0x1{}", "0".repeat(64))}),
+            400,
+            "invalid-price",
+        ),
+        ("price huge text", json!({"format": "v8", "userMaxPrice": "9".repeat(5000)}), 400, "invalid-price"),
+        (
+            "split over the maximum",
+            json!({"format": "v8", "nodePrices": {"https://127.0.0.1:7470": "1001"}, "userMaxPrice": "1000"}),
+            400,
+            "max-price-too-low",
+        ),
+        ("threshold 0", json!({"format": "v8", "threshold": 0}), 400, "invalid-request"),
+        ("threshold above nodes", json!({"format": "v8", "threshold": 2}), 400, "invalid-request"),
+        ("threshold negative", json!({"format": "v8", "threshold": -1}), 400, "invalid-request"),
+        ("nodePrices an array", json!({"format": "v8", "nodePrices": ["1"]}), 400, "invalid-request"),
+        (
+            "price for another node",
+            json!({"format": "v8", "nodePrices": {"https://10.9.9.9:443": "1"}}),
+            400,
+            "invalid-request",
+        ),
+        ("price for a non-url", json!({"format": "v8", "nodePrices": {"node one": "1"}}), 400, "invalid-resource"),
     ];
     for (name, patch, status, kind) in variants {
         let mut b = good.clone();
@@ -139,6 +203,34 @@ fn malformed_and_mistyped_bodies_get_problem_bodies() {
         ("/v1/capacity-delegation", json!({"nonce": "0x1", "capacityTokenId": "0xff"})),
         ("/v1/capacity-delegation", json!({"nonce": "0x1", "delegateeAddresses": ["bob"]})),
         ("/v1/capacity-delegation", json!({"nonce": "0x1", "delegateeAddresses": []})),
+        (
+            "/v1/payment-delegation",
+            json!({"nonce": "0x1", "delegateeAddresses": [], "maxPrice": "1", "scopes": ["pkp_sign"]}),
+        ),
+        (
+            "/v1/payment-delegation",
+            json!({"nonce": "0x1", "delegateeAddresses": ["0x5D467fe98ff120fe0C85F2217bC61732571b28EC"], "maxPrice": "1", "scopes": []}),
+        ),
+        (
+            "/v1/payment-delegation",
+            json!({"nonce": "0x1", "delegateeAddresses": ["bob"], "maxPrice": "1", "scopes": ["pkp_sign"]}),
+        ),
+        (
+            "/v1/payment-delegation",
+            json!({"nonce": "0x1", "delegateeAddresses": ["0x5D467fe98ff120fe0C85F2217bC61732571b28EC"], "maxPrice": "-1", "scopes": ["pkp_sign"]}),
+        ),
+        (
+            "/v1/payment-delegation",
+            json!({"nonce": "0x1", "delegateeAddresses": ["0x5D467fe98ff120fe0C85F2217bC61732571b28EC"], "maxPrice": "1", "scopes": ["everything"]}),
+        ),
+        (
+            "/v1/payment-delegation",
+            json!({"nonce": "0x1", "delegateeAddresses": ["0x5D467fe98ff120fe0C85F2217bC61732571b28EC"], "scopes": ["pkp_sign"]}),
+        ),
+        (
+            "/v1/verify",
+            json!({"sessionSigs": {}, "resourceAbilityRequests": [{"resource": {"resource": "*", "resourcePrefix": "lit-pkp"}, "ability": "pkp-signing"}], "network": "mainnet"}),
+        ),
         ("/v1/policy/evaluate", json!({"nodeUrls": 3})),
     ] {
         let (s, v) = post(&c, &server.url(path), Some(&token), &body);

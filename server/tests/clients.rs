@@ -15,23 +15,14 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-fn available(program: &str, extra: bool) -> bool {
-    let ok = Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success()) && extra;
-    if !ok {
-        assert!(std::env::var_os("LIT_REQUIRE_INTEROP").is_none(), "{program} (and its packages) required");
-        eprintln!("SKIPPED: {program} not available");
-    }
-    ok
-}
-
 #[test]
 fn node_example_hands_the_map_to_the_real_sdk() {
-    if !available("node", repo().join("interop/node_modules/@lit-protocol/lit-node-client-nodejs").is_dir()) {
+    if !js_ready(&repo().join("interop"), "@lit-protocol/lit-node-client-nodejs", "interop/", "the Node example") {
         return;
     }
     let (server, token, dir) = dev();
     let token_file = dir.path().join("token");
-    write_secret(&token_file, &token);
+    write_private(&token_file, &token);
     let out = Command::new("node")
         .arg(repo().join("server/examples/node/session-sigs.js"))
         .env("LITSIGNER_URL", &server.base)
@@ -47,19 +38,19 @@ fn node_example_hands_the_map_to_the_real_sdk() {
 
 #[test]
 fn python_example_over_mtls() {
-    if !available("python3", true) {
+    if !program_ready("python3", "the Python example") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let (server_ca, client_ca) = (ca("server CA"), ca("client CA"));
     let (cert, key, _) = leaf(&server_ca, &["localhost", "127.0.0.1"], "server");
     std::fs::write(dir.path().join("server.crt"), cert).unwrap();
-    write_secret(&dir.path().join("server.key"), &key);
+    write_private(&dir.path().join("server.key"), &key);
     std::fs::write(dir.path().join("client-ca.crt"), &client_ca.pem).unwrap();
     std::fs::write(dir.path().join("server-ca.crt"), &server_ca.pem).unwrap();
     let (ccert, ckey, _) = leaf(&client_ca, &["python-app"], "python-app");
     std::fs::write(dir.path().join("client.crt"), ccert).unwrap();
-    write_secret(&dir.path().join("client.key"), &ckey);
+    write_private(&dir.path().join("client.key"), &ckey);
     let policy = r#"
         [clients.python-app]
         auth = ["mtls"]

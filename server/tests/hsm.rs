@@ -8,14 +8,12 @@
 
 mod common;
 
-#[path = "../../hsm-tests/common/softhsm.rs"]
-mod softhsm;
-
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::softhsm;
 use common::*;
 use lit_session_server::signing;
 use serde_json::json;

@@ -79,6 +79,43 @@ nodes = ["*"]
 
 [clients.ops]
 endpoints = ["admin"]
+
+# Formats and prices: v8 only where a rule grants it, and only up to its max_price per node.
+[clients.kappa]
+endpoints = ["session-sigs", "policy-evaluate"]
+[[clients.kappa.allow]]
+name = "kappa-v8-pkps"
+signers = ["default"]
+resources = ["lit-pkp://*"]
+abilities = ["pkp-signing"]
+max_lifetime = "10m"
+nodes = ["*"]
+formats = ["v8"]
+max_price = "1000"
+[[clients.kappa.allow]]
+name = "kappa-v7-actions"
+signers = ["default"]
+resources = ["lit-litaction://*"]
+abilities = ["lit-action-execution"]
+max_lifetime = "1h"
+nodes = ["*"]
+[[clients.kappa.allow]]
+name = "kappa-both-acc"
+signers = ["default"]
+resources = ["lit-accesscontrolcondition://*"]
+abilities = ["access-control-condition-decryption"]
+max_lifetime = "5m"
+nodes = ["*"]
+formats = ["v7", "v8"]
+max_price = "0x10"
+[[clients.kappa.deny]]
+name = "kappa-no-x-on-v8"
+nodes = ["https://node-x.example:443"]
+formats = ["v8"]
+[[clients.kappa.deny]]
+name = "kappa-no-treasury-v8"
+signers = ["treasury"]
+formats = ["v8"]
 "#;
 
 #[derive(Clone, Debug)]
@@ -527,20 +564,21 @@ fn cases() -> Vec<Case> {
             clamp: None,
         },
         Case {
-            name: "format v8",
+            name: "format v8 without a rule granting it",
             client: "alpha",
             body: with(pkp("0x1a2b"), "format", json!("v8")),
-            expect: Bad(400, "unsupported-format"),
+            expect: Denied("implicit-deny"),
             clamp: None,
         },
         Case {
             name: "format v9",
             client: "alpha",
             body: with(pkp("0x1a2b"), "format", json!("v9")),
-            expect: Bad(400, "invalid-request"),
+            expect: Bad(400, "unsupported-format"),
             clamp: None,
         },
     ];
+    v.extend(format_and_price_cases());
     // Every ability on a wildcard of every prefix, for alpha: never approved.
     for (prefix, ability) in [
         ("lit-pkp", "pkp-signing"),
@@ -565,6 +603,121 @@ fn cases() -> Vec<Case> {
     v
 }
 
+const X: &str = "https://node-x.example:443";
+const B: &str = "https://node-b.example:443";
+const C: &str = "https://node-c.example:443";
+
+/// A v8 body for kappa: `nodes` with `prices` (node → price), a threshold and a maximum.
+fn v8(
+    resource: (&str, &str, &str),
+    nodes: &[&str],
+    prices: &[(&str, &str)],
+    threshold: Option<u64>,
+    max: Option<&str>,
+) -> Value {
+    let mut b = body(nodes, &[resource]);
+    b["format"] = json!("v8");
+    if !prices.is_empty() {
+        b["nodePrices"] =
+            prices.iter().map(|(n, p)| (n.to_string(), json!(p))).collect::<serde_json::Map<_, _>>().into();
+    }
+    if let Some(k) = threshold {
+        b["threshold"] = json!(k);
+    }
+    if let Some(m) = max {
+        b["userMaxPrice"] = json!(m);
+    }
+    b
+}
+
+fn format_and_price_cases() -> Vec<Case> {
+    use Expect::*;
+    let pkp = ("lit-pkp", "*", "pkp-signing");
+    let action = ("lit-litaction", "QmXyz", "lit-action-execution");
+    let acc = ("lit-accesscontrolcondition", "*", "access-control-condition-decryption");
+    let case = |name, body, expect| Case { name, client: "kappa", body, expect, clamp: None };
+    vec![
+        // Three nodes at price 0 and a maximum of 3000: 1000 each, the rule's max_price.
+        case("v8 at max_price", v8(pkp, &[A, B, C], &[], None, Some("3000")), Approved("kappa-v8-pkps")),
+        case("v8 one over max_price", v8(pkp, &[A, B, C], &[], None, Some("3003")), Denied("implicit-deny")),
+        case("v8 SDK default maximum", v8(pkp, &[A, B, C], &[], None, None), Denied("implicit-deny")),
+        case("v8 hex maximum", v8(pkp, &[A], &[], None, Some("0x3e8")), Approved("kappa-v8-pkps")),
+        case(
+            "v8 numeric maximum",
+            with(v8(pkp, &[A], &[], None, None), "userMaxPrice", json!(999)),
+            Approved("kappa-v8-pkps"),
+        ),
+        case("v8 maximum 0", v8(pkp, &[A, B], &[], None, Some("0")), Approved("kappa-v8-pkps")),
+        // With node prices: maxPrice = price + (maximum − Σ chosen prices) / chosen nodes.
+        case(
+            "v8 priced node at the limit",
+            v8(pkp, &[A], &[(A, "600")], None, Some("1000")),
+            Approved("kappa-v8-pkps"),
+        ),
+        case(
+            "v8 priced node over the limit",
+            v8(pkp, &[A], &[(A, "1001")], None, Some("1001")),
+            Denied("implicit-deny"),
+        ),
+        // B 10 + 980, C 20 + 980: C exactly at max_price.
+        case(
+            "v8 threshold drops the dear node",
+            v8(pkp, &[A, B, C], &[(A, "5000"), (B, "10"), (C, "20")], Some(2), Some("1990")),
+            Approved("kappa-v8-pkps"),
+        ),
+        case(
+            "v8 threshold keeps the dear node",
+            v8(pkp, &[A, B, C], &[(A, "5000"), (B, "10"), (C, "20")], Some(3), Some("6000")),
+            Denied("implicit-deny"),
+        ),
+        // The deny rule sees the chosen nodes only.
+        case("v8 with node x chosen", v8(pkp, &[A, X], &[], None, Some("2000")), Denied("kappa-no-x-on-v8")),
+        case(
+            "v8 with node x not chosen",
+            v8(pkp, &[A, X], &[(X, "999")], Some(1), Some("1000")),
+            Approved("kappa-v8-pkps"),
+        ),
+        case("v7 with node x", body(&[A, X], &[action]), Approved("kappa-v7-actions")),
+        // Formats per rule.
+        case("v7 pkp, rule grants v8 only", body(&[A], &[pkp]), Denied("implicit-deny")),
+        case("v8 action, rule grants v7 only", v8(action, &[A], &[], None, Some("1")), Denied("implicit-deny")),
+        case("explicit v7 action", with(body(&[A], &[action]), "format", json!("v7")), Approved("kappa-v7-actions")),
+        case("both formats: v7", body(&[A], &[acc]), Approved("kappa-both-acc")),
+        case("both formats: v8 within 0x10", v8(acc, &[A, B], &[], None, Some("32")), Approved("kappa-both-acc")),
+        case("both formats: v8 over 0x10", v8(acc, &[A, B], &[], None, Some("34")), Denied("implicit-deny")),
+        case(
+            "v8 deny by signer",
+            with(v8(pkp, &[A], &[], None, Some("1")), "signer", json!("treasury")),
+            Denied("kappa-no-treasury-v8"),
+        ),
+        case(
+            "v7 not denied by a v8 rule",
+            with(body(&[A], &[action]), "signer", json!("treasury")),
+            Denied("implicit-deny"),
+        ),
+        // Bad prices and mixed formats are bad input, whatever the policy.
+        case("v8 price not a number", v8(pkp, &[A], &[(A, "cheap")], None, None), Bad(400, "invalid-price")),
+        case("v8 price negative", v8(pkp, &[A], &[(A, "-5")], None, None), Bad(400, "invalid-price")),
+        case(
+            "v8 maximum over 2^256",
+            v8(pkp, &[A], &[], None, Some("0x10000000000000000000000000000000000000000000000000000000000000000")),
+            Bad(400, "invalid-price"),
+        ),
+        case(
+            "v8 split over the maximum",
+            v8(pkp, &[A, B], &[(A, "6"), (B, "5")], None, Some("10")),
+            Bad(400, "max-price-too-low"),
+        ),
+        case("v7 with prices", with(body(&[A], &[action]), "nodePrices", json!({A: "1"})), Bad(400, "format-mismatch")),
+        case("v7 with a maximum", with(body(&[A], &[action]), "userMaxPrice", json!("1")), Bad(400, "format-mismatch")),
+        case(
+            "v8 capacity credits",
+            v8(("lit-ratelimitincrease", "*", "rate-limit-increase-auth"), &[A], &[], None, Some("1")),
+            Bad(400, "format-mismatch"),
+        ),
+    ]
+}
+
 fn token(client: &str) -> String {
     format!("{client}-token")
 }
@@ -572,7 +725,7 @@ fn token(client: &str) -> String {
 #[test]
 fn policy_cases_through_evaluate_and_session_sigs() {
     let dir = tempfile::tempdir().unwrap();
-    let clients = ["alpha", "beta", "gamma", "delta", "eps", "ops", "zeta"];
+    let clients = ["alpha", "beta", "gamma", "delta", "eps", "ops", "zeta", "kappa"];
     let tokens: Vec<(String, String)> = clients.iter().map(|c| (c.to_string(), token(c))).collect();
     let tokens: Vec<(&str, &str)> = tokens.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let server = configured(dir.path(), POLICY, &tokens, "");

@@ -7,6 +7,10 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+// Shared with the service's tests (server/tests/common includes the file by path).
+mod env_checks;
+pub use env_checks::write_private;
+
 /// `tests/vectors/<name>` (see its README for where each file came from), parsed.
 pub fn vector(name: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors").join(name);
@@ -32,30 +36,12 @@ pub fn v8_interop_dir() -> PathBuf {
 /// Whether the Lit JS SDK can run (node and `interop/node_modules`). Panics instead of skipping
 /// when `LIT_REQUIRE_INTEROP=1` (CI); otherwise prints a loud skip line naming `what`.
 pub fn js_available(what: &str) -> bool {
-    js_ready(&interop_dir(), "@lit-protocol/lit-node-client-nodejs", "interop/", what)
+    env_checks::js_ready(&interop_dir(), "@lit-protocol/lit-node-client-nodejs", "interop/", what)
 }
 
 /// Like [`js_available`], for the Lit JS SDK v8 (node and `interop/v8/node_modules`).
 pub fn js_v8_available(what: &str) -> bool {
-    js_ready(&v8_interop_dir(), "@lit-protocol/networks", "interop/v8/", what)
-}
-
-fn js_ready(dir: &std::path::Path, package: &str, folder: &str, what: &str) -> bool {
-    let has_modules = dir.join("node_modules").join(package).is_dir();
-    let has_node = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
-    if has_modules && has_node {
-        return true;
-    }
-    let why = if has_node {
-        format!("{folder}node_modules is missing (run npm ci in {folder})")
-    } else {
-        "node is not installed".to_string()
-    };
-    if std::env::var("LIT_REQUIRE_INTEROP").as_deref() == Ok("1") {
-        panic!("interop tests required but {why}");
-    }
-    eprintln!("SKIPPED: {what}: {why}");
-    false
+    env_checks::js_ready(&v8_interop_dir(), "@lit-protocol/networks", "interop/v8/", what)
 }
 
 /// A temporary directory for a test's input files.
@@ -80,10 +66,3 @@ impl Fixture {
     }
 }
 
-/// Writes `contents` to `path` readable by its owner only, as secret files must be.
-pub fn write_private(path: &std::path::Path, contents: &[u8]) {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path).unwrap();
-    file.write_all(contents).unwrap();
-}

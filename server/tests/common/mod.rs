@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -14,13 +13,17 @@ use serde_json::{json, Value};
 
 pub mod postgres;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_lit-session-server");
+// One copy of the helpers the library's tests have too (tool checks, 0600 files).
+#[path = "../../../tests/common/env_checks.rs"]
+mod env_checks;
+#[allow(unused_imports)] // each test crate uses a different subset
+pub use env_checks::{js_ready, program_ready, write_private};
 
-/// Writes a file with mode 0600.
-pub fn write_secret(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
+// The library's throwaway SoftHSM2 token maker; this is the service tests' only include of it.
+#[path = "../../../hsm-tests/common/softhsm.rs"]
+pub mod softhsm;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_lit-session-server");
 
 /// A running server process.
 pub struct Server {
@@ -164,7 +167,7 @@ pub fn write_tokens(path: &Path, tokens: &[(&str, &str)]) {
             format!("{client} sha256:{hash}\n")
         })
         .collect();
-    write_secret(path, &text);
+    write_private(path, &text);
 }
 
 pub fn hex_sha256(data: &[u8]) -> String {
