@@ -13,8 +13,9 @@
 //! Each figure is the better of two interleaved rounds, since other processes may share the
 //! machine.
 
-#[path = "../../hsm-tests/common/softhsm.rs"]
-mod softhsm;
+#[path = "../tests/common/hsm_tokens.rs"]
+mod hsm_tokens;
+use hsm_tokens::softhsm;
 
 #[path = "../tests/common/postgres.rs"]
 #[allow(dead_code)]

@@ -318,8 +318,8 @@ fn stored_auth_sig_is_reused_after_a_restart_and_secret_files_follow_one_rule() 
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("session.seed");
     let wallet = dir.path().join("wallet.key");
-    write_private(&seed, &"42".repeat(32));
-    write_private(&wallet, &format!("0x{}\n", "33".repeat(32)));
+    write_private(&seed, "42".repeat(32));
+    write_private(&wallet, format!("0x{}\n", "33".repeat(32)));
     let policy = r#"
         [clients.app]
         [[clients.app.allow]]
@@ -448,8 +448,8 @@ fn concurrent_cold_requests_wait_for_one_wallet_signature() {
 #[test]
 fn two_processes_on_one_store_and_session_key_cause_one_wallet_signature() {
     let dir = tempfile::tempdir().unwrap();
-    write_private(&dir.path().join("session.seed"), &"24".repeat(32));
-    write_private(&dir.path().join("wallet.key"), &"35".repeat(32));
+    write_private(&dir.path().join("session.seed"), "24".repeat(32));
+    write_private(&dir.path().join("wallet.key"), "35".repeat(32));
     let policy = r#"
         [clients.app]
         [[clients.app.allow]]

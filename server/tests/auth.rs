@@ -180,7 +180,7 @@ fn pinned_fingerprints_admit_only_listed_certificates() {
     let setup = TlsSetup { server_ca: ca("server CA"), client_ca: ca("client CA") };
     let pinned = leaf(&setup.client_ca, &["whatever.internal"], "x");
     let other = leaf(&setup.client_ca, &["whatever.internal"], "x");
-    write_private(&dir.path().join("pins"), &format!("pinned-client sha256:{}\n", hex_sha256(&pinned.2)));
+    write_private(&dir.path().join("pins"), format!("pinned-client sha256:{}\n", hex_sha256(&pinned.2)));
     let extra =
         format!("require_client_cert = true\nclient_fingerprints_file = \"{}\"", dir.path().join("pins").display());
     let server = tls_server(dir.path(), &setup, &extra, &[]);

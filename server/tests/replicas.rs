@@ -8,9 +8,6 @@
 
 mod common;
 
-#[path = "../../hsm-tests/common/softhsm.rs"]
-mod softhsm;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::postgres::Postgres;
+use common::softhsm;
 use common::*;
 use lit_session_server::signing;
 use serde_json::{json, Value};
@@ -343,7 +341,7 @@ fn postgres_a_token_per_replica_gives_three_auth_sigs() {
     let Some(pg) = pg_or_skip() else { return };
     let Some(hsm) = hsm_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
-    write_private(&dir.path().join("wallet.key"), &"5a".repeat(32));
+    write_private(&dir.path().join("wallet.key"), "5a".repeat(32));
     let keys: Vec<(String, String)> = (0..3).map(|i| hsm.uris[format!("replica{i}").as_str()].clone()).collect();
     let wallet = dir.path().join("wallet.key");
     let signer = |i: usize| format!("session_key = \"{}\"\nwallet_key_file = \"{}\"\n", keys[i].0, wallet.display());
@@ -405,8 +403,8 @@ fn postgres_refuses_an_unknown_schema_with_a_clear_message() {
 
 /// A replica whose session key and wallet come from seed files (cheap; no token needed).
 fn seeded(dir: &Path) -> impl Fn(usize) -> String {
-    write_private(&dir.join("session.seed"), &"61".repeat(32));
-    write_private(&dir.join("wallet.key"), &"62".repeat(32));
+    write_private(&dir.join("session.seed"), "61".repeat(32));
+    write_private(&dir.join("wallet.key"), "62".repeat(32));
     let (s, w) = (dir.join("session.seed"), dir.join("wallet.key"));
     move |_| format!("session_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"\n", s.display(), w.display())
 }
