@@ -65,4 +65,3 @@ impl Fixture {
         p.to_str().unwrap().to_string()
     }
 }
-
