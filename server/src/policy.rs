@@ -1237,4 +1237,90 @@ mod tests {
         assert!(err.0.len() >= 5, "{err}");
         assert!(Policy::parse("[clients.a]\nbogus = 1", &signers).is_err());
     }
+
+    fn rule(extra: &str) -> String {
+        format!(
+            "[[clients.a.allow]]\nsigners = [\"default\"]\nresources = [\"lit-pkp://*\"]\nabilities = [\"*\"]\n\
+             max_lifetime = \"10m\"\nnodes = [\"*\"]\n{extra}"
+        )
+    }
+
+    #[test]
+    fn formats_and_prices_are_validated() {
+        let signers: BTreeSet<String> = ["default".to_string()].into();
+        let parse = |extra: &str| Policy::parse(&rule(extra), &signers).map(drop).map_err(|e| e.to_string());
+        assert!(parse("").is_ok(), "v7 by default, no price");
+        assert!(parse("formats = [\"v7\", \"v8\"]\nmax_price = \"0x10\"").is_ok());
+        assert!(parse("formats = [\"v8\"]\nmax_price = 16").is_ok());
+        for (extra, needle) in [
+            ("formats = [\"v8\"]", "needs max_price"),
+            ("max_price = \"10\"", "does not grant"),
+            ("formats = [\"v9\"]", "unknown format"),
+            ("formats = []", "empty list"),
+            ("formats = [\"v8\"]\nmax_price = -1", "negative"),
+            ("formats = [\"v8\"]\nmax_price = \"ten\"", "not a number"),
+            ("formats = [\"v8\"]\nmax_price = true", "found a boolean"),
+            ("formats = [\"v8\"]\nmax_price = \"0x1\" \n[[clients.a.deny]]\nformats = [\"v6\"]", "unknown format"),
+        ] {
+            let err = parse(extra).unwrap_err();
+            assert!(err.contains(needle), "{extra}: {err}");
+        }
+    }
+
+    #[test]
+    fn payment_grants_are_validated_and_evaluated() {
+        let signers: BTreeSet<String> = ["default".to_string()].into();
+        let grant = |body: &str| format!("[clients.a]\n[clients.a.payment_delegation]\n{body}");
+        let good = "signers = [\"default\"]\nmax_price = \"1000\"\nmax_lifetime = \"1d\"\nscopes = [\"pkp_sign\"]\n\
+                    delegatees = [\"0x5D467fe98ff120fe0C85F2217bC61732571b28EC\"]";
+        let policy = Policy::parse(&grant(good), &signers).unwrap();
+        for (bad, needle) in [
+            (good.replace("[\"pkp_sign\"]", "[\"pay\"]"), "scope"),
+            (good.replace("[\"pkp_sign\"]", "[]"), "empty list"),
+            (good.replace("0x5D467fe98ff120fe0C85F2217bC61732571b28EC", "bob"), "not an Ethereum address"),
+            (
+                good.replace(
+                    "0x5D467fe98ff120fe0C85F2217bC61732571b28EC",
+                    "0x5d467FE98ff120fe0C85F2217bC61732571b28EC",
+                ),
+                "EIP-55",
+            ),
+            (good.replace("\"1000\"", "\"-1\""), "negative"),
+            (good.replace("\"1d\"", "\"400d\""), "longer than"),
+            (good.replace("scopes", "scope"), "unknown field"),
+        ] {
+            let err = Policy::parse(&grant(&bad), &signers).unwrap_err().to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let user = "5d467fe98ff120fe0c85f2217bc61732571b28ec".to_string();
+        let q = PaymentQuery {
+            client: "a",
+            signer: "default",
+            max_price: Price::from(1000u64),
+            scopes: &[PaymentScope::PkpSign],
+            delegatees: std::slice::from_ref(&user),
+            expiration: None,
+            now,
+        };
+        // The SDK's 7 days, cut to the grant's day without being called a clamp.
+        let d = policy.evaluate_payment(&q);
+        assert_eq!(
+            (d.result, d.expiration, d.clamped),
+            (Verdict::Approved, Some(now.saturating_add(Duration::days(1))), None)
+        );
+        let later = now.saturating_add(Duration::days(3));
+        let d = policy.evaluate_payment(&PaymentQuery { expiration: Some(later), ..q.clone() });
+        assert_eq!(d.clamped.map(|c| c.requested), Some(later));
+        for denied in [
+            PaymentQuery { max_price: Price::from(1001u64), ..q.clone() },
+            PaymentQuery { scopes: &[PaymentScope::LitAction], ..q.clone() },
+            PaymentQuery { delegatees: &[], signer: "other", ..q.clone() },
+            PaymentQuery { client: "b", ..q.clone() },
+        ] {
+            assert_eq!(policy.evaluate_payment(&denied).result, Verdict::Denied, "{denied:?}");
+        }
+        let other = PaymentQuery { delegatees: &["00".repeat(20)], ..q.clone() };
+        assert_eq!(policy.evaluate_payment(&other).result, Verdict::Denied);
+    }
 }
