@@ -852,11 +852,13 @@ async fn session_sigs_inner(
         audit(app, ctx, e, None).await?;
         return Err(denied_problem(ctx, &decision));
     }
-    let expiration = decision.expiration.unwrap_or(now);
+    // What the policy decided; minting may still move a v8 default later by the time it took
+    // to get here.
+    let decided = decision.expiration.unwrap_or(now);
     // v8 without an expiration: 15 minutes from minting, within the rule's maximum.
     let (expiration, default_lifetime) = match (parsed.format, parsed.expiration) {
-        (Format::V8, None) => (decision.latest.unwrap_or(expiration), Some(signing::V8_SESSION_LIFETIME)),
-        _ => (expiration, None),
+        (Format::V8, None) => (decision.latest.unwrap_or(decided), Some(signing::V8_SESSION_LIFETIME)),
+        _ => (decided, None),
     };
     let signer = app.signers.get(&parsed.signer).cloned().ok_or_else(|| {
         Problem::new(Kind::UnknownSigner, format!("no signer profile {:?}", parsed.signer))
@@ -894,7 +896,7 @@ async fn session_sigs_inner(
                     Some(&parsed),
                     problem.kind.status().as_u16(),
                 );
-                row.expiration = Some(expiration.to_string());
+                row.expiration = Some(decided.to_string());
                 // Nothing is handed out either way; a row that cannot be written (the store is
                 // what failed) does not hide why the request failed.
                 let _ = audit(app, ctx, row, None).await;
