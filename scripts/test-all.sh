@@ -32,7 +32,9 @@ command -v npm >/dev/null 2>&1 || { echo "test-all: npm (Node.js 18+) is require
 export LIT_REQUIRE_HSM=1
 export LIT_REQUIRE_PG=1
 export LIT_REQUIRE_INTEROP=1
-time cargo test --release
+# The optional alloy adapter is compiled in, so its tests (against the SoftHSM2 wallet too) run
+# in the same build.
+time cargo test --release --features alloy
 # The signing service: real server processes with TLS certificates made in the test,
 # a SoftHSM2 token, the JS SDK (Node example) and the Python mTLS example; replicas on
 # PostgreSQL and on one SQLite file, the database stopped, hung and failed over (tests/replicas.rs).
@@ -43,8 +45,6 @@ time bash server/scripts/schemathesis.sh
 # another thread logs out, closes the sessions, moves the token away and swaps in a wrong PIN
 # file; exits non-zero on any invalid or lost signature or a recovery over the bound.
 time cargo run --release --example hsm-stress -- --signatures 10000 --gap-ms 150 --hold-ms 150
-# The alloy adapter (optional feature) against the SoftHSM2 wallet.
-time cargo test --release --features alloy --lib --test hsm wallet
 # The command line without its optional backends (PKCS#11, HTTP).
 time bash scripts/check-minimal-cli.sh
 # Every cargo-fuzz target for a short bounded time (installs cargo-fuzz when missing).
