@@ -44,7 +44,7 @@ time bash server/scripts/schemathesis.sh
 # Faults under load: 10,000 signatures from 8 threads on a throwaway SoftHSM2 token while
 # another thread logs out, closes the sessions, moves the token away and swaps in a wrong PIN
 # file; exits non-zero on any invalid or lost signature or a recovery over the bound.
-time cargo run --release --example hsm-stress -- --signatures 10000 --gap-ms 150 --hold-ms 150
+time cargo run --release --features alloy --example hsm-stress -- --signatures 10000 --gap-ms 150 --hold-ms 150
 # The command line without its optional backends (PKCS#11, HTTP).
 time bash scripts/check-minimal-cli.sh
 # Every cargo-fuzz target for a short bounded time (installs cargo-fuzz when missing).
