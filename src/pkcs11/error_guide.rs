@@ -455,6 +455,10 @@ pub enum Pkcs11ErrorKind {
     PinRequired,
     /// The token lacks mechanisms this backend needs.
     MechanismMissing,
+    /// The token offers the key-generation mechanism but cannot make keys on the curve (e.g.
+    /// secp256k1 on Kryoptic 1.5.4, which lists `CKM_EC_KEY_PAIR_GEN` and then answers
+    /// `CKR_GENERAL_ERROR`). Only trying to generate shows it.
+    CurveUnsupported,
     /// No key matches.
     KeyNotFound,
     /// Several keys match; look-ups require exactly one.
@@ -535,7 +539,7 @@ const FIX_CONFIG: &str = "fix the PKCS#11 URI or configuration; no PKCS#11 call 
 impl Pkcs11ErrorKind {
     /// Every kind, in the order of the README's table.
     #[cfg(test)]
-    pub(crate) const ALL: [Self; 23] = [
+    pub(crate) const ALL: [Self; 24] = [
         Self::Call,
         Self::TokenGone,
         Self::TokenUnavailable,
@@ -545,6 +549,7 @@ impl Pkcs11ErrorKind {
         Self::PinLocked,
         Self::PinRequired,
         Self::MechanismMissing,
+        Self::CurveUnsupported,
         Self::KeyNotFound,
         Self::AmbiguousKey,
         Self::KeyUnusable,
@@ -619,10 +624,20 @@ impl Pkcs11ErrorKind {
                 action: "add pin-source=file:/path or pin-source=env:VARNAME to the URI",
             },
             Self::MechanismMissing => &KindGuide {
-                calls: Functions(&[F::GetMechanismList]),
-                outcome: Answered("CKR_OK, mechanism not listed"),
+                calls: Functions(&[F::GetMechanismInfo]),
+                outcome: Code(RvError::MechanismInvalid),
                 retry: P,
                 action: "use a token that offers the mechanisms named",
+            },
+            Self::CurveUnsupported => &KindGuide {
+                calls: Functions(&[F::GenerateKeyPair]),
+                outcome: Outcome::Named(
+                    "the code returned: CKR_CURVE_NOT_SUPPORTED, CKR_DOMAIN_PARAMS_INVALID, or CKR_GENERAL_ERROR \
+                     from a logged-in session (Kryoptic 1.5.4 for secp256k1)",
+                ),
+                retry: P,
+                action: "use a token that makes keys on this curve (for secp256k1: SoftHSM2, or an HSM that \
+                         supports it), or keep that key outside the token",
             },
             Self::KeyNotFound => &KindGuide {
                 calls: Functions(&[F::FindObjects]),

@@ -264,7 +264,8 @@ impl Pkcs11Token {
             counters: Counters::default(),
         };
         {
-            let guard = token.ctx.read().map_err(|e| e.in_context(&open_ctx))?;
+            // Exclusive: connecting logs in (see `attempt`).
+            let guard = token.ctx.exclusive().map_err(|e| e.in_context(&open_ctx))?;
             token.connection(&guard).map_err(|e| e.in_context(&open_ctx))?;
         }
         log::debug!("token {} open: {}", token.selector, token.error_context());
@@ -321,8 +322,15 @@ impl Pkcs11Token {
         }
     }
 
+    /// Whether [`connection`](Self::connection) would have to connect (and log in) under
+    /// this guard.
+    fn must_connect(&self, guard: &ContextGuard<'_>) -> bool {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.as_ref().map_or(true, |c| c.generation != guard.generation())
+    }
+
     /// The connection for the guard's generation, connecting (find token, probe, anchor,
-    /// login) if there is none.
+    /// login) if there is none. Connecting needs an exclusive guard (see `attempt`).
     fn connection(&self, guard: &ContextGuard<'_>) -> Result<Arc<Connection>, Pkcs11Error> {
         let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(c) = slot.as_ref() {
@@ -330,6 +338,7 @@ impl Pkcs11Token {
                 return Ok(Arc::clone(c));
             }
         }
+        debug_assert!(guard.is_exclusive(), "connecting logs in, which needs an exclusive guard");
         // A connection from an older generation is dropped without closing its sessions.
         *slot = None;
         let pkcs11 = guard.pkcs11();
@@ -519,6 +528,19 @@ impl Pkcs11Token {
             Ok(g) => g,
             Err(e) => return (Err(e), None),
         };
+        // Why exclusive for logins: Kryoptic 1.5.4 deadlocks when C_Login or C_Logout runs while
+        // another thread is inside C_SignInit or C_FindObjectsInit on the same slot (see
+        // `SharedContext::exclusive`). Logins are rare (opening, recovery), so the pause is short.
+        let logs_in = matches!(pending, Some(Step::Relogin | Step::HardRelogin | Step::Reconnect));
+        let guard = if logs_in || self.must_connect(&guard) {
+            drop(guard);
+            match self.ctx.exclusive() {
+                Ok(g) => g,
+                Err(e) => return (Err(e), None),
+            }
+        } else {
+            guard
+        };
         let generation = Some(guard.generation());
         let result = self.attempt_guarded(&guard, operation, on_anchor, pending, f);
         (result, generation)
@@ -562,16 +584,36 @@ impl Pkcs11Token {
             _ => {}
         }
         if on_anchor {
-            return conn.with_anchor(operation, &ctx, |s| f(s, &ctx));
+            return conn.with_anchor(operation, &ctx, |s| self.lost_login_or(s, f(s, &ctx), &ctx));
         }
         let session = conn.checkout(guard.pkcs11(), &ctx)?;
-        let result = f(&session, &ctx);
+        let result = self.lost_login_or(&session, f(&session, &ctx), &ctx);
         match result.as_ref().err().and_then(step_for) {
             // The session itself is suspect: do not give it back.
             Some(Step::Reconnect) | Some(Step::Reinitialize) => conn.discard(session),
             _ => conn.checkin(session),
         }
         result
+    }
+
+    /// `result`, unless it is a `CKR_GENERAL_ERROR` from a session that lost its login: then
+    /// the lost login, which [`run`](Self::run) recovers from by logging in again at once.
+    /// Why: Kryoptic 1.5.4 answers `CKR_GENERAL_ERROR` (not `CKR_USER_NOT_LOGGED_IN`) to
+    /// `C_SignInit` with a private token key after a `C_Logout`, and SoftHSM 2.6.1 answers it
+    /// when a logout races the call; escalating would wait first.
+    fn lost_login_or<T>(
+        &self,
+        session: &Session,
+        result: Result<T, Pkcs11Error>,
+        ctx: &ErrorContext,
+    ) -> Result<T, Pkcs11Error> {
+        match result {
+            Err(e) if matches!(e.problem(), Problem::Call { rv: RvError::GeneralError, .. }) => {
+                self.check_logged_in(session, ctx)?;
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     /// Finds every object matching `template`.
