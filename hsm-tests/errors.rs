@@ -118,7 +118,8 @@ hsm_test! {
             TokenSelector::label(&env.main.label),
             Some(PinSource::File(env.main.pin_file.clone())),
         );
-        // SoftHSM 2.6.1 has EdDSA but no ML-DSA: the probe must name what is missing, and only that.
+        // Both modules have EdDSA and neither has ML-DSA (Kryoptic is built without its mldsa
+    // feature): the probe must name what is missing, and only that.
         let err = Pkcs11Token::open(config, &[MechanismType::EDDSA, MechanismType::ML_DSA]).unwrap_err();
         assert_eq!(err.kind(), Pkcs11ErrorKind::MechanismMissing, "{err:?}");
         assert!(err.to_string().starts_with("the token does not support CKM_ML_DSA; "), "{err}");

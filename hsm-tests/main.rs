@@ -12,6 +12,7 @@ mod error_messages;
 mod errors;
 mod logging;
 mod manager;
+mod modules;
 mod persistence;
 mod pkp;
 mod recovery;

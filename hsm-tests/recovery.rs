@@ -135,3 +135,25 @@ hsm_test! {
         store.delete(&id).unwrap();
     }
 }
+
+hsm_test! {
+    /// Another component of the process calls `C_Finalize`: calls answer
+    /// `CKR_CRYPTOKI_NOT_INITIALIZED`, and the store initialises the module again, finds the
+    /// token by label, logs in and signs with the same token key.
+    fn recovers_when_the_module_is_finalised_under_it(env) {
+        // Exclusive: every session of every store on the module goes.
+        let _g = env.exclusive();
+        let store = env.open();
+        let id = store.generate(&unique_label("finalised")).unwrap();
+        let vk = store.public_key(&id).unwrap();
+        for round in 0..2 {
+            env.finalize_elsewhere(&store);
+            let m = message(round, 0, 300);
+            let sig = store.sign(&id, &m).expect("sign after C_Finalize");
+            vk.verify_strict(&m, &sig).unwrap();
+        }
+        let stats = store.recovery_stats();
+        assert!(stats.reinitializations >= 2, "the store initialised the module again: {stats:?}");
+        store.delete(&id).unwrap();
+    }
+}

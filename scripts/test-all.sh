@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, vector, CLI and doc tests, plus the PKCS#11 tests against a real
-# SoftHSM2 token that the tests create in a temporary directory. Installs SoftHSM2 when missing.
+# The whole test suite: unit, vector, CLI and doc tests, plus the PKCS#11 tests against two
+# independent modules, SoftHSM2 and Kryoptic, on tokens the tests create in temporary
+# directories. Installs SoftHSM2 and OpenSC when missing, and builds Kryoptic once per machine
+# (scripts/kryoptic.sh: a few minutes the first time, cached afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,15 +24,22 @@ fi
 command -v npm >/dev/null 2>&1 || { echo "test-all: npm (Node.js 18+) is required for the interop tests" >&2; exit 1; }
 (cd interop && npm ci --no-audit --no-fund --loglevel=error)
 
+# The second PKCS#11 module; the tests find it through LIT_KRYOPTIC_MODULE.
+LIT_KRYOPTIC_MODULE="$(time bash scripts/kryoptic.sh)"
+export LIT_KRYOPTIC_MODULE
+
 # The PKCS#11 and interop tests fail (rather than skip) when they cannot run.
 export LIT_REQUIRE_HSM=1
 export LIT_REQUIRE_INTEROP=1
 time cargo test --release
-# Faults under load: 10,000 signatures from 8 threads on a throwaway SoftHSM2 token while
-# another thread logs out, closes the sessions, moves the token away and swaps in a wrong PIN
-# file; exits non-zero on any invalid or lost signature or a recovery over the bound.
-time cargo run --release --example hsm-stress -- --signatures 10000 --gap-ms 150 --hold-ms 150
-# The alloy adapter (optional feature) against the SoftHSM2 wallet.
+echo "test-all: hsm tests run on SoftHSM2: $(cargo test -q --release --test hsm -- --list 2>/dev/null | grep -c '::softhsm2: test'), on Kryoptic: $(cargo test -q --release --test hsm -- --list 2>/dev/null | grep -c '::kryoptic: test')" >&2
+# Faults under load: signatures from 8 threads on a throwaway token while another thread logs
+# out, closes the sessions, moves the token away (SoftHSM2 only: Kryoptic holds its file open)
+# and swaps in a wrong PIN file; exits non-zero on any invalid or lost signature or a recovery
+# over the bound. Kryoptic signs faster, so it gets more signatures for as many fault rounds.
+time cargo run --release --example hsm-stress -- --module softhsm2 --signatures 10000 --gap-ms 150 --hold-ms 150
+time cargo run --release --example hsm-stress -- --module kryoptic --signatures 30000 --gap-ms 150 --hold-ms 150
+# The alloy adapter (optional feature) against the SoftHSM2 wallet (Kryoptic has no secp256k1).
 time cargo test --release --features alloy --lib --test hsm wallet
 # The command line without its optional backends (PKCS#11, HTTP).
 time bash scripts/check-minimal-cli.sh

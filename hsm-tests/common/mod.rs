@@ -69,6 +69,11 @@ impl HsmEnv {
         tokens::faults::logout_elsewhere(store_token(store), self.kind).expect("logout from another session");
     }
 
+    /// Finalises the store's module under it (see `tokens::faults`).
+    pub fn finalize_elsewhere(&self, store: &Pkcs11KeyStore) {
+        tokens::faults::finalize_elsewhere(store_token(store)).expect("C_Finalize");
+    }
+
     /// Closes every session on the store's slot (see `tokens::faults`).
     pub fn close_all_sessions(&self, store: &Pkcs11KeyStore) {
         tokens::faults::close_all_sessions(store_token(store)).expect("C_CloseAllSessions");

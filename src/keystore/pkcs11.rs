@@ -21,7 +21,9 @@ use crate::pkcs11::{
 #[non_exhaustive]
 pub struct KeyOptions {
     /// Create session objects (`CKA_TOKEN=false`) that vanish when the store is dropped,
-    /// instead of token objects that persist.
+    /// instead of token objects that persist. They also vanish when anything in the process
+    /// logs the application out (`C_Logout` destroys private session objects; SoftHSM2 and
+    /// Kryoptic both do).
     pub ephemeral: bool,
 }
 
