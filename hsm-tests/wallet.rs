@@ -59,11 +59,7 @@ hsm_test! {
         }
         wallet.delete().unwrap();
     }
-}
 
-hsm_test! {
-    only softhsm2 because "Kryoptic 1.5.4 cannot make secp256k1 keys (see \
-        `kryoptic_refuses_secp256k1_with_a_typed_error`)";
     fn wallet_key_never_left_the_token_and_reopens_by_uri(env) {
         let _g = env.shared();
         let label = unique_label("wallet-attrs");
@@ -105,46 +101,7 @@ hsm_test! {
         let gone = Pkcs11Wallet::open(&env.uri().with_object(&label)).expect_err("deleted");
         assert_eq!(gone.kind(), Pkcs11ErrorKind::KeyNotFound, "{gone:?}");
     }
-}
 
-hsm_test! {
-    fn uris_naming_no_key_or_a_wrong_key_give_clear_errors(env) {
-        let _g = env.shared();
-
-        let err = Pkcs11Wallet::open(&env.uri()).expect_err("no object/id");
-        assert_eq!(err.kind(), Pkcs11ErrorKind::Config, "{err:?}");
-        assert!(err.to_string().contains("object=<label>"), "{err}");
-
-        let missing = unique_label("no-such-wallet");
-        let err = Pkcs11Wallet::open(&env.uri().with_object(&missing)).expect_err("missing key");
-        assert_eq!(err.kind(), Pkcs11ErrorKind::KeyNotFound, "{err:?}");
-        assert!(err.to_string().contains(&missing), "{err}");
-
-        // An ed25519 session key is not a wallet key.
-        let store = env.open();
-        let ed_label = unique_label("ed-not-wallet");
-        let ed = store.generate(&ed_label).unwrap();
-        let err = Pkcs11Wallet::open(&env.uri().with_object(&ed_label)).expect_err("wrong key type");
-        assert_eq!(err.kind(), Pkcs11ErrorKind::KeyUnusable, "{err:?}");
-        let msg = err.to_string();
-        assert!(msg.contains("not a secp256k1") && msg.contains(&ed_label), "{msg}");
-        eprintln!("wrong key type: {msg}");
-        store.delete(&ed).unwrap();
-
-        // And the ed25519 store does not mistake a wallet key for a session key (on modules
-        // that can make one).
-        if env.kind.makes_secp256k1_keys() {
-            let w_label = unique_label("wallet-not-ed");
-            let (wallet, _) = Pkcs11Wallet::generate(&env.uri(), &w_label).unwrap();
-            assert!(store.find_by_label(&w_label).is_err());
-            wallet.delete().unwrap();
-        }
-    }
-}
-
-hsm_test! {
-    only softhsm2 because "Kryoptic 1.5.4 cannot make secp256k1 keys (see \
-        `kryoptic_refuses_secp256k1_with_a_typed_error`)";
     fn session_sigs_with_wallet_and_session_key_both_on_the_token(env) {
         let _g = env.shared();
         let store = env.open();
@@ -165,11 +122,7 @@ hsm_test! {
         store.delete(&id).unwrap();
         wallet.delete().unwrap();
     }
-}
 
-hsm_test! {
-    only softhsm2 because "Kryoptic 1.5.4 cannot make secp256k1 keys (see \
-        `kryoptic_refuses_secp256k1_with_a_typed_error`)";
     fn cli_generates_a_token_wallet_and_signs_with_it(env) {
         // The CLI runs in other processes on the same token directory; SoftHSM 2.6.1 can lose a
         // token when processes write it concurrently (SoftHSM#757), so nothing else runs meanwhile.
@@ -228,6 +181,49 @@ hsm_test! {
         // this process a moment late, so a miss here is not a failure of the code under test.
         if let Ok(wallet) = Pkcs11Wallet::open(&env.uri().with_object(&label)) {
             let _ = wallet.delete();
+        }
+    }
+
+    fn the_token_wallet_passes_the_wallet_conformance_suite(env) {
+        let _g = env.shared();
+        let (wallet, _) = Pkcs11Wallet::generate(&env.uri(), &unique_label("wallet-conformance")).expect("generate");
+        lit_session_signer::wallet::testing::check_wallet(&wallet);
+        lit_session_signer::wallet::testing::check_wallet(&&wallet);
+        wallet.delete().unwrap();
+    }
+}
+
+hsm_test! {
+    fn uris_naming_no_key_or_a_wrong_key_give_clear_errors(env) {
+        let _g = env.shared();
+
+        let err = Pkcs11Wallet::open(&env.uri()).expect_err("no object/id");
+        assert_eq!(err.kind(), Pkcs11ErrorKind::Config, "{err:?}");
+        assert!(err.to_string().contains("object=<label>"), "{err}");
+
+        let missing = unique_label("no-such-wallet");
+        let err = Pkcs11Wallet::open(&env.uri().with_object(&missing)).expect_err("missing key");
+        assert_eq!(err.kind(), Pkcs11ErrorKind::KeyNotFound, "{err:?}");
+        assert!(err.to_string().contains(&missing), "{err}");
+
+        // An ed25519 session key is not a wallet key.
+        let store = env.open();
+        let ed_label = unique_label("ed-not-wallet");
+        let ed = store.generate(&ed_label).unwrap();
+        let err = Pkcs11Wallet::open(&env.uri().with_object(&ed_label)).expect_err("wrong key type");
+        assert_eq!(err.kind(), Pkcs11ErrorKind::KeyUnusable, "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains("not a secp256k1") && msg.contains(&ed_label), "{msg}");
+        eprintln!("wrong key type: {msg}");
+        store.delete(&ed).unwrap();
+
+        // And the ed25519 store does not mistake a wallet key for a session key (on modules
+        // that can make one).
+        if env.kind.makes_secp256k1_keys() {
+            let w_label = unique_label("wallet-not-ed");
+            let (wallet, _) = Pkcs11Wallet::generate(&env.uri(), &w_label).unwrap();
+            assert!(store.find_by_label(&w_label).is_err());
+            wallet.delete().unwrap();
         }
     }
 }
@@ -296,7 +292,7 @@ mod alloy {
     use alloy_signer::{Signer, SignerSync};
     use lit_session_signer::wallet::{AlloyWallet, Pkcs11Wallet, WalletSigner};
 
-    use crate::common::{self, unique_label};
+    use crate::common::unique_label;
     use crate::hsm_test;
 
     /// Polls a future that never waits (the adapter's async fns do not) to completion.
@@ -336,17 +332,5 @@ mod alloy {
 
             signer.into_inner().delete().unwrap();
         }
-    }
-}
-
-hsm_test! {
-    only softhsm2 because "Kryoptic 1.5.4 cannot make secp256k1 keys (see \
-        `kryoptic_refuses_secp256k1_with_a_typed_error`)";
-    fn the_token_wallet_passes_the_wallet_conformance_suite(env) {
-        let _g = env.shared();
-        let (wallet, _) = Pkcs11Wallet::generate(&env.uri(), &unique_label("wallet-conformance")).expect("generate");
-        lit_session_signer::wallet::testing::check_wallet(&wallet);
-        lit_session_signer::wallet::testing::check_wallet(&&wallet);
-        wallet.delete().unwrap();
     }
 }

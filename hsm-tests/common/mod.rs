@@ -177,18 +177,18 @@ pub fn exclusive_all() -> Vec<RwLockWriteGuard<'static, ()>> {
 /// makes `mod name` with one `#[test]` per module (`name::softhsm2`, `name::kryoptic`), each
 /// calling the body with that module's [`HsmEnv`] (or skipping, see [`env`]).
 ///
-/// `hsm_test! { only softhsm2 because "why"; fn name(env) { … } }` runs on the modules named
-/// only, for behaviour the others do not have; the reason becomes the test's doc.
+/// `hsm_test! { only softhsm2 because "why"; fn name(env) { … } … }` runs the tests that follow
+/// on the modules named only, for behaviour the others do not have; the reason becomes each
+/// test's doc.
 #[macro_export]
 macro_rules! hsm_test {
-    (only $($m:ident),+ because $why:literal; $(#[$attr:meta])* fn $name:ident($env:ident) $body:block) => {
-        $crate::hsm_test!(@emit [$($m),+] #[doc = $why] $(#[$attr])* fn $name($env) $body);
-    };
-    ($(#[$attr:meta])* fn $name:ident($env:ident) $body:block) => {
-        $crate::hsm_test!(@emit [softhsm2, kryoptic] $(#[$attr])* fn $name($env) $body);
-    };
     (@module softhsm2) => { $crate::common::Module::SoftHsm2 };
     (@module kryoptic) => { $crate::common::Module::Kryoptic };
+    (@each $mods:tt [$($doc:tt)*] $(#[$attr:meta])* fn $name:ident($env:ident) $body:block $($rest:tt)*) => {
+        $crate::hsm_test!(@emit $mods $($doc)* $(#[$attr])* fn $name($env) $body);
+        $crate::hsm_test!(@each $mods [$($doc)*] $($rest)*);
+    };
+    (@each $mods:tt [$($doc:tt)*]) => {};
     (@emit [$($m:ident),+] $(#[$attr:meta])* fn $name:ident($env:ident) $body:block) => {
         $(#[$attr])*
         mod $name {
@@ -206,6 +206,12 @@ macro_rules! hsm_test {
                 }
             )+
         }
+    };
+    (only $($m:ident),+ because $why:literal; $($tests:tt)+) => {
+        $crate::hsm_test!(@each [$($m),+] [#[doc = $why]] $($tests)+);
+    };
+    ($($tests:tt)+) => {
+        $crate::hsm_test!(@each [softhsm2, kryoptic] [] $($tests)+);
     };
 }
 

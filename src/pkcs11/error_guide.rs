@@ -56,7 +56,8 @@ pub(crate) enum AutoRecovery {
     Reinitialize,
     /// Waits (exponential backoff) and retries.
     Backoff,
-    /// Waits and logs in again; then logs out and in; then re-initialises.
+    /// Logs in again at once if the session lost its login; otherwise waits and logs in again,
+    /// then logs out and in, then re-initialises.
     Escalate,
     /// Treated as success.
     Success,
@@ -73,7 +74,10 @@ impl AutoRecovery {
             Self::Reconnect => "opens new sessions and logs in again",
             Self::Reinitialize => "re-initialises the module and finds the token again, with backoff",
             Self::Backoff => "waits with backoff and retries",
-            Self::Escalate => "logs in again, then logs out and in, then re-initialises if the token stopped answering",
+            Self::Escalate => {
+                "logs in again at once if the session lost its login; else logs in again, then logs out and in, \
+                 then re-initialises if the token stopped answering"
+            }
             Self::Success => "treats it as success",
         }
     }
@@ -226,7 +230,8 @@ pub(crate) const CKR_GUIDE: &[CkrGuide] = &[
         RvError::GeneralError,
         P,
         A::Escalate,
-        "the module failed irrecoverably (SoftHSM 2.6.1 also answers this when a logout races a call)",
+        "the module failed irrecoverably (SoftHSM 2.6.1 also answers this when a logout races a call, \
+         Kryoptic 1.5.4 when a private key is used after a logout, and for secp256k1 key generation)",
         "the store logged in again (and re-initialised if the token stopped answering); if it repeats, \
          check the mechanism and key, then the HSM's logs",
     ),
