@@ -35,7 +35,7 @@ impl KeyOptions {
 }
 
 /// A [`SessionKeyStore`] whose ed25519 keys are generated on, and never leave, a PKCS#11
-/// token (an HSM, SoftHSM2 in tests).
+/// token (an HSM; SoftHSM2 and Kryoptic in tests).
 ///
 /// Every signature is made by the token with `CKM_EDDSA` (pure Ed25519, NULL parameters) and
 /// verified locally with `verify_strict` before it is returned. Sessions come from a pool, so
