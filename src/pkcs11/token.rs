@@ -5,8 +5,10 @@
 //! failure into a recovery step, then retries: forget cached handles and look keys up again,
 //! log in again, open a new anchor session and pool, re-initialise the module (finalize +
 //! initialize under the context's write lock) with exponential backoff, or wait and retry;
-//! `CKR_GENERAL_ERROR` escalates from logging in again to logging out and in, then to
-//! re-initialising if the token stopped answering.
+//! `CKR_GENERAL_ERROR` from a session that lost its login is the lost login, otherwise it
+//! escalates from logging in again to logging out and in, then to re-initialising if the token
+//! stopped answering. Every login (connecting, logging in again) is made under the context's
+//! write lock, with no other call in flight: Kryoptic 1.5.4 deadlocks otherwise.
 //!
 //! Which step a return code gets is the `auto` column of `CKR_GUIDE` in
 //! [`error_guide`](super::error_guide), rendered in the README's section "PKCS#11 errors: what
@@ -14,7 +16,8 @@
 //! not list, and arguments, templates, mechanisms, PINs and missing keys, are returned at once.
 //!
 //! A logout on any session logs out every session of the application, and SoftHSM then
-//! reports `CKR_OBJECT_HANDLE_INVALID` (not `USER_NOT_LOGGED_IN`) for private keys, so a look-up
+//! reports `CKR_OBJECT_HANDLE_INVALID` (Kryoptic `CKR_GENERAL_ERROR`, neither
+//! `USER_NOT_LOGGED_IN`) for private keys, so a look-up
 //! that finds nothing first checks whether the session is still logged in, then whether the
 //! token still answers `C_GetTokenInfo` (SoftHSM keeps a token whose directory went away
 //! listed and logged in, with no objects, until the module is re-initialised).
