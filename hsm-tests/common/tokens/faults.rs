@@ -41,7 +41,8 @@ pub fn finalize_elsewhere(token: &Pkcs11Token) -> Result<(), String> {
 
 /// Runs `f` on the module's function list with no call in flight. cryptoki wraps neither
 /// `C_CloseAllSessions` nor a second `C_Finalize`, and Kryoptic exports only
-/// `C_GetFunctionList` and `C_GetInterface`, so raw calls go through the list.
+/// `C_GetFunctionList`, `C_GetInterface` and `C_GetInterfaceList` as symbols, so raw calls go
+/// through the list.
 fn with_function_list<T>(
     token: &Pkcs11Token,
     f: impl FnOnce(&cryptoki_sys::CK_FUNCTION_LIST) -> T,
