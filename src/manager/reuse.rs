@@ -407,6 +407,7 @@ mod tests {
             requests: &requests,
             until: None,
             format,
+            grants: ReuseGrants::Covering,
         };
         assert_eq!(cached.reusable(&needs(SessionFormat::V1)), Err(ResignReason::Unverifiable));
         let v8 = cached.reusable(&needs(SessionFormat::V2)).unwrap_err();
