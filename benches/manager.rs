@@ -8,10 +8,10 @@
 //!
 //! `cargo bench --bench manager` (REPS=n for more repetitions; needs softhsm2).
 
-#[path = "../hsm-tests/common/softhsm.rs"]
-mod softhsm;
 #[allow(dead_code)] // RawSigner is for the other benches
 mod support;
+#[path = "../hsm-tests/common/tokens/mod.rs"]
+mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,10 +74,11 @@ fn measure(store: Arc<dyn SessionKeyStore>, key: &KeyId, n: usize, reps: usize) 
 
 fn main() {
     let reps: usize = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(25);
-    let hsm = softhsm::ThrowawayHsm::create().expect("SoftHSM2 is needed for this bench");
+    let hsm = tokens::ThrowawayTokens::create(tokens::Module::SoftHsm2, &["lit-manager-bench"])
+        .expect("SoftHSM2 is needed for this bench");
     hsm.activate();
-    let token = hsm.init_token("lit-manager-bench").expect("init token");
-    let uri = Pkcs11Uri::for_token(&hsm.module, &token.label, PinSource::File(token.pin_file.clone()));
+    let token = hsm.main();
+    let uri = Pkcs11Uri::for_token(&hsm.library, &token.label, PinSource::File(token.pin_file.clone()));
     let hsm_store = Arc::new(Pkcs11KeyStore::open(&uri).expect("open store"));
     let hsm_key = hsm_store.generate("manager-bench").expect("generate");
     let mem_store = Arc::new(MemoryKeyStore::new());

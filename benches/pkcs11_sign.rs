@@ -1,12 +1,14 @@
-//! Signing 30 messages of ~1,250 bytes (one Lit session-signature set) on a throwaway SoftHSM2
-//! token: `Pkcs11KeyStore::sign_many` against a raw cryptoki `C_Sign` loop on one session with
-//! the same key and messages. Prints medians; asserts nothing about time.
+//! Signing 30 messages of ~1,250 bytes (one Lit session-signature set) on a throwaway token of
+//! each module (SoftHSM2, Kryoptic): `Pkcs11KeyStore::sign_many` against a raw cryptoki `C_Sign`
+//! loop on one session with the same key and messages. Prints medians; asserts nothing about
+//! time.
 //!
-//! `cargo bench --bench pkcs11_sign` (needs softhsm2; `REPS=n` changes the repetitions).
+//! `cargo bench --bench pkcs11_sign` (needs softhsm2, and Kryoptic from scripts/kryoptic.sh for
+//! its table; `REPS=n` changes the repetitions).
 
-#[path = "../hsm-tests/common/softhsm.rs"]
-mod softhsm;
 mod support;
+#[path = "../hsm-tests/common/tokens/mod.rs"]
+mod tokens;
 
 use std::time::{Duration, Instant};
 
@@ -20,18 +22,29 @@ const LEN: usize = 1_250;
 use support::{median, RawSigner};
 
 fn main() {
-    let hsm = match softhsm::ThrowawayHsm::create() {
-        Ok(h) => h,
-        Err(why) => {
-            eprintln!("SKIPPED pkcs11_sign bench: SoftHSM2 unavailable ({why})");
-            return;
-        }
-    };
-    hsm.activate(); // before the first C_Initialize
-    let token = hsm.init_token("lit-bench").expect("init token");
     let reps: usize = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(25);
+    // Every module's configuration first: each is read at that module's first C_Initialize.
+    let made: Vec<_> = tokens::Module::ALL
+        .into_iter()
+        .filter_map(|m| match tokens::ThrowawayTokens::create(m, &["lit-bench"]) {
+            Ok(h) => Some(h),
+            Err(why) => {
+                eprintln!("SKIPPED pkcs11_sign bench on {m}: {why}");
+                None
+            }
+        })
+        .collect();
+    for hsm in &made {
+        hsm.activate();
+    }
+    for hsm in &made {
+        bench(hsm, reps);
+    }
+}
 
-    let uri = Pkcs11Uri::for_token(&hsm.module, &token.label, PinSource::File(token.pin_file.clone()));
+fn bench(hsm: &tokens::ThrowawayTokens, reps: usize) {
+    let token = hsm.main();
+    let uri = Pkcs11Uri::for_token(&hsm.library, &token.label, PinSource::File(token.pin_file.clone()));
     let store = Pkcs11KeyStore::open(&uri).expect("open store");
     let id = store.generate("bench-key").expect("generate");
     let vk = store.public_key(&id).expect("public key");
@@ -85,7 +98,8 @@ fn main() {
     let b = median(raw);
     println!();
     println!(
-        "SoftHSM2 ed25519, {MESSAGES} messages x {LEN} B, median of {reps} runs, pool of {} sessions",
+        "{} ed25519, {MESSAGES} messages x {LEN} B, median of {reps} runs, pool of {} sessions",
+        hsm.module,
         store_token(&store).pool_capacity()
     );
     println!("| path | per set of {MESSAGES} | per signature | vs raw |");

@@ -2,14 +2,16 @@
 //! own `getSessionSigs` (offline, interop/bench-js.js), ours in memory and on SoftHSM2, and the
 //! floors (N × ed25519-dalek sign, N × raw `C_Sign` on the same token), with the ratios; then the
 //! v8 (Naga) format for N = 30, 100 against the JS SDK v8's own minting (`createEoaAuthContext` +
-//! `issueSessionFromContext`, offline, interop/v8/bench-js.js) with the same node prices.
+//! `issueSessionFromContext`, offline, interop/v8/bench-js.js) with the same node prices; then
+//! ours on Kryoptic, the second PKCS#11 module, against its own `C_Sign` floor.
 //!
-//! `cargo bench --bench speed_report` (REPS=n for more repetitions; needs softhsm2, and node with
-//! interop/node_modules and interop/v8/node_modules for the JS columns).
+//! `cargo bench --bench speed_report` (REPS=n for more repetitions; needs softhsm2, Kryoptic from
+//! scripts/kryoptic.sh for its table, and node with interop/node_modules and
+//! interop/v8/node_modules for the JS columns).
 
-#[path = "../hsm-tests/common/softhsm.rs"]
-mod softhsm;
 mod support;
+#[path = "../hsm-tests/common/tokens/mod.rs"]
+mod tokens;
 
 use std::process::Command;
 use std::time::Duration;
@@ -47,10 +49,16 @@ fn js_medians(dir: &str, node_counts: &[usize], reps: usize) -> Option<serde_jso
 
 fn main() {
     let reps: usize = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
-    let hsm = softhsm::ThrowawayHsm::create().expect("SoftHSM2 is needed for the speed report");
+    let hsm = tokens::ThrowawayTokens::create(tokens::Module::SoftHsm2, &["lit-speed"])
+        .expect("SoftHSM2 is needed for the speed report");
+    // Kryoptic's table is left out, with the reason, when it is not built.
+    let kryoptic = tokens::ThrowawayTokens::create(tokens::Module::Kryoptic, &["lit-speed"]);
     hsm.activate();
-    let token = hsm.init_token("lit-speed").expect("init token");
-    let uri = Pkcs11Uri::for_token(&hsm.module, &token.label, PinSource::File(token.pin_file.clone()));
+    if let Ok(k) = &kryoptic {
+        k.activate();
+    }
+    let token = hsm.main();
+    let uri = Pkcs11Uri::for_token(&hsm.library, &token.label, PinSource::File(token.pin_file.clone()));
     let hsm_store = Pkcs11KeyStore::open(&uri).expect("open store");
     let hsm_key = hsm_store.generate("speed-report").expect("generate");
     let raw = RawSigner::new(&hsm_store, &hsm_key);
@@ -92,7 +100,7 @@ fn main() {
     println!("| N | JS SDK | ours, memory | dalek floor | ours/JS | ours/floor | ours, SoftHSM2 | C_Sign floor | ours/floor |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in NODES {
-        let req = SessionSigsRequest::new(nodes(n), requests(), &format!("0x{}", "3a".repeat(32))).with_now(now);
+        let req = request(n, now);
         println!("{}", bench.row(n, &req, js.as_ref()));
     }
     println!();
@@ -117,6 +125,48 @@ fn main() {
             SessionParams::new(&format!("0x{}", "3a".repeat(32))).with_format(SessionFormat::V2).with_pricing(pricing);
         let req = SessionSigsRequest::from_params(nodes, requests(), params).with_now(now);
         println!("{}", bench.row(n, &req, js_v8.as_ref()));
+    }
+    match kryoptic {
+        Ok(k) => kryoptic_section(&k, reps, now, &wallet),
+        Err(why) => println!("\nKryoptic: not measured ({why})."),
+    }
+}
+
+/// The v7 session-sigs request of the report for `n` nodes at `now`.
+fn request(n: usize, now: Timestamp) -> SessionSigsRequest {
+    SessionSigsRequest::new(nodes(n), requests(), &format!("0x{}", "3a".repeat(32))).with_now(now)
+}
+
+/// The second module, in the same run: ours on a Kryoptic token against its own raw `C_Sign`
+/// floor (same key, same messages).
+fn kryoptic_section(k: &tokens::ThrowawayTokens, reps: usize, now: Timestamp, wallet: &MemoryWallet) {
+    let token = k.main();
+    let uri = Pkcs11Uri::for_token(&k.library, &token.label, PinSource::File(token.pin_file.clone()));
+    let store = Pkcs11KeyStore::open(&uri).expect("open the Kryoptic store");
+    let key = store.generate("speed-report").expect("generate on Kryoptic");
+    let raw = RawSigner::new(&store, &key);
+    println!();
+    println!(
+        "Kryoptic {} (same run, same messages), pool: {} sessions.",
+        tokens::kryoptic::VERSION,
+        store_token(&store).pool_capacity()
+    );
+    println!();
+    println!("| N | ours, Kryoptic | C_Sign floor | ours/floor |");
+    println!("|---:|---:|---:|---:|");
+    for n in NODES {
+        let req = request(n, now);
+        let messages: Vec<String> =
+            req.sign(&store, &key, wallet).unwrap().iter().map(|(_, s)| s.signed_message.clone()).collect();
+        let ours = time(reps, || req.sign(&store, &key, wallet).unwrap());
+        let floor = time(reps, || messages.iter().map(|m| raw.sign(m.as_bytes())).collect::<Vec<_>>());
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        println!(
+            "| {n} | {:.2} ms | {:.2} ms | {:.2}× |",
+            ms(ours),
+            ms(floor),
+            ours.as_secs_f64() / floor.as_secs_f64()
+        );
     }
 }
 

@@ -8,13 +8,12 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
 
-use lit_session_signer::internal::pkcs11::store_token;
 use lit_session_signer::keystore::SessionKeyStore;
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigsRequest};
 use lit_session_signer::wallet::MemoryWallet;
 
 use crate::common::{self, unique_label};
-use crate::hsm;
+use crate::hsm_test;
 
 struct Capture {
     on: AtomicBool,
@@ -64,46 +63,43 @@ fn captured(f: impl FnOnce()) -> Vec<String> {
     lines
 }
 
-#[test]
-fn trace_logs_show_recovery_and_no_secret() {
-    let env = hsm!();
-    // Exclusive: the test logs the application out, and only its own lines are captured.
-    let _g = common::exclusive();
-    let pin_file_text = std::fs::read_to_string(&env.main.pin_file).unwrap();
-    let pin = pin_file_text.trim_end().to_string();
-    assert!(pin.len() >= 4, "the test PIN is too short to search for");
-    let wallet_secret = [0x5au8; 32];
-    let wallet = MemoryWallet::from_bytes(&wallet_secret).unwrap();
-    let label = unique_label("logged");
+hsm_test! {
+    fn trace_logs_show_recovery_and_no_secret(env) {
+        // Exclusive on every module: the test logs the application out, and only its own lines
+        // are captured (the logger is process-wide).
+        let _g = common::exclusive_all();
+        let pin_file_text = std::fs::read_to_string(&env.main.pin_file).unwrap();
+        let pin = pin_file_text.trim_end().to_string();
+        assert!(pin.len() >= 4, "the test PIN is too short to search for");
+        let wallet_secret = [0x5au8; 32];
+        let wallet = MemoryWallet::from_bytes(&wallet_secret).unwrap();
+        let label = unique_label("logged");
 
-    let lines = captured(|| {
-        let store = env.open();
-        let id = store.generate(&label).unwrap();
-        let nodes: Vec<NodeUrl> = (0..3).map(|i| format!("https://10.2.0.{i}:443").parse().unwrap()).collect();
-        let request = SessionSigsRequest::new(nodes, vec!["lit-pkp://*=pkp-signing".parse().unwrap()], "0x3a9c4f1e");
-        request.sign(&store, &id, &wallet).expect("session sigs before the logout");
-        // Log the application out from another session: the next signature needs recovery.
-        {
-            let slot = store_token(&store).slot().unwrap();
-            let guard = store_token(&store).context().read().unwrap();
-            guard.pkcs11().open_ro_session(slot).unwrap().logout().unwrap();
+        let lines = captured(|| {
+            let store = env.open();
+            let id = store.generate(&label).unwrap();
+            let nodes: Vec<NodeUrl> = (0..3).map(|i| format!("https://10.2.0.{i}:443").parse().unwrap()).collect();
+            let request = SessionSigsRequest::new(nodes, vec!["lit-pkp://*=pkp-signing".parse().unwrap()], "0x3a9c4f1e");
+            request.sign(&store, &id, &wallet).expect("session sigs before the logout");
+            // Log the application out from another session: the next signature needs recovery.
+            env.logout_elsewhere(&store);
+            request.sign(&store, &id, &wallet).expect("session sigs after the logout");
+            store.delete(&id).unwrap();
+        });
+
+        assert!(!lines.is_empty(), "nothing was logged at trace level");
+        let all = lines.join("\n");
+        // The recovery steps are logged, with attempt numbers and the backoff.
+        for expected in ["attempt 1 of", "backoff", "logging in again", "C_Login accepted the PIN", "generated a token"] {
+            assert!(all.contains(expected), "{expected:?} not logged:\n{all}");
         }
-        request.sign(&store, &id, &wallet).expect("session sigs after the logout");
-        store.delete(&id).unwrap();
-    });
-
-    assert!(!lines.is_empty(), "nothing was logged at trace level");
-    let all = lines.join("\n");
-    // The recovery steps are logged, with attempt numbers and the backoff.
-    for expected in ["attempt 1 of", "backoff", "logging in again", "C_Login accepted the PIN", "generated a token"] {
-        assert!(all.contains(expected), "{expected:?} not logged:\n{all}");
-    }
-    assert!(all.contains(&env.main.label), "log lines name the token:\n{all}");
-    // No secret: not the PIN, not the PIN file's content, not the wallet key (hex, either case).
-    let secrets = [pin.clone(), pin_file_text.clone(), hex::encode(wallet_secret), hex::encode_upper(wallet_secret)];
-    for line in &lines {
-        for secret in &secrets {
-            assert!(!line.contains(secret.as_str()), "a secret is in the log: {line}");
+        assert!(all.contains(&env.main.label), "log lines name the token:\n{all}");
+        // No secret: not the PIN, not the PIN file's content, not the wallet key (hex, either case).
+        let secrets = [pin.clone(), pin_file_text.clone(), hex::encode(wallet_secret), hex::encode_upper(wallet_secret)];
+        for line in &lines {
+            for secret in &secrets {
+                assert!(!line.contains(secret.as_str()), "a secret is in the log: {line}");
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use simulator::{config_accepting, test_pkp, Fault, KnownAction, Simulator};
 
 use crate::common::{self, unique_label};
-use crate::hsm;
+use crate::hsm_test;
 
 const TOKEN: &str = "hsm-test-google-jwt";
 
@@ -45,12 +45,12 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
-#[test]
-fn pkp_and_lit_action_session_sigs_with_a_token_session_key() {
-    let env = hsm!();
-    // A sync guard, so the async part runs inside it rather than holding it across awaits.
-    let _g = common::shared();
-    runtime().block_on(token_key_flows(env));
+hsm_test! {
+    fn pkp_and_lit_action_session_sigs_with_a_token_session_key(env) {
+        // A sync guard, so the async part runs inside it rather than holding it across awaits.
+        let _g = env.shared();
+        runtime().block_on(token_key_flows(env));
+    }
 }
 
 async fn token_key_flows(env: &common::HsmEnv) {
@@ -87,53 +87,53 @@ async fn token_key_flows(env: &common::HsmEnv) {
     store.delete(&id).unwrap();
 }
 
-#[test]
-fn cli_mints_pkp_session_sigs_with_a_token_key() {
-    let env = hsm!();
-    // The CLI opens the token from another process (SoftHSM#757): nothing else runs meanwhile.
-    let _g = common::exclusive();
-    let rt = runtime();
-    let sim = rt.block_on(Simulator::start(config_accepting(10, test_pkp(1), auth_method_type::GOOGLE_JWT, TOKEN)));
-    let store = env.open();
-    let label = unique_label("pkp-cli");
-    let id = store.generate(&label).expect("generate on the token");
-    let public_key = hex::encode(store.public_key(&id).unwrap().as_bytes());
-    let key_uri = env.uri().with_id(id.as_bytes()).to_string();
+hsm_test! {
+    fn cli_mints_pkp_session_sigs_with_a_token_key(env) {
+        // The CLI opens the token from another process (SoftHSM#757): nothing else runs meanwhile.
+        let _g = env.exclusive();
+        let rt = runtime();
+        let sim = rt.block_on(Simulator::start(config_accepting(10, test_pkp(1), auth_method_type::GOOGLE_JWT, TOKEN)));
+        let store = env.open();
+        let label = unique_label("pkp-cli");
+        let id = store.generate(&label).expect("generate on the token");
+        let public_key = hex::encode(store.public_key(&id).unwrap().as_bytes());
+        let key_uri = env.uri().with_id(id.as_bytes()).to_string();
 
-    let dir = tempfile::tempdir().unwrap();
-    let auth = dir.path().join("auth.json");
-    crate::common::write_private(&auth, json!({"authMethodType": 6, "accessToken": TOKEN}).to_string().as_bytes());
-    let mut args: Vec<String> = vec![
-        "pkp-session-sigs".into(),
-        "--pkp-public-key".into(),
-        test_pkp(1).to_hex(),
-        "--auth-method-file".into(),
-        auth.to_str().unwrap().into(),
-        "--session-key".into(),
-        key_uri,
-        "--resource".into(),
-        "lit-pkp://*=pkp-signing".into(),
-        "--nonce".into(),
-        sim.config().latest_block_hash(),
-        "--epoch".into(),
-        "1".into(),
-        "--network-public-key".into(),
-        sim.network_key().to_hex(),
-    ];
-    for url in sim.urls() {
-        args.extend(["--node".into(), url.to_string()]);
+        let dir = tempfile::tempdir().unwrap();
+        let auth = dir.path().join("auth.json");
+        crate::common::write_private(&auth, json!({"authMethodType": 6, "accessToken": TOKEN}).to_string().as_bytes());
+        let mut args: Vec<String> = vec![
+            "pkp-session-sigs".into(),
+            "--pkp-public-key".into(),
+            test_pkp(1).to_hex(),
+            "--auth-method-file".into(),
+            auth.to_str().unwrap().into(),
+            "--session-key".into(),
+            key_uri,
+            "--resource".into(),
+            "lit-pkp://*=pkp-signing".into(),
+            "--nonce".into(),
+            sim.config().latest_block_hash(),
+            "--epoch".into(),
+            "1".into(),
+            "--network-public-key".into(),
+            sim.network_key().to_hex(),
+        ];
+        for url in sim.urls() {
+            args.extend(["--node".into(), url.to_string()]);
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_lit-session")).args(&args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let map: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let verifier = Verifier::new(VerifyPolicy::strict().with_network_key(sim.network_key()));
+        let request: ResourceAbilityRequest = "lit-pkp://*=pkp-signing".parse().unwrap();
+        assert_eq!(map.as_object().unwrap().len(), 10);
+        for (url, entry) in map.as_object().unwrap() {
+            let sig: SessionSig = serde_json::from_value(entry.clone()).unwrap();
+            assert_eq!(sig.address, public_key);
+            let node: NodeUrl = url.parse().unwrap();
+            verifier.verify(&sig, &node, &request, Timestamp::now()).unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        store.delete(&id).unwrap();
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_lit-session")).args(&args).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let map: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let verifier = Verifier::new(VerifyPolicy::strict().with_network_key(sim.network_key()));
-    let request: ResourceAbilityRequest = "lit-pkp://*=pkp-signing".parse().unwrap();
-    assert_eq!(map.as_object().unwrap().len(), 10);
-    for (url, entry) in map.as_object().unwrap() {
-        let sig: SessionSig = serde_json::from_value(entry.clone()).unwrap();
-        assert_eq!(sig.address, public_key);
-        let node: NodeUrl = url.parse().unwrap();
-        verifier.verify(&sig, &node, &request, Timestamp::now()).unwrap_or_else(|e| panic!("{url}: {e}"));
-    }
-    store.delete(&id).unwrap();
 }

@@ -1,38 +1,14 @@
 //! The store recovers when the application is logged out or its sessions are closed under it.
+//! On Kryoptic the logout is made with no call in flight (see `Module::logout_may_race_calls`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use lit_session_signer::internal::pkcs11::store_token;
 use lit_session_signer::keystore::{KeyId, Pkcs11KeyStore, SessionKeyStore, Signature};
 
-use crate::common::{self, message, unique_label};
-use crate::hsm;
-
-/// Logs the application out from a separate session on the store's context and token.
-fn logout_from_another_session(store: &Pkcs11KeyStore) {
-    let slot = store_token(store).slot().expect("slot");
-    let guard = store_token(store).context().read().expect("context");
-    let session = guard.pkcs11().open_ro_session(slot).expect("session");
-    session.logout().expect("logout");
-    drop(session);
-}
-
-/// `C_CloseAllSessions` on the store's slot (cryptoki has no wrapper; the module is already
-/// loaded and initialised, so loading it again returns the same instance).
-fn close_all_sessions(store: &Pkcs11KeyStore) {
-    let slot = store_token(store).slot().expect("slot");
-    let module = store_token(store).context().module().to_path_buf();
-    let _guard = store_token(store).context().read().expect("context");
-    // SAFETY: loading the same PKCS#11 module that is already loaded; C_CloseAllSessions takes
-    // a plain slot id.
-    let rv = unsafe {
-        let raw = cryptoki_sys::Pkcs11::new(&module).expect("load module");
-        raw.C_CloseAllSessions(slot.id() as cryptoki_sys::CK_SLOT_ID)
-    };
-    assert_eq!(rv, cryptoki_sys::CKR_OK, "C_CloseAllSessions");
-}
+use crate::common::{message, unique_label};
+use crate::hsm_test;
 
 fn check_all(store: &Pkcs11KeyStore, id: &KeyId, results: &[Vec<(Vec<u8>, Signature)>]) -> usize {
     let vk = store.public_key(id).unwrap();
@@ -46,116 +22,138 @@ fn check_all(store: &Pkcs11KeyStore, id: &KeyId, results: &[Vec<(Vec<u8>, Signat
     n
 }
 
-#[test]
-fn recovers_from_logout_in_the_middle_of_a_run() {
-    let env = hsm!();
-    let _g = common::exclusive();
-    let store = Arc::new(env.open());
-    // A token key: it is private, so a logout hides it and invalidates its handle.
-    let id = store.generate(&unique_label("logout")).unwrap();
-    const THREADS: usize = 4;
-    const PER_THREAD: usize = 1_500;
-    let done = Arc::new(AtomicUsize::new(0));
+hsm_test! {
+    fn recovers_from_logout_in_the_middle_of_a_run(env) {
+        let _g = env.exclusive();
+        let store = Arc::new(env.open());
+        // A token key: it is private, so a logout hides it and invalidates its handle.
+        let id = store.generate(&unique_label("logout")).unwrap();
+        const THREADS: usize = 4;
+        const PER_THREAD: usize = 1_500;
+        let done = Arc::new(AtomicUsize::new(0));
 
-    let start = Instant::now();
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let (store, id, done) = (Arc::clone(&store), id.clone(), Arc::clone(&done));
-            std::thread::spawn(move || {
-                (0..PER_THREAD)
-                    .map(|i| {
-                        let m = message(t, i, 300);
-                        let sig = store.sign(&id, &m).expect("sign survives logout");
-                        done.fetch_add(1, Ordering::Relaxed);
-                        (m, sig)
-                    })
-                    .collect::<Vec<_>>()
+        let start = Instant::now();
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (store, id, done) = (Arc::clone(&store), id.clone(), Arc::clone(&done));
+                std::thread::spawn(move || {
+                    (0..PER_THREAD)
+                        .map(|i| {
+                            let m = message(t, i, 300);
+                            let sig = store.sign(&id, &m).expect("sign survives logout");
+                            done.fetch_add(1, Ordering::Relaxed);
+                            (m, sig)
+                        })
+                        .collect::<Vec<_>>()
+                })
             })
-        })
-        .collect();
-    // Log out twice while the threads are signing.
-    for threshold in [1_000, 3_500] {
-        while done.load(Ordering::Relaxed) < threshold {
-            std::thread::sleep(Duration::from_millis(1));
+            .collect();
+        // Log out twice while the threads are signing.
+        for threshold in [1_000, 3_500] {
+            while done.load(Ordering::Relaxed) < threshold {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            env.logout_elsewhere(&store);
         }
-        logout_from_another_session(&store);
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
+        assert_eq!(check_all(&store, &id, &results), THREADS * PER_THREAD);
+        let stats = store.recovery_stats();
+        eprintln!("logout run: {:.2?}, {stats:?}", start.elapsed());
+        assert!(stats.relogins >= 1, "the store logged in again: {stats:?}");
+        store.delete(&id).unwrap();
     }
-    let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
-    assert_eq!(check_all(&store, &id, &results), THREADS * PER_THREAD);
-    let stats = store.recovery_stats();
-    eprintln!("logout run: {:.2?}, {stats:?}", start.elapsed());
-    assert!(stats.relogins >= 1, "the store logged in again: {stats:?}");
-    store.delete(&id).unwrap();
 }
 
-#[test]
-fn recovers_when_all_its_sessions_are_closed() {
-    let env = hsm!();
-    let _g = common::exclusive();
-    let store = Arc::new(env.open());
-    let id = store.generate(&unique_label("closeall")).unwrap();
-    const THREADS: usize = 4;
-    const PHASE: usize = 500;
-    // Why a barrier: SoftHSM 2.6.1 frees a session object in C_CloseAllSessions while
-    // another thread may be inside C_Sign on it (a use-after-free in the module, not in us),
-    // so the sessions are closed between two signatures of every thread, mid-run.
-    let barrier = Arc::new(Barrier::new(THREADS + 1));
-    let handles: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let (store, id, barrier) = (Arc::clone(&store), id.clone(), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                let mut out = Vec::new();
-                for phase in 0..3 {
-                    for i in 0..PHASE {
-                        let m = message(t, phase * PHASE + i, 300);
-                        let sig = store.sign(&id, &m).expect("sign survives closed sessions");
-                        out.push((m, sig));
+hsm_test! {
+    fn recovers_when_all_its_sessions_are_closed(env) {
+        let _g = env.exclusive();
+        let store = Arc::new(env.open());
+        let id = store.generate(&unique_label("closeall")).unwrap();
+        const THREADS: usize = 4;
+        const PHASE: usize = 500;
+        // Why a barrier: SoftHSM 2.6.1 frees a session object in C_CloseAllSessions while
+        // another thread may be inside C_Sign on it (a use-after-free in the module, not in us),
+        // so the sessions are closed between two signatures of every thread, mid-run.
+        let barrier = Arc::new(Barrier::new(THREADS + 1));
+        let handles: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (store, id, barrier) = (Arc::clone(&store), id.clone(), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    let mut out = Vec::new();
+                    for phase in 0..3 {
+                        for i in 0..PHASE {
+                            let m = message(t, phase * PHASE + i, 300);
+                            let sig = store.sign(&id, &m).expect("sign survives closed sessions");
+                            out.push((m, sig));
+                        }
+                        barrier.wait(); // sessions are closed here
+                        barrier.wait();
                     }
-                    barrier.wait(); // sessions are closed here
-                    barrier.wait();
-                }
-                out
+                    out
+                })
             })
-        })
-        .collect();
-    for _ in 0..3 {
-        barrier.wait();
-        close_all_sessions(&store);
-        barrier.wait();
+            .collect();
+        for _ in 0..3 {
+            barrier.wait();
+            env.close_all_sessions(&store);
+            barrier.wait();
+        }
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
+        assert_eq!(check_all(&store, &id, &results), THREADS * PHASE * 3);
+        let stats = store.recovery_stats();
+        eprintln!("close-all run: {stats:?}");
+        assert!(stats.reconnects >= 1, "the store reconnected: {stats:?}");
+        // The store still works, and still holds the login, after the run.
+        let sig = store.sign(&id, b"after").unwrap();
+        store.public_key(&id).unwrap().verify_strict(b"after", &sig).unwrap();
+        store.delete(&id).unwrap();
     }
-    let results: Vec<_> = handles.into_iter().map(|h| h.join().expect("thread")).collect();
-    assert_eq!(check_all(&store, &id, &results), THREADS * PHASE * 3);
-    let stats = store.recovery_stats();
-    eprintln!("close-all run: {stats:?}");
-    assert!(stats.reconnects >= 1, "the store reconnected: {stats:?}");
-    // The store still works, and still holds the login, after the run.
-    let sig = store.sign(&id, b"after").unwrap();
-    store.public_key(&id).unwrap().verify_strict(b"after", &sig).unwrap();
-    store.delete(&id).unwrap();
 }
 
-#[test]
-fn recovers_from_logout_and_closed_sessions_together() {
-    let env = hsm!();
-    let _g = common::exclusive();
-    let store = env.open();
-    let id = store.generate(&unique_label("both")).unwrap();
-    let vk = store.public_key(&id).unwrap();
-    for round in 0..3 {
-        logout_from_another_session(&store);
-        let sig = store.sign(&id, &message(round, 0, 64)).unwrap();
-        vk.verify_strict(&message(round, 0, 64), &sig).unwrap();
-        close_all_sessions(&store);
-        let msgs: Vec<Vec<u8>> = (0..30).map(|i| message(round, i, 1250)).collect();
-        let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
-        let sigs = store.sign_many(&id, &refs).unwrap();
-        for (m, s) in refs.iter().zip(&sigs) {
-            vk.verify_strict(m, s).unwrap();
+hsm_test! {
+    fn recovers_from_logout_and_closed_sessions_together(env) {
+        let _g = env.exclusive();
+        let store = env.open();
+        let id = store.generate(&unique_label("both")).unwrap();
+        let vk = store.public_key(&id).unwrap();
+        for round in 0..3 {
+            env.logout_elsewhere(&store);
+            let sig = store.sign(&id, &message(round, 0, 64)).unwrap();
+            vk.verify_strict(&message(round, 0, 64), &sig).unwrap();
+            env.close_all_sessions(&store);
+            let msgs: Vec<Vec<u8>> = (0..30).map(|i| message(round, i, 1250)).collect();
+            let refs: Vec<&[u8]> = msgs.iter().map(Vec::as_slice).collect();
+            let sigs = store.sign_many(&id, &refs).unwrap();
+            for (m, s) in refs.iter().zip(&sigs) {
+                vk.verify_strict(m, s).unwrap();
+            }
         }
+        // Key management also goes through recovery.
+        env.logout_elsewhere(&store);
+        assert!(store.list().unwrap().iter().any(|k| k.id == id));
+        env.close_all_sessions(&store);
+        store.delete(&id).unwrap();
     }
-    // Key management also goes through recovery.
-    logout_from_another_session(&store);
-    assert!(store.list().unwrap().iter().any(|k| k.id == id));
-    close_all_sessions(&store);
-    store.delete(&id).unwrap();
+}
+
+hsm_test! {
+    /// Another component of the process calls `C_Finalize`: calls answer
+    /// `CKR_CRYPTOKI_NOT_INITIALIZED`, and the store initialises the module again, finds the
+    /// token by label, logs in and signs with the same token key.
+    fn recovers_when_the_module_is_finalised_under_it(env) {
+        // Exclusive: every session of every store on the module goes.
+        let _g = env.exclusive();
+        let store = env.open();
+        let id = store.generate(&unique_label("finalised")).unwrap();
+        let vk = store.public_key(&id).unwrap();
+        for round in 0..2 {
+            env.finalize_elsewhere(&store);
+            let m = message(round, 0, 300);
+            let sig = store.sign(&id, &m).expect("sign after C_Finalize");
+            vk.verify_strict(&m, &sig).unwrap();
+        }
+        let stats = store.recovery_stats();
+        assert!(stats.reinitializations >= 2, "the store initialised the module again: {stats:?}");
+        store.delete(&id).unwrap();
+    }
 }

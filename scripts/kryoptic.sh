@@ -37,6 +37,15 @@ start=$(date +%s)
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 echo "kryoptic.sh: building Kryoptic $KRYOPTIC_VERSION with static OpenSSL (a few minutes, once per machine)" >&2
+# The build tools' chatter goes to a log, shown only when a step fails.
+log="$work/build.log"
+step() {
+  "$@" >>"$log" 2>&1 || {
+    echo "kryoptic.sh: failed: $*; the end of its output:" >&2
+    tail -n 40 "$log" >&2
+    exit 1
+  }
+}
 
 # 1. The sources, through cargo's own registry cache.
 mkdir -p "$work/fetch/src"
@@ -64,16 +73,16 @@ cp -r "$(dir_of openssl-src)/openssl" "$work/openssl"
 #    build when libcrypto.a exists.
 cd "$work/openssl"
 printf 'OSSL_provider_init                     1\t*\tEXIST::FUNCTION:\n' > util/providers.num
-./Configure no-shared no-module no-deprecated no-aria no-argon2 no-atexit no-des no-dsa \
+step ./Configure no-shared no-module no-deprecated no-aria no-argon2 no-atexit no-des no-dsa \
   no-cast no-mdc2 no-ec2m no-rc2 no-rc4 no-rc5 no-rmd160 no-seed no-sm2 no-sm3 no-sm4 \
-  no-docs no-tests enable-ec_nistp_64_gcc_128 >/dev/null
-make -j"$(nproc)" build_generated >/dev/null
-make -j"$(nproc)" libcrypto.a >/dev/null
+  no-docs no-tests enable-ec_nistp_64_gcc_128
+step make -j"$(nproc)" build_generated
+step make -j"$(nproc)" libcrypto.a
 
 # 3. The module, without the "dynamic" feature so it links that libcrypto.a.
 cd "$work/kryoptic"
-KRYOPTIC_OPENSSL_SOURCES="$work/openssl" CARGO_TARGET_DIR="$work/target" \
-  cargo build --release -q --no-default-features --features kryoptic-lib/standard,ossl/ossl-sys
+step env KRYOPTIC_OPENSSL_SOURCES="$work/openssl" CARGO_TARGET_DIR="$work/target" \
+  cargo build --release --no-default-features --features kryoptic-lib/standard,ossl/ossl-sys
 mkdir -p "$cache"
 cp "$work/target/release/libkryoptic_pkcs11.so" "$module.tmp"
 mv "$module.tmp" "$module"

@@ -1,21 +1,24 @@
 //! Faults under load: signs session-signature-sized messages from several threads through
-//! `Pkcs11KeyStore` on a throwaway SoftHSM2 token while another thread injects faults in
-//! rounds, then prints a count table and exits non-zero if any signature was invalid, any
-//! request was lost, or recovery after a fault took longer than the bound.
+//! `Pkcs11KeyStore` on a throwaway token (SoftHSM2 or Kryoptic) while another thread injects
+//! faults in rounds, then prints a count table and exits non-zero if any signature was invalid,
+//! any request was lost, or recovery after a fault took longer than the bound.
 //!
 //! ```text
-//! cargo run --release --example hsm-stress -- [--signatures N] [--threads T] [--hold-ms MS]
-//!     [--gap-ms MS] [--recovery-bound-ms MS] [--log LEVEL] [--faults logout,close-sessions,token-gone,wrong-pin]
+//! cargo run --release --example hsm-stress -- [--module softhsm2|kryoptic] [--signatures N]
+//!     [--threads T] [--hold-ms MS] [--gap-ms MS] [--recovery-bound-ms MS] [--log LEVEL]
+//!     [--faults logout,close-sessions,token-gone,wrong-pin]
 //! ```
 //!
-//! Faults, one per round, in turn:
+//! Faults, one per round, in turn (by default every fault that applies to the module):
 //!
 //! - `logout`: `C_Logout` on a separate session of the same application (logs every session
-//!   out);
+//!   out). On Kryoptic it is made while no other thread is inside the module: Kryoptic 1.5.4
+//!   deadlocks when a logout races a `C_SignInit` (the store itself logs in only that way);
 //! - `close-sessions`: `C_CloseAllSessions` on the token's slot, made while no other thread is
 //!   inside the module (SoftHSM 2.6.1 frees a session another thread may be using in `C_Sign`);
-//! - `token-gone`: the token's directory is moved out of SoftHSM's token directory for
-//!   `--hold-ms`, then moved back;
+//! - `token-gone` (SoftHSM2 only): the token's directory is moved out of SoftHSM's token
+//!   directory for `--hold-ms`, then moved back. Kryoptic keeps its token's sqlite file open,
+//!   so it has no such fault;
 //! - `wrong-pin`: the PIN file is replaced by a wrong PIN (a new one each round) and the
 //!   application is logged out, so the store's next login reads the wrong PIN; after
 //!   `--hold-ms` the right file is put back.
@@ -42,8 +45,8 @@
 //! Recovery time of a fault: from the moment the fault ends to the first successful signature
 //! of a request that started after it.
 
-#[path = "../hsm-tests/common/softhsm.rs"]
-mod softhsm;
+#[path = "../hsm-tests/common/tokens/mod.rs"]
+mod tokens;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -55,8 +58,10 @@ use std::time::{Duration, Instant};
 use lit_session_signer::internal::pkcs11::{reinitialize, store_token};
 use lit_session_signer::keystore::{KeyId, KeyStoreError, Pkcs11KeyStore, SessionKeyStore, VerifyingKey};
 use lit_session_signer::pkcs11::{PinSource, Pkcs11Error, RecoveryStats, TokenConfig, TokenSelector};
+use tokens::{faults, Module, ThrowawayTokens};
 
 struct Args {
+    module: Module,
     signatures: usize,
     threads: usize,
     hold: Duration,
@@ -69,13 +74,14 @@ struct Args {
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
+        module: Module::SoftHsm2,
         signatures: 100_000,
         threads: 8,
         hold: Duration::from_millis(300),
         gap: Duration::from_millis(400),
         recovery_bound: Duration::from_secs(10),
         log: None,
-        faults: Fault::ALL.to_vec(),
+        faults: Vec::new(),
         probe: false,
     };
     let mut it = std::env::args().skip(1);
@@ -83,6 +89,10 @@ fn parse_args() -> Result<Args, String> {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
         let num = |v: String| v.parse::<u64>().map_err(|e| format!("{flag}: {e}"));
         match flag.as_str() {
+            "--module" => {
+                let v = value()?;
+                args.module = Module::from_id(&v).ok_or(format!("{flag}: {v} is not softhsm2 or kryoptic"))?
+            }
             "--signatures" => args.signatures = num(value()?)? as usize,
             "--threads" => args.threads = (num(value()?)? as usize).max(1),
             "--hold-ms" => args.hold = Duration::from_millis(num(value()?)?),
@@ -99,6 +109,15 @@ fn parse_args() -> Result<Args, String> {
             "--bench" => {} // cargo passes this to harness-less targets
             other => return Err(format!("unknown argument {other}")),
         }
+    }
+    if args.faults.is_empty() {
+        args.faults = Fault::ALL.into_iter().filter(|f| f.applies_to(args.module)).collect();
+    }
+    if let Some(f) = args.faults.iter().find(|f| !f.applies_to(args.module)) {
+        return Err(format!("fault {} does not apply to {}", f.name(), args.module));
+    }
+    if args.probe && args.module != Module::SoftHsm2 {
+        return Err("--probe-token-gone is for SoftHSM2 (its token directory)".into());
     }
     Ok(args)
 }
@@ -128,6 +147,12 @@ enum Fault {
 
 impl Fault {
     const ALL: [Fault; 4] = [Fault::Logout, Fault::CloseSessions, Fault::TokenGone, Fault::WrongPin];
+
+    /// Whether the fault exists on `module`: only SoftHSM2 keeps a token in a directory that
+    /// can vanish under it.
+    fn applies_to(self, module: Module) -> bool {
+        self != Self::TokenGone || module == Module::SoftHsm2
+    }
 
     fn name(self) -> &'static str {
         match self {
@@ -255,8 +280,9 @@ fn token_dir(tokens: &Path) -> Result<PathBuf, String> {
 
 struct Injector {
     store: Arc<Pkcs11KeyStore>,
-    raw: cryptoki_sys::Pkcs11,
-    token_dir: PathBuf,
+    module: Module,
+    /// SoftHSM2's directory of this token (for `token-gone`).
+    token_dir: Option<PathBuf>,
     parked: PathBuf,
     pin_file: PathBuf,
     good_pin: Vec<u8>,
@@ -266,35 +292,18 @@ struct Injector {
 impl Injector {
     /// `C_Logout` from a separate session of the store's application.
     fn logout(&self) -> Result<(), String> {
-        let token = store_token(&self.store);
-        let slot = token.slot().ok_or("no slot")?;
-        let guard = token.context().read().map_err(|e| e.to_string())?;
-        let session = guard.pkcs11().open_ro_session(slot).map_err(|e| e.to_string())?;
-        session.logout().map_err(|e| format!("C_Logout: {e}"))
+        faults::logout_elsewhere(store_token(&self.store), self.module)
     }
 
     fn close_sessions(&self) -> Result<(), String> {
-        let token = store_token(&self.store);
-        let slot = token.slot().ok_or("no slot")?;
-        let rv = token
-            .context()
-            .quiesced(|_| {
-                // SAFETY: a plain C_CloseAllSessions on the already loaded and initialised module,
-                // while no other thread is inside it.
-                unsafe { self.raw.C_CloseAllSessions(slot.id() as cryptoki_sys::CK_SLOT_ID) }
-            })
-            .map_err(|e| e.to_string())?;
-        if rv == cryptoki_sys::CKR_OK {
-            Ok(())
-        } else {
-            Err(format!("C_CloseAllSessions returned {rv:#x}"))
-        }
+        faults::close_all_sessions(store_token(&self.store))
     }
 
     fn token_gone(&self) -> Result<(), String> {
-        std::fs::rename(&self.token_dir, &self.parked).map_err(|e| format!("move token away: {e}"))?;
+        let dir = self.token_dir.as_ref().ok_or("this module keeps no token directory")?;
+        std::fs::rename(dir, &self.parked).map_err(|e| format!("move token away: {e}"))?;
         std::thread::sleep(self.hold);
-        std::fs::rename(&self.parked, &self.token_dir).map_err(|e| format!("move token back: {e}"))
+        std::fs::rename(&self.parked, dir).map_err(|e| format!("move token back: {e}"))
     }
 
     fn wrong_pin(&self, round: usize) -> Result<(), String> {
@@ -358,27 +367,24 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<bool, String> {
-    let hsm = softhsm::ThrowawayHsm::create()?;
+    let hsm = ThrowawayTokens::create(args.module, &["lit-stress"])?;
     hsm.activate(); // before the first C_Initialize
-    let token = hsm.init_token("lit-stress")?;
-    let tokens = hsm.dir.join("tokens");
-    let token_dir = token_dir(&tokens)?;
+    let token = hsm.main();
+    let token_dir = hsm.softhsm_tokens_dir().map(|tokens| token_dir(&tokens)).transpose()?;
     let good_pin = std::fs::read(&token.pin_file).map_err(|e| e.to_string())?;
 
     let config = TokenConfig::new(
-        &hsm.module,
+        &hsm.library,
         TokenSelector::label(&token.label),
         Some(PinSource::File(token.pin_file.clone())),
     );
     let store = Arc::new(Pkcs11KeyStore::open_with(config).map_err(|e| e.to_string())?);
-    // A token key: it survives re-initialisation (a session key would not).
+    // A token key: it survives re-initialisation and logouts (a session key would not).
     let id = store.generate("stress-key").map_err(|e| e.to_string())?;
     let vk = store.public_key(&id).map_err(|e| e.to_string())?;
-    // SAFETY: loading the module the store already loaded returns the same instance.
-    let raw = unsafe { cryptoki_sys::Pkcs11::new(&hsm.module) }.map_err(|e| format!("load module: {e}"))?;
     let injector = Injector {
         store: Arc::clone(&store),
-        raw,
+        module: args.module,
         parked: hsm.dir.join("parked-token"),
         token_dir,
         pin_file: token.pin_file.clone(),
@@ -391,10 +397,12 @@ fn run(args: &Args) -> Result<bool, String> {
         return Ok(true);
     }
     eprintln!(
-        "hsm-stress: {} signatures, {} threads, pool {} sessions, faults every {:?} (held {:?}), token in {}",
+        "hsm-stress: on {}, {} signatures, {} threads, pool {} sessions, faults {} every {:?} (held {:?}), token in {}",
+        args.module,
         args.signatures,
         args.threads,
         store_token(&store).pool_capacity(),
+        args.faults.iter().map(|f| f.name()).collect::<Vec<_>>().join(","),
         args.gap,
         args.hold,
         hsm.dir.display()
@@ -456,8 +464,8 @@ fn run(args: &Args) -> Result<bool, String> {
     });
     let elapsed = t0.elapsed();
     // The token must be back where it belongs even if a round failed half-way.
-    if injector.parked.exists() {
-        let _ = std::fs::rename(&injector.parked, &injector.token_dir);
+    if let (true, Some(dir)) = (injector.parked.exists(), &injector.token_dir) {
+        let _ = std::fs::rename(&injector.parked, dir);
     }
     let stats = store.recovery_stats();
     report(args, &logs, &injected.into_inner().unwrap(), &inject_failures.into_inner().unwrap(), elapsed, &stats)
@@ -502,7 +510,12 @@ fn report(
     }
     let last_start = logs.iter().map(|l| l.last_start).max().unwrap_or_default();
 
-    println!("\n## hsm-stress: faults under load ({:.1} s, {} threads)\n", elapsed.as_secs_f64(), args.threads);
+    println!(
+        "\n## hsm-stress on {}: faults under load ({:.1} s, {} threads)\n",
+        args.module,
+        elapsed.as_secs_f64(),
+        args.threads
+    );
     println!("| count | value |\n|---|---:|");
     println!("| signatures requested | {requested} |");
     println!("| returned (signature or typed error) | {returned} |");
@@ -527,7 +540,7 @@ fn report(
     println!("\n| fault | injected | recovered | recovery max | recovery median |\n|---|---:|---:|---:|---:|");
     let mut worst = Duration::ZERO;
     let mut unrecovered = 0usize;
-    for fault in Fault::ALL {
+    for fault in Fault::ALL.into_iter().filter(|f| args.faults.contains(f)) {
         let times = recovery.get(&fault).cloned().unwrap_or_default();
         let mut ok: Vec<Duration> = times.iter().flatten().copied().collect();
         ok.sort();
@@ -635,10 +648,11 @@ fn probe_token_gone(inj: &Injector, store: &Pkcs11KeyStore, id: &KeyId) {
         };
         println!("{when}: C_GetTokenInfo {info:?}; slots with token {slots:?}; C_OpenSession {:?}; state {state}; private keys found {found}; C_Sign {sign}", session.as_ref().map(|_| "ok"));
     };
+    let dir = inj.token_dir.as_ref().expect("SoftHSM2's token directory");
     show("before");
-    std::fs::rename(&inj.token_dir, &inj.parked).expect("move away");
+    std::fs::rename(dir, &inj.parked).expect("move away");
     show("token directory away");
-    std::fs::rename(&inj.parked, &inj.token_dir).expect("move back");
+    std::fs::rename(&inj.parked, dir).expect("move back");
     show("token directory back");
     reinitialize(ctx).expect("reinitialize");
     let slot = ctx.read().expect("ctx").pkcs11().get_slots_with_token().expect("slots");

@@ -8,7 +8,7 @@ use lit_session_signer::eth::{EthAddress, RecoverableSignature};
 use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
     AuthCallback, AuthNeeded, AuthSigKey, AuthSigStore, AuthSigUse, AuthSource, CallbackError, FileAuthSigStore,
-    ManagerConfig, ManagerError, MemoryAuthSigStore, ResignReason, SessionKeyPolicy, SessionManager,
+    ManagerConfig, ManagerError, MemoryAuthSigStore, ResignReason, ReuseGrants, SessionKeyPolicy, SessionManager,
     SessionSigsOptions,
 };
 use lit_session_signer::resources::ResourceAbilityRequest;
@@ -666,5 +666,58 @@ fn managers_sharing_a_locking_store_cause_one_wallet_signature() {
         let stats: Vec<_> = managers.iter().map(|m| m.stats()).collect();
         assert_eq!(stats.iter().map(|s| s.signed).sum::<u64>(), 1);
         assert_eq!(stats.iter().map(|s| s.reused).sum::<u64>(), 59);
+    });
+}
+
+#[test]
+fn exact_grants_keep_one_callers_abilities_from_another() {
+    runtime().block_on(async {
+        // Caller B may decrypt and sign under access-control conditions; caller A may only sign.
+        let decrypt = req("lit-accesscontrolcondition://*=access-control-condition-decryption");
+        let sign = req("lit-accesscontrolcondition://*=access-control-condition-signing");
+        let broad = vec![decrypt.clone(), sign.clone()];
+        let narrow = vec![sign];
+        let options = SessionSigsOptions::new(NONCE);
+        let manager = |grants| {
+            let (wallet, count) = counting(0x42);
+            let config = ManagerConfig { reuse_grants: grants, ..ManagerConfig::default() };
+            let m = SessionManager::new(
+                Arc::new(MemoryKeyStore::new()),
+                labelled(None),
+                wallet,
+                Arc::new(MemoryAuthSigStore::new()),
+            )
+            .with_config(config);
+            (m, count)
+        };
+        // Whether a node would accept `sigs` for decryption (the node checks the ability
+        // against the AuthSig's ReCap, not against the signed resource list).
+        let decrypts = |sigs: &SessionSigs| {
+            let verifier = Verifier::new(VerifyPolicy::strict());
+            sigs.iter().all(|(node, sig)| verifier.verify(sig, node, &decrypt, Timestamp::now()).is_ok())
+        };
+
+        // The SDK's rule: B's AuthSig covers A's request and serves it, lending A decryption.
+        let (covering, count) = manager(ReuseGrants::Covering);
+        covering.session_sigs_report(&nodes(3), &broad, &options).await.unwrap();
+        let report = covering.session_sigs_report(&nodes(3), &narrow, &options).await.unwrap();
+        assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "{}", report.auth_sig);
+        assert!(decrypts(&report.sigs), "the control: a covering AuthSig lends its extra grant");
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+
+        // Exact: A gets an AuthSig granting only what it asked for; its sessions cannot decrypt.
+        let (exact, count) = manager(ReuseGrants::Exact);
+        exact.session_sigs_report(&nodes(3), &broad, &options).await.unwrap();
+        let report = exact.session_sigs_report(&nodes(3), &narrow, &options).await.unwrap();
+        match signed_reason(&report.auth_sig) {
+            ResignReason::GrantsMore { extra } => assert!(extra.contains("Threshold/Decryption"), "{extra}"),
+            other => panic!("expected GrantsMore, got {other}"),
+        }
+        assert_valid(&report.sigs, &narrow, Timestamp::now());
+        assert!(!decrypts(&report.sigs), "an exact AuthSig lends nothing");
+        // The same narrow request again reuses the exact AuthSig.
+        let report = exact.session_sigs_report(&nodes(3), &narrow, &options).await.unwrap();
+        assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "{}", report.auth_sig);
+        assert_eq!(count.load(Ordering::SeqCst), 2);
     });
 }

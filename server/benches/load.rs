@@ -15,7 +15,7 @@
 
 #[path = "../tests/common/hsm_tokens.rs"]
 mod hsm_tokens;
-use hsm_tokens::softhsm;
+use hsm_tokens::tokens;
 
 #[path = "../tests/common/postgres.rs"]
 #[allow(dead_code)]
@@ -326,21 +326,21 @@ fn main() {
         }
     }
 
-    let Ok(hsm) = softhsm::ThrowawayHsm::create() else {
+    let Ok(hsm) = tokens::ThrowawayTokens::create(tokens::Module::SoftHsm2, &["bench"]) else {
         println!("softhsm    (skipped: SoftHSM2 not installed)");
         return;
     };
     hsm.activate();
-    let tok = hsm.init_token("bench").unwrap();
+    let tok = hsm.main();
     let uri = format!(
         "pkcs11:token=bench;object=session?module-path={}&pin-source=file:{}",
-        hsm.module.display(),
+        hsm.library.display(),
         tok.pin_file.display()
     );
     signing::pkcs11_generate_session_key(&uri.replacen(";object=session", "", 1), "session").unwrap();
     let hdir = tempfile::tempdir().unwrap();
     let config = write_config(hdir.path(), &format!("session_key = \"{uri}\"\nwallet = \"random\""), token);
-    let (server, base) = start(&config, &[("SOFTHSM2_CONF", hsm.conf.display().to_string())]);
+    let (server, base) = start(&config, &[("SOFTHSM2_CONF", hsm.conf().display().to_string())]);
     let base = [base];
     let spec =
         SignerSpec { session_key: SessionKeySpec::Pkcs11 { uri, label_prefix: None, rotate_after: None }, ..memory };

@@ -13,13 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::softhsm;
+use common::tokens;
 use common::*;
 use lit_session_server::signing;
 use serde_json::json;
 
-fn hsm_or_skip() -> Option<softhsm::ThrowawayHsm> {
-    match softhsm::ThrowawayHsm::create() {
+fn hsm_or_skip() -> Option<tokens::ThrowawayTokens> {
+    match tokens::ThrowawayTokens::create(tokens::Module::SoftHsm2, &["srv"]) {
         Ok(h) => Some(h),
         Err(e) if std::env::var_os("LIT_REQUIRE_HSM").is_some() => panic!("SoftHSM2 required: {e}"),
         Err(e) => {
@@ -39,9 +39,9 @@ fn token_directory(tokens: &Path, label: &str) -> Option<PathBuf> {
 fn softhsm_session_key_and_wallet_faults_and_recovery() {
     let Some(hsm) = hsm_or_skip() else { return };
     hsm.activate();
-    let token = hsm.init_token("srv").unwrap();
+    let token = hsm.main();
     let base =
-        format!("pkcs11:token=srv?module-path={}&pin-source=file:{}", hsm.module.display(), token.pin_file.display());
+        format!("pkcs11:token=srv?module-path={}&pin-source=file:{}", hsm.library.display(), token.pin_file.display());
     // Keys made here, as an operator would with the CLI; the server finds them by label.
     signing::pkcs11_generate_session_key(&base, "session-1").unwrap();
     signing::pkcs11_generate_wallet(&base, "wallet-1").unwrap();
@@ -73,7 +73,7 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
         dir.path().join("policy.toml").display()
     );
     std::fs::write(dir.path().join("config.toml"), config).unwrap();
-    let conf = hsm.conf.to_str().unwrap().to_string();
+    let conf = hsm.conf().to_str().unwrap().to_string();
     let server = Server::start(
         &["--config", dir.path().join("config.toml").to_str().unwrap()],
         dir.path(),

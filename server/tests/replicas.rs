@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::postgres::Postgres;
-use common::softhsm;
+use common::tokens;
 use common::*;
 use lit_session_server::signing;
 use serde_json::{json, Value};
@@ -56,14 +56,15 @@ struct Tokens {
 fn hsm_or_skip() -> Option<&'static Tokens> {
     static HSM: std::sync::OnceLock<Result<Tokens, String>> = std::sync::OnceLock::new();
     let made = HSM.get_or_init(|| {
-        let hsm = softhsm::ThrowawayHsm::create()?;
+        let labels: Vec<&str> = TOKENS.iter().map(|(label, _)| *label).collect();
+        let hsm = tokens::ThrowawayTokens::create(tokens::Module::SoftHsm2, &labels)?;
         hsm.activate();
-        let made: Vec<_> = TOKENS.iter().map(|(label, _)| hsm.init_token(label)).collect::<Result<_, _>>()?;
+        let made = hsm.tokens.clone();
         let mut uris = std::collections::BTreeMap::new();
         for ((label, wallet), token) in TOKENS.iter().zip(made) {
             let base = format!(
                 "pkcs11:token={label}?module-path={}&pin-source=file:{}",
-                hsm.module.display(),
+                hsm.library.display(),
                 token.pin_file.display()
             );
             signing::pkcs11_generate_session_key(&base, "session")?;
@@ -73,7 +74,7 @@ fn hsm_or_skip() -> Option<&'static Tokens> {
             let object = |o: &str| base.replacen(&format!("token={label}"), &format!("token={label};object={o}"), 1);
             uris.insert(*label, (object("session"), object("wallet")));
         }
-        Ok(Tokens { conf: hsm.conf.display().to_string(), uris })
+        Ok(Tokens { conf: hsm.conf().display().to_string(), uris })
     });
     match made {
         Ok(t) => Some(t),

@@ -22,7 +22,9 @@ use crate::pkcs11::{
 #[non_exhaustive]
 pub struct KeyOptions {
     /// Create session objects (`CKA_TOKEN=false`) that vanish when the store is dropped,
-    /// instead of token objects that persist.
+    /// instead of token objects that persist. They also vanish when anything in the process
+    /// logs the application out (`C_Logout` destroys private session objects; SoftHSM2 and
+    /// Kryoptic both do).
     pub ephemeral: bool,
 }
 
@@ -34,7 +36,7 @@ impl KeyOptions {
 }
 
 /// A [`SessionKeyStore`] whose ed25519 keys are generated on, and never leave, a PKCS#11
-/// token (an HSM, SoftHSM2 in tests).
+/// token (an HSM; SoftHSM2 and Kryoptic in tests).
 ///
 /// Every signature is made by the token with `CKM_EDDSA` (pure Ed25519, NULL parameters) and
 /// verified locally with `verify_strict` before it is returned. Sessions come from a pool, so

@@ -5,7 +5,7 @@
 use time::Duration;
 
 use super::error::ManagerError;
-use super::reuse::{CachedAuthSig, Needs};
+use super::reuse::{CachedAuthSig, Needs, ReuseGrants};
 use crate::auth_sig::AuthSig;
 use crate::eth::EthAddress;
 use crate::keystore::{KeyId, SessionKeyStore};
@@ -60,6 +60,8 @@ pub fn sign_with_delegation(
         requests: &granted,
         until: request.params.expiration,
         format: request.params.format,
+        // An AuthSig the caller made for this key may grant more than one session uses.
+        grants: ReuseGrants::Covering,
     };
     let expiration = cached.reusable(&needs).map_err(ManagerError::Delegation)?;
     let mut request = request.clone();

@@ -44,7 +44,7 @@ pub use auth_store::{AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore,
 pub use delegation::sign_with_delegation;
 pub use error::{CallbackError, ManagerError};
 pub use key_lifecycle::SessionKeyPolicy;
-pub use reuse::{AuthSigUse, ResignReason};
+pub use reuse::{AuthSigUse, ResignReason, ReuseGrants};
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -83,6 +83,10 @@ pub struct ManagerConfig {
     pub auth_sig_lifetime: Option<Duration>,
     /// What a failing AuthSig store does to a call (default [`StoreFailures::Warn`]).
     pub store_failures: StoreFailures,
+    /// Which cached AuthSigs may serve a call by what they grant (default
+    /// [`ReuseGrants::Covering`]; a service minting for clients with different grants needs
+    /// [`ReuseGrants::Exact`]).
+    pub reuse_grants: ReuseGrants,
 }
 
 impl Default for ManagerConfig {
@@ -93,6 +97,7 @@ impl Default for ManagerConfig {
             issued_at_backdate: Duration::ZERO,
             auth_sig_lifetime: None,
             store_failures: StoreFailures::Warn,
+            reuse_grants: ReuseGrants::Covering,
         }
     }
 }
@@ -315,6 +320,7 @@ impl SessionManager {
             requests,
             until: options.expiration,
             format: options.format,
+            grants: self.config.reuse_grants,
         };
         let strict = self.config.store_failures == StoreFailures::Fail;
         let lookup = match &state.cached {

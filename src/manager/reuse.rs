@@ -8,6 +8,7 @@
 //! and does the expensive part (SIWE parse, EIP-191 recovery, ReCap decoding) once per AuthSig
 //! rather than once per call.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -21,7 +22,9 @@ use crate::error_chain::error_chain;
 use crate::eth::EthAddress;
 use crate::protocol::SessionFormat;
 use crate::protocol::SESSION_URI_PREFIX;
+use crate::recap::Recap;
 use crate::resources::ResourceAbilityRequest;
+use crate::siwe::recap_for_requests;
 use crate::timestamp::Timestamp;
 use crate::verify::{CapabilityError, CapabilityKind, CheckedCapability, SignatureStatus};
 
@@ -82,6 +85,12 @@ pub enum ResignReason {
         /// The request, as `prefix://id=Ability`.
         request: String,
     },
+    /// Its ReCap grants more than the call asked for, and the manager reuses only AuthSigs that
+    /// grant exactly the request ([`ReuseGrants::Exact`]).
+    GrantsMore {
+        /// The grants the request does not name, as `resource ability`.
+        extra: String,
+    },
     /// A network-signed (PKP) AuthSig, which only the Datil `sign_session_key` makes, for a v8
     /// (Naga) session.
     NotForFormat {
@@ -120,6 +129,7 @@ impl ResignReason {
             }
             Self::NotYetValid { not_before } => format!("{subject} is not valid before {not_before}"),
             Self::NotCovered { request } => format!("{subject} does not grant {request}"),
+            Self::GrantsMore { extra } => format!("{subject} grants more than requested ({extra})"),
             Self::NotForFormat { format } => {
                 format!("{subject} is network-signed (a Datil PKP AuthSig) and cannot serve a {format} session")
             }
@@ -171,6 +181,24 @@ pub(crate) struct Needs<'a> {
     pub requests: &'a [ResourceAbilityRequest],
     pub until: Option<Timestamp>,
     pub format: SessionFormat,
+    pub grants: ReuseGrants,
+}
+
+/// Which AuthSigs may serve a call, by what their ReCap grants.
+///
+/// The node checks a session's abilities against its AuthSig's ReCap, not against the resource
+/// list the session key signed, so an AuthSig that grants more than a call asked for lends the
+/// call's session that extra power. One caller asking for everything it uses is served well by
+/// [`Covering`](Self::Covering); a service that mints for several clients under different
+/// grants needs [`Exact`](Self::Exact), or a client could borrow another's abilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReuseGrants {
+    /// Reuse an AuthSig whose ReCap grants at least the request (the SDK's rule).
+    #[default]
+    Covering,
+    /// Reuse only an AuthSig whose ReCap grants exactly what the request asks for: the same
+    /// resources, abilities and restrictions.
+    Exact,
 }
 
 /// An AuthSig with its time-independent checks done once.
@@ -249,8 +277,38 @@ impl CachedAuthSig {
                 return Err(ResignReason::NotCovered { request: r.to_string() });
             }
         }
+        if needs.grants == ReuseGrants::Exact {
+            exactly_granted(recaps, needs.requests)?;
+        }
         Ok(expiration)
     }
+}
+
+/// `Ok` if `recaps` together grant exactly what a new AuthSig for `requests` would.
+fn exactly_granted(recaps: &[Recap], requests: &[ResourceAbilityRequest]) -> Result<(), ResignReason> {
+    let mut granted = BTreeMap::new();
+    for recap in recaps {
+        for (resource, abilities) in recap.attenuations() {
+            for (ability, restrictions) in abilities {
+                granted.insert((resource.clone(), ability.clone()), restrictions.clone());
+            }
+        }
+    }
+    let mut wanted = BTreeMap::new();
+    for (resource, abilities) in recap_for_requests(requests).attenuations() {
+        for (ability, restrictions) in abilities {
+            wanted.insert((resource.clone(), ability.clone()), restrictions.clone());
+        }
+    }
+    if granted == wanted {
+        return Ok(());
+    }
+    let extra: Vec<String> = granted
+        .iter()
+        .filter(|(k, v)| wanted.get(*k) != Some(*v))
+        .map(|((resource, ability), _)| format!("{resource} {ability}"))
+        .collect();
+    Err(ResignReason::GrantsMore { extra: extra.join(", ") })
 }
 
 /// Where the manager found its candidate AuthSig.
@@ -349,6 +407,7 @@ mod tests {
             requests: &requests,
             until: None,
             format,
+            grants: ReuseGrants::Covering,
         };
         assert_eq!(cached.reusable(&needs(SessionFormat::V1)), Err(ResignReason::Unverifiable));
         let v8 = cached.reusable(&needs(SessionFormat::V2)).unwrap_err();

@@ -145,25 +145,46 @@ fn private_key_template(label: &str, id: &[u8], token_object: bool, unmodifiable
     private
 }
 
-/// Return values after which key generation is retried with another template variant.
-fn template_refused(e: &cryptoki::error::Error) -> bool {
+/// Why `C_GenerateKeyPair` refused one template variant, when another variant may be accepted.
+enum Refusal {
+    /// An attribute or a combination the token does not take.
+    Template,
+    /// The curve in `CKA_EC_PARAMS`, in this form at least.
+    Curve(cryptoki::error::RvError),
+}
+
+/// Sorts a `C_GenerateKeyPair` failure: a refusal of this variant, or `None` for a failure that
+/// no other template changes (returned at once, and recovered from by the caller).
+fn refusal(e: &cryptoki::error::Error, session: &Session) -> Option<Refusal> {
     use cryptoki::error::{Error, RvError};
-    matches!(
-        e,
+    use cryptoki::session::SessionState;
+    match e {
         Error::Pkcs11(
             RvError::AttributeValueInvalid
-                | RvError::AttributeTypeInvalid
-                | RvError::AttributeReadOnly
-                | RvError::TemplateInconsistent
-                | RvError::CurveNotSupported
-                | RvError::DomainParamsInvalid,
-            _
-        )
-    )
+            | RvError::AttributeTypeInvalid
+            | RvError::AttributeReadOnly
+            | RvError::TemplateInconsistent,
+            _,
+        ) => Some(Refusal::Template),
+        Error::Pkcs11(rv @ (RvError::CurveNotSupported | RvError::DomainParamsInvalid), _) => Some(Refusal::Curve(*rv)),
+        // Kryoptic 1.5.4 lists CKM_EC_KEY_PAIR_GEN for 256 to 521 bits and answers
+        // CKR_GENERAL_ERROR for secp256k1, which it has no tables for. From a session that is
+        // still logged in that is the curve; otherwise (SoftHSM 2.6.1 answers it when a logout
+        // races a call) the caller's recovery handles it.
+        Error::Pkcs11(RvError::GeneralError, _) => session
+            .get_session_info()
+            .is_ok_and(|i| matches!(i.session_state(), SessionState::RoUser | SessionState::RwUser))
+            .then_some(Refusal::Curve(RvError::GeneralError)),
+        _ => None,
+    }
 }
 
 /// `C_GenerateKeyPair` with our private-key template, trying each public template first with
 /// `CKA_MODIFIABLE=false` and then without, while the token refuses the template.
+///
+/// When the token refused the curve in every form it understood (`CurveUnsupported`), no
+/// template would help: the error says the token cannot make `curve` keys.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
 pub(crate) fn generate_protected_pair(
     session: &Session,
     mechanism: &Mechanism,
@@ -171,18 +192,30 @@ pub(crate) fn generate_protected_pair(
     label: &str,
     id: &[u8],
     token_object: bool,
+    curve: &'static str,
     ctx: &ErrorContext,
 ) -> Result<(ObjectHandle, ObjectHandle), Pkcs11Error> {
     let mut last = None;
+    let mut curve_refused = None;
     for unmodifiable in [true, false] {
         let private = private_key_template(label, id, token_object, unmodifiable);
         for public in public_variants {
             match session.generate_key_pair(mechanism, public, &private) {
                 Ok(pair) => return Ok(pair),
-                Err(e) if template_refused(&e) => last = Some(e),
-                Err(e) => return Err(Pkcs11Error::from_cryptoki("generate key pair", e, ctx)),
+                Err(e) => match refusal(&e, session) {
+                    Some(Refusal::Template) => last = Some(e),
+                    Some(Refusal::Curve(rv)) => {
+                        curve_refused = Some(rv);
+                        last = Some(e);
+                    }
+                    None => return Err(Pkcs11Error::from_cryptoki("generate key pair", e, ctx)),
+                },
             }
         }
+    }
+    if let Some(rv) = curve_refused {
+        log::debug!("{ctx}: C_GenerateKeyPair refused {curve} in every form ({})", super::ckr::ckr_name(rv));
+        return Err(Pkcs11Error::new(Problem::CurveUnsupported { curve, rv }, ctx));
     }
     Err(match last {
         Some(e) => Pkcs11Error::from_cryptoki("generate key pair", e, ctx),

@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
 use cryptoki::error::{Error as CryptokiError, RvError};
@@ -52,9 +52,15 @@ impl std::fmt::Debug for SharedContext {
 /// Every PKCS#11 call must be made while holding one. Do not take a second guard on the same
 /// thread while holding one (a waiting writer would deadlock the pair).
 pub struct ContextGuard<'a> {
-    state: RwLockReadGuard<'a, State>,
+    held: Held<'a>,
     // A clone (an Arc) so no unsafe borrow into the guarded state is needed.
     pkcs11: Pkcs11,
+}
+
+/// A shared guard (calls on other threads may run meanwhile) or an exclusive one (none may).
+enum Held<'a> {
+    Shared(RwLockReadGuard<'a, State>),
+    Exclusive(RwLockWriteGuard<'a, State>),
 }
 
 impl ContextGuard<'_> {
@@ -65,7 +71,15 @@ impl ContextGuard<'_> {
 
     /// The initialisation generation this guard belongs to.
     pub(crate) fn generation(&self) -> u64 {
-        self.state.generation
+        match &self.held {
+            Held::Shared(state) => state.generation,
+            Held::Exclusive(state) => state.generation,
+        }
+    }
+
+    /// Whether no other thread can be inside a call into the module while this guard lives.
+    pub(crate) fn is_exclusive(&self) -> bool {
+        matches!(self.held, Held::Exclusive(_))
     }
 }
 
@@ -103,7 +117,28 @@ impl SharedContext {
             let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
             if state.pid == std::process::id() {
                 if let Some(pkcs11) = state.pkcs11.clone() {
-                    return Ok(ContextGuard { state, pkcs11 });
+                    return Ok(ContextGuard { held: Held::Shared(state), pkcs11 });
+                }
+            }
+            let generation = state.generation;
+            drop(state);
+            self.reinitialize(generation)?;
+        }
+    }
+
+    /// Like [`read`](Self::read), but no other thread is inside a call into the module while
+    /// the guard lives: calls in flight finish first and new ones wait.
+    ///
+    /// For calls that change the application's login state. Kryoptic 1.5.4 takes its token
+    /// lock and then every session's lock in `C_Login` and `C_Logout`, and the other way round
+    /// in `C_SignInit` and `C_FindObjectsInit`, so a login racing a signature on another
+    /// session of the slot deadlocks the module.
+    pub(crate) fn exclusive(&self) -> Result<ContextGuard<'_>, Pkcs11Error> {
+        loop {
+            let state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            if state.pid == std::process::id() {
+                if let Some(pkcs11) = state.pkcs11.clone() {
+                    return Ok(ContextGuard { held: Held::Exclusive(state), pkcs11 });
                 }
             }
             let generation = state.generation;
@@ -117,7 +152,8 @@ impl SharedContext {
     ///
     /// For operations that must not race a call on another thread, such as a raw
     /// `C_CloseAllSessions` in fault-injection tests (SoftHSM 2.6.1 frees a session that
-    /// another thread may be using inside `C_Sign`).
+    /// another thread may be using inside `C_Sign`) or a raw `C_Logout` on Kryoptic (see
+    /// [`exclusive`](Self::exclusive)).
     pub fn quiesced<T>(&self, f: impl FnOnce(&Pkcs11) -> T) -> Result<T, Pkcs11Error> {
         let state = self.state.write().unwrap_or_else(PoisonError::into_inner);
         match state.pkcs11.as_ref() {

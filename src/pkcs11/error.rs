@@ -167,6 +167,11 @@ pub(crate) enum Problem {
     Uri(UriError),
     Config(String),
     MechanismMissing(Vec<MechanismType>),
+    /// `curve`: as messages name it; `rv`: what `C_GenerateKeyPair` answered last.
+    CurveUnsupported {
+        curve: &'static str,
+        rv: RvError,
+    },
     KeyNotFound(KeySelector),
     AmbiguousKey(KeySelector, usize),
     /// `key`: hex `CKA_ID` or `label "…"`.
@@ -253,6 +258,7 @@ impl Pkcs11Error {
             Problem::Uri(_) => K::Uri,
             Problem::Config(_) => K::Config,
             Problem::MechanismMissing(_) => K::MechanismMissing,
+            Problem::CurveUnsupported { .. } => K::CurveUnsupported,
             Problem::KeyNotFound(_) => K::KeyNotFound,
             Problem::AmbiguousKey(..) => K::AmbiguousKey,
             Problem::KeyUnusable { .. } => K::KeyUnusable,
@@ -280,7 +286,9 @@ impl Pkcs11Error {
     /// The PKCS#11 return value, if this error carries one.
     pub fn rv(&self) -> Option<RvError> {
         match (&self.problem, self.kind().guide().outcome) {
-            (Problem::Call { rv, .. } | Problem::TokenUnavailable(rv), _) => Some(*rv),
+            (Problem::Call { rv, .. } | Problem::TokenUnavailable(rv) | Problem::CurveUnsupported { rv, .. }, _) => {
+                Some(*rv)
+            }
             (Problem::TokenGone { last, .. }, _) => last.rv(),
             (_, Outcome::Code(rv)) => Some(rv),
             _ => None,
@@ -378,6 +386,10 @@ impl Pkcs11Error {
                 let names: Vec<String> = missing.iter().map(ToString::to_string).collect();
                 write!(f, "the token does not support {}; this backend needs them", names.join(" and "))
             }
+            Problem::CurveUnsupported { curve, .. } => write!(
+                f,
+                "the token cannot make {curve} keys: it offers the key-generation mechanism but refuses the curve"
+            ),
             Problem::KeyNotFound(selector) => write!(f, "no key with {selector}"),
             Problem::AmbiguousKey(selector, count) => {
                 write!(f, "{count} keys with {selector}; exactly one is required")
@@ -492,6 +504,7 @@ mod tests {
             e(Problem::PinLocked),
             e(Problem::PinRequired),
             e(Problem::MechanismMissing(vec![MechanismType::EDDSA])),
+            e(Problem::CurveUnsupported { curve: "secp256k1", rv: RvError::GeneralError }),
             e(Problem::KeyNotFound(KeySelector::Id(vec![0xab, 0xcd]))),
             e(Problem::AmbiguousKey(KeySelector::Label("k".into()), 2)),
             e(Problem::KeyUnusable { key: "abcd".into(), reason: "no CKA_ID".into() }),

@@ -56,7 +56,8 @@ pub(crate) enum AutoRecovery {
     Reinitialize,
     /// Waits (exponential backoff) and retries.
     Backoff,
-    /// Waits and logs in again; then logs out and in; then re-initialises.
+    /// Logs in again at once if the session lost its login; otherwise waits and logs in again,
+    /// then logs out and in, then re-initialises.
     Escalate,
     /// Treated as success.
     Success,
@@ -73,7 +74,10 @@ impl AutoRecovery {
             Self::Reconnect => "opens new sessions and logs in again",
             Self::Reinitialize => "re-initialises the module and finds the token again, with backoff",
             Self::Backoff => "waits with backoff and retries",
-            Self::Escalate => "logs in again, then logs out and in, then re-initialises if the token stopped answering",
+            Self::Escalate => {
+                "logs in again at once if the session lost its login; else logs in again, then logs out and in, \
+                 then re-initialises if the token stopped answering"
+            }
             Self::Success => "treats it as success",
         }
     }
@@ -226,7 +230,8 @@ pub(crate) const CKR_GUIDE: &[CkrGuide] = &[
         RvError::GeneralError,
         P,
         A::Escalate,
-        "the module failed irrecoverably (SoftHSM 2.6.1 also answers this when a logout races a call)",
+        "the module failed irrecoverably (SoftHSM 2.6.1 also answers this when a logout races a call, \
+         Kryoptic 1.5.4 when a private key is used after a logout, and for secp256k1 key generation)",
         "the store logged in again (and re-initialised if the token stopped answering); if it repeats, \
          check the mechanism and key, then the HSM's logs",
     ),
@@ -455,6 +460,10 @@ pub enum Pkcs11ErrorKind {
     PinRequired,
     /// The token lacks mechanisms this backend needs.
     MechanismMissing,
+    /// The token offers the key-generation mechanism but cannot make keys on the curve (e.g.
+    /// secp256k1 on Kryoptic 1.5.4, which lists `CKM_EC_KEY_PAIR_GEN` and then answers
+    /// `CKR_GENERAL_ERROR`). Only trying to generate shows it.
+    CurveUnsupported,
     /// No key matches.
     KeyNotFound,
     /// Several keys match; look-ups require exactly one.
@@ -535,7 +544,7 @@ const FIX_CONFIG: &str = "fix the PKCS#11 URI or configuration; no PKCS#11 call 
 impl Pkcs11ErrorKind {
     /// Every kind, in the order of the README's table.
     #[cfg(test)]
-    pub(crate) const ALL: [Self; 23] = [
+    pub(crate) const ALL: [Self; 24] = [
         Self::Call,
         Self::TokenGone,
         Self::TokenUnavailable,
@@ -545,6 +554,7 @@ impl Pkcs11ErrorKind {
         Self::PinLocked,
         Self::PinRequired,
         Self::MechanismMissing,
+        Self::CurveUnsupported,
         Self::KeyNotFound,
         Self::AmbiguousKey,
         Self::KeyUnusable,
@@ -619,10 +629,20 @@ impl Pkcs11ErrorKind {
                 action: "add pin-source=file:/path or pin-source=env:VARNAME to the URI",
             },
             Self::MechanismMissing => &KindGuide {
-                calls: Functions(&[F::GetMechanismList]),
-                outcome: Answered("CKR_OK, mechanism not listed"),
+                calls: Functions(&[F::GetMechanismInfo]),
+                outcome: Code(RvError::MechanismInvalid),
                 retry: P,
                 action: "use a token that offers the mechanisms named",
+            },
+            Self::CurveUnsupported => &KindGuide {
+                calls: Functions(&[F::GenerateKeyPair]),
+                outcome: Outcome::Named(
+                    "the code returned: CKR_CURVE_NOT_SUPPORTED, CKR_DOMAIN_PARAMS_INVALID, or CKR_GENERAL_ERROR \
+                     from a logged-in session (Kryoptic 1.5.4 for secp256k1)",
+                ),
+                retry: P,
+                action: "use a token that makes keys on this curve (for secp256k1: SoftHSM2, or an HSM that \
+                         supports it), or keep that key outside the token",
             },
             Self::KeyNotFound => &KindGuide {
                 calls: Functions(&[F::FindObjects]),

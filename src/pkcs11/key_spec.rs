@@ -176,7 +176,7 @@ impl<K> KeySpec<K> {
                 ]
             })
             .collect();
-        generate_protected_pair(session, &(self.keygen)(), &public_variants, label, id, token_object, ctx)
+        generate_protected_pair(session, &(self.keygen)(), &public_variants, label, id, token_object, self.curve, ctx)
     }
 
     /// Reads the public key of public-key object `public` (of pair `id`): `CKA_EC_POINT` in

@@ -1,5 +1,5 @@
-//! PKCS#11: the only code in the crate that talks to a token (an HSM in production, SoftHSM2
-//! in tests).
+//! PKCS#11: the only code in the crate that talks to a token (an HSM in production; SoftHSM2
+//! and Kryoptic, two independent modules, in tests).
 //!
 //! It knows nothing about Lit, and nothing about which key a backend keeps: the ed25519
 //! session-key store ([`keystore::Pkcs11KeyStore`](crate::keystore::Pkcs11KeyStore)) and the

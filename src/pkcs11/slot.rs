@@ -10,6 +10,7 @@ use std::fmt;
 use std::path::Path;
 
 use cryptoki::context::Pkcs11;
+use cryptoki::error::{Error as CryptokiError, RvError};
 use cryptoki::mechanism::MechanismType;
 use cryptoki::slot::{Slot, TokenInfo};
 
@@ -125,14 +126,24 @@ pub(crate) fn find_token(
 
 /// Checks that the token offers every mechanism in `required`; the error names each one that
 /// is missing.
+///
+/// Asks `C_GetMechanismInfo` for each one (`CKR_MECHANISM_INVALID`: missing) rather than
+/// reading `C_GetMechanismList`: cryptoki logs an error for every listed mechanism it has no
+/// name for, and Kryoptic lists dozens (ML-KEM, SP 800-108, vendor ones).
 pub(crate) fn require_mechanisms(
     pkcs11: &Pkcs11,
     slot: Slot,
     required: &[MechanismType],
     ctx: &ErrorContext,
 ) -> Result<(), Pkcs11Error> {
-    let list = pkcs11.get_mechanism_list(slot).map_err(|e| Pkcs11Error::from_cryptoki("list mechanisms", e, ctx))?;
-    let missing: Vec<MechanismType> = required.iter().filter(|m| !list.contains(m)).copied().collect();
+    let mut missing = Vec::new();
+    for mechanism in required {
+        match pkcs11.get_mechanism_info(slot, *mechanism) {
+            Ok(_) => {}
+            Err(CryptokiError::Pkcs11(RvError::MechanismInvalid, _)) => missing.push(*mechanism),
+            Err(e) => return Err(Pkcs11Error::from_cryptoki("mechanism info", e, ctx)),
+        }
+    }
     if missing.is_empty() {
         Ok(())
     } else {

@@ -5,8 +5,10 @@
 //! failure into a recovery step, then retries: forget cached handles and look keys up again,
 //! log in again, open a new anchor session and pool, re-initialise the module (finalize +
 //! initialize under the context's write lock) with exponential backoff, or wait and retry;
-//! `CKR_GENERAL_ERROR` escalates from logging in again to logging out and in, then to
-//! re-initialising if the token stopped answering.
+//! `CKR_GENERAL_ERROR` from a session that lost its login is the lost login, otherwise it
+//! escalates from logging in again to logging out and in, then to re-initialising if the token
+//! stopped answering. Every login (connecting, logging in again) is made under the context's
+//! write lock, with no other call in flight: Kryoptic 1.5.4 deadlocks otherwise.
 //!
 //! Which step a return code gets is the `auto` column of `CKR_GUIDE` in
 //! [`error_guide`](super::error_guide), rendered in the README's section "PKCS#11 errors: what
@@ -14,7 +16,8 @@
 //! not list, and arguments, templates, mechanisms, PINs and missing keys, are returned at once.
 //!
 //! A logout on any session logs out every session of the application, and SoftHSM then
-//! reports `CKR_OBJECT_HANDLE_INVALID` (not `USER_NOT_LOGGED_IN`) for private keys, so a look-up
+//! reports `CKR_OBJECT_HANDLE_INVALID` (Kryoptic `CKR_GENERAL_ERROR`, neither
+//! `USER_NOT_LOGGED_IN`) for private keys, so a look-up
 //! that finds nothing first checks whether the session is still logged in, then whether the
 //! token still answers `C_GetTokenInfo` (SoftHSM keeps a token whose directory went away
 //! listed and logged in, with no objects, until the module is re-initialised).
@@ -264,7 +267,8 @@ impl Pkcs11Token {
             counters: Counters::default(),
         };
         {
-            let guard = token.ctx.read().map_err(|e| e.in_context(&open_ctx))?;
+            // Exclusive: connecting logs in (see `attempt`).
+            let guard = token.ctx.exclusive().map_err(|e| e.in_context(&open_ctx))?;
             token.connection(&guard).map_err(|e| e.in_context(&open_ctx))?;
         }
         log::debug!("token {} open: {}", token.selector, token.error_context());
@@ -321,8 +325,15 @@ impl Pkcs11Token {
         }
     }
 
+    /// Whether [`connection`](Self::connection) would have to connect (and log in) under
+    /// this guard.
+    fn must_connect(&self, guard: &ContextGuard<'_>) -> bool {
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.as_ref().map_or(true, |c| c.generation != guard.generation())
+    }
+
     /// The connection for the guard's generation, connecting (find token, probe, anchor,
-    /// login) if there is none.
+    /// login) if there is none. Connecting needs an exclusive guard (see `attempt`).
     fn connection(&self, guard: &ContextGuard<'_>) -> Result<Arc<Connection>, Pkcs11Error> {
         let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(c) = slot.as_ref() {
@@ -330,6 +341,7 @@ impl Pkcs11Token {
                 return Ok(Arc::clone(c));
             }
         }
+        debug_assert!(guard.is_exclusive(), "connecting logs in, which needs an exclusive guard");
         // A connection from an older generation is dropped without closing its sessions.
         *slot = None;
         let pkcs11 = guard.pkcs11();
@@ -519,6 +531,19 @@ impl Pkcs11Token {
             Ok(g) => g,
             Err(e) => return (Err(e), None),
         };
+        // Why exclusive for logins: Kryoptic 1.5.4 deadlocks when C_Login or C_Logout runs while
+        // another thread is inside C_SignInit or C_FindObjectsInit on the same slot (see
+        // `SharedContext::exclusive`). Logins are rare (opening, recovery), so the pause is short.
+        let logs_in = matches!(pending, Some(Step::Relogin | Step::HardRelogin | Step::Reconnect));
+        let guard = if logs_in || self.must_connect(&guard) {
+            drop(guard);
+            match self.ctx.exclusive() {
+                Ok(g) => g,
+                Err(e) => return (Err(e), None),
+            }
+        } else {
+            guard
+        };
         let generation = Some(guard.generation());
         let result = self.attempt_guarded(&guard, operation, on_anchor, pending, f);
         (result, generation)
@@ -562,16 +587,36 @@ impl Pkcs11Token {
             _ => {}
         }
         if on_anchor {
-            return conn.with_anchor(operation, &ctx, |s| f(s, &ctx));
+            return conn.with_anchor(operation, &ctx, |s| self.lost_login_or(s, f(s, &ctx), &ctx));
         }
         let session = conn.checkout(guard.pkcs11(), &ctx)?;
-        let result = f(&session, &ctx);
+        let result = self.lost_login_or(&session, f(&session, &ctx), &ctx);
         match result.as_ref().err().and_then(step_for) {
             // The session itself is suspect: do not give it back.
             Some(Step::Reconnect) | Some(Step::Reinitialize) => conn.discard(session),
             _ => conn.checkin(session),
         }
         result
+    }
+
+    /// `result`, unless it is a `CKR_GENERAL_ERROR` from a session that lost its login: then
+    /// the lost login, which [`run`](Self::run) recovers from by logging in again at once.
+    /// Why: Kryoptic 1.5.4 answers `CKR_GENERAL_ERROR` (not `CKR_USER_NOT_LOGGED_IN`) to
+    /// `C_SignInit` with a private token key after a `C_Logout`, and SoftHSM 2.6.1 answers it
+    /// when a logout races the call; escalating would wait first.
+    fn lost_login_or<T>(
+        &self,
+        session: &Session,
+        result: Result<T, Pkcs11Error>,
+        ctx: &ErrorContext,
+    ) -> Result<T, Pkcs11Error> {
+        match result {
+            Err(e) if matches!(e.problem(), Problem::Call { rv: RvError::GeneralError, .. }) => {
+                self.check_logged_in(session, ctx)?;
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     /// Finds every object matching `template`.

@@ -31,7 +31,9 @@ pub struct WalletSignStats {
     pub high_s: u64,
 }
 
-/// A [`WalletSigner`] whose secp256k1 key lives on a PKCS#11 token (an HSM; SoftHSM2 in tests).
+/// A [`WalletSigner`] whose secp256k1 key lives on a PKCS#11 token (an HSM; SoftHSM2 in tests:
+/// Kryoptic cannot make secp256k1 keys, and generating says so with
+/// [`CurveUnsupported`](Pkcs11ErrorKind::CurveUnsupported)).
 ///
 /// The public key and address are read once when the wallet is opened; every signature is a
 /// `CKM_ECDSA` over the 32-byte digest, normalised to low-s and given the recovery id that
@@ -127,6 +129,9 @@ impl Pkcs11Wallet {
     /// `CKA_ALWAYS_SENSITIVE`, `CKA_NEVER_EXTRACTABLE`, `CKA_SENSITIVE` and
     /// `CKA_EXTRACTABLE=false` must read back, or the pair is deleted and a
     /// [`KeyPolicy`](Pkcs11ErrorKind::KeyPolicy) error returned.
+    ///
+    /// A token that lists EC key generation but has no secp256k1 (Kryoptic 1.5.4) gives a
+    /// [`CurveUnsupported`](Pkcs11ErrorKind::CurveUnsupported) error: only trying shows it.
     pub fn generate(uri: &Pkcs11Uri, label: &str) -> Result<(Self, KeyId), Pkcs11Error> {
         Self::generate_with(TokenConfig::from_uri(uri)?, label)
     }

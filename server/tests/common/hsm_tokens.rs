@@ -1,5 +1,5 @@
-//! The one place the service's tests and benches name the library's throwaway SoftHSM2 token
-//! maker (`hsm-tests/common`): if that file moves, this path is the only line to change.
+//! The one place the service's tests and benches name the library's throwaway-token makers and
+//! fault helpers (`hsm-tests/common/tokens`): if they move, this path is the only line to change.
 
-#[path = "../../../hsm-tests/common/softhsm.rs"]
-pub mod softhsm;
+#[path = "../../../hsm-tests/common/tokens/mod.rs"]
+pub mod tokens;

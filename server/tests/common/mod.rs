@@ -19,10 +19,10 @@ mod env_checks;
 #[allow(unused_imports)] // each test crate uses a different subset
 pub use env_checks::{js_ready, program_ready, write_private};
 
-// The library's throwaway SoftHSM2 token maker, included by path in hsm_tokens.rs only.
+// The library's throwaway-token makers and fault helpers, included by path in hsm_tokens.rs only.
 mod hsm_tokens;
-#[allow(unused_imports)] // the SoftHSM2 tests use it
-pub use hsm_tokens::softhsm;
+#[allow(unused_imports)] // the PKCS#11 tests use it
+pub use hsm_tokens::tokens;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_lit-session-server");
 
