@@ -18,7 +18,7 @@ use lit_session_signer::manager::{
     StoreFailures,
 };
 use lit_session_signer::payment_delegation::{PaymentDelegation, PaymentDelegationError};
-use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri, UriError};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
 use lit_session_signer::siwe::SiweOptions;
 use lit_session_signer::verify::{parse_session_sigs, select_session_sig, Verifier, VerifyPolicy};
 use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletSigner};
@@ -180,13 +180,8 @@ fn read_key32(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>, String> {
 }
 
 fn parse_uri(uri: &str) -> Result<Pkcs11Uri, String> {
-    // The URI parser's own messages may quote a mistyped value; keep them out of logs.
-    let parsed = Pkcs11Uri::parse(uri).map_err(|e| match e {
-        UriError::MissingValue(_) | UriError::PinSource(_) => {
-            "invalid PKCS#11 URI [value withheld]: use pin-source=file:/path or pin-source=env:VARNAME".to_string()
-        }
-        other => format!("invalid PKCS#11 URI: {other}"),
-    })?;
+    // The URI parser's errors never repeat a value that may be a PIN typed in the wrong place.
+    let parsed = Pkcs11Uri::parse(uri).map_err(|e| format!("invalid PKCS#11 URI: {e}"))?;
     if let Some(PinSource::File(path)) = &parsed.pin_source {
         secrets::check_permissions(path).map_err(|e| format!("pin-source: {e}"))?;
     }

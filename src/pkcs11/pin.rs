@@ -45,8 +45,9 @@ pub enum PinError {
     #[error("the PIN from {0} is empty")]
     Empty(String),
     /// A `pin-source` value that is neither a path, `file:` nor `env:`.
-    #[error("unsupported pin-source {0:?}: use file:/path, /path or env:VARNAME")]
-    UnsupportedSource(String),
+    /// The text is not kept: it may be the PIN itself given in the wrong place.
+    #[error("unsupported pin-source [value withheld]: use pin-source=file:/path or pin-source=env:VARNAME")]
+    UnsupportedSource,
 }
 
 /// Where to read the user PIN from.
@@ -85,7 +86,7 @@ impl PinSource {
     pub fn parse(s: &str) -> Result<Self, PinError> {
         if let Some(var) = s.strip_prefix("env:") {
             if var.is_empty() || var.contains('=') || var.contains('\0') {
-                return Err(PinError::UnsupportedSource(s.to_string()));
+                return Err(PinError::UnsupportedSource);
             }
             return Ok(Self::Env(var.to_string()));
         }
@@ -93,7 +94,7 @@ impl PinSource {
             // file:///path (empty host) or file://localhost/path.
             let rest = rest.strip_prefix("localhost").unwrap_or(rest);
             if !rest.starts_with('/') {
-                return Err(PinError::UnsupportedSource(s.to_string()));
+                return Err(PinError::UnsupportedSource);
             }
             rest
         } else if let Some(rest) = s.strip_prefix("file:") {
@@ -106,7 +107,7 @@ impl PinSource {
         let looks_like_scheme =
             path.split_once(':').is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
         if path.is_empty() || path.starts_with('|') || path.contains('\0') || looks_like_scheme {
-            return Err(PinError::UnsupportedSource(s.to_string()));
+            return Err(PinError::UnsupportedSource);
         }
         Ok(Self::File(PathBuf::from(path)))
     }

@@ -23,12 +23,13 @@ use super::pin::{PinError, PinSource};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UriError {
-    /// The string does not start with `pkcs11:`.
-    #[error("not a PKCS#11 URI (must start with \"pkcs11:\"): {0:?}")]
-    Scheme(String),
-    /// An attribute without `=`.
-    #[error("PKCS#11 URI attribute {0:?} has no '=value'")]
-    MissingValue(String),
+    /// The string does not start with `pkcs11:`. The text is not kept: it may be a key or PIN
+    /// given in the wrong place.
+    #[error("not a PKCS#11 URI (must start with \"pkcs11:\") [value withheld]")]
+    Scheme,
+    /// An attribute without `=`. Its text is not kept: a PIN typed into the URI would be one.
+    #[error("a PKCS#11 URI attribute has no '=value' [value withheld]")]
+    MissingValue,
     /// A bad `%XX` escape or a value that must be text but is not UTF-8.
     #[error("PKCS#11 URI attribute {attribute}: {reason}")]
     BadValue {
@@ -190,7 +191,7 @@ impl FromStr for Pkcs11Uri {
         // The scheme is case-insensitive (RFC 3986).
         let rest = match s.get(..7) {
             Some(scheme) if scheme.eq_ignore_ascii_case("pkcs11:") => s.get(7..).unwrap_or(""),
-            _ => return Err(UriError::Scheme(s.to_string())),
+            _ => return Err(UriError::Scheme),
         };
         let (path, query) = match rest.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -242,10 +243,7 @@ impl FromStr for Pkcs11Uri {
 /// Splits `a=b<sep>c=d`, skipping empty segments. Names are matched case-sensitively, as in
 /// RFC 7512.
 fn attributes(s: &str, sep: char) -> Result<Vec<(&str, &str)>, UriError> {
-    s.split(sep)
-        .filter(|seg| !seg.is_empty())
-        .map(|seg| seg.split_once('=').ok_or_else(|| UriError::MissingValue(seg.to_string())))
-        .collect()
+    s.split(sep).filter(|seg| !seg.is_empty()).map(|seg| seg.split_once('=').ok_or(UriError::MissingValue)).collect()
 }
 
 /// Percent-decodes into bytes.
@@ -420,13 +418,13 @@ mod tests {
             Err(UriError::UnknownAttribute { place: "query", .. })
         ));
         assert!(matches!(Pkcs11Uri::parse("pkcs11:token=a;token=b"), Err(UriError::Duplicate(_))));
-        assert!(matches!(Pkcs11Uri::parse("pkcs11:token"), Err(UriError::MissingValue(_))));
+        assert!(matches!(Pkcs11Uri::parse("pkcs11:token"), Err(UriError::MissingValue)));
         assert!(matches!(Pkcs11Uri::parse("pkcs11:id=%G1"), Err(UriError::BadValue { .. })));
         assert!(matches!(Pkcs11Uri::parse("pkcs11:id=%1"), Err(UriError::BadValue { .. })));
         assert!(matches!(Pkcs11Uri::parse("pkcs11:token=%FF"), Err(UriError::BadValue { .. })));
         assert!(matches!(Pkcs11Uri::parse("pkcs11:type=key"), Err(UriError::ObjectType(_))));
-        assert!(matches!(Pkcs11Uri::parse("http://x"), Err(UriError::Scheme(_))));
-        assert!(matches!(Pkcs11Uri::parse("pkcs1"), Err(UriError::Scheme(_))));
+        assert!(matches!(Pkcs11Uri::parse("http://x"), Err(UriError::Scheme)));
+        assert!(matches!(Pkcs11Uri::parse("pkcs1"), Err(UriError::Scheme)));
         assert!(matches!(Pkcs11Uri::parse("pkcs11:token=t?pin-source=|/bin/cat"), Err(UriError::PinSource(_))));
         // Multi-byte UTF-8 straddling the scheme boundary must not panic.
         assert!(Pkcs11Uri::parse("pkcs1é:token=t").is_err());

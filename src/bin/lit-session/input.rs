@@ -8,7 +8,7 @@ use std::error::Error;
 use lit_session_signer::internal::cli;
 use lit_session_signer::manager::ManagerError;
 #[cfg(feature = "pkcs11")]
-use lit_session_signer::pkcs11::{PinError, PinSource, Pkcs11Uri, UriError};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
 use lit_session_signer::pkp::PkpSessionError;
 use lit_session_signer::pricing::PricingError;
 use lit_session_signer::protocol::{NodeListError, NodeUrl, Price, SessionFormat};
@@ -125,16 +125,8 @@ pub fn nonce(value: &str) -> Result<&str, CliError> {
 #[cfg(feature = "pkcs11")]
 pub fn pkcs11_uri(flag: &str, value: &str) -> Result<Pkcs11Uri, CliError> {
     cli::check_uri_arg(value).map_err(|e| CliError(format!("{flag} {e}")))?;
-    let uri = Pkcs11Uri::parse(value).map_err(|e| match e {
-        // These two quote what was typed, which may be a PIN put in the wrong place.
-        UriError::MissingValue(_) => {
-            CliError(format!("{flag}: a PKCS#11 URI attribute has no '=value' [value withheld]"))
-        }
-        UriError::PinSource(PinError::UnsupportedSource(_)) => CliError(format!(
-            "{flag}: unsupported pin-source [value withheld]: use pin-source=file:/path or pin-source=env:VARNAME"
-        )),
-        other => CliError(format!("{flag}: {other}")),
-    })?;
+    // The URI errors never repeat what was typed (it may be a PIN put in the wrong place).
+    let uri = Pkcs11Uri::parse(value).map_err(|e| CliError(format!("{flag}: {e}")))?;
     if let Some(PinSource::File(path)) = &uri.pin_source {
         secret_file::check_secret_path(path).map_err(|e| CliError(format!("{flag} pin-source {e}")))?;
     }
