@@ -528,6 +528,10 @@ fn parse_session_sigs_with(
     if body.capability_auth_sigs.len() > MAX_CAPABILITIES {
         return Err(bad(Kind::InvalidRequest, format!("capabilityAuthSigs has more than {MAX_CAPABILITIES} entries")));
     }
+    for (i, capability) in body.capability_auth_sigs.iter().enumerate() {
+        signing::check_delegation_capability(capability)
+            .map_err(|e| bad(Kind::InvalidRequest, format!("capabilityAuthSigs[{i}]: {e}")))?;
+    }
     for (what, v) in [("domain", &body.domain), ("statement", &body.statement)] {
         if let Some(v) = v {
             if v.len() > MAX_TEXT || v.contains('\n') || v.contains('\r') {

@@ -14,8 +14,8 @@ use time::Duration;
 use lit_session_signer::capacity_delegation::CapacityDelegation;
 use lit_session_signer::keystore::{KeyOptions, KeyStoreError, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
-    AuthSigUse, AuthSource, ManagerConfig, ManagerError, SessionKeyPolicy, SessionManager, SessionSigsOptions,
-    StoreFailures,
+    AuthSigUse, AuthSource, ManagerConfig, ManagerError, ReuseGrants, SessionKeyPolicy, SessionManager,
+    SessionSigsOptions, StoreFailures,
 };
 use lit_session_signer::payment_delegation::{PaymentDelegation, PaymentDelegationError};
 use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
@@ -247,6 +247,9 @@ impl Signer {
             // Sessions are capped short by the policy; the AuthSig lives on its own clock.
             auth_sig_lifetime: Some(spec.auth_sig_lifetime),
             store_failures: StoreFailures::Fail,
+            // Clients of one profile have different grants: an AuthSig that grants more than a
+            // call asked for would lend its session the extra abilities.
+            reuse_grants: ReuseGrants::Exact,
             ..ManagerConfig::default()
         };
         let manager = SessionManager::new(keys.clone(), policy, auth, store).with_config(config);
@@ -665,4 +668,22 @@ pub fn pkcs11_generate_wallet(uri: &str, label: &str) -> Result<String, String> 
     let parsed = parse_uri(uri)?;
     let (wallet, _) = Pkcs11Wallet::generate(&parsed, label).map_err(|e| e.to_string())?;
     Ok(wallet.address().to_checksum())
+}
+
+/// Refuses a client capability AuthSig that is not a delegation (SIWE URI
+/// `lit:capability:delegation`). Any other AuthSig in a session's capabilities could lend it
+/// grants the policy did not give: an earlier session AuthSig of this very session key
+/// (`lit:session:<key>`), kept by a client from another response, would be accepted by the node.
+pub fn check_delegation_capability(capability: &Value) -> Result<(), String> {
+    let text = capability
+        .get("signedMessage")
+        .and_then(Value::as_str)
+        .ok_or_else(|| "not an AuthSig (no signedMessage string)".to_string())?;
+    let siwe = lit_session_signer::siwe::parse(text).map_err(|e| format!("its SIWE does not parse: {e}"))?;
+    let uri = siwe.uri.to_string();
+    if uri == "lit:capability:delegation" {
+        Ok(())
+    } else {
+        Err(format!("only delegations (SIWE URI lit:capability:delegation) are accepted, not URI {uri}"))
+    }
 }

@@ -183,6 +183,23 @@ fn malformed_and_mistyped_bodies_get_problem_bodies() {
         assert_eq!((s, problem_type(&v).as_str()), (status, kind), "{name}: {v}");
     }
 
+    // A capability that is not a delegation, e.g. a session AuthSig kept from an earlier
+    // response, would lend its grants to the new session: refused for what it is.
+    let wallet = lit_session_signer::MemoryWallet::from_bytes(&[0x33; 32]).unwrap();
+    let siwe = lit_session_signer::siwe::SiweMessage::new(
+        lit_session_signer::WalletSigner::address(&wallet),
+        "0x3a9c4f1e8b7d6a5c",
+        lit_session_signer::Timestamp::now(),
+    )
+    .with_uri("lit:session:abcd");
+    let session_auth_sig = lit_session_signer::AuthSig::sign(&wallet, &siwe).unwrap();
+    let mut b = good.clone();
+    b["capabilityAuthSigs"] = json!([session_auth_sig]);
+    let (s, v) = raw_post(&c, &url, &token, "application/json", serde_json::to_vec(&b).unwrap());
+    assert_eq!((s, problem_type(&v).as_str()), (400, "invalid-request"), "{v}");
+    let detail = v["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("only delegations") && detail.contains("lit:session:abcd"), "{v}");
+
     // Wrong media type, and a method the endpoint does not take.
     let (s, v) = raw_post(&c, &url, &token, "text/plain", serde_json::to_vec(&good).unwrap());
     assert_eq!((s, problem_type(&v).as_str()), (415, "unsupported-media-type"));
