@@ -69,7 +69,7 @@ async fn in_process(spec: &SignerSpec, n: usize, requests: usize, concurrency: u
     let options = SqliteOptions { durability: Durability::Normal, ..SqliteOptions::default() };
     let store: Arc<dyn ServiceStore> = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite"), &options).unwrap());
     let cache = lit_session_server::store::auth_sig_cache(store, tokio::runtime::Handle::current());
-    let signer = Arc::new(Signer::open(spec, cache).unwrap());
+    let signer = Arc::new(Signer::open(spec, cache, std::time::Duration::from_secs(60)).unwrap());
     let input = MintInput {
         nodes: nodes(n).iter().map(|u| signing::parse_node_url(u).unwrap()).collect(),
         requests: vec![signing::parse_request("lit-pkp", "*", "pkp-signing", None).unwrap()],

@@ -684,6 +684,34 @@ fn window_start(now: Timestamp, per: i64) -> i64 {
     secs - secs.rem_euclid(per)
 }
 
+/// The rate-limit counter could not be read: the request fails (503) with an audit row.
+struct QuotaReadFailed {
+    decision: Decision,
+    error: String,
+}
+
+impl QuotaReadFailed {
+    /// Writes the failed row (fail-closed) and returns the problem to answer.
+    async fn fail(self, app: &App, ctx: &Ctx, caller: &Caller, p: &Parsed) -> Problem {
+        tracing::warn!(request_id = %ctx.request_id, error = %self.error, "rate-limit counter unreadable");
+        let kind = Kind::StoreUnavailable;
+        let e = entry(
+            ctx,
+            caller,
+            "failed",
+            Some(self.decision.rule.clone()),
+            vec![self.error],
+            Some(p.signer.clone()),
+            Some(p),
+            kind.status().as_u16(),
+        );
+        if let Err(p) = audit(app, ctx, e, None).await {
+            return p;
+        }
+        Problem::new(kind, public_detail(kind)).with_request_id(&ctx.request_id)
+    }
+}
+
 /// Policy for a session-sigs request, including the rate-limit precheck.
 async fn decide(
     app: &App,
@@ -691,7 +719,7 @@ async fn decide(
     endpoint: Endpoint,
     p: &Parsed,
     now: Timestamp,
-) -> Result<(Decision, Option<QuotaCharge>), Problem> {
+) -> Result<(Decision, Option<QuotaCharge>), QuotaReadFailed> {
     let policy = app.policy();
     if let Err(d) = policy.check_access(&caller.client, caller.method, endpoint) {
         return Ok((d, None));
@@ -718,11 +746,10 @@ async fn decide(
         window_start: window_start(now, rate.per_secs),
         limit: rate.count,
     };
-    let used = app
-        .store
-        .quota_used(&charge.client, &charge.rule, charge.window_start)
-        .await
-        .map_err(|e| Problem::new(Kind::StoreUnavailable, format!("rate limit: {e}")))?;
+    let used = match app.store.quota_used(&charge.client, &charge.rule, charge.window_start).await {
+        Ok(used) => used,
+        Err(e) => return Err(QuotaReadFailed { decision: d, error: format!("rate limit: {e}") }),
+    };
     if used >= rate.count {
         let reason = format!("rate limit of {} requests per {}s reached", rate.count, rate.per_secs);
         return Ok((Decision::denied("rate-limit", reason), None));
@@ -751,7 +778,24 @@ fn sign_problem(app: &App, ctx: &Ctx, signer: &str, e: &SignError) -> Problem {
         SignError::Internal(_) => Kind::Internal,
     };
     tracing::warn!(request_id = %ctx.request_id, signer, error = %e, "signing failed");
-    Problem::new(kind, e.to_string()).with_request_id(&ctx.request_id)
+    // The full text (module path, token, slot, key id, database) is for the log and the audit
+    // row; the client learns the kind of failure only. A refused request is about its own input.
+    let detail = match e {
+        SignError::Request(m) => m.clone(),
+        _ => public_detail(kind).to_string(),
+    };
+    Problem::new(kind, detail).with_request_id(&ctx.request_id)
+}
+
+/// What a client is told about a failure on the service's side; the request id finds the rest
+/// in the log and the audit row.
+fn public_detail(kind: Kind) -> &'static str {
+    match kind {
+        Kind::HsmUnavailable => "the session key or wallet cannot sign now; retry later",
+        Kind::SignerUnavailable => "the wallet signer refused or failed; retry later",
+        Kind::StoreUnavailable => "the store cannot be read or written now; retry later",
+        _ => "the service failed; report the request id",
+    }
 }
 
 /// The session-sigs request parser on its own (for fuzzing): JSON text → the parsed request or
@@ -837,9 +881,10 @@ async fn session_sigs_inner(
     let now = Timestamp::now();
     let body: SessionSigsBody = read_json(app, ctx, headers, body).await?;
     let parsed = parse_session_sigs(app, ctx, body, now)?;
-    let (decision, charge) = decide(app, caller, Endpoint::SessionSigs, &parsed, now)
-        .await
-        .map_err(|p| p.with_request_id(&ctx.request_id))?;
+    let (decision, charge) = match decide(app, caller, Endpoint::SessionSigs, &parsed, now).await {
+        Ok(d) => d,
+        Err(failed) => return Err(failed.fail(app, ctx, caller, &parsed).await),
+    };
     decision_metrics(app, &caller.client, &decision);
     if decision.result == Verdict::Denied {
         let status = if decision.rule == "rate-limit" { 429 } else { 403 };
@@ -888,23 +933,20 @@ async fn session_sigs_inner(
         }
         Err(e) => {
             let problem = sign_problem(app, ctx, &parsed.signer, &e);
-            // A request the library refuses is bad input, not a decision; everything else failed.
-            if !matches!(e, SignError::Request(_)) {
-                let mut row = entry(
-                    ctx,
-                    caller,
-                    "failed",
-                    Some(decision.rule.clone()),
-                    vec![e.to_string()],
-                    Some(parsed.signer.clone()),
-                    Some(&parsed),
-                    problem.kind.status().as_u16(),
-                );
-                row.expiration = Some(decided.to_string());
-                // Nothing is handed out either way; a row that cannot be written (the store is
-                // what failed) does not hide why the request failed.
-                let _ = audit(app, ctx, row, None).await;
-            }
+            // Every outcome has its row, with the full reason (the client's detail is generic).
+            let mut row = entry(
+                ctx,
+                caller,
+                "failed",
+                Some(decision.rule.clone()),
+                vec![e.to_string()],
+                Some(parsed.signer.clone()),
+                Some(&parsed),
+                problem.kind.status().as_u16(),
+            );
+            row.expiration = Some(decided.to_string());
+            // Fail-closed as everywhere: a row that cannot be written is the answer.
+            audit(app, ctx, row, None).await?;
             return Err(problem);
         }
     };
@@ -980,9 +1022,10 @@ async fn policy_evaluate(
         }
         let body: SessionSigsBody = read_json(&app, &ctx, &headers, body).await?;
         let parsed = parse_session_sigs(&app, &ctx, body, now)?;
-        let (d, _) = decide(&app, &caller, Endpoint::SessionSigs, &parsed, now)
-            .await
-            .map_err(|p| p.with_request_id(&ctx.request_id))?;
+        let (d, _) = match decide(&app, &caller, Endpoint::SessionSigs, &parsed, now).await {
+            Ok(d) => d,
+            Err(failed) => return Err(failed.fail(&app, &ctx, &caller, &parsed).await),
+        };
         let mut e = entry(
             &ctx,
             &caller,
@@ -1096,7 +1139,25 @@ async fn keys(
             if visible.as_ref().is_some_and(|v| !v.contains(name)) {
                 continue;
             }
-            let session_key = s.session_public_key().await.map_err(|e| sign_problem(&app, &ctx, name, &e))?;
+            let session_key = match s.session_public_key().await {
+                Ok(k) => k,
+                Err(e) => {
+                    let p = sign_problem(&app, &ctx, name, &e);
+                    let reasons = vec![format!("signer {name}: {e}")];
+                    let row = entry(
+                        &ctx,
+                        &caller,
+                        "failed",
+                        Some("endpoints".into()),
+                        reasons,
+                        None,
+                        None,
+                        p.kind.status().as_u16(),
+                    );
+                    audit(&app, &ctx, row, None).await?;
+                    return Err(p);
+                }
+            };
             out.push(serde_json::json!({
                 "name": name,
                 "sessionKey": session_key,
@@ -1214,12 +1275,10 @@ async fn capacity_delegation(
             Ok(a) => a,
             Err(e) => {
                 let p = sign_problem(&app, &ctx, &signer_name, &e);
-                if !matches!(e, SignError::Request(_)) {
-                    row.decision = "failed".into();
-                    row.status = p.kind.status().as_u16();
-                    row.reasons.push(e.to_string());
-                    audit(&app, &ctx, row, None).await?;
-                }
+                row.decision = "failed".into();
+                row.status = p.kind.status().as_u16();
+                row.reasons.push(e.to_string());
+                audit(&app, &ctx, row, None).await?;
                 return Err(p);
             }
         };
@@ -1373,12 +1432,10 @@ async fn payment_delegation(
             }
             Err(e) => {
                 let p = sign_problem(&app, &ctx, &signer_name, &e);
-                if !matches!(e, SignError::Request(_)) {
-                    row.decision = "failed".into();
-                    row.status = p.kind.status().as_u16();
-                    row.reasons.push(e.to_string());
-                    let _ = audit(&app, &ctx, row, None).await;
-                }
+                row.decision = "failed".into();
+                row.status = p.kind.status().as_u16();
+                row.reasons.push(e.to_string());
+                audit(&app, &ctx, row, None).await?;
                 return Err(p);
             }
         };

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -61,6 +61,73 @@ pub struct Check {
     pub detail: Option<String>,
 }
 
+/// One probe at a time: a probe cut off by its time limit keeps running in its own task (its
+/// PKCS#11 call cannot be cancelled), and until it returns no other is started, so a hung token
+/// holds one blocking thread, not one more per health interval. Meanwhile the last result is
+/// reported (a probe that timed out reports that).
+#[derive(Debug, Default)]
+pub struct ProbeGate {
+    state: Arc<Mutex<GateState>>,
+}
+
+#[derive(Debug, Default)]
+struct GateState {
+    running: bool,
+    last: Option<Result<(), String>>,
+    started: u64,
+}
+
+impl ProbeGate {
+    /// Runs `probe` unless one is still running, waiting for it at most `limit`.
+    pub async fn run<F>(&self, limit: Duration, probe: F) -> Result<(), String>
+    where
+        F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if s.running {
+                return s.last.clone().unwrap_or_else(|| Err("the first probe has not answered yet".into()));
+            }
+            s.running = true;
+            s.started += 1;
+        }
+        let state = self.state.clone();
+        let task = tokio::spawn(async move {
+            let result = probe.await;
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            s.last = Some(result.clone());
+            s.running = false;
+            result
+        });
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => {
+                let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                s.running = false;
+                let result = Err(format!("the probe task failed: {e}"));
+                s.last = Some(result.clone());
+                result
+            }
+            Err(_) => {
+                let result = Err(format!("no answer within {} ms", limit.as_millis()));
+                let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                // Unless it answered just now, it is still running: that is the state to report.
+                if s.running {
+                    s.last = Some(result.clone());
+                    result
+                } else {
+                    s.last.clone().unwrap_or(result)
+                }
+            }
+        }
+    }
+
+    /// How many probes were started.
+    pub fn started(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).started
+    }
+}
+
 #[derive(Debug, Default)]
 struct HealthState {
     hsm_down: BTreeMap<String, String>,
@@ -92,7 +159,7 @@ pub struct App {
     reload: Mutex<ReloadStatus>,
     reload_running: tokio::sync::Mutex<()>,
     health: Mutex<HealthState>,
-    started: Instant,
+    probes: BTreeMap<String, ProbeGate>,
 }
 
 impl std::fmt::Debug for App {
@@ -131,7 +198,9 @@ impl App {
             Some(path) => Tokens::read(path).map_err(|e| e.to_string())?,
             None => parts.extra_tokens.clone(),
         };
+        let probes = parts.signers.keys().map(|name| (name.clone(), ProbeGate::default())).collect();
         let app = Self {
+            probes,
             signers: parts.signers,
             default_signer: parts.default_signer,
             store: parts.store,
@@ -146,7 +215,6 @@ impl App {
             reload: Mutex::new(ReloadStatus { status: "idle", last_operation_time: None, last_error: None }),
             reload_running: tokio::sync::Mutex::new(()),
             health: Mutex::new(HealthState::default()),
-            started: Instant::now(),
         };
         app.publish_policy_metrics();
         let (build, start) = (names::BUILD, names::START);
@@ -262,14 +330,10 @@ impl App {
         let timed_out = || format!("no answer within {} ms", limit.as_millis());
         let mut hsm = BTreeMap::new();
         for (name, s) in &self.signers {
-            match tokio::time::timeout(limit, s.probe()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    hsm.insert(name.clone(), e.to_string());
-                }
-                Err(_) => {
-                    hsm.insert(name.clone(), timed_out());
-                }
+            let Some(gate) = self.probes.get(name) else { continue };
+            let s = s.clone();
+            if let Err(e) = gate.run(limit, async move { s.probe().await.map_err(|e| e.to_string()) }).await {
+                hsm.insert(name.clone(), e);
             }
         }
         let store = match tokio::time::timeout(limit, self.store.health()).await {
@@ -294,6 +358,18 @@ impl App {
         let up = names::STORE_UP;
         self.metrics.set(up.0, up.1, &[("backend", self.store.backend())], if store.is_none() { 1.0 } else { 0.0 });
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        // The full text goes to the log (once per change); /readyz, which anyone may read,
+        // says only what is down.
+        for (name, e) in &hsm {
+            if h.hsm_down.get(name) != Some(e) {
+                tracing::warn!(signer = %name, error = %e, "readiness probe: the profile cannot sign");
+            }
+        }
+        for (what, now, before) in [("store", &store, &h.store_down), ("audit", &audit, &h.audit_down)] {
+            if let Some(e) = now.as_ref().filter(|e| before.as_ref() != Some(*e)) {
+                tracing::warn!(check = what, error = %e, "readiness probe failed");
+            }
+        }
         h.hsm_down = hsm;
         h.store_down = store;
         h.audit_down = audit;
@@ -309,7 +385,7 @@ impl App {
         let hsm_detail = if h.hsm_down.is_empty() {
             pending.clone()
         } else {
-            Some(h.hsm_down.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; "))
+            Some(h.hsm_down.keys().map(|k| format!("{k}: cannot sign now")).collect::<Vec<_>>().join("; "))
         };
         let down = |d: &Option<String>| if d.is_some() { "down" } else { "ok" };
         checks.push(Check {
@@ -320,7 +396,11 @@ impl App {
         checks.push(Check {
             id: "store",
             status: if h.checked { down(&h.store_down) } else { "down" },
-            detail: h.store_down.clone().or(pending.clone()),
+            detail: h
+                .store_down
+                .as_ref()
+                .map(|_| "the store cannot be read or written now".to_string())
+                .or(pending.clone()),
         });
         checks.push(Check {
             id: "policy",
@@ -330,18 +410,13 @@ impl App {
         checks.push(Check {
             id: "audit",
             status: if h.checked { down(&h.audit_down) } else { "down" },
-            detail: h.audit_down.clone().or(pending),
+            detail: h.audit_down.as_ref().map(|_| "audit rows cannot be written now".to_string()).or(pending),
         });
         drop(h);
         let ready = !self.shutting_down.load(Ordering::Relaxed) && checks.iter().all(|c| c.status != "down");
         let r = names::READY;
         self.metrics.set(r.0, r.1, &[], if ready { 1.0 } else { 0.0 });
         (ready, checks)
-    }
-
-    /// Seconds since start.
-    pub fn uptime(&self) -> Duration {
-        self.started.elapsed()
     }
 }
 

@@ -185,6 +185,11 @@ pub struct StoreSection {
     /// Longest wait for another process minting the same AuthSig (default 10s).
     #[serde(default)]
     pub mint_lock_wait: Option<String>,
+    /// Longest time the wallet may take to sign a new AuthSig while the mint lock is held
+    /// (default 60s). The lock is kept at least this long; an AuthSig signed more slowly is
+    /// not used (the lock may have passed to another process meanwhile).
+    #[serde(default)]
+    pub mint_sign_timeout: Option<String>,
     /// A local file for the audit rows of requests answered from memory while the database is
     /// away (opt-in; without it such requests fail with 503 store-unavailable).
     #[serde(default)]
@@ -200,8 +205,10 @@ pub enum StoreSettings {
         path: PathBuf,
         /// Commit durability.
         durability: Durability,
-        /// Mint lease (and wait).
+        /// Mint lock wait.
         mint_lock_wait: Duration,
+        /// Longest wallet signature under the mint lock.
+        mint_sign_timeout: Duration,
     },
     /// PostgreSQL.
     Postgres(PgSettings),
@@ -222,6 +229,18 @@ pub struct PgSettings {
     pub connect_timeout: Duration,
     /// Mint lock wait.
     pub mint_lock_wait: Duration,
+    /// Longest wallet signature under the mint lock.
+    pub mint_sign_timeout: Duration,
+}
+
+impl StoreSettings {
+    /// Longest wallet signature under the mint lock.
+    pub fn mint_sign_timeout(&self) -> Duration {
+        match self {
+            Self::Sqlite { mint_sign_timeout, .. } => *mint_sign_timeout,
+            Self::Postgres(pg) => pg.mint_sign_timeout,
+        }
+    }
 }
 
 /// `[policy]`.
@@ -322,6 +341,9 @@ pub struct Settings {
     /// Log filter.
     pub log_level: String,
 }
+
+/// Default of `store.mint_sign_timeout`: room for a custody callback or an HSM that recovers.
+pub const DEFAULT_MINT_SIGN_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn std_duration(s: &str, what: &str) -> Result<Duration, ConfigError> {
     let d = parse_duration(s).map_err(|e| ConfigError(format!("{what}: {e}")))?;
@@ -433,6 +455,8 @@ impl StoreSection {
             Some(s) => std_duration(s, what),
         };
         let mint_lock_wait = optional(&self.mint_lock_wait, Duration::from_secs(10), "store.mint_lock_wait")?;
+        let mint_sign_timeout =
+            optional(&self.mint_sign_timeout, DEFAULT_MINT_SIGN_TIMEOUT, "store.mint_sign_timeout")?;
         match self.backend.as_deref() {
             None | Some("sqlite") => {
                 for (set, what) in [
@@ -441,6 +465,9 @@ impl StoreSection {
                     (self.pool_size.is_some(), "pool_size"),
                     (self.query_timeout.is_some(), "query_timeout"),
                     (self.connect_timeout.is_some(), "connect_timeout"),
+                    // The spool takes rows while PostgreSQL is unreachable; a SQLite file is
+                    // local, and a failing one fails the request.
+                    (self.audit_spool.is_some(), "audit_spool"),
                 ] {
                     if set {
                         return Err(ConfigError(format!("store.{what} belongs to backend = \"postgres\"")));
@@ -452,7 +479,7 @@ impl StoreSection {
                     Some(o) => return Err(ConfigError(format!("store.durability: {o:?} (full or normal)"))),
                 };
                 let path = self.path.clone().ok_or_else(|| ConfigError("store.path is required".into()))?;
-                Ok(StoreSettings::Sqlite { path, durability, mint_lock_wait })
+                Ok(StoreSettings::Sqlite { path, durability, mint_lock_wait, mint_sign_timeout })
             }
             Some("postgres") => {
                 if self.path.is_some() || self.durability.is_some() {
@@ -472,6 +499,7 @@ impl StoreSection {
                     query_timeout: optional(&self.query_timeout, Duration::from_secs(2), "store.query_timeout")?,
                     connect_timeout: optional(&self.connect_timeout, Duration::from_secs(2), "store.connect_timeout")?,
                     mint_lock_wait,
+                    mint_sign_timeout,
                 }))
             }
             Some(o) => Err(ConfigError(format!("store.backend: {o:?} (sqlite or postgres)"))),

@@ -117,6 +117,7 @@ impl Plan {
                 path: dir.join("dev-store.sqlite"),
                 durability: Durability::Normal,
                 mint_lock_wait: std::time::Duration::from_secs(10),
+                mint_sign_timeout: crate::config::DEFAULT_MINT_SIGN_TIMEOUT,
             },
             audit_spool: None,
             policy: PolicySource::Inline(crate::dev::POLICY.to_string()),
@@ -200,10 +201,11 @@ pub async fn launch(plan: Plan, signals: bool) -> Result<Running, StartError> {
     let cache = store::auth_sig_cache(store.clone(), tokio::runtime::Handle::current());
 
     let specs = plan.signers.clone();
+    let sign_bound = plan.store.mint_sign_timeout();
     let signers = tokio::task::spawn_blocking(move || {
         specs
             .iter()
-            .map(|spec| Signer::open(spec, cache.clone()).map(|s| (spec.name.clone(), Arc::new(s))))
+            .map(|spec| Signer::open(spec, cache.clone(), sign_bound).map(|s| (spec.name.clone(), Arc::new(s))))
             .collect::<Result<BTreeMap<_, _>, _>>()
     })
     .await
@@ -273,9 +275,12 @@ pub async fn launch(plan: Plan, signals: bool) -> Result<Running, StartError> {
 /// Opens the configured store (applying migrations; refusing an unknown schema).
 pub async fn open_store(settings: &StoreSettings) -> Result<Arc<dyn ServiceStore>, StartError> {
     match settings {
-        StoreSettings::Sqlite { path, durability, mint_lock_wait } => {
-            let options =
-                SqliteOptions { durability: *durability, mint_lease: *mint_lock_wait, ..SqliteOptions::default() };
+        StoreSettings::Sqlite { path, durability, mint_lock_wait, mint_sign_timeout } => {
+            let defaults = SqliteOptions::default();
+            // The lease outlives the slowest signature allowed plus the reads and writes
+            // around it (each may wait the busy timeout), so it never runs out under a holder.
+            let mint_lease = *mint_sign_timeout + 2 * defaults.busy_timeout;
+            let options = SqliteOptions { durability: *durability, mint_wait: *mint_lock_wait, mint_lease, ..defaults };
             let path = path.clone();
             let store = tokio::task::spawn_blocking(move || SqliteStore::open(&path, &options))
                 .await
@@ -299,6 +304,7 @@ pub async fn open_store(settings: &StoreSettings) -> Result<Arc<dyn ServiceStore
                 query_timeout: pg.query_timeout,
                 connect_timeout: pg.connect_timeout,
                 mint_lock_wait: pg.mint_lock_wait,
+                mint_sign_timeout: pg.mint_sign_timeout,
                 ..PgOptions::new(pg.connection.clone())
             };
             Ok(Arc::new(PgStore::open(&options).await.map_err(err)?))

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 use time::Duration;
 
 use lit_session_signer::capacity_delegation::CapacityDelegation;
-use lit_session_signer::keystore::{KeyOptions, KeyStoreError, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
+use lit_session_signer::eth::RecoverableSignature;
+use lit_session_signer::keystore::{KeyId, KeyOptions, KeyStoreError, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
     AuthSigUse, AuthSource, ManagerConfig, ManagerError, ReuseGrants, SessionKeyPolicy, SessionManager,
     SessionSigsOptions, StoreFailures,
@@ -21,7 +22,7 @@ use lit_session_signer::payment_delegation::{PaymentDelegation, PaymentDelegatio
 use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
 use lit_session_signer::siwe::SiweOptions;
 use lit_session_signer::verify::{parse_session_sigs, select_session_sig, Verifier, VerifyPolicy};
-use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletSigner};
+use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletError, WalletSigner};
 
 pub use lit_session_signer::auth_sig::AuthSig;
 pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
@@ -34,9 +35,6 @@ pub use lit_session_signer::verify::Generation;
 pub use lit_session_signer::Timestamp;
 
 use crate::secrets;
-
-/// The library version this service was built against (shown in `/metrics` build info).
-pub const LIBRARY: &str = "lit-session-signer 0.1.0";
 
 /// A message the health probe signs with the session key (never sent anywhere).
 const PROBE_MESSAGE: &[u8] = b"lit-session-server readiness probe";
@@ -148,6 +146,8 @@ pub struct Signer {
     pub wallet_address: String,
     manager: SessionManager,
     keys: Arc<dyn SessionKeyStore>,
+    /// The fixed session key's id (`None`: labelled keys the manager picks and rotates).
+    probe_key: Option<KeyId>,
     wallet: WalletHandle,
 }
 
@@ -173,10 +173,7 @@ pub struct OpenError {
 }
 
 fn read_key32(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>, String> {
-    let text = secrets::read_secret_text(path).map_err(|e| e.to_string())?;
-    lit_session_signer::secret_file::parse_key_hex(&text)
-        .map(|k| k.into_zeroizing())
-        .map_err(|e| format!("{}: {e}", path.display()))
+    lit_session_signer::secret_file::read_key_file(path).map(|k| k.into_zeroizing()).map_err(|e| e.to_string())
 }
 
 fn parse_uri(uri: &str) -> Result<Pkcs11Uri, String> {
@@ -193,7 +190,14 @@ impl Signer {
     /// (the service store's view, [`crate::store::auth_sig_cache`]): new AuthSigs are minted
     /// under its mint lock, so processes sharing the store and the session key cause one wallet
     /// signature, and a store that fails fails the call rather than leave an AuthSig unrecorded.
-    pub fn open(spec: &SignerSpec, store: Arc<dyn AuthSigStore>) -> Result<Self, OpenError> {
+    ///
+    /// `mint_sign_timeout` bounds the wallet's AuthSig signature under the mint lock (the lock
+    /// is kept that long): a slower signature fails the call and its AuthSig is not used.
+    pub fn open(
+        spec: &SignerSpec,
+        store: Arc<dyn AuthSigStore>,
+        mint_sign_timeout: std::time::Duration,
+    ) -> Result<Self, OpenError> {
         let err = |message: String| OpenError { profile: spec.name.clone(), message };
         let (keys, policy, session_backend): (Arc<dyn SessionKeyStore>, SessionKeyPolicy, &'static str) = match &spec
             .session_key
@@ -240,7 +244,7 @@ impl Signer {
         };
         let signer = wallet.signer();
         let wallet_address = signer.address().to_checksum();
-        let auth = AuthSource::Wallet(signer);
+        let auth = AuthSource::Wallet(Arc::new(BoundedWallet { inner: signer, bound: mint_sign_timeout }));
         let config = ManagerConfig {
             lifetime: spec.auth_sig_lifetime,
             expiry_margin: spec.expiry_margin,
@@ -252,8 +256,21 @@ impl Signer {
             reuse_grants: ReuseGrants::Exact,
             ..ManagerConfig::default()
         };
+        let probe_key = match &policy {
+            SessionKeyPolicy::Fixed(id) => Some(id.clone()),
+            SessionKeyPolicy::Labelled { .. } => None,
+        };
         let manager = SessionManager::new(keys.clone(), policy, auth, store).with_config(config);
-        Ok(Self { name: spec.name.clone(), session_backend, wallet_backend, wallet_address, manager, keys, wallet })
+        Ok(Self {
+            name: spec.name.clone(),
+            session_backend,
+            wallet_backend,
+            wallet_address,
+            manager,
+            keys,
+            probe_key,
+            wallet,
+        })
     }
 
     /// The current session public key, lowercase hex.
@@ -307,12 +324,18 @@ impl Signer {
         })
     }
 
-    /// Signs a probe message with the session key and reads the wallet key's attributes: the
-    /// honest answer to "can this profile sign now".
+    /// Signs a probe message with the session key (labelled keys: lists the token's keys) and
+    /// reads the wallet key's attributes: the honest answer to "can this profile sign now".
+    /// It never takes the session manager's lock, which a mint holds while it waits for another
+    /// process's mint lock and the wallet: a slow mint is not an HSM outage.
     pub async fn probe(&self) -> Result<(), SignError> {
-        let (id, _) = self.manager.session_key().await.map_err(classify)?;
         let keys = self.keys.clone();
-        let session: Result<(), KeyStoreError> = blocking(move || keys.sign(&id, PROBE_MESSAGE).map(|_| ())).await?;
+        let id = self.probe_key.clone();
+        let session: Result<(), KeyStoreError> = blocking(move || match id {
+            Some(id) => keys.sign(&id, PROBE_MESSAGE).map(|_| ()),
+            None => keys.list().map(|_| ()),
+        })
+        .await?;
         session.map_err(|e| SignError::Hsm(format!("session key: {e}")))?;
         if let WalletHandle::Pkcs11(w) = &self.wallet {
             let w = w.clone();
@@ -377,6 +400,47 @@ fn payment_delegation(input: &PaymentInput) -> PaymentDelegation {
 /// (before the policy and the wallet see it).
 pub fn check_payment_delegation(input: &PaymentInput) -> Result<(), String> {
     payment_delegation(input).restriction().map(drop).map_err(|e| e.to_string())
+}
+
+/// The wallet as the session manager sees it: a signature that takes longer than the mint
+/// lock is kept is refused, since another process may have taken the lock and signed too.
+struct BoundedWallet {
+    inner: Arc<dyn WalletSigner>,
+    bound: std::time::Duration,
+}
+
+impl WalletSigner for BoundedWallet {
+    fn address(&self) -> lit_session_signer::eth::EthAddress {
+        self.inner.address()
+    }
+
+    fn sign_digest(&self, digest: &[u8; 32]) -> Result<RecoverableSignature, WalletError> {
+        let started = std::time::Instant::now();
+        let signature = self.inner.sign_digest(digest)?;
+        check_bound(started, self.bound)?;
+        Ok(signature)
+    }
+
+    fn personal_sign(&self, message: &[u8]) -> Result<RecoverableSignature, WalletError> {
+        let started = std::time::Instant::now();
+        let signature = self.inner.personal_sign(message)?;
+        check_bound(started, self.bound)?;
+        Ok(signature)
+    }
+}
+
+fn check_bound(started: std::time::Instant, bound: std::time::Duration) -> Result<(), WalletError> {
+    let took = started.elapsed();
+    if took <= bound {
+        return Ok(());
+    }
+    let message = format!(
+        "the wallet took {} ms to sign, longer than store.mint_sign_timeout ({} ms): the mint lock may have \
+         passed to another process, so this AuthSig is not used",
+        took.as_millis(),
+        bound.as_millis()
+    );
+    Err(WalletError::Backend { source: message.into(), transient: true })
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SignError> {
@@ -549,11 +613,6 @@ pub fn normalize_id(prefix: ResourcePrefix, id: &str) -> Result<String, String> 
     } else {
         Ok(formatted)
     }
-}
-
-/// The node's comparison form of a node address (`host:port`).
-pub fn node_address_key(url: &str) -> String {
-    lit_session_signer::protocol::normalize_node_address(url)
 }
 
 /// One verification result.

@@ -48,6 +48,9 @@ pub struct PgOptions {
     pub connect_timeout: Duration,
     /// Longest wait for another replica's mint lock.
     pub mint_lock_wait: Duration,
+    /// Longest wallet signature while the mint lock is held: the lock's transaction may idle
+    /// that long (plus the store reads and writes around it) without being ended.
+    pub mint_sign_timeout: Duration,
     /// Who writes (stored with AuthSigs).
     pub writer: String,
 }
@@ -61,6 +64,7 @@ impl std::fmt::Debug for PgOptions {
             .field("query_timeout", &self.query_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("mint_lock_wait", &self.mint_lock_wait)
+            .field("mint_sign_timeout", &self.mint_sign_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -76,6 +80,7 @@ impl PgOptions {
             query_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(2),
             mint_lock_wait: Duration::from_secs(10),
+            mint_sign_timeout: crate::config::DEFAULT_MINT_SIGN_TIMEOUT,
             writer: format!("pid-{}", std::process::id()),
         }
     }
@@ -110,6 +115,7 @@ struct Inner {
     location: String,
     query_timeout: Duration,
     mint_lock_wait: Duration,
+    mint_sign_timeout: Duration,
     writer: String,
     // Until when operations fail at once: set when the database did not answer, so requests
     // queued behind one another (the session manager serialises minting) do not each wait out
@@ -207,6 +213,7 @@ impl PgStore {
                 location,
                 query_timeout: options.query_timeout,
                 mint_lock_wait: options.mint_lock_wait,
+                mint_sign_timeout: options.mint_sign_timeout,
                 writer: options.writer.clone(),
                 fail_fast_until: std::sync::Mutex::new(None),
             }),
@@ -451,11 +458,20 @@ impl ServiceStore for PgStore {
             let mut conn = self.inner.pool.get().await?;
             let c = conn.client();
             c.batch_execute("BEGIN").await.map_err(db_error("mint lock"))?;
-            // The wait is bounded on the server too, so an abandoned waiter does not queue.
+            // The wait is bounded on the server too, so an abandoned waiter does not queue. The
+            // transaction then idles while the wallet signs: the connection's idle bound (a few
+            // query timeouts) would end the session and free the lock under a slow signature,
+            // so this transaction's bound covers the wait, the signature and the store calls
+            // around it.
             let ms = wait.as_millis().max(1);
-            c.batch_execute(&format!("SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {}", ms + 1000))
-                .await
-                .map_err(db_error("mint lock"))?;
+            let idle = (wait + self.inner.mint_sign_timeout + 2 * self.inner.query_timeout).as_millis().max(1);
+            c.batch_execute(&format!(
+                "SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {}; \
+                 SET LOCAL idle_in_transaction_session_timeout = {idle}",
+                ms + 1000
+            ))
+            .await
+            .map_err(db_error("mint lock"))?;
             c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key]).await.map_err(|e| {
                 match e.as_db_error().map(|d| d.code().code()) {
                     Some("55P03") => StoreError::Unavailable {

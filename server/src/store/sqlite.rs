@@ -37,8 +37,11 @@ pub struct SqliteOptions {
     pub busy_timeout: Duration,
     /// Who writes (stored with AuthSigs; e.g. host and pid).
     pub writer: String,
-    /// How long a mint lease lasts if its holder dies, and how long a waiter waits for it.
+    /// How long a mint lease lasts (it must outlive the holder's wallet signature; a lease
+    /// whose holder died frees the lock when it runs out).
     pub mint_lease: Duration,
+    /// How long a waiter waits for another process's lease.
+    pub mint_wait: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -47,7 +50,8 @@ impl Default for SqliteOptions {
             durability: Durability::Full,
             busy_timeout: Duration::from_secs(5),
             writer: format!("pid-{}", std::process::id()),
-            mint_lease: Duration::from_secs(30),
+            mint_lease: crate::config::DEFAULT_MINT_SIGN_TIMEOUT + Duration::from_secs(10),
+            mint_wait: Duration::from_secs(10),
         }
     }
 }
@@ -63,6 +67,7 @@ struct Inner {
     conn: Mutex<Connection>,
     writer: String,
     mint_lease: Duration,
+    mint_wait: Duration,
 }
 
 impl Inner {
@@ -111,6 +116,7 @@ impl SqliteStore {
             conn: Mutex::new(conn),
             writer: options.writer.clone(),
             mint_lease: options.mint_lease,
+            mint_wait: options.mint_wait,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -351,7 +357,8 @@ impl ServiceStore for SqliteStore {
         let key = format!("auth-sig/{signer}/{session_key}");
         let holder = format!("{}-{}", self.inner.writer, signing::random_hex(4));
         let lease = self.inner.mint_lease;
-        let deadline = tokio::time::Instant::now() + lease;
+        let wait = self.inner.mint_wait;
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             let (k, h) = (key.clone(), holder.clone());
             let lease_secs = lease.as_secs().max(1) as i64;
@@ -374,7 +381,7 @@ impl ServiceStore for SqliteStore {
             if tokio::time::Instant::now() >= deadline {
                 return Err(StoreError::Unavailable {
                     op: "mint lock",
-                    message: format!("another process held it for more than {} s", lease.as_secs()),
+                    message: format!("another process held it for more than {} ms", wait.as_millis()),
                 });
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
