@@ -348,11 +348,10 @@ impl App {
             },
         };
         if let (None, Some(spool)) = (&store, &self.audit_spool) {
-            if spool.pending() {
-                match spool.flush(&*self.store).await {
-                    Ok(n) => tracing::info!(rows = n, "spooled audit rows added to the chain"),
-                    Err(e) => tracing::warn!(error = %e, "audit spool flush stopped; retried at the next probe"),
-                }
+            match spool.flush(&*self.store).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rows = n, "spooled audit rows added to the chain"),
+                Err(e) => tracing::warn!(error = %e, "audit spool flush stopped; retried at the next probe"),
             }
         }
         let up = names::STORE_UP;

@@ -418,6 +418,9 @@ impl ConfigFile {
             None => return Err(ConfigError("server.default_signer: several profiles and none named default".into())),
         };
         let store = self.store.settings()?;
+        if matches!(store, StoreSettings::Postgres(_)) {
+            refuse_rotating_session_keys(&signers)?;
+        }
         let log_json = match self.log.format.as_deref() {
             None | Some("json") => true,
             Some("text") => false,
@@ -507,6 +510,27 @@ impl StoreSection {
     }
 }
 
+/// Replicas on one database share AuthSigs and rotate labelled keys each on its own clock: one
+/// would delete the key another still signs with. A shared store needs one fixed key.
+fn refuse_rotating_session_keys(signers: &[SignerSpec]) -> Result<(), ConfigError> {
+    for spec in signers {
+        if let SessionKeySpec::Pkcs11 { uri, .. } = &spec.session_key {
+            let names_key = crate::signing::session_uri_names_key(uri)
+                .map_err(|e| ConfigError(format!("signers.{}.session_key: {e}", spec.name)))?;
+            if !names_key {
+                return Err(ConfigError(format!(
+                    "signers.{}.session_key: a pkcs11: URI without object= or id= makes and rotates labelled \
+                     keys per process, which replicas sharing the PostgreSQL store cannot do (one would delete \
+                     the key another signs with); name one key with object=LABEL or id=HEX (make it once with \
+                     `lit-session keys generate`)",
+                    spec.name
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn signer_spec(name: &str, sec: &SignerSection) -> Result<SignerSpec, ConfigError> {
     let at = |what: &str| format!("signers.{name}.{what}");
     let session_key = match (sec.session_key.as_deref(), &sec.session_key_seed_file) {
@@ -557,4 +581,48 @@ fn signer_spec(name: &str, sec: &SignerSection) -> Result<SignerSpec, ConfigErro
         )?,
         expiry_margin: time_duration(sec.expiry_margin.as_deref(), time::Duration::minutes(5), &at("expiry_margin"))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(text: &str) -> Result<Settings, ConfigError> {
+        toml::from_str::<ConfigFile>(text).map_err(|e| ConfigError(e.to_string()))?.settings()
+    }
+
+    const PG: &str = "[store]\nbackend = \"postgres\"\npostgres = \"host=db user=u dbname=d\"\n";
+    const SQLITE: &str = "[store]\npath = \"/tmp/x.sqlite\"\n";
+
+    fn with_signer(store: &str, session_key: &str) -> String {
+        format!(
+            "[policy]\nfile = \"/p.toml\"\n{store}\n[signers.default]\nsession_key = \"{session_key}\"\nwallet = \"random\"\n"
+        )
+    }
+
+    #[test]
+    fn a_shared_store_refuses_rotating_session_keys() {
+        let labelled = "pkcs11:token=t?module-path=/m.so&pin-source=file:/pin";
+        let err = settings(&with_signer(PG, labelled)).unwrap_err().to_string();
+        assert!(err.contains("signers.default.session_key") && err.contains("object=LABEL or id=HEX"), "{err}");
+        assert!(!err.contains("/m.so"), "the message does not repeat the URI: {err}");
+        let fixed = "pkcs11:token=t;object=session-1?module-path=/m.so&pin-source=file:/pin";
+        settings(&with_signer(PG, fixed)).unwrap();
+        let by_id = "pkcs11:token=t;id=%01%02?module-path=/m.so&pin-source=file:/pin";
+        settings(&with_signer(PG, by_id)).unwrap();
+        // One process on a SQLite file may rotate (several processes on one file: see README).
+        settings(&with_signer(SQLITE, labelled)).unwrap();
+    }
+
+    #[test]
+    fn audit_spool_belongs_to_postgres_and_mint_sign_timeout_parses() {
+        let spool = format!("{SQLITE}audit_spool = \"/tmp/spool.jsonl\"\n");
+        let err = settings(&with_signer(&spool, "memory")).unwrap_err().to_string();
+        assert!(err.contains("store.audit_spool belongs to backend = \"postgres\""), "{err}");
+        let pg_spool = format!("{PG}audit_spool = \"/tmp/spool.jsonl\"\nmint_sign_timeout = \"90s\"\n");
+        let s = settings(&with_signer(&pg_spool, "memory")).unwrap();
+        assert_eq!(s.store.mint_sign_timeout(), Duration::from_secs(90));
+        let s = settings(&with_signer(SQLITE, "memory")).unwrap();
+        assert_eq!(s.store.mint_sign_timeout(), DEFAULT_MINT_SIGN_TIMEOUT);
+    }
 }

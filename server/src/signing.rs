@@ -185,6 +185,13 @@ fn parse_uri(uri: &str) -> Result<Pkcs11Uri, String> {
     Ok(parsed)
 }
 
+/// Whether a session-key `pkcs11:` URI names one key (`object=` or `id=`), rather than leaving
+/// the manager to make and rotate labelled keys.
+pub fn session_uri_names_key(uri: &str) -> Result<bool, String> {
+    let parsed = Pkcs11Uri::parse(uri).map_err(|e| format!("invalid PKCS#11 URI: {e}"))?;
+    Ok(parsed.id.is_some() || parsed.object.is_some())
+}
+
 impl Signer {
     /// Opens the profile (blocking: PKCS#11 log-in and key look-up), caching AuthSigs in `store`
     /// (the service store's view, [`crate::store::auth_sig_cache`]): new AuthSigs are minted

@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::audit::AuditEntry;
 use crate::store::{ServiceStore, StoreError};
@@ -45,38 +45,54 @@ impl AuditSpool {
         file.sync_data()
     }
 
-    /// Whether rows wait to be flushed.
-    pub fn pending(&self) -> bool {
-        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-        size(&self.path) > 0 || size(&self.flushing) > 0
-    }
-
     /// Adds the spooled rows to the store's chain; returns how many were added. Stops at the
-    /// first store error (the rest stay for the next flush).
-    pub async fn flush(&self, store: &dyn ServiceStore) -> Result<usize, StoreError> {
+    /// first store error (the rest stay for the next flush). The file work runs on the
+    /// blocking pool.
+    pub async fn flush(self: &Arc<Self>, store: &dyn ServiceStore) -> Result<usize, StoreError> {
         let _one = self.flush.lock().await;
-        if !self.flushing.exists() {
-            let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-            match std::fs::rename(&self.path, &self.flushing) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-                Err(e) => return Err(io_error(e)),
-            }
-        }
-        let file = std::fs::File::open(&self.flushing).map_err(io_error)?;
+        let this = self.clone();
+        let entries = blocking(move || this.take_rows()).await??;
+        let Some(entries) = entries else { return Ok(0) };
         let mut added = 0;
-        for line in std::io::BufReader::new(file).lines() {
-            let line = line.map_err(io_error)?;
-            // A torn last line (a crash mid-write) was never acknowledged.
-            let Ok(entry) = serde_json::from_str::<AuditEntry>(&line) else { continue };
+        for entry in entries {
             if !store.audit_contains(&entry.request_id, &entry.at).await? {
                 store.append_audit(entry, None).await?;
                 added += 1;
             }
         }
-        std::fs::remove_file(&self.flushing).map_err(io_error)?;
+        let flushing = self.flushing.clone();
+        blocking(move || std::fs::remove_file(&flushing)).await?.map_err(io_error)?;
         Ok(added)
     }
+
+    /// Moves the spool aside (unless a flush cut short left one) and reads its rows; `None`
+    /// when there is nothing to flush.
+    fn take_rows(&self) -> Result<Option<Vec<AuditEntry>>, StoreError> {
+        if !self.flushing.exists() {
+            let _w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            match std::fs::rename(&self.path, &self.flushing) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(io_error(e)),
+            }
+        }
+        let file = std::fs::File::open(&self.flushing).map_err(io_error)?;
+        let mut entries = Vec::new();
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.map_err(io_error)?;
+            // A torn last line (a crash mid-write) was never acknowledged.
+            if let Ok(entry) = serde_json::from_str::<AuditEntry>(&line) {
+                entries.push(entry);
+            }
+        }
+        Ok(Some(entries))
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Unavailable { op: "audit spool", message: format!("background task failed: {e}") })
 }
 
 fn io_error(e: std::io::Error) -> StoreError {
