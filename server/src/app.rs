@@ -427,3 +427,36 @@ fn load_policy(source: &PolicySource, signers: &BTreeSet<String>) -> Result<Poli
     };
     Policy::parse(&text, signers)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_probe_is_not_started_again_and_reports_down_until_it_answers() {
+        let gate = ProbeGate::default();
+        let limit = Duration::from_millis(100);
+        assert_eq!(gate.run(limit, async { Ok(()) }).await, Ok(()));
+        // A probe stuck in a blocking call (a hung token) until released.
+        let (release, hung) = std::sync::mpsc::channel::<()>();
+        let stuck = async move {
+            tokio::task::spawn_blocking(move || hung.recv().map_err(|e| e.to_string()))
+                .await
+                .map_err(|e| e.to_string())?
+        };
+        let first = gate.run(limit, stuck).await;
+        assert!(first.as_ref().is_err_and(|e| e.contains("no answer within 100 ms")), "{first:?}");
+        assert_eq!(gate.started(), 2);
+        // Later rounds report the hung probe's state and start nothing.
+        for _ in 0..5 {
+            let again = gate.run(limit, async { panic!("a second probe started") }).await;
+            assert_eq!(again, first);
+        }
+        assert_eq!(gate.started(), 2);
+        // Once it answers, the next round probes again.
+        release.send(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(gate.run(limit, async { Ok(()) }).await, Ok(()));
+        assert_eq!(gate.started(), 3);
+    }
+}

@@ -59,19 +59,35 @@ pub enum SignError {
     Internal(String),
 }
 
+/// An error and its sources on one line (for the log and the audit row).
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        // Some errors repeat their source in their own text.
+        if !text.ends_with(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}
+
 fn classify(e: ManagerError) -> SignError {
     match e {
         ManagerError::Request(e) => SignError::Request(e.to_string()),
-        ManagerError::KeyStore(e) => SignError::Hsm(format!("session key: {e}")),
+        ManagerError::KeyStore(e) => SignError::Hsm(format!("session key: {}", chain(&e))),
         ManagerError::NoSessionKey => SignError::Hsm(e.to_string()),
         ManagerError::Wallet(e) => match e {
-            lit_session_signer::auth_sig::AuthSigError::Wallet(w) => SignError::Hsm(format!("wallet: {w}")),
+            lit_session_signer::auth_sig::AuthSigError::Wallet(w) => SignError::Hsm(format!("wallet: {}", chain(&w))),
             other => SignError::Request(other.to_string()),
         },
-        ManagerError::Callback(e) => SignError::Signer(e.to_string()),
+        ManagerError::Callback(e) => SignError::Signer(chain(&*e)),
         ManagerError::Rejected(r) => SignError::Signer(format!("the new AuthSig was refused: {r}")),
-        ManagerError::Store(e) => SignError::Store(e.to_string()),
-        other => SignError::Internal(other.to_string()),
+        ManagerError::Store(e) => SignError::Store(chain(&e)),
+        other => SignError::Internal(chain(&other)),
     }
 }
 

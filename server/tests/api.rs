@@ -539,3 +539,136 @@ fn json_logs_carry_the_request_id_and_no_secret() {
     assert!(lines.iter().any(|l| l["reason"] == "invalid-token"), "{log}");
     assert!(!log.contains(token) && !log.contains("wrong-token-value"), "a token reached the log");
 }
+
+/// A mint that waits for another process's mint lock holds the session manager's lock; the
+/// readiness probe must not wait behind it (a slow mint is not an HSM outage). The request that
+/// waited too long answers 503 store-unavailable with a generic detail, and its audit row keeps
+/// the store's own message.
+#[test]
+fn a_mint_waiting_for_the_lock_keeps_readiness_and_problems_hide_internals() {
+    let dir = tempfile::tempdir().unwrap();
+    write_private(&dir.path().join("session.seed"), "46".repeat(32));
+    write_private(&dir.path().join("wallet.key"), "57".repeat(32));
+    let policy = r#"
+        [clients.app]
+        endpoints = ["session-sigs", "keys"]
+        [[clients.app.allow]]
+        signers = ["*"]
+        resources = ["lit-pkp://*"]
+        abilities = ["pkp-signing"]
+        max_lifetime = "10m"
+        nodes = ["*"]
+    "#;
+    let signer = format!(
+        "[signers.default]\nsession_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"\n",
+        dir.path().join("session.seed").display(),
+        dir.path().join("wallet.key").display()
+    );
+    let server = try_configured_store(dir.path(), policy, &[("app", "t")], "mint_lock_wait = \"4s\"", &signer).unwrap();
+    let c = client();
+    assert!(wait_until(Duration::from_secs(20), || get(&c, &server.url("/readyz"), None).0 == 200), "{}", server.log());
+    let (s, keys) = get(&c, &server.url("/v1/keys"), Some("t"));
+    assert_eq!(s, 200, "{keys}");
+    let session_key = keys["signers"][0]["sessionKey"].as_str().unwrap().to_string();
+    let wallet = keys["signers"][0]["walletAddress"].as_str().unwrap().trim_start_matches("0x").to_ascii_lowercase();
+
+    // Another process holds the mint lock for this signer and session key.
+    use lit_session_server::store::sqlite::{SqliteOptions, SqliteStore};
+    use lit_session_server::store::ServiceStore;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store_path = dir.path().join("store.sqlite");
+    let other = SqliteStore::open(&store_path, &SqliteOptions::default()).unwrap();
+    let held = rt.block_on(other.lock_for_mint(&wallet, &session_key)).unwrap();
+
+    let url = server.url("/v1/session-sigs");
+    let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);
+    let waiting = {
+        let (url, body) = (url.clone(), body.clone());
+        std::thread::spawn(move || post(&client(), &url, Some("t"), &body))
+    };
+    // Three health intervals while the mint waits: ready throughout.
+    let until = std::time::Instant::now() + Duration::from_millis(3300);
+    while std::time::Instant::now() < until {
+        let (s, v) = get(&c, &server.url("/readyz"), None);
+        assert_eq!(s, 200, "readiness flipped while a mint waited: {v}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (s, problem) = waiting.join().unwrap();
+    assert_eq!((s, problem_type(&problem).as_str()), (503, "store-unavailable"), "{problem}");
+    let text = problem.to_string();
+    for private in [dir.path().display().to_string(), "store.sqlite".to_string(), "mint lock".to_string()] {
+        assert!(!text.contains(&private), "{private} in {problem}");
+    }
+    let request_id = problem["requestId"].as_str().unwrap().to_string();
+    let rows = rt.block_on(other.audit_rows(0, 1000)).unwrap();
+    let row = rows
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.record).unwrap())
+        .find(|r| r["requestId"] == request_id.as_str() || r["request_id"] == request_id.as_str())
+        .unwrap_or_else(|| panic!("no audit row for {request_id}"));
+    assert_eq!(row["decision"], "failed", "{row}");
+    assert!(row["reasons"].to_string().contains("mint lock"), "{row}");
+
+    drop(held);
+    let (s, v) = post(&c, &url, Some("t"), &body);
+    assert_eq!((s, v["authSig"]["use"].as_str()), (200, Some("signed")), "{v}");
+    assert!(server.stop().success());
+}
+
+/// One profile serves clients with different grants: an AuthSig first signed for client B's
+/// broader grants is not reused for client A, whose map therefore does not carry decryption.
+#[test]
+fn an_auth_sig_signed_for_broader_grants_is_not_lent_to_another_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = r#"
+        [clients.a]
+        [[clients.a.allow]]
+        signers = ["default"]
+        resources = ["lit-accesscontrolcondition://*"]
+        abilities = ["access-control-condition-signing"]
+        max_lifetime = "10m"
+        nodes = ["*"]
+
+        [clients.b]
+        [[clients.b.allow]]
+        signers = ["default"]
+        resources = ["lit-accesscontrolcondition://*"]
+        abilities = ["access-control-condition-decryption", "access-control-condition-signing"]
+        max_lifetime = "10m"
+        nodes = ["*"]
+    "#;
+    let server = configured(dir.path(), policy, &[("a", "ta"), ("b", "tb")], "");
+    let c = client();
+    let url = server.url("/v1/session-sigs");
+    let node = "https://127.0.0.1:7470";
+    let acc = "lit-accesscontrolcondition";
+    let both = sigs_body(
+        &[node],
+        &[(acc, "*", "access-control-condition-decryption"), (acc, "*", "access-control-condition-signing")],
+    );
+    let (s, b) = post(&c, &url, Some("tb"), &both);
+    assert_eq!((s, b["authSig"]["use"].as_str()), (200, Some("signed")), "{b}");
+    let signing_only = sigs_body(&[node], &[(acc, "*", "access-control-condition-signing")]);
+    let (s, a) = post(&c, &url, Some("ta"), &signing_only);
+    assert_eq!((s, a["authSig"]["use"].as_str()), (200, Some("signed")), "B's AuthSig was reused for A: {a}");
+
+    use lit_session_server::signing;
+    let decrypt = signing::parse_request(acc, "*", "access-control-condition-decryption", None).unwrap();
+    let sign = signing::parse_request(acc, "*", "access-control-condition-signing", None).unwrap();
+    let valid = |map: &Value, request: &signing::ResourceAbilityRequest| {
+        let results = signing::verify_map(
+            &map.to_string(),
+            None,
+            std::slice::from_ref(request),
+            signing::Timestamp::now(),
+            false,
+            signing::Generation::Datil,
+        )
+        .unwrap();
+        results.iter().all(|r| r.valid)
+    };
+    assert!(valid(&b["sessionSigs"], &decrypt) && valid(&b["sessionSigs"], &sign), "{b}");
+    assert!(valid(&a["sessionSigs"], &sign), "{a}");
+    assert!(!valid(&a["sessionSigs"], &decrypt), "A's map verifies for decryption: {a}");
+    assert!(server.stop().success());
+}

@@ -117,18 +117,29 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     let parked = hsm.dir.join("parked");
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
+    // What a client must never read in a problem: the module, the token, the files.
+    let private = [
+        hsm.library.display().to_string(),
+        hsm.dir.display().to_string(),
+        dir.path().display().to_string(),
+        "srv".to_string(),
+        "slot".to_string(),
+        "session-1".to_string(),
+    ];
     for _ in 0..4 {
-        let (stop, url, body) = (stop.clone(), url.clone(), body.clone());
+        let (stop, url, body, private) = (stop.clone(), url.clone(), body.clone(), private.clone());
         clients.push(std::thread::spawn(move || {
             let c = client();
-            let (mut ok, mut unavailable) = (Vec::new(), 0usize);
+            let (mut ok, mut unavailable) = (Vec::new(), Vec::new());
             while !stop.load(Ordering::Relaxed) {
                 let (s, v) = post(&c, &url, Some("t"), &body);
                 match s {
                     200 => ok.push(v["sessionSigs"].to_string()),
                     503 => {
                         assert_eq!(problem_type(&v), "hsm-unavailable", "{v}");
-                        unavailable += 1;
+                        let text = v.to_string();
+                        assert!(!private.iter().any(|p| text.contains(p.as_str())), "internals in a problem: {v}");
+                        unavailable.push(v["requestId"].as_str().unwrap_or_default().to_string());
                     }
                     other => panic!("status {other}: {v}"),
                 }
@@ -141,6 +152,8 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     assert!(wait_until(Duration::from_secs(20), || get(&c, &server.url("/readyz"), None).0 == 503));
     let (_, ready) = get(&c, &server.url("/readyz"), None);
     assert_eq!(ready["checks"][0]["status"], "down", "{ready}");
+    // /readyz (open to anyone) names the profile that is down, not why.
+    assert!(!private.iter().any(|p| ready.to_string().contains(p.as_str())), "internals in /readyz: {ready}");
     assert_eq!(get(&c, &server.url("/livez"), None).0, 200);
     std::thread::sleep(Duration::from_millis(500));
     std::fs::rename(&parked, &token_dir).unwrap();
@@ -151,13 +164,13 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     );
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
-    let (mut oks, mut unavailable) = (Vec::new(), 0);
+    let (mut oks, mut unavailable) = (Vec::new(), Vec::new());
     for t in clients {
         let (o, u) = t.join().unwrap();
         oks.extend(o);
-        unavailable += u;
+        unavailable.extend(u);
     }
-    assert!(unavailable > 0, "no request saw the token gone");
+    assert!(!unavailable.is_empty(), "no request saw the token gone");
     let (s, after) = post(&c, &url, Some("t"), &body);
     assert_eq!(s, 200);
     oks.push(after["sessionSigs"].to_string());
@@ -185,6 +198,15 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     let conn = rusqlite::Connection::open(dir.path().join("store.sqlite")).unwrap();
     let failed: i64 = conn.query_row("SELECT count(*) FROM audit WHERE decision = 'failed'", [], |r| r.get(0)).unwrap();
     assert!(failed >= 1);
+    // The audit row keeps what the client was not told: the key store's own error.
+    for id in &unavailable {
+        let record: String = conn
+            .query_row("SELECT record FROM audit WHERE request_id = ?1 AND decision = 'failed'", [id], |r| r.get(0))
+            .unwrap_or_else(|e| panic!("no failed row for {id}: {e}"));
+        let row: serde_json::Value = serde_json::from_str(&record).unwrap();
+        let reasons = row["reasons"].to_string();
+        assert!(reasons.contains("session key") || reasons.contains("wallet"), "{reasons}");
+    }
     let approved: i64 = conn
         .query_row("SELECT count(*) FROM audit WHERE decision = 'approved' AND endpoint = 'session-sigs'", [], |r| {
             r.get(0)

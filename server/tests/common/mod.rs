@@ -138,6 +138,17 @@ pub fn configured(dir: &Path, policy: &str, tokens: &[(&str, &str)], extra: &str
 }
 
 pub fn try_configured(dir: &Path, policy: &str, tokens: &[(&str, &str)], extra: &str) -> Result<Server, String> {
+    try_configured_store(dir, policy, tokens, "", extra)
+}
+
+/// [`try_configured`] with `store_extra` added to the `[store]` section.
+pub fn try_configured_store(
+    dir: &Path,
+    policy: &str,
+    tokens: &[(&str, &str)],
+    store_extra: &str,
+    extra: &str,
+) -> Result<Server, String> {
     let policy_file = dir.join("policy.toml");
     std::fs::write(&policy_file, policy).unwrap();
     let tokens_file = dir.join("tokens");
@@ -150,7 +161,7 @@ pub fn try_configured(dir: &Path, policy: &str, tokens: &[(&str, &str)], extra: 
     };
     let text = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\nmetrics_listen = \"127.0.0.1:0\"\nhealth_interval = \"1s\"\n\n\
-         [auth]\ntokens_file = \"{}\"\n\n[store]\npath = \"{}\"\ndurability = \"normal\"\n\n\
+         [auth]\ntokens_file = \"{}\"\n\n[store]\npath = \"{}\"\ndurability = \"normal\"\n{store_extra}\n\n\
          [policy]\nfile = \"{}\"\n\n{signers}\n{extra}\n",
         tokens_file.display(),
         dir.join("store.sqlite").display(),
