@@ -690,3 +690,113 @@ fn postgres_stopped_under_load_memory_reuse_goes_on_and_recovers_without_restart
         assert!(s.stop().success());
     }
 }
+
+/// A wallet that takes `delay` to sign (a slow custody service, an HSM recovering) and counts
+/// its signatures.
+struct SlowWallet {
+    inner: lit_session_signer::wallet::MemoryWallet,
+    delay: Duration,
+    signed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl lit_session_signer::wallet::WalletSigner for SlowWallet {
+    fn address(&self) -> lit_session_signer::eth::EthAddress {
+        self.inner.address()
+    }
+    fn sign_digest(
+        &self,
+        digest: &[u8; 32],
+    ) -> Result<lit_session_signer::eth::RecoverableSignature, lit_session_signer::wallet::WalletError> {
+        std::thread::sleep(self.delay);
+        self.signed.fetch_add(1, Ordering::SeqCst);
+        self.inner.sign_digest(digest)
+    }
+}
+
+/// Two replicas (each its own store connection, as two processes have) with one session key
+/// and a wallet slower than the old lock bounds (PostgreSQL: 5 × query_timeout idle in the
+/// lock's transaction; SQLite: a lease of mint_lock_wait): still one wallet signature.
+fn slow_wallet_one_signature(store: lit_session_server::config::StoreSettings) {
+    use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
+    use lit_session_signer::manager::{
+        AuthSigUse, AuthSource, ManagerConfig, SessionKeyPolicy, SessionManager, SessionSigsOptions, StoreFailures,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let signed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let replica = |signed: Arc<std::sync::atomic::AtomicUsize>| {
+        let opened = rt.block_on(lit_session_server::run::open_store(&store)).unwrap();
+        let cache = lit_session_server::store::auth_sig_cache(opened, rt.handle().clone());
+        let keys = MemoryKeyStore::new();
+        let id = keys.import_seed("session", zeroize::Zeroizing::new([0x68; 32])).unwrap();
+        let wallet = SlowWallet {
+            inner: lit_session_signer::wallet::MemoryWallet::from_bytes(&[0x79; 32]).unwrap(),
+            delay: Duration::from_millis(2500),
+            signed,
+        };
+        let keys: Arc<dyn SessionKeyStore> = Arc::new(keys);
+        let config = ManagerConfig { store_failures: StoreFailures::Fail, ..ManagerConfig::default() };
+        Arc::new(
+            SessionManager::new(keys, SessionKeyPolicy::Fixed(id), AuthSource::wallet(wallet), cache)
+                .with_config(config),
+        )
+    };
+    let (a, b) = (replica(signed.clone()), replica(signed.clone()));
+    let nodes = vec!["https://127.0.0.1:7470".parse().unwrap()];
+    let requests = vec![pkp_request()];
+    let options = SessionSigsOptions::new("0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c");
+    let describe = |r: Result<lit_session_signer::manager::SessionSigsReport, _>| match r {
+        Ok(report) => match report.auth_sig {
+            AuthSigUse::Signed { .. } => "signed".to_string(),
+            AuthSigUse::Reused { .. } => "reused".to_string(),
+        },
+        Err(e) => format!("error: {e:?}"),
+    };
+    let (first, second) = rt.block_on(async {
+        let first = {
+            let (a, nodes, requests, options) = (a.clone(), nodes.clone(), requests.clone(), options.clone());
+            tokio::spawn(async move { a.session_sigs_report(&nodes, &requests, &options).await })
+        };
+        // B asks while A's wallet is signing under the lock.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let second = b.session_sigs_report(&nodes, &requests, &options).await;
+        (describe(first.await.unwrap()), describe(second))
+    });
+    assert_eq!(signed.load(Ordering::SeqCst), 1, "A: {first}, B: {second}");
+    assert_eq!(first, "signed");
+    // B waited for A's AuthSig, or gave up waiting (mint_lock_wait) without signing.
+    assert!(second == "reused" || second.contains("mint lock"), "{second}");
+    let again = describe(rt.block_on(b.session_sigs_report(&nodes, &requests, &options)));
+    assert_eq!((again.as_str(), signed.load(Ordering::SeqCst)), ("reused", 1));
+}
+
+#[test]
+fn postgres_a_slow_wallet_keeps_the_mint_lock_one_signature() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    slow_wallet_one_signature(lit_session_server::config::StoreSettings::Postgres(
+        lit_session_server::config::PgSettings {
+            connection: pg.connection(),
+            password_file: None,
+            pool_size: 4,
+            // The old bound: the lock's transaction ended after 5 × 200 ms idle.
+            query_timeout: Duration::from_millis(200),
+            connect_timeout: Duration::from_secs(2),
+            mint_lock_wait: Duration::from_secs(10),
+            mint_sign_timeout: Duration::from_secs(10),
+        },
+    ));
+}
+
+#[test]
+fn sqlite_a_slow_wallet_keeps_the_mint_lease_one_signature() {
+    let _one = serial();
+    let dir = tempfile::tempdir().unwrap();
+    slow_wallet_one_signature(lit_session_server::config::StoreSettings::Sqlite {
+        path: dir.path().join("store.sqlite"),
+        durability: lit_session_server::store::sqlite::Durability::Normal,
+        // The old lease was this wait, shorter than the signature: the second replica took the
+        // lease when it ran out, before its own wait did, and signed again.
+        mint_lock_wait: Duration::from_secs(2),
+        mint_sign_timeout: Duration::from_secs(10),
+    });
+}
