@@ -9,10 +9,13 @@ cargo build -q --bin lit-session --no-default-features --features cli --target-d
 bin="$target/debug/lit-session"
 dir="$(mktemp -d)"
 trap 'rm -rf "$dir"' EXIT
+umask 077 # key files readable by other users are refused
 echo 0x3333333333333333333333333333333333333333333333333333333333333333 > "$dir/wallet.key"
 mint=(session-sigs --wallet-key-file "$dir/wallet.key" --node https://127.0.0.1:7470
       --resource 'lit-pkp://*=pkp-signing' --nonce 0x3a9c4f1e8b7d6a5c)
-"$bin" "${mint[@]}" 2>/dev/null | grep -q '"derivedVia":"litSessionSignViaNacl"'
+out=$("$bin" "${mint[@]}" 2>&1) || { echo "check-minimal-cli: the in-memory mint failed: $out" >&2; exit 1; }
+grep -q '"derivedVia":"litSessionSignViaNacl"' <<<"$out" ||
+  { echo "check-minimal-cli: the in-memory mint printed no session signatures: $out" >&2; exit 1; }
 
 refused() { # expected-feature, then the command line
   local feature=$1; shift
