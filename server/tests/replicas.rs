@@ -730,7 +730,7 @@ fn slow_wallet_one_signature(store: lit_session_server::config::StoreSettings) {
         let id = keys.import_seed("session", zeroize::Zeroizing::new([0x68; 32])).unwrap();
         let wallet = SlowWallet {
             inner: lit_session_signer::wallet::MemoryWallet::from_bytes(&[0x79; 32]).unwrap(),
-            delay: Duration::from_millis(2500),
+            delay: Duration::from_millis(4000),
             signed,
         };
         let keys: Arc<dyn SessionKeyStore> = Arc::new(keys);
@@ -756,8 +756,10 @@ fn slow_wallet_one_signature(store: lit_session_server::config::StoreSettings) {
             let (a, nodes, requests, options) = (a.clone(), nodes.clone(), requests.clone(), options.clone());
             tokio::spawn(async move { a.session_sigs_report(&nodes, &requests, &options).await })
         };
-        // B asks while A's wallet is signing under the lock.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // B asks while A's wallet is signing under the lock, late enough that a lock bounded
+        // as before (PostgreSQL: idle 1 s; SQLite: a 2 s lease, whole seconds) has already
+        // passed to B within B's own wait.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
         let second = b.session_sigs_report(&nodes, &requests, &options).await;
         (describe(first.await.unwrap()), describe(second))
     });
@@ -795,7 +797,8 @@ fn sqlite_a_slow_wallet_keeps_the_mint_lease_one_signature() {
         path: dir.path().join("store.sqlite"),
         durability: lit_session_server::store::sqlite::Durability::Normal,
         // The old lease was this wait, shorter than the signature: the second replica took the
-        // lease when it ran out, before its own wait did, and signed again.
+        // lease when it ran out (at most 3 s after A took it), before its own wait did (3.5 s),
+        // and signed again.
         mint_lock_wait: Duration::from_secs(2),
         mint_sign_timeout: Duration::from_secs(10),
     });
