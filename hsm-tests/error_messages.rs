@@ -153,6 +153,7 @@ hsm_test! {
             max_attempts: 3,
             initial_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_millis(20),
+            ..RecoveryPolicy::default()
         };
         let store = Pkcs11KeyStore::open_with(config).expect("open aux");
         let (token, _) = token_parts(&store);

@@ -2,10 +2,12 @@
 //! On Kryoptic the logout is made with no call in flight (see `Module::logout_may_race_calls`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{mpsc, Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use lit_session_signer::keystore::{KeyId, Pkcs11KeyStore, SessionKeyStore, Signature};
+use lit_session_signer::internal::pkcs11::store_token;
+use lit_session_signer::keystore::{KeyId, KeyStoreError, Pkcs11KeyStore, SessionKeyStore, Signature};
+use lit_session_signer::pkcs11::{Pkcs11Error, Pkcs11ErrorKind, TokenConfig};
 
 use crate::common::{message, unique_label};
 use crate::hsm_test;
@@ -154,6 +156,49 @@ hsm_test! {
         }
         let stats = store.recovery_stats();
         assert!(stats.reinitializations >= 2, "the store initialised the module again: {stats:?}");
+        store.delete(&id).unwrap();
+    }
+}
+
+hsm_test! {
+    /// A call that never returns (a hung HSM connection; here a thread that holds the module
+    /// as a call in flight does) must not stop the store for good: a login that has to wait
+    /// for it gives up after `module_busy_wait` with a transient `ModuleBusy` naming the wait,
+    /// and once the call returns the store logs in again and signs.
+    fn a_hung_call_makes_a_login_fail_in_time_then_recover(env) {
+        let _g = env.exclusive();
+        let mut config = TokenConfig::from_uri(&env.uri()).unwrap();
+        config.recovery.module_busy_wait = Duration::from_millis(300);
+        let store = Pkcs11KeyStore::open_with(config).unwrap();
+        let id = store.generate(&unique_label("busy")).unwrap();
+        let vk = store.public_key(&id).unwrap();
+        env.logout_elsewhere(&store);
+
+        let context = Arc::clone(store_token(&store).context());
+        let (held_tx, held_rx) = mpsc::channel();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let hung = std::thread::spawn(move || {
+            let _in_flight = context.read().expect("module initialised");
+            held_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        });
+        held_rx.recv().unwrap();
+        let started = Instant::now();
+        let err = store.sign(&id, b"while a call hangs").expect_err("the login cannot run");
+        let waited = started.elapsed();
+        let KeyStoreError::Backend { source, transient } = &err else { panic!("{err:?}") };
+        let pkcs11 = source.downcast_ref::<Pkcs11Error>().expect("a PKCS#11 error");
+        assert_eq!(pkcs11.kind(), Pkcs11ErrorKind::ModuleBusy, "{err}");
+        assert!(*transient, "{err}");
+        assert!(err.to_string().contains("has not returned for 300 ms"), "{err}");
+        // It gave up rather than wait for the call (which returns only when told).
+        assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(30), "{waited:?}");
+
+        release_tx.send(()).unwrap();
+        hung.join().unwrap();
+        let sig = store.sign(&id, b"after the call returned").expect("logs in again and signs");
+        vk.verify_strict(b"after the call returned", &sig).unwrap();
+        assert!(store.recovery_stats().relogins >= 1);
         store.delete(&id).unwrap();
     }
 }

@@ -18,5 +18,5 @@ pub fn store_token(store: &Pkcs11KeyStore) -> &Pkcs11Token {
 /// loss (every session and handle of every store on the module dies).
 pub fn reinitialize(context: &SharedContext) -> Result<(), Pkcs11Error> {
     let generation = context.read()?.generation();
-    context.reinitialize(generation).map(|_| ())
+    context.reinitialize(generation, None).map(|_| ())
 }

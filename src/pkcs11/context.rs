@@ -14,7 +14,10 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use parking_lot::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
 use cryptoki::error::{Error as CryptokiError, RvError};
@@ -114,7 +117,7 @@ impl SharedContext {
     /// or an earlier re-initialisation failed.
     pub fn read(&self) -> Result<ContextGuard<'_>, Pkcs11Error> {
         loop {
-            let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+            let state = self.state.read();
             if state.pid == std::process::id() {
                 if let Some(pkcs11) = state.pkcs11.clone() {
                     return Ok(ContextGuard { held: Held::Shared(state), pkcs11 });
@@ -122,7 +125,9 @@ impl SharedContext {
             }
             let generation = state.generation;
             drop(state);
-            self.reinitialize(generation)?;
+            // No call can be in flight on a context that is not initialised (or belongs to
+            // the parent process), so this write lock does not wait on one.
+            self.reinitialize(generation, None)?;
         }
     }
 
@@ -133,9 +138,14 @@ impl SharedContext {
     /// lock and then every session's lock in `C_Login` and `C_Logout`, and the other way round
     /// in `C_SignInit` and `C_FindObjectsInit`, so a login racing a signature on another
     /// session of the slot deadlocks the module.
-    pub(crate) fn exclusive(&self) -> Result<ContextGuard<'_>, Pkcs11Error> {
+    ///
+    /// Waits at most `wait` for the calls in flight (new calls wait meanwhile, then go on): a
+    /// call that never returns (a hung HSM connection) gives a
+    /// [`ModuleBusy`](super::Pkcs11ErrorKind::ModuleBusy) error instead of stopping every
+    /// later login, and the calls that do not need the lock keep working.
+    pub(crate) fn exclusive(&self, wait: Duration) -> Result<ContextGuard<'_>, Pkcs11Error> {
         loop {
-            let state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            let state = self.write_within(Some(wait))?;
             if state.pid == std::process::id() {
                 if let Some(pkcs11) = state.pkcs11.clone() {
                     return Ok(ContextGuard { held: Held::Exclusive(state), pkcs11 });
@@ -143,8 +153,18 @@ impl SharedContext {
             }
             let generation = state.generation;
             drop(state);
-            self.reinitialize(generation)?;
+            self.reinitialize(generation, Some(wait))?;
         }
+    }
+
+    /// The write lock, waiting at most `wait` (`None`: as long as it takes).
+    fn write_within(&self, wait: Option<Duration>) -> Result<RwLockWriteGuard<'_, State>, Pkcs11Error> {
+        let Some(deadline) = wait.and_then(|w| Instant::now().checked_add(w)) else {
+            return Ok(self.state.write());
+        };
+        self.state.try_write_until(deadline).ok_or_else(|| {
+            Pkcs11Error::new(Problem::ModuleBusy { waited: wait.unwrap_or_default() }, &module_context(&self.module))
+        })
     }
 
     /// Runs `f` while no other thread is inside a call into the module (it holds the write
@@ -155,7 +175,7 @@ impl SharedContext {
     /// another thread may be using inside `C_Sign`) or a raw `C_Logout` on Kryoptic (see
     /// [`exclusive`](Self::exclusive)).
     pub fn quiesced<T>(&self, f: impl FnOnce(&Pkcs11) -> T) -> Result<T, Pkcs11Error> {
-        let state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+        let state = self.state.write();
         match state.pkcs11.as_ref() {
             Some(pkcs11) if state.pid == std::process::id() => Ok(f(pkcs11)),
             _ => Err(Pkcs11Error::call(
@@ -168,10 +188,10 @@ impl SharedContext {
     }
 
     /// Finalises and initialises the module again, unless someone already did since
-    /// `seen_generation`. Takes the write lock, so it waits for every call in flight. Returns
-    /// whether this call did it.
-    pub(crate) fn reinitialize(&self, seen_generation: u64) -> Result<bool, Pkcs11Error> {
-        let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+    /// `seen_generation`. Takes the write lock, so it waits for every call in flight (at most
+    /// `wait`, see [`exclusive`](Self::exclusive)). Returns whether this call did it.
+    pub(crate) fn reinitialize(&self, seen_generation: u64, wait: Option<Duration>) -> Result<bool, Pkcs11Error> {
+        let mut state = self.write_within(wait)?;
         let forked = state.pid != std::process::id();
         if state.generation != seen_generation && state.pkcs11.is_some() && !forked {
             return Ok(false);

@@ -189,6 +189,10 @@ pub(crate) enum Problem {
     BadSignature(Vec<u8>),
     Rng(String),
     WorkerPanicked,
+    /// How long the layer waited for the calls in flight before a login or re-initialisation.
+    ModuleBusy {
+        waited: std::time::Duration,
+    },
 }
 
 /// An error of the PKCS#11 layer. `Display` gives the whole story in one line (see the module
@@ -267,6 +271,7 @@ impl Pkcs11Error {
             Problem::BadSignature(_) => K::BadSignature,
             Problem::Rng(_) => K::Rng,
             Problem::WorkerPanicked => K::WorkerPanicked,
+            Problem::ModuleBusy { .. } => K::ModuleBusy,
         }
     }
 
@@ -402,6 +407,12 @@ impl Pkcs11Error {
             }
             Problem::Rng(e) => write!(f, "random number generator failed: {e}"),
             Problem::WorkerPanicked => f.write_str("a signing worker thread panicked"),
+            Problem::ModuleBusy { waited } => write!(
+                f,
+                "a call into the PKCS#11 module has not returned for {} ms, so the module cannot log in or be \
+                 re-initialised now",
+                waited.as_millis()
+            ),
         }
     }
 }

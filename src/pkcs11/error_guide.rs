@@ -494,6 +494,10 @@ pub enum Pkcs11ErrorKind {
     Rng,
     /// A worker thread of `sign_many` panicked (a bug; reported instead of propagated).
     WorkerPanicked,
+    /// A login or re-initialisation waited for the calls in flight on the module (it must not
+    /// race them) and one did not return within `RecoveryPolicy::module_busy_wait`: a hung
+    /// module or HSM connection. Calls that need no login go on meanwhile.
+    ModuleBusy,
 }
 
 /// The PKCS#11 functions an error kind involves.
@@ -544,7 +548,7 @@ const FIX_CONFIG: &str = "fix the PKCS#11 URI or configuration; no PKCS#11 call 
 impl Pkcs11ErrorKind {
     /// Every kind, in the order of the README's table.
     #[cfg(test)]
-    pub(crate) const ALL: [Self; 24] = [
+    pub(crate) const ALL: [Self; 25] = [
         Self::Call,
         Self::TokenGone,
         Self::TokenUnavailable,
@@ -569,6 +573,7 @@ impl Pkcs11ErrorKind {
         Self::Pin,
         Self::Rng,
         Self::WorkerPanicked,
+        Self::ModuleBusy,
     ];
 
     /// What this kind means: calls, outcome, retry class and advice. `Call` takes its class and
@@ -714,6 +719,14 @@ impl Pkcs11ErrorKind {
                 outcome: NoCode("none"),
                 retry: P,
                 action: "a bug: report it with this message",
+            },
+            Self::ModuleBusy => &KindGuide {
+                calls: Named("C_Login or C_Finalize, not made: another call had not returned"),
+                outcome: NoCode("none: the call was not made"),
+                retry: T,
+                action: "check the HSM and the network to it: a call is hanging inside the module; requests \
+                         that need no login go on, and the next one that does tries again (restart the process \
+                         if the call never returns)",
             },
         }
     }

@@ -57,11 +57,21 @@ pub struct RecoveryPolicy {
     pub initial_backoff: Duration,
     /// Ceiling of the doubling wait.
     pub max_backoff: Duration,
+    /// Longest wait, before a login or a re-initialisation, for the calls in flight on the
+    /// module to return (they must not race it); then the operation fails with
+    /// [`ModuleBusy`](super::Pkcs11ErrorKind::ModuleBusy) rather than hang behind a call that
+    /// never returns.
+    pub module_busy_wait: Duration,
 }
 
 impl Default for RecoveryPolicy {
     fn default() -> Self {
-        Self { max_attempts: 6, initial_backoff: Duration::from_millis(25), max_backoff: Duration::from_secs(2) }
+        Self {
+            max_attempts: 6,
+            initial_backoff: Duration::from_millis(25),
+            max_backoff: Duration::from_secs(2),
+            module_busy_wait: Duration::from_secs(10),
+        }
     }
 }
 
@@ -268,7 +278,7 @@ impl Pkcs11Token {
         };
         {
             // Exclusive: connecting logs in (see `attempt`).
-            let guard = token.ctx.exclusive().map_err(|e| e.in_context(&open_ctx))?;
+            let guard = token.ctx.exclusive(token.policy.module_busy_wait).map_err(|e| e.in_context(&open_ctx))?;
             token.connection(&guard).map_err(|e| e.in_context(&open_ctx))?;
         }
         log::debug!("token {} open: {}", token.selector, token.error_context());
@@ -490,7 +500,7 @@ impl Pkcs11Token {
                     backoff = (backoff * 2).min(self.policy.max_backoff);
                     if let Some(g) = generation {
                         // A failure here shows up again in the next attempt's `read()`.
-                        match self.ctx.reinitialize(g) {
+                        match self.ctx.reinitialize(g, Some(self.policy.module_busy_wait)) {
                             Ok(true) => {
                                 self.counters.reinitializations.fetch_add(1, Ordering::Relaxed);
                                 log::info!("{operation}: module re-initialised (attempt {attempt})");
@@ -537,7 +547,7 @@ impl Pkcs11Token {
         let logs_in = matches!(pending, Some(Step::Relogin | Step::HardRelogin | Step::Reconnect));
         let guard = if logs_in || self.must_connect(&guard) {
             drop(guard);
-            match self.ctx.exclusive() {
+            match self.ctx.exclusive(self.policy.module_busy_wait) {
                 Ok(g) => g,
                 Err(e) => return (Err(e), None),
             }
