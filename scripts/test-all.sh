@@ -34,6 +34,17 @@ command -v npm >/dev/null 2>&1 || { echo "test-all: npm (Node.js 18+) is require
 LIT_KRYOPTIC_MODULE="$(time bash scripts/kryoptic.sh)"
 export LIT_KRYOPTIC_MODULE
 
+# Every token, database and dev-server directory the tests make goes under one scratch
+# directory (a test process's tokens live as long as the process, so it cannot remove them
+# itself). Removed after a passing run; kept, and named, after a failing one.
+scratch="$(mktemp -d)"
+on_exit() {
+  local status=$?
+  if [ "$status" -eq 0 ]; then rm -rf "$scratch"; else echo "test-all: the tests' files are kept in $scratch" >&2; fi
+}
+trap on_exit EXIT
+export TMPDIR="$scratch"
+
 # The PKCS#11 and interop tests fail (rather than skip) when they cannot run.
 export LIT_REQUIRE_HSM=1
 export LIT_REQUIRE_PG=1
