@@ -38,6 +38,9 @@ export LIT_KRYOPTIC_MODULE
 # directory (a test process's tokens live as long as the process, so it cannot remove them
 # itself). Removed after a passing run; kept, and named, after a failing one.
 scratch="$(mktemp -d)"
+# Run as root, the PostgreSQL tests hand their data directory to the postgres user, which must
+# be able to pass through (each directory inside keeps its own mode).
+chmod 711 "$scratch"
 on_exit() {
   local status=$?
   if [ "$status" -eq 0 ]; then rm -rf "$scratch"; else echo "test-all: the tests' files are kept in $scratch" >&2; fi
