@@ -169,7 +169,7 @@ hsm_test! {
         let _g = env.exclusive();
         let mut config = TokenConfig::from_uri(&env.uri()).unwrap();
         config.recovery.module_busy_wait = Duration::from_millis(300);
-        let store = Pkcs11KeyStore::open_with(config).unwrap();
+        let store = Arc::new(Pkcs11KeyStore::open_with(config).unwrap());
         let id = store.generate(&unique_label("busy")).unwrap();
         let vk = store.public_key(&id).unwrap();
         env.logout_elsewhere(&store);
@@ -183,16 +183,27 @@ hsm_test! {
             let _ = release_rx.recv();
         });
         held_rx.recv().unwrap();
-        let started = Instant::now();
-        let err = store.sign(&id, b"while a call hangs").expect_err("the login cannot run");
-        let waited = started.elapsed();
+        // On its own thread, so a login that waits for the hung call fails the test instead of
+        // hanging it (the hung call returns once this test lets go of `release_tx`).
+        let (done_tx, done_rx) = mpsc::channel();
+        let signer = {
+            let (store, id) = (Arc::clone(&store), id.clone());
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let result = store.sign(&id, b"while a call hangs");
+                let _ = done_tx.send((result, started.elapsed()));
+            })
+        };
+        let (result, waited) =
+            done_rx.recv_timeout(Duration::from_secs(30)).expect("the login waited for the hung call instead of giving up");
+        signer.join().unwrap();
+        let err = result.expect_err("the login cannot run");
         let KeyStoreError::Backend { source, transient } = &err else { panic!("{err:?}") };
         let pkcs11 = source.downcast_ref::<Pkcs11Error>().expect("a PKCS#11 error");
         assert_eq!(pkcs11.kind(), Pkcs11ErrorKind::ModuleBusy, "{err}");
         assert!(*transient, "{err}");
         assert!(err.to_string().contains("has not returned for 300 ms"), "{err}");
-        // It gave up rather than wait for the call (which returns only when told).
-        assert!(waited >= Duration::from_millis(300) && waited < Duration::from_secs(30), "{waited:?}");
+        assert!(waited >= Duration::from_millis(300), "it waited for the call first: {waited:?}");
 
         release_tx.send(()).unwrap();
         hung.join().unwrap();
