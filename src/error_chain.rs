@@ -5,6 +5,13 @@ use std::error::Error;
 /// `error: cause: cause's cause…`. A cause whose text the line already holds is left out, for
 /// errors that print their cause themselves (e.g. reqwest's, or a backend error shown
 /// verbatim).
+///
+/// ```
+/// use lit_session_signer::keystore::KeyStoreError;
+///
+/// let e = KeyStoreError::Backend { source: std::io::Error::other("token removed").into(), transient: true };
+/// assert_eq!(lit_session_signer::error_chain(&e).matches("token removed").count(), 1);
+/// ```
 pub fn error_chain(error: &(dyn Error + 'static)) -> String {
     let mut out = error.to_string();
     let mut source = error.source();

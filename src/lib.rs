@@ -65,6 +65,7 @@ pub mod wallet;
 
 // The main types, for `use lit_session_signer::{…}`.
 pub use auth_sig::AuthSig;
+pub use error_chain::error_chain;
 #[cfg(feature = "pkcs11")]
 pub use keystore::Pkcs11KeyStore;
 pub use keystore::{MemoryKeyStore, SessionKeyStore};

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use time::Duration;
 
 use lit_session_signer::capacity_delegation::CapacityDelegation;
+use lit_session_signer::error_chain;
 use lit_session_signer::eth::RecoverableSignature;
 use lit_session_signer::keystore::{KeyId, KeyOptions, KeyStoreError, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
@@ -59,35 +60,21 @@ pub enum SignError {
     Internal(String),
 }
 
-/// An error and its sources on one line (for the log and the audit row).
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let part = s.to_string();
-        // Some errors repeat their source in their own text.
-        if !text.ends_with(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = s.source();
-    }
-    text
-}
-
 fn classify(e: ManagerError) -> SignError {
     match e {
         ManagerError::Request(e) => SignError::Request(e.to_string()),
-        ManagerError::KeyStore(e) => SignError::Hsm(format!("session key: {}", chain(&e))),
+        ManagerError::KeyStore(e) => SignError::Hsm(format!("session key: {}", error_chain(&e))),
         ManagerError::NoSessionKey => SignError::Hsm(e.to_string()),
         ManagerError::Wallet(e) => match e {
-            lit_session_signer::auth_sig::AuthSigError::Wallet(w) => SignError::Hsm(format!("wallet: {}", chain(&w))),
+            lit_session_signer::auth_sig::AuthSigError::Wallet(w) => {
+                SignError::Hsm(format!("wallet: {}", error_chain(&w)))
+            }
             other => SignError::Request(other.to_string()),
         },
-        ManagerError::Callback(e) => SignError::Signer(chain(&*e)),
+        ManagerError::Callback(e) => SignError::Signer(error_chain(&*e)),
         ManagerError::Rejected(r) => SignError::Signer(format!("the new AuthSig was refused: {r}")),
-        ManagerError::Store(e) => SignError::Store(chain(&e)),
-        other => SignError::Internal(chain(&other)),
+        ManagerError::Store(e) => SignError::Store(error_chain(&e)),
+        other => SignError::Internal(error_chain(&other)),
     }
 }
 
