@@ -169,15 +169,7 @@ fn audit_rows_match_responses_and_the_chain_verifies_until_tampered() {
 #[test]
 fn audit_failure_fails_the_request_and_readiness_then_recovers() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = r#"
-        [clients.app]
-        [[clients.app.allow]]
-        signers = ["*"]
-        resources = ["lit-pkp://*"]
-        abilities = ["pkp-signing"]
-        max_lifetime = "10m"
-        nodes = ["*"]
-    "#;
+    let policy = PKP_APP_POLICY;
     let server = configured(dir.path(), policy, &[("app", "t")], "");
     let c = client();
     let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);
@@ -224,15 +216,7 @@ fn refuses_a_store_with_a_newer_schema() {
 #[test]
 fn sigterm_lets_in_flight_requests_finish_and_every_200_is_audited() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = r#"
-        [clients.app]
-        [[clients.app.allow]]
-        signers = ["*"]
-        resources = ["lit-pkp://*"]
-        abilities = ["pkp-signing"]
-        max_lifetime = "10m"
-        nodes = ["*"]
-    "#;
+    let policy = PKP_APP_POLICY;
     let server = configured(dir.path(), policy, &[("app", "t")], "");
     let nodes: Vec<String> = (0..100).map(|i| format!("https://10.0.{}.{}:443", i / 250, i % 250 + 1)).collect();
     let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
@@ -320,20 +304,8 @@ fn stored_auth_sig_is_reused_after_a_restart_and_secret_files_follow_one_rule() 
     let wallet = dir.path().join("wallet.key");
     write_private(&seed, "42".repeat(32));
     write_private(&wallet, format!("0x{}\n", "33".repeat(32)));
-    let policy = r#"
-        [clients.app]
-        [[clients.app.allow]]
-        signers = ["*"]
-        resources = ["lit-pkp://*"]
-        abilities = ["pkp-signing"]
-        max_lifetime = "10m"
-        nodes = ["*"]
-    "#;
-    let signer = format!(
-        "[signers.default]\nsession_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"\n",
-        seed.display(),
-        wallet.display()
-    );
+    let policy = PKP_APP_POLICY;
+    let signer = seed_file_signer(&seed, &wallet);
     let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);
     let c = client();
     let server = configured(dir.path(), policy, &[("app", "t")], &signer);
@@ -450,20 +422,8 @@ fn two_processes_on_one_store_and_session_key_cause_one_wallet_signature() {
     let dir = tempfile::tempdir().unwrap();
     write_private(&dir.path().join("session.seed"), "24".repeat(32));
     write_private(&dir.path().join("wallet.key"), "35".repeat(32));
-    let policy = r#"
-        [clients.app]
-        [[clients.app.allow]]
-        signers = ["*"]
-        resources = ["lit-pkp://*"]
-        abilities = ["pkp-signing"]
-        max_lifetime = "10m"
-        nodes = ["*"]
-    "#;
-    let signer = format!(
-        "[signers.default]\nsession_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"\n",
-        dir.path().join("session.seed").display(),
-        dir.path().join("wallet.key").display()
-    );
+    let policy = PKP_APP_POLICY;
+    let signer = seed_file_signer(&dir.path().join("session.seed"), &dir.path().join("wallet.key"));
     let a = configured(dir.path(), policy, &[("app", "t")], &signer);
     // A second process with the same configuration: same store file, same keys.
     let other = tempfile::tempdir().unwrap();
@@ -559,11 +519,7 @@ fn a_mint_waiting_for_the_lock_keeps_readiness_and_problems_hide_internals() {
         max_lifetime = "10m"
         nodes = ["*"]
     "#;
-    let signer = format!(
-        "[signers.default]\nsession_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"\n",
-        dir.path().join("session.seed").display(),
-        dir.path().join("wallet.key").display()
-    );
+    let signer = seed_file_signer(&dir.path().join("session.seed"), &dir.path().join("wallet.key"));
     let server = try_configured_store(dir.path(), policy, &[("app", "t")], "mint_lock_wait = \"4s\"", &signer).unwrap();
     let c = client();
     assert!(wait_until(Duration::from_secs(20), || get(&c, &server.url("/readyz"), None).0 == 200), "{}", server.log());

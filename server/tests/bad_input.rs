@@ -262,15 +262,7 @@ fn malformed_and_mistyped_bodies_get_problem_bodies() {
 #[test]
 fn huge_bodies_and_slow_clients_are_cut_off() {
     let dir = tempfile::tempdir().unwrap();
-    let policy = r#"
-        [clients.app]
-        [[clients.app.allow]]
-        signers = ["*"]
-        resources = ["lit-pkp://*"]
-        abilities = ["pkp-signing"]
-        max_lifetime = "10m"
-        nodes = ["*"]
-    "#;
+    let policy = PKP_APP_POLICY;
     let server = configured(dir.path(), policy, &[("app", "t")], "");
     // Shorter limits for this test.
     drop(server);

@@ -120,6 +120,27 @@ impl Drop for Server {
     }
 }
 
+/// Lets client `app` mint sessions for any PKP (`pkp-signing`) with every profile, on any node,
+/// for up to ten minutes.
+pub const PKP_APP_POLICY: &str = r#"
+    [clients.app]
+    [[clients.app.allow]]
+    signers = ["*"]
+    resources = ["lit-pkp://*"]
+    abilities = ["pkp-signing"]
+    max_lifetime = "10m"
+    nodes = ["*"]
+"#;
+
+/// The `[signers.default]` section for a session-key seed file and a wallet key file.
+pub fn seed_file_signer(seed: &Path, wallet: &Path) -> String {
+    format!(
+        "[signers.default]\nsession_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"\n",
+        seed.display(),
+        wallet.display()
+    )
+}
+
 /// Starts dev mode; returns the server and its token.
 pub fn dev() -> (Server, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
