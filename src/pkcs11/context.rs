@@ -125,8 +125,9 @@ impl SharedContext {
             }
             let generation = state.generation;
             drop(state);
-            // No call can be in flight on a context that is not initialised (or belongs to
-            // the parent process), so this write lock does not wait on one.
+            // Nothing of this process runs on a context that is not initialised (or belongs
+            // to the parent process), so the write lock waits only for calls another thread
+            // began after initialising it first; unbounded, as this path has no policy.
             self.reinitialize(generation, None)?;
         }
     }
