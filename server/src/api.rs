@@ -522,9 +522,7 @@ fn parse_session_sigs_with(
             (Some(pricing), plan.into_iter().map(|(n, p)| (n.to_string(), p)).collect())
         }
     };
-    if body.nonce.trim().is_empty() || body.nonce.len() > 256 {
-        return Err(bad(Kind::InvalidRequest, "nonce must be a non-empty string of at most 256 characters".into()));
-    }
+    check_nonce(&body.nonce).map_err(|e| bad(Kind::InvalidRequest, e))?;
     if body.capability_auth_sigs.len() > MAX_CAPABILITIES {
         return Err(bad(Kind::InvalidRequest, format!("capabilityAuthSigs has more than {MAX_CAPABILITIES} entries")));
     }
@@ -532,23 +530,8 @@ fn parse_session_sigs_with(
         signing::check_delegation_capability(capability)
             .map_err(|e| bad(Kind::InvalidRequest, format!("capabilityAuthSigs[{i}]: {e}")))?;
     }
-    for (what, v) in [("domain", &body.domain), ("statement", &body.statement)] {
-        if let Some(v) = v {
-            if v.len() > MAX_TEXT || v.contains('\n') || v.contains('\r') {
-                return Err(bad(Kind::InvalidRequest, format!("{what} must be one line of at most {MAX_TEXT} bytes")));
-            }
-        }
-    }
-    let expiration = match &body.expiration {
-        None => None,
-        Some(e) => {
-            let t = signing::parse_time(e).map_err(|e| bad(Kind::InvalidRequest, format!("expiration: {e}")))?;
-            if t <= now {
-                return Err(bad(Kind::InvalidRequest, format!("expiration {t} is not in the future")));
-            }
-            Some(t)
-        }
-    };
+    check_siwe_text(&body.domain, &body.statement).map_err(|e| bad(Kind::InvalidRequest, e))?;
+    let expiration = future_expiration(body.expiration.as_deref(), now).map_err(|e| bad(Kind::InvalidRequest, e))?;
     let signer = body.signer.clone().unwrap_or_else(|| default_signer.to_string());
     if !known_signer(&signer) {
         return Err(bad(Kind::UnknownSigner, format!("no signer profile {signer:?}")));
@@ -561,6 +544,43 @@ fn parse_session_sigs_with(
 }
 
 /// The v8 pricing from `nodePrices`, `threshold` and `userMaxPrice`.
+/// The nonce rule of every minting endpoint.
+fn check_nonce(nonce: &str) -> Result<(), String> {
+    if nonce.trim().is_empty() || nonce.len() > 256 {
+        return Err("nonce must be a non-empty string of at most 256 characters".into());
+    }
+    Ok(())
+}
+
+/// The SIWE `domain` and `statement` a client may set: one line each, bounded.
+fn check_siwe_text(domain: &Option<String>, statement: &Option<String>) -> Result<(), String> {
+    for (what, v) in [("domain", domain), ("statement", statement)] {
+        if v.as_ref().is_some_and(|v| v.len() > MAX_TEXT || v.contains('\n') || v.contains('\r')) {
+            return Err(format!("{what} must be one line of at most {MAX_TEXT} bytes"));
+        }
+    }
+    Ok(())
+}
+
+/// An optional requested expiration, which must lie after `now`.
+fn future_expiration(text: Option<&str>, now: Timestamp) -> Result<Option<Timestamp>, String> {
+    let Some(text) = text else { return Ok(None) };
+    let t = signing::parse_time(text).map_err(|e| format!("expiration: {e}"))?;
+    if t <= now {
+        return Err(format!("expiration {t} is not in the future"));
+    }
+    Ok(Some(t))
+}
+
+/// The signer profile a request names, or the default one.
+fn signer_profile(app: &App, name: Option<&str>) -> Result<(String, Arc<signing::Signer>), String> {
+    let name = name.unwrap_or(&app.default_signer);
+    match app.signers.get(name) {
+        Some(signer) => Ok((name.to_string(), signer.clone())),
+        None => Err(format!("no signer profile {name:?}")),
+    }
+}
+
 fn parse_pricing(body: &SessionSigsBody, nodes: &[signing::NodeUrl]) -> Result<NodePricing, (Kind, String)> {
     let mut pricing = NodePricing::new();
     for (url, raw) in body.node_prices.iter().flat_map(|p| p.0.iter()) {
@@ -677,6 +697,28 @@ fn denied_problem(ctx: &Ctx, d: &Decision) -> Problem {
         .with("decision", "denied")
         .with("rule", d.rule.clone())
         .with("reasons", d.reasons.clone())
+}
+
+/// Audits a request the policy denied (403) and gives the client's problem.
+async fn audit_denied(app: &App, ctx: &Ctx, mut row: AuditEntry, d: &Decision) -> Problem {
+    row.status = 403;
+    match audit(app, ctx, row, None).await {
+        Ok(_) => denied_problem(ctx, d),
+        Err(p) => p,
+    }
+}
+
+/// Audits an approved request whose signature failed (the row keeps the full reason; the
+/// client's detail is generic) and gives the client's problem.
+async fn audit_signing_failure(app: &App, ctx: &Ctx, mut row: AuditEntry, signer: &str, e: &SignError) -> Problem {
+    let p = sign_problem(app, ctx, signer, e);
+    row.decision = "failed".into();
+    row.status = p.kind.status().as_u16();
+    row.reasons.push(e.to_string());
+    match audit(app, ctx, row, None).await {
+        Ok(_) => p,
+        Err(audit_problem) => audit_problem,
+    }
 }
 
 fn window_start(now: Timestamp, per: i64) -> i64 {
@@ -1225,13 +1267,9 @@ async fn capacity_delegation(
             .as_deref()
             .map(|e| signing::parse_time(e).map_err(|e| bad(Kind::InvalidRequest, format!("expiration: {e}"))))
             .transpose()?;
-        if body.nonce.trim().is_empty() || body.nonce.len() > 256 {
-            return Err(bad(Kind::InvalidRequest, "nonce must be a non-empty string of at most 256 characters".into()));
-        }
-        let signer_name = body.signer.clone().unwrap_or_else(|| app.default_signer.clone());
-        let Some(signer) = app.signers.get(&signer_name).cloned() else {
-            return Err(bad(Kind::UnknownSigner, format!("no signer profile {signer_name:?}")));
-        };
+        check_nonce(&body.nonce).map_err(|e| bad(Kind::InvalidRequest, e))?;
+        let (signer_name, signer) =
+            signer_profile(&app, body.signer.as_deref()).map_err(|e| bad(Kind::UnknownSigner, e))?;
         let q = CapacityQuery {
             client: &caller.client,
             signer: &signer_name,
@@ -1258,9 +1296,7 @@ async fn capacity_delegation(
         );
         row.resources = resources;
         if d.result == Verdict::Denied {
-            row.status = 403;
-            audit(&app, &ctx, row, None).await?;
-            return Err(denied_problem(&ctx, &d));
+            return Err(audit_denied(&app, &ctx, row, &d).await);
         }
         let input = CapacityInput {
             nonce: body.nonce.clone(),
@@ -1273,14 +1309,7 @@ async fn capacity_delegation(
         };
         let auth_sig = match signer.capacity_delegation(input).await {
             Ok(a) => a,
-            Err(e) => {
-                let p = sign_problem(&app, &ctx, &signer_name, &e);
-                row.decision = "failed".into();
-                row.status = p.kind.status().as_u16();
-                row.reasons.push(e.to_string());
-                audit(&app, &ctx, row, None).await?;
-                return Err(p);
-            }
+            Err(e) => return Err(audit_signing_failure(&app, &ctx, row, &signer_name, &e).await),
         };
         row.expiration = d.expiration.map(|t| t.to_string());
         audit(&app, &ctx, row, None).await?;
@@ -1330,9 +1359,7 @@ async fn payment_delegation(
         let body: PaymentBody = read_json(&app, &ctx, &headers, body).await?;
         let bad = |kind: Kind, d: String| Problem::new(kind, d).with_request_id(&ctx.request_id);
         let now = Timestamp::now();
-        if body.nonce.trim().is_empty() || body.nonce.len() > 256 {
-            return Err(bad(Kind::InvalidRequest, "nonce must be a non-empty string of at most 256 characters".into()));
-        }
+        check_nonce(&body.nonce).map_err(|e| bad(Kind::InvalidRequest, e))?;
         if body.delegatee_addresses.is_empty() {
             return Err(bad(
                 Kind::InvalidRequest,
@@ -1350,16 +1377,7 @@ async fn payment_delegation(
         if body.delegatee_addresses.len() > MAX_NODES || body.scopes.len() > 16 {
             return Err(bad(Kind::InvalidRequest, "too many delegateeAddresses or scopes".into()));
         }
-        for (what, v) in [("domain", &body.domain), ("statement", &body.statement)] {
-            if let Some(v) = v {
-                if v.len() > MAX_TEXT || v.contains('\n') || v.contains('\r') {
-                    return Err(bad(
-                        Kind::InvalidRequest,
-                        format!("{what} must be one line of at most {MAX_TEXT} bytes"),
-                    ));
-                }
-            }
-        }
+        check_siwe_text(&body.domain, &body.statement).map_err(|e| bad(Kind::InvalidRequest, e))?;
         let (max_price, max_price_text) = parse_price(&body.max_price, "maxPrice").map_err(|(k, d)| bad(k, d))?;
         let scopes = body
             .scopes
@@ -1371,20 +1389,10 @@ async fn payment_delegation(
             .iter()
             .map(|a| signing::address_key(a).map_err(|e| bad(Kind::InvalidRequest, format!("delegateeAddresses: {e}"))))
             .collect::<Result<Vec<_>, _>>()?;
-        let expiration = match body.expiration.as_deref() {
-            None => None,
-            Some(e) => {
-                let t = signing::parse_time(e).map_err(|e| bad(Kind::InvalidRequest, format!("expiration: {e}")))?;
-                if t <= now {
-                    return Err(bad(Kind::InvalidRequest, format!("expiration {t} is not in the future")));
-                }
-                Some(t)
-            }
-        };
-        let signer_name = body.signer.clone().unwrap_or_else(|| app.default_signer.clone());
-        let Some(signer) = app.signers.get(&signer_name).cloned() else {
-            return Err(bad(Kind::UnknownSigner, format!("no signer profile {signer_name:?}")));
-        };
+        let expiration =
+            future_expiration(body.expiration.as_deref(), now).map_err(|e| bad(Kind::InvalidRequest, e))?;
+        let (signer_name, signer) =
+            signer_profile(&app, body.signer.as_deref()).map_err(|e| bad(Kind::UnknownSigner, e))?;
         let mut input = PaymentInput {
             nonce: body.nonce.clone(),
             delegatees: body.delegatee_addresses.clone(),
@@ -1420,9 +1428,7 @@ async fn payment_delegation(
         row.resources = vec!["lit-paymentdelegation://*=lit-payment-delegation".into()];
         row.max_price = Some(max_price.to_string());
         if d.result == Verdict::Denied {
-            row.status = 403;
-            audit(&app, &ctx, row, None).await?;
-            return Err(denied_problem(&ctx, &d));
+            return Err(audit_denied(&app, &ctx, row, &d).await);
         }
         input.expiration = d.expiration.unwrap_or(now);
         let auth_sig = match signer.payment_delegation(input).await {
@@ -1430,14 +1436,7 @@ async fn payment_delegation(
                 app.set_hsm(&signer_name, None);
                 a
             }
-            Err(e) => {
-                let p = sign_problem(&app, &ctx, &signer_name, &e);
-                row.decision = "failed".into();
-                row.status = p.kind.status().as_u16();
-                row.reasons.push(e.to_string());
-                audit(&app, &ctx, row, None).await?;
-                return Err(p);
-            }
+            Err(e) => return Err(audit_signing_failure(&app, &ctx, row, &signer_name, &e).await),
         };
         row.expiration = d.expiration.map(|t| t.to_string());
         audit(&app, &ctx, row, None).await?;
