@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::policy::parse_duration;
 use crate::signing::{SessionKeySpec, SignerSpec, WalletSpec};
 use crate::store::sqlite::Durability;
+use crate::store::DEFAULT_MINT_SIGN_TIMEOUT;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -341,9 +342,6 @@ pub struct Settings {
     /// Log filter.
     pub log_level: String,
 }
-
-/// Default of `store.mint_sign_timeout`: room for a custody callback or an HSM that recovers.
-pub const DEFAULT_MINT_SIGN_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn std_duration(s: &str, what: &str) -> Result<Duration, ConfigError> {
     let d = parse_duration(s).map_err(|e| ConfigError(format!("{what}: {e}")))?;

@@ -25,3 +25,5 @@ pub mod signing;
 pub mod spool;
 pub mod store;
 pub mod tls;
+
+mod layering;

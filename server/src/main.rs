@@ -99,7 +99,7 @@ fn main() -> ExitCode {
                     path,
                     durability: lit_session_server::store::sqlite::Durability::Full,
                     mint_lock_wait: std::time::Duration::from_secs(10),
-                    mint_sign_timeout: config::DEFAULT_MINT_SIGN_TIMEOUT,
+                    mint_sign_timeout: lit_session_server::store::DEFAULT_MINT_SIGN_TIMEOUT,
                 },
                 None => match load_settings(&cli.config, &None, &None) {
                     Ok(s) => s.store,

@@ -117,7 +117,7 @@ impl Plan {
                 path: dir.join("dev-store.sqlite"),
                 durability: Durability::Normal,
                 mint_lock_wait: std::time::Duration::from_secs(10),
-                mint_sign_timeout: crate::config::DEFAULT_MINT_SIGN_TIMEOUT,
+                mint_sign_timeout: store::DEFAULT_MINT_SIGN_TIMEOUT,
             },
             audit_spool: None,
             policy: PolicySource::Inline(crate::dev::POLICY.to_string()),

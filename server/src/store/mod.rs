@@ -11,11 +11,15 @@ pub mod sqlite;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing::{self, AuthSig, AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
+
+/// Default of `store.mint_sign_timeout`: room for a custody callback or an HSM that recovers.
+pub const DEFAULT_MINT_SIGN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A store failure. Messages name the database and the operation, never a secret.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +50,7 @@ pub enum StoreError {
 pub(crate) fn pg_message(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => lit_session_signer::error_chain(e),
+        None => signing::error_chain(e),
     }
 }
 

@@ -80,7 +80,7 @@ impl PgOptions {
             query_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(2),
             mint_lock_wait: Duration::from_secs(10),
-            mint_sign_timeout: crate::config::DEFAULT_MINT_SIGN_TIMEOUT,
+            mint_sign_timeout: super::DEFAULT_MINT_SIGN_TIMEOUT,
             writer: format!("pid-{}", std::process::id()),
         }
     }

@@ -50,7 +50,7 @@ impl Default for SqliteOptions {
             durability: Durability::Full,
             busy_timeout: Duration::from_secs(5),
             writer: format!("pid-{}", std::process::id()),
-            mint_lease: crate::config::DEFAULT_MINT_SIGN_TIMEOUT + Duration::from_secs(10),
+            mint_lease: super::DEFAULT_MINT_SIGN_TIMEOUT + Duration::from_secs(10),
             mint_wait: Duration::from_secs(10),
         }
     }
