@@ -15,10 +15,11 @@ use lit_testkit::layering::Sources;
 /// Each core module and the only modules it may import.
 const CORE: &[(&str, &[&str], &str)] = &[
     ("signing", &[], "the door into the library sits below everything else"),
+    ("duration", &[], "durations are a format of their own"),
     ("problem", &[], "problem bodies know nothing of the service"),
     ("audit", &[], "audit records and their chain know nothing above them"),
-    ("policy", &["signing"], "the policy decides from parsed values only"),
-    ("store", &["audit", "signing"], "the store imports nothing above it, never the configuration"),
+    ("policy", &["signing", "duration"], "the policy decides from parsed values only"),
+    ("store", &["audit", "signing", "duration"], "the store imports nothing above it, never the configuration"),
 ];
 
 /// Every breach of the rules in the sources under `src`.
@@ -59,6 +60,7 @@ fn a_tree_that_breaks_the_rules_is_refused() {
     for (file, text) in [
         ("signing.rs", "use lit_session_signer::x;\n"),
         ("problem.rs", ""),
+        ("duration.rs", ""),
         ("audit.rs", "use crate::signing::Timestamp;\n"),
         ("policy.rs", "use crate::signing::Price;\nuse crate::{api::Ctx, store};\n"),
         ("store/mod.rs", "use crate::audit::AuditEntry;\nuse crate::config::DEFAULT;\n"),

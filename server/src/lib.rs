@@ -15,6 +15,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod dev;
+pub mod duration;
 pub mod metrics;
 pub mod policy;
 pub mod problem;

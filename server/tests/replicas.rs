@@ -18,6 +18,8 @@ use common::postgres::Postgres;
 use common::tokens;
 use common::*;
 use lit_session_server::signing;
+use lit_session_server::store::postgres::PgOptions;
+use lit_session_server::store::sqlite::{Durability, SqliteOptions};
 use serde_json::{json, Value};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -716,7 +718,7 @@ impl lit_session_signer::wallet::WalletSigner for SlowWallet {
 /// Two replicas (each its own store connection, as two processes have) with one session key
 /// and a wallet slower than the old lock bounds (PostgreSQL: 5 × query_timeout idle in the
 /// lock's transaction; SQLite: a lease of mint_lock_wait): still one wallet signature.
-fn slow_wallet_one_signature(store: lit_session_server::config::StoreSettings) {
+fn slow_wallet_one_signature(store: lit_session_server::store::StoreSettings) {
     use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
     use lit_session_signer::manager::{
         AuthSigUse, AuthSource, ManagerConfig, SessionKeyPolicy, SessionManager, SessionSigsOptions, StoreFailures,
@@ -775,31 +777,27 @@ fn slow_wallet_one_signature(store: lit_session_server::config::StoreSettings) {
 fn postgres_a_slow_wallet_keeps_the_mint_lock_one_signature() {
     let _one = serial();
     let Some(pg) = pg_or_skip() else { return };
-    slow_wallet_one_signature(lit_session_server::config::StoreSettings::Postgres(
-        lit_session_server::config::PgSettings {
-            connection: pg.connection(),
-            password_file: None,
-            pool_size: 4,
-            // The old bound: the lock's transaction ended after 5 × 200 ms idle.
-            query_timeout: Duration::from_millis(200),
-            connect_timeout: Duration::from_secs(2),
-            mint_lock_wait: Duration::from_secs(10),
-            mint_sign_timeout: Duration::from_secs(10),
-        },
-    ));
+    slow_wallet_one_signature(lit_session_server::store::StoreSettings::Postgres(PgOptions {
+        pool_size: 4,
+        // The old bound: the lock's transaction ended after 5 × 200 ms idle.
+        query_timeout: Duration::from_millis(200),
+        mint_lock_wait: Duration::from_secs(10),
+        mint_sign_timeout: Duration::from_secs(10),
+        ..PgOptions::new(pg.connection())
+    }));
 }
 
 #[test]
 fn sqlite_a_slow_wallet_keeps_the_mint_lease_one_signature() {
     let _one = serial();
     let dir = tempfile::tempdir().unwrap();
-    slow_wallet_one_signature(lit_session_server::config::StoreSettings::Sqlite {
-        path: dir.path().join("store.sqlite"),
-        durability: lit_session_server::store::sqlite::Durability::Normal,
+    slow_wallet_one_signature(lit_session_server::store::StoreSettings::Sqlite(SqliteOptions {
+        durability: Durability::Normal,
         // The old lease was this wait, shorter than the signature: the second replica took the
         // lease when it ran out (at most 3 s after A took it), before its own wait did (3.5 s),
         // and signed again.
         mint_lock_wait: Duration::from_secs(2),
         mint_sign_timeout: Duration::from_secs(10),
-    });
+        ..SqliteOptions::new(dir.path().join("store.sqlite"))
+    }));
 }

@@ -7,19 +7,18 @@
 
 pub mod pool;
 pub mod postgres;
+pub mod settings;
 pub mod sqlite;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
 
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing::{self, AuthSig, AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
 
-/// Default of `store.mint_sign_timeout`: room for a custody callback or an HSM that recovers.
-pub const DEFAULT_MINT_SIGN_TIMEOUT: Duration = Duration::from_secs(60);
+pub use settings::{StoreSection, StoreSettings, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 
 /// A store failure. Messages name the database and the operation, never a secret.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +43,9 @@ pub enum StoreError {
     /// The database is not one this build can use (unknown schema version, foreign tables).
     #[error("{0}")]
     Schema(String),
+    /// The store's own settings cannot be used (a connection string or password file).
+    #[error("{0}")]
+    Settings(String),
 }
 
 /// A PostgreSQL error as one line: the server's message and code when it sent one.

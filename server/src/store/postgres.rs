@@ -10,6 +10,7 @@
 //! - Every operation has a deadline; a connection whose operation failed or ran out of time is
 //!   closed, so a hung server can neither hang requests nor keep the pool's connections.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use tokio_postgres::{Client, Config};
 
 use super::pool::{describe_hosts, Pool, Pooled};
+use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 use super::{pg_message, Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
 use crate::audit::{chain_hash, AuditEntry, AuditRow};
 use crate::signing;
@@ -33,56 +35,67 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MIGRATION_LOCK: &str = "lit-session-server/migrate";
 const MINT_LOCK_PREFIX: &str = "lit-session-server/auth-sig/";
 
-/// Options of [`PgStore::open`].
-#[derive(Clone)]
+/// Options of [`PgStore::open`]: `[store]` with `backend = "postgres"`.
+#[derive(Debug, Clone)]
 pub struct PgOptions {
-    /// The connection string, libpq key/value or URL form, without a password.
+    /// The connection string, libpq key/value or URL form, without a password
+    /// (`store.postgres`).
     pub connection: String,
-    /// The password (from a secret file), if the server asks for one.
-    pub password: Option<zeroize::Zeroizing<String>>,
-    /// Connections at most.
+    /// A file holding the password, if the server asks for one (`store.password_file`, a
+    /// secret file, read when the store opens).
+    pub password_file: Option<PathBuf>,
+    /// Connections at most (`store.pool_size`).
     pub pool_size: usize,
-    /// Longest time for one store operation (queries, waiting for a pooled connection).
+    /// Longest time for one store operation (queries, waiting for a pooled connection;
+    /// `store.query_timeout`).
     pub query_timeout: Duration,
-    /// Longest time to connect to one host.
+    /// Longest time to connect to one host (`store.connect_timeout`).
     pub connect_timeout: Duration,
-    /// Longest wait for another replica's mint lock.
+    /// Longest wait for another replica's mint lock (`store.mint_lock_wait`).
     pub mint_lock_wait: Duration,
     /// Longest wallet signature while the mint lock is held: the lock's transaction may idle
-    /// that long (plus the store reads and writes around it) without being ended.
+    /// that long (plus the store reads and writes around it) without being ended
+    /// (`store.mint_sign_timeout`).
     pub mint_sign_timeout: Duration,
     /// Who writes (stored with AuthSigs).
     pub writer: String,
 }
 
-impl std::fmt::Debug for PgOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgOptions")
-            .field("connection", &self.connection)
-            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
-            .field("pool_size", &self.pool_size)
-            .field("query_timeout", &self.query_timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("mint_lock_wait", &self.mint_lock_wait)
-            .field("mint_sign_timeout", &self.mint_sign_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 impl PgOptions {
     /// Defaults around a connection string: 16 connections, 2 s per operation, 2 s per host
-    /// connect, 10 s mint lock wait.
+    /// connect, the mint lock's default bounds.
     pub fn new(connection: impl Into<String>) -> Self {
         Self {
             connection: connection.into(),
-            password: None,
+            password_file: None,
             pool_size: 16,
             query_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(2),
-            mint_lock_wait: Duration::from_secs(10),
-            mint_sign_timeout: super::DEFAULT_MINT_SIGN_TIMEOUT,
+            mint_lock_wait: DEFAULT_MINT_LOCK_WAIT,
+            mint_sign_timeout: DEFAULT_MINT_SIGN_TIMEOUT,
             writer: format!("pid-{}", std::process::id()),
         }
+    }
+
+    /// Checks the PostgreSQL keys of `[store]`; a key of the other backend is refused. The
+    /// connection string is parsed here, and a message never repeats it (it may hold a secret
+    /// by mistake).
+    pub(super) fn from_section(section: &StoreSection, mint: MintBounds) -> Result<Self, String> {
+        if section.path.is_some() || section.durability.is_some() {
+            return Err("store.path and store.durability belong to backend = \"sqlite\"".into());
+        }
+        let connection = section.postgres.clone().ok_or("store.postgres (the connection string) is required")?;
+        parse_connection(&connection).map_err(|e| format!("store.postgres: {e}"))?;
+        let defaults = Self::new(connection);
+        Ok(Self {
+            password_file: section.password_file.clone(),
+            pool_size: section.pool_size.unwrap_or(defaults.pool_size).clamp(1, 1024),
+            query_timeout: section.duration(&section.query_timeout, defaults.query_timeout, "query_timeout")?,
+            connect_timeout: section.duration(&section.connect_timeout, defaults.connect_timeout, "connect_timeout")?,
+            mint_lock_wait: mint.lock_wait,
+            mint_sign_timeout: mint.sign_timeout,
+            ..defaults
+        })
     }
 }
 
@@ -185,8 +198,17 @@ impl PgStore {
     /// Connects, checks the schema and applies missing migrations (one replica at a time).
     /// Refuses a database whose schema is newer than this build, or that holds other tables.
     pub async fn open(options: &PgOptions) -> Result<Self, StoreError> {
-        let mut config = parse_connection(&options.connection).map_err(StoreError::Schema)?;
-        if let Some(p) = &options.password {
+        let password = match &options.password_file {
+            None => None,
+            Some(path) => Some(zeroize::Zeroizing::new(
+                signing::read_secret_text(path)
+                    .map_err(|e| StoreError::Settings(format!("store.password_file: {e}")))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            )),
+        };
+        let mut config = parse_connection(&options.connection).map_err(StoreError::Settings)?;
+        if let Some(p) = &password {
             config.password(p.as_bytes());
         }
         if config.get_application_name().is_none() {
@@ -626,7 +648,5 @@ mod tests {
         assert!(parse_connection("host=db password=x").unwrap_err().contains("password_file"));
         assert!(parse_connection("host=db sslmode=require").unwrap_err().contains("TLS"));
         assert!(parse_connection("dbname=x").unwrap_err().contains("no host"));
-        let debug = format!("{:?}", PgOptions { password: Some("hunter2".to_string().into()), ..PgOptions::new("x") });
-        assert!(!debug.contains("hunter2"), "{debug}");
     }
 }

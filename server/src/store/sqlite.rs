@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 use super::{Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
 use crate::audit::{chain_hash, AuditEntry, AuditRow, GENESIS};
 use crate::signing;
@@ -28,31 +29,67 @@ pub enum Durability {
     Normal,
 }
 
-/// Options of [`SqliteStore::open`].
+/// Options of [`SqliteStore::open`]: `[store]` with `backend = "sqlite"` (the default).
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
-    /// Commit durability.
+    /// The file (`store.path`).
+    pub path: PathBuf,
+    /// Commit durability (`store.durability`).
     pub durability: Durability,
     /// How long a write waits for another process's lock.
     pub busy_timeout: Duration,
     /// Who writes (stored with AuthSigs; e.g. host and pid).
     pub writer: String,
-    /// How long a mint lease lasts (it must outlive the holder's wallet signature; a lease
-    /// whose holder died frees the lock when it runs out).
-    pub mint_lease: Duration,
-    /// How long a waiter waits for another process's lease.
-    pub mint_wait: Duration,
+    /// How long a waiter waits for another process's lease (`store.mint_lock_wait`).
+    pub mint_lock_wait: Duration,
+    /// Longest wallet signature under the mint lease (`store.mint_sign_timeout`).
+    pub mint_sign_timeout: Duration,
 }
 
-impl Default for SqliteOptions {
-    fn default() -> Self {
+impl SqliteOptions {
+    /// The defaults for the file at `path`: full durability, a 5 s busy timeout, the mint
+    /// lock's default bounds.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
+            path: path.into(),
             durability: Durability::Full,
             busy_timeout: Duration::from_secs(5),
             writer: format!("pid-{}", std::process::id()),
-            mint_lease: super::DEFAULT_MINT_SIGN_TIMEOUT + Duration::from_secs(10),
-            mint_wait: Duration::from_secs(10),
+            mint_lock_wait: DEFAULT_MINT_LOCK_WAIT,
+            mint_sign_timeout: DEFAULT_MINT_SIGN_TIMEOUT,
         }
+    }
+
+    /// How long a mint lease lasts: the slowest signature allowed plus the reads and writes
+    /// around it (each may wait the busy timeout), so it never runs out under a holder; a lease
+    /// whose holder died frees the lock when it runs out.
+    pub fn mint_lease(&self) -> Duration {
+        self.mint_sign_timeout + 2 * self.busy_timeout
+    }
+
+    /// Checks the SQLite keys of `[store]`; a key of the other backend is refused.
+    pub(super) fn from_section(section: &StoreSection, mint: MintBounds) -> Result<Self, String> {
+        for (set, what) in [
+            (section.postgres.is_some(), "postgres"),
+            (section.password_file.is_some(), "password_file"),
+            (section.pool_size.is_some(), "pool_size"),
+            (section.query_timeout.is_some(), "query_timeout"),
+            (section.connect_timeout.is_some(), "connect_timeout"),
+            // The spool takes rows while PostgreSQL is unreachable; a SQLite file is local, and
+            // a failing one fails the request.
+            (section.audit_spool.is_some(), "audit_spool"),
+        ] {
+            if set {
+                return Err(format!("store.{what} belongs to backend = \"postgres\""));
+            }
+        }
+        let durability = match section.durability.as_deref() {
+            None | Some("full") => Durability::Full,
+            Some("normal") => Durability::Normal,
+            Some(o) => return Err(format!("store.durability: {o:?} (full or normal)")),
+        };
+        let path = section.path.clone().ok_or("store.path is required")?;
+        Ok(Self { durability, mint_lock_wait: mint.lock_wait, mint_sign_timeout: mint.sign_timeout, ..Self::new(path) })
     }
 }
 
@@ -91,9 +128,10 @@ fn now_secs() -> i64 {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the store at `path`, applying migrations. Refuses a file
-    /// whose schema is newer than this build, or that holds tables of something else.
-    pub fn open(path: &Path, options: &SqliteOptions) -> Result<Self, StoreError> {
+    /// Opens (creating if missing) the store file, applying migrations. Refuses a file whose
+    /// schema is newer than this build, or that holds tables of something else.
+    pub fn open(options: &SqliteOptions) -> Result<Self, StoreError> {
+        let path = options.path.as_path();
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Unavailable { op: "open", message: format!("{}: {e}", path.display()) })?;
         conn.busy_timeout(options.busy_timeout).map_err(unavailable("open"))?;
@@ -115,8 +153,8 @@ impl SqliteStore {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
             writer: options.writer.clone(),
-            mint_lease: options.mint_lease,
-            mint_wait: options.mint_wait,
+            mint_lease: options.mint_lease(),
+            mint_wait: options.mint_lock_wait,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -483,7 +521,7 @@ mod tests {
     async fn schema_versions_and_chain() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        let store = SqliteStore::open(&path, &SqliteOptions::default()).unwrap();
+        let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
         store.health().await.unwrap();
         let charge = QuotaCharge { client: "c".into(), rule: "rate".into(), window_start: 60, limit: 2 };
         let a = store.append_audit(entry(), Some(charge.clone())).await.unwrap();
@@ -515,13 +553,13 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (99, 'x')", []).unwrap();
         drop(conn);
-        let err = SqliteStore::open(&path, &SqliteOptions::default()).unwrap_err().to_string();
+        let err = SqliteStore::open(&SqliteOptions::new(&path)).unwrap_err().to_string();
         assert!(err.contains("schema version 99"), "{err}");
 
         // So is a file of something else.
         let other = dir.path().join("other.sqlite");
         Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
-        let err = SqliteStore::open(&other, &SqliteOptions::default()).unwrap_err().to_string();
+        let err = SqliteStore::open(&SqliteOptions::new(&other)).unwrap_err().to_string();
         assert!(err.contains("not a lit-session-server store"), "{err}");
     }
 }
