@@ -62,18 +62,6 @@ pub struct AuditEntry {
     pub max_price: Option<String>,
 }
 
-impl AuditEntry {
-    /// Turns an approval into the rate-limit denial the store found at commit time.
-    pub fn rate_limited(&mut self, rule: &str, limit: u64) {
-        self.decision = "denied".into();
-        self.rule = Some(rule.to_string());
-        self.reasons.push(format!("rate limit of {limit} requests per window reached"));
-        self.session_key = None;
-        self.auth_sig = None;
-        self.status = 429;
-    }
-}
-
 /// The chain hash of `record` (the row's JSON text) after `prev_hash`.
 pub fn chain_hash(prev_hash: &str, record: &str) -> String {
     let mut h = Sha256::new();
@@ -250,7 +238,9 @@ mod tests {
         };
         let mut limited = approved.clone();
         limited.seq = 10;
-        limited.rate_limited("rate-limit", 3);
+        let charge =
+            crate::ratelimit::Rate { count: 3, per_secs: 60 }.charge("c", "2026-01-01T00:00:00Z".parse().unwrap());
+        charge.refuse(&mut limited);
         let golden = [
             (
                 approved,

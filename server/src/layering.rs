@@ -18,8 +18,13 @@ const CORE: &[(&str, &[&str], &str)] = &[
     ("duration", &[], "durations are a format of their own"),
     ("problem", &[], "problem bodies know nothing of the service"),
     ("audit", &[], "audit records and their chain know nothing above them"),
-    ("policy", &["signing", "duration"], "the policy decides from parsed values only"),
-    ("store", &["audit", "signing", "duration"], "the store imports nothing above it, never the configuration"),
+    ("ratelimit", &["audit", "signing"], "rate limits are counted below the store that keeps them"),
+    ("policy", &["signing", "duration", "ratelimit"], "the policy decides from parsed values only"),
+    (
+        "store",
+        &["audit", "signing", "duration", "ratelimit"],
+        "the store imports nothing above it, never the configuration",
+    ),
 ];
 
 /// Every breach of the rules in the sources under `src`.
@@ -61,6 +66,7 @@ fn a_tree_that_breaks_the_rules_is_refused() {
         ("signing.rs", "use lit_session_signer::x;\n"),
         ("problem.rs", ""),
         ("duration.rs", ""),
+        ("ratelimit.rs", ""),
         ("audit.rs", "use crate::signing::Timestamp;\n"),
         ("policy.rs", "use crate::signing::Price;\nuse crate::{api::Ctx, store};\n"),
         ("store/mod.rs", "use crate::audit::AuditEntry;\nuse crate::config::DEFAULT;\n"),

@@ -19,6 +19,7 @@ pub mod duration;
 pub mod metrics;
 pub mod policy;
 pub mod problem;
+pub mod ratelimit;
 pub mod run;
 pub mod secrets;
 pub mod server;

@@ -32,6 +32,7 @@ use serde::Deserialize;
 use time::Duration;
 
 use crate::duration::parse_duration;
+use crate::ratelimit::{self, Exceeded, Rate};
 use crate::signing::{self, LitAbility, PaymentScope, Price, ResourcePrefix, SessionFormat, Timestamp};
 
 /// The endpoints a client may be granted.
@@ -398,15 +399,6 @@ impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// A client's rate limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rate {
-    /// Requests per window.
-    pub count: u64,
-    /// The window, in seconds.
-    pub per_secs: i64,
 }
 
 /// A client's capacity-delegation grant.
@@ -1156,6 +1148,12 @@ pub struct Decision {
     pub clamped: Option<Clamp>,
     /// When approved: the latest expiration the deciding rule allows.
     pub latest: Option<Timestamp>,
+}
+
+impl From<Exceeded> for Decision {
+    fn from(e: Exceeded) -> Self {
+        Self::denied(ratelimit::RULE, e.reason)
+    }
 }
 
 impl Decision {

@@ -302,6 +302,19 @@ fn percentile(outcomes: &[Outcome], q: f64) -> f64 {
     ms[((ms.len() as f64 - 1.0) * q).round() as usize]
 }
 
+/// The store's contract (`store::testing`, which SQLite's unit tests run too) on a real server.
+#[test]
+fn postgres_keeps_the_store_contract() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let settings = lit_session_server::store::testing::fast_postgres(pg.connection());
+    rt.block_on(async {
+        let store = lit_session_server::run::open_store(&settings).await.unwrap();
+        lit_session_server::store::testing::check_service_store(&*store, &settings).await;
+    });
+}
+
 #[test]
 fn postgres_three_replicas_one_token_cause_one_wallet_signature() {
     let _one = serial();

@@ -9,9 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::seal::Sealed;
 use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 use super::{Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
-use crate::audit::{chain_hash, AuditEntry, AuditRow, GENESIS};
+use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 /// Migrations, in order; index + 1 is the schema version they produce.
@@ -263,63 +264,62 @@ fn save_row(
     Ok(SaveOutcome::Saved(version))
 }
 
-fn append(
-    conn: &mut Connection,
-    mut entry: AuditEntry,
-    charge: Option<QuotaCharge>,
-) -> Result<Appended, rusqlite::Error> {
+fn append(conn: &mut Connection, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, rusqlite::Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut charged = true;
-    if let Some(c) = &charge {
-        let used: i64 = tx
-            .query_row(
-                "SELECT used FROM quota WHERE client = ?1 AND rule = ?2 AND window_start = ?3",
-                params![c.client, c.rule, c.window_start],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0);
-        if used as u64 >= c.limit {
-            charged = false;
-            entry.rate_limited(&c.rule, c.limit);
-        } else {
-            tx.execute(
-                "INSERT INTO quota (client, rule, window_start, used) VALUES (?1, ?2, ?3, 1)
-                 ON CONFLICT (client, rule, window_start) DO UPDATE SET used = used + 1",
-                params![c.client, c.rule, c.window_start],
-            )?;
-            // Old windows are of no use once a newer one is counted.
-            tx.execute(
-                "DELETE FROM quota WHERE client = ?1 AND rule = ?2 AND window_start < ?3",
-                params![c.client, c.rule, c.window_start],
-            )?;
-        }
-    }
-    let (last_seq, prev_hash): (i64, String) = tx
+    let refused = match &charge {
+        Some(c) if !take_quota(&tx, c)? => Some(c),
+        _ => None,
+    };
+    // The write lock (BEGIN IMMEDIATE) orders appends from every process on the file.
+    let head = tx
         .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .unwrap_or((0, GENESIS.to_string()));
-    entry.seq = last_seq + 1;
-    let record = serde_json::to_string(&entry).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let hash = chain_hash(&prev_hash, &record);
+        .optional()?;
+    let row = Sealed::new(entry, head, refused).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let e = &row.entry;
     tx.execute(
         "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
-            entry.seq,
-            entry.at,
-            entry.request_id,
-            entry.client,
-            entry.endpoint,
-            entry.decision,
-            entry.rule,
-            record,
-            prev_hash,
-            hash
+            e.seq,
+            e.at,
+            e.request_id,
+            e.client,
+            e.endpoint,
+            e.decision,
+            e.rule,
+            row.record,
+            row.prev_hash,
+            row.hash
         ],
     )?;
     tx.commit()?;
-    Ok(Appended { seq: entry.seq, hash, charged })
+    Ok(row.appended())
+}
+
+/// Counts one unit of the charge's window, unless the limit is used up (false).
+fn take_quota(tx: &rusqlite::Transaction<'_>, c: &QuotaCharge) -> Result<bool, rusqlite::Error> {
+    let used: i64 = tx
+        .query_row(
+            "SELECT used FROM quota WHERE client = ?1 AND rule = ?2 AND window_start = ?3",
+            params![c.client, c.rule, c.window_start],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    if used as u64 >= c.limit {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO quota (client, rule, window_start, used) VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT (client, rule, window_start) DO UPDATE SET used = used + 1",
+        params![c.client, c.rule, c.window_start],
+    )?;
+    // Old windows are of no use once a newer one is counted.
+    tx.execute(
+        "DELETE FROM quota WHERE client = ?1 AND rule = ?2 AND window_start < ?3",
+        params![c.client, c.rule, c.window_start],
+    )?;
+    Ok(true)
 }
 
 #[async_trait]
@@ -426,8 +426,8 @@ impl ServiceStore for SqliteStore {
         }
     }
 
-    async fn quota_used(&self, client: &str, rule: &str, window_start: i64) -> Result<u64, StoreError> {
-        let (c, r) = (client.to_string(), rule.to_string());
+    async fn quota_used(&self, charge: &QuotaCharge) -> Result<u64, StoreError> {
+        let (c, r, window_start) = (charge.client.clone(), charge.rule.clone(), charge.window_start);
         self.run(move |conn| {
             conn.query_row(
                 "SELECT used FROM quota WHERE client = ?1 AND rule = ?2 AND window_start = ?3",
@@ -494,61 +494,20 @@ impl Drop for Lease {
 mod tests {
     use super::*;
 
-    fn entry() -> AuditEntry {
-        AuditEntry {
-            seq: 0,
-            at: "2026-01-01T00:00:00.000Z".into(),
-            request_id: "r".into(),
-            client: "c".into(),
-            auth: "bearer".into(),
-            endpoint: "session-sigs".into(),
-            decision: "approved".into(),
-            rule: None,
-            reasons: vec![],
-            signer: None,
-            session_key: None,
-            resources: vec![],
-            node_count: 1,
-            expiration: None,
-            auth_sig: None,
-            status: 200,
-            format: None,
-            max_price: None,
-        }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keeps_the_store_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::store::testing::fast_sqlite(dir.path().join("s.sqlite"));
+        let crate::store::StoreSettings::Sqlite(options) = &settings else { unreachable!() };
+        let store = SqliteStore::open(options).unwrap();
+        crate::store::testing::check_service_store(&store, &settings).await;
     }
 
-    #[tokio::test]
-    async fn schema_versions_and_chain() {
+    #[test]
+    fn refuses_a_newer_schema_and_a_foreign_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
-        store.health().await.unwrap();
-        let charge = QuotaCharge { client: "c".into(), rule: "rate".into(), window_start: 60, limit: 2 };
-        let a = store.append_audit(entry(), Some(charge.clone())).await.unwrap();
-        let b = store.append_audit(entry(), Some(charge.clone())).await.unwrap();
-        let c = store.append_audit(entry(), Some(charge)).await.unwrap();
-        assert_eq!((a.seq, b.seq, c.seq), (1, 2, 3));
-        assert!(a.charged && b.charged && !c.charged);
-        let rows = store.audit_rows(0, 10).await.unwrap();
-        let mut v = crate::audit::ChainVerifier::default();
-        for r in &rows {
-            v.push(r).unwrap();
-        }
-        assert!(rows[2].record.contains("\"decision\":\"denied\""));
-
-        assert_eq!(store.save_auth_sig("s", "k", "{}", None, None).await.unwrap(), SaveOutcome::Saved(1));
-        assert_eq!(store.save_auth_sig("s", "k", "{}", None, None).await.unwrap(), SaveOutcome::Conflict(1));
-        assert_eq!(store.save_auth_sig("s", "k", "{}", None, Some(1)).await.unwrap(), SaveOutcome::Saved(2));
-
-        let held = store.lock_for_mint("s", "k").await.unwrap();
-        let other = SqliteStore { inner: store.inner.clone() };
-        let waiter = tokio::spawn(async move { other.lock_for_mint("s", "k").await.map(drop) });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!waiter.is_finished(), "the second holder waits");
-        drop(held);
-        waiter.await.unwrap().unwrap();
-        drop(store);
-
+        drop(SqliteStore::open(&SqliteOptions::new(&path)).unwrap());
         // A newer schema is refused with a clear message.
         let conn = Connection::open(&path).unwrap();
         conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (99, 'x')", []).unwrap();
