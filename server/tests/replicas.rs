@@ -18,7 +18,7 @@ use common::postgres::Postgres;
 use common::tokens;
 use common::*;
 use lit_session_server::signing;
-use lit_session_server::store::postgres::PgOptions;
+use lit_session_server::store::postgres::{self, PgOptions};
 use lit_session_server::store::sqlite::{Durability, SqliteOptions};
 use serde_json::{json, Value};
 
@@ -407,7 +407,8 @@ fn postgres_refuses_an_unknown_schema_with_a_clear_message() {
     assert!(server.stop().success());
     pg.psql("INSERT INTO schema_version (version, applied_at) VALUES (99, 'later')").unwrap();
     let err = start().err().expect("refused");
-    assert!(err.contains("schema version 99, newer than this build knows (1)"), "{err}");
+    let known = format!("schema version 99, newer than this build knows ({})", postgres::SCHEMA_VERSION);
+    assert!(err.contains(&known), "{err}");
 
     // A password in the connection string is refused without being repeated.
     let config = dir.path().join("c.toml");

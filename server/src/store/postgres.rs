@@ -18,6 +18,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_postgres::{Client, Config};
 
+use super::keys::{self, KeyChange, KeyRow, KeyState};
 use super::pool::{describe_hosts, Pool, Pooled};
 use super::seal::Sealed;
 use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
@@ -26,7 +27,10 @@ use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 /// Migrations, in order; index + 1 is the schema version they produce.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0003_session_keys.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -35,6 +39,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 // database (hashtextextended of a prefixed text).
 const MIGRATION_LOCK: &str = "lit-session-server/migrate";
 const MINT_LOCK_PREFIX: &str = "lit-session-server/auth-sig/";
+const KEY_LOCK_PREFIX: &str = "lit-session-server/";
 
 /// Options of [`PgStore::open`]: `[store]` with `backend = "postgres"`.
 #[derive(Debug, Clone)]
@@ -339,10 +344,66 @@ impl PgStore {
         };
         self.inner.record(result)
     }
+
+    /// Takes the advisory lock `key` in a transaction on a connection of its own, held until
+    /// the returned lock is dropped: once (`wait: None`; `Ok(None)` when another session holds
+    /// it) or waiting up to `wait` (`Ok(None)` when that ran out). The transaction may idle
+    /// `hold` before the server ends it, which frees the lock of a holder that stopped.
+    async fn advisory_lock(
+        &self,
+        op: &'static str,
+        key: String,
+        wait: Option<Duration>,
+        hold: Duration,
+    ) -> Result<Option<AdvisoryLock>, StoreError> {
+        let bound = wait.unwrap_or_default() + self.inner.query_timeout;
+        let take = async {
+            let mut conn = self.inner.pool.get().await?;
+            let c = conn.client();
+            c.batch_execute("BEGIN").await.map_err(db_error(op))?;
+            // The wait is bounded on the server too, so an abandoned waiter does not queue.
+            let ms = wait.map_or(0, |w| w.as_millis().max(1));
+            let idle = hold.as_millis().max(1);
+            c.batch_execute(&format!(
+                "SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}; \
+                 SET LOCAL idle_in_transaction_session_timeout = {idle}",
+                ms.max(1),
+                ms + 1000
+            ))
+            .await
+            .map_err(db_error(op))?;
+            if wait.is_none() {
+                let row = c
+                    .query_one("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", &[&key])
+                    .await
+                    .map_err(db_error(op))?;
+                if !row.get::<_, bool>(0) {
+                    c.batch_execute("ROLLBACK").await.map_err(db_error(op))?;
+                    conn.keep();
+                    return Ok(None);
+                }
+                return Ok(Some(AdvisoryLock { _conn: conn }));
+            }
+            match c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key]).await {
+                Ok(_) => Ok(Some(AdvisoryLock { _conn: conn })),
+                Err(e) if e.as_db_error().map(|d| d.code().code()) == Some("55P03") => Ok(None),
+                Err(e) => Err(db_error(op)(e)),
+            }
+        };
+        self.inner.fail_fast(op)?;
+        let result = match tokio::time::timeout(bound, take).await {
+            Ok(r) => r,
+            Err(_) => {
+                Err(StoreError::Unreachable { op, message: format!("no answer within {} ms", bound.as_millis()) })
+            }
+        };
+        self.inner.record(result)
+    }
 }
 
-/// A held advisory mint lock: the transaction on its own connection. Dropping it closes the
-/// connection, which ends the transaction and so releases the lock (minting is rare).
+/// A held advisory lock (minting, key maintenance): the transaction on its own connection.
+/// Dropping it closes the connection, which ends the transaction and so releases the lock
+/// (both are rare).
 struct AdvisoryLock {
     _conn: Pooled,
 }
@@ -482,45 +543,16 @@ impl ServiceStore for PgStore {
     async fn lock_for_mint(&self, signer: &str, session_key: &str) -> Result<MintGuard, StoreError> {
         let key = format!("{MINT_LOCK_PREFIX}{signer}/{session_key}");
         let wait = self.inner.mint_lock_wait;
-        let bound = wait + self.inner.query_timeout;
-        let take = async {
-            let mut conn = self.inner.pool.get().await?;
-            let c = conn.client();
-            c.batch_execute("BEGIN").await.map_err(db_error("mint lock"))?;
-            // The wait is bounded on the server too, so an abandoned waiter does not queue. The
-            // transaction then idles while the wallet signs: the connection's idle bound (a few
-            // query timeouts) would end the session and free the lock under a slow signature,
-            // so this transaction's bound covers the wait, the signature and the store calls
-            // around it.
-            let ms = wait.as_millis().max(1);
-            let idle = self.inner.mint_lock_hold.as_millis().max(1);
-            c.batch_execute(&format!(
-                "SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {}; \
-                 SET LOCAL idle_in_transaction_session_timeout = {idle}",
-                ms + 1000
-            ))
-            .await
-            .map_err(db_error("mint lock"))?;
-            c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key]).await.map_err(|e| {
-                match e.as_db_error().map(|d| d.code().code()) {
-                    Some("55P03") => StoreError::Unavailable {
-                        op: "mint lock",
-                        message: format!("another replica held it for more than {} ms", wait.as_millis()),
-                    },
-                    _ => db_error("mint lock")(e),
-                }
-            })?;
-            Ok::<_, StoreError>(Box::new(AdvisoryLock { _conn: conn }) as MintGuard)
-        };
-        self.inner.fail_fast("mint lock")?;
-        let result = match tokio::time::timeout(bound, take).await {
-            Ok(r) => r,
-            Err(_) => Err(StoreError::Unreachable {
+        // The transaction idles while the wallet signs: the connection's idle bound (a few query
+        // timeouts) would end the session and free the lock under a slow signature, so the
+        // lock's bound covers the wait, the signature and the store calls around it.
+        match self.advisory_lock("mint lock", key, Some(wait), self.inner.mint_lock_hold).await? {
+            Some(lock) => Ok(Box::new(lock)),
+            None => Err(StoreError::Unavailable {
                 op: "mint lock",
-                message: format!("no answer within {} ms", bound.as_millis()),
+                message: format!("another replica held it for more than {} ms", wait.as_millis()),
             }),
-        };
-        self.inner.record(result)
+        }
     }
 
     async fn quota_used(&self, charge: &QuotaCharge) -> Result<u64, StoreError> {
@@ -577,6 +609,140 @@ impl ServiceStore for PgStore {
         })
         .await
     }
+
+    async fn auth_sigs_expire_by(&self, session_key: &str) -> Result<Option<i64>, StoreError> {
+        let key = session_key.to_string();
+        self.with("auth sig expiry", move |c| {
+            Box::pin(async move {
+                let row = c
+                    .query_one("SELECT max(expires_at) FROM auth_sigs WHERE session_key = $1", &[&key])
+                    .await
+                    .map_err(db_error("auth sig expiry"))?;
+                Ok(row.get(0))
+            })
+        })
+        .await
+    }
+
+    async fn session_keys(&self, family: &str) -> Result<Vec<KeyRow>, StoreError> {
+        let family = family.to_string();
+        self.with("session keys", move |c| {
+            Box::pin(async move {
+                let sql = format!("SELECT {} FROM session_keys WHERE family = $1 ORDER BY generation", keys::COLUMNS);
+                let rows = c.query(&sql, &[&family]).await.map_err(db_error("session keys"))?;
+                rows.iter().map(key_row).collect()
+            })
+        })
+        .await
+    }
+
+    async fn insert_session_key(&self, row: &KeyRow) -> Result<bool, StoreError> {
+        let r = row.clone();
+        let writer = self.inner.writer.clone();
+        self.with("session key insert", move |c| {
+            Box::pin(async move {
+                let sql = format!(
+                    "INSERT INTO session_keys ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                     ON CONFLICT (family, generation) DO NOTHING",
+                    keys::COLUMNS
+                );
+                let n = c
+                    .execute(
+                        &sql,
+                        &[
+                            &r.family,
+                            &r.generation,
+                            &r.label,
+                            &r.key_id,
+                            &r.public_key,
+                            &r.state.as_str(),
+                            &r.created_at,
+                            &r.activates_at,
+                            &r.retired_at,
+                            &r.destroy_after,
+                            &r.destroyed_at,
+                            &r.rotate_requested_at,
+                            &r.revoked,
+                            &writer,
+                        ],
+                    )
+                    .await
+                    .map_err(db_error("session key insert"))?;
+                Ok(n == 1)
+            })
+        })
+        .await
+    }
+
+    async fn update_session_key(
+        &self,
+        family: &str,
+        generation: i64,
+        from: KeyState,
+        change: &KeyChange,
+    ) -> Result<bool, StoreError> {
+        let (family, c2) = (family.to_string(), change.clone());
+        let writer = self.inner.writer.clone();
+        self.with("session key update", move |c| {
+            Box::pin(async move {
+                let state = c2.state.map(KeyState::as_str);
+                let n = c
+                    .execute(
+                        "UPDATE session_keys SET state = coalesce($1, state), activates_at = coalesce($2, activates_at),
+                           retired_at = coalesce($3, retired_at), destroy_after = coalesce($4, destroy_after),
+                           destroyed_at = coalesce($5, destroyed_at),
+                           rotate_requested_at = coalesce($6, rotate_requested_at),
+                           revoked = coalesce($7, revoked), written_by = $8
+                         WHERE family = $9 AND generation = $10 AND state = $11",
+                        &[
+                            &state,
+                            &c2.activates_at,
+                            &c2.retired_at,
+                            &c2.destroy_after,
+                            &c2.destroyed_at,
+                            &c2.rotate_requested_at,
+                            &c2.revoked,
+                            &writer,
+                            &family,
+                            &generation,
+                            &from.as_str(),
+                        ],
+                    )
+                    .await
+                    .map_err(db_error("session key update"))?;
+                Ok(n == 1)
+            })
+        })
+        .await
+    }
+
+    async fn lock_session_keys(&self, family: &str, wait: Option<Duration>) -> Result<Option<MintGuard>, StoreError> {
+        let key = format!("{KEY_LOCK_PREFIX}{}", keys::lock_name(family));
+        let lock = self.advisory_lock("session key lock", key, wait, keys::LOCK_HOLD).await?;
+        Ok(lock.map(|l| Box::new(l) as MintGuard))
+    }
+}
+
+fn key_row(r: &tokio_postgres::Row) -> Result<KeyRow, StoreError> {
+    let state: String = r.get(5);
+    let state = KeyState::parse(&state)
+        .ok_or_else(|| StoreError::Unavailable { op: "session keys", message: format!("key state {state:?}") })?;
+    Ok(KeyRow {
+        family: r.get(0),
+        generation: r.get(1),
+        label: r.get(2),
+        key_id: r.get(3),
+        public_key: r.get(4),
+        state,
+        created_at: r.get(6),
+        activates_at: r.get(7),
+        retired_at: r.get(8),
+        destroy_after: r.get(9),
+        destroyed_at: r.get(10),
+        rotate_requested_at: r.get(11),
+        revoked: r.get(12),
+        written_by: r.get(13),
+    })
 }
 
 async fn append(c: &mut Client, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::keys::{self, KeyChange, KeyRow, KeyState};
 use super::seal::Sealed;
 use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 use super::{Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
@@ -16,7 +17,10 @@ use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 /// Migrations, in order; index + 1 is the schema version they produce.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0003_session_keys.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -168,6 +172,44 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || f(&mut this.lock()))
             .await
             .map_err(|e| StoreError::Unavailable { op: "task", message: e.to_string() })?
+    }
+
+    /// Takes the lease row `key` for `lease`: once (`wait: None`), or retrying until `wait` has
+    /// passed. `None`: another holder has it. A lease runs out by itself, so a holder that died
+    /// frees it then.
+    async fn take_lease(
+        &self,
+        op: &'static str,
+        key: String,
+        lease: Duration,
+        wait: Option<Duration>,
+    ) -> Result<Option<Lease>, StoreError> {
+        let holder = format!("{}-{}", self.inner.writer, signing::random_hex(4));
+        let deadline = tokio::time::Instant::now() + wait.unwrap_or_default();
+        let lease_secs = lease.as_secs().max(1) as i64;
+        loop {
+            let (k, h) = (key.clone(), holder.clone());
+            let taken = self
+                .run(move |conn| {
+                    let now = now_secs();
+                    conn.execute(
+                        "INSERT INTO mint_locks (key, holder, expires_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                         WHERE mint_locks.expires_at < ?4 OR mint_locks.holder = excluded.holder",
+                        params![k, h, now + lease_secs, now],
+                    )
+                    .map(|n| n > 0)
+                    .map_err(unavailable(op))
+                })
+                .await?;
+            if taken {
+                return Ok(Some(Lease { inner: self.inner.clone(), key, holder }));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -393,36 +435,13 @@ impl ServiceStore for SqliteStore {
         // A lease row, taken under SQLite's write lock (BEGIN IMMEDIATE of the insert): the
         // write lock itself is not held while the wallet signs, so audit appends go on.
         let key = format!("auth-sig/{signer}/{session_key}");
-        let holder = format!("{}-{}", self.inner.writer, signing::random_hex(4));
-        let lease = self.inner.mint_lease;
         let wait = self.inner.mint_wait;
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let (k, h) = (key.clone(), holder.clone());
-            let lease_secs = lease.as_secs().max(1) as i64;
-            let taken = self
-                .run(move |conn| {
-                    let now = now_secs();
-                    conn.execute(
-                        "INSERT INTO mint_locks (key, holder, expires_at) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-                         WHERE mint_locks.expires_at < ?4 OR mint_locks.holder = excluded.holder",
-                        params![k, h, now + lease_secs, now],
-                    )
-                    .map(|n| n > 0)
-                    .map_err(unavailable("mint lock"))
-                })
-                .await?;
-            if taken {
-                return Ok(Box::new(Lease { inner: self.inner.clone(), key, holder }));
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(StoreError::Unavailable {
-                    op: "mint lock",
-                    message: format!("another process held it for more than {} ms", wait.as_millis()),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        match self.take_lease("mint lock", key, self.inner.mint_lease, Some(wait)).await? {
+            Some(lease) => Ok(Box::new(lease)),
+            None => Err(StoreError::Unavailable {
+                op: "mint lock",
+                message: format!("another process held it for more than {} ms", wait.as_millis()),
+            }),
         }
     }
 
@@ -471,6 +490,124 @@ impl ServiceStore for SqliteStore {
         })
         .await
     }
+
+    async fn auth_sigs_expire_by(&self, session_key: &str) -> Result<Option<i64>, StoreError> {
+        let key = session_key.to_string();
+        self.run(move |conn| {
+            conn.query_row("SELECT max(expires_at) FROM auth_sigs WHERE session_key = ?1", params![key], |r| r.get(0))
+                .map_err(unavailable("auth sig expiry"))
+        })
+        .await
+    }
+
+    async fn session_keys(&self, family: &str) -> Result<Vec<KeyRow>, StoreError> {
+        let family = family.to_string();
+        self.run(move |conn| {
+            let sql = format!("SELECT {} FROM session_keys WHERE family = ?1 ORDER BY generation", keys::COLUMNS);
+            let mut stmt = conn.prepare(&sql).map_err(unavailable("session keys"))?;
+            let rows = stmt.query_map(params![family], key_row).map_err(unavailable("session keys"))?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable("session keys"))
+        })
+        .await
+    }
+
+    async fn insert_session_key(&self, row: &KeyRow) -> Result<bool, StoreError> {
+        let r = row.clone();
+        let writer = self.inner.writer.clone();
+        self.run(move |conn| {
+            let sql = format!(
+                "INSERT INTO session_keys ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+                 ON CONFLICT (family, generation) DO NOTHING",
+                keys::COLUMNS
+            );
+            conn.execute(
+                &sql,
+                params![
+                    r.family,
+                    r.generation,
+                    r.label,
+                    r.key_id,
+                    r.public_key,
+                    r.state.as_str(),
+                    r.created_at,
+                    r.activates_at,
+                    r.retired_at,
+                    r.destroy_after,
+                    r.destroyed_at,
+                    r.rotate_requested_at,
+                    r.revoked,
+                    writer
+                ],
+            )
+            .map(|n| n == 1)
+            .map_err(unavailable("session key insert"))
+        })
+        .await
+    }
+
+    async fn update_session_key(
+        &self,
+        family: &str,
+        generation: i64,
+        from: KeyState,
+        change: &KeyChange,
+    ) -> Result<bool, StoreError> {
+        let (family, c) = (family.to_string(), change.clone());
+        let writer = self.inner.writer.clone();
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE session_keys SET state = coalesce(?1, state), activates_at = coalesce(?2, activates_at),
+                   retired_at = coalesce(?3, retired_at), destroy_after = coalesce(?4, destroy_after),
+                   destroyed_at = coalesce(?5, destroyed_at), rotate_requested_at = coalesce(?6, rotate_requested_at),
+                   revoked = coalesce(?7, revoked), written_by = ?8
+                 WHERE family = ?9 AND generation = ?10 AND state = ?11",
+                params![
+                    c.state.map(KeyState::as_str),
+                    c.activates_at,
+                    c.retired_at,
+                    c.destroy_after,
+                    c.destroyed_at,
+                    c.rotate_requested_at,
+                    c.revoked,
+                    writer,
+                    family,
+                    generation,
+                    from.as_str()
+                ],
+            )
+            .map(|n| n == 1)
+            .map_err(unavailable("session key update"))
+        })
+        .await
+    }
+
+    async fn lock_session_keys(&self, family: &str, wait: Option<Duration>) -> Result<Option<MintGuard>, StoreError> {
+        let lease = self.take_lease("session key lock", keys::lock_name(family), keys::LOCK_HOLD, wait).await?;
+        Ok(lease.map(|l| Box::new(l) as MintGuard))
+    }
+}
+
+fn key_row(r: &rusqlite::Row<'_>) -> Result<KeyRow, rusqlite::Error> {
+    let state: String = r.get(5)?;
+    let state = KeyState::parse(&state).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, format!("key state {state:?}").into())
+    })?;
+    Ok(KeyRow {
+        family: r.get(0)?,
+        generation: r.get(1)?,
+        label: r.get(2)?,
+        key_id: r.get(3)?,
+        public_key: r.get(4)?,
+        state,
+        created_at: r.get(6)?,
+        activates_at: r.get(7)?,
+        retired_at: r.get(8)?,
+        destroy_after: r.get(9)?,
+        destroyed_at: r.get(10)?,
+        rotate_requested_at: r.get(11)?,
+        revoked: r.get(12)?,
+        written_by: r.get(13)?,
+    })
 }
 
 /// A held mint lease; dropping it deletes the row (if this holder still has it).
