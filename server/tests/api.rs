@@ -210,7 +210,8 @@ fn refuses_a_store_with_a_newer_schema() {
     conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (7, 'later')", []).unwrap();
     drop(conn);
     let err = try_configured(dir.path(), policy, &[("app", "t")], "").err().expect("refused");
-    assert!(err.contains("schema version 7, newer than this build knows (1)"), "{err}");
+    let known = lit_session_server::store::sqlite::SCHEMA_VERSION;
+    assert!(err.contains(&format!("schema version 7, newer than this build knows ({known})")), "{err}");
 }
 
 #[test]
