@@ -62,6 +62,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/capacity-delegation", post(capacity_delegation))
         .route("/v1/payment-delegation", post(payment_delegation))
         .route("/v1/admin/reload", post(reload).get(reload_status))
+        .route("/v1/admin/rotate", post(rotate))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), authenticate))
@@ -84,7 +85,7 @@ fn endpoint_of(path: &str) -> &'static str {
         "/v1/keys" => "keys",
         "/v1/capacity-delegation" => "capacity-delegation",
         "/v1/payment-delegation" => "payment-delegation",
-        "/v1/admin/reload" => "admin",
+        "/v1/admin/reload" | "/v1/admin/rotate" => "admin",
         _ => "other",
     }
 }
@@ -1188,14 +1189,18 @@ async fn keys(
                     return Err(p);
                 }
             };
-            out.push(serde_json::json!({
+            let mut profile = serde_json::json!({
                 "name": name,
                 "sessionKey": session_key,
                 "sessionKeyBackend": s.session_backend,
                 "walletAddress": s.wallet_address,
                 "walletBackend": s.wallet_backend,
                 "default": *name == app.default_signer,
-            }));
+            });
+            if let Some(rotation) = app.keys.describe(name) {
+                profile["rotation"] = rotation;
+            }
+            out.push(profile);
         }
         let e = entry(&ctx, &caller, "approved", Some("endpoints".into()), vec![], None, None, 200);
         audit(&app, &ctx, e, None).await?;
@@ -1485,4 +1490,68 @@ async fn reload_status(
         return p.into_response();
     }
     json_response(StatusCode::OK, &app.reload_status())
+}
+
+// ---- POST /v1/admin/rotate ---------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotateBody {
+    #[serde(default)]
+    signer: Option<String>,
+    #[serde(default)]
+    revoke: bool,
+}
+
+/// Rotates a profile's session key now across the fleet (the logic is `keys::Fleet::rotate`).
+async fn rotate(
+    State(app): State<Arc<App>>,
+    Extension(ctx): Extension<Ctx>,
+    Extension(caller): Extension<Caller>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        gate(&app, &ctx, &caller, Endpoint::Admin).await?;
+        let body: RotateBody = read_json(&app, &ctx, &headers, body).await?;
+        let name = body.signer.unwrap_or_else(|| app.default_signer.clone());
+        let row = |decision: &str, reasons: Vec<String>, status: u16| {
+            entry(&ctx, &caller, decision, Some("admin".into()), reasons, Some(name.clone()), None, status)
+        };
+        let refused = |kind: Kind, detail: String| Err((Problem::new(kind, detail.clone()), detail));
+        let outcome = match (app.signers.contains_key(&name), app.keys.get(&name)) {
+            (false, _) => refused(Kind::UnknownSigner, format!("no signer profile {name:?}")),
+            (true, None) => refused(
+                Kind::NotRotating,
+                format!("the session key of profile {name:?} does not rotate across the fleet"),
+            ),
+            (true, Some(fleet)) => {
+                let actor = crate::keys::Actor {
+                    request_id: ctx.request_id.clone(),
+                    client: caller.client.clone(),
+                    auth: caller.method.as_str().into(),
+                };
+                fleet.rotate(body.revoke, &actor, &app.metrics).await.map_err(|e| {
+                    tracing::error!(request_id = %ctx.request_id, signer = %name, error = %e, "rotation failed");
+                    let detail = e.public_detail().unwrap_or_else(|| public_detail(e.kind()).to_string());
+                    (Problem::new(e.kind(), detail), e.to_string())
+                })
+            }
+        };
+        match outcome {
+            Ok(rotated) => {
+                audit(&app, &ctx, row("approved", vec![rotated.summary()], 200), None).await?;
+                let mut out = rotated.to_json(&name);
+                out["requestId"] = Value::String(ctx.request_id.clone());
+                Ok(json_response(StatusCode::OK, &out))
+            }
+            Err((p, reason)) => {
+                let status = p.kind.status().as_u16();
+                audit(&app, &ctx, row("failed", vec![reason], status), None).await?;
+                Err(p.with_request_id(&ctx.request_id))
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|p: Problem| p.into_response())
 }

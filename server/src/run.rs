@@ -117,6 +117,8 @@ pub async fn launch(settings: Settings, signals: bool) -> Result<Running, StartE
 
     let tokens_configured = app.tokens_file.is_some() || !app.extra_tokens.is_empty();
     let app = Arc::new(App::new(app, signers, store).map_err(err)?);
+    // Rotating profiles start with the fleet's current key (the first process makes it).
+    app.keys.tick(&app.metrics, true).await;
 
     let transport = match &listen.tls {
         None => Transport::Plain,

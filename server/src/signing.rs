@@ -5,7 +5,7 @@
 //! this file only.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -60,6 +60,10 @@ pub enum SignError {
     Internal(String),
 }
 
+fn no_key() -> SignError {
+    SignError::Hsm("no session key is published for this profile yet".into())
+}
+
 fn classify(e: ManagerError) -> SignError {
     match e {
         ManagerError::Request(e) => SignError::Request(e.to_string()),
@@ -86,7 +90,8 @@ pub enum SessionKeySpec {
     /// An in-memory key from a 32-byte hex seed file (a secret file).
     SeedFile(PathBuf),
     /// A key on a PKCS#11 token. With `object=`/`id=` in the URI the key is fixed; without,
-    /// keys labelled `<label_prefix>-<unix time>` are made and rotated after `rotate_after`.
+    /// keys labelled from `label_prefix` are made and rotated after `rotate_after`, as
+    /// `rotation` says.
     Pkcs11 {
         /// The RFC 7512 URI, as the CLI takes it.
         uri: String,
@@ -94,7 +99,75 @@ pub enum SessionKeySpec {
         label_prefix: Option<String>,
         /// Rotation period for managed keys.
         rotate_after: Option<Duration>,
+        /// Who rotates managed keys.
+        rotation: KeyRotation,
     },
+}
+
+/// Who rotates a profile's managed session keys (a `pkcs11:` URI without `object=`/`id=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRotation {
+    /// Every process sharing the store, together ([`crate::keys`]): one key family on the
+    /// token, the next key published `overlap` before it becomes current.
+    Fleet {
+        /// How long a new key is published before replicas sign with it.
+        overlap: Duration,
+    },
+    /// The library's per-process rotation (keys labelled `<prefix>-<unix time>`): one process
+    /// only, each on its own clock.
+    Process,
+}
+
+/// A key family a profile rotates across the fleet: its keys are the token's keys whose label
+/// starts with `prefix`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyFamily {
+    /// The label prefix.
+    pub prefix: String,
+    /// How long a key is current before the next one replaces it (`None`: only on request).
+    pub rotate_after: Option<Duration>,
+    /// How long the next key is published before it becomes current.
+    pub overlap: Duration,
+}
+
+/// A session key on the token, as the token lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenKey {
+    /// Its `CKA_ID`, hex.
+    pub id: String,
+    /// Its label.
+    pub label: String,
+    /// Its ed25519 public key, hex.
+    pub public_key: String,
+}
+
+/// A session key opened for signing: its session manager, which caches the key's AuthSigs.
+#[derive(Clone)]
+pub struct SessionKeyHandle {
+    // The key's id and public key in hex (`None`: labelled keys the manager picks itself).
+    key: Option<(KeyId, String)>,
+    manager: Arc<SessionManager>,
+}
+
+impl SessionKeyHandle {
+    /// The key's `CKA_ID`, hex (`None` for a manager that picks its keys itself).
+    pub fn id(&self) -> Option<String> {
+        self.key.as_ref().map(|(id, _)| id.to_string())
+    }
+}
+
+impl std::fmt::Debug for SessionKeyHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionKeyHandle").field("key", &self.key).finish_non_exhaustive()
+    }
+}
+
+/// The keys a profile signs with: the current one, and for a rotating fleet the next one with
+/// the moment it takes over.
+#[derive(Debug, Default)]
+struct Slot {
+    current: Option<SessionKeyHandle>,
+    next: Option<(Timestamp, SessionKeyHandle)>,
 }
 
 /// Where a profile's wallet lives.
@@ -137,7 +210,8 @@ impl WalletHandle {
     }
 }
 
-/// One signer profile: a session manager over its session key and wallet.
+/// One signer profile: a session manager over its session key and wallet. A profile whose keys
+/// rotate across the fleet has one manager per key, switched by [`crate::keys`].
 pub struct Signer {
     /// The profile's name.
     pub name: String,
@@ -147,11 +221,14 @@ pub struct Signer {
     pub wallet_backend: &'static str,
     /// The wallet's EIP-55 address.
     pub wallet_address: String,
-    manager: SessionManager,
     keys: Arc<dyn SessionKeyStore>,
-    /// The fixed session key's id (`None`: labelled keys the manager picks and rotates).
-    probe_key: Option<KeyId>,
     wallet: WalletHandle,
+    family: Option<KeyFamily>,
+    // What a manager for a newly published key is made of.
+    auth: AuthSource,
+    cache: Arc<dyn AuthSigStore>,
+    config: ManagerConfig,
+    slot: RwLock<Slot>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -209,33 +286,49 @@ impl Signer {
         mint_sign_timeout: std::time::Duration,
     ) -> Result<Self, OpenError> {
         let err = |message: String| OpenError { profile: spec.name.clone(), message };
-        let (keys, policy, session_backend): (Arc<dyn SessionKeyStore>, SessionKeyPolicy, &'static str) = match &spec
-            .session_key
-        {
-            SessionKeySpec::Memory => {
-                let store = MemoryKeyStore::new();
-                let id = store.generate(&format!("{}-session", spec.name)).map_err(|e| err(e.to_string()))?;
-                (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
-            }
-            SessionKeySpec::SeedFile(path) => {
-                let store = MemoryKeyStore::new();
-                let seed = read_key32(path).map_err(|e| err(format!("session key seed: {e}")))?;
-                let id = store.import_seed(&format!("{}-session", spec.name), seed).map_err(|e| err(e.to_string()))?;
-                (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
-            }
-            SessionKeySpec::Pkcs11 { uri, label_prefix, rotate_after } => {
-                let parsed = parse_uri(uri).map_err(|e| err(format!("session key: {e}")))?;
-                let store = Pkcs11KeyStore::open(&parsed).map_err(|e| err(format!("session key: {e}")))?;
-                let policy = if parsed.id.is_some() || parsed.object.is_some() {
-                    SessionKeyPolicy::Fixed(store.resolve(&parsed).map_err(|e| err(format!("session key: {e}")))?)
-                } else {
-                    SessionKeyPolicy::Labelled {
-                        prefix: label_prefix.clone().unwrap_or_else(|| format!("lit-session-{}", spec.name)),
-                        rotate_after: *rotate_after,
-                    }
-                };
-                (Arc::new(store), policy, "pkcs11")
-            }
+        // `None`: a fleet family, whose keys come from the store once they are published.
+        let (keys, policy, session_backend): (Arc<dyn SessionKeyStore>, Option<SessionKeyPolicy>, &'static str) =
+            match &spec.session_key {
+                SessionKeySpec::Memory => {
+                    let store = MemoryKeyStore::new();
+                    let id = store.generate(&format!("{}-session", spec.name)).map_err(|e| err(e.to_string()))?;
+                    (Arc::new(store), Some(SessionKeyPolicy::Fixed(id)), "memory")
+                }
+                SessionKeySpec::SeedFile(path) => {
+                    let store = MemoryKeyStore::new();
+                    let seed = read_key32(path).map_err(|e| err(format!("session key seed: {e}")))?;
+                    let id =
+                        store.import_seed(&format!("{}-session", spec.name), seed).map_err(|e| err(e.to_string()))?;
+                    (Arc::new(store), Some(SessionKeyPolicy::Fixed(id)), "memory")
+                }
+                SessionKeySpec::Pkcs11 { uri, label_prefix, rotate_after, rotation } => {
+                    let parsed = parse_uri(uri).map_err(|e| err(format!("session key: {e}")))?;
+                    let store = Pkcs11KeyStore::open(&parsed).map_err(|e| err(format!("session key: {e}")))?;
+                    let prefix = label_prefix.clone().unwrap_or_else(|| format!("lit-session-{}", spec.name));
+                    let policy = if parsed.id.is_some() || parsed.object.is_some() {
+                        let id = store.resolve(&parsed).map_err(|e| err(format!("session key: {e}")))?;
+                        Some(SessionKeyPolicy::Fixed(id))
+                    } else {
+                        match rotation {
+                            KeyRotation::Process => {
+                                Some(SessionKeyPolicy::Labelled { prefix, rotate_after: *rotate_after })
+                            }
+                            KeyRotation::Fleet { .. } => None,
+                        }
+                    };
+                    (Arc::new(store), policy, "pkcs11")
+                }
+            };
+        let family = match (&spec.session_key, &policy) {
+            (
+                SessionKeySpec::Pkcs11 { label_prefix, rotate_after, rotation: KeyRotation::Fleet { overlap }, .. },
+                None,
+            ) => Some(KeyFamily {
+                prefix: label_prefix.clone().unwrap_or_else(|| format!("lit-session-{}", spec.name)),
+                rotate_after: *rotate_after,
+                overlap: *overlap,
+            }),
+            _ => None,
         };
         let (wallet, wallet_backend) = match &spec.wallet {
             WalletSpec::Random => {
@@ -266,26 +359,136 @@ impl Signer {
             reuse_grants: ReuseGrants::Exact,
             ..ManagerConfig::default()
         };
-        let probe_key = match &policy {
-            SessionKeyPolicy::Fixed(id) => Some(id.clone()),
-            SessionKeyPolicy::Labelled { .. } => None,
+        let current = match policy {
+            None => None,
+            Some(policy) => {
+                let key = match &policy {
+                    SessionKeyPolicy::Fixed(id) => {
+                        let public = keys.public_key(id).map_err(|e| err(format!("session key: {e}")))?;
+                        Some((id.clone(), hex::encode(public.as_bytes())))
+                    }
+                    SessionKeyPolicy::Labelled { .. } => None,
+                };
+                let manager =
+                    SessionManager::new(keys.clone(), policy, auth.clone(), store.clone()).with_config(config);
+                Some(SessionKeyHandle { key, manager: Arc::new(manager) })
+            }
         };
-        let manager = SessionManager::new(keys.clone(), policy, auth, store).with_config(config);
         Ok(Self {
             name: spec.name.clone(),
             session_backend,
             wallet_backend,
             wallet_address,
-            manager,
             keys,
-            probe_key,
             wallet,
+            family,
+            auth,
+            cache: store,
+            config,
+            slot: RwLock::new(Slot { current, next: None }),
         })
+    }
+
+    /// The key family this profile rotates across the fleet, if it does.
+    pub fn key_family(&self) -> Option<&KeyFamily> {
+        self.family.as_ref()
+    }
+
+    /// The key to sign with now: the next one once its time has come.
+    fn current(&self) -> Result<SessionKeyHandle, SignError> {
+        let now = Timestamp::now();
+        {
+            let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
+            if slot.next.as_ref().is_none_or(|(from, _)| *from > now) {
+                return slot.current.clone().ok_or_else(no_key);
+            }
+        }
+        let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
+        if slot.next.as_ref().is_some_and(|(from, _)| *from <= now) {
+            slot.current = slot.next.take().map(|(_, k)| k);
+        }
+        slot.current.clone().ok_or_else(no_key)
+    }
+
+    /// The keys installed now: the current one, and the next with the moment it takes over.
+    pub fn handles(&self) -> (Option<SessionKeyHandle>, Option<(Timestamp, SessionKeyHandle)>) {
+        let current = self.current().ok();
+        let slot = self.slot.read().unwrap_or_else(|p| p.into_inner());
+        (current, slot.next.clone())
+    }
+
+    /// Installs the keys a rotating fleet published: `current` signs from now on (requests in
+    /// flight finish with the key they started with), `next` from its time.
+    pub fn install(&self, current: Option<SessionKeyHandle>, next: Option<(Timestamp, SessionKeyHandle)>) {
+        let mut slot = self.slot.write().unwrap_or_else(|p| p.into_inner());
+        *slot = Slot { current, next };
+    }
+
+    /// Opens the published key `id` (hex `CKA_ID`) for signing, after checking that the token
+    /// holds it with the public key the store names.
+    pub async fn open_key(&self, id: &str, public_key: &str) -> Result<SessionKeyHandle, SignError> {
+        let key_id = KeyId::from_hex(id).map_err(|e| SignError::Internal(format!("a published session key: {e}")))?;
+        let keys = self.keys.clone();
+        let lookup = key_id.clone();
+        let found = blocking(move || keys.public_key(&lookup)).await?;
+        let found = hex::encode(found.map_err(|e| SignError::Hsm(format!("session key {id}: {e}")))?.as_bytes());
+        if found != public_key {
+            return Err(SignError::Hsm(format!(
+                "session key {id}: the token's public key {found} is not the published {public_key}"
+            )));
+        }
+        let manager = SessionManager::new(
+            self.keys.clone(),
+            SessionKeyPolicy::Fixed(key_id.clone()),
+            self.auth.clone(),
+            self.cache.clone(),
+        )
+        .with_config(self.config);
+        Ok(SessionKeyHandle { key: Some((key_id, found)), manager: Arc::new(manager) })
+    }
+
+    /// The token's session keys (every label).
+    pub async fn token_keys(&self) -> Result<Vec<TokenKey>, SignError> {
+        let keys = self.keys.clone();
+        let listed = blocking(move || keys.list()).await?.map_err(|e| SignError::Hsm(format!("session keys: {e}")))?;
+        Ok(listed
+            .into_iter()
+            .map(|k| TokenKey {
+                id: k.id.to_string(),
+                label: k.label,
+                public_key: hex::encode(k.public_key.as_bytes()),
+            })
+            .collect())
+    }
+
+    /// Generates a session key labelled `label` on the token.
+    pub async fn generate_token_key(&self, label: &str) -> Result<TokenKey, SignError> {
+        let keys = self.keys.clone();
+        let label = label.to_string();
+        let l = label.clone();
+        let made = blocking(move || keys.generate(&l).and_then(|id| keys.public_key(&id).map(|p| (id, p)))).await?;
+        let (id, public) = made.map_err(|e| SignError::Hsm(format!("generate session key {label}: {e}")))?;
+        Ok(TokenKey { id: id.to_string(), label, public_key: hex::encode(public.as_bytes()) })
+    }
+
+    /// Deletes session key `id` (hex `CKA_ID`) from the token; false when it was not there.
+    pub async fn destroy_token_key(&self, id: &str) -> Result<bool, SignError> {
+        let key_id = KeyId::from_hex(id).map_err(|e| SignError::Internal(format!("a session key id: {e}")))?;
+        let keys = self.keys.clone();
+        match blocking(move || keys.delete(&key_id)).await? {
+            Ok(()) => Ok(true),
+            Err(KeyStoreError::KeyNotFound(..)) => Ok(false),
+            Err(e) => Err(SignError::Hsm(format!("destroy session key {id}: {e}"))),
+        }
     }
 
     /// The current session public key, lowercase hex.
     pub async fn session_public_key(&self) -> Result<String, SignError> {
-        let (_, public) = self.manager.session_key().await.map_err(classify)?;
+        let current = self.current()?;
+        if let Some((_, public)) = &current.key {
+            return Ok(public.clone());
+        }
+        let (_, public) = current.manager.session_key().await.map_err(classify)?;
         Ok(hex::encode(public.as_bytes()))
     }
 
@@ -310,8 +513,8 @@ impl Signer {
             format: input.format,
             pricing: input.pricing.clone(),
         };
-        let report =
-            self.manager.session_sigs_report(&input.nodes, &input.requests, &options).await.map_err(classify)?;
+        let manager = self.current()?.manager;
+        let report = manager.session_sigs_report(&input.nodes, &input.requests, &options).await.map_err(classify)?;
         let (auth_use, auth_expiration, resign_reason) = match &report.auth_sig {
             // Another process sharing the store signed it while this one waited for the lock.
             AuthSigUse::Reused { expiration } if report.waited => ("waited", *expiration, None),
@@ -334,13 +537,14 @@ impl Signer {
         })
     }
 
-    /// Signs a probe message with the session key (labelled keys: lists the token's keys) and
+    /// Signs a probe message with the session key (keys the manager labels itself: lists the
+    /// token's keys; a fleet's key not published yet: fails) and
     /// reads the wallet key's attributes: the honest answer to "can this profile sign now".
     /// It never takes the session manager's lock, which a mint holds while it waits for another
     /// process's mint lock and the wallet: a slow mint is not an HSM outage.
     pub async fn probe(&self) -> Result<(), SignError> {
         let keys = self.keys.clone();
-        let id = self.probe_key.clone();
+        let id = self.current()?.key.map(|(id, _)| id);
         let session: Result<(), KeyStoreError> = blocking(move || match id {
             Some(id) => keys.sign(&id, PROBE_MESSAGE).map(|_| ()),
             None => keys.list().map(|_| ()),
