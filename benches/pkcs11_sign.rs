@@ -4,7 +4,8 @@
 //! time.
 //!
 //! `cargo bench --bench pkcs11_sign` (needs softhsm2, and Kryoptic from scripts/kryoptic.sh for
-//! its table; `REPS=n` changes the repetitions).
+//! its table; `REPS=n` changes the repetitions, `POOL=n` the store's pool size and so its number
+//! of signing threads).
 
 mod support;
 #[path = "../hsm-tests/common/tokens/mod.rs"]
@@ -14,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use lit_session_signer::internal::pkcs11::store_token;
 use lit_session_signer::keystore::{Pkcs11KeyStore, SessionKeyStore};
-use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri, TokenConfig};
 
 const MESSAGES: usize = 30;
 const LEN: usize = 1_250;
@@ -45,7 +46,9 @@ fn main() {
 fn bench(hsm: &tokens::ThrowawayTokens, reps: usize) {
     let token = hsm.main();
     let uri = Pkcs11Uri::for_token(&hsm.library, &token.label, PinSource::File(token.pin_file.clone()));
-    let store = Pkcs11KeyStore::open(&uri).expect("open store");
+    let mut config = TokenConfig::from_uri(&uri).expect("config");
+    config.pool_size = std::env::var("POOL").ok().and_then(|p| p.parse().ok());
+    let store = Pkcs11KeyStore::open_with(config).expect("open store");
     let id = store.generate("bench-key").expect("generate");
     let vk = store.public_key(&id).expect("public key");
 
