@@ -299,6 +299,10 @@ impl Shared {
     }
 }
 
+/// How many arrived signatures the signing caller lets gather before it checks them as a batch
+/// (the batch's cost per signature levels off there; the rest are checked at the end).
+const CHECK_BATCH: usize = 8;
+
 /// What a signing worker sends back: a message's signature from the token, or the failure
 /// that ended its part.
 enum Made {
@@ -306,10 +310,9 @@ enum Made {
     Failure(Pkcs11Error),
 }
 
-/// The check of one call's token signatures, made while the token signs: whatever has arrived
-/// since the last check is verified as one batch ([`verify_strict_all`]), so the checks overlap
-/// the signing and the batches grow when the machine is busy. A batch that fails is checked
-/// one by one to name the bad signature, after the public key has been read again once.
+/// The check of one call's token signatures, made while the token signs: what has arrived
+/// since the last check is verified as one batch ([`verify_strict_all`]). A batch that fails is
+/// checked one by one to name the bad signature, after the public key has been read again once.
 struct Check<'a> {
     shared: &'a Shared,
     id: &'a KeyId,
@@ -431,40 +434,57 @@ impl SessionKeyStore for Pkcs11KeyStore {
         Ok(signed.ok_or_else(|| self.shared.bad_signature(id.as_bytes(), None))?)
     }
 
-    /// Signs on the token and checks every signature before any is returned. The store's worker
-    /// threads, one per pooled session, sign on a session each, taking the messages in turn;
-    /// the calling thread meanwhile verifies the signatures that have arrived, as a batch. Results
-    /// keep the messages' order. Concurrent calls share the same threads, so a busy service never
-    /// has more signing threads than sessions.
+    /// Signs on the token and checks every signature before any is returned. The calling thread
+    /// and up to pool size − 1 of the store's worker threads sign at once, each on a pooled
+    /// session of its own, taking the messages in turn; between its own signatures the calling
+    /// thread checks, as one batch, what the workers have sent meanwhile, and the rest at the end.
+    /// Results keep the messages' order. Concurrent calls share the same worker threads, so a busy
+    /// service never has more signing threads than sessions plus callers.
     fn sign_many(&self, id: &KeyId, messages: &[&[u8]]) -> Result<Vec<Signature>, KeyStoreError> {
         if let [message] = messages {
             return Ok(vec![self.sign(id, message)?]);
         }
         let mut check = Check::new(&self.shared, id, messages)?;
-        let owned: Arc<Vec<Vec<u8>>> = Arc::new(messages.iter().map(|m| m.to_vec()).collect());
         let next = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let made = {
-            let (shared, key, stop) = (self.shared.clone(), id.clone(), stop.clone());
-            let jobs = self.workers.size().min(messages.len());
-            self.workers.stream(jobs, move |out| shared.sign_share(&key, &owned, &next, &stop, out))
+        let helpers = self.workers.size().min(messages.len()).saturating_sub(1);
+        let made = if helpers == 0 {
+            None
+        } else {
+            let owned: Arc<Vec<Vec<u8>>> = Arc::new(messages.iter().map(|m| m.to_vec()).collect());
+            let (shared, key, next, stop) = (self.shared.clone(), id.clone(), next.clone(), stop.clone());
+            let made = self.workers.stream(helpers, move |out| shared.sign_share(&key, &owned, &next, &stop, out));
+            Some(made.map_err(|_| Pkcs11Error::from(Problem::WorkerPanicked))?)
         };
-        let made = made.map_err(|_| Pkcs11Error::from(Problem::WorkerPanicked))?;
+        let take = |check: &mut Check<'_>, m: Made| match m {
+            Made::Signature(index, raw) => check.arrived(index, &raw),
+            Made::Failure(e) => Err(e),
+        };
         let checked = (|| {
-            // Each wake-up takes everything that has arrived, then checks it as one batch.
-            while let Ok(first) = made.recv() {
-                for m in std::iter::once(first).chain(made.try_iter()) {
-                    match m {
-                        Made::Signature(index, raw) => check.arrived(index, &raw)?,
-                        Made::Failure(e) => return Err(e),
-                    }
+            // The caller's own share; what the workers sent meanwhile is checked once it makes a
+            // batch worth checking.
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(message) = messages.get(index) else { break };
+                let raw = self.shared.sign_one(id, message)?;
+                check.arrived(index, &raw)?;
+                for m in made.iter().flat_map(|made| made.try_iter()) {
+                    take(&mut check, m)?;
                 }
-                check.verify_pending()?;
+                if check.pending.len() >= CHECK_BATCH {
+                    check.verify_pending()?;
+                }
             }
+            check.verify_pending()?;
+            // The workers' last signatures (the stream ends when every worker is done).
+            for m in made.iter().flat_map(|made| made.iter()) {
+                take(&mut check, m)?;
+            }
+            check.verify_pending()?;
             check.finish().ok_or_else(|| Pkcs11Error::from(Problem::WorkerPanicked))
         })();
         if checked.is_err() {
-            // The other workers stop at their next message; what they still send is dropped.
+            // The workers stop at their next message; what they still send is dropped.
             stop.store(true, Ordering::Relaxed);
         }
         Ok(checked?)
