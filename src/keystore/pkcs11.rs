@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use cryptoki::object::{Attribute, AttributeType};
@@ -323,13 +323,15 @@ struct Check<'a> {
     sigs: Vec<Option<Signature>>,
     /// Arrived, not yet verified.
     pending: Vec<(usize, Signature)>,
+    /// How many signatures have arrived.
+    received: usize,
 }
 
 impl<'a> Check<'a> {
     fn new(shared: &'a Shared, id: &'a KeyId, messages: &'a [&'a [u8]]) -> Result<Self, Pkcs11Error> {
         let key = shared.strict_key(id)?;
         let sigs = vec![None; messages.len()];
-        Ok(Self { shared, id, messages, key, reread: false, sigs, pending: Vec::new() })
+        Ok(Self { shared, id, messages, key, reread: false, sigs, pending: Vec::new(), received: 0 })
     }
 
     /// Which of how many messages `index` is, for the error (`None` for a single one).
@@ -342,6 +344,7 @@ impl<'a> Check<'a> {
         let sig =
             Signature::from_slice(raw).map_err(|_| self.shared.bad_signature(self.id.as_bytes(), self.place(index)))?;
         self.pending.push((index, sig));
+        self.received += 1;
         Ok(())
     }
 
@@ -476,9 +479,13 @@ impl SessionKeyStore for Pkcs11KeyStore {
                 }
             }
             check.verify_pending()?;
-            // The workers' last signatures (the stream ends when every worker is done).
-            for m in made.iter().flat_map(|made| made.iter()) {
-                take(&mut check, m)?;
+            // The workers' last signatures. Workers that have not started yet are not waited
+            // for: they find no message left (the stream ends early only if one failed).
+            while check.received < messages.len() {
+                match made.as_ref().map(Receiver::recv) {
+                    Some(Ok(m)) => take(&mut check, m)?,
+                    _ => break,
+                }
             }
             check.verify_pending()?;
             check.finish().ok_or_else(|| Pkcs11Error::from(Problem::WorkerPanicked))
