@@ -28,7 +28,7 @@ fn required() -> bool {
     std::env::var("LIT_REQUIRE_INTEROP").as_deref() == Ok("1")
 }
 
-fn skip(why: String) -> Option<Artifacts> {
+fn skip<T>(why: String) -> Option<T> {
     assert!(!required(), "the client package tests cannot run: {why}");
     eprintln!("SKIPPED: {why}");
     None
@@ -69,12 +69,12 @@ impl Artifacts {
 
 /// The servers and files a package's tests run against; the servers stop when it is dropped.
 struct Fixture {
-    _dev: Server,
+    dev: Server,
     mtls: Server,
     dev_token: String,
     file: PathBuf,
     _hsm: tokens::ThrowawayTokens,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 const MTLS_POLICY: &str = r#"
@@ -120,10 +120,7 @@ fn free_port() -> u16 {
 fn fixture(artifacts: &Artifacts) -> Option<Fixture> {
     let hsm = match tokens::ThrowawayTokens::create(tokens::Module::SoftHsm2, &["clients"]) {
         Ok(h) => h,
-        Err(e) => {
-            skip(format!("SoftHSM2: {e}"))?;
-            unreachable!()
-        }
+        Err(e) => return skip(format!("SoftHSM2: {e}")),
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -191,7 +188,7 @@ fn fixture(artifacts: &Artifacts) -> Option<Fixture> {
         "litSession": artifacts.lit_session,
         "dev": {"url": dev.base, "tokenFile": d.join("dev-token")},
         "mtls": {
-            "url": mtls.base.replace("127.0.0.1", "localhost"),
+            "url": mtls.base,
             "ca": d.join("server-ca.crt"), "cert": d.join("client.crt"), "key": d.join("client.key"),
             "deniedRule": "no-lit-actions",
         },
@@ -202,13 +199,15 @@ fn fixture(artifacts: &Artifacts) -> Option<Fixture> {
             "tokenFile": r.join("app-token"),
             "limitedTokenFile": r.join("limited-token"),
             "hsmTokenDir": hsm.softhsm_token_dir("clients").expect("the token's directory"),
+            // Outside SoftHSM2's token directory, where it would find the token again.
+            "hsmParkedDir": hsm.dir.join("parked"),
         },
         "secrets": [dev_token, app_token, limited_token, std::fs::read_to_string(&token.pin_file).unwrap().trim()],
         "interop": repo().join("interop"),
     });
     let file = d.join("fixture.json");
     std::fs::write(&file, serde_json::to_vec_pretty(&fixture).unwrap()).unwrap();
-    Some(Fixture { _dev: dev, mtls, dev_token, file, _hsm: hsm, dir })
+    Some(Fixture { dev, mtls, dev_token, file, _hsm: hsm, _dir: dir })
 }
 
 /// A bearer token as `token new` makes them (the tests never print one).
@@ -247,10 +246,18 @@ fn js_package_tests_against_live_servers() {
         return;
     }
     let Some(f) = fixture(&artifacts) else { return };
+    let js = repo().join("clients/js");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(js.join("test"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().ends_with(".test.mjs"))
+        .collect();
+    files.sort();
     let out = Command::new("node")
         .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
-        .arg("test/")
-        .current_dir(repo().join("clients/js"))
+        .args(&files)
+        .current_dir(&js)
         .env("LIT_CLIENT_FIXTURE", &f.file)
         .output()
         .unwrap();
@@ -260,7 +267,7 @@ fn js_package_tests_against_live_servers() {
     assert_no_secret(&f, &text, "the JS tests' output");
     assert_no_secret(&f, &f.mtls.log(), "the mTLS server's log");
     // The dev server prints its token once, by design, on its "dev token:" line; nowhere else.
-    let dev_log = f._dev.log().lines().filter(|l| !l.starts_with("dev token: ")).collect::<Vec<_>>().join("\n");
+    let dev_log = f.dev.log().lines().filter(|l| !l.starts_with("dev token: ")).collect::<Vec<_>>().join("\n");
     assert!(!dev_log.contains(&f.dev_token), "the dev token in the dev server's log");
     assert!(dev_log.contains("request_id=lsc-"), "no generated correlation id in the dev server's log");
 }
@@ -273,6 +280,7 @@ fn python_package_tests_against_live_servers() {
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"])
         .current_dir(repo().join("clients/python"))
         .env("LIT_CLIENT_FIXTURE", &f.file)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .unwrap();
     let text = show("pytest", &out);
@@ -280,7 +288,7 @@ fn python_package_tests_against_live_servers() {
     eprintln!("clients/python: {}", counts(&String::from_utf8_lossy(&out.stdout), &[" passed"]));
     assert_no_secret(&f, &text, "the Python tests' output");
     assert_no_secret(&f, &f.mtls.log(), "the mTLS server's log");
-    let dev_log = f._dev.log().lines().filter(|l| !l.starts_with("dev token: ")).collect::<Vec<_>>().join("\n");
+    let dev_log = f.dev.log().lines().filter(|l| !l.starts_with("dev token: ")).collect::<Vec<_>>().join("\n");
     assert!(!dev_log.contains(&f.dev_token), "the dev token in the dev server's log");
 }
 

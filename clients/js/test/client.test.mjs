@@ -91,7 +91,7 @@ test('verify, evaluatePolicy, keys, ready, capacity and payment delegations', as
   const ready = await dev.ready();
   assert.equal(ready.status, 'ready');
   assert.deepEqual(ready.checks.map((c) => c.id).sort(), ['audit', 'hsm', 'policy', 'store']);
-  const capacity = await dev.capacityDelegation({ nonce: NONCE, capacityTokenId: '7', delegateeAddresses: ['0x' + '11'.repeat(20)] });
+  const capacity = await dev.capacityDelegation({ nonce: NONCE, capacityTokenId: '7', uses: 10, delegateeAddresses: ['0x' + '11'.repeat(20)] });
   assert.match(capacity.capacityDelegationAuthSig.signedMessage, /lit-ratelimitincrease:\/\/7/);
   const payment = await dev.paymentDelegation({
     nonce: NONCE,
@@ -151,18 +151,23 @@ test('503 hsm-unavailable (the session key token gone) is retried until the toke
     log: (l) => (lines.push(l), log(l)),
   });
   await app.sessionSigs({ nodeUrls: NODES, resourceAbilityRequests: PKP, nonce: NONCE });
-  restartable.parkToken();
-  const pending = app.sessionSigsResponse({ nodeUrls: NODES, resourceAbilityRequests: PKP, nonce: NONCE });
-  await sleep(2500);
-  restartable.restoreToken();
-  const answer = await pending;
+  let answer;
+  try {
+    await restartable.parkTokenUntilNotReady(app);
+    const pending = app.sessionSigsResponse({ nodeUrls: NODES, resourceAbilityRequests: PKP, nonce: NONCE });
+    await sleep(2500);
+    restartable.restoreToken();
+    answer = await pending;
+  } finally {
+    restartable.restoreTokenIfParked();
+  }
   assert.deepEqual(verifyWithCli(answer.sessionSigs), ['valid', 'valid', 'valid']);
   assert.ok(lines.some((l) => /attempt \d+ failed: HTTP 503 hsm-unavailable/.test(l)), lines.join('\n'));
 });
 
 test('a deadline ends the retry loop: SignerError deadline-exceeded carrying the last 503', async () => {
   const app = createSignerClient({ url: restartable.url, tokenFile: restartable.conf.tokenFile, log });
-  restartable.parkToken();
+  await restartable.parkTokenUntilNotReady(app);
   const started = Date.now();
   let e;
   try {
@@ -170,7 +175,7 @@ test('a deadline ends the retry loop: SignerError deadline-exceeded carrying the
       app.sessionSigs({ nodeUrls: NODES, resourceAbilityRequests: PKP, nonce: NONCE }, { deadlineMs: 5000 }),
     );
   } finally {
-    restartable.restoreToken();
+    restartable.restoreTokenIfParked();
   }
   const took = Date.now() - started;
   assert.equal(e.type, ClientProblem.DeadlineExceeded);

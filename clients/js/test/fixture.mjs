@@ -2,10 +2,12 @@
 // file in LIT_CLIENT_FIXTURE), the restartable server's life cycle, and the `lit-session verify`
 // check. Every client log line and every error a test sees is kept, for the no-secret test.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import util from 'node:util';
+
+import { createSignerClient } from 'lit-session-client';
 
 if (!process.env.LIT_CLIENT_FIXTURE) {
   throw new Error('LIT_CLIENT_FIXTURE is not set: run these tests through server/tests/clients.rs (cargo test -p lit-session-server --test clients)');
@@ -100,11 +102,31 @@ export class Restartable {
 
   /** Moves the session key's token away (SoftHSM2 reads its directory): requests get 503. */
   parkToken() {
-    renameSync(this.conf.hsmTokenDir, `${this.conf.hsmTokenDir}.parked`);
+    renameSync(this.conf.hsmTokenDir, this.conf.hsmParkedDir);
+  }
+
+  /**
+   * Parks the token and waits until the service has seen it gone: SoftHSM2 keeps serving from
+   * its cached objects until a new session or a search looks at the token again, so a few
+   * concurrent requests (which open pool sessions) go in until readiness turns false.
+   */
+  async parkTokenUntilNotReady(client) {
+    this.parkToken();
+    const load = createSignerClient({ url: this.url, tokenFile: this.conf.tokenFile, retry: false });
+    const until = Date.now() + 30_000;
+    while ((await client.ready()).status !== 'not-ready') {
+      if (Date.now() > until) throw new Error('readiness stayed true with the token gone');
+      const body = { nodeUrls: NODES, resourceAbilityRequests: PKP, nonce: NONCE };
+      await Promise.allSettled(Array.from({ length: 8 }, () => load.sessionSigs(body, { deadlineMs: 10_000 })));
+    }
   }
 
   restoreToken() {
-    renameSync(`${this.conf.hsmTokenDir}.parked`, this.conf.hsmTokenDir);
+    renameSync(this.conf.hsmParkedDir, this.conf.hsmTokenDir);
+  }
+
+  restoreTokenIfParked() {
+    if (existsSync(this.conf.hsmParkedDir)) this.restoreToken();
   }
 
   log() {

@@ -50,7 +50,7 @@ function connected(urls) {
   client.config.minNodeCount = urls.length;
   client.latestBlockhash = NONCE;
   client.lastBlockHashRetrieved = Date.now();
-  client.currentEpochNumber = 3;
+  client._epochCache = { currentNumber: 3, startTime: Math.floor(Date.now() / 1000) - 3600 };
   client.subnetPubKey = '8e'.repeat(48);
   client.networkPubKey = '8e'.repeat(48);
   return client;

@@ -67,7 +67,7 @@ function open(requests) {
     requests.map((r) => {
       const url = urls.find((u) => r.fullPath.startsWith(u + '/'));
       assert.ok(url, r.fullPath);
-      const bytes = walletDecrypt(nodeKeys[url].secretKey, { payload: r.data.V1 });
+      const bytes = walletDecrypt(nodeKeys[url].secretKey, r.data); // { version: '1', payload }
       return [url, JSON.parse(new TextDecoder().decode(bytes))];
     }),
   );

@@ -111,10 +111,39 @@ class Restartable:
             self.proc.wait(timeout=30)
 
     def park_token(self) -> None:
-        os.rename(self.conf["hsmTokenDir"], self.conf["hsmTokenDir"] + ".parked")
+        os.rename(self.conf["hsmTokenDir"], self.conf["hsmParkedDir"])
+
+    def park_token_until_not_ready(self, client) -> None:
+        """Parks the token and waits until the service has seen it gone: SoftHSM2 keeps serving
+        from its cached objects until a new session or a search looks at the token again, so a
+        few concurrent requests (which open pool sessions) go in until readiness turns false."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from lit_session_client import SignerClient, SignerError
+
+        self.park_token()
+        body = {"nodeUrls": NODES, "resourceAbilityRequests": PKP, "nonce": NONCE}
+        until = time.monotonic() + 30
+        with SignerClient(self.url, token_file=self.conf["tokenFile"], retry=False) as load:
+            while client.ready()["status"] != "not-ready":
+                if time.monotonic() > until:
+                    raise RuntimeError("readiness stayed true with the token gone")
+
+                def one(_: int) -> None:
+                    try:
+                        load.session_sigs(body, deadline=10)
+                    except SignerError:
+                        pass
+
+                with ThreadPoolExecutor(8) as pool:
+                    list(pool.map(one, range(8)))
 
     def restore_token(self) -> None:
-        os.rename(self.conf["hsmTokenDir"] + ".parked", self.conf["hsmTokenDir"])
+        os.rename(self.conf["hsmParkedDir"], self.conf["hsmTokenDir"])
+
+    def restore_token_if_parked(self) -> None:
+        if os.path.exists(self.conf["hsmParkedDir"]):
+            self.restore_token()
 
     def log(self) -> str:
         return "\n".join(self.lines)

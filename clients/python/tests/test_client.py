@@ -72,7 +72,7 @@ def test_verify_evaluate_keys_ready_and_delegations():
         ready = signer.ready()
         assert ready["status"] == "ready"
         assert sorted(c["id"] for c in ready["checks"]) == ["audit", "hsm", "policy", "store"]
-        capacity = signer.capacity_delegation({"nonce": NONCE, "capacityTokenId": "7", "delegateeAddresses": ["0x" + "11" * 20]})
+        capacity = signer.capacity_delegation({"nonce": NONCE, "capacityTokenId": "7", "uses": 10, "delegateeAddresses": ["0x" + "11" * 20]})
         assert "lit-ratelimitincrease://7" in capacity["capacityDelegationAuthSig"]["signedMessage"]
         payment = signer.payment_delegation(
             {"nonce": NONCE, "delegateeAddresses": ["0x" + "22" * 20], "maxPrice": "1000000", "scopes": ["pkp_sign"]}
@@ -131,22 +131,28 @@ def test_a_wrong_token_is_401_and_nothing_shows_it():
 def test_503_hsm_unavailable_is_retried_until_the_token_is_back(restartable, caplog):
     with SignerClient(restartable.url, token_file=restartable.conf["tokenFile"], deadline=30) as app:
         app.session_sigs(request())
-        restartable.park_token()
-        threading.Timer(2.5, restartable.restore_token).start()
-        with caplog.at_level("INFO", logger="lit_session_client"):
-            sigs = app.session_sigs(request())
+        restore = threading.Timer(2.5, restartable.restore_token)
+        try:
+            restartable.park_token_until_not_ready(app)
+            restore.start()
+            with caplog.at_level("INFO", logger="lit_session_client"):
+                sigs = app.session_sigs(request())
+        finally:
+            if restore.is_alive():
+                restore.join()
+            restartable.restore_token_if_parked()
     assert verify_with_cli(sigs) == ["valid"] * 3
     assert any(re.search(r"attempt \d+ failed: HTTP 503 hsm-unavailable", r.getMessage()) for r in caplog.records), caplog.text
 
 
 def test_a_deadline_ends_the_retry_loop_with_the_last_503(restartable):
     with SignerClient(restartable.url, token_file=restartable.conf["tokenFile"]) as app:
-        restartable.park_token()
-        started = time.monotonic()
         try:
+            restartable.park_token_until_not_ready(app)
+            started = time.monotonic()
             e = raises(lambda: app.session_sigs(request(), deadline=5))
         finally:
-            restartable.restore_token()
+            restartable.restore_token_if_parked()
     took = time.monotonic() - started
     assert e.type == ClientProblem.DEADLINE_EXCEEDED
     assert took < 7.5, took
