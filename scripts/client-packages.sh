@@ -7,7 +7,7 @@
 #   clients/python: a virtual environment OUT/venv with the pinned, hashed requirements-dev.txt,
 #                   the generated models checked against server/openapi.yaml, `python -m build`
 #                   -> OUT/*.whl and OUT/*.tar.gz, the wheel installed into OUT/venv
-# Usage: eval "$(bash scripts/client-packages.sh [OUT])"
+# Usage: env="$(bash scripts/client-packages.sh [OUT])" && eval "$env"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-$(mktemp -d)}"
