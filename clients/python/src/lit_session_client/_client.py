@@ -191,7 +191,8 @@ class _Base:
             attempts=attempts,
             rule=last.rule if last else None,
         )
-        error.__cause__ = last
+        error.__cause__ = last  # the last answer, not the timeout that ended the wait
+        error.__suppress_context__ = True
         log.warning("lit-session-client: %s failed: %s", what, error)
         return error
 
@@ -285,18 +286,20 @@ class SignerClient(_Base):
         started = time.monotonic()
         end = started + (self._deadline if deadline is None else deadline)
         attempt = 0
+        last: Optional[SignerError] = None
         while True:
             attempt += 1
             remaining = end - time.monotonic()
             if remaining <= 0:
-                raise self._deadline_error(what, request_id, attempt - 1, started, None)
+                raise self._deadline_error(what, request_id, attempt - 1, started, last)
             response = None
             try:
                 response = self._http.request(
                     method, self.url + path, content=payload, headers=self._headers(headers, auth), timeout=remaining
                 )
             except httpx.TimeoutException:
-                raise self._deadline_error(what, request_id, attempt, started, None) from None
+                # The deadline ended this attempt; the error names the last answer before it.
+                raise self._deadline_error(what, request_id, attempt, started, last)
             except httpx.TransportError as e:
                 last = self._network(e, request_id, attempt)
             else:
@@ -367,11 +370,12 @@ class AsyncSignerClient(_Base):
         started = time.monotonic()
         end = started + (self._deadline if deadline is None else deadline)
         attempt = 0
+        last: Optional[SignerError] = None
         while True:
             attempt += 1
             remaining = end - time.monotonic()
             if remaining <= 0:
-                raise self._deadline_error(what, request_id, attempt - 1, started, None)
+                raise self._deadline_error(what, request_id, attempt - 1, started, last)
             response = None
             try:
                 response = await asyncio.wait_for(
@@ -381,7 +385,7 @@ class AsyncSignerClient(_Base):
                     remaining,
                 )
             except (httpx.TimeoutException, asyncio.TimeoutError):
-                raise self._deadline_error(what, request_id, attempt, started, None) from None
+                raise self._deadline_error(what, request_id, attempt, started, last)
             except httpx.TransportError as e:
                 last = self._network(e, request_id, attempt)
             else:
