@@ -1,67 +1,12 @@
 //! The import rules of the module map (README, "Architecture"), checked on the sources: the
 //! compiler allows any `use crate::…`, so a test keeps the layers apart.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Every `crate::<module>` a non-comment line of `file` names, up to its unit tests (tests may
-/// use anything).
-fn imports(file: &Path) -> Vec<(usize, String)> {
-    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let code = line.trim_start();
-        if code == "#[cfg(test)]" {
-            break;
-        }
-        if code.starts_with("//") {
-            continue;
-        }
-        let mut rest = code;
-        while let Some(at) = rest.find("crate::") {
-            rest = &rest[at + "crate::".len()..];
-            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-            out.push((n + 1, name));
-        }
-    }
-    out
-}
-
-/// The `.rs` files of module `name` (a file, or a folder and its file).
-fn files_of(name: &str) -> Vec<PathBuf> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    let single = src.join(format!("{name}.rs"));
-    if single.is_file() {
-        files.push(single);
-    }
-    let mut dirs = vec![src.join(name)];
-    while let Some(dir) = dirs.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                files.push(path);
-            }
-        }
-    }
-    assert!(!files.is_empty(), "no sources for module {name}");
-    files
-}
+use lit_testkit::layering::{names, Sources};
 
 fn check(layer: &[&str], forbidden: &[&str], why: &str) -> Vec<String> {
-    let mut broken = Vec::new();
-    for module in layer {
-        for file in files_of(module) {
-            for (line, name) in imports(&file) {
-                if forbidden.contains(&name.as_str()) {
-                    broken.push(format!("{}:{line} uses crate::{name}: {why}", file.display()));
-                }
-            }
-        }
-    }
-    broken
+    Sources::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("src")).check(layer, forbidden, why)
 }
 
 const LIT: &[&str] = &[
@@ -107,7 +52,21 @@ fn the_layers_keep_to_their_imports() {
 fn the_scan_finds_imports_and_skips_comments() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("x.rs");
-    std::fs::write(&file, "//! see [`crate::verify`]\nuse crate::pkcs11::Pin;\nfn f() { crate::eth::keccak256(b\"\"); }\n#[cfg(test)]\nuse crate::wallet;\n")
-        .unwrap();
-    assert_eq!(imports(&file), vec![(2, "pkcs11".to_string()), (3, "eth".to_string())]);
+    std::fs::write(
+        &file,
+        "//! see [`crate::verify`]\nuse crate::pkcs11::Pin;\nfn f() { crate::eth::keccak256(b\"\"); }\n\
+         use crate::{recap::Recap, siwe,\n    session_sigs::{a, b}};\nuse my_crate::z;\n#[cfg(test)]\nuse crate::wallet;\n",
+    )
+    .unwrap();
+    let expect = [(2, "pkcs11"), (3, "eth"), (4, "recap"), (4, "siwe"), (4, "session_sigs")];
+    assert_eq!(names(&file, "crate"), expect.map(|(l, n)| (l, n.to_string())));
+    // A whole file of tests is skipped.
+    std::fs::write(&file, "#![cfg(test)]\nuse crate::wallet;\n").unwrap();
+    assert!(names(&file, "crate").is_empty());
+    // A control: a forbidden import in a tree is reported with its file and line.
+    std::fs::create_dir(dir.path().join("pkcs11")).unwrap();
+    std::fs::write(dir.path().join("pkcs11/mod.rs"), "use crate::verify::Verifier;\n").unwrap();
+    let broken = Sources::new(dir.path()).check(&["pkcs11"], &["verify"], "why");
+    assert_eq!(broken.len(), 1);
+    assert!(broken[0].ends_with("pkcs11/mod.rs:1 uses crate::verify: why"), "{broken:?}");
 }

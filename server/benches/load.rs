@@ -66,8 +66,8 @@ fn body(n: usize) -> serde_json::Value {
 
 async fn in_process(spec: &SignerSpec, n: usize, requests: usize, concurrency: usize) -> Stats {
     let dir = tempfile::tempdir().unwrap();
-    let options = SqliteOptions { durability: Durability::Normal, ..SqliteOptions::default() };
-    let store: Arc<dyn ServiceStore> = Arc::new(SqliteStore::open(&dir.path().join("s.sqlite"), &options).unwrap());
+    let options = SqliteOptions { durability: Durability::Normal, ..SqliteOptions::new(dir.path().join("s.sqlite")) };
+    let store: Arc<dyn ServiceStore> = Arc::new(SqliteStore::open(&options).unwrap());
     let cache = lit_session_server::store::auth_sig_cache(store, tokio::runtime::Handle::current());
     let signer = Arc::new(Signer::open(spec, cache, std::time::Duration::from_secs(60)).unwrap());
     let input = MintInput {

@@ -27,8 +27,9 @@ use crate::policy::{
     AuthMethod, CapacityQuery, Decision, Endpoint, Format, PaymentQuery, RequestedResource, SigsQuery, Verdict,
 };
 use crate::problem::{Kind, Problem};
+use crate::ratelimit::{self, QuotaCharge};
 use crate::signing::{self, CapacityInput, MintInput, NodePricing, PaymentInput, Price, SignError, Timestamp};
-use crate::store::{QuotaCharge, StoreError};
+use crate::store::StoreError;
 
 /// Per-request context set by the outermost middleware.
 #[derive(Clone, Debug)]
@@ -691,7 +692,7 @@ async fn audit(
 }
 
 fn denied_problem(ctx: &Ctx, d: &Decision) -> Problem {
-    let kind = if d.rule == "rate-limit" { Kind::RateLimited } else { Kind::Denied };
+    let kind = if d.rule == ratelimit::RULE { Kind::RateLimited } else { Kind::Denied };
     Problem::new(kind, d.reasons.first().cloned().unwrap_or_else(|| "denied by policy".into()))
         .with_request_id(&ctx.request_id)
         .with("decision", "denied")
@@ -719,11 +720,6 @@ async fn audit_signing_failure(app: &App, ctx: &Ctx, mut row: AuditEntry, signer
         Ok(_) => p,
         Err(audit_problem) => audit_problem,
     }
-}
-
-fn window_start(now: Timestamp, per: i64) -> i64 {
-    let secs = (now.unix_millis() / 1000) as i64;
-    secs - secs.rem_euclid(per)
 }
 
 /// The rate-limit counter could not be read: the request fails (503) with an audit row.
@@ -782,19 +778,13 @@ async fn decide(
         return Ok((d, None));
     }
     let Some(rate) = policy.rate(&caller.client) else { return Ok((d, None)) };
-    let charge = QuotaCharge {
-        client: caller.client.clone(),
-        rule: "rate-limit".into(),
-        window_start: window_start(now, rate.per_secs),
-        limit: rate.count,
-    };
-    let used = match app.store.quota_used(&charge.client, &charge.rule, charge.window_start).await {
+    let charge = rate.charge(&caller.client, now);
+    let used = match app.store.quota_used(&charge).await {
         Ok(used) => used,
         Err(e) => return Err(QuotaReadFailed { decision: d, error: format!("rate limit: {e}") }),
     };
-    if used >= rate.count {
-        let reason = format!("rate limit of {} requests per {}s reached", rate.count, rate.per_secs);
-        return Ok((Decision::denied("rate-limit", reason), None));
+    if let Err(exceeded) = charge.check(used) {
+        return Ok((exceeded.into(), None));
     }
     Ok((d, Some(charge)))
 }
@@ -929,7 +919,7 @@ async fn session_sigs_inner(
     };
     decision_metrics(app, &caller.client, &decision);
     if decision.result == Verdict::Denied {
-        let status = if decision.rule == "rate-limit" { 429 } else { 403 };
+        let status = if decision.rule == ratelimit::RULE { 429 } else { 403 };
         let e = entry(
             ctx,
             caller,
@@ -1010,10 +1000,8 @@ async fn session_sigs_inner(
     row.node_count = minted.count;
     row.auth_sig = Some(minted.auth_use.to_string());
     let appended = audit(app, ctx, row, charge.clone()).await?;
-    if !appended.charged {
-        let limit = charge.map_or(0, |c| c.limit);
-        let d = Decision::denied("rate-limit", format!("rate limit of {limit} requests per window reached"));
-        return Err(denied_problem(ctx, &d));
+    if let Some(charge) = charge.filter(|_| !appended.charged) {
+        return Err(denied_problem(ctx, &charge.exceeded_at_commit().into()));
     }
     let (a, i) = (names::AUTH_SIG, names::ISSUED);
     app.metrics.inc(a.0, a.1, &[("outcome", minted.auth_use)]);

@@ -25,6 +25,23 @@ pub enum PolicySource {
     Inline(String),
 }
 
+/// The running service's settings (from the configuration, or dev mode's).
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    /// The profile used when a request names none.
+    pub default_signer: String,
+    /// Limits applied to every request.
+    pub limits: Limits,
+    /// Where the policy comes from.
+    pub policy: PolicySource,
+    /// The token hash file (re-read on reload).
+    pub tokens_file: Option<PathBuf>,
+    /// Tokens given directly (dev mode).
+    pub extra_tokens: Tokens,
+    /// Where audit rows wait while the database is away (opt-in, `store.audit_spool`).
+    pub audit_spool: Option<PathBuf>,
+}
+
 /// Limits applied to every request.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -168,49 +185,33 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Everything [`App::new`] needs.
-pub struct AppParts {
-    /// Profiles.
-    pub signers: BTreeMap<String, Arc<Signer>>,
-    /// Default profile.
-    pub default_signer: String,
-    /// Store.
-    pub store: Arc<dyn ServiceStore>,
-    /// Audit spool.
-    pub audit_spool: Option<Arc<AuditSpool>>,
-    /// Limits.
-    pub limits: Limits,
-    /// Policy source.
-    pub policy_source: PolicySource,
-    /// Token hash file (re-read on reload).
-    pub tokens_file: Option<PathBuf>,
-    /// Tokens given directly (dev mode).
-    pub extra_tokens: Tokens,
-}
-
 impl App {
-    /// Loads the policy and tokens and builds the state. A policy that does not load is fatal
-    /// at start (there is no old policy to keep).
-    pub fn new(parts: AppParts) -> Result<Self, String> {
-        let names: BTreeSet<String> = parts.signers.keys().cloned().collect();
-        let policy = load_policy(&parts.policy_source, &names).map_err(|e| e.to_string())?;
-        let tokens = match &parts.tokens_file {
+    /// Loads the policy and tokens and builds the state around the opened profiles and store.
+    /// A policy that does not load is fatal at start (there is no old policy to keep).
+    pub fn new(
+        settings: AppSettings,
+        signers: BTreeMap<String, Arc<Signer>>,
+        store: Arc<dyn ServiceStore>,
+    ) -> Result<Self, String> {
+        let names: BTreeSet<String> = signers.keys().cloned().collect();
+        let policy = load_policy(&settings.policy, &names).map_err(|e| e.to_string())?;
+        let tokens = match &settings.tokens_file {
             Some(path) => Tokens::read(path).map_err(|e| e.to_string())?,
-            None => parts.extra_tokens.clone(),
+            None => settings.extra_tokens.clone(),
         };
-        let probes = parts.signers.keys().map(|name| (name.clone(), ProbeGate::default())).collect();
+        let probes = signers.keys().map(|name| (name.clone(), ProbeGate::default())).collect();
         let app = Self {
             probes,
-            signers: parts.signers,
-            default_signer: parts.default_signer,
-            store: parts.store,
-            audit_spool: parts.audit_spool,
-            limits: parts.limits,
+            signers,
+            default_signer: settings.default_signer,
+            store,
+            audit_spool: settings.audit_spool.as_deref().map(|p| Arc::new(AuditSpool::new(p))),
+            limits: settings.limits,
             metrics: Metrics::default(),
             shutting_down: AtomicBool::new(false),
             policy: RwLock::new(Arc::new(policy)),
-            policy_source: parts.policy_source,
-            tokens_file: parts.tokens_file,
+            policy_source: settings.policy,
+            tokens_file: settings.tokens_file,
             tokens: RwLock::new(Arc::new(tokens)),
             reload: Mutex::new(ReloadStatus { status: "idle", last_operation_time: None, last_error: None }),
             reload_running: tokio::sync::Mutex::new(()),

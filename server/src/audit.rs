@@ -62,18 +62,6 @@ pub struct AuditEntry {
     pub max_price: Option<String>,
 }
 
-impl AuditEntry {
-    /// Turns an approval into the rate-limit denial the store found at commit time.
-    pub fn rate_limited(&mut self, rule: &str, limit: u64) {
-        self.decision = "denied".into();
-        self.rule = Some(rule.to_string());
-        self.reasons.push(format!("rate limit of {limit} requests per window reached"));
-        self.session_key = None;
-        self.auth_sig = None;
-        self.status = 429;
-    }
-}
-
 /// The chain hash of `record` (the row's JSON text) after `prev_hash`.
 pub fn chain_hash(prev_hash: &str, record: &str) -> String {
     let mut h = Sha256::new();
@@ -210,6 +198,80 @@ mod tests {
             }
         }
         v.finish()
+    }
+
+    /// The chain hashes each record's JSON text, so a row's bytes are fixed for good: every
+    /// field in its order, each decision, auth method and endpoint by its name, the optional
+    /// members left out when absent, and the rate-limit rewrite.
+    #[test]
+    fn rows_serialise_to_their_golden_bytes() {
+        let approved = AuditEntry {
+            seq: 7,
+            request_id: "req-1".into(),
+            reasons: vec!["expiration clamped".into()],
+            session_key: Some("ab".repeat(32)),
+            expiration: Some("2026-01-01T00:10:00.000Z".into()),
+            auth_sig: Some("reused".into()),
+            format: Some("v8".into()),
+            max_price: Some("1000".into()),
+            ..entry(7)
+        };
+        let denied = AuditEntry {
+            auth: "mtls".into(),
+            endpoint: "keys".into(),
+            decision: "denied".into(),
+            rule: Some("endpoints".into()),
+            reasons: vec!["client \"c\" may not call keys".into()],
+            signer: None,
+            resources: vec![],
+            node_count: 0,
+            status: 403,
+            ..entry(8)
+        };
+        let failed = AuditEntry {
+            endpoint: "capacity-delegation".into(),
+            decision: "failed".into(),
+            rule: Some("capacity-delegation".into()),
+            reasons: vec!["wallet: gone".into()],
+            status: 503,
+            ..entry(9)
+        };
+        let mut limited = approved.clone();
+        limited.seq = 10;
+        let charge =
+            crate::ratelimit::Rate { count: 3, per_secs: 60 }.charge("c", "2026-01-01T00:00:00Z".parse().unwrap());
+        charge.refuse(&mut limited);
+        let golden = [
+            (
+                approved,
+                r#"{"seq":7,"at":"2026-01-01T00:00:00.000Z","requestId":"req-1","client":"c","auth":"bearer","endpoint":"session-sigs","decision":"approved","rule":"allow[0]","reasons":["expiration clamped"],"signer":"default","sessionKey":"abababababababababababababababababababababababababababababababab","resources":["lit-pkp://*=pkp-signing"],"nodeCount":3,"expiration":"2026-01-01T00:10:00.000Z","authSig":"reused","status":200,"format":"v8","maxPrice":"1000"}"#,
+                "16c6da21944afeb0837c51398c1783367f45f4feeda8808ea8d13491127ddfae",
+            ),
+            (
+                denied,
+                r#"{"seq":8,"at":"2026-01-01T00:00:00.000Z","requestId":"r8","client":"c","auth":"mtls","endpoint":"keys","decision":"denied","rule":"endpoints","reasons":["client \"c\" may not call keys"],"signer":null,"sessionKey":null,"resources":[],"nodeCount":0,"expiration":null,"authSig":null,"status":403}"#,
+                "ff3e0a79a5963b210fcfb09cd7c45eaa5ed590607ebfcd596924ecaa1504df4b",
+            ),
+            (
+                failed,
+                r#"{"seq":9,"at":"2026-01-01T00:00:00.000Z","requestId":"r9","client":"c","auth":"bearer","endpoint":"capacity-delegation","decision":"failed","rule":"capacity-delegation","reasons":["wallet: gone"],"signer":"default","sessionKey":null,"resources":["lit-pkp://*=pkp-signing"],"nodeCount":3,"expiration":null,"authSig":null,"status":503}"#,
+                "c5658dfc75aaa07c5461fd56afdb15a789d54f1d5e8841866c883fb81509790d",
+            ),
+            (
+                limited,
+                r#"{"seq":10,"at":"2026-01-01T00:00:00.000Z","requestId":"req-1","client":"c","auth":"bearer","endpoint":"session-sigs","decision":"denied","rule":"rate-limit","reasons":["expiration clamped","rate limit of 3 requests per window reached"],"signer":"default","sessionKey":null,"resources":["lit-pkp://*=pkp-signing"],"nodeCount":3,"expiration":"2026-01-01T00:10:00.000Z","authSig":null,"status":429,"format":"v8","maxPrice":"1000"}"#,
+                "c049cfc75a0847a9944a7e9c9cb86aac460c6fe639ce16d7deb7609eadd20108",
+            ),
+        ];
+        let mut prev = GENESIS.to_string();
+        for (row, bytes, hash) in golden {
+            let record = serde_json::to_string(&row).unwrap();
+            assert_eq!(record, bytes);
+            assert_eq!(serde_json::from_str::<AuditEntry>(&record).unwrap(), row);
+            let h = chain_hash(&prev, &record);
+            assert_eq!(h, hash, "row {}", row.seq);
+            prev = h;
+        }
     }
 
     #[test]

@@ -9,9 +9,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::policy::parse_duration;
+use crate::app::{AppSettings, Limits, PolicySource};
+use crate::auth::Tokens;
+use crate::duration::{self, parse_duration};
+use crate::server::ListenSettings;
 use crate::signing::{SessionKeySpec, SignerSpec, WalletSpec};
-use crate::store::sqlite::Durability;
+use crate::store::{StoreSection, StoreSettings};
+use crate::tls::TlsSection;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -122,27 +126,6 @@ impl Default for ServerSection {
     }
 }
 
-/// `[tls]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsSection {
-    /// Server certificate chain (PEM).
-    pub cert_file: PathBuf,
-    /// Server private key (PEM; a secret file).
-    pub key_file: PathBuf,
-    /// CA bundle for client certificates (PEM); enables mTLS.
-    #[serde(default)]
-    pub client_ca_file: Option<PathBuf>,
-    /// Pinned client certificates: lines `NAME sha256:HEX` (a secret file). With it, only these
-    /// certificates are accepted and the client is the line's NAME.
-    #[serde(default)]
-    pub client_fingerprints_file: Option<PathBuf>,
-    /// Refuse handshakes without a client certificate (default: true unless bearer tokens are
-    /// configured too).
-    #[serde(default)]
-    pub require_client_cert: Option<bool>,
-}
-
 /// `[auth]`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -150,97 +133,6 @@ pub struct AuthSection {
     /// Bearer token hashes: lines `CLIENT sha256:HEX`, at most two per client (a secret file).
     #[serde(default)]
     pub tokens_file: Option<PathBuf>,
-}
-
-/// `[store]`.
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct StoreSection {
-    /// `sqlite` (default: one file, one host) or `postgres` (replicas on several hosts).
-    #[serde(default)]
-    pub backend: Option<String>,
-    /// The SQLite file.
-    #[serde(default)]
-    pub path: Option<PathBuf>,
-    /// SQLite: `full` (default: fsync per commit) or `normal`.
-    #[serde(default)]
-    pub durability: Option<String>,
-    /// PostgreSQL: the connection string (libpq key/value or URL form) without a password,
-    /// e.g. `host=db-a,db-b port=5432,5432 user=litsigner dbname=litsigner
-    /// target_session_attrs=read-write`.
-    #[serde(default)]
-    pub postgres: Option<String>,
-    /// PostgreSQL: a file holding the password (a secret file).
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    /// PostgreSQL: connections per process (default 16).
-    #[serde(default)]
-    pub pool_size: Option<usize>,
-    /// PostgreSQL: longest time for one store operation (default 2s).
-    #[serde(default)]
-    pub query_timeout: Option<String>,
-    /// PostgreSQL: longest time to connect to one host (default 2s).
-    #[serde(default)]
-    pub connect_timeout: Option<String>,
-    /// Longest wait for another process minting the same AuthSig (default 10s).
-    #[serde(default)]
-    pub mint_lock_wait: Option<String>,
-    /// Longest time the wallet may take to sign a new AuthSig while the mint lock is held
-    /// (default 60s). The lock is kept at least this long; an AuthSig signed more slowly is
-    /// not used (the lock may have passed to another process meanwhile).
-    #[serde(default)]
-    pub mint_sign_timeout: Option<String>,
-    /// A local file for the audit rows of requests answered from memory while the database is
-    /// away (opt-in; without it such requests fail with 503 store-unavailable).
-    #[serde(default)]
-    pub audit_spool: Option<PathBuf>,
-}
-
-/// Which store, resolved.
-#[derive(Debug, Clone)]
-pub enum StoreSettings {
-    /// The embedded SQLite file.
-    Sqlite {
-        /// The file.
-        path: PathBuf,
-        /// Commit durability.
-        durability: Durability,
-        /// Mint lock wait.
-        mint_lock_wait: Duration,
-        /// Longest wallet signature under the mint lock.
-        mint_sign_timeout: Duration,
-    },
-    /// PostgreSQL.
-    Postgres(PgSettings),
-}
-
-/// `[store]` for PostgreSQL, resolved.
-#[derive(Debug, Clone)]
-pub struct PgSettings {
-    /// The connection string (checked: no password in it).
-    pub connection: String,
-    /// The password file.
-    pub password_file: Option<PathBuf>,
-    /// Connections per process.
-    pub pool_size: usize,
-    /// Per-operation bound.
-    pub query_timeout: Duration,
-    /// Per-host connect bound.
-    pub connect_timeout: Duration,
-    /// Mint lock wait.
-    pub mint_lock_wait: Duration,
-    /// Longest wallet signature under the mint lock.
-    pub mint_sign_timeout: Duration,
-}
-
-impl StoreSettings {
-    /// Longest wallet signature under the mint lock.
-    pub fn mint_sign_timeout(&self) -> Duration {
-        match self {
-            Self::Sqlite { mint_sign_timeout, .. } => *mint_sign_timeout,
-            Self::Postgres(pg) => pg.mint_sign_timeout,
-        }
-    }
 }
 
 /// `[policy]`.
@@ -265,7 +157,7 @@ pub struct LogSection {
 }
 
 /// `[signers.NAME]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct SignerSection {
     /// `memory`, or a `pkcs11:` URI (as the CLI takes it).
@@ -299,55 +191,28 @@ pub struct SignerSection {
 #[error("config: {0}")]
 pub struct ConfigError(pub String);
 
-/// The settings the server runs with.
+/// The settings the server runs with, resolved from the file. Each part is defined by the
+/// module that uses it, and `run` hands each its own.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// API listener.
-    pub listen: SocketAddr,
-    /// Metrics listener.
-    pub metrics_listen: Option<SocketAddr>,
-    /// Plain HTTP allowed off loopback.
-    pub allow_plaintext: bool,
-    /// Body limit.
-    pub body_limit: usize,
-    /// Request time limit.
-    pub request_timeout: Duration,
-    /// Header/handshake/body time limit.
-    pub header_timeout: Duration,
-    /// Shutdown grace.
-    pub shutdown_grace: Duration,
-    /// Connection limit.
-    pub max_connections: usize,
-    /// Health interval.
-    pub health_interval: Duration,
-    /// Blocking pool size.
-    pub blocking_threads: usize,
-    /// TLS.
-    pub tls: Option<TlsSection>,
-    /// Token hash file.
-    pub tokens_file: Option<PathBuf>,
+    /// The listeners: addresses, TLS, connection bounds, the probe interval.
+    pub listen: ListenSettings,
+    /// The running service: default profile, request limits, policy and token sources.
+    pub app: AppSettings,
     /// The store.
     pub store: StoreSettings,
-    /// The audit spool file.
-    pub audit_spool: Option<PathBuf>,
-    /// Policy file.
-    pub policy_file: PathBuf,
-    /// Profiles.
+    /// Signer profiles.
     pub signers: Vec<SignerSpec>,
-    /// Default profile.
-    pub default_signer: String,
+    /// Threads for blocking work.
+    pub blocking_threads: usize,
     /// JSON logs.
     pub log_json: bool,
     /// Log filter.
     pub log_level: String,
 }
 
-/// Default of `store.mint_sign_timeout`: room for a custody callback or an HSM that recovers.
-pub const DEFAULT_MINT_SIGN_TIMEOUT: Duration = Duration::from_secs(60);
-
 fn std_duration(s: &str, what: &str) -> Result<Duration, ConfigError> {
-    let d = parse_duration(s).map_err(|e| ConfigError(format!("{what}: {e}")))?;
-    d.try_into().map_err(|_| ConfigError(format!("{what}: must be positive")))
+    duration::setting(s, what).map_err(ConfigError)
 }
 
 fn time_duration(s: Option<&str>, default: time::Duration, what: &str) -> Result<time::Duration, ConfigError> {
@@ -362,6 +227,20 @@ pub fn socket_addr(s: &str, what: &str) -> Result<SocketAddr, ConfigError> {
     s.parse().map_err(|_| ConfigError(format!("{what}: {s:?} is not IP:PORT")))
 }
 
+/// The `LITSIGNER_*` variables, each with the key it sets.
+#[allow(clippy::type_complexity)]
+const ENV: &[(&str, fn(&mut ConfigFile, String))] = &[
+    ("LITSIGNER_LISTEN", |f, v| f.server.listen = v),
+    ("LITSIGNER_METRICS_LISTEN", |f, v| f.server.metrics_listen = Some(v)),
+    ("LITSIGNER_STORE_PATH", |f, v| f.store.path = Some(v.into())),
+    ("LITSIGNER_STORE_BACKEND", |f, v| f.store.backend = Some(v)),
+    ("LITSIGNER_STORE_POSTGRES", |f, v| f.store.postgres = Some(v)),
+    ("LITSIGNER_POLICY_FILE", |f, v| f.policy.file = Some(v.into())),
+    ("LITSIGNER_TOKENS_FILE", |f, v| f.auth.tokens_file = Some(v.into())),
+    ("LITSIGNER_LOG", |f, v| f.log.level = Some(v)),
+    ("LITSIGNER_LOG_FORMAT", |f, v| f.log.format = Some(v)),
+];
+
 impl ConfigFile {
     /// Reads a configuration file.
     pub fn read(path: &Path) -> Result<Self, ConfigError> {
@@ -372,37 +251,24 @@ impl ConfigFile {
 
     /// Applies `LITSIGNER_*` environment variables over the file's values.
     pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) {
-        if let Some(v) = env("LITSIGNER_LISTEN") {
-            self.server.listen = v;
-        }
-        if let Some(v) = env("LITSIGNER_METRICS_LISTEN") {
-            self.server.metrics_listen = Some(v);
-        }
-        if let Some(v) = env("LITSIGNER_STORE_PATH") {
-            self.store.path = Some(v.into());
-        }
-        if let Some(v) = env("LITSIGNER_STORE_BACKEND") {
-            self.store.backend = Some(v);
-        }
-        if let Some(v) = env("LITSIGNER_STORE_POSTGRES") {
-            self.store.postgres = Some(v);
-        }
-        if let Some(v) = env("LITSIGNER_POLICY_FILE") {
-            self.policy.file = Some(v.into());
-        }
-        if let Some(v) = env("LITSIGNER_TOKENS_FILE") {
-            self.auth.tokens_file = Some(v.into());
-        }
-        if let Some(v) = env("LITSIGNER_LOG") {
-            self.log.level = Some(v);
-        }
-        if let Some(v) = env("LITSIGNER_LOG_FORMAT") {
-            self.log.format = Some(v);
+        for (name, set) in ENV {
+            if let Some(v) = env(name) {
+                set(self, v);
+            }
         }
     }
 
-    /// Validates and resolves the file into [`Settings`].
+    /// Validates and resolves the file into [`Settings`]; `policy.file` is required.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
+        self.resolve(None)
+    }
+
+    /// [`Self::settings`] with the policy from elsewhere (dev mode's fixed text).
+    pub fn settings_with_policy(&self, policy: PolicySource) -> Result<Settings, ConfigError> {
+        self.resolve(Some(policy))
+    }
+
+    fn resolve(&self, policy: Option<PolicySource>) -> Result<Settings, ConfigError> {
         let s = &self.server;
         let signers = self.signers.iter().map(|(name, sec)| signer_spec(name, sec)).collect::<Result<Vec<_>, _>>()?;
         if signers.is_empty() {
@@ -417,7 +283,7 @@ impl ConfigFile {
             None if self.signers.len() == 1 => self.signers.keys().next().cloned().unwrap_or_default(),
             None => return Err(ConfigError("server.default_signer: several profiles and none named default".into())),
         };
-        let store = self.store.settings()?;
+        let store = self.store.settings().map_err(ConfigError)?;
         if matches!(store, StoreSettings::Postgres(_)) {
             refuse_rotating_session_keys(&signers)?;
         }
@@ -426,87 +292,50 @@ impl ConfigFile {
             Some("text") => false,
             Some(o) => return Err(ConfigError(format!("log.format: {o:?} (json or text)"))),
         };
+        // Checked in the order the file lists them.
+        let listen = socket_addr(&s.listen, "server.listen")?;
+        let metrics_listen =
+            s.metrics_listen.as_deref().map(|m| socket_addr(m, "server.metrics_listen")).transpose()?;
+        let request_timeout = std_duration(&s.request_timeout, "server.request_timeout")?;
+        let header_timeout = std_duration(&s.header_timeout, "server.header_timeout")?;
+        let shutdown_grace = std_duration(&s.shutdown_grace, "server.shutdown_grace")?;
+        let health_interval = std_duration(&s.health_interval, "server.health_interval")?;
+        let policy = match policy {
+            Some(p) => p,
+            None => PolicySource::File(
+                self.policy.file.clone().ok_or_else(|| ConfigError("policy.file is required".into()))?,
+            ),
+        };
         Ok(Settings {
-            listen: socket_addr(&s.listen, "server.listen")?,
-            metrics_listen: s.metrics_listen.as_deref().map(|m| socket_addr(m, "server.metrics_listen")).transpose()?,
-            allow_plaintext: s.allow_plaintext,
-            body_limit: s.body_limit_bytes.max(1024),
-            request_timeout: std_duration(&s.request_timeout, "server.request_timeout")?,
-            header_timeout: std_duration(&s.header_timeout, "server.header_timeout")?,
-            shutdown_grace: std_duration(&s.shutdown_grace, "server.shutdown_grace")?,
-            max_connections: s.max_connections.max(1),
-            health_interval: std_duration(&s.health_interval, "server.health_interval")?,
-            blocking_threads: s.blocking_threads.clamp(2, 512),
-            tls: self.tls.clone(),
-            tokens_file: self.auth.tokens_file.clone(),
+            listen: ListenSettings {
+                listen,
+                metrics_listen,
+                allow_plaintext: s.allow_plaintext,
+                tls: self.tls.clone(),
+                max_connections: s.max_connections.max(1),
+                header_timeout,
+                shutdown_grace,
+                health_interval,
+            },
+            app: AppSettings {
+                default_signer,
+                // The body must arrive within the header time limit too.
+                limits: Limits {
+                    body_limit: s.body_limit_bytes.max(1024),
+                    request_timeout,
+                    body_timeout: header_timeout,
+                },
+                policy,
+                tokens_file: self.auth.tokens_file.clone(),
+                extra_tokens: Tokens::default(),
+                audit_spool: self.store.audit_spool.clone(),
+            },
             store,
-            audit_spool: self.store.audit_spool.clone(),
-            policy_file: self.policy.file.clone().ok_or_else(|| ConfigError("policy.file is required".into()))?,
             signers,
-            default_signer,
+            blocking_threads: s.blocking_threads.clamp(2, 512),
             log_json,
             log_level: self.log.level.clone().unwrap_or_else(|| "info".into()),
         })
-    }
-}
-
-impl StoreSection {
-    /// Validates the section for its backend.
-    pub fn settings(&self) -> Result<StoreSettings, ConfigError> {
-        let optional = |v: &Option<String>, default: Duration, what: &str| match v {
-            None => Ok(default),
-            Some(s) => std_duration(s, what),
-        };
-        let mint_lock_wait = optional(&self.mint_lock_wait, Duration::from_secs(10), "store.mint_lock_wait")?;
-        let mint_sign_timeout =
-            optional(&self.mint_sign_timeout, DEFAULT_MINT_SIGN_TIMEOUT, "store.mint_sign_timeout")?;
-        match self.backend.as_deref() {
-            None | Some("sqlite") => {
-                for (set, what) in [
-                    (self.postgres.is_some(), "postgres"),
-                    (self.password_file.is_some(), "password_file"),
-                    (self.pool_size.is_some(), "pool_size"),
-                    (self.query_timeout.is_some(), "query_timeout"),
-                    (self.connect_timeout.is_some(), "connect_timeout"),
-                    // The spool takes rows while PostgreSQL is unreachable; a SQLite file is
-                    // local, and a failing one fails the request.
-                    (self.audit_spool.is_some(), "audit_spool"),
-                ] {
-                    if set {
-                        return Err(ConfigError(format!("store.{what} belongs to backend = \"postgres\"")));
-                    }
-                }
-                let durability = match self.durability.as_deref() {
-                    None | Some("full") => Durability::Full,
-                    Some("normal") => Durability::Normal,
-                    Some(o) => return Err(ConfigError(format!("store.durability: {o:?} (full or normal)"))),
-                };
-                let path = self.path.clone().ok_or_else(|| ConfigError("store.path is required".into()))?;
-                Ok(StoreSettings::Sqlite { path, durability, mint_lock_wait, mint_sign_timeout })
-            }
-            Some("postgres") => {
-                if self.path.is_some() || self.durability.is_some() {
-                    return Err(ConfigError("store.path and store.durability belong to backend = \"sqlite\"".into()));
-                }
-                let connection = self
-                    .postgres
-                    .clone()
-                    .ok_or_else(|| ConfigError("store.postgres (the connection string) is required".into()))?;
-                // The message never repeats the string: it may hold a secret by mistake.
-                crate::store::postgres::parse_connection(&connection)
-                    .map_err(|e| ConfigError(format!("store.postgres: {e}")))?;
-                Ok(StoreSettings::Postgres(PgSettings {
-                    connection,
-                    password_file: self.password_file.clone(),
-                    pool_size: self.pool_size.unwrap_or(16).clamp(1, 1024),
-                    query_timeout: optional(&self.query_timeout, Duration::from_secs(2), "store.query_timeout")?,
-                    connect_timeout: optional(&self.connect_timeout, Duration::from_secs(2), "store.connect_timeout")?,
-                    mint_lock_wait,
-                    mint_sign_timeout,
-                }))
-            }
-            Some(o) => Err(ConfigError(format!("store.backend: {o:?} (sqlite or postgres)"))),
-        }
     }
 }
 
@@ -623,6 +452,6 @@ mod tests {
         let s = settings(&with_signer(&pg_spool, "memory")).unwrap();
         assert_eq!(s.store.mint_sign_timeout(), Duration::from_secs(90));
         let s = settings(&with_signer(SQLITE, "memory")).unwrap();
-        assert_eq!(s.store.mint_sign_timeout(), DEFAULT_MINT_SIGN_TIMEOUT);
+        assert_eq!(s.store.mint_sign_timeout(), crate::store::DEFAULT_MINT_SIGN_TIMEOUT);
     }
 }

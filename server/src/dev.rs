@@ -6,6 +6,36 @@
 //! every request for 23 hours (an AuthSig is reused only while it outlives the session asked for).
 //! Both formats are allowed; v8 sessions up to the SDK's default maximum price.
 
+use std::net::SocketAddr;
+use std::path::Path;
+
+use crate::app::PolicySource;
+use crate::auth::Tokens;
+use crate::config::{ConfigError, ConfigFile, Settings, SignerSection};
+
+/// The dev-mode settings: the configuration file's defaults, but for one in-memory profile, a
+/// SQLite file in `dir` (a temporary directory) committed with normal durability, readiness
+/// probes every 2 s, the policy below, and `token` as the dev client's bearer token.
+pub fn settings(
+    listen: SocketAddr,
+    metrics_listen: Option<SocketAddr>,
+    token: &str,
+    dir: &Path,
+) -> Result<Settings, ConfigError> {
+    let mut file = ConfigFile::default();
+    file.server.listen = listen.to_string();
+    file.server.metrics_listen = metrics_listen.map(|m| m.to_string());
+    file.server.health_interval = "2s".into();
+    file.store.path = Some(dir.join("dev-store.sqlite"));
+    file.store.durability = Some("normal".into());
+    let profile =
+        SignerSection { session_key: Some("memory".into()), wallet: Some("random".into()), ..Default::default() };
+    file.signers.insert("default".into(), profile);
+    let mut settings = file.settings_with_policy(PolicySource::Inline(POLICY.to_string()))?;
+    settings.app.extra_tokens = Tokens::default().with_token(DEV_CLIENT, token);
+    Ok(settings)
+}
+
 /// The dev client's name.
 pub const DEV_CLIENT: &str = "dev";
 
@@ -48,3 +78,41 @@ max_lifetime = "30d"
 scopes = ["*"]
 delegatees = ["*"]
 "#;
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::signing::{SessionKeySpec, WalletSpec};
+    use crate::store::StoreSettings;
+
+    /// Dev mode is the configuration file's defaults but for its own few choices.
+    #[test]
+    fn dev_settings_are_the_file_defaults_but_for_dev_choices() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = settings("127.0.0.1:0".parse().unwrap(), None, "t0ken", dir.path()).unwrap();
+        let limits = s.app.limits;
+        assert_eq!(limits.body_limit, 256 * 1024);
+        assert_eq!((limits.request_timeout, limits.body_timeout), (Duration::from_secs(30), Duration::from_secs(10)));
+        let l = &s.listen;
+        assert!(!l.allow_plaintext && l.tls.is_none() && l.metrics_listen.is_none());
+        assert_eq!((l.max_connections, l.header_timeout), (1024, Duration::from_secs(10)));
+        assert_eq!((l.shutdown_grace, l.health_interval), (Duration::from_secs(30), Duration::from_secs(2)));
+        let StoreSettings::Sqlite(store) = &s.store else { panic!("{:?}", s.store) };
+        assert_eq!(store.path, dir.path().join("dev-store.sqlite"));
+        assert_eq!(store.durability, crate::store::sqlite::Durability::Normal);
+        assert_eq!((store.mint_lock_wait, store.mint_sign_timeout), (Duration::from_secs(10), Duration::from_secs(60)));
+        let [profile] = s.signers.as_slice() else { panic!("{:?}", s.signers) };
+        assert!(matches!(profile.session_key, SessionKeySpec::Memory) && matches!(profile.wallet, WalletSpec::Random));
+        assert_eq!(
+            (profile.auth_sig_lifetime, profile.expiry_margin),
+            (time::Duration::hours(24), time::Duration::minutes(5))
+        );
+        assert_eq!(s.app.default_signer, "default");
+        assert!(matches!(&s.app.policy, PolicySource::Inline(p) if p == POLICY));
+        assert_eq!(s.app.extra_tokens.client_for("t0ken").as_deref(), Some(DEV_CLIENT));
+        assert!(s.app.tokens_file.is_none() && s.app.audit_spool.is_none());
+        assert_eq!(s.blocking_threads, 32);
+    }
+}

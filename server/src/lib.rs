@@ -15,9 +15,11 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod dev;
+pub mod duration;
 pub mod metrics;
 pub mod policy;
 pub mod problem;
+pub mod ratelimit;
 pub mod run;
 pub mod secrets;
 pub mod server;
@@ -25,3 +27,5 @@ pub mod signing;
 pub mod spool;
 pub mod store;
 pub mod tls;
+
+mod layering;

@@ -7,8 +7,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use lit_session_server::app::PolicySource;
 use lit_session_server::config::{self, ConfigFile};
-use lit_session_server::run::{self, Plan};
+use lit_session_server::run;
+use lit_session_server::store::{sqlite::SqliteOptions, StoreSettings};
 use lit_session_server::{auth, dev, server};
 
 /// HSM-backed Lit session signatures over HTTP: authenticated clients, a policy per client,
@@ -95,12 +97,7 @@ fn main() -> ExitCode {
         Some(Command::Token { command }) => token(command),
         Some(Command::Audit { command: AuditCommand::Verify { store } }) => {
             let store = match store {
-                Some(path) => config::StoreSettings::Sqlite {
-                    path,
-                    durability: lit_session_server::store::sqlite::Durability::Full,
-                    mint_lock_wait: std::time::Duration::from_secs(10),
-                    mint_sign_timeout: config::DEFAULT_MINT_SIGN_TIMEOUT,
-                },
+                Some(path) => StoreSettings::Sqlite(SqliteOptions::new(path)),
                 None => match load_settings(&cli.config, &None, &None) {
                     Ok(s) => s.store,
                     Err(e) => return fail(e),
@@ -155,7 +152,7 @@ fn serve(config: &Option<PathBuf>, listen: &Option<String>, metrics: &Option<Str
         Ok(rt) => rt,
         Err(e) => return fail(e),
     };
-    match rt.block_on(run::start(Plan::from_settings(&settings))) {
+    match rt.block_on(run::start(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e),
     }
@@ -189,13 +186,17 @@ fn dev_mode(listen: Option<String>, metrics: Option<String>) -> ExitCode {
     let token = run::new_token();
     eprintln!("{}", dev::BANNER);
     eprintln!("dev token: {}", token.as_str());
-    let plan = Plan::dev(addr, metrics, &token, dir.path());
+    let settings = dev::settings(addr, metrics, &token, dir.path());
     drop(token);
-    let rt = match runtime(32) {
+    let settings = match settings {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let rt = match runtime(settings.blocking_threads) {
         Ok(rt) => rt,
         Err(e) => return fail(e),
     };
-    let result = rt.block_on(run::start(plan));
+    let result = rt.block_on(run::start(settings));
     drop(dir);
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -209,23 +210,22 @@ fn check_config(config: &Option<PathBuf>) -> ExitCode {
         Err(e) => return fail(e),
     };
     let names = settings.signers.iter().map(|s| s.name.clone()).collect();
-    let text = match std::fs::read_to_string(&settings.policy_file) {
+    let PolicySource::File(policy_file) = &settings.app.policy else {
+        return fail("policy.file is required");
+    };
+    let text = match std::fs::read_to_string(policy_file) {
         Ok(t) => t,
-        Err(e) => return fail(format!("policy {}: {e}", settings.policy_file.display())),
+        Err(e) => return fail(format!("policy {}: {e}", policy_file.display())),
     };
     if let Err(e) = lit_session_server::policy::Policy::parse(&text, &names) {
         return fail(e);
     }
-    if let Some(t) = &settings.tokens_file {
+    if let Some(t) = &settings.app.tokens_file {
         if let Err(e) = auth::Tokens::read(t) {
             return fail(e);
         }
     }
-    println!(
-        "configuration valid: {} signer profile(s), policy {}",
-        settings.signers.len(),
-        settings.policy_file.display()
-    );
+    println!("configuration valid: {} signer profile(s), policy {}", settings.signers.len(), policy_file.display());
     ExitCode::SUCCESS
 }
 

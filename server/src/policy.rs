@@ -31,28 +31,9 @@ use std::fmt;
 use serde::Deserialize;
 use time::Duration;
 
+use crate::duration::parse_duration;
+use crate::ratelimit::{self, Exceeded, Rate};
 use crate::signing::{self, LitAbility, PaymentScope, Price, ResourcePrefix, SessionFormat, Timestamp};
-
-/// Parses a duration: a number and a unit (`ms`, `s`, `m`, `h`, `d`), e.g. `10m`, `24h`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split =
-        t.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| format!("duration {s:?} has no unit (s, m, h, d)"))?;
-    let (num, unit) = t.split_at(split);
-    let n: i64 = num.parse().map_err(|_| format!("duration {s:?}: expected a whole number before the unit"))?;
-    let (per_unit, millis) = match unit {
-        "ms" => (1, true),
-        "s" => (1, false),
-        "m" => (60, false),
-        "h" => (3_600, false),
-        "d" => (86_400, false),
-        _ => return Err(format!("duration {s:?}: unknown unit {unit:?} (ms, s, m, h, d)")),
-    };
-    // `Duration::days(n)` and friends panic on overflow; a policy file must not be able to.
-    let amount = n.checked_mul(per_unit).ok_or_else(|| format!("duration {s:?} is too long"))?;
-    let d = if millis { Duration::milliseconds(amount) } else { Duration::seconds(amount) };
-    Ok(d)
-}
 
 /// The endpoints a client may be granted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -418,15 +399,6 @@ impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// A client's rate limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rate {
-    /// Requests per window.
-    pub count: u64,
-    /// The window, in seconds.
-    pub per_secs: i64,
 }
 
 /// A client's capacity-delegation grant.
@@ -1178,6 +1150,12 @@ pub struct Decision {
     pub latest: Option<Timestamp>,
 }
 
+impl From<Exceeded> for Decision {
+    fn from(e: Exceeded) -> Self {
+        Self::denied(ratelimit::RULE, e.reason)
+    }
+}
+
 impl Decision {
     /// A denial by `rule`.
     pub fn denied(rule: &str, reason: String) -> Self {
@@ -1215,16 +1193,7 @@ mod tests {
     }
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10m").unwrap(), Duration::minutes(10));
-        assert_eq!(parse_duration("24h").unwrap(), Duration::hours(24));
-        assert!(parse_duration("10").is_err());
-        assert!(parse_duration("x").is_err());
-        assert!(parse_duration("10y").is_err());
-        // Too long for the clock: an error, never a panic (a policy line must not stop the server).
-        for huge in ["999999999999999999d", "9223372036854775807h", "106751991167301d"] {
-            assert!(parse_duration(huge).is_err(), "{huge}");
-        }
+    fn a_duration_too_long_for_the_clock_is_an_error() {
         let signers: BTreeSet<String> = ["default".to_string()].into();
         let huge = "[[clients.a.allow]]\nsigners = [\"default\"]\nresources = [\"lit-pkp://*\"]\n\
                     abilities = [\"*\"]\nmax_lifetime = \"999999999999999999d\"\nnodes = [\"*\"]\n";

@@ -1,12 +1,10 @@
 //! Secret files (TLS private keys, token hash files, wallet keys, session seeds, PIN files):
-//! the library's one rule for every secret file (`lit_session_signer::secret_file`), which the
+//! the library's one rule for every secret file (through [`crate::signing`]), which the
 //! command line applies too. Other users may neither read nor write a secret file; group access
 //! is allowed (orchestrators mount secrets for a group). A Kubernetes secret volume without
 //! `defaultMode` mounts files as 0644, which the rule refuses with a message naming the fix.
 
-pub use lit_session_signer::secret_file::{
-    check_permissions, read_secret, read_secret_text, SecretFileError as SecretError,
-};
+pub use crate::signing::{check_permissions, read_secret, read_secret_text, SecretFileError as SecretError};
 
 #[cfg(test)]
 mod tests {

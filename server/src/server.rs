@@ -16,7 +16,7 @@ use tower::ServiceExt;
 
 use crate::app::App;
 use crate::auth::{self, PeerIdentity};
-use crate::tls::Pins;
+use crate::tls::{Pins, TlsSection};
 
 /// How the API listener speaks.
 pub enum Transport {
@@ -31,7 +31,28 @@ pub enum Transport {
     },
 }
 
-/// Listener settings.
+/// The listeners' settings (`[server]` and `[tls]` of the configuration).
+#[derive(Debug, Clone)]
+pub struct ListenSettings {
+    /// The API listener's address (port 0: the kernel picks one).
+    pub listen: SocketAddr,
+    /// The metrics listener's address (no authentication: loopback or a private network).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Plain HTTP allowed off loopback (only behind a TLS-terminating proxy).
+    pub allow_plaintext: bool,
+    /// TLS and client certificates.
+    pub tls: Option<TlsSection>,
+    /// Concurrent connections.
+    pub max_connections: usize,
+    /// Longest time for the TLS handshake and the headers.
+    pub header_timeout: Duration,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_grace: Duration,
+    /// Readiness probe interval.
+    pub health_interval: Duration,
+}
+
+/// The bound listeners and how they serve.
 pub struct Listeners {
     /// The API listener (already bound).
     pub api: TcpListener,
@@ -39,14 +60,8 @@ pub struct Listeners {
     pub metrics: Option<TcpListener>,
     /// Plain or TLS.
     pub transport: Transport,
-    /// Connection limit.
-    pub max_connections: usize,
-    /// Handshake and header time limit.
-    pub header_timeout: Duration,
-    /// Grace period for in-flight requests at shutdown.
-    pub shutdown_grace: Duration,
-    /// Readiness probe interval.
-    pub health_interval: Duration,
+    /// Their settings.
+    pub settings: ListenSettings,
 }
 
 /// The signals the service reacts to, installed before it says it is listening (a SIGTERM
@@ -90,7 +105,7 @@ pub async fn serve(
     {
         let app = app.clone();
         let mut quit = quit_rx.clone();
-        let interval = listeners.health_interval;
+        let interval = listeners.settings.health_interval;
         tokio::spawn(async move {
             // A probe that takes longer than the interval (at least 2 s) counts as down.
             let limit = interval.max(Duration::from_secs(2));
@@ -126,7 +141,7 @@ pub async fn serve(
             router,
             None,
             Arc::new(Semaphore::new(64)),
-            listeners.header_timeout,
+            listeners.settings.header_timeout,
             graceful.clone(),
             quit_rx.clone(),
         )));
@@ -139,8 +154,8 @@ pub async fn serve(
         listeners.api,
         api_router,
         tls,
-        Arc::new(Semaphore::new(listeners.max_connections)),
-        listeners.header_timeout,
+        Arc::new(Semaphore::new(listeners.settings.max_connections)),
+        listeners.settings.header_timeout,
         graceful.clone(),
         quit_rx.clone(),
     )));
@@ -157,7 +172,7 @@ pub async fn serve(
         let _ = t.await;
     }
     let graceful = Arc::try_unwrap(graceful).unwrap_or_else(|_| GracefulShutdown::new());
-    match tokio::time::timeout(listeners.shutdown_grace, graceful.shutdown()).await {
+    match tokio::time::timeout(listeners.settings.shutdown_grace, graceful.shutdown()).await {
         Ok(()) => tracing::info!("all connections closed"),
         Err(_) => tracing::warn!("grace period over; remaining connections are dropped"),
     }

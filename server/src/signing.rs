@@ -12,7 +12,6 @@ use serde_json::{Map, Value};
 use time::Duration;
 
 use lit_session_signer::capacity_delegation::CapacityDelegation;
-use lit_session_signer::error_chain;
 use lit_session_signer::eth::RecoverableSignature;
 use lit_session_signer::keystore::{KeyId, KeyOptions, KeyStoreError, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
@@ -26,16 +25,17 @@ use lit_session_signer::verify::{parse_session_sigs, select_session_sig, Verifie
 use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletError, WalletSigner};
 
 pub use lit_session_signer::auth_sig::AuthSig;
+pub use lit_session_signer::error_chain;
 pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
 pub use lit_session_signer::payment_delegation::PaymentScope;
 pub use lit_session_signer::pricing::{MaxPrice, NodePricing, PricingError};
 pub use lit_session_signer::protocol::{NodeUrl, Price, PriceError, SessionFormat};
 pub use lit_session_signer::resources::{LitAbility, ResourceAbilityRequest, ResourcePrefix};
+/// The library's one rule for secret files, which the command line applies too ([`crate::secrets`]).
+pub use lit_session_signer::secret_file::{check_permissions, read_secret, read_secret_text, SecretFileError};
 pub use lit_session_signer::session_sigs::V8_SESSION_LIFETIME;
 pub use lit_session_signer::verify::Generation;
 pub use lit_session_signer::Timestamp;
-
-use crate::secrets;
 
 /// A message the health probe signs with the session key (never sent anywhere).
 const PROBE_MESSAGE: &[u8] = b"lit-session-server readiness probe";
@@ -183,7 +183,7 @@ fn parse_uri(uri: &str) -> Result<Pkcs11Uri, String> {
     // The URI parser's errors never repeat a value that may be a PIN typed in the wrong place.
     let parsed = Pkcs11Uri::parse(uri).map_err(|e| format!("invalid PKCS#11 URI: {e}"))?;
     if let Some(PinSource::File(path)) = &parsed.pin_source {
-        secrets::check_permissions(path).map_err(|e| format!("pin-source: {e}"))?;
+        check_permissions(path).map_err(|e| format!("pin-source: {e}"))?;
     }
     Ok(parsed)
 }

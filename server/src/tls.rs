@@ -2,7 +2,7 @@
 //! client certificates verified against a CA (WebPKI) and optionally pinned by SHA-256.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::pki_types::pem::PemObject;
@@ -11,9 +11,31 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
+use serde::Deserialize;
+
 use crate::auth;
-use crate::config::TlsSection;
 use crate::secrets;
+
+/// `[tls]` of the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// Server certificate chain (PEM).
+    pub cert_file: PathBuf,
+    /// Server private key (PEM; a secret file).
+    pub key_file: PathBuf,
+    /// CA bundle for client certificates (PEM); enables mTLS.
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// Pinned client certificates: lines `NAME sha256:HEX` (a secret file). With it, only these
+    /// certificates are accepted and the client is the line's NAME.
+    #[serde(default)]
+    pub client_fingerprints_file: Option<PathBuf>,
+    /// Refuse handshakes without a client certificate (default: true unless bearer tokens are
+    /// configured too).
+    #[serde(default)]
+    pub require_client_cert: Option<bool>,
+}
 
 /// A TLS configuration error (names files, never key material).
 #[derive(Debug, thiserror::Error)]

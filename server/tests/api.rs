@@ -533,7 +533,7 @@ fn a_mint_waiting_for_the_lock_keeps_readiness_and_problems_hide_internals() {
     use lit_session_server::store::ServiceStore;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let store_path = dir.path().join("store.sqlite");
-    let other = SqliteStore::open(&store_path, &SqliteOptions::default()).unwrap();
+    let other = SqliteStore::open(&SqliteOptions::new(&store_path)).unwrap();
     let held = rt.block_on(other.lock_for_mint(&wallet, &session_key)).unwrap();
 
     let url = server.url("/v1/session-sigs");

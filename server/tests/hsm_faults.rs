@@ -135,7 +135,7 @@ fn scenario(hsm: &ThrowawayTokens) {
     std::fs::write(&config_file, config).unwrap();
     let settings = config::ConfigFile::read(&config_file).unwrap().settings().unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let running = rt.block_on(run::launch(run::Plan::from_settings(&settings), false)).unwrap();
+    let running = rt.block_on(run::launch(settings, false)).unwrap();
     let base_url = format!("http://{}", running.api);
     let url = format!("{base_url}/v1/session-sigs");
     let ready_url = format!("{base_url}/readyz");

@@ -18,6 +18,8 @@ use common::postgres::Postgres;
 use common::tokens;
 use common::*;
 use lit_session_server::signing;
+use lit_session_server::store::postgres::PgOptions;
+use lit_session_server::store::sqlite::{Durability, SqliteOptions};
 use serde_json::{json, Value};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -298,6 +300,19 @@ fn percentile(outcomes: &[Outcome], q: f64) -> f64 {
     let mut ms: Vec<f64> = outcomes.iter().map(|o| o.took.as_secs_f64() * 1e3).collect();
     ms.sort_by(|a, b| a.total_cmp(b));
     ms[((ms.len() as f64 - 1.0) * q).round() as usize]
+}
+
+/// The store's contract (`store::testing`, which SQLite's unit tests run too) on a real server.
+#[test]
+fn postgres_keeps_the_store_contract() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let settings = lit_session_server::store::testing::fast_postgres(pg.connection());
+    rt.block_on(async {
+        let store = lit_session_server::run::open_store(&settings).await.unwrap();
+        lit_session_server::store::testing::check_service_store(&*store, &settings).await;
+    });
 }
 
 #[test]
@@ -716,7 +731,7 @@ impl lit_session_signer::wallet::WalletSigner for SlowWallet {
 /// Two replicas (each its own store connection, as two processes have) with one session key
 /// and a wallet slower than the old lock bounds (PostgreSQL: 5 × query_timeout idle in the
 /// lock's transaction; SQLite: a lease of mint_lock_wait): still one wallet signature.
-fn slow_wallet_one_signature(store: lit_session_server::config::StoreSettings) {
+fn slow_wallet_one_signature(store: lit_session_server::store::StoreSettings) {
     use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
     use lit_session_signer::manager::{
         AuthSigUse, AuthSource, ManagerConfig, SessionKeyPolicy, SessionManager, SessionSigsOptions, StoreFailures,
@@ -775,31 +790,27 @@ fn slow_wallet_one_signature(store: lit_session_server::config::StoreSettings) {
 fn postgres_a_slow_wallet_keeps_the_mint_lock_one_signature() {
     let _one = serial();
     let Some(pg) = pg_or_skip() else { return };
-    slow_wallet_one_signature(lit_session_server::config::StoreSettings::Postgres(
-        lit_session_server::config::PgSettings {
-            connection: pg.connection(),
-            password_file: None,
-            pool_size: 4,
-            // The old bound: the lock's transaction ended after 5 × 200 ms idle.
-            query_timeout: Duration::from_millis(200),
-            connect_timeout: Duration::from_secs(2),
-            mint_lock_wait: Duration::from_secs(10),
-            mint_sign_timeout: Duration::from_secs(10),
-        },
-    ));
+    slow_wallet_one_signature(lit_session_server::store::StoreSettings::Postgres(PgOptions {
+        pool_size: 4,
+        // The old bound: the lock's transaction ended after 5 × 200 ms idle.
+        query_timeout: Duration::from_millis(200),
+        mint_lock_wait: Duration::from_secs(10),
+        mint_sign_timeout: Duration::from_secs(10),
+        ..PgOptions::new(pg.connection())
+    }));
 }
 
 #[test]
 fn sqlite_a_slow_wallet_keeps_the_mint_lease_one_signature() {
     let _one = serial();
     let dir = tempfile::tempdir().unwrap();
-    slow_wallet_one_signature(lit_session_server::config::StoreSettings::Sqlite {
-        path: dir.path().join("store.sqlite"),
-        durability: lit_session_server::store::sqlite::Durability::Normal,
+    slow_wallet_one_signature(lit_session_server::store::StoreSettings::Sqlite(SqliteOptions {
+        durability: Durability::Normal,
         // The old lease was this wait, shorter than the signature: the second replica took the
         // lease when it ran out (at most 3 s after A took it), before its own wait did (3.5 s),
         // and signed again.
         mint_lock_wait: Duration::from_secs(2),
         mint_sign_timeout: Duration::from_secs(10),
-    });
+        ..SqliteOptions::new(dir.path().join("store.sqlite"))
+    }));
 }

@@ -10,6 +10,7 @@
 //! - Every operation has a deadline; a connection whose operation failed or ran out of time is
 //!   closed, so a hung server can neither hang requests nor keep the pool's connections.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +19,10 @@ use async_trait::async_trait;
 use tokio_postgres::{Client, Config};
 
 use super::pool::{describe_hosts, Pool, Pooled};
+use super::seal::Sealed;
+use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 use super::{pg_message, Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
-use crate::audit::{chain_hash, AuditEntry, AuditRow};
+use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 /// Migrations, in order; index + 1 is the schema version they produce.
@@ -33,56 +36,73 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MIGRATION_LOCK: &str = "lit-session-server/migrate";
 const MINT_LOCK_PREFIX: &str = "lit-session-server/auth-sig/";
 
-/// Options of [`PgStore::open`].
-#[derive(Clone)]
+/// Options of [`PgStore::open`]: `[store]` with `backend = "postgres"`.
+#[derive(Debug, Clone)]
 pub struct PgOptions {
-    /// The connection string, libpq key/value or URL form, without a password.
+    /// The connection string, libpq key/value or URL form, without a password
+    /// (`store.postgres`).
     pub connection: String,
-    /// The password (from a secret file), if the server asks for one.
-    pub password: Option<zeroize::Zeroizing<String>>,
-    /// Connections at most.
+    /// A file holding the password, if the server asks for one (`store.password_file`, a
+    /// secret file, read when the store opens).
+    pub password_file: Option<PathBuf>,
+    /// Connections at most (`store.pool_size`).
     pub pool_size: usize,
-    /// Longest time for one store operation (queries, waiting for a pooled connection).
+    /// Longest time for one store operation (queries, waiting for a pooled connection;
+    /// `store.query_timeout`).
     pub query_timeout: Duration,
-    /// Longest time to connect to one host.
+    /// Longest time to connect to one host (`store.connect_timeout`).
     pub connect_timeout: Duration,
-    /// Longest wait for another replica's mint lock.
+    /// Longest wait for another replica's mint lock (`store.mint_lock_wait`).
     pub mint_lock_wait: Duration,
     /// Longest wallet signature while the mint lock is held: the lock's transaction may idle
-    /// that long (plus the store reads and writes around it) without being ended.
+    /// that long (plus the store reads and writes around it) without being ended
+    /// (`store.mint_sign_timeout`).
     pub mint_sign_timeout: Duration,
     /// Who writes (stored with AuthSigs).
     pub writer: String,
 }
 
-impl std::fmt::Debug for PgOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgOptions")
-            .field("connection", &self.connection)
-            .field("password", &self.password.as_ref().map(|_| "[redacted]"))
-            .field("pool_size", &self.pool_size)
-            .field("query_timeout", &self.query_timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("mint_lock_wait", &self.mint_lock_wait)
-            .field("mint_sign_timeout", &self.mint_sign_timeout)
-            .finish_non_exhaustive()
-    }
-}
-
 impl PgOptions {
     /// Defaults around a connection string: 16 connections, 2 s per operation, 2 s per host
-    /// connect, 10 s mint lock wait.
+    /// connect, the mint lock's default bounds.
     pub fn new(connection: impl Into<String>) -> Self {
         Self {
             connection: connection.into(),
-            password: None,
+            password_file: None,
             pool_size: 16,
             query_timeout: Duration::from_secs(2),
             connect_timeout: Duration::from_secs(2),
-            mint_lock_wait: Duration::from_secs(10),
-            mint_sign_timeout: crate::config::DEFAULT_MINT_SIGN_TIMEOUT,
+            mint_lock_wait: DEFAULT_MINT_LOCK_WAIT,
+            mint_sign_timeout: DEFAULT_MINT_SIGN_TIMEOUT,
             writer: format!("pid-{}", std::process::id()),
         }
+    }
+
+    /// How long a mint lock's transaction may idle before the server ends it (and so frees the
+    /// lock of a holder that died): the wait, the signature and the store calls around it.
+    pub fn mint_lock_hold(&self) -> Duration {
+        self.mint_lock_wait + self.mint_sign_timeout + 2 * self.query_timeout
+    }
+
+    /// Checks the PostgreSQL keys of `[store]`; a key of the other backend is refused. The
+    /// connection string is parsed here, and a message never repeats it (it may hold a secret
+    /// by mistake).
+    pub(super) fn from_section(section: &StoreSection, mint: MintBounds) -> Result<Self, String> {
+        if section.path.is_some() || section.durability.is_some() {
+            return Err("store.path and store.durability belong to backend = \"sqlite\"".into());
+        }
+        let connection = section.postgres.clone().ok_or("store.postgres (the connection string) is required")?;
+        parse_connection(&connection).map_err(|e| format!("store.postgres: {e}"))?;
+        let defaults = Self::new(connection);
+        Ok(Self {
+            password_file: section.password_file.clone(),
+            pool_size: section.pool_size.unwrap_or(defaults.pool_size).clamp(1, 1024),
+            query_timeout: section.duration(&section.query_timeout, defaults.query_timeout, "query_timeout")?,
+            connect_timeout: section.duration(&section.connect_timeout, defaults.connect_timeout, "connect_timeout")?,
+            mint_lock_wait: mint.lock_wait,
+            mint_sign_timeout: mint.sign_timeout,
+            ..defaults
+        })
     }
 }
 
@@ -115,7 +135,7 @@ struct Inner {
     location: String,
     query_timeout: Duration,
     mint_lock_wait: Duration,
-    mint_sign_timeout: Duration,
+    mint_lock_hold: Duration,
     writer: String,
     // Until when operations fail at once: set when the database did not answer, so requests
     // queued behind one another (the session manager serialises minting) do not each wait out
@@ -185,8 +205,17 @@ impl PgStore {
     /// Connects, checks the schema and applies missing migrations (one replica at a time).
     /// Refuses a database whose schema is newer than this build, or that holds other tables.
     pub async fn open(options: &PgOptions) -> Result<Self, StoreError> {
-        let mut config = parse_connection(&options.connection).map_err(StoreError::Schema)?;
-        if let Some(p) = &options.password {
+        let password = match &options.password_file {
+            None => None,
+            Some(path) => Some(zeroize::Zeroizing::new(
+                signing::read_secret_text(path)
+                    .map_err(|e| StoreError::Settings(format!("store.password_file: {e}")))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            )),
+        };
+        let mut config = parse_connection(&options.connection).map_err(StoreError::Settings)?;
+        if let Some(p) = &password {
             config.password(p.as_bytes());
         }
         if config.get_application_name().is_none() {
@@ -213,7 +242,7 @@ impl PgStore {
                 location,
                 query_timeout: options.query_timeout,
                 mint_lock_wait: options.mint_lock_wait,
-                mint_sign_timeout: options.mint_sign_timeout,
+                mint_lock_hold: options.mint_lock_hold(),
                 writer: options.writer.clone(),
                 fail_fast_until: std::sync::Mutex::new(None),
             }),
@@ -464,7 +493,7 @@ impl ServiceStore for PgStore {
             // so this transaction's bound covers the wait, the signature and the store calls
             // around it.
             let ms = wait.as_millis().max(1);
-            let idle = (wait + self.inner.mint_sign_timeout + 2 * self.inner.query_timeout).as_millis().max(1);
+            let idle = self.inner.mint_lock_hold.as_millis().max(1);
             c.batch_execute(&format!(
                 "SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {}; \
                  SET LOCAL idle_in_transaction_session_timeout = {idle}",
@@ -494,8 +523,8 @@ impl ServiceStore for PgStore {
         self.inner.record(result)
     }
 
-    async fn quota_used(&self, client: &str, rule: &str, window_start: i64) -> Result<u64, StoreError> {
-        let (client, rule) = (client.to_string(), rule.to_string());
+    async fn quota_used(&self, charge: &QuotaCharge) -> Result<u64, StoreError> {
+        let (client, rule, window_start) = (charge.client.clone(), charge.rule.clone(), charge.window_start);
         self.with("quota", |c| {
             Box::pin(async move {
                 let row = c
@@ -550,66 +579,66 @@ impl ServiceStore for PgStore {
     }
 }
 
-async fn append(c: &mut Client, mut entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
+async fn append(c: &mut Client, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
     let err = db_error("audit append");
     let tx = c.transaction().await.map_err(&err)?;
-    let mut charged = true;
-    if let Some(q) = &charge {
-        let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-        // One statement counts and checks: concurrent replicas cannot both take the last unit.
-        let counted = if limit > 0 {
-            tx.query_opt(
-                "INSERT INTO quota (client, rule, window_start, used) VALUES ($1, $2, $3, 1)
-                 ON CONFLICT (client, rule, window_start) DO UPDATE SET used = quota.used + 1
-                 WHERE quota.used < $4 RETURNING used",
-                &[&q.client, &q.rule, &q.window_start, &limit],
-            )
-            .await
-            .map_err(&err)?
-        } else {
-            None
-        };
-        if counted.is_none() {
-            charged = false;
-            entry.rate_limited(&q.rule, q.limit);
-        } else {
-            // Old windows are of no use once a newer one is counted.
-            tx.execute(
-                "DELETE FROM quota WHERE client = $1 AND rule = $2 AND window_start < $3",
-                &[&q.client, &q.rule, &q.window_start],
-            )
-            .await
-            .map_err(&err)?;
-        }
-    }
+    let refused = match &charge {
+        Some(q) if !take_quota(&tx, q).await.map_err(&err)? => Some(q),
+        _ => None,
+    };
     // The head row lock orders appends from every replica; after a wait it reads the new head.
     let head = tx.query_one("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", &[]).await.map_err(&err)?;
-    let (last_seq, prev_hash): (i64, String) = (head.get(0), head.get(1));
-    entry.seq = last_seq + 1;
-    let record = serde_json::to_string(&entry)
+    let row = Sealed::new(entry, Some((head.get(0), head.get(1))), refused)
         .map_err(|e| StoreError::Unavailable { op: "audit append", message: e.to_string() })?;
-    let hash = chain_hash(&prev_hash, &record);
+    let e = &row.entry;
     tx.execute(
         "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
-            &entry.seq,
-            &entry.at,
-            &entry.request_id,
-            &entry.client,
-            &entry.endpoint,
-            &entry.decision,
-            &entry.rule,
-            &record,
-            &prev_hash,
-            &hash,
+            &e.seq,
+            &e.at,
+            &e.request_id,
+            &e.client,
+            &e.endpoint,
+            &e.decision,
+            &e.rule,
+            &row.record,
+            &row.prev_hash,
+            &row.hash,
         ],
     )
     .await
     .map_err(&err)?;
-    tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", &[&entry.seq, &hash]).await.map_err(&err)?;
+    tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", &[&e.seq, &row.hash]).await.map_err(&err)?;
     tx.commit().await.map_err(&err)?;
-    Ok(Appended { seq: entry.seq, hash, charged })
+    Ok(row.appended())
+}
+
+/// Counts one unit of the charge's window, unless the limit is used up (false). One statement
+/// counts and checks: concurrent replicas cannot both take the last unit.
+async fn take_quota(tx: &tokio_postgres::Transaction<'_>, q: &QuotaCharge) -> Result<bool, tokio_postgres::Error> {
+    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+    if limit == 0 {
+        return Ok(false);
+    }
+    let counted = tx
+        .query_opt(
+            "INSERT INTO quota (client, rule, window_start, used) VALUES ($1, $2, $3, 1)
+             ON CONFLICT (client, rule, window_start) DO UPDATE SET used = quota.used + 1
+             WHERE quota.used < $4 RETURNING used",
+            &[&q.client, &q.rule, &q.window_start, &limit],
+        )
+        .await?;
+    if counted.is_none() {
+        return Ok(false);
+    }
+    // Old windows are of no use once a newer one is counted.
+    tx.execute(
+        "DELETE FROM quota WHERE client = $1 AND rule = $2 AND window_start < $3",
+        &[&q.client, &q.rule, &q.window_start],
+    )
+    .await?;
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -626,7 +655,5 @@ mod tests {
         assert!(parse_connection("host=db password=x").unwrap_err().contains("password_file"));
         assert!(parse_connection("host=db sslmode=require").unwrap_err().contains("TLS"));
         assert!(parse_connection("dbname=x").unwrap_err().contains("no host"));
-        let debug = format!("{:?}", PgOptions { password: Some("hunter2".to_string().into()), ..PgOptions::new("x") });
-        assert!(!debug.contains("hunter2"), "{debug}");
     }
 }

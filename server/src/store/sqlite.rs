@@ -9,8 +9,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+use super::seal::Sealed;
+use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 use super::{Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
-use crate::audit::{chain_hash, AuditEntry, AuditRow, GENESIS};
+use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 /// Migrations, in order; index + 1 is the schema version they produce.
@@ -28,31 +30,67 @@ pub enum Durability {
     Normal,
 }
 
-/// Options of [`SqliteStore::open`].
+/// Options of [`SqliteStore::open`]: `[store]` with `backend = "sqlite"` (the default).
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
-    /// Commit durability.
+    /// The file (`store.path`).
+    pub path: PathBuf,
+    /// Commit durability (`store.durability`).
     pub durability: Durability,
     /// How long a write waits for another process's lock.
     pub busy_timeout: Duration,
     /// Who writes (stored with AuthSigs; e.g. host and pid).
     pub writer: String,
-    /// How long a mint lease lasts (it must outlive the holder's wallet signature; a lease
-    /// whose holder died frees the lock when it runs out).
-    pub mint_lease: Duration,
-    /// How long a waiter waits for another process's lease.
-    pub mint_wait: Duration,
+    /// How long a waiter waits for another process's lease (`store.mint_lock_wait`).
+    pub mint_lock_wait: Duration,
+    /// Longest wallet signature under the mint lease (`store.mint_sign_timeout`).
+    pub mint_sign_timeout: Duration,
 }
 
-impl Default for SqliteOptions {
-    fn default() -> Self {
+impl SqliteOptions {
+    /// The defaults for the file at `path`: full durability, a 5 s busy timeout, the mint
+    /// lock's default bounds.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
+            path: path.into(),
             durability: Durability::Full,
             busy_timeout: Duration::from_secs(5),
             writer: format!("pid-{}", std::process::id()),
-            mint_lease: crate::config::DEFAULT_MINT_SIGN_TIMEOUT + Duration::from_secs(10),
-            mint_wait: Duration::from_secs(10),
+            mint_lock_wait: DEFAULT_MINT_LOCK_WAIT,
+            mint_sign_timeout: DEFAULT_MINT_SIGN_TIMEOUT,
         }
+    }
+
+    /// How long a mint lease lasts: the slowest signature allowed plus the reads and writes
+    /// around it (each may wait the busy timeout), so it never runs out under a holder; a lease
+    /// whose holder died frees the lock when it runs out.
+    pub fn mint_lease(&self) -> Duration {
+        self.mint_sign_timeout + 2 * self.busy_timeout
+    }
+
+    /// Checks the SQLite keys of `[store]`; a key of the other backend is refused.
+    pub(super) fn from_section(section: &StoreSection, mint: MintBounds) -> Result<Self, String> {
+        for (set, what) in [
+            (section.postgres.is_some(), "postgres"),
+            (section.password_file.is_some(), "password_file"),
+            (section.pool_size.is_some(), "pool_size"),
+            (section.query_timeout.is_some(), "query_timeout"),
+            (section.connect_timeout.is_some(), "connect_timeout"),
+            // The spool takes rows while PostgreSQL is unreachable; a SQLite file is local, and
+            // a failing one fails the request.
+            (section.audit_spool.is_some(), "audit_spool"),
+        ] {
+            if set {
+                return Err(format!("store.{what} belongs to backend = \"postgres\""));
+            }
+        }
+        let durability = match section.durability.as_deref() {
+            None | Some("full") => Durability::Full,
+            Some("normal") => Durability::Normal,
+            Some(o) => return Err(format!("store.durability: {o:?} (full or normal)")),
+        };
+        let path = section.path.clone().ok_or("store.path is required")?;
+        Ok(Self { durability, mint_lock_wait: mint.lock_wait, mint_sign_timeout: mint.sign_timeout, ..Self::new(path) })
     }
 }
 
@@ -91,9 +129,10 @@ fn now_secs() -> i64 {
 }
 
 impl SqliteStore {
-    /// Opens (creating if missing) the store at `path`, applying migrations. Refuses a file
-    /// whose schema is newer than this build, or that holds tables of something else.
-    pub fn open(path: &Path, options: &SqliteOptions) -> Result<Self, StoreError> {
+    /// Opens (creating if missing) the store file, applying migrations. Refuses a file whose
+    /// schema is newer than this build, or that holds tables of something else.
+    pub fn open(options: &SqliteOptions) -> Result<Self, StoreError> {
+        let path = options.path.as_path();
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Unavailable { op: "open", message: format!("{}: {e}", path.display()) })?;
         conn.busy_timeout(options.busy_timeout).map_err(unavailable("open"))?;
@@ -115,8 +154,8 @@ impl SqliteStore {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
             writer: options.writer.clone(),
-            mint_lease: options.mint_lease,
-            mint_wait: options.mint_wait,
+            mint_lease: options.mint_lease(),
+            mint_wait: options.mint_lock_wait,
         };
         Ok(Self { inner: Arc::new(inner) })
     }
@@ -225,63 +264,62 @@ fn save_row(
     Ok(SaveOutcome::Saved(version))
 }
 
-fn append(
-    conn: &mut Connection,
-    mut entry: AuditEntry,
-    charge: Option<QuotaCharge>,
-) -> Result<Appended, rusqlite::Error> {
+fn append(conn: &mut Connection, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, rusqlite::Error> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut charged = true;
-    if let Some(c) = &charge {
-        let used: i64 = tx
-            .query_row(
-                "SELECT used FROM quota WHERE client = ?1 AND rule = ?2 AND window_start = ?3",
-                params![c.client, c.rule, c.window_start],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0);
-        if used as u64 >= c.limit {
-            charged = false;
-            entry.rate_limited(&c.rule, c.limit);
-        } else {
-            tx.execute(
-                "INSERT INTO quota (client, rule, window_start, used) VALUES (?1, ?2, ?3, 1)
-                 ON CONFLICT (client, rule, window_start) DO UPDATE SET used = used + 1",
-                params![c.client, c.rule, c.window_start],
-            )?;
-            // Old windows are of no use once a newer one is counted.
-            tx.execute(
-                "DELETE FROM quota WHERE client = ?1 AND rule = ?2 AND window_start < ?3",
-                params![c.client, c.rule, c.window_start],
-            )?;
-        }
-    }
-    let (last_seq, prev_hash): (i64, String) = tx
+    let refused = match &charge {
+        Some(c) if !take_quota(&tx, c)? => Some(c),
+        _ => None,
+    };
+    // The write lock (BEGIN IMMEDIATE) orders appends from every process on the file.
+    let head = tx
         .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .unwrap_or((0, GENESIS.to_string()));
-    entry.seq = last_seq + 1;
-    let record = serde_json::to_string(&entry).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let hash = chain_hash(&prev_hash, &record);
+        .optional()?;
+    let row = Sealed::new(entry, head, refused).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let e = &row.entry;
     tx.execute(
         "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
-            entry.seq,
-            entry.at,
-            entry.request_id,
-            entry.client,
-            entry.endpoint,
-            entry.decision,
-            entry.rule,
-            record,
-            prev_hash,
-            hash
+            e.seq,
+            e.at,
+            e.request_id,
+            e.client,
+            e.endpoint,
+            e.decision,
+            e.rule,
+            row.record,
+            row.prev_hash,
+            row.hash
         ],
     )?;
     tx.commit()?;
-    Ok(Appended { seq: entry.seq, hash, charged })
+    Ok(row.appended())
+}
+
+/// Counts one unit of the charge's window, unless the limit is used up (false).
+fn take_quota(tx: &rusqlite::Transaction<'_>, c: &QuotaCharge) -> Result<bool, rusqlite::Error> {
+    let used: i64 = tx
+        .query_row(
+            "SELECT used FROM quota WHERE client = ?1 AND rule = ?2 AND window_start = ?3",
+            params![c.client, c.rule, c.window_start],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(0);
+    if used as u64 >= c.limit {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO quota (client, rule, window_start, used) VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT (client, rule, window_start) DO UPDATE SET used = used + 1",
+        params![c.client, c.rule, c.window_start],
+    )?;
+    // Old windows are of no use once a newer one is counted.
+    tx.execute(
+        "DELETE FROM quota WHERE client = ?1 AND rule = ?2 AND window_start < ?3",
+        params![c.client, c.rule, c.window_start],
+    )?;
+    Ok(true)
 }
 
 #[async_trait]
@@ -388,8 +426,8 @@ impl ServiceStore for SqliteStore {
         }
     }
 
-    async fn quota_used(&self, client: &str, rule: &str, window_start: i64) -> Result<u64, StoreError> {
-        let (c, r) = (client.to_string(), rule.to_string());
+    async fn quota_used(&self, charge: &QuotaCharge) -> Result<u64, StoreError> {
+        let (c, r, window_start) = (charge.client.clone(), charge.rule.clone(), charge.window_start);
         self.run(move |conn| {
             conn.query_row(
                 "SELECT used FROM quota WHERE client = ?1 AND rule = ?2 AND window_start = ?3",
@@ -456,72 +494,31 @@ impl Drop for Lease {
 mod tests {
     use super::*;
 
-    fn entry() -> AuditEntry {
-        AuditEntry {
-            seq: 0,
-            at: "2026-01-01T00:00:00.000Z".into(),
-            request_id: "r".into(),
-            client: "c".into(),
-            auth: "bearer".into(),
-            endpoint: "session-sigs".into(),
-            decision: "approved".into(),
-            rule: None,
-            reasons: vec![],
-            signer: None,
-            session_key: None,
-            resources: vec![],
-            node_count: 1,
-            expiration: None,
-            auth_sig: None,
-            status: 200,
-            format: None,
-            max_price: None,
-        }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keeps_the_store_contract() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = crate::store::testing::fast_sqlite(dir.path().join("s.sqlite"));
+        let crate::store::StoreSettings::Sqlite(options) = &settings else { unreachable!() };
+        let store = SqliteStore::open(options).unwrap();
+        crate::store::testing::check_service_store(&store, &settings).await;
     }
 
-    #[tokio::test]
-    async fn schema_versions_and_chain() {
+    #[test]
+    fn refuses_a_newer_schema_and_a_foreign_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
-        let store = SqliteStore::open(&path, &SqliteOptions::default()).unwrap();
-        store.health().await.unwrap();
-        let charge = QuotaCharge { client: "c".into(), rule: "rate".into(), window_start: 60, limit: 2 };
-        let a = store.append_audit(entry(), Some(charge.clone())).await.unwrap();
-        let b = store.append_audit(entry(), Some(charge.clone())).await.unwrap();
-        let c = store.append_audit(entry(), Some(charge)).await.unwrap();
-        assert_eq!((a.seq, b.seq, c.seq), (1, 2, 3));
-        assert!(a.charged && b.charged && !c.charged);
-        let rows = store.audit_rows(0, 10).await.unwrap();
-        let mut v = crate::audit::ChainVerifier::default();
-        for r in &rows {
-            v.push(r).unwrap();
-        }
-        assert!(rows[2].record.contains("\"decision\":\"denied\""));
-
-        assert_eq!(store.save_auth_sig("s", "k", "{}", None, None).await.unwrap(), SaveOutcome::Saved(1));
-        assert_eq!(store.save_auth_sig("s", "k", "{}", None, None).await.unwrap(), SaveOutcome::Conflict(1));
-        assert_eq!(store.save_auth_sig("s", "k", "{}", None, Some(1)).await.unwrap(), SaveOutcome::Saved(2));
-
-        let held = store.lock_for_mint("s", "k").await.unwrap();
-        let other = SqliteStore { inner: store.inner.clone() };
-        let waiter = tokio::spawn(async move { other.lock_for_mint("s", "k").await.map(drop) });
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(!waiter.is_finished(), "the second holder waits");
-        drop(held);
-        waiter.await.unwrap().unwrap();
-        drop(store);
-
+        drop(SqliteStore::open(&SqliteOptions::new(&path)).unwrap());
         // A newer schema is refused with a clear message.
         let conn = Connection::open(&path).unwrap();
         conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (99, 'x')", []).unwrap();
         drop(conn);
-        let err = SqliteStore::open(&path, &SqliteOptions::default()).unwrap_err().to_string();
+        let err = SqliteStore::open(&SqliteOptions::new(&path)).unwrap_err().to_string();
         assert!(err.contains("schema version 99"), "{err}");
 
         // So is a file of something else.
         let other = dir.path().join("other.sqlite");
         Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
-        let err = SqliteStore::open(&other, &SqliteOptions::default()).unwrap_err().to_string();
+        let err = SqliteStore::open(&SqliteOptions::new(&other)).unwrap_err().to_string();
         assert!(err.contains("not a lit-session-server store"), "{err}");
     }
 }

@@ -1,0 +1,192 @@
+//! The contract every [`ServiceStore`] backend keeps, as one suite (feature `test-util`): the
+//! service's tests run it on SQLite always and on PostgreSQL, a real server they start, in the
+//! test command.
+//!
+//! ```no_run
+//! # async fn f(dir: &std::path::Path) {
+//! use lit_session_server::store::{sqlite::SqliteStore, testing, StoreSettings};
+//! let settings = testing::fast_sqlite(dir.join("contract.sqlite"));
+//! let StoreSettings::Sqlite(options) = &settings else { unreachable!() };
+//! let store = SqliteStore::open(options).unwrap();
+//! testing::check_service_store(&store, &settings).await;
+//! # }
+//! ```
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::postgres::PgOptions;
+use super::sqlite::SqliteOptions;
+use super::{SaveOutcome, ServiceStore, StoreSettings};
+use crate::audit::{AuditEntry, ChainCheck, ChainVerifier};
+use crate::ratelimit::Rate;
+use crate::signing::Timestamp;
+
+/// SQLite settings with mint-lock bounds short enough for the suite (a 1 s wait, a 2.5 s lease).
+pub fn fast_sqlite(path: impl Into<PathBuf>) -> StoreSettings {
+    StoreSettings::Sqlite(SqliteOptions {
+        busy_timeout: Duration::from_millis(250),
+        mint_lock_wait: Duration::from_secs(1),
+        mint_sign_timeout: Duration::from_secs(2),
+        ..SqliteOptions::new(path)
+    })
+}
+
+/// PostgreSQL settings with mint-lock bounds short enough for the suite (a 1 s wait; an
+/// abandoned lock's transaction is ended after 4 s idle).
+pub fn fast_postgres(connection: impl Into<String>) -> StoreSettings {
+    StoreSettings::Postgres(PgOptions {
+        pool_size: 4,
+        query_timeout: Duration::from_millis(500),
+        mint_lock_wait: Duration::from_secs(1),
+        mint_sign_timeout: Duration::from_secs(2),
+        ..PgOptions::new(connection)
+    })
+}
+
+/// How long the mint lock of a holder that died may keep others out, at most: SQLite's lease
+/// (whole seconds), PostgreSQL's idle bound on the lock's transaction.
+fn abandoned_lock_bound(settings: &StoreSettings) -> Duration {
+    match settings {
+        StoreSettings::Sqlite(o) => o.mint_lease() + Duration::from_secs(1),
+        StoreSettings::Postgres(o) => o.mint_lock_hold() + Duration::from_secs(1),
+    }
+}
+
+fn lock_wait(settings: &StoreSettings) -> Duration {
+    match settings {
+        StoreSettings::Sqlite(o) => o.mint_lock_wait,
+        StoreSettings::Postgres(o) => o.mint_lock_wait,
+    }
+}
+
+/// Runs the whole contract on `store`, empty and opened with `settings` (see [`fast_sqlite`],
+/// [`fast_postgres`]): health, versioned AuthSig saves, the mint lock (exclusion, release, a
+/// dead holder's lock running out), the rate-limit charge at its limit, and the audit chain
+/// (sealing, verification, paging, `audit_contains`).
+pub async fn check_service_store(store: &dyn ServiceStore, settings: &StoreSettings) {
+    store.health().await.expect("health");
+    versioned_saves(store).await;
+    mint_lock(store, settings).await;
+    quota_and_chain(store).await;
+}
+
+async fn versioned_saves(store: &dyn ServiceStore) {
+    let (signer, key) = ("5d467fe98ff120fe0c85f2217bc61732571b28ec", "ab".repeat(32));
+    let save = |text: &'static str, expected| store.save_auth_sig(signer, &key, text, Some(100), expected);
+    assert_eq!(store.load_auth_sig(signer, &key).await.unwrap(), None);
+    assert_eq!(save("{\"v\":1}", None).await.unwrap(), SaveOutcome::Saved(1));
+    // A writer that expected no row finds one, and a writer that read version 1 finds version 2:
+    // what is stored is kept.
+    assert_eq!(save("{\"v\":\"late\"}", None).await.unwrap(), SaveOutcome::Conflict(1));
+    assert_eq!(save("{\"v\":2}", Some(1)).await.unwrap(), SaveOutcome::Saved(2));
+    assert_eq!(save("{\"v\":\"stale\"}", Some(1)).await.unwrap(), SaveOutcome::Conflict(2));
+    let row = store.load_auth_sig(signer, &key).await.unwrap().expect("the saved row");
+    assert_eq!((row.auth_sig.as_str(), row.expires_at, row.version), ("{\"v\":2}", Some(100), 2));
+    assert!(!row.written_by.is_empty());
+    // Rows are per (signer, session key).
+    assert_eq!(store.load_auth_sig(signer, &"cd".repeat(32)).await.unwrap(), None);
+    store.remove_auth_sig(signer, &key).await.unwrap();
+    assert_eq!(store.load_auth_sig(signer, &key).await.unwrap(), None);
+    assert_eq!(save("{\"v\":3}", Some(2)).await.unwrap(), SaveOutcome::Conflict(0));
+    store.remove_auth_sig(signer, &key).await.unwrap();
+}
+
+async fn mint_lock(store: &dyn ServiceStore, settings: &StoreSettings) {
+    let wait = lock_wait(settings);
+    let abandoned = abandoned_lock_bound(settings);
+    assert!(wait >= Duration::from_millis(500) && wait < abandoned, "settings unfit for the suite: {settings:?}");
+    let held = store.lock_for_mint("s", "k").await.expect("the first holder");
+    // Another key is not held up.
+    drop(tokio::time::timeout(wait, store.lock_for_mint("s", "k2")).await.expect("no wait").expect("another key"));
+    // The same key waits for the holder and gets the lock once it is released.
+    let started = Instant::now();
+    let release = async {
+        tokio::time::sleep(wait / 3).await;
+        drop(held);
+    };
+    let (second, ()) = tokio::join!(store.lock_for_mint("s", "k"), release);
+    drop(second.expect("the waiter gets the lock once it is released"));
+    assert!(started.elapsed() >= wait / 3, "the waiter did not wait for the holder");
+
+    // A holder that died never releases: others wait and give up while its lock lasts, and
+    // get it once the lock runs out.
+    std::mem::forget(store.lock_for_mint("s", "dead").await.expect("the holder that dies"));
+    let started = Instant::now();
+    let refused = store.lock_for_mint("s", "dead").await.map(drop);
+    assert!(refused.is_err(), "a live lock was taken over");
+    let taken = loop {
+        match store.lock_for_mint("s", "dead").await {
+            Ok(guard) => {
+                drop(guard);
+                break started.elapsed();
+            }
+            Err(e) if started.elapsed() > abandoned + wait => panic!("a dead holder's lock never ran out: {e}"),
+            Err(_) => {}
+        }
+    };
+    assert!(taken >= wait, "taken after {taken:?}");
+}
+
+fn entry(n: i64) -> AuditEntry {
+    AuditEntry {
+        seq: 0,
+        at: format!("2026-01-01T00:00:{n:02}.000Z"),
+        request_id: format!("contract-{n}"),
+        client: "client".into(),
+        auth: "bearer".into(),
+        endpoint: "session-sigs".into(),
+        decision: "approved".into(),
+        rule: Some("allow[0]".into()),
+        reasons: vec![],
+        signer: Some("default".into()),
+        session_key: Some("ab".repeat(32)),
+        resources: vec!["lit-pkp://*=pkp-signing".into()],
+        node_count: 3,
+        expiration: Some("2026-01-01T00:10:00.000Z".into()),
+        auth_sig: Some("reused".into()),
+        status: 200,
+        format: Some("v7".into()),
+        max_price: None,
+    }
+}
+
+async fn quota_and_chain(store: &dyn ServiceStore) {
+    assert!(store.audit_rows(0, 10).await.unwrap().is_empty(), "the suite needs an empty store");
+    let now: Timestamp = "2026-01-01T00:00:30Z".parse().unwrap();
+    let rate = Rate { count: 2, per_secs: 60 };
+    let charge = rate.charge("client", now);
+    let mut appended = Vec::new();
+    for n in 1..=3 {
+        appended.push(store.append_audit(entry(n), Some(charge.clone())).await.expect("append"));
+    }
+    // At the limit the row is written as the rate-limit denial, and nothing is charged.
+    assert_eq!(appended.iter().map(|a| (a.seq, a.charged)).collect::<Vec<_>>(), [(1, true), (2, true), (3, false)]);
+    assert_eq!(store.quota_used(&charge).await.unwrap(), 2);
+    appended.push(store.append_audit(entry(4), None).await.unwrap());
+    // The next window counts from zero, and the old one goes.
+    let next = rate.charge("client", now.saturating_add(time::Duration::seconds(60)));
+    appended.push(store.append_audit(entry(5), Some(next.clone())).await.unwrap());
+    assert!(appended[4].charged);
+    assert_eq!((store.quota_used(&next).await.unwrap(), store.quota_used(&charge).await.unwrap()), (1, 0));
+    // A probe row is never kept.
+    store.audit_probe().await.expect("audit probe");
+
+    let rows = store.audit_rows(0, 100).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
+    let mut chain = ChainVerifier::default();
+    for (row, a) in rows.iter().zip(&appended) {
+        chain.push(row).expect("an intact chain");
+        assert_eq!(row.hash, a.hash);
+    }
+    let last = appended[4].hash.clone();
+    assert_eq!(chain.finish(), ChainCheck::Intact { rows: 5, head: last });
+    let denied: AuditEntry = serde_json::from_str(&rows[2].record).unwrap();
+    assert_eq!((denied.decision.as_str(), denied.rule.as_deref(), denied.status), ("denied", Some("rate-limit"), 429));
+    assert_eq!((denied.session_key, denied.auth_sig), (None, None));
+    assert_eq!(store.audit_rows(2, 2).await.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
+    let first = entry(1);
+    assert!(store.audit_contains(&first.request_id, &first.at).await.unwrap());
+    assert!(!store.audit_contains(&first.request_id, &entry(2).at).await.unwrap());
+    assert!(!store.audit_contains("contract-9", &first.at).await.unwrap());
+}
