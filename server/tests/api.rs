@@ -23,7 +23,8 @@ fn dev_mode_mints_session_sigs_that_verify_and_reuses_the_auth_sig() {
     assert_eq!(get(&c, &server.url("/livez"), None).0, 200);
 
     // Node URLs as a client may write them, kept byte for byte as map keys and nodeAddress.
-    let nodes = ["https://158.69.108.66:443", "http://LOCALHOST:7471", "http://[::1]:7470", "https://node.example.com"];
+    let nodes =
+        ["https://158.69.108.66:443", "http://LOCALHOST:7471", "http://[::1]:7470", "https://node.example.com:443"];
     let body =
         sigs_body(&nodes, &[("lit-pkp", "*", "pkp-signing"), ("lit-litaction", "QmAbc", "lit-action-execution")]);
     let (status, first) = post(&c, &server.url("/v1/session-sigs"), Some(&token), &body);

@@ -89,7 +89,7 @@ fn v8_sessions_are_the_librarys_bytes_and_verify_under_naga_rules() {
         "https://Node-B.example:7470",
         "http://127.0.0.1:7471",
         "https://10.0.0.4:443",
-        "https://10.0.0.5",
+        "https://10.0.0.5:443",
     ];
     let prices = [(nodes[0], "300"), (nodes[1], "0x64"), (nodes[3], "900000")];
     let body = v8_body(&nodes, &prices, Some(4), Some("10000000000000000"));
