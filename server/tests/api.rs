@@ -317,6 +317,7 @@ fn examples_and_the_openapi_file_match_the_code() {
         "/v1/capacity-delegation",
         "/v1/payment-delegation",
         "/v1/admin/reload",
+        "/v1/admin/rotate",
     ] {
         assert!(openapi.contains(&format!("\n  {path}:\n")), "{path} is not in openapi.yaml");
     }
