@@ -323,15 +323,30 @@ impl Fleet {
         let rows = self.store.session_keys(self.prefix()).await?;
         let previous = plan::current(&rows, now).cloned();
         let waiting = plan::pending(&rows, now).is_some();
-        if let Some(c) = previous.as_ref().filter(|_| revoke || !waiting) {
-            let change =
-                KeyChange { rotate_requested_at: Some(now), revoked: revoke.then_some(true), ..KeyChange::default() };
+        if let Some(c) = previous.as_ref().filter(|_| !waiting) {
+            let change = KeyChange { rotate_requested_at: Some(now), ..KeyChange::default() };
             // False: another process moved it on meanwhile; the pass below sees where it is.
             self.store.update_session_key(self.prefix(), c.generation, c.state, &change).await?;
         }
-        if let Err(e) = self.maintain(actor, metrics).await {
-            let revoked = revoke && previous.is_some();
-            return Err(if revoked { KeyError::RevokedWithoutSuccessor(Box::new(e)) } else { e });
+        // The successor is published (current after the overlap) before anything is revoked.
+        let revoked = revoke && previous.is_some();
+        let wrap = |e: KeyError| if revoked { KeyError::RevokedWithoutSuccessor(Box::new(e)) } else { e };
+        self.maintain(actor, metrics).await.map_err(wrap)?;
+        if let Some(c) = previous.as_ref().filter(|_| revoke) {
+            // Revoked: the successor starts now, and only then is the key marked revoked, so
+            // that every process always has a key to sign with (a replica that reads the rows
+            // between the two steps signs with the successor already).
+            let rows = self.store.session_keys(self.prefix()).await?;
+            let now = now_ms();
+            if let Some(p) = plan::pending(&rows, now).filter(|p| p.generation > c.generation) {
+                let change = KeyChange { activates_at: Some(now), ..KeyChange::default() };
+                self.store.update_session_key(self.prefix(), p.generation, KeyState::Generated, &change).await?;
+            }
+            if let Some(c) = rows.iter().find(|r| r.generation == c.generation) {
+                let change = KeyChange { revoked: Some(true), ..KeyChange::default() };
+                self.store.update_session_key(self.prefix(), c.generation, c.state, &change).await?;
+            }
+            self.maintain(actor, metrics).await.map_err(wrap)?;
         }
         let rows = self.store.session_keys(self.prefix()).await?;
         let next = rows

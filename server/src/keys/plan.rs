@@ -110,7 +110,9 @@ pub fn destroy_after(row: &KeyRow, timing: Timing, auth_expiry_secs: Option<i64>
     let retired = row.retired_at.unwrap_or(row.activates_at);
     let stopped = retired.saturating_add(timing.settle);
     match auth_expiry_secs {
-        Some(secs) => stopped.max(secs.saturating_mul(1000).saturating_add(NODE_GRACE_MS)),
+        // Stored expiries are whole seconds, rounded down: the AuthSig may last up to a second
+        // longer.
+        Some(secs) => stopped.max(secs.saturating_add(1).saturating_mul(1000).saturating_add(NODE_GRACE_MS)),
         None => stopped,
     }
 }
@@ -160,6 +162,11 @@ fn switch(rows: &[KeyRow], now: i64) -> Option<Step> {
     if let Some(c) = current.filter(|c| c.state == KeyState::Generated) {
         return Some(Step::Activate { generation: c.generation });
     }
+    // A key that started before a newer one (or a revocation) overtook it did sign: it is
+    // recorded as activated before it retires.
+    if let Some(r) = rows.iter().find(|r| r.state == KeyState::Generated && r.activates_at <= now) {
+        return Some(Step::Activate { generation: r.generation });
+    }
     let took_over = current.map_or(i64::MIN, |c| c.generation);
     // Older keys retire once a newer one is current (a revoked key too, once its successor is).
     for r in rows {
@@ -169,7 +176,7 @@ fn switch(rows: &[KeyRow], now: i64) -> Option<Step> {
         }
     }
     // A revoked current key: its published successor starts now.
-    let revoked = rows.iter().any(|r| r.revoked && r.state == KeyState::Active);
+    let revoked = rows.iter().any(|r| r.revoked && matches!(r.state, KeyState::Active | KeyState::Generated));
     if revoked {
         if let Some(p) = pending(rows, now) {
             return Some(Step::Hasten { generation: p.generation, at: now });
@@ -349,14 +356,14 @@ mod tests {
         rows[0].destroy_after = Some(13_000);
         assert!(!due(&rows, t, 12_999));
         assert!(due(&rows, t, 13_000));
-        // Its AuthSig expires at 20 s: destruction waits for 20 s + 60 s.
+        // Its AuthSig expires in second 20 (stored rounded down): destruction waits for 21 s + 60 s.
         let expiry = BTreeMap::from([(1, Some(20))]);
         let step = next(P, &rows, &[], &expiry, t, 13_000);
-        assert_eq!(step, Some(Step::Postpone { generation: 1, destroy_after: 80_000 }));
-        rows[0].destroy_after = Some(80_000);
-        assert_eq!(next(P, &rows, &[], &expiry, t, 79_999), None);
+        assert_eq!(step, Some(Step::Postpone { generation: 1, destroy_after: 81_000 }));
+        rows[0].destroy_after = Some(81_000);
+        assert_eq!(next(P, &rows, &[], &expiry, t, 80_999), None);
         assert_eq!(
-            next(P, &rows, &[], &expiry, t, 80_000),
+            next(P, &rows, &[], &expiry, t, 81_000),
             Some(Step::Destroy { generation: 1, key_id: "id1".into() })
         );
         // Without a stored AuthSig, once every process has stopped signing with it.
@@ -379,6 +386,17 @@ mod tests {
             Some(Step::Publish { generation: 2, adopt: None, activates_at: 1_000, trigger: Trigger::Revoke })
         );
         rows.push(row(2, KeyState::Generated, 1_000));
+        assert_eq!(plan(&rows, &[], 1_000), Some(Step::Activate { generation: 2 }));
+        rows[1].state = KeyState::Active;
+        assert_eq!(plan(&rows, &[], 1_000), Some(Step::Retire { generation: 1, from: KeyState::Active, at: 1_000 }));
+        // Revoked before its activation was recorded, with a successor waiting: it is recorded
+        // as activated (it signed), the successor is hastened, takes over, and it retires.
+        let mut rows = vec![row(1, KeyState::Generated, 0), row(2, KeyState::Generated, 9_000)];
+        rows[0].revoked = true;
+        assert_eq!(plan(&rows, &[], 1_000), Some(Step::Activate { generation: 1 }));
+        rows[0].state = KeyState::Active;
+        assert_eq!(plan(&rows, &[], 1_000), Some(Step::Hasten { generation: 2, at: 1_000 }));
+        rows[1].activates_at = 1_000;
         assert_eq!(plan(&rows, &[], 1_000), Some(Step::Activate { generation: 2 }));
         rows[1].state = KeyState::Active;
         assert_eq!(plan(&rows, &[], 1_000), Some(Step::Retire { generation: 1, from: KeyState::Active, at: 1_000 }));

@@ -152,7 +152,7 @@ pub trait ServiceStore: Send + Sync {
     async fn audit_rows(&self, after: i64, limit: usize) -> Result<Vec<AuditRow>, StoreError>;
 
     /// The latest `expires_at` (unix seconds) of the AuthSigs stored for `session_key` (hex),
-    /// whoever signed them.
+    /// whoever signed them and for whichever grants.
     async fn auth_sigs_expire_by(&self, session_key: &str) -> Result<Option<i64>, StoreError>;
 
     /// The rows of a session-key family, oldest generation first.

@@ -494,8 +494,12 @@ impl ServiceStore for SqliteStore {
     async fn auth_sigs_expire_by(&self, session_key: &str) -> Result<Option<i64>, StoreError> {
         let key = session_key.to_string();
         self.run(move |conn| {
-            conn.query_row("SELECT max(expires_at) FROM auth_sigs WHERE session_key = ?1", params![key], |r| r.get(0))
-                .map_err(unavailable("auth sig expiry"))
+            conn.query_row(
+                "SELECT max(expires_at) FROM auth_sigs WHERE session_key = ?1 OR session_key LIKE ?1 || '-%'",
+                params![key],
+                |r| r.get(0),
+            )
+            .map_err(unavailable("auth sig expiry"))
         })
         .await
     }

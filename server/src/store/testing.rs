@@ -258,6 +258,10 @@ async fn session_keys(store: &dyn ServiceStore) {
         .await
         .unwrap();
     assert_eq!(store.auth_sigs_expire_by(&key).await.unwrap(), Some(300));
+    // Entries per grant set (`<key>-<grants digest>`) count for their key.
+    let per_grants = format!("{key}-{}", "01".repeat(32));
+    store.save_auth_sig("5d467fe98ff120fe0c85f2217bc61732571b28ec", &per_grants, "{}", Some(400), None).await.unwrap();
+    assert_eq!(store.auth_sigs_expire_by(&key).await.unwrap(), Some(400));
 
     // One maintainer at a time: a try finds the lock held, a waiter gets it once it is free.
     let held = store.lock_session_keys("contract", None).await.unwrap().expect("a free lock");
