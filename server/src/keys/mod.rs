@@ -179,6 +179,7 @@ impl Rotations {
                     timing,
                     store: store.clone(),
                     seen: Mutex::new(None),
+                    installing: tokio::sync::Mutex::new(()),
                 };
                 Some((name.clone(), Arc::new(fleet)))
             })
@@ -222,6 +223,8 @@ pub struct Fleet {
     store: Arc<dyn ServiceStore>,
     // The rows as last read, and when.
     seen: Mutex<Option<(Timestamp, Vec<KeyRow>)>>,
+    // Held from reading the rows to installing them.
+    installing: tokio::sync::Mutex<()>,
 }
 
 /// What an operator's rotation did.
@@ -285,21 +288,28 @@ impl Fleet {
     }
 
     async fn tick(&self, metrics: &Metrics, wait: bool) -> Result<(), KeyError> {
-        let rows = self.store.session_keys(self.prefix()).await?;
-        let rows = if plan::due(&rows, self.timing, now_ms()) {
-            match self.store.lock_session_keys(self.prefix(), wait.then_some(LOCK_WAIT)).await? {
-                // Another process is at it; its result shows in the next round.
-                None => rows,
-                Some(guard) => {
-                    let done = self.maintain(&Actor::service(), metrics).await;
-                    release(guard).await;
-                    done?;
-                    self.store.session_keys(self.prefix()).await?
-                }
+        {
+            let _one = self.installing.lock().await;
+            let rows = self.store.session_keys(self.prefix()).await?;
+            if !plan::due(&rows, self.timing, now_ms()) {
+                self.install(&rows, metrics).await;
+                return Ok(());
             }
-        } else {
-            rows
-        };
+        }
+        // Another process may be at it (no lock): its result shows in the next round.
+        if let Some(guard) = self.store.lock_session_keys(self.prefix(), wait.then_some(LOCK_WAIT)).await? {
+            let done = self.maintain(&Actor::service(), metrics).await;
+            release(guard).await;
+            done?;
+        }
+        self.refresh(metrics).await
+    }
+
+    /// Reads the family's rows and installs them, one reader at a time, so that an older read
+    /// never replaces a newer one (a revocation's successor, once installed, stays).
+    async fn refresh(&self, metrics: &Metrics) -> Result<(), KeyError> {
+        let _one = self.installing.lock().await;
+        let rows = self.store.session_keys(self.prefix()).await?;
         self.install(&rows, metrics).await;
         Ok(())
     }
@@ -313,8 +323,7 @@ impl Fleet {
         let done = self.rotate_locked(revoke, actor, metrics).await;
         release(guard).await;
         let rotated = done?;
-        let rows = self.store.session_keys(self.prefix()).await?;
-        self.install(&rows, metrics).await;
+        self.refresh(metrics).await?;
         Ok(rotated)
     }
 
