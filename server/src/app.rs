@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::auth::Tokens;
 use crate::metrics::{names, Metrics};
 use crate::policy::{Policy, PolicyError};
-use crate::signing::{Signer, Timestamp};
+use crate::signing::{Profile, Timestamp};
 use crate::spool::AuditSpool;
 use crate::store::ServiceStore;
 
@@ -156,7 +156,7 @@ struct HealthState {
 /// The running service.
 pub struct App {
     /// Signer profiles by name.
-    pub signers: BTreeMap<String, Arc<Signer>>,
+    pub profiles: BTreeMap<String, Arc<Profile>>,
     /// The profile used when a request names none.
     pub default_signer: String,
     /// The store.
@@ -181,7 +181,7 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("signers", &self.signers.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+        f.debug_struct("App").field("profiles", &self.profiles.keys().collect::<Vec<_>>()).finish_non_exhaustive()
     }
 }
 
@@ -190,19 +190,19 @@ impl App {
     /// A policy that does not load is fatal at start (there is no old policy to keep).
     pub fn new(
         settings: AppSettings,
-        signers: BTreeMap<String, Arc<Signer>>,
+        profiles: BTreeMap<String, Arc<Profile>>,
         store: Arc<dyn ServiceStore>,
     ) -> Result<Self, String> {
-        let names: BTreeSet<String> = signers.keys().cloned().collect();
+        let names: BTreeSet<String> = profiles.keys().cloned().collect();
         let policy = load_policy(&settings.policy, &names).map_err(|e| e.to_string())?;
         let tokens = match &settings.tokens_file {
             Some(path) => Tokens::read(path).map_err(|e| e.to_string())?,
             None => settings.extra_tokens.clone(),
         };
-        let probes = signers.keys().map(|name| (name.clone(), ProbeGate::default())).collect();
+        let probes = profiles.keys().map(|name| (name.clone(), ProbeGate::default())).collect();
         let app = Self {
             probes,
-            signers,
+            profiles,
             default_signer: settings.default_signer,
             store,
             audit_spool: settings.audit_spool.as_deref().map(|p| Arc::new(AuditSpool::new(p))),
@@ -268,7 +268,7 @@ impl App {
         let Ok(_guard) = self.reload_running.try_lock() else {
             return Err(None);
         };
-        let names: BTreeSet<String> = self.signers.keys().cloned().collect();
+        let names: BTreeSet<String> = self.profiles.keys().cloned().collect();
         let loaded = load_policy(&self.policy_source, &names).and_then(|p| {
             let tokens = match &self.tokens_file {
                 Some(path) => Some(Tokens::read(path).map_err(|e| PolicyError(vec![e.to_string()]))?),
@@ -330,7 +330,7 @@ impl App {
     pub async fn probe(&self, limit: Duration) {
         let timed_out = || format!("no answer within {} ms", limit.as_millis());
         let mut hsm = BTreeMap::new();
-        for (name, s) in &self.signers {
+        for (name, s) in &self.profiles {
             let Some(gate) = self.probes.get(name) else { continue };
             let s = s.clone();
             if let Err(e) = gate.run(limit, async move { s.probe().await.map_err(|e| e.to_string()) }).await {

@@ -31,88 +31,13 @@ use std::fmt;
 use serde::Deserialize;
 use time::Duration;
 
+use crate::auth::AuthMethod;
 use crate::duration::parse_duration;
+use crate::endpoint::Endpoint;
 use crate::ratelimit::{self, Exceeded, Rate};
-use crate::signing::{self, LitAbility, PaymentScope, Price, ResourcePrefix, SessionFormat, Timestamp};
+use crate::signing::{self, LitAbility, PaymentScope, Price, ResourcePrefix, Timestamp};
 
-/// The endpoints a client may be granted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Endpoint {
-    /// `POST /v1/session-sigs`.
-    SessionSigs,
-    /// `POST /v1/verify`.
-    Verify,
-    /// `GET /v1/keys`.
-    Keys,
-    /// `POST /v1/policy/evaluate`.
-    PolicyEvaluate,
-    /// `POST /v1/capacity-delegation` (also needs the `capacity_delegation` grant).
-    CapacityDelegation,
-    /// `POST /v1/payment-delegation` (also needs the `payment_delegation` grant).
-    PaymentDelegation,
-    /// `/v1/admin/*` (policy reload).
-    Admin,
-}
-
-impl Endpoint {
-    /// Every endpoint.
-    pub const ALL: [Endpoint; 7] = [
-        Self::SessionSigs,
-        Self::Verify,
-        Self::Keys,
-        Self::PolicyEvaluate,
-        Self::CapacityDelegation,
-        Self::PaymentDelegation,
-        Self::Admin,
-    ];
-
-    /// The name used in the policy file, metrics and audit rows.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::SessionSigs => "session-sigs",
-            Self::Verify => "verify",
-            Self::Keys => "keys",
-            Self::PolicyEvaluate => "policy-evaluate",
-            Self::CapacityDelegation => "capacity-delegation",
-            Self::PaymentDelegation => "payment-delegation",
-            Self::Admin => "admin",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|e| e.as_str() == s).ok_or_else(|| {
-            format!(
-                "unknown endpoint {s:?} (expected {})",
-                Self::ALL.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")
-            )
-        })
-    }
-}
-
-impl fmt::Display for Endpoint {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How a client authenticated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum AuthMethod {
-    /// A bearer token in the `Authorization` header.
-    Bearer,
-    /// A TLS client certificate.
-    Mtls,
-}
-
-impl AuthMethod {
-    /// `bearer` or `mtls`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Bearer => "bearer",
-            Self::Mtls => "mtls",
-        }
-    }
-}
+pub use crate::signing::Format;
 
 // ---- the file -------------------------------------------------------------------------------
 
@@ -220,7 +145,7 @@ impl ResourcePattern {
         let (prefix, id) = s
             .split_once("://")
             .ok_or_else(|| format!("resource pattern {s:?} is not PREFIX://ID (e.g. lit-pkp://*)"))?;
-        let prefix = signing::parse_prefix(prefix)?;
+        let prefix = signing::parse_prefix(prefix).map_err(|e| e.to_string())?;
         if id.is_empty() {
             return Err(format!("resource pattern {s:?} has an empty id (use * for all)"));
         }
@@ -357,48 +282,6 @@ struct DenyRule {
     nodes: Option<NodeSet>,
     wildcard_only: bool,
     formats: Option<BTreeSet<Format>>,
-}
-
-/// A session's message format, as the API and the policy file name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Format {
-    /// `v7`: Datil (JS SDK v7), no `maxPrice`.
-    V7,
-    /// `v8`: Naga (JS SDK v8), a signed `maxPrice` per node.
-    V8,
-}
-
-impl Format {
-    /// `v7` or `v8`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::V7 => "v7",
-            Self::V8 => "v8",
-        }
-    }
-
-    /// Parses `v7` or `v8`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "v7" => Some(Self::V7),
-            "v8" => Some(Self::V8),
-            _ => None,
-        }
-    }
-
-    /// The library's message layout.
-    pub const fn session_format(self) -> SessionFormat {
-        match self {
-            Self::V7 => SessionFormat::V1,
-            Self::V8 => SessionFormat::V2,
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// A client's capacity-delegation grant.
@@ -585,13 +468,11 @@ impl Policy {
                 None => [AuthMethod::Bearer, AuthMethod::Mtls].into_iter().collect(),
                 Some(list) => list
                     .iter()
-                    .filter_map(|a| match a.as_str() {
-                        "bearer" => Some(AuthMethod::Bearer),
-                        "mtls" => Some(AuthMethod::Mtls),
-                        other => {
-                            errs.push(format!("{}: unknown method {other:?} (bearer, mtls)", at("auth")));
+                    .filter_map(|a| {
+                        AuthMethod::parse(a).or_else(|| {
+                            errs.push(format!("{}: unknown method {a:?} (bearer, mtls)", at("auth")));
                             None
-                        }
+                        })
                     })
                     .collect(),
             };
@@ -599,7 +480,9 @@ impl Policy {
                 None => [Endpoint::SessionSigs].into_iter().collect(),
                 Some(list) => list
                     .iter()
-                    .filter_map(|e| Endpoint::parse(e).map_err(|m| errs.push(format!("{}: {m}", at("endpoints")))).ok())
+                    .filter_map(|e| {
+                        Endpoint::parse_grant(e).map_err(|m| errs.push(format!("{}: {m}", at("endpoints")))).ok()
+                    })
                     .collect(),
             };
             let rate = c.rate.as_ref().and_then(|r| match parse_duration(&r.per) {
@@ -776,12 +659,10 @@ impl Policy {
         self.clients.get(client).map_or(0, |c| c.allow.len() + c.deny.len())
     }
 
-    /// Every rule name of every client (bounded label values).
+    /// Every rule name of every client, and the names of what else decides (bounded label
+    /// values).
     pub fn rule_names(&self) -> BTreeSet<String> {
-        let mut out: BTreeSet<String> =
-            ["implicit-deny", "endpoints", "auth-method", "rate-limit", "capacity-delegation", "payment-delegation"]
-                .map(String::from)
-                .into();
+        let mut out: BTreeSet<String> = DecidedBy::FIXED.iter().map(|d| d.name().to_string()).collect();
         for c in self.clients.values() {
             out.extend(c.allow.iter().map(|r| r.name.clone()));
             out.extend(c.deny.iter().map(|r| r.name.clone()));
@@ -797,16 +678,16 @@ impl Policy {
     /// Checks that `client` exists, may use `method` and may call `endpoint`.
     pub fn check_access(&self, client: &str, method: AuthMethod, endpoint: Endpoint) -> Result<(), Decision> {
         let Some(c) = self.clients.get(client) else {
-            return Err(Decision::denied("implicit-deny", format!("no policy for client {client:?}")));
+            return Err(Decision::denied(DecidedBy::ImplicitDeny, format!("no policy for client {client:?}")));
         };
         if !c.auth.contains(&method) {
             return Err(Decision::denied(
-                "auth-method",
+                DecidedBy::AuthMethod,
                 format!("client {client:?} may not authenticate with {}", method.as_str()),
             ));
         }
         if !c.endpoints.contains(&endpoint) {
-            return Err(Decision::denied("endpoints", format!("client {client:?} may not call {endpoint}")));
+            return Err(Decision::denied(DecidedBy::Endpoints, format!("client {client:?} may not call {endpoint}")));
         }
         Ok(())
     }
@@ -827,11 +708,11 @@ impl Policy {
     /// Evaluates a session-sigs request (after [`Self::check_access`]).
     pub fn evaluate(&self, q: &SigsQuery<'_>) -> Decision {
         let Some(c) = self.clients.get(q.client) else {
-            return Decision::denied("implicit-deny", format!("no policy for client {:?}", q.client));
+            return Decision::denied(DecidedBy::ImplicitDeny, format!("no policy for client {:?}", q.client));
         };
         for d in &c.deny {
             if let Some(reason) = deny_matches(d, q) {
-                return Decision::denied(&d.name, reason);
+                return Decision::denied(DecidedBy::Rule(d.name.clone()), reason);
             }
         }
         let mut reasons = Vec::new();
@@ -846,7 +727,7 @@ impl Policy {
         }
         Decision {
             result: Verdict::Denied,
-            rule: "implicit-deny".into(),
+            by: DecidedBy::ImplicitDeny,
             reasons,
             expiration: None,
             clamped: None,
@@ -858,11 +739,11 @@ impl Policy {
     pub fn evaluate_capacity(&self, q: &CapacityQuery<'_>) -> Decision {
         let Some(g) = self.clients.get(q.client).and_then(|c| c.capacity.as_ref()) else {
             return Decision::denied(
-                "capacity-delegation",
+                DecidedBy::CapacityDelegation,
                 format!("client {:?} has no capacity_delegation grant", q.client),
             );
         };
-        let deny = |r: String| Decision::denied("capacity-delegation", r);
+        let deny = |r: String| Decision::denied(DecidedBy::CapacityDelegation, r);
         if !g.signers.contains(q.signer) {
             return deny(format!("signer {:?} is not granted", q.signer));
         }
@@ -889,7 +770,7 @@ impl Policy {
         };
         Decision {
             result: Verdict::Approved,
-            rule: "capacity-delegation".into(),
+            by: DecidedBy::CapacityDelegation,
             reasons: Vec::new(),
             expiration: Some(expiration),
             clamped,
@@ -904,11 +785,11 @@ impl Policy {
     pub fn evaluate_payment(&self, q: &PaymentQuery<'_>) -> Decision {
         let Some(g) = self.clients.get(q.client).and_then(|c| c.payment.as_ref()) else {
             return Decision::denied(
-                "payment-delegation",
+                DecidedBy::PaymentDelegation,
                 format!("client {:?} has no payment_delegation grant", q.client),
             );
         };
-        let deny = |r: String| Decision::denied("payment-delegation", r);
+        let deny = |r: String| Decision::denied(DecidedBy::PaymentDelegation, r);
         if !g.signers.contains(q.signer) {
             return deny(format!("signer {:?} is not granted", q.signer));
         }
@@ -933,7 +814,7 @@ impl Policy {
         };
         Decision {
             result: Verdict::Approved,
-            rule: "payment-delegation".into(),
+            by: DecidedBy::PaymentDelegation,
             reasons: Vec::new(),
             expiration: Some(expiration),
             clamped,
@@ -1005,7 +886,7 @@ fn approve(a: &AllowRule, q: &SigsQuery<'_>) -> Decision {
         let expiration = q.default_lifetime.map_or(max, |d| q.now.saturating_add(d).min(max));
         return Decision {
             result: Verdict::Approved,
-            rule: a.name.clone(),
+            by: DecidedBy::Rule(a.name.clone()),
             reasons: Vec::new(),
             expiration: Some(expiration),
             clamped: None,
@@ -1024,7 +905,7 @@ fn approve(a: &AllowRule, q: &SigsQuery<'_>) -> Decision {
     };
     Decision {
         result: Verdict::Approved,
-        rule: a.name.clone(),
+        by: DecidedBy::Rule(a.name.clone()),
         reasons,
         expiration: Some(expiration),
         clamped,
@@ -1105,6 +986,50 @@ pub struct CapacityQuery<'a> {
     pub now: Timestamp,
 }
 
+/// What decided a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecidedBy {
+    /// One of the client's allow or deny rules, by name.
+    Rule(String),
+    /// Nothing allowed it: no policy for the client, or no allow rule covers the request.
+    ImplicitDeny,
+    /// The client may not authenticate the way it did.
+    AuthMethod,
+    /// The client's endpoint grants (for endpoints that need no more, all that decides).
+    Endpoints,
+    /// The client's rate limit.
+    RateLimit,
+    /// The client's capacity-delegation grant.
+    CapacityDelegation,
+    /// The client's payment-delegation grant.
+    PaymentDelegation,
+}
+
+impl DecidedBy {
+    /// Everything that decides but a rule.
+    pub const FIXED: [DecidedBy; 6] = [
+        Self::ImplicitDeny,
+        Self::Endpoints,
+        Self::AuthMethod,
+        Self::RateLimit,
+        Self::CapacityDelegation,
+        Self::PaymentDelegation,
+    ];
+
+    /// The name in decisions, audit rows and metrics: the rule's own, or a fixed one.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Rule(name) => name,
+            Self::ImplicitDeny => "implicit-deny",
+            Self::AuthMethod => "auth-method",
+            Self::Endpoints => "endpoints",
+            Self::RateLimit => ratelimit::RULE,
+            Self::CapacityDelegation => "capacity-delegation",
+            Self::PaymentDelegation => "payment-delegation",
+        }
+    }
+}
+
 /// Approved or denied (failures are decided later, by what happens when signing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -1138,8 +1063,8 @@ pub struct Clamp {
 pub struct Decision {
     /// Approved or denied.
     pub result: Verdict,
-    /// The deciding rule (`implicit-deny`, `endpoints`, a rule name, …).
-    pub rule: String,
+    /// What decided.
+    pub by: DecidedBy,
     /// Why (safe to show to the caller).
     pub reasons: Vec<String>,
     /// The expiration to use, when approved.
@@ -1152,21 +1077,14 @@ pub struct Decision {
 
 impl From<Exceeded> for Decision {
     fn from(e: Exceeded) -> Self {
-        Self::denied(ratelimit::RULE, e.reason)
+        Self::denied(DecidedBy::RateLimit, e.reason)
     }
 }
 
 impl Decision {
-    /// A denial by `rule`.
-    pub fn denied(rule: &str, reason: String) -> Self {
-        Self {
-            result: Verdict::Denied,
-            rule: rule.to_string(),
-            reasons: vec![reason],
-            expiration: None,
-            clamped: None,
-            latest: None,
-        }
+    /// A denial by `by`.
+    pub fn denied(by: DecidedBy, reason: String) -> Self {
+        Self { result: Verdict::Denied, by, reasons: vec![reason], expiration: None, clamped: None, latest: None }
     }
 }
 

@@ -1,80 +1,64 @@
-//! Everything the service takes from the `lit-session-signer` library, in one module: key stores
-//! and wallets built from the configuration, the session manager, request parsing (resources,
-//! node URLs, times, prices), verification, capacity and payment delegation. The rest of the crate sees only the
-//! types re-exported here and the functions below, so a change of the library's layout changes
-//! this file only.
+//! A signer profile: a session manager over a session key and a wallet (in memory or on a
+//! PKCS#11 token), and what it signs: session sigs, capacity and payment delegations.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::Duration;
 
-use lit_session_signer::capacity_delegation::CapacityDelegation;
+use lit_session_signer::auth_sig::AuthSigError;
+use lit_session_signer::capacity_delegation::{CapacityDelegation, CapacityDelegationError};
 use lit_session_signer::eth::RecoverableSignature;
 use lit_session_signer::keystore::{KeyId, KeyOptions, KeyStoreError, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
-    AuthSigUse, AuthSource, ManagerConfig, ManagerError, ReuseGrants, SessionKeyPolicy, SessionManager,
+    AuthSigUse, AuthSource, ManagerConfig, ManagerError, ResignReason, ReuseGrants, SessionKeyPolicy, SessionManager,
     SessionSigsOptions, StoreFailures,
 };
-use lit_session_signer::payment_delegation::{PaymentDelegation, PaymentDelegationError};
-use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri};
+use lit_session_signer::payment_delegation::PaymentDelegationError;
+use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::siwe::SiweOptions;
-use lit_session_signer::verify::{parse_session_sigs, select_session_sig, Verifier, VerifyPolicy};
 use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletError, WalletSigner};
 
-pub use lit_session_signer::auth_sig::AuthSig;
-pub use lit_session_signer::error_chain;
-pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
-pub use lit_session_signer::payment_delegation::PaymentScope;
-pub use lit_session_signer::pricing::{MaxPrice, NodePricing, PricingError};
-pub use lit_session_signer::protocol::{NodeUrl, Price, PriceError, SessionFormat};
-pub use lit_session_signer::resources::{LitAbility, ResourceAbilityRequest, ResourcePrefix};
-/// The library's one rule for secret files, which the command line applies too ([`crate::secrets`]).
-pub use lit_session_signer::secret_file::{check_permissions, read_secret, read_secret_text, SecretFileError};
-pub use lit_session_signer::session_sigs::V8_SESSION_LIFETIME;
-pub use lit_session_signer::verify::Generation;
-pub use lit_session_signer::Timestamp;
+use super::input::payment_delegation;
+use super::{
+    check_permissions, AuthSigStore, AuthUse, Cause, Context, KeyPart, NodePricing, NodeUrl, PaymentScope,
+    ResourceAbilityRequest, SecretFileError, SessionFormat, SignError, Timestamp,
+};
 
 /// A message the health probe signs with the session key (never sent anywhere).
 const PROBE_MESSAGE: &[u8] = b"lit-session-server readiness probe";
 
-/// Why a signing call failed, classified for the HTTP status.
+/// The library refused the new AuthSig it had just signed.
 #[derive(Debug, thiserror::Error)]
-pub enum SignError {
-    /// The request cannot be signed as given (bad expiration, capability AuthSig, domain, …).
-    #[error("{0}")]
-    Request(String),
-    /// The session key or wallet store cannot sign (HSM down, key missing, …).
-    #[error("{0}")]
-    Hsm(String),
-    /// The AuthSig signer refused or returned something unusable.
-    #[error("{0}")]
-    Signer(String),
-    /// The AuthSig store failed.
-    #[error("{0}")]
-    Store(String),
-    /// A bug or a dead background task.
-    #[error("{0}")]
-    Internal(String),
-}
+#[error("the new AuthSig was refused: {0}")]
+struct Refused(ResignReason);
 
 fn classify(e: ManagerError) -> SignError {
     match e {
-        ManagerError::Request(e) => SignError::Request(e.to_string()),
-        ManagerError::KeyStore(e) => SignError::Hsm(format!("session key: {}", error_chain(&e))),
-        ManagerError::NoSessionKey => SignError::Hsm(e.to_string()),
-        ManagerError::Wallet(e) => match e {
-            lit_session_signer::auth_sig::AuthSigError::Wallet(w) => {
-                SignError::Hsm(format!("wallet: {}", error_chain(&w)))
-            }
-            other => SignError::Request(other.to_string()),
-        },
-        ManagerError::Callback(e) => SignError::Signer(error_chain(&*e)),
-        ManagerError::Rejected(r) => SignError::Signer(format!("the new AuthSig was refused: {r}")),
-        ManagerError::Store(e) => SignError::Store(error_chain(&e)),
-        other => SignError::Internal(error_chain(&other)),
+        ManagerError::Request(e) => SignError::Request(Box::new(e)),
+        ManagerError::KeyStore(e) => hsm(KeyPart::SessionKey, e),
+        ManagerError::NoSessionKey => SignError::Hsm { part: None, cause: Box::new(e) },
+        ManagerError::Wallet(AuthSigError::Wallet(w)) => hsm(KeyPart::Wallet, w),
+        ManagerError::Wallet(other) => SignError::Request(Box::new(other)),
+        ManagerError::Callback(e) => SignError::Signer(e),
+        ManagerError::Rejected(r) => SignError::Signer(Box::new(Refused(r))),
+        ManagerError::Store(e) => SignError::Store(Box::new(e)),
+        other => SignError::Internal(Box::new(other)),
+    }
+}
+
+fn hsm(part: KeyPart, cause: impl Into<Cause>) -> SignError {
+    SignError::Hsm { part: Some(part), cause: cause.into() }
+}
+
+/// A delegation the wallet could not sign: a wallet failure is the HSM's, the rest is the
+/// request's.
+fn delegation_error(e: AuthSigError) -> SignError {
+    match e {
+        AuthSigError::Wallet(w) => hsm(KeyPart::Wallet, w),
+        other => SignError::Request(Box::new(other)),
     }
 }
 
@@ -108,9 +92,9 @@ pub enum WalletSpec {
     Pkcs11(String),
 }
 
-/// A signer profile as configured.
+/// A signer profile as configured (`[signers.NAME]`).
 #[derive(Debug, Clone)]
-pub struct SignerSpec {
+pub struct ProfileSpec {
     /// The profile's name (requests select it with `signer`).
     pub name: String,
     /// The session key.
@@ -138,7 +122,7 @@ impl WalletHandle {
 }
 
 /// One signer profile: a session manager over its session key and wallet.
-pub struct Signer {
+pub struct Profile {
     /// The profile's name.
     pub name: String,
     /// `memory` or `pkcs11`.
@@ -154,9 +138,9 @@ pub struct Signer {
     wallet: WalletHandle,
 }
 
-impl std::fmt::Debug for Signer {
+impl std::fmt::Debug for Profile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signer")
+        f.debug_struct("Profile")
             .field("name", &self.name)
             .field("session_backend", &self.session_backend)
             .field("wallet_backend", &self.wallet_backend)
@@ -167,35 +151,49 @@ impl std::fmt::Debug for Signer {
 
 /// Errors opening a profile at start-up.
 #[derive(Debug, thiserror::Error)]
-#[error("signer {profile}: {message}")]
+#[error("signer {profile}: {}{cause}", .what.map(|w| format!("{w}: ")).unwrap_or_default())]
 pub struct OpenError {
     /// The profile.
     pub profile: String,
+    /// What was being opened (`session key`, `wallet key`, …), when not the library's own words.
+    pub what: Option<&'static str>,
     /// What failed.
-    pub message: String,
+    #[source]
+    pub cause: Cause,
 }
 
-fn read_key32(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>, String> {
-    lit_session_signer::secret_file::read_key_file(path).map(|k| k.into_zeroizing()).map_err(|e| e.to_string())
+/// A `pkcs11:` URI the service cannot use. The URI parser's errors never repeat a value that
+/// may be a PIN typed in the wrong place.
+#[derive(Debug, thiserror::Error)]
+pub enum UriProblem {
+    /// Not an RFC 7512 URI the library takes.
+    #[error("invalid PKCS#11 URI: {0}")]
+    Invalid(#[from] UriError),
+    /// Its PIN file breaks the secret-file rule.
+    #[error("pin-source: {0}")]
+    PinFile(#[source] SecretFileError),
 }
 
-fn parse_uri(uri: &str) -> Result<Pkcs11Uri, String> {
-    // The URI parser's errors never repeat a value that may be a PIN typed in the wrong place.
-    let parsed = Pkcs11Uri::parse(uri).map_err(|e| format!("invalid PKCS#11 URI: {e}"))?;
+fn read_key32(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>, SecretFileError> {
+    lit_session_signer::secret_file::read_key_file(path).map(|k| k.into_zeroizing())
+}
+
+fn parse_uri(uri: &str) -> Result<Pkcs11Uri, UriProblem> {
+    let parsed = Pkcs11Uri::parse(uri)?;
     if let Some(PinSource::File(path)) = &parsed.pin_source {
-        check_permissions(path).map_err(|e| format!("pin-source: {e}"))?;
+        check_permissions(path).map_err(UriProblem::PinFile)?;
     }
     Ok(parsed)
 }
 
 /// Whether a session-key `pkcs11:` URI names one key (`object=` or `id=`), rather than leaving
 /// the manager to make and rotate labelled keys.
-pub fn session_uri_names_key(uri: &str) -> Result<bool, String> {
-    let parsed = Pkcs11Uri::parse(uri).map_err(|e| format!("invalid PKCS#11 URI: {e}"))?;
+pub fn session_uri_names_key(uri: &str) -> Result<bool, UriProblem> {
+    let parsed = Pkcs11Uri::parse(uri)?;
     Ok(parsed.id.is_some() || parsed.object.is_some())
 }
 
-impl Signer {
+impl Profile {
     /// Opens the profile (blocking: PKCS#11 log-in and key look-up), caching AuthSigs in `store`
     /// (the service store's view, [`crate::store::auth_sig_cache`]): new AuthSigs are minted
     /// under its mint lock, so processes sharing the store and the session key cause one wallet
@@ -204,30 +202,31 @@ impl Signer {
     /// `mint_sign_timeout` bounds the wallet's AuthSig signature under the mint lock (the lock
     /// is kept that long): a slower signature fails the call and its AuthSig is not used.
     pub fn open(
-        spec: &SignerSpec,
+        spec: &ProfileSpec,
         store: Arc<dyn AuthSigStore>,
         mint_sign_timeout: std::time::Duration,
     ) -> Result<Self, OpenError> {
-        let err = |message: String| OpenError { profile: spec.name.clone(), message };
+        let fail = |what: Option<&'static str>, cause: Cause| OpenError { profile: spec.name.clone(), what, cause };
         let (keys, policy, session_backend): (Arc<dyn SessionKeyStore>, SessionKeyPolicy, &'static str) = match &spec
             .session_key
         {
             SessionKeySpec::Memory => {
                 let store = MemoryKeyStore::new();
-                let id = store.generate(&format!("{}-session", spec.name)).map_err(|e| err(e.to_string()))?;
+                let id = store.generate(&format!("{}-session", spec.name)).map_err(|e| fail(None, e.into()))?;
                 (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
             }
             SessionKeySpec::SeedFile(path) => {
                 let store = MemoryKeyStore::new();
-                let seed = read_key32(path).map_err(|e| err(format!("session key seed: {e}")))?;
-                let id = store.import_seed(&format!("{}-session", spec.name), seed).map_err(|e| err(e.to_string()))?;
+                let seed = read_key32(path).map_err(|e| fail(Some("session key seed"), e.into()))?;
+                let id =
+                    store.import_seed(&format!("{}-session", spec.name), seed).map_err(|e| fail(None, e.into()))?;
                 (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
             }
             SessionKeySpec::Pkcs11 { uri, label_prefix, rotate_after } => {
-                let parsed = parse_uri(uri).map_err(|e| err(format!("session key: {e}")))?;
-                let store = Pkcs11KeyStore::open(&parsed).map_err(|e| err(format!("session key: {e}")))?;
+                let parsed = parse_uri(uri).map_err(|e| fail(Some("session key"), e.into()))?;
+                let store = Pkcs11KeyStore::open(&parsed).map_err(|e| fail(Some("session key"), e.into()))?;
                 let policy = if parsed.id.is_some() || parsed.object.is_some() {
-                    SessionKeyPolicy::Fixed(store.resolve(&parsed).map_err(|e| err(format!("session key: {e}")))?)
+                    SessionKeyPolicy::Fixed(store.resolve(&parsed).map_err(|e| fail(Some("session key"), e.into()))?)
                 } else {
                     SessionKeyPolicy::Labelled {
                         prefix: label_prefix.clone().unwrap_or_else(|| format!("lit-session-{}", spec.name)),
@@ -239,16 +238,16 @@ impl Signer {
         };
         let (wallet, wallet_backend) = match &spec.wallet {
             WalletSpec::Random => {
-                (WalletHandle::Memory(Arc::new(MemoryWallet::random().map_err(|e| err(e.to_string()))?)), "memory")
+                (WalletHandle::Memory(Arc::new(MemoryWallet::random().map_err(|e| fail(None, e.into()))?)), "memory")
             }
             WalletSpec::KeyFile(path) => {
-                let key = read_key32(path).map_err(|e| err(format!("wallet key: {e}")))?;
-                let wallet = MemoryWallet::from_bytes(&key).map_err(|e| err(format!("wallet key: {e}")))?;
+                let key = read_key32(path).map_err(|e| fail(Some("wallet key"), e.into()))?;
+                let wallet = MemoryWallet::from_bytes(&key).map_err(|e| fail(Some("wallet key"), e.into()))?;
                 (WalletHandle::Memory(Arc::new(wallet)), "memory")
             }
             WalletSpec::Pkcs11(uri) => {
-                let parsed = parse_uri(uri).map_err(|e| err(format!("wallet: {e}")))?;
-                let wallet = Pkcs11Wallet::open(&parsed).map_err(|e| err(format!("wallet: {e}")))?;
+                let parsed = parse_uri(uri).map_err(|e| fail(Some("wallet"), e.into()))?;
+                let wallet = Pkcs11Wallet::open(&parsed).map_err(|e| fail(Some("wallet"), e.into()))?;
                 (WalletHandle::Pkcs11(Arc::new(wallet)), "pkcs11")
             }
         };
@@ -314,13 +313,13 @@ impl Signer {
             self.manager.session_sigs_report(&input.nodes, &input.requests, &options).await.map_err(classify)?;
         let (auth_use, auth_expiration, resign_reason) = match &report.auth_sig {
             // Another process sharing the store signed it while this one waited for the lock.
-            AuthSigUse::Reused { expiration } if report.waited => ("waited", *expiration, None),
-            AuthSigUse::Reused { expiration } => ("reused", *expiration, None),
-            AuthSigUse::Signed { reason, expiration } => ("signed", *expiration, Some(reason.to_string())),
+            AuthSigUse::Reused { expiration } if report.waited => (AuthUse::Waited, *expiration, None),
+            AuthSigUse::Reused { expiration } => (AuthUse::Reused, *expiration, None),
+            AuthSigUse::Signed { reason, expiration } => (AuthUse::Signed, *expiration, Some(reason.to_string())),
         };
         let session_key = report.sigs.iter().next().map(|(_, s)| s.address.clone()).unwrap_or_default();
         let json = RawValue::from_string(report.sigs.to_json())
-            .map_err(|e| SignError::Internal(format!("session sigs JSON: {e}")))?;
+            .map_err(|e| SignError::Internal(Box::new(Context::new("session sigs JSON", e))))?;
         Ok(Minted {
             session_sigs: json,
             session_key,
@@ -346,12 +345,10 @@ impl Signer {
             None => keys.list().map(|_| ()),
         })
         .await?;
-        session.map_err(|e| SignError::Hsm(format!("session key: {e}")))?;
+        session.map_err(|e| hsm(KeyPart::SessionKey, e))?;
         if let WalletHandle::Pkcs11(w) = &self.wallet {
             let w = w.clone();
-            blocking(move || w.key_attributes().map(|_| ()))
-                .await?
-                .map_err(|e| SignError::Hsm(format!("wallet: {e}")))?;
+            blocking(move || w.key_attributes().map(|_| ())).await?.map_err(|e| hsm(KeyPart::Wallet, e))?;
         }
         Ok(())
     }
@@ -372,12 +369,10 @@ impl Signer {
         let nonce = input.nonce;
         let signed = blocking(move || delegation.sign(&*wallet, &nonce, Timestamp::now())).await?;
         let auth_sig = signed.map_err(|e| match e {
-            lit_session_signer::capacity_delegation::CapacityDelegationError::AuthSig(
-                lit_session_signer::auth_sig::AuthSigError::Wallet(w),
-            ) => SignError::Hsm(format!("wallet: {w}")),
-            other => SignError::Request(other.to_string()),
+            CapacityDelegationError::AuthSig(e) => delegation_error(e),
+            other => SignError::Request(Box::new(other)),
         })?;
-        serde_json::to_value(&auth_sig).map_err(|e| SignError::Internal(e.to_string()))
+        serde_json::to_value(&auth_sig).map_err(|e| SignError::Internal(Box::new(e)))
     }
 
     /// A payment-delegation AuthSig signed by the profile's wallet (the v8 SDK's
@@ -388,28 +383,11 @@ impl Signer {
         let nonce = input.nonce;
         let signed = blocking(move || delegation.sign(&*wallet, &nonce, Timestamp::now())).await?;
         let auth_sig = signed.map_err(|e| match e {
-            PaymentDelegationError::AuthSig(lit_session_signer::auth_sig::AuthSigError::Wallet(w)) => {
-                SignError::Hsm(format!("wallet: {w}"))
-            }
-            other => SignError::Request(other.to_string()),
+            PaymentDelegationError::AuthSig(e) => delegation_error(e),
+            other => SignError::Request(Box::new(other)),
         })?;
-        serde_json::to_value(&auth_sig).map_err(|e| SignError::Internal(e.to_string()))
+        serde_json::to_value(&auth_sig).map_err(|e| SignError::Internal(Box::new(e)))
     }
-}
-
-fn payment_delegation(input: &PaymentInput) -> PaymentDelegation {
-    PaymentDelegation {
-        expiration: Some(input.expiration),
-        domain: input.domain.clone(),
-        statement: input.statement.clone(),
-        ..PaymentDelegation::new(input.delegatees.clone(), input.max_price.clone(), input.scopes.clone())
-    }
-}
-
-/// Checks a payment delegation's delegatees, maximum and scopes as the library writes them
-/// (before the policy and the wallet see it).
-pub fn check_payment_delegation(input: &PaymentInput) -> Result<(), String> {
-    payment_delegation(input).restriction().map(drop).map_err(|e| e.to_string())
 }
 
 /// The wallet as the session manager sees it: a signature that takes longer than the mint
@@ -454,7 +432,9 @@ fn check_bound(started: std::time::Instant, bound: std::time::Duration) -> Resul
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SignError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| SignError::Internal(format!("background task failed: {e}")))
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SignError::Internal(Box::new(Context::new("background task failed", e))))
 }
 
 /// What a session-sigs call asks for, parsed.
@@ -485,7 +465,7 @@ pub struct MintInput {
     pub default_lifetime: Option<Duration>,
 }
 
-/// The result of [`Signer::mint`].
+/// The result of [`Profile::mint`].
 #[derive(Debug)]
 pub struct Minted {
     /// The map, as the SDK's `JSON.stringify(sessionSigs)` writes it.
@@ -494,9 +474,8 @@ pub struct Minted {
     pub session_key: String,
     /// The session expiration.
     pub expiration: Timestamp,
-    /// `reused` (cached), `signed` (the wallet signed) or `waited` (another process sharing
-    /// the store and session key had just signed it).
-    pub auth_use: &'static str,
+    /// Where the AuthSig came from.
+    pub auth_use: AuthUse,
     /// The AuthSig's expiration.
     pub auth_expiration: Timestamp,
     /// The AuthSig's signer.
@@ -549,210 +528,18 @@ pub struct CapacityInput {
     pub statement: Option<String>,
 }
 
-/// Parses a node URL (`http(s)://host:port`, no path), kept byte for byte.
-pub fn parse_node_url(s: &str) -> Result<NodeUrl, String> {
-    s.parse::<NodeUrl>().map_err(|e| e.to_string())
-}
-
-/// Parses an RFC 3339 time.
-pub fn parse_time(s: &str) -> Result<Timestamp, String> {
-    s.parse::<Timestamp>().map_err(|e| e.to_string())
-}
-
-/// Builds one resource-ability request from the SDK's serialised form; the id is normalised as
-/// the SDK and the node do (PKP ids: `0x` stripped, left-padded to 64 hex digits).
-pub fn parse_request(
-    prefix: &str,
-    id: &str,
-    ability: &str,
-    data: Option<Map<String, Value>>,
-) -> Result<ResourceAbilityRequest, String> {
-    let prefix: ResourcePrefix =
-        prefix.parse().map_err(|e: lit_session_signer::resources::ResourceError| e.to_string())?;
-    let ability: LitAbility =
-        ability.parse().map_err(|e: lit_session_signer::resources::ResourceError| e.to_string())?;
-    let resource = lit_session_signer::resources::LitResource::new(prefix, id).map_err(|e| e.to_string())?;
-    let request = ResourceAbilityRequest::new(resource, ability).map_err(|e| e.to_string())?;
-    Ok(match data {
-        Some(d) => request.with_data(d),
-        None => request,
-    })
-}
-
-/// Parses a payment-delegation scope (`pkp_sign`, `lit_action`, …).
-pub fn parse_scope(s: &str) -> Result<PaymentScope, String> {
-    s.parse::<PaymentScope>().map_err(|e| e.to_string())
-}
-
-/// An Ethereum address in the policy's comparison form: 40 lowercase hex digits, no `0x`
-/// (`0x` optional on input; mixed case must be EIP-55), as the node compares delegatees.
-pub fn address_key(s: &str) -> Result<String, String> {
-    let t = s.trim();
-    let prefixed = if t.starts_with("0x") { t.to_string() } else { format!("0x{t}") };
-    let address: lit_session_signer::eth::EthAddress = prefixed
-        .parse()
-        .map_err(|_| format!("{s:?} is not an Ethereum address (40 hex digits, EIP-55 if mixed case)"))?;
-    Ok(hex::encode(address.as_bytes()))
-}
-
-/// Parses a prefix name.
-pub fn parse_prefix(s: &str) -> Result<ResourcePrefix, String> {
-    s.parse::<ResourcePrefix>().map_err(|e| e.to_string())
-}
-
-/// Parses an ability name.
-pub fn parse_ability(s: &str) -> Result<LitAbility, String> {
-    s.parse::<LitAbility>().map_err(|e| e.to_string())
-}
-
-/// A resource id in the form the policy compares: the node's normalisation (PKP ids without
-/// `0x`, padded to 64 hex digits), then lowercase for hex PKP ids so case cannot slip past a
-/// deny rule. Glob characters are kept.
-pub fn normalize_id(prefix: ResourcePrefix, id: &str) -> Result<String, String> {
-    if prefix != ResourcePrefix::Pkp {
-        return Ok(id.to_string());
-    }
-    if id.contains('*') && id != "*" {
-        // A pattern: strip `0x` only; padding a glob would change what it matches.
-        let stripped = id.strip_prefix("0x").unwrap_or(id);
-        return Ok(stripped.to_ascii_lowercase());
-    }
-    let formatted = lit_session_signer::resources::format_pkp_id(id).map_err(|e| e.to_string())?;
-    if formatted.bytes().all(|b| b.is_ascii_hexdigit()) {
-        Ok(formatted.to_ascii_lowercase())
-    } else {
-        Ok(formatted)
-    }
-}
-
-/// One verification result.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct VerifyOutcome {
-    /// The node URL checked.
-    #[serde(rename = "nodeUrl")]
-    pub node_url: String,
-    /// The requested resource and ability, `PREFIX://ID=ABILITY`.
-    pub resource: String,
-    /// Whether the node would accept it.
-    pub valid: bool,
-    /// The failed rule and detail, when invalid.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// Verifies a sessionSigs map (JSON text) for each node and each request, by the rules of a
-/// `generation`'s nodes (Datil reads both message forms, Naga requires the v8 one with its
-/// `maxPrice`); `strict` adds the library's strict policy.
-pub fn verify_map(
-    session_sigs_json: &str,
-    nodes: Option<&[NodeUrl]>,
-    requests: &[ResourceAbilityRequest],
-    now: Timestamp,
-    strict: bool,
-    generation: Generation,
-) -> Result<Vec<VerifyOutcome>, String> {
-    let entries = parse_session_sigs(session_sigs_json).map_err(|e| e.to_string())?;
-    let nodes: Vec<NodeUrl> = match nodes {
-        Some(n) => n.to_vec(),
-        None => entries
-            .iter()
-            .map(|e| {
-                e.node
-                    .as_deref()
-                    .ok_or("a single SessionSig needs nodeUrls")
-                    .and_then(|n| n.parse().map_err(|_| "a map key is not a node URL"))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(str::to_string)?,
-    };
-    let policy = if strict { VerifyPolicy::strict() } else { VerifyPolicy::node() };
-    let verifier = Verifier::new(policy.for_generation(generation));
-    let mut out = Vec::new();
-    for node in &nodes {
-        for request in requests {
-            let outcome = match select_session_sig(&entries, node.as_str()) {
-                None => Some("missing: no session sig for this node".to_string()),
-                Some(entry) => verifier.verify(&entry.session_sig, node, request, now).err().map(|e| e.to_string()),
-            };
-            out.push(VerifyOutcome {
-                node_url: node.to_string(),
-                resource: request.to_string(),
-                valid: outcome.is_none(),
-                error: outcome,
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// Parses a stored AuthSig (JSON text).
-pub fn parse_auth_sig(text: &str) -> Result<AuthSig, String> {
-    serde_json::from_str(text).map_err(|e| e.to_string())
-}
-
-/// The key of a stored AuthSig as text columns: (signer address hex, session key hex).
-pub fn auth_sig_key_columns(key: &AuthSigKey) -> (String, String) {
-    (hex::encode(key.signer.as_bytes()), hex::encode(key.session_key.as_bytes()))
-}
-
-/// The `Expiration Time` of an AuthSig's SIWE, if it has one (for the store's `expires_at`).
-pub fn auth_sig_expiration(auth_sig: &AuthSig) -> Option<Timestamp> {
-    let message = lit_session_signer::siwe::parse(&auth_sig.signed_message).ok()?;
-    let exp = message.expiration_time?;
-    parse_time(&exp.to_string()).ok()
-}
-
-/// A fresh random 32-byte value as hex (tokens, request ids).
-pub fn random_hex(bytes: usize) -> String {
-    use rand_core::RngCore;
-    let mut buf = zeroize::Zeroizing::new(vec![0u8; bytes]);
-    rand_core::OsRng.fill_bytes(&mut buf);
-    hex::encode(&*buf)
-}
-
-/// Whether a store error is a corrupt entry (reported and replaced) rather than an I/O failure.
-pub fn corrupt_entry(name: &str, reason: &str) -> AuthStoreError {
-    AuthStoreError::Corrupt { path: PathBuf::from(name), reason: reason.to_string() }
-}
-
-/// A storage failure of the AuthSig cache.
-pub fn store_failure(name: &str, message: &str) -> AuthStoreError {
-    AuthStoreError::Io { path: PathBuf::from(name), source: std::io::Error::other(message.to_string()) }
-}
-
 /// Generates an ed25519 session key labelled `label` on the token a `pkcs11:` URI names (as
 /// `lit-session keys generate` does); returns its public key in hex. For set-up scripts, tests
 /// and benches.
-pub fn pkcs11_generate_session_key(uri: &str, label: &str) -> Result<String, String> {
-    let parsed = parse_uri(uri)?;
-    let store = Pkcs11KeyStore::open(&parsed).map_err(|e| e.to_string())?;
-    let id = store.generate_with(label, KeyOptions::default()).map_err(|e| e.to_string())?;
-    let public = store.public_key(&id).map_err(|e| e.to_string())?;
-    Ok(hex::encode(public.as_bytes()))
+pub fn pkcs11_generate_session_key(uri: &str, label: &str) -> Result<String, Cause> {
+    let store = Pkcs11KeyStore::open(&parse_uri(uri)?)?;
+    let id = store.generate_with(label, KeyOptions::default())?;
+    Ok(hex::encode(store.public_key(&id)?.as_bytes()))
 }
 
 /// Generates a secp256k1 wallet key labelled `label` on the token a `pkcs11:` URI names (as
 /// `lit-session wallet generate` does); returns its address.
-pub fn pkcs11_generate_wallet(uri: &str, label: &str) -> Result<String, String> {
-    let parsed = parse_uri(uri)?;
-    let (wallet, _) = Pkcs11Wallet::generate(&parsed, label).map_err(|e| e.to_string())?;
+pub fn pkcs11_generate_wallet(uri: &str, label: &str) -> Result<String, Cause> {
+    let (wallet, _) = Pkcs11Wallet::generate(&parse_uri(uri)?, label)?;
     Ok(wallet.address().to_checksum())
-}
-
-/// Refuses a client capability AuthSig that is not a delegation (SIWE URI
-/// `lit:capability:delegation`). Any other AuthSig in a session's capabilities could lend it
-/// grants the policy did not give: an earlier session AuthSig of this very session key
-/// (`lit:session:<key>`), kept by a client from another response, would be accepted by the node.
-pub fn check_delegation_capability(capability: &Value) -> Result<(), String> {
-    let text = capability
-        .get("signedMessage")
-        .and_then(Value::as_str)
-        .ok_or_else(|| "not an AuthSig (no signedMessage string)".to_string())?;
-    let siwe = lit_session_signer::siwe::parse(text).map_err(|e| format!("its SIWE does not parse: {e}"))?;
-    let uri = siwe.uri.to_string();
-    if uri == "lit:capability:delegation" {
-        Ok(())
-    } else {
-        Err(format!("only delegations (SIWE URI lit:capability:delegation) are accepted, not URI {uri}"))
-    }
 }
