@@ -534,7 +534,18 @@ fn a_mint_waiting_for_the_lock_keeps_readiness_and_problems_hide_internals() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let store_path = dir.path().join("store.sqlite");
     let other = SqliteStore::open(&SqliteOptions::new(&store_path)).unwrap();
-    let held = rt.block_on(other.lock_for_mint(&wallet, &session_key)).unwrap();
+    // The columns the service keys this signer, session key and grant set by.
+    use lit_session_signer::manager::{AuthSigKey, GrantsDigest};
+    let key = AuthSigKey {
+        signer: format!("0x{wallet}").parse().unwrap(),
+        session_key: lit_session_signer::keystore::VerifyingKey::from_bytes(
+            &hex::decode(&session_key).unwrap().try_into().unwrap(),
+        )
+        .unwrap(),
+        grants: Some(GrantsDigest::of_requests(&["lit-pkp://*=pkp-signing".parse().unwrap()])),
+    };
+    let (signer_column, session_key_column) = lit_session_server::signing::auth_sig_key_columns(&key);
+    let held = rt.block_on(other.lock_for_mint(&signer_column, &session_key_column)).unwrap();
 
     let url = server.url("/v1/session-sigs");
     let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);

@@ -10,9 +10,16 @@ pub fn parse_auth_sig(text: &str) -> Result<AuthSig, serde_json::Error> {
     serde_json::from_str(text)
 }
 
-/// The key of a stored AuthSig as text columns: (signer address hex, session key hex).
+/// The key of a stored AuthSig as text columns: (signer address hex, session key hex). An entry
+/// for one grant set (`key.grants`) appends `-<grants digest hex>` to the session key column
+/// until the schema gives the digest a column of its own.
 pub fn auth_sig_key_columns(key: &AuthSigKey) -> (String, String) {
-    (hex::encode(key.signer.as_bytes()), hex::encode(key.session_key.as_bytes()))
+    let session_key = hex::encode(key.session_key.as_bytes());
+    let session_key = match key.grants {
+        Some(grants) => format!("{session_key}-{grants}"),
+        None => session_key,
+    };
+    (hex::encode(key.signer.as_bytes()), session_key)
 }
 
 /// The `Expiration Time` of an AuthSig's SIWE, if it has one (for the store's `expires_at`).
