@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::audit::AuditEntry;
-use crate::policy::RequestedResource;
+use crate::policy::{RequestedResource, SigsQuery};
 use crate::problem::{Kind, Problem};
 use crate::signing::{self, Format, NodePricing, NodeUrl, Price, PricingError, ResourceAbilityRequest, Timestamp};
 
@@ -155,6 +155,22 @@ impl Parsed {
             format: Some(self.format),
             max_price: self.max_prices.iter().map(|(_, m)| *m).max().map(|m| m.to_string()),
             ..row
+        }
+    }
+
+    /// The request as the policy sees it, from `client` at `now` (a v8 request without an
+    /// expiration gets the v8 default lifetime).
+    pub fn query<'a>(&'a self, client: &'a str, now: Timestamp) -> SigsQuery<'a> {
+        SigsQuery {
+            client,
+            signer: &self.profile,
+            requests: &self.requested,
+            nodes: &self.chosen,
+            expiration: self.expiration,
+            default_lifetime: (self.format == Format::V8).then_some(signing::V8_SESSION_LIFETIME),
+            format: self.format,
+            max_prices: &self.max_prices,
+            now,
         }
     }
 }

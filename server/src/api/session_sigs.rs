@@ -14,7 +14,7 @@ use super::parse::{self, Parsed, SessionSigsBody};
 use crate::app::App;
 use crate::endpoint::Endpoint;
 use crate::metrics::names;
-use crate::policy::{Decision, SigsQuery, Verdict};
+use crate::policy::{Decision, Verdict};
 use crate::problem::Problem;
 use crate::ratelimit::QuotaCharge;
 use crate::signing::{self, Format, MintInput, Profile, Timestamp};
@@ -51,18 +51,7 @@ async fn decide(outcome: &Outcome, p: &Parsed, now: Timestamp) -> Result<(Decisi
     if let Err(d) = policy.check_access(&caller.client, caller.method, Endpoint::SessionSigs) {
         return Ok((d, None));
     }
-    let q = SigsQuery {
-        client: &caller.client,
-        signer: &p.profile,
-        requests: &p.requested,
-        nodes: &p.chosen,
-        expiration: p.expiration,
-        default_lifetime: (p.format == Format::V8).then_some(signing::V8_SESSION_LIFETIME),
-        format: p.format,
-        max_prices: &p.max_prices,
-        now,
-    };
-    let d = policy.evaluate(&q);
+    let d = policy.evaluate(&p.query(&caller.client, now));
     if d.result == Verdict::Denied {
         return Ok((d, None));
     }
@@ -172,4 +161,49 @@ pub(super) async fn evaluate(
         "clamped": clamped_json(&d),
         "requestId": outcome.ctx.request_id,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::auth::AuthMethod;
+    use crate::policy::testing::{cases, Expect, POLICY};
+    use crate::policy::Policy;
+
+    /// The policy's case table in process, as minting decides it: the request parsed, the
+    /// session-sigs grant, the rules (`tests/policy.rs` sends the same table over HTTP once).
+    #[test]
+    fn the_policy_case_table_decides_in_process() {
+        let profiles: BTreeSet<String> = ["default", "treasury"].map(String::from).into();
+        let policy = Policy::parse(POLICY, &profiles).unwrap();
+        let now = Timestamp::now();
+        let cases = cases();
+        assert!(cases.len() >= 60, "{} cases", cases.len());
+        for case in &cases {
+            let body: SessionSigsBody = serde_json::from_str(&case.body.to_string()).unwrap();
+            let known = |name: &str| profiles.contains(name).then_some(());
+            let decided = parse::session_sigs(body, now, "default", known).map(|(p, ())| {
+                match policy.check_access(case.client, AuthMethod::Bearer, Endpoint::SessionSigs) {
+                    Err(d) => d,
+                    Ok(()) => policy.evaluate(&p.query(case.client, now)),
+                }
+            });
+            match (&case.expect, decided) {
+                (Expect::Approved(rule), Ok(d)) => {
+                    assert_eq!((d.result, d.by.name()), (Verdict::Approved, *rule), "{}: {d:?}", case.name);
+                    assert_eq!(d.clamped.map(|c| c.max_lifetime_secs), case.clamp, "{}: {d:?}", case.name);
+                }
+                (Expect::Denied(rule), Ok(d)) => {
+                    assert_eq!((d.result, d.by.name()), (Verdict::Denied, *rule), "{}: {d:?}", case.name);
+                    assert!(!d.reasons.is_empty(), "{}: {d:?}", case.name);
+                }
+                (Expect::Bad(status, kind), Err(p)) => {
+                    assert_eq!((p.kind.status().as_u16(), p.kind.slug()), (*status, *kind), "{}: {p}", case.name);
+                }
+                (expect, got) => panic!("{}: expected {expect:?}, got {got:?}", case.name),
+            }
+        }
+    }
 }

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 pub mod postgres;
 
@@ -213,16 +213,9 @@ pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
 }
 
-/// A session-sigs body with the SDK's parameter names.
-pub fn sigs_body(nodes: &[&str], resources: &[(&str, &str, &str)]) -> Value {
-    json!({
-        "nodeUrls": nodes,
-        "resourceAbilityRequests": resources.iter().map(|(prefix, id, ability)| json!({
-            "resource": {"resource": id, "resourcePrefix": prefix}, "ability": ability
-        })).collect::<Vec<_>>(),
-        "nonce": "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c",
-    })
-}
+/// A session-sigs body with the SDK's parameter names (the policy case table's).
+#[allow(unused_imports)] // each test crate uses a different subset
+pub use lit_session_server::policy::testing::sigs_body;
 
 /// POSTs JSON with a bearer token; returns status and body.
 pub fn post(client: &reqwest::blocking::Client, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {
