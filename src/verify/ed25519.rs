@@ -11,17 +11,18 @@
 use ed25519_dalek::{Signature, VerifyingKey};
 
 use super::error::VerifyError;
+use super::node::hex::{ed25519_signature, hex_to_array};
 
 pub use crate::ed25519::{has_canonical_y, is_canonical_scalar, is_small_order_encoding};
 
-/// Decodes `address`: 32 bytes of hex, `0x` tolerated, a valid point, not of small order.
+/// Decodes `address` as the node's `check_ed25519_auth_sig` does: 32 bytes by lit-core's
+/// `hex_to_bytes` (`0x` optional, 63 digits left-padded, any case), a valid point, not of small
+/// order (`verify_strict` refuses those).
 pub fn decode_key(address: &str) -> Result<VerifyingKey, VerifyError> {
-    let body = address.strip_prefix("0x").unwrap_or(address);
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(body, &mut bytes).map_err(|_| {
+    let bytes = hex_to_array::<32>(address).ok_or_else(|| {
         VerifyError::SessionKeyEncoding(format!(
-            "address must be 32 bytes of hex, got {} characters",
-            body.chars().count()
+            "address must be 32 bytes of hex, got {:?}",
+            address.chars().take(80).collect::<String>()
         ))
     })?;
     let key = VerifyingKey::from_bytes(&bytes)
@@ -32,11 +33,13 @@ pub fn decode_key(address: &str) -> Result<VerifyingKey, VerifyError> {
     Ok(key)
 }
 
-/// Decodes `sig`: 64 bytes of hex.
+/// Decodes `sig` as ed25519's `Signature::from_str`: 128 hex digits, one case, no prefix.
 pub fn decode_signature(sig: &str) -> Result<Signature, VerifyError> {
-    let mut bytes = [0u8; 64];
-    hex::decode_to_slice(sig, &mut bytes).map_err(|_| {
-        VerifyError::SignatureEncoding(format!("sig must be 64 bytes of hex, got {} characters", sig.chars().count()))
+    let bytes = ed25519_signature(sig).ok_or_else(|| {
+        VerifyError::SignatureEncoding(format!(
+            "sig must be 128 hex digits of one case, got {} characters",
+            sig.chars().count()
+        ))
     })?;
     Ok(Signature::from_bytes(&bytes))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::extract::Json;
 use super::outcome::Outcome;
@@ -14,12 +14,12 @@ use super::parse::{self, RequestBody};
 use crate::app::App;
 use crate::policy::DecidedBy;
 use crate::problem::{Kind, Problem};
-use crate::signing::{self, Generation, Timestamp};
+use crate::signing::{self, Generation, Route, Timestamp, VerifyOptions};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) struct VerifyBody {
-    session_sigs: Value,
+    session_sigs: Box<RawValue>,
     resource_ability_requests: Vec<RequestBody>,
     #[serde(default)]
     node_urls: Option<Vec<String>>,
@@ -31,6 +31,13 @@ pub(super) struct VerifyBody {
     /// `maxPrice` required).
     #[serde(default)]
     network: Option<String>,
+    /// Datil: `v1` (default) or `unversioned` (the v7 SDK's decrypt and ACC-signing routes,
+    /// which fall back to an older check).
+    #[serde(default)]
+    route: Option<String>,
+    /// Naga: the node's current price for the operation; `maxPrice` must cover it.
+    #[serde(default)]
+    node_price: Option<Box<RawValue>>,
 }
 
 /// `POST /v1/verify`.
@@ -46,15 +53,30 @@ pub(super) async fn verify(
         None => Timestamp::now(),
         Some(t) => signing::parse_time(t).map_err(|e| invalid(format!("now: {e}")))?,
     };
-    if !body.session_sigs.is_object() {
+    if !body.session_sigs.get().starts_with('{') {
         return Err(invalid("sessionSigs must be an object (a map or one SessionSig)".into()));
     }
     let generation = match body.network.as_deref() {
         None => Generation::Datil,
         Some(name) => signing::network(name).ok_or_else(|| invalid("network must be datil or naga".into()))?,
     };
-    let text = body.session_sigs.to_string();
-    let results = signing::verify_map(&text, nodes.as_deref(), &requests, now, body.strict, generation)
+    let route = match (body.route.as_deref(), generation) {
+        (None | Some("v1"), _) => Route::V1,
+        (Some("unversioned"), Generation::Datil) => Route::Unversioned,
+        (Some("unversioned"), _) => return Err(invalid("route unversioned applies to network datil".into())),
+        (Some(_), _) => return Err(invalid("route must be v1 or unversioned".into())),
+    };
+    let node_price = match (&body.node_price, generation) {
+        (None, _) => None,
+        (Some(raw), Generation::Naga) => Some(parse::price(raw, "nodePrice")?.0),
+        (Some(_), _) => return Err(invalid("nodePrice applies to network naga".into())),
+    };
+    if let Some(r) = requests.iter().find(|r| !generation.format().knows(r.resource().prefix())) {
+        let detail = format!("{r}: {generation} nodes have no such resource");
+        return Err(Problem::new(Kind::InvalidResource, detail));
+    }
+    let options = VerifyOptions { strict: body.strict, generation, route, node_price };
+    let results = signing::verify_map_with(body.session_sigs.get(), nodes.as_deref(), &requests, now, &options)
         .map_err(|e| invalid(format!("sessionSigs: {e}")))?;
     let valid = results.iter().all(|r| r.valid);
     let mut row = outcome.row();

@@ -215,11 +215,13 @@ pub fn cases() -> Vec<Case> {
             Approved("alpha-pkps"),
         ),
         // alpha: nodes.
+        // The node compares the signed address with its domain:port, so no node accepts a
+        // session signed for a URL without a port.
         case(
-            "node b without port",
+            "node url without port",
             "alpha",
             with(pkp("0x1a2b"), "nodeUrls", json!(["https://node-b.example"])),
-            Approved("alpha-pkps"),
+            Bad(400, "invalid-resource"),
         ),
         case(
             "node b default port",
@@ -260,7 +262,7 @@ pub fn cases() -> Vec<Case> {
         case(
             "both nodes listed",
             "alpha",
-            with(pkp("0x1a2b"), "nodeUrls", json!([A, "https://node-b.example"])),
+            with(pkp("0x1a2b"), "nodeUrls", json!([A, "https://node-b.example:443"])),
             Approved("alpha-pkps"),
         ),
         // alpha: signers.
@@ -376,7 +378,7 @@ pub fn cases() -> Vec<Case> {
             with(
                 treasury(acc("*", "access-control-condition-decryption")),
                 "nodeUrls",
-                json!([A, "https://node-x.example"]),
+                json!([A, "https://node-x.example:443"]),
             ),
             Denied("beta-not-node-x"),
         ),

@@ -36,6 +36,9 @@ pub enum InputError {
     /// A sessionSigs map whose nodes cannot be told.
     #[error("{0}")]
     MapNodes(&'static str),
+    /// A sessionSigs map key that is not a node URL.
+    #[error("a map key is not a node URL: {0}")]
+    MapKey(#[source] NodeUrlError),
     /// Not an Ethereum address.
     #[error("{0:?} is not an Ethereum address (40 hex digits, EIP-55 if mixed case)")]
     Address(String),

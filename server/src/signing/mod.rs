@@ -28,7 +28,7 @@ pub use lit_session_signer::resources::{LitAbility, ResourceAbilityRequest, Reso
 /// The library's one rule for secret files, which the command line applies too ([`crate::secrets`]).
 pub use lit_session_signer::secret_file::{check_permissions, read_secret, read_secret_text, SecretFileError};
 pub use lit_session_signer::session_sigs::V8_SESSION_LIFETIME;
-pub use lit_session_signer::verify::Generation;
+pub use lit_session_signer::verify::{Generation, Route};
 pub use lit_session_signer::Timestamp;
 
 pub use auth_sigs::{auth_sig_expiration, auth_sig_key_columns, corrupt_entry, parse_auth_sig, store_failure};
@@ -40,7 +40,7 @@ pub use profile::{
     pkcs11_generate_session_key, pkcs11_generate_wallet, session_uri_names_key, CapacityInput, MintInput, Minted,
     OpenError, PaymentInput, Profile, ProfileSpec, SessionKeySpec, UriProblem, WalletSpec,
 };
-pub use verify::{verify_map, VerifyOutcome};
+pub use verify::{verify_map, verify_map_with, VerifyOptions, VerifyOutcome};
 
 /// An error with its causes, as signing failures carry them.
 pub type Cause = Box<dyn Error + Send + Sync + 'static>;

@@ -211,7 +211,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Verify a sessionSigs map by the Lit node's rules (optionally the strict ones). */
+        /**
+         * Verify a sessionSigs map by the Lit node's rules (optionally the strict ones).
+         * @description Each node and request gets a result: valid when that node accepts the session sig,
+         *     invalid (with the rule and the node function) when it refuses it for any reason,
+         *     malformed entries included. A problem is returned only for a request that cannot be read
+         *     (not JSON, sessionSigs not an object, no node to check, an unknown network).
+         */
         post: {
             parameters: {
                 query?: never;
@@ -622,6 +628,14 @@ export interface components {
              * @enum {string}
              */
             network?: "datil" | "naga";
+            /**
+             * @description Datil only: the route the request goes to. unversioned is /web/encryption/sign and /web/signing/access_control_condition (the v7 SDK's decrypt and ACC signing), which fall back to an older, weaker check when the v1 one fails.
+             * @default v1
+             * @enum {string}
+             */
+            route?: "v1" | "unversioned";
+            /** @description Naga only: the node's current price for the operation (wei), a string of decimal or 0x-hex digits or a non-negative integer; each signed maxPrice must be at least this. */
+            nodePrice?: string | number;
         };
         VerifyResponse: {
             valid: boolean;
@@ -629,7 +643,14 @@ export interface components {
                 nodeUrl: string;
                 resource: string;
                 valid: boolean;
+                /** @description When invalid, the refusal: "<rule>: <detail> (<network> node: <file>::<function>)"; when valid only by the unversioned route's fallback, why the v1 check refuses it. */
                 error?: string;
+                /** @description The rule that refused it (invalid only) */
+                rule?: string;
+                /** @description The node code that refuses it (absent for the strict policy's own rules) */
+                nodeFunction?: string;
+                /** @description Datil, unversioned route: accepted only by the route's fallback */
+                viaFallback?: boolean;
             }[];
             requestId: string;
         };

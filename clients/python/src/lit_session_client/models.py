@@ -114,6 +114,8 @@ class VerifyRequest(TypedDict):
     strict: NotRequired[bool]
     now: NotRequired[str]
     network: NotRequired[Literal['datil', 'naga']]
+    route: NotRequired[Literal['v1', 'unversioned']]
+    nodePrice: NotRequired[Union[str, int]]
 
 
 class VerifyResponseResultsItem(TypedDict):
@@ -121,6 +123,9 @@ class VerifyResponseResultsItem(TypedDict):
     resource: str
     valid: bool
     error: NotRequired[str]
+    rule: NotRequired[str]
+    nodeFunction: NotRequired[str]
+    viaFallback: NotRequired[bool]
 
 
 class VerifyResponse(TypedDict):
