@@ -218,10 +218,9 @@ impl App {
             health: Mutex::new(HealthState::default()),
         };
         app.publish_policy_metrics();
-        let (build, start) = (names::BUILD, names::START);
-        app.metrics.set(build.0, build.1, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+        app.metrics.set(names::BUILD, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
         let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
-        app.metrics.set(start.0, start.1, &[], now);
+        app.metrics.set(names::START, &[], now);
         Ok(app)
     }
 
@@ -255,10 +254,9 @@ impl App {
 
     fn publish_policy_metrics(&self) {
         let policy = self.policy();
-        let rules = names::RULES;
-        self.metrics.clear_gauge(rules.0);
+        self.metrics.clear_gauge(names::RULES);
         for c in policy.client_names() {
-            self.metrics.set(rules.0, rules.1, &[("client", c)], policy.rule_count(c) as f64);
+            self.metrics.set(names::RULES, &[("client", c)], policy.rule_count(c) as f64);
         }
     }
 
@@ -277,7 +275,6 @@ impl App {
             Ok((p, tokens))
         });
         let at = Some(Timestamp::now().to_string());
-        let reloads = names::RELOADS;
         match loaded {
             Ok((policy, tokens)) => {
                 let clients = policy.client_names().count();
@@ -288,14 +285,14 @@ impl App {
                 *self.reload.lock().unwrap_or_else(|p| p.into_inner()) =
                     ReloadStatus { status: "completed", last_operation_time: at, last_error: None };
                 self.publish_policy_metrics();
-                self.metrics.inc(reloads.0, reloads.1, &[("result", "ok")]);
+                self.metrics.inc(names::RELOADS, &[("result", "ok")]);
                 tracing::info!(clients, "policy reloaded");
                 Ok(clients)
             }
             Err(e) => {
                 *self.reload.lock().unwrap_or_else(|p| p.into_inner()) =
                     ReloadStatus { status: "failed", last_operation_time: at, last_error: Some(e.to_string()) };
-                self.metrics.inc(reloads.0, reloads.1, &[("result", "error")]);
+                self.metrics.inc(names::RELOADS, &[("result", "error")]);
                 tracing::error!(error = %e, "policy reload failed; the previous policy stays in force");
                 Err(Some(e))
             }
@@ -355,8 +352,11 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "audit spool flush stopped; retried at the next probe"),
             }
         }
-        let up = names::STORE_UP;
-        self.metrics.set(up.0, up.1, &[("backend", self.store.backend())], if store.is_none() { 1.0 } else { 0.0 });
+        self.metrics.set(
+            names::STORE_UP,
+            &[("backend", self.store.backend())],
+            if store.is_none() { 1.0 } else { 0.0 },
+        );
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
         // The full text goes to the log (once per change); /readyz, which anyone may read,
         // says only what is down.
@@ -414,8 +414,7 @@ impl App {
         });
         drop(h);
         let ready = !self.shutting_down.load(Ordering::Relaxed) && checks.iter().all(|c| c.status != "down");
-        let r = names::READY;
-        self.metrics.set(r.0, r.1, &[], if ready { 1.0 } else { 0.0 });
+        self.metrics.set(names::READY, &[], if ready { 1.0 } else { 0.0 });
         (ready, checks)
     }
 }

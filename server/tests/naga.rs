@@ -5,7 +5,7 @@
 //! usable as a v8 session's capability that passes `inspect`'s max-price check.
 //!
 //! The library is used directly here as the independent checker (the service reaches it only
-//! through `signing.rs`).
+//! through `src/signing/`).
 
 mod common;
 

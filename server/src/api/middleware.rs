@@ -60,9 +60,8 @@ pub(super) async fn context(State(app): State<Arc<App>>, mut req: Request, next:
     let client = response.extensions().get::<ClientLabel>().map(|c| c.0.clone()).unwrap_or_else(|| "unknown".into());
     let secs = started.elapsed().as_secs_f64();
     let endpoint = ctx.label();
-    let (r, d) = (names::REQUESTS, names::DURATION);
-    app.metrics.inc(r.0, r.1, &[("endpoint", endpoint), ("client", &client), ("result", result)]);
-    app.metrics.observe(d.0, d.1, &[("endpoint", endpoint)], secs);
+    app.metrics.inc(names::REQUESTS, &[("endpoint", endpoint), ("client", &client), ("result", result)]);
+    app.metrics.observe(names::DURATION, &[("endpoint", endpoint)], secs);
     tracing::info!(
         request_id = %request_id, client = %client, endpoint, method = %method, status = status.as_u16(),
         result, ms = secs * 1e3, "request"
@@ -71,8 +70,7 @@ pub(super) async fn context(State(app): State<Arc<App>>, mut req: Request, next:
 }
 
 fn refused(app: &App, ctx: &Ctx, kind: Kind, reason: &'static str, detail: &str) -> Response {
-    let f = names::AUTH_FAILURES;
-    app.metrics.inc(f.0, f.1, &[("reason", reason)]);
+    app.metrics.inc(names::AUTH_FAILURES, &[("reason", reason)]);
     tracing::warn!(request_id = %ctx.request_id, endpoint = ctx.label(), reason, "authentication refused");
     Problem::new(kind, detail).into_response()
 }

@@ -81,9 +81,8 @@ impl Outcome {
 
     /// Counts a policy decision (client, rule, result).
     pub fn decided(&self, d: &Decision) {
-        let m = names::DECISIONS;
         let (c, r) = (self.app.client_label(&self.caller.client), self.app.rule_label(d.by.name()));
-        self.app.metrics.inc(m.0, m.1, &[("client", &c), ("rule", &r), ("result", d.result.as_str())]);
+        self.app.metrics.inc(names::DECISIONS, &[("client", &c), ("rule", &r), ("result", d.result.as_str())]);
     }
 
     /// Writes `row`.
@@ -140,8 +139,7 @@ impl Outcome {
         let kind = match e {
             SignError::Request(_) => Kind::InvalidRequest,
             SignError::Hsm { .. } => {
-                let h = names::HSM_ERRORS;
-                self.app.metrics.inc(h.0, h.1, &[("kind", "request")]);
+                self.app.metrics.inc(names::HSM_ERRORS, &[("kind", "request")]);
                 self.app.set_hsm(profile, Some(e.to_string()));
                 Kind::HsmUnavailable
             }
@@ -175,17 +173,15 @@ impl Outcome {
                 let Some((spool, entry)) = fallback else { unreachable!("checked by the guard") };
                 match tokio::task::spawn_blocking(move || spool.append(&entry)).await {
                     Ok(Ok(())) => {
-                        let s = names::AUDIT_SPOOLED;
-                        app.metrics.inc(s.0, s.1, &[]);
+                        app.metrics.inc(names::AUDIT_SPOOLED, &[]);
                         Ok(Appended { seq: 0, hash: String::new(), charged: true })
                     }
                     _ => Err(failed(Kind::StoreUnavailable)),
                 }
             }
             Err(err) => {
-                let (f, s) = (names::AUDIT_FAILURES, names::STORE_ERRORS);
-                app.metrics.inc(f.0, f.1, &[]);
-                app.metrics.inc(s.0, s.1, &[("backend", app.store.backend())]);
+                app.metrics.inc(names::AUDIT_FAILURES, &[]);
+                app.metrics.inc(names::STORE_ERRORS, &[("backend", app.store.backend())]);
                 app.set_audit(Some(err.to_string()));
                 tracing::error!(request_id = %self.ctx.request_id, error = %err, "audit append failed; the request fails");
                 // The database away (down, hung, failing over) is the store's outage; a database

@@ -122,9 +122,8 @@ pub(super) async fn mint(
         // Another request took the window's last unit meanwhile: the store wrote the denial.
         return Err(denied(&charge.exceeded_at_commit().into()));
     }
-    let (a, i) = (names::AUTH_SIG, names::ISSUED);
-    app.metrics.inc(a.0, a.1, &[("outcome", minted.auth_use.as_str())]);
-    app.metrics.inc_by(i.0, i.1, &[("client", &app.client_label(&outcome.caller.client))], minted.count as u64);
+    app.metrics.inc(names::AUTH_SIG, &[("outcome", minted.auth_use.as_str())]);
+    app.metrics.inc_by(names::ISSUED, &[("client", &app.client_label(&outcome.caller.client))], minted.count as u64);
     super::json(&SessionSigsResponse {
         session_sigs: &minted.session_sigs,
         session_key: &minted.session_key,
