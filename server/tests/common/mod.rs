@@ -13,11 +13,9 @@ use serde_json::Value;
 
 pub mod postgres;
 
-// One copy of the helpers the library's tests have too (tool checks, 0600 files).
-#[path = "../../../tests/common/env_checks.rs"]
-mod env_checks;
+// The helpers the library's tests share (tool checks, 0600 files), from the test kit.
 #[allow(unused_imports)] // each test crate uses a different subset
-pub use env_checks::{js_ready, program_ready, write_private};
+pub use lit_testkit::env::{js_ready, program_ready, write_private};
 
 // The library's throwaway-token makers and fault helpers, included by path in hsm_tokens.rs only.
 mod hsm_tokens;
