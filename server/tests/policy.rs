@@ -1,6 +1,7 @@
 //! The policy through the real endpoints: every case goes through `POST /v1/policy/evaluate`
-//! (dry run) and `POST /v1/session-sigs`, and no case that expects a denial may be approved.
-//! Then the rate limit, and a reload with a broken file that keeps the old policy.
+//! (dry run) and `POST /v1/session-sigs` of a service in this process, and no case that expects
+//! a denial may be approved. Then, on the binary (SIGHUP matters there), the rate limit and a
+//! reload with a broken file that keeps the old policy.
 
 mod common;
 
@@ -21,7 +22,7 @@ fn policy_cases_through_evaluate_and_session_sigs() {
     let clients = ["alpha", "beta", "gamma", "delta", "eps", "ops", "zeta", "kappa"];
     let tokens: Vec<(String, String)> = clients.iter().map(|c| (c.to_string(), token(c))).collect();
     let tokens: Vec<(&str, &str)> = tokens.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-    let server = configured(dir.path(), POLICY, &tokens, "");
+    let server = InProcess::configured(dir.path(), POLICY, &tokens, "");
     let c = client();
     let cases = cases();
     assert!(cases.len() >= 60, "{} cases", cases.len());

@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod in_process;
 pub mod postgres;
+
+#[allow(unused_imports)] // each test crate uses a different subset
+pub use in_process::InProcess;
 
 // The helpers the library's tests share (tool checks, 0600 files), from the test kit.
 #[allow(unused_imports)] // each test crate uses a different subset
@@ -168,6 +172,14 @@ pub fn try_configured_store(
     store_extra: &str,
     extra: &str,
 ) -> Result<Server, String> {
+    let config = write_config(dir, policy, tokens, store_extra, extra);
+    Server::start(&["--config", config.to_str().unwrap(), "--metrics-listen", "127.0.0.1:0"], dir, &[])
+}
+
+/// Writes a configuration in `dir` (the policy, the tokens' hashes, an SQLite store, ports the
+/// kernel picks; profiles `default` and `treasury` unless `extra` has its own) and returns its
+/// path.
+pub fn write_config(dir: &Path, policy: &str, tokens: &[(&str, &str)], store_extra: &str, extra: &str) -> PathBuf {
     let policy_file = dir.join("policy.toml");
     std::fs::write(&policy_file, policy).unwrap();
     let tokens_file = dir.join("tokens");
@@ -187,7 +199,7 @@ pub fn try_configured_store(
         policy_file.display()
     );
     std::fs::write(&config, text).unwrap();
-    Server::start(&["--config", config.to_str().unwrap(), "--metrics-listen", "127.0.0.1:0"], dir, &[])
+    config
 }
 
 pub fn write_tokens(path: &Path, tokens: &[(&str, &str)]) {
