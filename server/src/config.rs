@@ -13,7 +13,7 @@ use crate::app::{AppSettings, Limits, PolicySource};
 use crate::auth::Tokens;
 use crate::duration::{self, parse_duration};
 use crate::server::ListenSettings;
-use crate::signing::{KeyRotation, SessionKeySpec, SignerSpec, WalletSpec};
+use crate::signing::{KeyRotation, ProfileSpec, SessionKeySpec, WalletSpec};
 use crate::store::{StoreSection, StoreSettings};
 use crate::tls::TlsSection;
 
@@ -210,7 +210,7 @@ pub struct Settings {
     /// The store.
     pub store: StoreSettings,
     /// Signer profiles.
-    pub signers: Vec<SignerSpec>,
+    pub signers: Vec<ProfileSpec>,
     /// Threads for blocking work.
     pub blocking_threads: usize,
     /// JSON logs.
@@ -350,7 +350,7 @@ impl ConfigFile {
 
 /// Replicas on one database share AuthSigs: keys rotated by each process on its own clock would
 /// be deleted while another still signs with them. A shared store rotates keys as a fleet.
-fn refuse_rotating_session_keys(signers: &[SignerSpec]) -> Result<(), ConfigError> {
+fn refuse_rotating_session_keys(signers: &[ProfileSpec]) -> Result<(), ConfigError> {
     for spec in signers {
         if let SessionKeySpec::Pkcs11 { uri, rotation: KeyRotation::Process, .. } = &spec.session_key {
             let names_key = crate::signing::session_uri_names_key(uri)
@@ -400,7 +400,7 @@ fn key_rotation(
     }
 }
 
-fn signer_spec(name: &str, sec: &SignerSection) -> Result<SignerSpec, ConfigError> {
+fn signer_spec(name: &str, sec: &SignerSection) -> Result<ProfileSpec, ConfigError> {
     let at = |what: &str| format!("signers.{name}.{what}");
     let session_key = match (sec.session_key.as_deref(), &sec.session_key_seed_file) {
         (Some(_), Some(_)) => {
@@ -443,7 +443,7 @@ fn signer_spec(name: &str, sec: &SignerSection) -> Result<SignerSpec, ConfigErro
         }
         (None, None) => return Err(ConfigError(format!("{}: no wallet (wallet or wallet_key_file)", at("wallet")))),
     };
-    Ok(SignerSpec {
+    Ok(ProfileSpec {
         name: name.to_string(),
         session_key,
         wallet,

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use common::postgres::Postgres;
 use common::tokens;
 use common::*;
+use lit_session_server::endpoint::Endpoint;
 use lit_session_server::signing;
 use lit_session_server::store::postgres::{self, PgOptions};
 use lit_session_server::store::sqlite::{Durability, SqliteOptions};
@@ -71,9 +72,9 @@ fn hsm_or_skip() -> Option<&'static Tokens> {
                 hsm.library.display(),
                 token.pin_file.display()
             );
-            signing::pkcs11_generate_session_key(&base, "session")?;
+            signing::pkcs11_generate_session_key(&base, "session").map_err(|e| e.to_string())?;
             if *wallet {
-                signing::pkcs11_generate_wallet(&base, "wallet")?;
+                signing::pkcs11_generate_wallet(&base, "wallet").map_err(|e| e.to_string())?;
             }
             let object = |o: &str| base.replacen(&format!("token={label}"), &format!("token={label};object={o}"), 1);
             uris.insert(*label, (object("session"), object("wallet")));
@@ -1062,17 +1063,17 @@ fn keys_rotate_across_the_fleet(
     let events: Vec<lit_session_server::audit::AuditEntry> = rows
         .iter()
         .map(|r| serde_json::from_str(&r.record).unwrap())
-        .filter(|e: &lit_session_server::audit::AuditEntry| e.endpoint == "session-key")
+        .filter(|e: &lit_session_server::audit::AuditEntry| e.endpoint == Endpoint::SessionKey)
         .collect();
     let mut seen = BTreeSet::new();
     for e in &events {
-        let key = (e.decision.clone(), e.session_key.clone());
-        assert!(seen.insert(key), "{} {:?} recorded twice", e.decision, e.session_key);
+        let key = (e.decision.as_str(), e.session_key.clone());
+        assert!(seen.insert(key), "{} {:?} recorded twice", e.decision.as_str(), e.session_key);
     }
     // (Keys a maintainer swept as never published have no row and are not counted.)
     let of_a_row =
         |e: &&lit_session_server::audit::AuditEntry| keys.iter().any(|k| e.session_key.as_ref() == Some(&k.public_key));
-    let count = |decision: &str| events.iter().filter(of_a_row).filter(|e| e.decision == decision).count();
+    let count = |decision: &str| events.iter().filter(of_a_row).filter(|e| e.decision.as_str() == decision).count();
     let in_state = |states: &[KeyState]| keys.iter().filter(|k| states.contains(&k.state)).count();
     use KeyState::*;
     assert_eq!(

@@ -10,26 +10,30 @@
 //! - Every operation has a deadline; a connection whose operation failed or ran out of time is
 //!   closed, so a hung server can neither hang requests nor keep the pool's connections.
 
-use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio_postgres::{Client, Config};
+use tokio_postgres::Client;
 
-use super::keys::{self, KeyChange, KeyRow, KeyState};
-use super::pool::{describe_hosts, Pool, Pooled};
-use super::seal::Sealed;
-use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
+use super::keys::{KeyChange, KeyRow, KeyState};
+use super::pool::{describe_hosts, Pool};
 use super::{pg_message, Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
+mod chain;
+mod keys;
+mod lock;
+mod options;
+
+use chain::append;
+pub use options::{parse_connection, PgOptions};
+
 /// Migrations, in order; index + 1 is the schema version they produce.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/postgres/0001_init.sql"),
-    include_str!("../../migrations/postgres/0003_session_keys.sql"),
+    include_str!("../../../migrations/postgres/0001_init.sql"),
+    include_str!("../../../migrations/postgres/0003_session_keys.sql"),
 ];
 
 /// The schema version this build writes.
@@ -40,94 +44,6 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 const MIGRATION_LOCK: &str = "lit-session-server/migrate";
 const MINT_LOCK_PREFIX: &str = "lit-session-server/auth-sig/";
 const KEY_LOCK_PREFIX: &str = "lit-session-server/";
-
-/// Options of [`PgStore::open`]: `[store]` with `backend = "postgres"`.
-#[derive(Debug, Clone)]
-pub struct PgOptions {
-    /// The connection string, libpq key/value or URL form, without a password
-    /// (`store.postgres`).
-    pub connection: String,
-    /// A file holding the password, if the server asks for one (`store.password_file`, a
-    /// secret file, read when the store opens).
-    pub password_file: Option<PathBuf>,
-    /// Connections at most (`store.pool_size`).
-    pub pool_size: usize,
-    /// Longest time for one store operation (queries, waiting for a pooled connection;
-    /// `store.query_timeout`).
-    pub query_timeout: Duration,
-    /// Longest time to connect to one host (`store.connect_timeout`).
-    pub connect_timeout: Duration,
-    /// Longest wait for another replica's mint lock (`store.mint_lock_wait`).
-    pub mint_lock_wait: Duration,
-    /// Longest wallet signature while the mint lock is held: the lock's transaction may idle
-    /// that long (plus the store reads and writes around it) without being ended
-    /// (`store.mint_sign_timeout`).
-    pub mint_sign_timeout: Duration,
-    /// Who writes (stored with AuthSigs).
-    pub writer: String,
-}
-
-impl PgOptions {
-    /// Defaults around a connection string: 16 connections, 2 s per operation, 2 s per host
-    /// connect, the mint lock's default bounds.
-    pub fn new(connection: impl Into<String>) -> Self {
-        Self {
-            connection: connection.into(),
-            password_file: None,
-            pool_size: 16,
-            query_timeout: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(2),
-            mint_lock_wait: DEFAULT_MINT_LOCK_WAIT,
-            mint_sign_timeout: DEFAULT_MINT_SIGN_TIMEOUT,
-            writer: format!("pid-{}", std::process::id()),
-        }
-    }
-
-    /// How long a mint lock's transaction may idle before the server ends it (and so frees the
-    /// lock of a holder that died): the wait, the signature and the store calls around it.
-    pub fn mint_lock_hold(&self) -> Duration {
-        self.mint_lock_wait + self.mint_sign_timeout + 2 * self.query_timeout
-    }
-
-    /// Checks the PostgreSQL keys of `[store]`; a key of the other backend is refused. The
-    /// connection string is parsed here, and a message never repeats it (it may hold a secret
-    /// by mistake).
-    pub(super) fn from_section(section: &StoreSection, mint: MintBounds) -> Result<Self, String> {
-        if section.path.is_some() || section.durability.is_some() {
-            return Err("store.path and store.durability belong to backend = \"sqlite\"".into());
-        }
-        let connection = section.postgres.clone().ok_or("store.postgres (the connection string) is required")?;
-        parse_connection(&connection).map_err(|e| format!("store.postgres: {e}"))?;
-        let defaults = Self::new(connection);
-        Ok(Self {
-            password_file: section.password_file.clone(),
-            pool_size: section.pool_size.unwrap_or(defaults.pool_size).clamp(1, 1024),
-            query_timeout: section.duration(&section.query_timeout, defaults.query_timeout, "query_timeout")?,
-            connect_timeout: section.duration(&section.connect_timeout, defaults.connect_timeout, "connect_timeout")?,
-            mint_lock_wait: mint.lock_wait,
-            mint_sign_timeout: mint.sign_timeout,
-            ..defaults
-        })
-    }
-}
-
-/// Parses and checks a connection string: a password in it is refused (it belongs in a secret
-/// file), as is TLS (`sslmode=require`), which this build does not offer.
-pub fn parse_connection(text: &str) -> Result<Config, String> {
-    let config = Config::from_str(text).map_err(|e| format!("cannot parse the connection string: {e}"))?;
-    if config.get_password().is_some() {
-        return Err("the connection string holds a password; put it in store.password_file instead".into());
-    }
-    if config.get_hosts().is_empty() {
-        return Err("the connection string names no host (host=… or postgresql://host/…)".into());
-    }
-    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-        return Err("sslmode=require: TLS to PostgreSQL is not built in; use a unix socket, a private network \
-                    or a TLS tunnel"
-            .into());
-    }
-    Ok(config)
-}
 
 /// The PostgreSQL store. Cheap to clone.
 #[derive(Clone)]
@@ -344,68 +260,6 @@ impl PgStore {
         };
         self.inner.record(result)
     }
-
-    /// Takes the advisory lock `key` in a transaction on a connection of its own, held until
-    /// the returned lock is dropped: once (`wait: None`; `Ok(None)` when another session holds
-    /// it) or waiting up to `wait` (`Ok(None)` when that ran out). The transaction may idle
-    /// `hold` before the server ends it, which frees the lock of a holder that stopped.
-    async fn advisory_lock(
-        &self,
-        op: &'static str,
-        key: String,
-        wait: Option<Duration>,
-        hold: Duration,
-    ) -> Result<Option<AdvisoryLock>, StoreError> {
-        let bound = wait.unwrap_or_default() + self.inner.query_timeout;
-        let take = async {
-            let mut conn = self.inner.pool.get().await?;
-            let c = conn.client();
-            c.batch_execute("BEGIN").await.map_err(db_error(op))?;
-            // The wait is bounded on the server too, so an abandoned waiter does not queue.
-            let ms = wait.map_or(0, |w| w.as_millis().max(1));
-            let idle = hold.as_millis().max(1);
-            c.batch_execute(&format!(
-                "SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}; \
-                 SET LOCAL idle_in_transaction_session_timeout = {idle}",
-                ms.max(1),
-                ms + 1000
-            ))
-            .await
-            .map_err(db_error(op))?;
-            if wait.is_none() {
-                let row = c
-                    .query_one("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", &[&key])
-                    .await
-                    .map_err(db_error(op))?;
-                if !row.get::<_, bool>(0) {
-                    c.batch_execute("ROLLBACK").await.map_err(db_error(op))?;
-                    conn.keep();
-                    return Ok(None);
-                }
-                return Ok(Some(AdvisoryLock { _conn: conn }));
-            }
-            match c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key]).await {
-                Ok(_) => Ok(Some(AdvisoryLock { _conn: conn })),
-                Err(e) if e.as_db_error().map(|d| d.code().code()) == Some("55P03") => Ok(None),
-                Err(e) => Err(db_error(op)(e)),
-            }
-        };
-        self.inner.fail_fast(op)?;
-        let result = match tokio::time::timeout(bound, take).await {
-            Ok(r) => r,
-            Err(_) => {
-                Err(StoreError::Unreachable { op, message: format!("no answer within {} ms", bound.as_millis()) })
-            }
-        };
-        self.inner.record(result)
-    }
-}
-
-/// A held advisory lock (minting, key maintenance): the transaction on its own connection.
-/// Dropping it closes the connection, which ends the transaction and so releases the lock
-/// (both are rare).
-struct AdvisoryLock {
-    _conn: Pooled,
 }
 
 #[async_trait]
@@ -611,70 +465,15 @@ impl ServiceStore for PgStore {
     }
 
     async fn auth_sigs_expire_by(&self, session_key: &str) -> Result<Option<i64>, StoreError> {
-        let key = session_key.to_string();
-        self.with("auth sig expiry", move |c| {
-            Box::pin(async move {
-                let row = c
-                    .query_one(
-                        "SELECT max(expires_at) FROM auth_sigs WHERE session_key = $1 OR session_key LIKE $1 || '-%'",
-                        &[&key],
-                    )
-                    .await
-                    .map_err(db_error("auth sig expiry"))?;
-                Ok(row.get(0))
-            })
-        })
-        .await
+        keys::expire_by(self, session_key).await
     }
 
     async fn session_keys(&self, family: &str) -> Result<Vec<KeyRow>, StoreError> {
-        let family = family.to_string();
-        self.with("session keys", move |c| {
-            Box::pin(async move {
-                let sql = format!("SELECT {} FROM session_keys WHERE family = $1 ORDER BY generation", keys::COLUMNS);
-                let rows = c.query(&sql, &[&family]).await.map_err(db_error("session keys"))?;
-                rows.iter().map(key_row).collect()
-            })
-        })
-        .await
+        keys::rows(self, family).await
     }
 
     async fn insert_session_key(&self, row: &KeyRow) -> Result<bool, StoreError> {
-        let r = row.clone();
-        let writer = self.inner.writer.clone();
-        self.with("session key insert", move |c| {
-            Box::pin(async move {
-                let sql = format!(
-                    "INSERT INTO session_keys ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-                     ON CONFLICT (family, generation) DO NOTHING",
-                    keys::COLUMNS
-                );
-                let n = c
-                    .execute(
-                        &sql,
-                        &[
-                            &r.family,
-                            &r.generation,
-                            &r.label,
-                            &r.key_id,
-                            &r.public_key,
-                            &r.state.as_str(),
-                            &r.created_at,
-                            &r.activates_at,
-                            &r.retired_at,
-                            &r.destroy_after,
-                            &r.destroyed_at,
-                            &r.rotate_requested_at,
-                            &r.revoked,
-                            &writer,
-                        ],
-                    )
-                    .await
-                    .map_err(db_error("session key insert"))?;
-                Ok(n == 1)
-            })
-        })
-        .await
+        keys::insert(self, row).await
     }
 
     async fn update_session_key(
@@ -684,145 +483,10 @@ impl ServiceStore for PgStore {
         from: KeyState,
         change: &KeyChange,
     ) -> Result<bool, StoreError> {
-        let (family, c2) = (family.to_string(), change.clone());
-        let writer = self.inner.writer.clone();
-        self.with("session key update", move |c| {
-            Box::pin(async move {
-                let state = c2.state.map(KeyState::as_str);
-                let n = c
-                    .execute(
-                        "UPDATE session_keys SET state = coalesce($1, state), activates_at = coalesce($2, activates_at),
-                           retired_at = coalesce($3, retired_at), destroy_after = coalesce($4, destroy_after),
-                           destroyed_at = coalesce($5, destroyed_at),
-                           rotate_requested_at = coalesce($6, rotate_requested_at),
-                           revoked = coalesce($7, revoked), written_by = $8
-                         WHERE family = $9 AND generation = $10 AND state = $11",
-                        &[
-                            &state,
-                            &c2.activates_at,
-                            &c2.retired_at,
-                            &c2.destroy_after,
-                            &c2.destroyed_at,
-                            &c2.rotate_requested_at,
-                            &c2.revoked,
-                            &writer,
-                            &family,
-                            &generation,
-                            &from.as_str(),
-                        ],
-                    )
-                    .await
-                    .map_err(db_error("session key update"))?;
-                Ok(n == 1)
-            })
-        })
-        .await
+        keys::update(self, family, generation, from, change).await
     }
 
     async fn lock_session_keys(&self, family: &str, wait: Option<Duration>) -> Result<Option<MintGuard>, StoreError> {
-        let key = format!("{KEY_LOCK_PREFIX}{}", keys::lock_name(family));
-        let lock = self.advisory_lock("session key lock", key, wait, keys::LOCK_HOLD).await?;
-        Ok(lock.map(|l| Box::new(l) as MintGuard))
-    }
-}
-
-fn key_row(r: &tokio_postgres::Row) -> Result<KeyRow, StoreError> {
-    let state: String = r.get(5);
-    let state = KeyState::parse(&state)
-        .ok_or_else(|| StoreError::Unavailable { op: "session keys", message: format!("key state {state:?}") })?;
-    Ok(KeyRow {
-        family: r.get(0),
-        generation: r.get(1),
-        label: r.get(2),
-        key_id: r.get(3),
-        public_key: r.get(4),
-        state,
-        created_at: r.get(6),
-        activates_at: r.get(7),
-        retired_at: r.get(8),
-        destroy_after: r.get(9),
-        destroyed_at: r.get(10),
-        rotate_requested_at: r.get(11),
-        revoked: r.get(12),
-        written_by: r.get(13),
-    })
-}
-
-async fn append(c: &mut Client, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
-    let err = db_error("audit append");
-    let tx = c.transaction().await.map_err(&err)?;
-    let refused = match &charge {
-        Some(q) if !take_quota(&tx, q).await.map_err(&err)? => Some(q),
-        _ => None,
-    };
-    // The head row lock orders appends from every replica; after a wait it reads the new head.
-    let head = tx.query_one("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", &[]).await.map_err(&err)?;
-    let row = Sealed::new(entry, Some((head.get(0), head.get(1))), refused)
-        .map_err(|e| StoreError::Unavailable { op: "audit append", message: e.to_string() })?;
-    let e = &row.entry;
-    tx.execute(
-        "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        &[
-            &e.seq,
-            &e.at,
-            &e.request_id,
-            &e.client,
-            &e.endpoint,
-            &e.decision,
-            &e.rule,
-            &row.record,
-            &row.prev_hash,
-            &row.hash,
-        ],
-    )
-    .await
-    .map_err(&err)?;
-    tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", &[&e.seq, &row.hash]).await.map_err(&err)?;
-    tx.commit().await.map_err(&err)?;
-    Ok(row.appended())
-}
-
-/// Counts one unit of the charge's window, unless the limit is used up (false). One statement
-/// counts and checks: concurrent replicas cannot both take the last unit.
-async fn take_quota(tx: &tokio_postgres::Transaction<'_>, q: &QuotaCharge) -> Result<bool, tokio_postgres::Error> {
-    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-    if limit == 0 {
-        return Ok(false);
-    }
-    let counted = tx
-        .query_opt(
-            "INSERT INTO quota (client, rule, window_start, used) VALUES ($1, $2, $3, 1)
-             ON CONFLICT (client, rule, window_start) DO UPDATE SET used = quota.used + 1
-             WHERE quota.used < $4 RETURNING used",
-            &[&q.client, &q.rule, &q.window_start, &limit],
-        )
-        .await?;
-    if counted.is_none() {
-        return Ok(false);
-    }
-    // Old windows are of no use once a newer one is counted.
-    tx.execute(
-        "DELETE FROM quota WHERE client = $1 AND rule = $2 AND window_start < $3",
-        &[&q.client, &q.rule, &q.window_start],
-    )
-    .await?;
-    Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connection_strings_without_secrets_or_tls() {
-        let c = parse_connection("host=/tmp/a,/tmp/b port=5432,5433 user=u dbname=d target_session_attrs=read-write")
-            .unwrap();
-        assert_eq!(describe_hosts(&c), ["/tmp/a:5432", "/tmp/b:5433"]);
-        let err = parse_connection("postgresql://u:hunter2@db/x").unwrap_err();
-        assert!(err.contains("password_file") && !err.contains("hunter2"), "{err}");
-        assert!(parse_connection("host=db password=x").unwrap_err().contains("password_file"));
-        assert!(parse_connection("host=db sslmode=require").unwrap_err().contains("TLS"));
-        assert!(parse_connection("dbname=x").unwrap_err().contains("no host"));
+        keys::lock(self, family, wait).await
     }
 }

@@ -9,17 +9,21 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::keys::{self, KeyChange, KeyRow, KeyState};
-use super::seal::Sealed;
+use super::keys::{KeyChange, KeyRow, KeyState};
 use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 use super::{Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
+mod chain;
+mod keys;
+
+use chain::append;
+
 /// Migrations, in order; index + 1 is the schema version they produce.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-    include_str!("../../migrations/sqlite/0003_session_keys.sql"),
+    include_str!("../../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../../migrations/sqlite/0003_session_keys.sql"),
 ];
 
 /// The schema version this build writes.
@@ -306,64 +310,6 @@ fn save_row(
     Ok(SaveOutcome::Saved(version))
 }
 
-fn append(conn: &mut Connection, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, rusqlite::Error> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let refused = match &charge {
-        Some(c) if !take_quota(&tx, c)? => Some(c),
-        _ => None,
-    };
-    // The write lock (BEGIN IMMEDIATE) orders appends from every process on the file.
-    let head = tx
-        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let row = Sealed::new(entry, head, refused).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let e = &row.entry;
-    tx.execute(
-        "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            e.seq,
-            e.at,
-            e.request_id,
-            e.client,
-            e.endpoint,
-            e.decision,
-            e.rule,
-            row.record,
-            row.prev_hash,
-            row.hash
-        ],
-    )?;
-    tx.commit()?;
-    Ok(row.appended())
-}
-
-/// Counts one unit of the charge's window, unless the limit is used up (false).
-fn take_quota(tx: &rusqlite::Transaction<'_>, c: &QuotaCharge) -> Result<bool, rusqlite::Error> {
-    let used: i64 = tx
-        .query_row(
-            "SELECT used FROM quota WHERE client = ?1 AND rule = ?2 AND window_start = ?3",
-            params![c.client, c.rule, c.window_start],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
-    if used as u64 >= c.limit {
-        return Ok(false);
-    }
-    tx.execute(
-        "INSERT INTO quota (client, rule, window_start, used) VALUES (?1, ?2, ?3, 1)
-         ON CONFLICT (client, rule, window_start) DO UPDATE SET used = used + 1",
-        params![c.client, c.rule, c.window_start],
-    )?;
-    // Old windows are of no use once a newer one is counted.
-    tx.execute(
-        "DELETE FROM quota WHERE client = ?1 AND rule = ?2 AND window_start < ?3",
-        params![c.client, c.rule, c.window_start],
-    )?;
-    Ok(true)
-}
-
 #[async_trait]
 impl ServiceStore for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -492,61 +438,15 @@ impl ServiceStore for SqliteStore {
     }
 
     async fn auth_sigs_expire_by(&self, session_key: &str) -> Result<Option<i64>, StoreError> {
-        let key = session_key.to_string();
-        self.run(move |conn| {
-            conn.query_row(
-                "SELECT max(expires_at) FROM auth_sigs WHERE session_key = ?1 OR session_key LIKE ?1 || '-%'",
-                params![key],
-                |r| r.get(0),
-            )
-            .map_err(unavailable("auth sig expiry"))
-        })
-        .await
+        keys::expire_by(self, session_key).await
     }
 
     async fn session_keys(&self, family: &str) -> Result<Vec<KeyRow>, StoreError> {
-        let family = family.to_string();
-        self.run(move |conn| {
-            let sql = format!("SELECT {} FROM session_keys WHERE family = ?1 ORDER BY generation", keys::COLUMNS);
-            let mut stmt = conn.prepare(&sql).map_err(unavailable("session keys"))?;
-            let rows = stmt.query_map(params![family], key_row).map_err(unavailable("session keys"))?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable("session keys"))
-        })
-        .await
+        keys::rows(self, family).await
     }
 
     async fn insert_session_key(&self, row: &KeyRow) -> Result<bool, StoreError> {
-        let r = row.clone();
-        let writer = self.inner.writer.clone();
-        self.run(move |conn| {
-            let sql = format!(
-                "INSERT INTO session_keys ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
-                 ON CONFLICT (family, generation) DO NOTHING",
-                keys::COLUMNS
-            );
-            conn.execute(
-                &sql,
-                params![
-                    r.family,
-                    r.generation,
-                    r.label,
-                    r.key_id,
-                    r.public_key,
-                    r.state.as_str(),
-                    r.created_at,
-                    r.activates_at,
-                    r.retired_at,
-                    r.destroy_after,
-                    r.destroyed_at,
-                    r.rotate_requested_at,
-                    r.revoked,
-                    writer
-                ],
-            )
-            .map(|n| n == 1)
-            .map_err(unavailable("session key insert"))
-        })
-        .await
+        keys::insert(self, row).await
     }
 
     async fn update_session_key(
@@ -556,62 +456,12 @@ impl ServiceStore for SqliteStore {
         from: KeyState,
         change: &KeyChange,
     ) -> Result<bool, StoreError> {
-        let (family, c) = (family.to_string(), change.clone());
-        let writer = self.inner.writer.clone();
-        self.run(move |conn| {
-            conn.execute(
-                "UPDATE session_keys SET state = coalesce(?1, state), activates_at = coalesce(?2, activates_at),
-                   retired_at = coalesce(?3, retired_at), destroy_after = coalesce(?4, destroy_after),
-                   destroyed_at = coalesce(?5, destroyed_at), rotate_requested_at = coalesce(?6, rotate_requested_at),
-                   revoked = coalesce(?7, revoked), written_by = ?8
-                 WHERE family = ?9 AND generation = ?10 AND state = ?11",
-                params![
-                    c.state.map(KeyState::as_str),
-                    c.activates_at,
-                    c.retired_at,
-                    c.destroy_after,
-                    c.destroyed_at,
-                    c.rotate_requested_at,
-                    c.revoked,
-                    writer,
-                    family,
-                    generation,
-                    from.as_str()
-                ],
-            )
-            .map(|n| n == 1)
-            .map_err(unavailable("session key update"))
-        })
-        .await
+        keys::update(self, family, generation, from, change).await
     }
 
     async fn lock_session_keys(&self, family: &str, wait: Option<Duration>) -> Result<Option<MintGuard>, StoreError> {
-        let lease = self.take_lease("session key lock", keys::lock_name(family), keys::LOCK_HOLD, wait).await?;
-        Ok(lease.map(|l| Box::new(l) as MintGuard))
+        keys::lock(self, family, wait).await
     }
-}
-
-fn key_row(r: &rusqlite::Row<'_>) -> Result<KeyRow, rusqlite::Error> {
-    let state: String = r.get(5)?;
-    let state = KeyState::parse(&state).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, format!("key state {state:?}").into())
-    })?;
-    Ok(KeyRow {
-        family: r.get(0)?,
-        generation: r.get(1)?,
-        label: r.get(2)?,
-        key_id: r.get(3)?,
-        public_key: r.get(4)?,
-        state,
-        created_at: r.get(6)?,
-        activates_at: r.get(7)?,
-        retired_at: r.get(8)?,
-        destroy_after: r.get(9)?,
-        destroyed_at: r.get(10)?,
-        rotate_requested_at: r.get(11)?,
-        revoked: r.get(12)?,
-        written_by: r.get(13)?,
-    })
 }
 
 /// A held mint lease; dropping it deletes the row (if this holder still has it).
