@@ -1199,7 +1199,11 @@ async fn keys(
         }
         let e = entry(&ctx, &caller, "approved", Some("endpoints".into()), vec![], None, None, 200);
         audit(&app, &ctx, e, None).await?;
-        Ok(json_response(StatusCode::OK, &serde_json::json!({"signers": out, "requestId": ctx.request_id})))
+        let mut body = serde_json::json!({"signers": out, "requestId": ctx.request_id});
+        if let Some((public_key, backend)) = &app.audit_key {
+            body["auditKey"] = serde_json::json!({"publicKey": public_key, "backend": backend});
+        }
+        Ok(json_response(StatusCode::OK, &body))
     }
     .await;
     result.unwrap_or_else(|p: Problem| p.into_response())

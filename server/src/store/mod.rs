@@ -6,6 +6,7 @@
 //! [`auth_sig_cache`] gives it a view of any backend's AuthSig table and mint lock.
 
 mod cache;
+mod checkpoints;
 pub mod pool;
 pub mod postgres;
 mod seal;
@@ -16,11 +17,15 @@ pub mod testing;
 
 use async_trait::async_trait;
 
+use std::time::Duration;
+
+use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 pub use crate::ratelimit::QuotaCharge;
 pub use cache::auth_sig_cache;
+pub use checkpoints::{Exported, JobLease};
 
 pub use settings::{StoreSection, StoreSettings, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 
@@ -146,4 +151,49 @@ pub trait ServiceStore: Send + Sync {
 
     /// Audit rows with `seq > after`, in order, at most `limit`.
     async fn audit_rows(&self, after: i64, limit: usize) -> Result<Vec<AuditRow>, StoreError>;
+
+    // ---- the audit log's upkeep: checkpoints, export, retention (see `crate::audit_jobs`) ----
+
+    /// The last committed row: its sequence number and hash (`None` for an empty log).
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+
+    /// The oldest row still in the database (`None` for an empty log).
+    async fn audit_first_seq(&self) -> Result<Option<i64>, StoreError>;
+
+    /// `(seq, prev_hash, hash)` of the rows with `seq > after`, in order, at most `limit`: what
+    /// a checkpoint covers, without the records.
+    async fn audit_hashes(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, String)>, StoreError>;
+
+    /// Takes (or, for its holder, renews) the lease on an audit job for `ttl`; false when
+    /// another holder's lease has not run out.
+    async fn take_job(&self, lease: &JobLease, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Gives the lease up (if `lease` still holds it).
+    async fn release_job(&self, lease: &JobLease) -> Result<(), StoreError>;
+
+    /// The newest checkpoint.
+    async fn last_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError>;
+
+    /// Checkpoints with `last_seq >= from`, in order, at most `limit`.
+    async fn checkpoints(&self, from: i64, limit: usize) -> Result<Vec<SignedCheckpoint>, StoreError>;
+
+    /// Adds the next checkpoint if `lease` (the `checkpoint` job) is still held; false when it
+    /// is not, or when a checkpoint for the same rows or after the same previous one exists.
+    async fn add_checkpoint(&self, checkpoint: &SignedCheckpoint, lease: &JobLease) -> Result<bool, StoreError>;
+
+    /// The exported segments with `last_seq >= from`, in order, at most `limit`.
+    async fn exports(&self, from: i64, limit: usize) -> Result<Vec<Exported>, StoreError>;
+
+    /// The newest exported segment.
+    async fn last_export(&self) -> Result<Option<Exported>, StoreError>;
+
+    /// Records an exported segment if `lease` (the `export` job) is still held (false if not);
+    /// recording one twice is a no-op.
+    async fn add_export(&self, export: &Exported, lease: &JobLease) -> Result<bool, StoreError>;
+
+    /// Prunes the exported segment `first_seq..=last_seq`: its rows, the checkpoints before its
+    /// own (the one ending at `last_seq` stays: the first remaining row links to its head) and
+    /// the older export records. Refused (0) unless `lease` still holds the `export` job, the
+    /// segment is recorded as exported, and the head row is after it. Returns the rows removed.
+    async fn prune_segment(&self, first_seq: i64, last_seq: i64, lease: &JobLease) -> Result<u64, StoreError>;
 }

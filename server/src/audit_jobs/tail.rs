@@ -1,0 +1,163 @@
+//! `audit tail`: the log as JSON lines for a SIEM, rows as they are committed, each signed
+//! checkpoint right after its last row ([`crate::audit::segment::Line`]).
+//!
+//! Every row carries its sequence number, its previous row's hash and its own, so the receiver
+//! sees a gap or a rewrite; the feed checks the same itself and stops with an error when the log
+//! changed under it (a row that does not link to the last one sent, or a head that went back:
+//! the tail was cut). It resumes after a given sequence number, or, writing to a file, after
+//! the last row already in the file.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::audit::segment::Line;
+use crate::store::ServiceStore;
+
+/// What to stream.
+#[derive(Debug, Clone)]
+pub struct TailOptions {
+    /// Start after this sequence number (default: after the file's last row, else the first
+    /// row in the database).
+    pub after: Option<i64>,
+    /// Keep going, polling for new rows.
+    pub follow: bool,
+    /// How often to look for new rows when following.
+    pub poll: Duration,
+    /// Append to this file (fsynced per batch) instead of stdout.
+    pub output: Option<PathBuf>,
+}
+
+/// Why the feed stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TailError {
+    /// The log is not what was already sent: a gap or a rewrite.
+    #[error("{0}")]
+    Changed(String),
+    /// The store or the output failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn failed(e: impl std::fmt::Display) -> TailError {
+    TailError::Failed(e.to_string())
+}
+
+/// The sequence number and hash of the last row in a feed file.
+fn resume_point(path: &Path) -> Result<Option<(i64, String)>, TailError> {
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(failed(format!("{}: {e}", path.display()))),
+    };
+    let mut last = None;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(failed)?;
+        // A torn last line (a crash mid-write) is written again.
+        if let Ok(Line::Row(r)) = Line::parse(&line) {
+            last = Some((r.seq, r.hash));
+        }
+    }
+    Ok(last)
+}
+
+/// Streams to `out` (or the options' file) until the log is read (or, following, until `stop`).
+pub async fn tail(
+    store: &dyn ServiceStore,
+    options: &TailOptions,
+    out: &mut (dyn Write + Send),
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> Result<u64, TailError> {
+    let mut file = None;
+    let mut last: Option<(i64, String)> = None;
+    if let Some(path) = &options.output {
+        if options.after.is_none() {
+            last = resume_point(path)?;
+        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o640)
+            .open(path)
+            .map_err(|e| failed(format!("{}: {e}", path.display())))?;
+        file = Some(f);
+    }
+    let mut after = match (options.after, &last) {
+        (Some(a), _) => a,
+        (None, Some((seq, _))) => *seq,
+        (None, None) => store.audit_first_seq().await.map_err(failed)?.map_or(0, |f| f - 1),
+    };
+    let mut sent = 0u64;
+    // Checkpoints are sent once their last row has been, in order; one may be written after
+    // its rows were sent.
+    let mut checkpoints_upto = after;
+    loop {
+        let rows = store.audit_rows(after, 1000).await.map_err(failed)?;
+        let mut text = String::new();
+        for row in &rows {
+            if row.seq != after + 1 && (last.is_some() || sent > 0 || options.after.is_some()) {
+                return Err(TailError::Changed(format!(
+                    "rows {}..{} are gone (pruned before they were sent, or removed)",
+                    after + 1,
+                    row.seq - 1
+                )));
+            }
+            if let Some((_, hash)) = &last {
+                if row.prev_hash != *hash {
+                    return Err(TailError::Changed(format!(
+                        "row {} does not link to the row {} sent before: the log was rewritten",
+                        row.seq, after
+                    )));
+                }
+            }
+            after = row.seq;
+            last = Some((row.seq, row.hash.clone()));
+            text.push_str(&Line::Row(row.clone()).to_json());
+            text.push('\n');
+            sent += 1;
+        }
+        if checkpoints_upto < after {
+            for c in store.checkpoints(checkpoints_upto + 1, 16).await.map_err(failed)? {
+                if c.checkpoint.last_seq > after {
+                    break;
+                }
+                checkpoints_upto = c.checkpoint.last_seq;
+                text.push_str(&Line::Checkpoint(c).to_json());
+                text.push('\n');
+            }
+        }
+        if !text.is_empty() {
+            match &mut file {
+                Some(f) => {
+                    f.write_all(text.as_bytes()).map_err(failed)?;
+                    f.sync_data().map_err(failed)?;
+                }
+                None => {
+                    out.write_all(text.as_bytes()).map_err(failed)?;
+                    out.flush().map_err(failed)?;
+                }
+            }
+        }
+        if !rows.is_empty() {
+            continue;
+        }
+        if let Some((head, _)) = store.audit_head().await.map_err(failed)? {
+            if head < after {
+                return Err(TailError::Changed(format!(
+                    "the log's head went back from {after} to {head}: rows were removed"
+                )));
+            }
+        }
+        if !options.follow {
+            return Ok(sent);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(options.poll) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return Ok(sent);
+        }
+    }
+}
