@@ -203,6 +203,108 @@ pub fn spawn(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::checkpoint::TrustedKeys;
+    use crate::audit::segment::{self, Segment};
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{testing, StoreSettings};
+
+    fn entry(n: i64) -> crate::audit::AuditEntry {
+        serde_json::from_value(serde_json::json!({
+            "seq": 0, "at": "2026-01-01T00:00:00.000Z", "requestId": format!("r{n}"), "client": "c",
+            "auth": "bearer", "endpoint": "keys", "decision": "approved", "rule": null, "reasons": [],
+            "signer": null, "sessionKey": null, "resources": [], "nodeCount": 0, "expiration": null,
+            "authSig": null, "status": 200
+        }))
+        .unwrap()
+    }
+
+    /// The whole upkeep on one SQLite store: checkpoints, export, retention by rows, a crash
+    /// left behind by an exporter, verify full, incremental and db-only, and the feed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn checkpoints_export_prune_verify_and_tail_on_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let StoreSettings::Sqlite(options) = testing::fast_sqlite(dir.path().join("s.sqlite")) else { unreachable!() };
+        let store = SqliteStore::open(&options).unwrap();
+        let key = open_key(&AuditKeySpec::Memory).await.unwrap();
+        let keys = TrustedKeys::parse(&[key.public_key()]).unwrap();
+        for n in 1..=25 {
+            store.append_audit(entry(n), None).await.unwrap();
+        }
+        assert_eq!(checkpointer::write_due(&store, &key, 10, Duration::from_secs(3600)).await, Ok(3));
+        assert_eq!(checkpointer::write_due(&store, &key, 10, Duration::from_secs(3600)).await, Ok(0), "none due");
+        for n in 26..=32 {
+            store.append_audit(entry(n), None).await.unwrap();
+        }
+        let archive = dir.path().join("archive");
+
+        // An exporter that crashed after writing the first segment's file (and a temporary
+        // file of the second) but before recording either.
+        std::fs::create_dir(&archive).unwrap();
+        let first = store.checkpoints(0, 1).await.unwrap().remove(0);
+        let rows = store.audit_rows(0, 10).await.unwrap();
+        let bytes = Segment { rows, checkpoint: first }.encode().unwrap();
+        std::fs::write(archive.join(segment::file_name(1, 10)), &bytes).unwrap();
+        std::fs::write(archive.join(format!(".tmp-{}-ab", segment::file_name(11, 20))), b"torn").unwrap();
+
+        let report = export::export(&store, &archive, Some(Retention::Rows(5))).await.unwrap();
+        assert_eq!(report.exported.len(), 3);
+        assert_eq!((report.pruned_segments, report.pruned_rows), (3, 25));
+        assert_eq!(std::fs::read(archive.join(segment::file_name(1, 10))).unwrap(), bytes, "kept as it was");
+        let names: Vec<String> =
+            export::list_segments(&archive).unwrap().iter().map(|(a, b, _)| segment::file_name(*a, *b)).collect();
+        assert_eq!(names.len(), 3);
+        assert_eq!(std::fs::read_dir(&archive).unwrap().count(), 3, "the temporary file is gone");
+        let again = export::export(&store, &archive, Some(Retention::Rows(5))).await.unwrap();
+        assert_eq!(again, export::ExportReport::default(), "a rerun does nothing");
+        assert_eq!(store.audit_first_seq().await.unwrap(), Some(26));
+
+        let run = |archive: Option<std::path::PathBuf>, since: Option<verify::Trusted>| {
+            let options = verify::VerifyOptions { keys: keys.clone(), archive, since };
+            let store = store.clone();
+            async move { verify::verify(&store, &options).await.unwrap() }
+        };
+        // The database alone starts at the checkpoint its first row links to.
+        let db = run(None, None).await.unwrap();
+        assert_eq!((db.summary.rows, db.summary.checkpoints, db.summary.unsigned), (7, 1, Some((26, 32))));
+        // With the archive: one chain from row 1.
+        let all = run(Some(archive.clone()), None).await.unwrap();
+        assert_eq!((all.summary.rows, all.summary.checkpoints, all.segments), (32, 3, 3));
+        let last = all.summary.last_checkpoint.clone().unwrap();
+        assert_eq!(last.checkpoint.last_seq, 25);
+        // Incremental from a checkpoint that was pruned from the database: through the archive.
+        let from20 = Segment::decode(&std::fs::read(archive.join(segment::file_name(11, 20))).unwrap()).unwrap();
+        let t20 = verify::Trusted { last_seq: 20, hash: from20.checkpoint.hash.clone() };
+        let inc = run(Some(archive.clone()), Some(t20.clone())).await.unwrap();
+        assert_eq!((inc.summary.rows, inc.segments), (12, 2));
+        let options = verify::VerifyOptions { keys: keys.clone(), archive: None, since: Some(t20) };
+        let pruned = verify::verify(&store, &options).await.unwrap_err();
+        assert!(pruned.contains("give --archive"), "{pruned}");
+        // A checkpoint hash that was never trusted.
+        let wrong = verify::Trusted { last_seq: 25, hash: "00".repeat(32) };
+        assert_eq!(run(None, Some(wrong)).await.unwrap_err().seq, 21);
+
+        // The feed: rows after 28, then (following) nothing more; a resumed file.
+        let mut out = Vec::new();
+        let (_tx, rx) = tokio::sync::watch::channel(false);
+        let options =
+            tail::TailOptions { after: Some(28), follow: false, poll: Duration::from_millis(10), output: None };
+        assert_eq!(tail::tail(&store, &options, &mut out, rx.clone()).await.unwrap(), 4);
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.lines().next().unwrap().starts_with(r#"{"seq":29,"#), "{text}");
+        let file = dir.path().join("feed.jsonl");
+        let to_file = tail::TailOptions { after: None, output: Some(file.clone()), ..options.clone() };
+        assert_eq!(tail::tail(&store, &to_file, &mut Vec::new(), rx.clone()).await.unwrap(), 7);
+        assert_eq!(checkpointer::write_due(&store, &key, 10, Duration::ZERO).await, Ok(1));
+        store.append_audit(entry(33), None).await.unwrap();
+        assert_eq!(tail::tail(&store, &to_file, &mut Vec::new(), rx.clone()).await.unwrap(), 1, "resumed");
+        let lines = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(lines.lines().count(), 9, "rows 26..33 and the checkpoint over 26..32:\n{lines}");
+        // A checkpoint written after its rows were sent follows them when it appears.
+        assert!(lines.lines().nth(8).unwrap().starts_with(r#"{"checkpoint":{"first_seq":26,"last_seq":32"#));
+        // Rows asked for that were pruned are a gap, not silence.
+        let gap = tail::TailOptions { after: Some(3), ..options };
+        assert!(tail::tail(&store, &gap, &mut Vec::new(), rx).await.is_err());
+    }
 
     #[test]
     fn retention_is_an_age_or_a_row_count() {

@@ -43,22 +43,30 @@ fn failed(e: impl std::fmt::Display) -> TailError {
     TailError::Failed(e.to_string())
 }
 
-/// The sequence number and hash of the last row in a feed file.
-fn resume_point(path: &Path) -> Result<Option<(i64, String)>, TailError> {
+/// Where a feed file stops: its last row (sequence number and hash) and the last row its
+/// checkpoint lines cover (or the row before its first).
+type Resume = Option<((i64, String), i64)>;
+
+fn resume_point(path: &Path) -> Result<Resume, TailError> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(failed(format!("{}: {e}", path.display()))),
     };
-    let mut last = None;
+    let (mut last, mut checkpoints) = (None, None);
     for line in std::io::BufReader::new(file).lines() {
         let line = line.map_err(failed)?;
         // A torn last line (a crash mid-write) is written again.
-        if let Ok(Line::Row(r)) = Line::parse(&line) {
-            last = Some((r.seq, r.hash));
+        match Line::parse(&line) {
+            Ok(Line::Row(r)) => {
+                checkpoints.get_or_insert(r.seq - 1);
+                last = Some((r.seq, r.hash));
+            }
+            Ok(Line::Checkpoint(c)) => checkpoints = Some(c.checkpoint.last_seq),
+            Err(_) => {}
         }
     }
-    Ok(last)
+    Ok(last.map(|l| (l, checkpoints.unwrap_or(0))))
 }
 
 /// Streams to `out` (or the options' file) until the log is read (or, following, until `stop`).
@@ -69,10 +77,10 @@ pub async fn tail(
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Result<u64, TailError> {
     let mut file = None;
-    let mut last: Option<(i64, String)> = None;
+    let mut resumed: Resume = None;
     if let Some(path) = &options.output {
         if options.after.is_none() {
-            last = resume_point(path)?;
+            resumed = resume_point(path)?;
         }
         use std::os::unix::fs::OpenOptionsExt;
         let f = std::fs::OpenOptions::new()
@@ -83,15 +91,16 @@ pub async fn tail(
             .map_err(|e| failed(format!("{}: {e}", path.display())))?;
         file = Some(f);
     }
-    let mut after = match (options.after, &last) {
+    let mut after = match (options.after, &resumed) {
         (Some(a), _) => a,
-        (None, Some((seq, _))) => *seq,
+        (None, Some(((seq, _), _))) => *seq,
         (None, None) => store.audit_first_seq().await.map_err(failed)?.map_or(0, |f| f - 1),
     };
+    let mut checkpoints_upto = resumed.as_ref().map_or(after, |r| r.1);
+    let mut last: Option<(i64, String)> = resumed.map(|r| r.0);
     let mut sent = 0u64;
     // Checkpoints are sent once their last row has been, in order; one may be written after
     // its rows were sent.
-    let mut checkpoints_upto = after;
     loop {
         let rows = store.audit_rows(after, 1000).await.map_err(failed)?;
         let mut text = String::new();
