@@ -15,7 +15,7 @@ use crate::store::{JobLease, ServiceStore};
 pub const JOB: &str = "checkpoint";
 
 // Longest a checkpoint round may hold the lease; a holder that died frees it after this.
-const LEASE: Duration = Duration::from_secs(30);
+const LEASE: Duration = Duration::from_secs(10);
 // Longest signature (a hung token fails the round, not the service).
 const SIGN_BOUND: Duration = Duration::from_secs(10);
 
@@ -59,7 +59,8 @@ fn age_of(at: &str) -> Duration {
 }
 
 /// Writes the checkpoints that are due; returns how many. `Ok(0)` when none is due or another
-/// process holds the job.
+/// process holds the job. Every full `rows` rows get a checkpoint; the rows after the last full
+/// one get theirs once the oldest of them is `every` old.
 pub async fn write_due(
     store: &dyn ServiceStore,
     key: &Arc<AuditKey>,
@@ -67,19 +68,22 @@ pub async fn write_due(
     every: Duration,
 ) -> Result<u64, String> {
     let Some((head, _)) = store.audit_head().await.map_err(|e| e.to_string())? else { return Ok(0) };
-    let last = store.last_checkpoint().await.map_err(|e| e.to_string())?;
-    let covered = last.as_ref().map_or(0, |c| c.checkpoint.last_seq);
-    let pending = head - covered;
-    let due =
-        pending > 0 && (pending as u64 >= rows || last.as_ref().is_none_or(|c| age_of(&c.checkpoint.at) >= every));
-    if !due {
+    let covered = store.last_checkpoint().await.map_err(|e| e.to_string())?.map_or(0, |c| c.checkpoint.last_seq);
+    if head <= covered {
+        return Ok(0);
+    }
+    let full = covered + ((head - covered) as u64 / rows * rows) as i64;
+    let oldest = store.audit_rows(covered, 1).await.map_err(|e| e.to_string())?;
+    let waited = oldest.first().and_then(|r| serde_json::from_str::<crate::audit::AuditEntry>(&r.record).ok());
+    let upto = if waited.is_some_and(|e| age_of(&e.at) >= every) { head } else { full };
+    if upto <= covered {
         return Ok(0);
     }
     let lease = JobLease { job: JOB.into(), holder: super::holder() };
     if !store.take_job(&lease, LEASE).await.map_err(|e| e.to_string())? {
         return Ok(0);
     }
-    let written = write_up_to(store, key, rows, head, &lease).await;
+    let written = write_up_to(store, key, rows, upto, &lease).await;
     let _ = store.release_job(&lease).await;
     written
 }

@@ -22,7 +22,8 @@ use super::Retention;
 /// The job's name in the store's leases.
 pub const JOB: &str = "export";
 
-const LEASE: Duration = Duration::from_secs(60);
+// Renewed before every segment; a holder that died frees it after this.
+const LEASE: Duration = Duration::from_secs(10);
 const TMP_PREFIX: &str = ".tmp-";
 
 /// What one export run did.

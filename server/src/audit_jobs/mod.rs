@@ -299,8 +299,8 @@ mod tests {
         assert_eq!(tail::tail(&store, &to_file, &mut Vec::new(), rx.clone()).await.unwrap(), 1, "resumed");
         let lines = std::fs::read_to_string(&file).unwrap();
         assert_eq!(lines.lines().count(), 9, "rows 26..33 and the checkpoint over 26..32:\n{lines}");
-        // A checkpoint written after its rows were sent follows them when it appears.
-        assert!(lines.lines().nth(8).unwrap().starts_with(r#"{"checkpoint":{"first_seq":26,"last_seq":32"#));
+        // A checkpoint written after its rows were sent is sent before the next row.
+        assert!(lines.lines().nth(7).unwrap().starts_with(r#"{"checkpoint":{"first_seq":26,"last_seq":32"#));
         // Rows asked for that were pruned are a gap, not silence.
         let gap = tail::TailOptions { after: Some(3), ..options };
         assert!(tail::tail(&store, &gap, &mut Vec::new(), rx).await.is_err());

@@ -103,7 +103,29 @@ pub async fn tail(
     // its rows were sent.
     loop {
         let rows = store.audit_rows(after, 1000).await.map_err(failed)?;
+        let batch_end = rows.last().map_or(after, |r| r.seq);
+        let mut checkpoints = std::collections::VecDeque::new();
+        if checkpoints_upto < batch_end {
+            checkpoints.extend(
+                store
+                    .checkpoints(checkpoints_upto + 1, 64)
+                    .await
+                    .map_err(failed)?
+                    .into_iter()
+                    .take_while(|c| c.checkpoint.last_seq <= batch_end),
+            );
+        }
         let mut text = String::new();
+        let mut send_checkpoints = |upto: i64, text: &mut String, checkpoints_upto: &mut i64| {
+            while checkpoints.front().is_some_and(|c| c.checkpoint.last_seq <= upto) {
+                if let Some(c) = checkpoints.pop_front() {
+                    *checkpoints_upto = c.checkpoint.last_seq;
+                    text.push_str(&Line::Checkpoint(c).to_json());
+                    text.push('\n');
+                }
+            }
+        };
+        send_checkpoints(after, &mut text, &mut checkpoints_upto);
         for row in &rows {
             if row.seq != after + 1 && (last.is_some() || sent > 0 || options.after.is_some()) {
                 return Err(TailError::Changed(format!(
@@ -125,16 +147,7 @@ pub async fn tail(
             text.push_str(&Line::Row(row.clone()).to_json());
             text.push('\n');
             sent += 1;
-        }
-        if checkpoints_upto < after {
-            for c in store.checkpoints(checkpoints_upto + 1, 16).await.map_err(failed)? {
-                if c.checkpoint.last_seq > after {
-                    break;
-                }
-                checkpoints_upto = c.checkpoint.last_seq;
-                text.push_str(&Line::Checkpoint(c).to_json());
-                text.push('\n');
-            }
+            send_checkpoints(after, &mut text, &mut checkpoints_upto);
         }
         if !text.is_empty() {
             match &mut file {
