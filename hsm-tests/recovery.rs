@@ -113,6 +113,50 @@ hsm_test! {
 }
 
 hsm_test! {
+    /// `sign_many` spreads a call over the caller and the pool's workers, each on a session of its
+    /// own: a logout in the middle of calls is recovered within them, and every call returns all
+    /// of its signatures, checked, in order.
+    fn sign_many_survives_logouts_in_the_middle_of_calls(env) {
+        let _g = env.exclusive();
+        let store = Arc::new(env.open());
+        let id = store.generate(&unique_label("many-logout")).unwrap();
+        let vk = store.public_key(&id).unwrap();
+        let messages: Arc<Vec<Vec<u8>>> = Arc::new((0..100).map(|i| message(9, i, 1250)).collect());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let signer = {
+            let (store, id, messages, calls) = (Arc::clone(&store), id.clone(), Arc::clone(&messages), Arc::clone(&calls));
+            std::thread::spawn(move || {
+                let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+                (0..20)
+                    .map(|_| {
+                        let sigs = store.sign_many(&id, &refs).expect("sign_many survives a logout");
+                        calls.fetch_add(1, Ordering::Relaxed);
+                        sigs
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        for threshold in [3, 10] {
+            while calls.load(Ordering::Relaxed) < threshold {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            env.logout_elsewhere(&store);
+        }
+        let results = signer.join().expect("signing thread");
+        assert_eq!(results.len(), 20);
+        for sigs in &results {
+            assert_eq!(sigs.len(), messages.len());
+            for (m, s) in messages.iter().zip(sigs) {
+                vk.verify_strict(m, s).expect("valid signature, in order");
+            }
+        }
+        let stats = store.recovery_stats();
+        assert!(stats.relogins >= 1, "the store logged in again: {stats:?}");
+        store.delete(&id).unwrap();
+    }
+}
+
+hsm_test! {
     fn recovers_from_logout_and_closed_sessions_together(env) {
         let _g = env.exclusive();
         let store = env.open();

@@ -1,7 +1,7 @@
 //! Generation and signing on the token.
 
 use ed25519_dalek::Verifier;
-use lit_session_signer::keystore::{KeyOptions, SessionKeyStore};
+use lit_session_signer::keystore::{KeyOptions, KeyStoreError, SessionKeyStore};
 
 use crate::common::{message, unique_label};
 use crate::hsm_test;
@@ -70,5 +70,39 @@ hsm_test! {
         lit_session_signer::keystore::testing::check_store(&store);
         // The same store behind the pointers services hold it by.
         lit_session_signer::keystore::testing::check_store(&std::sync::Arc::new(env.open()));
+    }
+}
+
+hsm_test! {
+    fn a_token_whose_signatures_do_not_verify_is_caught_and_named(env) {
+        let _g = env.shared();
+        let store = env.open();
+        let id = store.generate(&unique_label("bad-sig")).unwrap();
+        let other = store.generate(&unique_label("bad-sig-other")).unwrap();
+        let messages: Vec<Vec<u8>> = (0..30).map(|i| message(7, i, 1250)).collect();
+        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let good = store.sign_many(&id, &refs).expect("the pair matches before the fault");
+
+        // From now on the token states `other`'s public key for `id`: a store that reads it (a
+        // new one) gets signatures from the token that do not verify under it.
+        env.mismatch_public_key(&store, id.as_bytes(), other.as_bytes());
+        let fresh = env.open();
+        for (attempt, result) in [fresh.sign_many(&id, &refs), fresh.sign_many(&id, &refs[..10])].into_iter().enumerate() {
+            let err = result.expect_err("a signature that does not verify is never returned");
+            assert!(matches!(err, KeyStoreError::BadSignature(ref bad, _) if *bad == id), "{err}");
+            let count = if attempt == 0 { 30 } else { 10 };
+            let text = err.to_string();
+            // The first bad signature to arrive is named by its place.
+            let named = text.split("(message ").nth(1).and_then(|rest| rest.split_once(&format!(" of {count})")));
+            assert!(named.is_some_and(|(n, _)| n.parse::<usize>().is_ok_and(|n| (1..=count).contains(&n))), "{text}");
+            assert!(text.contains(&id.to_string()), "{text}");
+        }
+        let err = fresh.sign(&id, refs[0]).expect_err("nor a single one");
+        assert!(matches!(err, KeyStoreError::BadSignature(ref bad, _) if *bad == id), "{err}");
+        // The token's signatures themselves are unchanged: the store that read the public key
+        // before the fault still checks them against the key that matches.
+        assert_eq!(store.sign_many(&id, &refs).unwrap(), good);
+        store.delete(&id).unwrap();
+        store.delete(&other).unwrap();
     }
 }

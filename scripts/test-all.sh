@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, vector, CLI and doc tests, plus the PKCS#11 tests against two
 # independent modules, SoftHSM2 and Kryoptic, on tokens the tests create in temporary
-# directories. Installs SoftHSM2 and OpenSC when missing, and builds Kryoptic once per machine
-# (scripts/kryoptic.sh: a few minutes the first time, cached afterwards).
+# directories; the signing service, its client packages and the README's runnable blocks.
+# Installs what is missing:
+#   apt (as root): softhsm2, opensc, postgresql, curl, openssl
+#   npm: the JS SDKs v7 and v8 (interop/, interop/v8/) and the JS client's build tools
+#        (clients/js), each from its lock file
+#   PyPI: the Python client's test and build dependencies (clients/python/requirements-dev.txt,
+#         hashed) into a virtual environment; schemathesis (server/scripts/schemathesis.sh)
+#   crates.io: Kryoptic, built once per machine (scripts/kryoptic.sh: a few minutes the first
+#              time, cached afterwards); cargo-fuzz (scripts/fuzz-smoke.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +19,10 @@ command -v pkcs11-tool >/dev/null 2>&1 || need_apt+=(opensc)
 # The service's store tests start Debian's PostgreSQL server themselves (initdb in a temporary
 # directory, unix socket only).
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# The README's runnable blocks (server/tests/readme.rs) call the service with curl and make
+# certificates with openssl.
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     echo "test-all: installing ${need_apt[*]}" >&2
@@ -48,6 +59,12 @@ on_exit() {
 trap on_exit EXIT
 export TMPDIR="$scratch"
 
+# The client packages (clients/js, clients/python): built, their generated types checked
+# against server/openapi.yaml, packed; server/tests/clients.rs finds them through
+# LIT_CLIENT_ARTIFACTS and runs their tests against live servers.
+client_env="$(time bash scripts/client-packages.sh "$scratch/client-packages")"
+eval "$client_env"
+
 # The PKCS#11 and interop tests fail (rather than skip) when they cannot run.
 export LIT_REQUIRE_HSM=1
 export LIT_REQUIRE_PG=1
@@ -58,8 +75,11 @@ time cargo test --release --features alloy
 hsm_count() { cargo test -q --release --features alloy --test hsm -- --list 2>/dev/null | grep -c "::$1: test"; }
 echo "test-all: hsm tests run on SoftHSM2: $(hsm_count softhsm2), on Kryoptic: $(hsm_count kryoptic)" >&2
 # The signing service: real server processes with TLS certificates made in the test,
-# a SoftHSM2 token, the JS SDK (Node example) and the Python mTLS example; replicas on
-# PostgreSQL and on one SQLite file, the database stopped, hung and failed over (tests/replicas.rs).
+# a SoftHSM2 token; the client packages' own tests (node --test, pytest) against live servers,
+# with the real JS SDKs, and their artifacts installed into clean directories
+# (tests/clients.rs); the README's runnable shell blocks and command synopsis (tests/readme.rs);
+# replicas on PostgreSQL and on one SQLite file, the database stopped, hung and failed over
+# (tests/replicas.rs).
 time cargo test --release -p lit-session-server
 # The OpenAPI file against a live dev server (schemathesis from PyPI): no 5xx, nothing off-schema.
 time bash server/scripts/schemathesis.sh

@@ -203,9 +203,75 @@ impl RecoverableSignature {
     }
 }
 
+/// The signer of `digest` as the Lit node's `siwe` 0.5.2 recovers it (`verify_eip191`, with
+/// k256 0.11's recoverable signatures): `r` and `s` in 1..n, the recovery id `v mod 27` (so 0,
+/// 1, 27, 28, 54, 55, … all work, 29 does not), and a high `s` accepted: k256 0.11 recovers
+/// without verifying, which gives the same key as the low-s twin with the other parity.
+///
+/// ```
+/// use lit_session_signer::eth::{eip191_hash, recover_as_siwe_0_5, EthAddress};
+/// let key = k256::ecdsa::SigningKey::from_slice(&[0x11; 32]).unwrap();
+/// let digest = eip191_hash(b"hello");
+/// let (sig, id) = key.sign_prehash_recoverable(&digest).unwrap();
+/// let mut bytes = [0u8; 65];
+/// bytes[..64].copy_from_slice(&sig.to_bytes());
+/// bytes[64] = 54 + id.to_byte();
+/// assert_eq!(recover_as_siwe_0_5(&bytes, &digest).unwrap(), EthAddress::from_verifying_key(key.verifying_key()));
+/// ```
+pub fn recover_as_siwe_0_5(bytes: &[u8; 65], digest: &[u8; 32]) -> Result<EthAddress, SignatureError> {
+    let signature =
+        Signature::from_slice(&bytes[..64]).map_err(|_| SignatureError::Malformed("r or s out of range"))?;
+    let odd = match bytes[64] % 27 {
+        0 => false,
+        1 => true,
+        _ => return Err(SignatureError::Malformed("v mod 27 must be 0 or 1")),
+    };
+    let (signature, odd) = match signature.normalize_s() {
+        Some(low) => (low, !odd),
+        None => (signature, odd),
+    };
+    VerifyingKey::recover_from_prehash(digest, &signature, RecoveryId::new(odd, false))
+        .map(|k| EthAddress::from_verifying_key(&k))
+        .map_err(|_| SignatureError::NotRecoverable)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recovery_as_the_node_does_it() {
+        let key = k256::ecdsa::SigningKey::from_slice(&[0x22; 32]).unwrap();
+        let signer = EthAddress::from_verifying_key(key.verifying_key());
+        let digest = eip191_hash(b"node");
+        let (sig, id) = key.sign_prehash_recoverable(&digest).unwrap();
+        let with = |sig: &Signature, v: u8| {
+            let mut b = [0u8; 65];
+            b[..64].copy_from_slice(&sig.to_bytes());
+            b[64] = v;
+            recover_as_siwe_0_5(&b, &digest)
+        };
+        for base in [0, 27, 54, 81, 243] {
+            assert_eq!(with(&sig, base + id.to_byte()).unwrap(), signer, "v {}", base + id.to_byte());
+        }
+        assert_ne!(with(&sig, 27 + (1 - id.to_byte())).ok(), Some(signer));
+        assert!(with(&sig, 29).is_err() && with(&sig, 2).is_err());
+        // High s with the flipped parity recovers the same key.
+        let (r, s) = sig.split_scalars();
+        let high = Signature::from_scalars(r, -*s).unwrap();
+        assert_eq!(with(&high, 27 + (1 - id.to_byte())).unwrap(), signer);
+        assert!(RecoverableSignature::from_bytes(&{
+            let mut b = [0u8; 65];
+            b[..64].copy_from_slice(&high.to_bytes());
+            b[64] = 27;
+            b
+        })
+        .is_err());
+        // r or s zero or ≥ n.
+        let mut zero = [0u8; 65];
+        zero[64] = 27;
+        assert!(recover_as_siwe_0_5(&zero, &digest).is_err());
+    }
 
     #[test]
     fn eip55_known_addresses() {

@@ -39,6 +39,7 @@
 pub mod auth_sig;
 pub mod bls;
 pub mod capacity_delegation;
+pub mod ed25519;
 mod error_chain;
 pub mod eth;
 #[doc(hidden)]

@@ -234,9 +234,11 @@ pub struct PaymentDelegationGrant {
 }
 
 impl PaymentDelegationGrant {
-    /// Reads a `lit-paymentdelegation` `Auth/Auth` restriction: `delegate_to` an array,
-    /// `max_price` a hex string (`0x` optional), `scopes` an array of known scopes; the reason
-    /// when the node would not use it.
+    /// Reads a `lit-paymentdelegation` `Auth/Auth` restriction as the Naga node does
+    /// (`payment/payment_delegation.rs::construct_payment_delegation`): `delegate_to` an array
+    /// (entries that are not strings never match), `max_price` a string read by ethers'
+    /// `U256::from_str` ([`Price::from_uint_hex`]: always hex, so `"1000"` is 0x1000, and `""`
+    /// is 0), `scopes` an array of known scopes; the reason when the node would not use it.
     pub fn from_restriction(nb: &Map<String, Value>) -> Result<Self, String> {
         let delegate_to = nb
             .get("delegate_to")
@@ -244,11 +246,10 @@ impl PaymentDelegationGrant {
             .as_array()
             .ok_or("delegate_to is not an array")?
             .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or("delegate_to holds a non-string"))
-            .collect::<Result<Vec<_>, _>>()?;
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect();
         let text = nb.get("max_price").ok_or("max_price is not set")?.as_str().ok_or("max_price is not a string")?;
-        let max_price = Price::from_hex_digits(text.strip_prefix("0x").unwrap_or(text))
-            .map_err(|e| format!("max_price is not hex: {e}"))?;
+        let max_price = Price::from_uint_hex(text).map_err(|e| format!("max_price is not hex: {e}"))?;
         let scopes = nb
             .get("scopes")
             .ok_or("scopes is not set")?

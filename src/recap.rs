@@ -176,6 +176,80 @@ impl Recap {
         Ok(Self { att, prf })
     }
 
+    /// Decodes a `urn:recap:` URI as the Lit node does (siwe-recap 0.2's
+    /// `Capability::<Value>::try_from`, as `extract_and_verify_all_capabilities` calls it),
+    /// which accepts and refuses other things than [`Recap::decode`]:
+    ///
+    /// - base64url as base64 0.12 decodes `URL_SAFE_NO_PAD`: `=` padding optional, even short
+    ///   (`fQ=`), but only at the end of a quad's last two places; unused trailing bits must be
+    ///   zero;
+    /// - JSON `{"att": …, "prf": …}` (other keys ignored, either key twice an error); every `att`
+    ///   key an RFC 3986 URI, every ability `namespace/name` of Unicode letters, digits and
+    ///   `-_.+*`; each ability's list non-empty and of objects (a repeated key inside an object
+    ///   keeps the last value); each proof a string starting `z` that decodes as a base58btc CID.
+    ///
+    /// ```
+    /// use lit_session_signer::recap::Recap;
+    /// let padded = "urn:recap:eyJhdHQiOnt9LCJwcmYiOltdfQ==";
+    /// assert!(Recap::decode_as_node(padded).is_ok());
+    /// ```
+    pub fn decode_as_node(uri: &str) -> Result<Self, RecapError> {
+        let payload = uri.strip_prefix(RECAP_URN_PREFIX).ok_or_else(|| RecapError::NotRecap(uri.to_string()))?;
+        let bytes = node_base64_decode(payload).ok_or(RecapError::Base64)?;
+        let read: NodeCapability = serde_json::from_slice(&bytes).map_err(|e| RecapError::Json(e.to_string()))?;
+        let structure = |m: String| RecapError::Structure(m);
+        let mut att = BTreeMap::new();
+        for (resource, abilities) in read.att {
+            if iri_string::types::UriStr::new(&resource).is_err() {
+                return Err(structure(format!("{resource:?} is not a URI")));
+            }
+            let mut parsed = BTreeMap::new();
+            for (ability, nbs) in abilities {
+                if !node_ability(&ability) {
+                    return Err(RecapError::InvalidAbility(ability));
+                }
+                if nbs.is_empty() {
+                    return Err(structure(format!("{resource} {ability}: empty NotaBeneCollection")));
+                }
+                parsed.insert(ability, nbs);
+            }
+            att.insert(resource, parsed);
+        }
+        for proof in &read.prf {
+            if !node_cid(proof) {
+                return Err(structure(format!("proof {proof:?} is not a base58btc CID")));
+            }
+        }
+        Ok(Self { att, prf: read.prf })
+    }
+
+    /// The statement the node requires a SIWE statement to end with (siwe-recap 0.2's
+    /// `to_statement`): resources in byte order, within each the namespaces in byte order, each
+    /// with its ability names in order, numbered across all.
+    ///
+    /// ```
+    /// use lit_session_signer::recap::Recap;
+    /// let recap = Recap::decode_as_node("urn:recap:eyJhdHQiOnsibGl0LXBrcDovLyoiOnsiVGhyZXNob2xkL1NpZ25pbmciOlt7fV19fSwicHJmIjpbXX0").unwrap();
+    /// assert!(recap.node_statement().ends_with("(1) 'Threshold': 'Signing' for 'lit-pkp://*'."));
+    /// ```
+    pub fn node_statement(&self) -> String {
+        let mut out = String::from(STATEMENT_PREFIX);
+        let mut section = 1;
+        for (resource, abilities) in &self.att {
+            let mut groups: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+            for key in abilities.keys() {
+                let (ns, name) = key.split_once('/').unwrap_or((key.as_str(), ""));
+                groups.entry(ns).or_default().push(name);
+            }
+            for (ns, names) in groups {
+                let names: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+                out.push_str(&format!(" ({section}) '{ns}': {} for '{resource}'.", names.join(", ")));
+                section += 1;
+            }
+        }
+        out
+    }
+
     /// The decoded JSON value.
     pub fn to_json(&self) -> Value {
         // Our own canonical text always parses.
@@ -249,6 +323,89 @@ impl fmt::Display for Recap {
     }
 }
 
+// siwe-recap 0.2's `Capability<Value>` as serde reads it (unknown keys ignored). Inner maps are
+// `BTreeMap`s, so a repeated key keeps its last value, as it does in the node.
+#[derive(serde::Deserialize)]
+struct NodeCapability {
+    att: BTreeMap<String, BTreeMap<String, Vec<Restriction>>>,
+    prf: Vec<String>,
+}
+
+// ucan-capabilities-object 0.1's `Ability`: `namespace/name`, each non-empty, of characters that
+// are Unicode alphanumeric or one of `-_.+*`.
+fn node_ability(key: &str) -> bool {
+    let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || "-_.+*".contains(c));
+    matches!(key.split_once('/'), Some((ns, name)) if ok(ns) && ok(name))
+}
+
+// base64 0.12 `decode_config(_, URL_SAFE_NO_PAD)`: `=` may only close the input, each in the
+// third or fourth place of a quad, and the length with them must not leave 1 or 5 characters
+// over a multiple of 8; the characters before them decode without padding, trailing bits zero.
+fn node_base64_decode(text: &str) -> Option<Vec<u8>> {
+    let data_len = text.find('=').unwrap_or(text.len());
+    let (data, pads) = text.split_at(data_len);
+    if !pads.bytes().all(|b| b == b'=') || (data_len..text.len()).any(|i| i % 4 < 2) {
+        return None;
+    }
+    if matches!(text.len() % 8, 1 | 5) {
+        return None;
+    }
+    const NO_PAD: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::URL_SAFE,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::RequireNone),
+    );
+    NO_PAD.decode(data).ok()
+}
+
+// siwe-recap's proof reading: a string starting `z` (base58btc) whose bytes read as a CID (cid
+// 0.10: version and codec varints, or v0's 0x12 0x20, then a multihash: code, length, digest).
+fn node_cid(proof: &str) -> bool {
+    let Some(b58) = proof.strip_prefix('z') else { return false };
+    let Some(bytes) = base58_decode(b58) else { return false };
+    let mut rest = bytes.as_slice();
+    let (Some(version), Some(codec)) = (varint(&mut rest), varint(&mut rest)) else { return false };
+    if (version, codec) == (0x12, 0x20) {
+        return rest.len() >= 32;
+    }
+    if version != 1 {
+        return false;
+    }
+    let (Some(_code), Some(len)) = (varint(&mut rest), varint(&mut rest)) else { return false };
+    usize::try_from(len).is_ok_and(|len| len <= 64 && rest.len() >= len)
+}
+
+fn varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut v = 0u64;
+    for (i, &b) in bytes.iter().enumerate().take(10) {
+        v |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            *bytes = &bytes[i + 1..];
+            return Some(v);
+        }
+    }
+    None
+}
+
+fn base58_decode(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    let mut out: Vec<u8> = Vec::new(); // little-endian
+    for c in text.bytes() {
+        let mut carry = ALPHABET.iter().position(|&a| a == c)? as u32;
+        for byte in out.iter_mut() {
+            carry += u32::from(*byte) * 58;
+            *byte = carry as u8;
+            carry >>= 8;
+        }
+        while carry > 0 {
+            out.push(carry as u8);
+            carry >>= 8;
+        }
+    }
+    out.extend(text.bytes().take_while(|&c| c == b'1').map(|_| 0));
+    out.reverse();
+    Some(out)
+}
+
 fn valid_ability_key(key: &str) -> bool {
     let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b".*_+-".contains(&b));
     matches!(key.split_once('/'), Some((ns, name)) if ok(ns) && ok(name))
@@ -285,6 +442,49 @@ mod tests {
         }
         let uri = format!("urn:recap:{}", B64.encode(r#"{"att":{"x":{"ab":[{}]}},"prf":[]}"#));
         assert!(matches!(Recap::decode(&uri), Err(RecapError::InvalidAbility(_))));
+    }
+
+    #[test]
+    fn the_nodes_decoding() {
+        let node = |json: &str, pad: &str| Recap::decode_as_node(&format!("urn:recap:{}{pad}", B64.encode(json)));
+        let ok = r#"{"att":{"lit-pkp://*":{"Threshold/Signing":[{}]}},"prf":[]}"#;
+        let want = Recap::decode(&format!("urn:recap:{}", B64.encode(ok))).unwrap();
+        assert_eq!(node(ok, "").unwrap(), want);
+        // Padding: optional, short is fine, too much or misplaced is not.
+        let enc = B64.encode(ok);
+        assert_eq!(enc.len() % 4, 3);
+        assert!(node(ok, "=").is_ok());
+        assert!(node(ok, "==").is_err());
+        // Two characters over a quad: one `=` (short) or two.
+        let two = r#"{"att":{"lit-pkp://*":{"Threshold/Signing":[{}]}},"prf":[]  }"#;
+        assert_eq!(B64.encode(two).len() % 4, 2);
+        assert!(node(two, "=").is_ok() && node(two, "==").is_ok());
+        assert!(node(two, "===").is_err());
+        assert!(Recap::decode_as_node(&format!("urn:recap:{}={}", &enc[..4], &enc[4..])).is_err());
+        // Unknown top-level keys ignored; a repeated one, an empty list, a bad ability are not.
+        assert!(node(r#"{"att":{},"prf":[],"x":1}"#, "").is_ok());
+        assert!(node(r#"{"att":{},"att":{},"prf":[]}"#, "").is_err());
+        assert!(node(r#"{"att":{}}"#, "").is_err());
+        assert!(node(r#"{"att":{"lit-pkp://*":{"Threshold/Signing":[]}},"prf":[]}"#, "").is_err());
+        assert!(node(r#"{"att":{"lit-pkp://*":{"Threshold/Sign ing":[{}]}},"prf":[]}"#, "").is_err());
+        assert!(node(r#"{"att":{"lit-pkp://*":{"Thréshold/Signing":[{}]}},"prf":[]}"#, "").is_ok());
+        assert!(node(r#"{"att":{"not a uri":{"a/b":[{}]}},"prf":[]}"#, "").is_err());
+        assert!(node(r#"{"att":{},"prf":["bafy"]}"#, "").is_err());
+        // A real CIDv1 (raw, sha2-256 of "") in base58btc.
+        assert!(node(r#"{"att":{},"prf":["zb2rhmy65F3REf8SZp7De11gxtECBGgUKaLdiDj7MCGCHxbDW"]}"#, "").is_ok());
+        // Repeated restriction keys: the last value, as a BTreeMap keeps it.
+        let r = node(r#"{"att":{"x:y":{"a/b":[{"k":1,"k":2}]}},"prf":[]}"#, "").unwrap();
+        assert_eq!(r.attenuations()["x:y"]["a/b"][0]["k"], 2);
+    }
+
+    #[test]
+    fn the_nodes_statement_orders_namespaces() {
+        let json = r#"{"att":{"x:y":{"a-b/z":[{}],"a/y":[{}],"a/x":[{}]}},"prf":[]}"#;
+        let r = Recap::decode_as_node(&format!("urn:recap:{}", B64.encode(json))).unwrap();
+        assert_eq!(
+            r.node_statement(),
+            format!("{STATEMENT_PREFIX} (1) 'a': 'x', 'y' for 'x:y'. (2) 'a-b': 'z' for 'x:y'.")
+        );
     }
 
     #[test]

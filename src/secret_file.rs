@@ -194,17 +194,27 @@ pub fn read_secret_text(path: &Path) -> Result<Zeroizing<String>, SecretFileErro
     }
 }
 
-/// Refuses a secret-file path that names no file and may be the secret itself: a bare name
-/// (no `/`) or a value that [`looks_like_inline_secret`]. Existing files are always accepted;
-/// a missing path with a directory part is left to the reader, whose error names it.
+/// Refuses a secret-file path that names no file and may be the secret itself: a value that
+/// [`looks_like_inline_secret`], or a bare name without an extension (a PIN or passphrase can be
+/// any text). Existing files are always accepted; a missing path that cannot be a secret (it has
+/// a `/` or an extension, such as `wallet.key`) is left to the reader, whose error names it.
 pub fn check_secret_path(path: &Path) -> Result<(), SecretFileError> {
     if path.exists() {
         return Ok(());
     }
     match path.to_str() {
-        Some(s) if !s.contains('/') || looks_like_inline_secret(s) => Err(SecretFileError::InlineSecret),
-        None => Err(SecretFileError::InlineSecret),
-        Some(_) => Ok(()),
+        Some(s) if !looks_like_inline_secret(s) && (s.contains('/') || has_extension(s)) => Ok(()),
+        _ => Err(SecretFileError::InlineSecret),
+    }
+}
+
+/// `name.ext` with a short alphanumeric extension (`wallet.key`, `pin.txt`).
+fn has_extension(s: &str) -> bool {
+    match s.rsplit_once('.') {
+        Some((stem, ext)) => {
+            !stem.is_empty() && (1..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        }
+        None => false,
     }
 }
 
@@ -252,9 +262,14 @@ mod tests {
         // An existing file is a path, whatever its name.
         assert!(check_secret_path(&named_like_hex).is_ok());
         assert!(matches!(check_secret_path(Path::new(&"42".repeat(32))), Err(SecretFileError::InlineSecret)));
-        // A bare name that names no file may be a PIN such as "hunter2-pin".
-        assert!(matches!(check_secret_path(Path::new("missing.key")), Err(SecretFileError::InlineSecret)));
+        // A bare name that names no file may be a PIN such as "hunter2-pin"...
+        assert!(matches!(check_secret_path(Path::new("hunter2-pin")), Err(SecretFileError::InlineSecret)));
+        // ...but not a name with an extension or a directory: the reader's error names it.
+        assert!(check_secret_path(Path::new("missing.key")).is_ok());
         assert!(check_secret_path(Path::new("/no/such/dir/wallet.key")).is_ok());
+        assert!(check_secret_path(Path::new("secrets/pin")).is_ok());
+        let named = read_key_file(Path::new("wallet.key")).unwrap_err().to_string();
+        assert!(named.starts_with("wallet.key: "), "{named}");
     }
 
     #[test]

@@ -72,7 +72,24 @@ struct Args {
     probe: bool,
 }
 
-fn parse_args() -> Result<Args, String> {
+const USAGE: &str = "\
+usage: cargo run --release --example hsm-stress -- [options]
+  --module softhsm2|kryoptic   the PKCS#11 module of the throwaway token (default softhsm2)
+  --signatures N               signatures to request in all (default 100000)
+  --threads T                  signing threads (default 8)
+  --hold-ms MS                 how long each fault lasts (default 300)
+  --gap-ms MS                  the pause between faults (default 400)
+  --recovery-bound-ms MS       the longest recovery that passes (default 10000)
+  --faults F,F,...             logout, close-sessions, token-gone (SoftHSM2), wrong-pin
+                               (default: every fault that applies to the module)
+  --log LEVEL                  the library's log lines on stderr (error .. trace)
+  --probe-token-gone           print SoftHSM2's raw answers with its token directory gone
+Prints requested / returned / verified / errors by kind and the recovery time per fault; exits
+1 on an invalid or lost signature, a permanent error or a recovery over the bound, 2 on bad
+arguments or set-up.";
+
+/// `None`: `--help` was asked for (the usage is printed).
+fn parse_args() -> Result<Option<Args>, String> {
     let mut args = Args {
         module: Module::SoftHsm2,
         signatures: 100_000,
@@ -107,7 +124,11 @@ fn parse_args() -> Result<Args, String> {
             }
             "--probe-token-gone" => args.probe = true,
             "--bench" => {} // cargo passes this to harness-less targets
-            other => return Err(format!("unknown argument {other}")),
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            other => return Err(format!("unknown argument {other} (--help lists them)")),
         }
     }
     if args.faults.is_empty() {
@@ -119,7 +140,7 @@ fn parse_args() -> Result<Args, String> {
     if args.probe && args.module != Module::SoftHsm2 {
         return Err("--probe-token-gone is for SoftHSM2 (its token directory)".into());
     }
-    Ok(args)
+    Ok(Some(args))
 }
 
 /// A plain stderr logger for `--log`.
@@ -345,7 +366,8 @@ impl Injector {
 
 fn main() -> ExitCode {
     let args = match parse_args() {
-        Ok(a) => a,
+        Ok(Some(a)) => a,
+        Ok(None) => return ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("hsm-stress: {e}");
             return ExitCode::from(2);

@@ -361,7 +361,7 @@ fn file_store_survives_a_restart_and_replaces_corrupt_or_foreign_entries() {
 
         // Corrupt file: reported, replaced, never used.
         let wallet = MemoryWallet::from_bytes(&[0x66; 32]).unwrap();
-        let entry = AuthSigKey { signer: wallet.address(), session_key: keys.public_key(&key).unwrap() };
+        let entry = AuthSigKey { signer: wallet.address(), session_key: keys.public_key(&key).unwrap(), grants: None };
         let store = FileAuthSigStore::open(dir.path()).unwrap();
         std::fs::write(store.path_of(&entry), b"{\"sig\": truncated").unwrap();
         let (third, count3) = make(0x66);
@@ -536,6 +536,13 @@ impl AuthSigStore for SharedStore {
     }
     fn remove(&self, key: &AuthSigKey) -> Result<(), lit_session_signer::manager::AuthStoreError> {
         self.inner.remove(key)
+    }
+    fn remove_all(
+        &self,
+        signer: EthAddress,
+        session_key: &lit_session_signer::keystore::VerifyingKey,
+    ) -> Result<(), lit_session_signer::manager::AuthStoreError> {
+        self.inner.remove_all(signer, session_key)
     }
     fn lock_for_mint(
         &self,
@@ -719,5 +726,95 @@ fn exact_grants_keep_one_callers_abilities_from_another() {
         let report = exact.session_sigs_report(&nodes(3), &narrow, &options).await.unwrap();
         assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "{}", report.auth_sig);
         assert_eq!(count.load(Ordering::SeqCst), 2);
+    });
+}
+
+#[test]
+fn alternating_grant_sets_cost_one_signature_each_per_auth_sig_lifetime() {
+    runtime().block_on(async {
+        let clock = Clock::new();
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(MemoryKeyStore::new());
+        let key = keys.generate("fixed").unwrap();
+        let sets = [
+            vec![req("lit-pkp://*=pkp-signing")],
+            vec![req("lit-litaction://*=lit-action-execution"), req("lit-pkp://*=pkp-signing")],
+        ];
+        let options = SessionSigsOptions::new(NONCE);
+        let make = |grants, seed| {
+            let (wallet, count) = counting(seed);
+            let store = Arc::new(FileAuthSigStore::open(dir.path().join(format!("{grants:?}"))).unwrap());
+            let config = ManagerConfig { reuse_grants: grants, ..ManagerConfig::default() };
+            let manager = SessionManager::new(keys.clone(), SessionKeyPolicy::Fixed(key.clone()), wallet, store);
+            (clock.install(manager.with_config(config)), count)
+        };
+
+        // Exact: one AuthSig per grant set, each found again at every switch.
+        let (exact, count) = make(ReuseGrants::Exact, 0x51);
+        for i in 0..100 {
+            let requests = &sets[i % 2];
+            let report = exact.session_sigs_report(&nodes(3), requests, &options).await.unwrap();
+            match i {
+                0 => assert_eq!(signed_reason(&report.auth_sig), &ResignReason::NotCached),
+                // The AuthSig held (set 0) does not grant set 1's extra ability.
+                1 => assert!(matches!(signed_reason(&report.auth_sig), ResignReason::NotCovered { .. })),
+                _ => assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "call {i}: {}", report.auth_sig),
+            }
+            if i < 4 {
+                assert_valid(&report.sigs, requests, clock.now());
+            }
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 2, "two grant sets, two wallet signatures");
+        assert_eq!(exact.stats().reused, 98);
+        // The request order is not part of the grant set.
+        let reversed: Vec<_> = sets[1].iter().rev().cloned().collect();
+        let report = exact.session_sigs_report(&nodes(3), &reversed, &options).await.unwrap();
+        assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "{}", report.auth_sig);
+        // Each set has its own file, so a restarted process signs nothing either.
+        let files = std::fs::read_dir(dir.path().join("Exact")).unwrap().count();
+        assert_eq!(files, 2);
+        drop(exact);
+        let (restarted, count2) = make(ReuseGrants::Exact, 0x51);
+        for i in 0..4 {
+            let report = restarted.session_sigs_report(&nodes(3), &sets[i % 2], &options).await.unwrap();
+            assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "call {i}: {}", report.auth_sig);
+        }
+        assert_eq!(count2.load(Ordering::SeqCst), 0);
+        // Once both AuthSigs have expired (24 h), the next lifetime costs two signatures again.
+        clock.advance(Duration::hours(24));
+        for i in 0..10 {
+            restarted.session_sigs_report(&nodes(3), &sets[i % 2], &options).await.unwrap();
+        }
+        assert_eq!(count2.load(Ordering::SeqCst), 2);
+        // forget drops every grant set's AuthSig, in memory and in the store.
+        restarted.forget(false).await.unwrap();
+        assert_eq!(std::fs::read_dir(dir.path().join("Exact")).unwrap().count(), 0);
+        let report = restarted.session_sigs_report(&nodes(3), &sets[0], &options).await.unwrap();
+        assert_eq!(signed_reason(&report.auth_sig), &ResignReason::NotCached);
+
+        // Covering keeps one entry per signer and session key, as before: an AuthSig covering
+        // both sets serves them alternately; two sets that do not cover each other replace one
+        // another at every switch.
+        let (covering, count) = make(ReuseGrants::Covering, 0x52);
+        let both = &sets[1];
+        covering.session_sigs_report(&nodes(3), both, &options).await.unwrap();
+        for i in 0..10 {
+            let report = covering.session_sigs_report(&nodes(3), &sets[i % 2], &options).await.unwrap();
+            assert!(matches!(report.auth_sig, AuthSigUse::Reused { .. }), "call {i}: {}", report.auth_sig);
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        let disjoint = [vec![req("lit-pkp://*=pkp-signing")], vec![req("lit-litaction://*=lit-action-execution")]];
+        covering.forget(false).await.unwrap();
+        for i in 0..10 {
+            covering.session_sigs_report(&nodes(3), &disjoint[i % 2], &options).await.unwrap();
+        }
+        assert_eq!(count.load(Ordering::SeqCst), 11);
+        let names: Vec<String> = std::fs::read_dir(dir.path().join("Covering"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let wallet = MemoryWallet::from_bytes(&[0x52; 32]).unwrap();
+        let entry = AuthSigKey { signer: wallet.address(), session_key: keys.public_key(&key).unwrap(), grants: None };
+        assert_eq!(names, vec![format!("{}.json", entry.name())]);
     });
 }

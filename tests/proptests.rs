@@ -474,3 +474,167 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Single-field mutations of the SDK's own session sigs (the Datil and the Naga vector), re-signed
+// with the vectors' keys so the later rules are reached: the verifier never panics, and every
+// refusal names its rule and the node function that refuses (or says the strict policy does).
+
+struct Signed {
+    entry: Map<String, Value>,
+    message: Value,
+    session: ed25519_dalek::SigningKey,
+    wallet: k256::ecdsa::SigningKey,
+    node: NodeUrl,
+    now: Timestamp,
+}
+
+fn signed_vector(file: &str, node: &str) -> Signed {
+    let path = format!("{}/tests/vectors/{file}", env!("CARGO_MANIFEST_DIR"));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let inputs = &v["vector"]["inputs"];
+    let seed: [u8; 32] = hex::decode(inputs["sessionKeySeedHex"].as_str().unwrap()).unwrap().try_into().unwrap();
+    let wallet = hex::decode(inputs["walletPrivateKey"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+    let entry = v["vector"]["outputs"]["sessionSigs"][node].as_object().unwrap().clone();
+    let message = serde_json::from_str(entry["signedMessage"].as_str().unwrap()).unwrap();
+    Signed {
+        entry,
+        message,
+        session: ed25519_dalek::SigningKey::from_bytes(&seed),
+        wallet: k256::ecdsa::SigningKey::from_slice(&wallet).unwrap(),
+        node: node.parse().unwrap(),
+        now: inputs["frozenNow"].as_str().unwrap().parse().unwrap(),
+    }
+}
+
+/// Where a mutation lands.
+#[derive(Clone, Debug)]
+enum Target {
+    /// A key of the session sig object (set, or removed when the value is `None`).
+    Entry(&'static str),
+    /// A key of the signed message; the message is re-signed.
+    Message(&'static str),
+    /// A key of the session AuthSig; the message is re-signed.
+    Capability(&'static str),
+    /// One line of the session AuthSig's SIWE; the SIWE is re-signed by the wallet.
+    SiweLine(usize),
+}
+
+fn arb_target() -> impl Strategy<Value = Target> {
+    use Target::*;
+    prop_oneof![
+        proptest::sample::select(vec!["sig", "derivedVia", "signedMessage", "address", "algo", "extra"])
+            .prop_map(Entry),
+        proptest::sample::select(vec![
+            "sessionKey",
+            "resourceAbilityRequests",
+            "capabilities",
+            "issuedAt",
+            "expiration",
+            "nodeAddress",
+            "maxPrice",
+            "extra",
+        ])
+        .prop_map(Message),
+        proptest::sample::select(vec!["sig", "derivedVia", "signedMessage", "address", "algo", "extra"])
+            .prop_map(Capability),
+        (0usize..14).prop_map(SiweLine),
+    ]
+}
+
+fn mutate(s: &Signed, target: &Target, value: Option<Value>) -> String {
+    use ed25519_dalek::Signer;
+    let set = |obj: &mut Map<String, Value>, key: &str| match &value {
+        Some(v) => drop(obj.insert(key.to_string(), v.clone())),
+        None => drop(obj.remove(key)),
+    };
+    let mut entry = s.entry.clone();
+    let mut message = s.message.clone();
+    let session_cap = |m: &mut Value| -> Map<String, Value> {
+        m["capabilities"].as_array().and_then(|c| c.last()).and_then(Value::as_object).cloned().unwrap_or_default()
+    };
+    match target {
+        Target::Entry(key) => {
+            set(&mut entry, key);
+            return serde_json::to_string(&entry).unwrap();
+        }
+        Target::Message(key) => {
+            if let Some(obj) = message.as_object_mut() {
+                set(obj, key);
+            }
+        }
+        Target::Capability(key) => {
+            let mut cap = session_cap(&mut message);
+            set(&mut cap, key);
+            message["capabilities"] = Value::Array(vec![Value::Object(cap)]);
+        }
+        Target::SiweLine(line) => {
+            let mut cap = session_cap(&mut message);
+            let text = cap["signedMessage"].as_str().unwrap_or_default().to_string();
+            let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+            let replacement = match &value {
+                Some(Value::String(v)) => v.clone(),
+                Some(v) => v.to_string(),
+                None => String::new(),
+            };
+            if let Some(l) = lines.get_mut(*line) {
+                *l = replacement;
+            }
+            let text = lines.join("\n");
+            // Signed as the node hashes it: the siwe crate's rendering, when it parses.
+            if let Ok(parsed) = parse_siwe(&text) {
+                let digest = parsed.eip191_hash().unwrap();
+                let (sig, id) = s.wallet.sign_prehash_recoverable(&digest).unwrap();
+                cap.insert(
+                    "sig".into(),
+                    Value::String(format!("0x{}{:02x}", hex::encode(sig.to_bytes()), 27 + id.to_byte())),
+                );
+            }
+            cap.insert("signedMessage".into(), Value::String(text));
+            message["capabilities"] = Value::Array(vec![Value::Object(cap)]);
+        }
+    }
+    let text = serde_json::to_string(&message).unwrap();
+    entry.insert("signedMessage".into(), Value::String(text.clone()));
+    entry.insert("sig".into(), Value::String(hex::encode(s.session.sign(text.as_bytes()).to_bytes())));
+    serde_json::to_string(&entry).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn single_field_mutations_never_panic_and_every_refusal_names_rule_and_function(
+        naga_vector in any::<bool>(),
+        target in arb_target(),
+        value in proptest::option::weighted(0.9, prop_oneof![arb_json(), any::<String>().prop_map(Value::String)]),
+    ) {
+        use lit_session_signer::verify::Verifier;
+        let s = if naga_vector {
+            signed_vector("naga-v8-small.json", "https://192.0.2.30:443")
+        } else {
+            signed_vector("deterministic-session-sigs-small.json", "https://158.69.108.66:443")
+        };
+        let json = mutate(&s, &target, value);
+        let request: ResourceAbilityRequest = "lit-pkp://*=pkp-signing".parse().unwrap();
+        for generation in [Generation::Datil, Generation::Naga] {
+            for policy in [VerifyPolicy::node(), VerifyPolicy::strict()] {
+                let verifier = Verifier::new(policy.for_generation(generation));
+                let Err(e) = verifier.verify_json(&json, &s.node, &request, s.now) else { continue };
+                let text = e.explain(generation);
+                prop_assert!(text.starts_with(&format!("{}: ", e.rule())), "{text}");
+                match e.node_function(generation) {
+                    Some(f) => {
+                        prop_assert!(f.contains(".rs::"), "{f}");
+                        let named = format!("({generation} node: {f})");
+                        prop_assert!(text.ends_with(&named), "{text}");
+                    }
+                    None => {
+                        prop_assert!(e.rule().starts_with("strict-"), "{text}");
+                        prop_assert!(text.ends_with("(strict policy; no node checks this)"), "{text}");
+                    }
+                }
+            }
+        }
+    }
+}

@@ -167,6 +167,28 @@ fn secrets_given_as_argument_values_are_refused_and_not_repeated() {
 }
 
 #[test]
+fn a_missing_key_file_that_cannot_be_a_secret_is_named() {
+    let files = Files::new();
+    let seed_file = files.write("session.seed", &hex::encode(SEED));
+    // A name with an extension or a directory cannot be a key or PIN: the error names it.
+    for missing in ["wallet.key", "keys/wallet", "./wallet"] {
+        let mut args = vec!["session-sigs", "--session-seed-file", &seed_file, "--wallet-key-file", missing];
+        args.extend(SIGN_ARGS);
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(&format!("--wallet-key-file {missing}: No such file")), "{missing}: {stderr}");
+        assert_clean(missing, &out);
+    }
+    // A bare name could be a PIN or passphrase: withheld.
+    let mut args = vec!["session-sigs", "--session-seed-file", &seed_file, "--wallet-key-file", PIN];
+    args.extend(SIGN_ARGS);
+    let out = run(&args);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[value withheld]"), "{}", printed(&out));
+    assert_clean("a PIN as the key file", &out);
+}
+
+#[test]
 fn most_verbose_run_prints_no_secret() {
     let files = Files::new();
     let wallet_file = files.write("wallet.key", &format!("0x{}\n", hex::encode(WALLET)));

@@ -120,10 +120,59 @@ fn unreadable_input_exits_2() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["verify", "--session-sigs", missing, "--node", NODE, "--resource", PKP], "missing.json"),
         (vec!["verify", "--session-sigs", &garbage, "--node", NODE, "--resource", PKP], "not valid JSON"),
-        (vec!["verify", "--session-sigs", &array, "--node", NODE, "--resource", PKP], "not a sessionSigs map"),
+        (vec!["inspect", "--session-sigs", &array], "not a sessionSigs map"),
         (vec!["verify", "--session-sigs", &eoa, "--node", "207.244.70.36:8474", "--resource", PKP], "--node"),
         (vec!["verify", "--session-sigs", &eoa, "--node", NODE, "--resource", "lit-pkp://*"], "--resource"),
         (vec!["verify", "--session-sigs", &eoa, "--node", NODE, "--resource", PKP, "--now", "soon"], "--now"),
+        (vec!["verify", "--session-sigs", &eoa, "--node", "https://207.244.70.36:8474#x", "--resource", PKP], "--node"),
+        (vec!["verify", "--session-sigs", &eoa, "--node", NODE, "--resource", PKP, "--route", "sometimes"], "--route"),
+        (
+            vec!["verify", "--session-sigs", &eoa, "--node", NODE, "--resource", PKP, "--node-price", "1"],
+            "--node-price",
+        ),
+        (
+            vec![
+                "verify",
+                "--session-sigs",
+                &eoa,
+                "--node",
+                NODE,
+                "--resource",
+                PKP,
+                "--network",
+                "naga",
+                "--node-price=-1",
+            ],
+            "--node-price",
+        ),
+        (
+            vec![
+                "verify",
+                "--session-sigs",
+                &eoa,
+                "--node",
+                NODE,
+                "--resource",
+                PKP,
+                "--network",
+                "naga",
+                "--route",
+                "unversioned",
+            ],
+            "--route",
+        ),
+        (
+            vec![
+                "verify",
+                "--session-sigs",
+                &eoa,
+                "--node",
+                NODE,
+                "--resource",
+                "lit-paymentdelegation://*=lit-payment-delegation",
+            ],
+            "--resource",
+        ),
         (vec!["inspect", "--session-sigs", &garbage], "not valid JSON"),
         (vec!["inspect", "--session-sigs", missing], "missing.json"),
     ];
@@ -135,6 +184,10 @@ fn unreadable_input_exits_2() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(out.stdout.is_empty());
     }
+    // JSON that is no session sig is what the node refuses, not a usage error.
+    let out = lit_session(&["verify", "--session-sigs", &array, "--node", NODE, "--resource", PKP]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).starts_with("invalid: auth-sig-json: "), "{}", stdout(&out));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 mod timing;
 
 #[allow(unused_imports)] // each bench uses a subset
-pub use timing::{median, time};
+pub use timing::{median, time, time_against};
 
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::Mechanism;

@@ -59,6 +59,12 @@ fuzz_target!(|data: &[u8]| {
         if naga.verify(&entry.session_sig, &node, &request, now).is_ok() {
             assert!(cached.is_ok(), "the Naga reading passed where the Datil one failed: {cached:?}");
         }
+        // The entry read as the node reads a request's authSig: never a panic, and once it reads,
+        // the same verdict as its fields.
+        let read = verifier.verify_entry(entry, &node, &request, now);
+        if let Ok(sig) = lit_session_signer::verify::rules::read_session_sig(&entry.json) {
+            assert_eq!(read, verifier.verify(&sig, &node, &request, now));
+        }
         let _ = entry.node_address();
         let _ = select_session_sig(&entries, node.as_str());
     }

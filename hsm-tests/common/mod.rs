@@ -74,6 +74,11 @@ impl HsmEnv {
         tokens::faults::finalize_elsewhere(store_token(store)).expect("C_Finalize");
     }
 
+    /// Makes the token state pair `other`'s public key for pair `id` (see `tokens::faults`).
+    pub fn mismatch_public_key(&self, store: &Pkcs11KeyStore, id: &[u8], other: &[u8]) {
+        tokens::faults::mismatch_public_key(store_token(store), id, other).expect("swap the public key objects");
+    }
+
     /// Closes every session on the store's slot (see `tokens::faults`).
     pub fn close_all_sessions(&self, store: &Pkcs11KeyStore) {
         tokens::faults::close_all_sessions(store_token(store)).expect("C_CloseAllSessions");

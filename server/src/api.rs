@@ -1098,7 +1098,7 @@ async fn gate(app: &App, ctx: &Ctx, caller: &Caller, endpoint: Endpoint) -> Resu
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct VerifyBody {
-    session_sigs: Value,
+    session_sigs: Box<RawValue>,
     resource_ability_requests: Vec<RequestBody>,
     #[serde(default)]
     node_urls: Option<Vec<String>>,
@@ -1110,6 +1110,13 @@ struct VerifyBody {
     /// `maxPrice` required).
     #[serde(default)]
     network: Option<String>,
+    /// Datil: `v1` (default) or `unversioned` (the v7 SDK's decrypt and ACC-signing routes,
+    /// which fall back to an older check).
+    #[serde(default)]
+    route: Option<String>,
+    /// Naga: the node's current price for the operation; `maxPrice` must cover it.
+    #[serde(default)]
+    node_price: Option<Box<RawValue>>,
 }
 
 async fn verify(
@@ -1129,7 +1136,7 @@ async fn verify(
             None => Timestamp::now(),
             Some(t) => signing::parse_time(t).map_err(|e| bad(Kind::InvalidRequest, format!("now: {e}")))?,
         };
-        if !body.session_sigs.is_object() {
+        if !body.session_sigs.get().starts_with('{') {
             return Err(bad(Kind::InvalidRequest, "sessionSigs must be an object (a map or one SessionSig)".into()));
         }
         let generation = match body.network.as_deref() {
@@ -1137,8 +1144,26 @@ async fn verify(
             Some("naga") => signing::Generation::Naga,
             Some(_) => return Err(bad(Kind::InvalidRequest, "network must be datil or naga".into())),
         };
-        let text = body.session_sigs.to_string();
-        let results = signing::verify_map(&text, nodes.as_deref(), &requests, now, body.strict, generation)
+        let route = match (body.route.as_deref(), generation) {
+            (None | Some("v1"), _) => signing::Route::V1,
+            (Some("unversioned"), signing::Generation::Datil) => signing::Route::Unversioned,
+            (Some("unversioned"), _) => {
+                return Err(bad(Kind::InvalidRequest, "route unversioned applies to network datil".into()))
+            }
+            (Some(_), _) => return Err(bad(Kind::InvalidRequest, "route must be v1 or unversioned".into())),
+        };
+        let node_price = match (&body.node_price, generation) {
+            (None, _) => None,
+            (Some(raw), signing::Generation::Naga) => {
+                Some(parse_price(raw, "nodePrice").map_err(|(kind, d)| bad(kind, d))?.0)
+            }
+            (Some(_), _) => return Err(bad(Kind::InvalidRequest, "nodePrice applies to network naga".into())),
+        };
+        if let Some(r) = requests.iter().find(|r| !generation.format().knows(r.resource().prefix())) {
+            return Err(bad(Kind::InvalidResource, format!("{r}: {generation} nodes have no such resource")));
+        }
+        let options = signing::VerifyOptions { strict: body.strict, generation, route, node_price };
+        let results = signing::verify_map_with(body.session_sigs.get(), nodes.as_deref(), &requests, now, &options)
             .map_err(|e| bad(Kind::InvalidRequest, format!("sessionSigs: {e}")))?;
         let valid = results.iter().all(|r| r.valid);
         let mut row = entry(&ctx, &caller, "approved", Some("endpoints".into()), vec![], None, None, 200);

@@ -128,13 +128,46 @@ impl Tokens {
 }
 
 /// Query parameter names that look like credentials; a request carrying one is refused so
-/// tokens never travel where proxies and logs keep them.
+/// tokens never travel where proxies and logs keep them. Names are compared after
+/// percent-decoding (repeatedly, so `%255F` counts as `_` too), `+` as a space, in any case,
+/// with `&` and `;` both separating parameters, so no spelling of `access_token` slips by.
 pub fn query_has_token(query: Option<&str>) -> bool {
+    const NAMES: [&str; 7] = ["token", "access_token", "bearer", "auth", "authorization", "api_key", "apikey"];
     let Some(q) = query else { return false };
-    q.split('&').any(|pair| {
-        let key = pair.split('=').next().unwrap_or("").to_ascii_lowercase();
-        matches!(key.as_str(), "token" | "access_token" | "bearer" | "auth" | "authorization" | "api_key" | "apikey")
+    q.split(['&', ';']).any(|pair| {
+        let mut name = pair.split('=').next().unwrap_or("").replace('+', " ");
+        // Each round removes at least one `%`, so this ends.
+        while name.contains('%') {
+            let decoded = percent_decode(&name);
+            if decoded == name {
+                break;
+            }
+            name = decoded;
+        }
+        let name = name.trim().to_ascii_lowercase();
+        NAMES.contains(&name.as_str())
     })
+}
+
+// `%XX` → the byte, anything else kept; invalid UTF-8 replaced.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The identity in a client certificate: the first DNS or URI subject alternative name, else
@@ -197,6 +230,23 @@ mod tests {
     fn query_tokens() {
         assert!(query_has_token(Some("access_token=x")));
         assert!(query_has_token(Some("a=1&Token=x")));
+        // Percent-encoded, double-encoded, mixed case, other separators: all the same name.
+        for q in [
+            "access%5Ftoken=x",
+            "access%5ftoken=x",
+            "%61ccess_token=x",
+            "access%255Ftoken=x",
+            "a=1;access_token=x",
+            "%41PI%5FKEY=x",
+            "to%6Ben",
+            "+token+=x",
+            "%74%6f%6b%65%6e=",
+        ] {
+            assert!(query_has_token(Some(q)), "{q}");
+        }
+        for q in ["a=access_token", "access%5Ftokens=x", "tok%en=x", "%zz=1", "%"] {
+            assert!(!query_has_token(Some(q)), "{q}");
+        }
         assert!(!query_has_token(Some("a=1")));
         assert!(!query_has_token(None));
     }

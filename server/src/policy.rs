@@ -327,6 +327,15 @@ pub fn canonical_node(url: &str) -> Option<String> {
     Some(format!("{scheme}://{host}:{port}"))
 }
 
+/// A node in a policy file: a node URL, whose port may be left out (the scheme's default), in
+/// its canonical form. (A URL to sign for must name its port: the node compares host:port.)
+fn policy_node(n: &str) -> Option<String> {
+    let canonical = canonical_node(n)?;
+    let port = canonical.rsplit(':').next()?;
+    let valid = signing::parse_node_url(n).is_ok() || signing::parse_node_url(&format!("{n}:{port}")).is_ok();
+    valid.then_some(canonical)
+}
+
 impl NodeSet {
     fn contains(&self, url: &str) -> bool {
         match self {
@@ -502,7 +511,7 @@ fn nodes(list: &[String], what: &str, errs: &mut Vec<String>) -> NodeSet {
     }
     let mut out = BTreeSet::new();
     for n in list {
-        match signing::parse_node_url(n).ok().and_then(|_| canonical_node(n)) {
+        match policy_node(n) {
             Some(c) => {
                 out.insert(c);
             }

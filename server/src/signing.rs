@@ -34,7 +34,7 @@ pub use lit_session_signer::resources::{LitAbility, ResourceAbilityRequest, Reso
 /// The library's one rule for secret files, which the command line applies too ([`crate::secrets`]).
 pub use lit_session_signer::secret_file::{check_permissions, read_secret, read_secret_text, SecretFileError};
 pub use lit_session_signer::session_sigs::V8_SESSION_LIFETIME;
-pub use lit_session_signer::verify::Generation;
+pub use lit_session_signer::verify::{Generation, Route};
 pub use lit_session_signer::Timestamp;
 
 /// A message the health probe signs with the session key (never sent anywhere).
@@ -635,14 +635,40 @@ pub struct VerifyOutcome {
     pub resource: String,
     /// Whether the node would accept it.
     pub valid: bool,
-    /// The failed rule and detail, when invalid.
+    /// The refusal (`<rule>: <detail> (<generation> node: <function>)`), when invalid; or,
+    /// when valid only through the Datil unversioned route's fallback, why the `/v1` check
+    /// refuses it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The rule that refused it, when invalid (`expired`, `strict-hex`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The node function that refuses it (`None` for the strict policy's rules).
+    #[serde(rename = "nodeFunction", skip_serializing_if = "Option::is_none")]
+    pub node_function: Option<String>,
+    /// Datil, unversioned route: accepted only by the route's older fallback.
+    #[serde(rename = "viaFallback", skip_serializing_if = "std::ops::Not::not")]
+    pub via_fallback: bool,
 }
 
+/// What the node knows and what to check, for [`verify_map`].
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Add the library's strict policy.
+    pub strict: bool,
+    /// Whose node rules.
+    pub generation: Generation,
+    /// Datil: the route (`v1` by default, or the unversioned one with its fallback).
+    pub route: Route,
+    /// Naga: the node's current price for the operation.
+    pub node_price: Option<Price>,
+}
+
+/// A sessionSigs value that cannot be verified at all (the request is malformed).
+pub type VerifyInputError = String;
+
 /// Verifies a sessionSigs map (JSON text) for each node and each request, by the rules of a
-/// `generation`'s nodes (Datil reads both message forms, Naga requires the v8 one with its
-/// `maxPrice`); `strict` adds the library's strict policy.
+/// `generation`'s nodes on their `/v1` routes; `strict` adds the library's strict policy.
 pub fn verify_map(
     session_sigs_json: &str,
     nodes: Option<&[NodeUrl]>,
@@ -650,7 +676,22 @@ pub fn verify_map(
     now: Timestamp,
     strict: bool,
     generation: Generation,
-) -> Result<Vec<VerifyOutcome>, String> {
+) -> Result<Vec<VerifyOutcome>, VerifyInputError> {
+    let options = VerifyOptions { strict, generation, ..VerifyOptions::default() };
+    verify_map_with(session_sigs_json, nodes, requests, now, &options)
+}
+
+/// Verifies a sessionSigs map (JSON text) for each node and each request by the rules of
+/// `options.generation`'s nodes. Entries the node would refuse, however malformed, are invalid
+/// results; only a value with no entry to check (not an object, an empty map, a single
+/// SessionSig without `nodeUrls`, a map key that is not a node URL) is an error.
+pub fn verify_map_with(
+    session_sigs_json: &str,
+    nodes: Option<&[NodeUrl]>,
+    requests: &[ResourceAbilityRequest],
+    now: Timestamp,
+    options: &VerifyOptions,
+) -> Result<Vec<VerifyOutcome>, VerifyInputError> {
     let entries = parse_session_sigs(session_sigs_json).map_err(|e| e.to_string())?;
     let nodes: Vec<NodeUrl> = match nodes {
         Some(n) => n.to_vec(),
@@ -659,27 +700,51 @@ pub fn verify_map(
             .map(|e| {
                 e.node
                     .as_deref()
-                    .ok_or("a single SessionSig needs nodeUrls")
-                    .and_then(|n| n.parse().map_err(|_| "a map key is not a node URL"))
+                    .ok_or("a single SessionSig needs nodeUrls".to_string())
+                    .and_then(|n| n.parse().map_err(|e| format!("a map key is not a node URL: {e}")))
             })
-            .collect::<Result<_, _>>()
-            .map_err(str::to_string)?,
+            .collect::<Result<_, _>>()?,
     };
-    let policy = if strict { VerifyPolicy::strict() } else { VerifyPolicy::node() };
-    let verifier = Verifier::new(policy.for_generation(generation));
+    let policy = if options.strict { VerifyPolicy::strict() } else { VerifyPolicy::node() };
+    let mut policy = policy.for_generation(options.generation).with_route(options.route);
+    if let Some(price) = options.node_price {
+        policy = policy.with_node_price(price);
+    }
+    let generation = policy.generation;
+    let verifier = Verifier::new(policy);
     let mut out = Vec::new();
     for node in &nodes {
         for request in requests {
-            let outcome = match select_session_sig(&entries, node.as_str()) {
-                None => Some("missing: no session sig for this node".to_string()),
-                Some(entry) => verifier.verify(&entry.session_sig, node, request, now).err().map(|e| e.to_string()),
-            };
-            out.push(VerifyOutcome {
+            let mut outcome = VerifyOutcome {
                 node_url: node.to_string(),
                 resource: request.to_string(),
-                valid: outcome.is_none(),
-                error: outcome,
-            });
+                valid: false,
+                error: None,
+                rule: None,
+                node_function: None,
+                via_fallback: false,
+            };
+            match select_session_sig(&entries, node.as_str()) {
+                None => {
+                    outcome.error = Some("missing: no session sig for this node".to_string());
+                    outcome.rule = Some("missing".to_string());
+                }
+                Some(entry) => match verifier.verify_entry(entry, node, request, now) {
+                    Ok(verified) => {
+                        outcome.valid = true;
+                        if let Some(why) = verified.via_fallback {
+                            outcome.via_fallback = true;
+                            outcome.error = Some(why.explain(generation));
+                        }
+                    }
+                    Err(e) => {
+                        outcome.error = Some(e.explain(generation));
+                        outcome.rule = Some(e.rule().to_string());
+                        outcome.node_function = e.node_function(generation).map(str::to_string);
+                    }
+                },
+            }
+            out.push(outcome);
         }
     }
     Ok(out)
@@ -690,9 +755,16 @@ pub fn parse_auth_sig(text: &str) -> Result<AuthSig, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
 }
 
-/// The key of a stored AuthSig as text columns: (signer address hex, session key hex).
+/// The key of a stored AuthSig as text columns: (signer address hex, session key hex). An entry
+/// for one grant set (`key.grants`) appends `-<grants digest hex>` to the session key column
+/// until the schema gives the digest a column of its own.
 pub fn auth_sig_key_columns(key: &AuthSigKey) -> (String, String) {
-    (hex::encode(key.signer.as_bytes()), hex::encode(key.session_key.as_bytes()))
+    let session_key = hex::encode(key.session_key.as_bytes());
+    let session_key = match key.grants {
+        Some(grants) => format!("{session_key}-{grants}"),
+        None => session_key,
+    };
+    (hex::encode(key.signer.as_bytes()), session_key)
 }
 
 /// The `Expiration Time` of an AuthSig's SIWE, if it has one (for the store's `expires_at`).

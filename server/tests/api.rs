@@ -23,7 +23,8 @@ fn dev_mode_mints_session_sigs_that_verify_and_reuses_the_auth_sig() {
     assert_eq!(get(&c, &server.url("/livez"), None).0, 200);
 
     // Node URLs as a client may write them, kept byte for byte as map keys and nodeAddress.
-    let nodes = ["https://158.69.108.66:443", "http://LOCALHOST:7471", "http://[::1]:7470", "https://node.example.com"];
+    let nodes =
+        ["https://158.69.108.66:443", "http://LOCALHOST:7471", "http://[::1]:7470", "https://node.example.com:443"];
     let body =
         sigs_body(&nodes, &[("lit-pkp", "*", "pkp-signing"), ("lit-litaction", "QmAbc", "lit-action-execution")]);
     let (status, first) = post(&c, &server.url("/v1/session-sigs"), Some(&token), &body);
@@ -59,6 +60,42 @@ fn dev_mode_mints_session_sigs_that_verify_and_reuses_the_auth_sig() {
     other["nodeUrls"] = json!(["https://10.0.0.1:443"]);
     let (_, report) = post(&c, &server.url("/v1/verify"), Some(&token), &other);
     assert_eq!(report["valid"], false);
+    // An entry the node's reader refuses is an invalid result naming the rule, not a problem.
+    let mut broken = verify.clone();
+    let first_node = nodes[0];
+    broken["sessionSigs"][first_node]["chain"] = json!("ethereum");
+    broken["strict"] = json!(false);
+    let (status, report) = post(&c, &server.url("/v1/verify"), Some(&token), &broken);
+    assert_eq!(status, 200, "{report}");
+    let r = &report["results"][0];
+    assert_eq!((r["valid"].as_bool(), r["rule"].as_str()), (Some(false), Some("auth-sig-json")), "{report}");
+    assert_eq!(r["nodeFunction"], "auth/auth_material.rs::JsonAuthSigVisitor::visit_map");
+    assert!(r["error"]
+        .as_str()
+        .unwrap()
+        .ends_with("(datil node: auth/auth_material.rs::JsonAuthSigVisitor::visit_map)"));
+    assert_eq!(report["results"][2]["valid"], true, "{report}");
+    // Datil's unversioned route: an expired session passes its fallback, not the v1 check.
+    let mut later = verify.clone();
+    later["strict"] = json!(false);
+    later["now"] = json!("2099-01-01T00:00:00Z");
+    let (_, report) = post(&c, &server.url("/v1/verify"), Some(&token), &later);
+    assert_eq!(
+        (report["valid"].as_bool(), report["results"][0]["rule"].as_str()),
+        (Some(false), Some("expired")),
+        "{report}"
+    );
+    later["route"] = json!("unversioned");
+    let (_, report) = post(&c, &server.url("/v1/verify"), Some(&token), &later);
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["results"][0]["viaFallback"], true, "{report}");
+    // Inputs for the other generation are refused as unreadable requests.
+    for (field, value) in [("nodePrice", json!("1")), ("route", json!("sometimes"))] {
+        let mut bad = verify.clone();
+        bad[field] = value;
+        let (status, p) = post(&c, &server.url("/v1/verify"), Some(&token), &bad);
+        assert_eq!(status, 400, "{field}: {p}");
+    }
 
     // Keys, and the x-correlation-id carried into the response.
     let resp = c.get(server.url("/v1/keys")).bearer_auth(&token).header("x-correlation-id", "req-42").send().unwrap();
@@ -534,7 +571,18 @@ fn a_mint_waiting_for_the_lock_keeps_readiness_and_problems_hide_internals() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let store_path = dir.path().join("store.sqlite");
     let other = SqliteStore::open(&SqliteOptions::new(&store_path)).unwrap();
-    let held = rt.block_on(other.lock_for_mint(&wallet, &session_key)).unwrap();
+    // The columns the service keys this signer, session key and grant set by.
+    use lit_session_signer::manager::{AuthSigKey, GrantsDigest};
+    let key = AuthSigKey {
+        signer: format!("0x{wallet}").parse().unwrap(),
+        session_key: lit_session_signer::keystore::VerifyingKey::from_bytes(
+            &hex::decode(&session_key).unwrap().try_into().unwrap(),
+        )
+        .unwrap(),
+        grants: Some(GrantsDigest::of_requests(&["lit-pkp://*=pkp-signing".parse().unwrap()])),
+    };
+    let (signer_column, session_key_column) = lit_session_server::signing::auth_sig_key_columns(&key);
+    let held = rt.block_on(other.lock_for_mint(&signer_column, &session_key_column)).unwrap();
 
     let url = server.url("/v1/session-sigs");
     let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);

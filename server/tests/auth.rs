@@ -95,6 +95,13 @@ fn bearer_tokens_header_only_and_rotation() {
     assert_eq!((s, problem_type(&p).as_str()), (401, "token-in-query"));
     let (s, _) = post(&c, &format!("{url}?token=old-token"), Some("old-token"), &body());
     assert_eq!(s, 401);
+    // However the name is spelt: percent-encoded (once or twice), upper case, after a `;`.
+    for query in
+        ["access%5Ftoken=old-token", "access%255Ftoken=old-token", "ACCESS_TOKEN=x", "a=1;token=x", "%74oken=x"]
+    {
+        let (s, p) = post(&c, &format!("{url}?{query}"), Some("old-token"), &body());
+        assert_eq!((s, problem_type(&p).as_str()), (401, "token-in-query"), "{query}");
+    }
     let resp = c.post(&url).header("authorization", "Basic b2xkLXRva2Vu").json(&body()).send().unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(resp.headers()["www-authenticate"], "Bearer");

@@ -254,6 +254,27 @@ fn malformed_and_mistyped_bodies_get_problem_bodies() {
         assert!((400..500).contains(&s), "{path} {body}: {s} {v}");
     }
 
+    // Node URLs are scheme, host and port only: each of these would end up in a signed
+    // nodeAddress that no node accepts (or that names something else), so none is signed.
+    for node in [
+        "https://127.0.0.1:7470#x",
+        "https://127.0.0.1:7470#",
+        "https://u@127.0.0.1:7470",
+        "https://127.0.0.1:7470/",
+        "https://127.0.0.1:7470/path",
+        "https://127.0.0.1:7470?x=1",
+        "https://127.0.0.1",
+        "https://127.0.0.1:07470",
+        "HTTPS://127.0.0.1:7470",
+        "https://%3127.0.0.1:7470",
+    ] {
+        let mut body = good.clone();
+        body["nodeUrls"] = json!([node]);
+        let (s, v) = post(&c, &url, Some(&token), &body);
+        assert_eq!((s, problem_type(&v).as_str()), (400, "invalid-resource"), "{node}: {v}");
+        assert!(v.get("sessionSigs").is_none(), "{v}");
+    }
+
     // Still serving.
     assert_eq!(post(&c, &url, Some(&token), &good).0, 200);
     assert!(!server.log().contains("panicked"), "{}", server.log());

@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,12 +26,6 @@ fn hsm_or_skip() -> Option<tokens::ThrowawayTokens> {
             None
         }
     }
-}
-
-fn token_directory(tokens: &Path, label: &str) -> Option<PathBuf> {
-    std::fs::read_dir(tokens).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|dir| {
-        std::fs::read(dir.join("token.object")).is_ok_and(|b| b.windows(label.len()).any(|w| w == label.as_bytes()))
-    })
 }
 
 #[test]
@@ -112,8 +105,7 @@ fn softhsm_session_key_and_wallet_faults_and_recovery() {
     // Under load (four clients), the token vanishes and comes back: while it is away requests
     // fail with 503 hsm-unavailable and readiness is false; it recovers without a restart; no
     // 200 carries anything invalid; every 200 is audited.
-    let tokens = hsm.dir.join("tokens");
-    let token_dir = token_directory(&tokens, "srv").expect("token directory");
+    let token_dir = hsm.softhsm_token_dir("srv").expect("token directory");
     let parked = hsm.dir.join("parked");
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();

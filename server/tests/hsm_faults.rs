@@ -7,7 +7,7 @@
 //! service has no fault endpoint.
 //!
 //! On each module (SoftHSM2, and Kryoptic when built), four clients mint 30-node session sigs
-//! (one of them on a second profile whose AuthSig it keeps invalidating, so the wallet signs
+//! (one of them on a second profile with a new grant set at every call, so the wallet signs
 //! under the faults too; on the token for SoftHSM2, in memory for Kryoptic, which cannot make
 //! secp256k1 keys) while the test:
 //!
@@ -33,7 +33,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,12 +63,6 @@ fn tokens_or_skip(module: Module) -> Option<ThrowawayTokens> {
             None
         }
     }
-}
-
-fn token_directory(tokens: &Path, label: &str) -> Option<PathBuf> {
-    std::fs::read_dir(tokens).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|dir| {
-        std::fs::read(dir.join("token.object")).is_ok_and(|b| b.windows(label.len()).any(|w| w == label.as_bytes()))
-    })
 }
 
 struct Outcome {
@@ -169,11 +162,13 @@ fn scenario(hsm: &ThrowawayTokens) {
             let c = client();
             let mut i = 0usize;
             while !stop.load(Ordering::Relaxed) {
-                // Client 0 alternates resources on its own profile: each call needs a new AuthSig,
-                // so the wallet signs under the faults as well as the session key.
-                let mut body = if t == 0 && i % 2 == 1 { action.clone() } else { pkp.clone() };
+                // Client 0 asks for another Lit Action on its own profile at every call: each call
+                // is a new grant set and needs a new AuthSig (the service keeps one per grant
+                // set), so the wallet signs under the faults as well as the session key.
+                let mut body = if t == 0 { action.clone() } else { pkp.clone() };
                 if t == 0 {
                     body["signer"] = json!("churn");
+                    body["resourceAbilityRequests"][0]["resource"]["resource"] = json!(format!("QmFaults{i}"));
                 }
                 let id = format!("c{t}-{i}");
                 let started = phase.load(Ordering::SeqCst);
@@ -221,8 +216,8 @@ fn scenario(hsm: &ThrowawayTokens) {
     // The token vanishes (SoftHSM2: its directory; Kryoptic holds its file open, so not there):
     // 503 hsm-unavailable, readiness false, liveness true; then it is back.
     let mut back = None;
-    if let Some(tokens_dir) = hsm.softhsm_tokens_dir() {
-        let token_dir = token_directory(&tokens_dir, "faults").expect("token directory");
+    if hsm.softhsm_tokens_dir().is_some() {
+        let token_dir = hsm.softhsm_token_dir("faults").expect("token directory");
         let parked = hsm.dir.join("parked");
         phase.store(GONE, Ordering::SeqCst);
         std::fs::rename(&token_dir, &parked).unwrap();
@@ -301,14 +296,19 @@ fn scenario(hsm: &ThrowawayTokens) {
 
     // No invalid 200: every map verifies by the node's rules, for every node.
     let pkp_request = signing::parse_request("lit-pkp", "0x1a2b", "pkp-signing", None).unwrap();
-    let action_request = signing::parse_request("lit-litaction", "QmFaults", "lit-action-execution", None).unwrap();
     let now = signing::Timestamp::now();
     let mut verified = 0;
     for o in outcomes.iter().filter(|o| o.status == 200) {
         let map = o.sigs.as_deref().unwrap();
-        let request = if map.contains("lit-litaction://QmFaults") { &action_request } else { &pkp_request };
+        // Client 0's call i asked for the Lit Action QmFaults<i>.
+        let request = match o.id.strip_prefix("c0-") {
+            Some(i) => {
+                signing::parse_request("lit-litaction", &format!("QmFaults{i}"), "lit-action-execution", None).unwrap()
+            }
+            None => pkp_request.clone(),
+        };
         let results =
-            signing::verify_map(map, None, std::slice::from_ref(request), now, true, signing::Generation::Datil)
+            signing::verify_map(map, None, std::slice::from_ref(&request), now, true, signing::Generation::Datil)
                 .unwrap();
         assert_eq!(results.len(), 30);
         assert!(results.iter().all(|r| r.valid), "{}: an invalid 200: {results:?}", o.id);

@@ -89,7 +89,7 @@ fn v8_sessions_are_the_librarys_bytes_and_verify_under_naga_rules() {
         "https://Node-B.example:7470",
         "http://127.0.0.1:7471",
         "https://10.0.0.4:443",
-        "https://10.0.0.5",
+        "https://10.0.0.5:443",
     ];
     let prices = [(nodes[0], "300"), (nodes[1], "0x64"), (nodes[3], "900000")];
     let body = v8_body(&nodes, &prices, Some(4), Some("10000000000000000"));
@@ -159,6 +159,19 @@ fn v8_sessions_are_the_librarys_bytes_and_verify_under_naga_rules() {
     let r = verify(&v["sessionSigs"], "naga");
     assert_eq!(r["valid"], true, "{r}");
     assert_eq!(r["results"].as_array().unwrap().len(), 4);
+    // With the node's price for the operation: maxPrice must cover it (the payment step).
+    let priced = |price: Value| {
+        let body = json!({"sessionSigs": v["sessionSigs"], "resourceAbilityRequests": body["resourceAbilityRequests"],
+            "network": "naga", "nodePrice": price});
+        let (s, r) = post(&c, &server.url("/v1/verify"), Some(&token), &body);
+        assert_eq!(s, 200, "{r}");
+        r
+    };
+    assert_eq!(priced(json!(0))["valid"], true);
+    let r = priced(json!(format!("0x1{}", "0".repeat(63))));
+    assert_eq!(r["valid"], false, "{r}");
+    assert_eq!(r["results"][0]["rule"], "price", "{r}");
+    assert_eq!(r["results"][0]["nodeFunction"], "payment/selection.rs::get_payment_method", "{r}");
     let entries = parse_session_sigs(&v["sessionSigs"].to_string()).unwrap();
     let naga = Verifier::new(VerifyPolicy::node().for_generation(Generation::Naga));
     for e in &entries {

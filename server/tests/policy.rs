@@ -238,10 +238,12 @@ fn cases() -> Vec<Case> {
         },
         // alpha: nodes.
         Case {
-            name: "node b without port",
+            // The node compares the signed address with its domain:port, so no node accepts a
+            // session signed for a URL without a port.
+            name: "node url without port",
             client: "alpha",
             body: with(pkp("0x1a2b"), "nodeUrls", json!(["https://node-b.example"])),
-            expect: Approved("alpha-pkps"),
+            expect: Bad(400, "invalid-resource"),
             clamp: None,
         },
         Case {
@@ -289,7 +291,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "both nodes listed",
             client: "alpha",
-            body: with(pkp("0x1a2b"), "nodeUrls", json!([A, "https://node-b.example"])),
+            body: with(pkp("0x1a2b"), "nodeUrls", json!([A, "https://node-b.example:443"])),
             expect: Approved("alpha-pkps"),
             clamp: None,
         },
@@ -503,7 +505,7 @@ fn cases() -> Vec<Case> {
             body: with(
                 treasury(acc("*", "access-control-condition-decryption")),
                 "nodeUrls",
-                json!([A, "https://node-x.example"]),
+                json!([A, "https://node-x.example:443"]),
             ),
             expect: Denied("beta-not-node-x"),
             clamp: None,

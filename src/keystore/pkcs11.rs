@@ -2,12 +2,15 @@
 //! does the token work for the [`ED25519`] key spec.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use cryptoki::object::{Attribute, AttributeType};
 use cryptoki::session::Session;
 use ed25519_dalek::{Signature, VerifyingKey};
 
+use crate::ed25519::{verify_strict_all, StrictKey};
 use crate::keystore::{Detail, KeyId, KeyInfo, KeyStoreError, SessionKeyStore};
 use crate::pkcs11::error::Problem;
 use crate::pkcs11::key_spec::ED25519;
@@ -39,9 +42,12 @@ impl KeyOptions {
 /// token (an HSM; SoftHSM2 and Kryoptic in tests).
 ///
 /// Every signature is made by the token with `CKM_EDDSA` (pure Ed25519, NULL parameters) and
-/// verified locally with `verify_strict` before it is returned. Sessions come from a pool, so
-/// the store can be shared by threads (`Arc<Pkcs11KeyStore>`, or `Box<dyn SessionKeyStore>`),
-/// and lost logins, sessions and tokens are recovered from (see [`crate::pkcs11`]).
+/// verified locally, as strictly as `verify_strict`, before it is returned: the signatures of one
+/// [`sign_many`](SessionKeyStore::sign_many) call in batches while the token signs the rest
+/// ([`crate::ed25519::verify_strict_all`]), one by one only to name a bad one. Sessions come from
+/// a pool, so the store can be shared by threads (`Arc<Pkcs11KeyStore>`, or
+/// `Box<dyn SessionKeyStore>`), and lost logins, sessions and tokens are recovered from (see
+/// [`crate::pkcs11`]).
 ///
 /// ```no_run
 /// use lit_session_signer::keystore::{KeyOptions, Pkcs11KeyStore, SessionKeyStore};
@@ -72,9 +78,10 @@ pub struct Pkcs11KeyStore {
 /// What the store's worker threads use too.
 struct Shared {
     token: Pkcs11Token,
-    /// Public keys never change for a `CKA_ID`; caching them saves a token round trip per
-    /// signature (the local verification needs the key).
-    public_keys: RwLock<HashMap<Vec<u8>, VerifyingKey>>,
+    /// Public keys never change for a `CKA_ID`; caching them (with their batch checks done)
+    /// saves a token round trip and a scalar multiplication per call (the local verification
+    /// needs the key).
+    public_keys: RwLock<HashMap<Vec<u8>, StrictKey>>,
 }
 
 impl std::fmt::Debug for Pkcs11KeyStore {
@@ -133,7 +140,7 @@ impl Pkcs11KeyStore {
             hex::encode(&id),
             self.shared.token.error_context()
         );
-        self.shared.public_keys.write().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), vk);
+        self.shared.public_keys.write().unwrap_or_else(PoisonError::into_inner).insert(id.clone(), StrictKey::new(vk));
         Ok(KeyId::from_bytes(id))
     }
 
@@ -237,38 +244,152 @@ impl Pkcs11KeyStore {
 impl Shared {
     /// The public key of `id`, from the cache or the token's public-key object.
     fn verifying_key(&self, id: &KeyId) -> Result<VerifyingKey, Pkcs11Error> {
-        if let Some(vk) = self.public_keys.read().unwrap_or_else(PoisonError::into_inner).get(id.as_bytes()) {
-            return Ok(*vk);
+        Ok(*self.strict_key(id)?.key())
+    }
+
+    /// The public key of `id` ready for (batch) verification, from the cache or the token.
+    fn strict_key(&self, id: &KeyId) -> Result<StrictKey, Pkcs11Error> {
+        if let Some(key) = self.public_keys.read().unwrap_or_else(PoisonError::into_inner).get(id.as_bytes()) {
+            return Ok(*key);
         }
         let idb = id.as_bytes();
         let vk =
             self.token.run("read public key", |session, ctx| ED25519.public_key(&self.token, session, idb, ctx))?;
-        self.public_keys.write().unwrap_or_else(PoisonError::into_inner).insert(idb.to_vec(), vk);
-        Ok(vk)
+        let key = StrictKey::new(vk);
+        self.public_keys.write().unwrap_or_else(PoisonError::into_inner).insert(idb.to_vec(), key);
+        Ok(key)
     }
 
-    /// Signs on the token and verifies locally.
-    fn sign_verified(&self, id: &KeyId, message: &[u8]) -> Result<Signature, Pkcs11Error> {
-        let vk = self.verifying_key(id)?;
+    /// Signs `message` on the token with `run`'s recovery. The signature is not checked here.
+    fn sign_one(&self, id: &KeyId, message: &[u8]) -> Result<Vec<u8>, Pkcs11Error> {
         let idb = id.as_bytes();
-        let raw = self.token.run("sign", |session, ctx| ED25519.sign(&self.token, session, idb, message, ctx))?;
-        let bad = || {
-            let context = self.token.error_context().with_operation("sign").with_key_id(idb);
-            log::error!("the token returned a signature that does not verify on {context}");
-            Pkcs11Error::new(Problem::BadSignature(idb.to_vec()), &context)
-        };
-        let sig = Signature::from_slice(&raw).map_err(|_| bad())?;
-        if vk.verify_strict(message, &sig).is_ok() {
-            return Ok(sig);
+        self.token.run("sign", |session, ctx| ED25519.sign(&self.token, session, idb, message, ctx))
+    }
+
+    /// One worker's part of a `sign_many` call: on one pooled session (with `run`'s recovery,
+    /// going on after a recovered failure with the message it was signing), takes the next
+    /// message no worker has taken from `next` and signs it, until none is left or `stop` is
+    /// set, sending each signature as soon as it is made, or the failure that ended the part.
+    fn sign_share(&self, id: &KeyId, messages: &[Vec<u8>], next: &AtomicUsize, stop: &AtomicBool, out: &Sender<Made>) {
+        let idb = id.as_bytes();
+        let mut current = None;
+        let result = self.token.run("sign", |session, ctx| loop {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let index = current.unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
+            let Some(message) = messages.get(index) else { return Ok(()) };
+            current = Some(index);
+            let raw = ED25519.sign(&self.token, session, idb, message, ctx)?;
+            current = None;
+            if out.send(Made::Signature(index, raw)).is_err() {
+                return Ok(()); // the caller has given up
+            }
+        });
+        if let Err(e) = result {
+            let _ = out.send(Made::Failure(e));
         }
-        // The cached public key may be stale (key deleted and re-created with the same id
-        // elsewhere): re-read it once before calling the signature bad.
-        self.public_keys.write().unwrap_or_else(PoisonError::into_inner).remove(idb);
-        let fresh = self.verifying_key(id)?;
-        if fresh != vk && fresh.verify_strict(message, &sig).is_ok() {
-            return Ok(sig);
+    }
+
+    fn bad_signature(&self, idb: &[u8], place: Option<(usize, usize)>) -> Pkcs11Error {
+        let context = self.token.error_context().with_operation("sign").with_key_id(idb);
+        let e = Pkcs11Error::new(Problem::BadSignature(idb.to_vec(), place), &context);
+        log::error!("{e}");
+        e
+    }
+}
+
+/// How many arrived signatures the signing caller lets gather before it checks them as a batch
+/// (the batch's cost per signature levels off there; the rest are checked at the end).
+const CHECK_BATCH: usize = 8;
+
+/// What a signing worker sends back: a message's signature from the token, or the failure
+/// that ended its part.
+enum Made {
+    Signature(usize, Vec<u8>),
+    Failure(Pkcs11Error),
+}
+
+/// The check of one call's token signatures, made while the token signs: what has arrived
+/// since the last check is verified as one batch ([`verify_strict_all`]). A batch that fails is
+/// checked one by one to name the bad signature, after the public key has been read again once.
+struct Check<'a> {
+    shared: &'a Shared,
+    id: &'a KeyId,
+    messages: &'a [&'a [u8]],
+    key: StrictKey,
+    /// Whether the public key was read again from the token already.
+    reread: bool,
+    sigs: Vec<Option<Signature>>,
+    /// Arrived, not yet verified.
+    pending: Vec<(usize, Signature)>,
+    /// How many signatures have arrived.
+    received: usize,
+}
+
+impl<'a> Check<'a> {
+    fn new(shared: &'a Shared, id: &'a KeyId, messages: &'a [&'a [u8]]) -> Result<Self, Pkcs11Error> {
+        let key = shared.strict_key(id)?;
+        let sigs = vec![None; messages.len()];
+        Ok(Self { shared, id, messages, key, reread: false, sigs, pending: Vec::new(), received: 0 })
+    }
+
+    /// Which of how many messages `index` is, for the error (`None` for a single one).
+    fn place(&self, index: usize) -> Option<(usize, usize)> {
+        (self.messages.len() > 1).then_some((index, self.messages.len()))
+    }
+
+    /// Takes the token's signature of message `index`.
+    fn arrived(&mut self, index: usize, raw: &[u8]) -> Result<(), Pkcs11Error> {
+        let sig =
+            Signature::from_slice(raw).map_err(|_| self.shared.bad_signature(self.id.as_bytes(), self.place(index)))?;
+        self.pending.push((index, sig));
+        self.received += 1;
+        Ok(())
+    }
+
+    /// Verifies what arrived since the last call as one batch.
+    fn verify_pending(&mut self) -> Result<(), Pkcs11Error> {
+        if self.pending.is_empty() {
+            return Ok(());
         }
-        Err(bad())
+        let messages: Vec<&[u8]> = self.pending.iter().map(|(i, _)| self.messages[*i]).collect();
+        let sigs: Vec<Signature> = self.pending.iter().map(|(_, s)| *s).collect();
+        if let Err(failed) = verify_strict_all(&self.key, &messages, &sigs) {
+            let first = failed.first().map(|f| self.pending[*f].0);
+            self.fresh_key_verifies_all()
+                .map_err(|_| self.shared.bad_signature(self.id.as_bytes(), first.and_then(|i| self.place(i))))?;
+        }
+        for (index, sig) in self.pending.drain(..) {
+            self.sigs[index] = Some(sig);
+        }
+        Ok(())
+    }
+
+    /// The cached public key may be stale (key deleted and re-created with the same id
+    /// elsewhere): read it again, once, and keep it if every signature so far verifies under it.
+    fn fresh_key_verifies_all(&mut self) -> Result<(), ()> {
+        if self.reread {
+            return Err(());
+        }
+        self.reread = true;
+        let idb = self.id.as_bytes();
+        self.shared.public_keys.write().unwrap_or_else(PoisonError::into_inner).remove(idb);
+        let fresh = self.shared.strict_key(self.id).map_err(|_| ())?;
+        let so_far = self.sigs.iter().enumerate().filter_map(|(i, s)| s.map(|s| (i, s)));
+        let all: Vec<(usize, Signature)> = so_far.chain(self.pending.iter().copied()).collect();
+        let messages: Vec<&[u8]> = all.iter().map(|(i, _)| self.messages[*i]).collect();
+        let sigs: Vec<Signature> = all.iter().map(|(_, s)| *s).collect();
+        if fresh == self.key || verify_strict_all(&fresh, &messages, &sigs).is_err() {
+            return Err(());
+        }
+        self.key = fresh;
+        Ok(())
+    }
+
+    /// Every message's verified signature, in order; `None` if one never arrived.
+    fn finish(self) -> Option<Vec<Signature>> {
+        self.sigs.into_iter().collect()
     }
 }
 
@@ -285,7 +406,7 @@ impl From<Pkcs11Error> for KeyStoreError {
                 let (id, count) = (KeyId::from_bytes(id.clone()), *count);
                 KeyStoreError::AmbiguousKey { id, count, detail: Detail::from_error(e) }
             }
-            Problem::BadSignature(id) => {
+            Problem::BadSignature(id, _) => {
                 let id = KeyId::from_bytes(id.clone());
                 KeyStoreError::BadSignature(id, Detail::from_error(e))
             }
@@ -308,26 +429,72 @@ impl SessionKeyStore for Pkcs11KeyStore {
     }
 
     fn sign(&self, id: &KeyId, message: &[u8]) -> Result<Signature, KeyStoreError> {
-        Ok(self.shared.sign_verified(id, message)?)
+        let messages = [message];
+        let mut check = Check::new(&self.shared, id, &messages)?;
+        check.arrived(0, &self.shared.sign_one(id, message)?)?;
+        check.verify_pending()?;
+        let signed = check.finish().and_then(|mut sigs| sigs.pop());
+        Ok(signed.ok_or_else(|| self.shared.bad_signature(id.as_bytes(), None))?)
     }
 
-    /// Spreads the messages over the store's worker threads, one per pooled session, when
-    /// there is more than one of each; results keep the messages' order. Concurrent calls
-    /// share the same threads, so a busy service never has more signing threads than sessions.
+    /// Signs on the token and checks every signature before any is returned. The calling thread
+    /// and up to pool size − 1 of the store's worker threads sign at once, each on a pooled
+    /// session of its own, taking the messages in turn; between its own signatures the calling
+    /// thread checks, as one batch, what the workers have sent meanwhile, and the rest at the end.
+    /// Results keep the messages' order. Concurrent calls share the same worker threads, so a busy
+    /// service never has more signing threads than sessions plus callers.
     fn sign_many(&self, id: &KeyId, messages: &[&[u8]]) -> Result<Vec<Signature>, KeyStoreError> {
-        if self.workers.size() <= 1 || messages.len() <= 1 {
-            return messages.iter().map(|m| self.sign(id, m)).collect();
+        if let [message] = messages {
+            return Ok(vec![self.sign(id, message)?]);
         }
-        // Fill the cache once, so the workers do not all look the key up at the same time.
-        self.verifying_key(id)?;
-        let shared = self.shared.clone();
-        let key = id.clone();
-        let items: Vec<Vec<u8>> = messages.iter().map(|m| m.to_vec()).collect();
-        let results = self
-            .workers
-            .map(items, move |message| shared.sign_verified(&key, &message))
-            .map_err(|_| Pkcs11Error::from(Problem::WorkerPanicked))?;
-        Ok(results.into_iter().collect::<Result<Vec<_>, _>>()?)
+        let mut check = Check::new(&self.shared, id, messages)?;
+        let next = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let helpers = self.workers.size().min(messages.len()).saturating_sub(1);
+        let made = if helpers == 0 {
+            None
+        } else {
+            let owned: Arc<Vec<Vec<u8>>> = Arc::new(messages.iter().map(|m| m.to_vec()).collect());
+            let (shared, key, next, stop) = (self.shared.clone(), id.clone(), next.clone(), stop.clone());
+            let made = self.workers.stream(helpers, move |out| shared.sign_share(&key, &owned, &next, &stop, out));
+            Some(made.map_err(|_| Pkcs11Error::from(Problem::WorkerPanicked))?)
+        };
+        let take = |check: &mut Check<'_>, m: Made| match m {
+            Made::Signature(index, raw) => check.arrived(index, &raw),
+            Made::Failure(e) => Err(e),
+        };
+        let checked = (|| {
+            // The caller's own share; what the workers sent meanwhile is checked once it makes a
+            // batch worth checking.
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(message) = messages.get(index) else { break };
+                let raw = self.shared.sign_one(id, message)?;
+                check.arrived(index, &raw)?;
+                for m in made.iter().flat_map(|made| made.try_iter()) {
+                    take(&mut check, m)?;
+                }
+                if check.pending.len() >= CHECK_BATCH {
+                    check.verify_pending()?;
+                }
+            }
+            check.verify_pending()?;
+            // The workers' last signatures. Workers that have not started yet are not waited
+            // for: they find no message left (the stream ends early only if one failed).
+            while check.received < messages.len() {
+                match made.as_ref().map(Receiver::recv) {
+                    Some(Ok(m)) => take(&mut check, m)?,
+                    _ => break,
+                }
+            }
+            check.verify_pending()?;
+            check.finish().ok_or_else(|| Pkcs11Error::from(Problem::WorkerPanicked))
+        })();
+        if checked.is_err() {
+            // The workers stop at their next message; what they still send is dropped.
+            stop.store(true, Ordering::Relaxed);
+        }
+        Ok(checked?)
     }
 
     fn delete(&self, id: &KeyId) -> Result<(), KeyStoreError> {

@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering;
 
 use time::Duration;
 
-use super::auth_store::AuthSigKey;
 use super::blocking::blocking;
 use super::{ManagerError, SessionManager, State};
 use crate::eth::EthAddress;
@@ -206,9 +205,9 @@ impl SessionManager {
             let keys = self.keys.clone();
             let store = self.store.clone();
             let id = r.id.clone();
-            let auth_key = AuthSigKey { signer, session_key: r.public };
+            let public = r.public;
             let deleted = blocking(move || {
-                let _ = store.remove(&auth_key);
+                let _ = store.remove_all(signer, &public);
                 keys.delete(&id)
             })
             .await;

@@ -40,12 +40,15 @@ mod key_lifecycle;
 mod reuse;
 
 pub use auth_source::{AuthCallback, AuthNeeded, AuthSource};
-pub use auth_store::{AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, MemoryAuthSigStore, MintLock};
+pub use auth_store::{
+    AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, GrantsDigest, MemoryAuthSigStore, MintLock,
+};
 pub use delegation::sign_with_delegation;
 pub use error::{CallbackError, ManagerError};
 pub use key_lifecycle::SessionKeyPolicy;
 pub use reuse::{AuthSigUse, ResignReason, ReuseGrants};
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -161,11 +164,47 @@ struct State {
     key_deleted: bool,
     current: Option<CurrentKey>,
     retired: Vec<RetiredKey>,
-    // The in-memory copy; the store is read only when it is for another signer or session key.
-    cached: Option<(AuthSigKey, Arc<CachedAuthSig>)>,
+    // The in-memory copies, all for one signer and session key (one per grant set with
+    // `ReuseGrants::Exact`); the store is read only for a key that has none here.
+    cached: HashMap<AuthSigKey, Arc<CachedAuthSig>>,
+    // The entry used last: it names the previous signer when the signer changed.
+    last: Option<AuthSigKey>,
     // The latest expiration of any AuthSig handed out for the current key: how long it must live.
     latest_auth_expiration: Option<Timestamp>,
     rotated: bool,
+}
+
+/// At most this many grant sets' AuthSigs are held in memory; beyond it the one expiring first
+/// is dropped (it is still in the store).
+const MAX_HELD_GRANT_SETS: usize = 1024;
+
+impl State {
+    /// The entry used last, if it is still held.
+    fn held(&self) -> Option<(&AuthSigKey, &Arc<CachedAuthSig>)> {
+        self.last.as_ref().and_then(|k| self.cached.get_key_value(k))
+    }
+
+    /// Holds `cached` under `key` and makes it the last used. Entries of another signer or
+    /// session key, and expired ones, are dropped: memory is never read for them again.
+    fn hold(&mut self, key: AuthSigKey, cached: Arc<CachedAuthSig>, now: Timestamp) {
+        self.cached.retain(|k, c| {
+            k.signer == key.signer && k.session_key == key.session_key && c.expiration().is_some_and(|e| e > now)
+        });
+        if self.cached.len() >= MAX_HELD_GRANT_SETS && !self.cached.contains_key(&key) {
+            let first = self.cached.iter().min_by_key(|(_, c)| c.expiration()).map(|(k, _)| *k);
+            if let Some(first) = first {
+                self.cached.remove(&first);
+            }
+        }
+        self.cached.insert(key, cached);
+        self.last = Some(key);
+    }
+
+    /// Forgets every in-memory AuthSig.
+    fn drop_held(&mut self) {
+        self.cached.clear();
+        self.last = None;
+    }
 }
 
 type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
@@ -311,7 +350,8 @@ impl SessionManager {
 
         let mut state = self.state.lock().await;
         let key = self.ensure_key(&mut state, now, signer).await?;
-        let auth_key = AuthSigKey { signer, session_key: key.public };
+        let grants = self.config.reuse_grants.cache_key(requests);
+        let auth_key = AuthSigKey { signer, session_key: key.public, grants };
         let needs = Needs {
             now,
             margin: self.config.expiry_margin,
@@ -323,30 +363,30 @@ impl SessionManager {
             grants: self.config.reuse_grants,
         };
         let strict = self.config.store_failures == StoreFailures::Fail;
-        let lookup = match &state.cached {
-            Some((k, cached)) if *k == auth_key => Lookup::Memory(cached.clone()),
-            _ => Lookup::Store(self.load_checked(auth_key, strict).await?),
+        let lookup = match state.cached.get(&auth_key) {
+            Some(cached) => Lookup::Memory(cached.clone()),
+            None => Lookup::Store(self.load_checked(auth_key, strict).await?),
         };
         let Decision { reuse, reason, mut warnings } =
-            reuse::decide(state.cached.as_ref(), state.rotated, lookup, &needs, &self.network_keys);
+            reuse::decide(state.held(), state.rotated, lookup, &needs, &self.network_keys);
 
         let mut waited = false;
         let (auth_sig, auth_expiration, used) = match reuse {
             Some((cached, expiration)) => {
-                state.cached = Some((auth_key, cached.clone()));
+                state.hold(auth_key, cached.clone(), now);
                 self.reused.fetch_add(1, Ordering::Relaxed);
                 (cached, expiration, AuthSigUse::Reused { expiration })
             }
             None => match self.mint(&source, &request, &key, &needs, auth_key, &mut warnings).await? {
                 Minted::Waited(cached, expiration) => {
                     waited = true;
-                    state.cached = Some((auth_key, cached.clone()));
+                    state.hold(auth_key, cached.clone(), now);
                     self.reused.fetch_add(1, Ordering::Relaxed);
                     (cached, expiration, AuthSigUse::Reused { expiration })
                 }
                 Minted::Signed(cached) => {
                     let expiration = cached.expiration().unwrap_or(now);
-                    state.cached = Some((auth_key, cached.clone()));
+                    state.hold(auth_key, cached.clone(), now);
                     state.rotated = false;
                     self.signed.fetch_add(1, Ordering::Relaxed);
                     (cached, expiration, AuthSigUse::Signed { reason, expiration })
@@ -432,18 +472,18 @@ impl SessionManager {
         }
     }
 
-    /// Drops the cached AuthSig of the current signer and session key (memory and store), the
-    /// SDK's `disconnectWeb3`. With `delete_session_key` the session key is deleted too; a
+    /// Drops the cached AuthSigs of the current signer and session key, of every grant set (memory
+    /// and store), the SDK's `disconnectWeb3`. With `delete_session_key` the session key is deleted too; a
     /// [`SessionKeyPolicy::Labelled`] manager makes a new one on the next call, a
     /// [`SessionKeyPolicy::Fixed`] one fails with [`ManagerError::NoSessionKey`].
     pub async fn forget(&self, delete_session_key: bool) -> Result<(), ManagerError> {
         let signer = self.auth_source().signer();
         let mut state = self.state.lock().await;
-        state.cached = None;
+        state.drop_held();
         let Some(current) = self.existing_key(&mut state, signer).await? else { return Ok(()) };
         let store = self.store.clone();
-        let key = AuthSigKey { signer, session_key: current.public };
-        blocking(move || store.remove(&key)).await??;
+        let session_key = current.public;
+        blocking(move || store.remove_all(signer, &session_key)).await??;
         if delete_session_key {
             let keys = self.keys.clone();
             let id = current.id.clone();

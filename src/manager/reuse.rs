@@ -15,7 +15,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use time::Duration;
 
-use super::auth_store::{AuthSigKey, AuthStoreError};
+use super::auth_store::{AuthSigKey, AuthStoreError, GrantsDigest};
 use crate::auth_sig::AuthSig;
 use crate::bls::NetworkPublicKey;
 use crate::error_chain::error_chain;
@@ -197,8 +197,21 @@ pub enum ReuseGrants {
     #[default]
     Covering,
     /// Reuse only an AuthSig whose ReCap grants exactly what the request asks for: the same
-    /// resources, abilities and restrictions.
+    /// resources, abilities and restrictions. Each grant set has its own cache entry
+    /// ([`AuthSigKey::grants`]), so callers alternating K grant sets cause K signatures per
+    /// AuthSig lifetime, not one per switch.
     Exact,
+}
+
+impl ReuseGrants {
+    /// The grant part of the cache key for `requests`: one entry per grant set when only exact
+    /// AuthSigs serve; one entry for all when a covering AuthSig serves.
+    pub(crate) fn cache_key(self, requests: &[ResourceAbilityRequest]) -> Option<GrantsDigest> {
+        match self {
+            Self::Covering => None,
+            Self::Exact => Some(GrantsDigest::of_requests(requests)),
+        }
+    }
 }
 
 /// An AuthSig with its time-independent checks done once.
@@ -330,11 +343,11 @@ pub(crate) struct Decision {
 }
 
 /// Whether the candidate from `lookup` may sign this session. `held` is the in-memory entry
-/// before the lookup (it names the previous signer when the signer changed) and `rotated` says
-/// whether the session key was just replaced; both only choose the reason given when nothing
-/// usable was found.
+/// used last (it names the previous signer when the signer changed, or the grant set the caller
+/// switched from) and `rotated` says whether the session key was just replaced; both only choose
+/// the reason given when nothing usable was found.
 pub(crate) fn decide(
-    held: Option<&(AuthSigKey, Arc<CachedAuthSig>)>,
+    held: Option<(&AuthSigKey, &Arc<CachedAuthSig>)>,
     rotated: bool,
     lookup: Lookup,
     needs: &Needs<'_>,
@@ -345,7 +358,9 @@ pub(crate) fn decide(
         Some((k, c)) if k.signer != needs.signer => {
             ResignReason::SignerChanged { cached: c.auth_sig.address.clone(), configured: needs.signer }
         }
-        _ => ResignReason::NotCached,
+        // Another grant set's AuthSig: why it does not serve this one (e.g. it grants more).
+        Some((_, c)) => c.reusable(needs).err().unwrap_or(ResignReason::NotCached),
+        None => ResignReason::NotCached,
     };
     let mut warnings = Vec::new();
     let candidate = match lookup {

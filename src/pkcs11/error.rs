@@ -185,8 +185,9 @@ pub(crate) enum Problem {
         key: String,
         source: EcPointError,
     },
-    /// The key's `CKA_ID`.
-    BadSignature(Vec<u8>),
+    /// The key's `CKA_ID`, and which of how many messages signed together got the bad signature
+    /// (`None` for a single one).
+    BadSignature(Vec<u8>, Option<(usize, usize)>),
     Rng(String),
     WorkerPanicked,
     /// How long the layer waited for the calls in flight before a login or re-initialisation.
@@ -268,7 +269,7 @@ impl Pkcs11Error {
             Problem::KeyUnusable { .. } => K::KeyUnusable,
             Problem::KeyPolicy(_) => K::KeyPolicy,
             Problem::EcPoint { .. } => K::EcPoint,
-            Problem::BadSignature(_) => K::BadSignature,
+            Problem::BadSignature(..) => K::BadSignature,
             Problem::Rng(_) => K::Rng,
             Problem::WorkerPanicked => K::WorkerPanicked,
             Problem::ModuleBusy { .. } => K::ModuleBusy,
@@ -402,8 +403,12 @@ impl Pkcs11Error {
             Problem::KeyUnusable { key, reason } => write!(f, "key {key} is unusable: {reason}"),
             Problem::KeyPolicy(failed) => write!(f, "generated key lacks {}; it was deleted", failed.join(", ")),
             Problem::EcPoint { key, source } => write!(f, "public key of {key}: {source}"),
-            Problem::BadSignature(id) => {
-                write!(f, "token returned a signature that does not verify for key {}", hex::encode(id))
+            Problem::BadSignature(id, message) => {
+                write!(f, "token returned a signature that does not verify for key {}", hex::encode(id))?;
+                match message {
+                    Some((index, count)) => write!(f, " (message {} of {count})", index + 1),
+                    None => Ok(()),
+                }
             }
             Problem::Rng(e) => write!(f, "random number generator failed: {e}"),
             Problem::WorkerPanicked => f.write_str("a signing worker thread panicked"),
@@ -521,7 +526,7 @@ mod tests {
             e(Problem::KeyUnusable { key: "abcd".into(), reason: "no CKA_ID".into() }),
             e(Problem::KeyPolicy(vec!["CKA_LOCAL=true"])),
             e(Problem::EcPoint { key: "abcd".into(), source: EcPointError::Empty }),
-            e(Problem::BadSignature(vec![0xab, 0xcd])),
+            e(Problem::BadSignature(vec![0xab, 0xcd], Some((6, 30)))),
         ]
     }
 
@@ -546,6 +551,9 @@ mod tests {
                 assert_eq!(e.retry(), e.kind().guide().retry, "{:?}", e.kind());
             }
         }
+        // A bad signature among several is named by its place.
+        let bad = Pkcs11Error::new(Problem::BadSignature(vec![0xab, 0xcd], Some((6, 30))), &ctx()).to_string();
+        assert!(bad.contains("does not verify for key abcd (message 7 of 30)"), "{bad}");
     }
 
     #[test]

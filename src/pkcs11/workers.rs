@@ -36,30 +36,22 @@ impl Workers {
         self.size
     }
 
-    /// `f(item)` for every item, on the workers, results in the items' order.
-    pub(crate) fn map<I, T, F>(&self, items: Vec<I>, f: F) -> Result<Vec<T>, WorkerGone>
+    /// Starts `jobs` jobs on the workers, each running `f` with a sender of results, and returns
+    /// the receiving end: the caller takes results as they come, while the jobs go on. The
+    /// receiver's iteration ends once every job has returned or panicked (a panicking job loses
+    /// only what it had not sent yet).
+    pub(crate) fn stream<T, F>(&self, jobs: usize, f: F) -> Result<Receiver<T>, WorkerGone>
     where
-        I: Send + 'static,
         T: Send + 'static,
-        F: Fn(I) -> T + Send + Sync + 'static,
+        F: Fn(&Sender<T>) + Send + Sync + 'static,
     {
         let f = Arc::new(f);
-        let count = items.len();
-        let (done, results) = mpsc::channel();
-        for (index, item) in items.into_iter().enumerate() {
-            let (f, done) = (f.clone(), done.clone());
-            self.submit(Box::new(move || {
-                // The caller may have given up (it never does today); nothing to report then.
-                let _ = done.send((index, f(item)));
-            }))?;
+        let (results, receiver) = mpsc::channel();
+        for _ in 0..jobs {
+            let (f, results) = (f.clone(), results.clone());
+            self.submit(Box::new(move || f(&results)))?;
         }
-        drop(done);
-        let mut out: Vec<Option<T>> = std::iter::repeat_with(|| None).take(count).collect();
-        // Ends when every job has sent or dropped its sender (a panicked job drops it).
-        for (index, value) in results {
-            out[index] = Some(value);
-        }
-        out.into_iter().collect::<Option<Vec<T>>>().ok_or(WorkerGone)
+        Ok(receiver)
     }
 
     fn submit(&self, job: Job) -> Result<(), WorkerGone> {
@@ -128,12 +120,34 @@ mod tests {
     use std::collections::HashSet;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    /// Every item of `items` through `f` on `workers`, in the items' order (the jobs take items
+    /// from a shared counter).
+    fn map(workers: &Workers, items: Vec<u64>, f: impl Fn(u64) -> u64 + Send + Sync + 'static) -> Option<Vec<u64>> {
+        let count = items.len();
+        let items = Arc::new(items);
+        let next = Arc::new(AtomicUsize::new(0));
+        let results = workers
+            .stream(workers.size(), move |out| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(item) = items.get(i) else { return };
+                let _ = out.send((i, f(*item)));
+            })
+            .ok()?;
+        let mut out = vec![None; count];
+        for (i, v) in results {
+            out[i] = Some(v);
+        }
+        out.into_iter().collect()
+    }
+
     #[test]
-    fn results_keep_the_items_order() {
+    fn results_stream_back_from_every_job() {
         let workers = Workers::new(3, "test-worker");
-        let out = workers.map((0..100u64).collect(), |i| i * i).unwrap();
+        let out = map(&workers, (0..100u64).collect(), |i| i * i).unwrap();
         assert_eq!(out, (0..100u64).map(|i| i * i).collect::<Vec<_>>());
-        assert!(workers.map(Vec::<u8>::new(), |i| i).unwrap().is_empty());
+        assert!(map(&workers, Vec::new(), |i| i).unwrap().is_empty());
+        // No jobs: the receiver ends at once.
+        assert_eq!(workers.stream(0, |out: &Sender<u8>| out.send(1).unwrap()).unwrap().iter().count(), 0);
     }
 
     #[test]
@@ -144,12 +158,11 @@ mod tests {
             for _ in 0..32 {
                 let (workers, threads) = (workers.clone(), threads.clone());
                 scope.spawn(move || {
-                    let out = workers
-                        .map((0..30).collect(), move |i: u32| {
-                            threads.lock().unwrap().insert(std::thread::current().id());
-                            i + 1
-                        })
-                        .unwrap();
+                    let out = map(&workers, (0..30).collect(), move |i| {
+                        threads.lock().unwrap().insert(std::thread::current().id());
+                        i + 1
+                    })
+                    .unwrap();
                     assert_eq!(out, (1..=30).collect::<Vec<_>>());
                 });
             }
@@ -158,19 +171,21 @@ mod tests {
     }
 
     #[test]
-    fn a_panicking_job_fails_its_call_and_the_workers_survive() {
+    fn a_panicking_job_loses_its_results_and_the_workers_survive() {
         let workers = Workers::new(2, "test-worker");
         let ran = Arc::new(AtomicUsize::new(0));
         let counter = ran.clone();
-        let failed = workers.map(vec![1, 2, 3], move |i: i32| {
-            counter.fetch_add(1, Ordering::SeqCst);
-            if i == 2 {
-                panic!("job {i} fails on purpose");
-            }
-            i
-        });
-        assert!(failed.is_err());
+        let results = workers
+            .stream(3, move |out| {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                if n == 1 {
+                    panic!("job {n} fails on purpose");
+                }
+                out.send(n).unwrap();
+            })
+            .unwrap();
+        assert_eq!(results.iter().count(), 2, "the panicked job's result is missing, the stream still ends");
         assert_eq!(ran.load(Ordering::SeqCst), 3);
-        assert_eq!(workers.map(vec![5, 6], |i: i32| i * 2).unwrap(), vec![10, 12]);
+        assert_eq!(map(&workers, vec![5, 6], |i| i * 2).unwrap(), vec![10, 12]);
     }
 }

@@ -6,11 +6,18 @@
 //! makes and stores ([`crate::auth_sig::AuthSig`], [`crate::session_sigs::SessionSig`]),
 //! [`JsonStr`] for the zero-copy reading of a signed message ([`CapabilityAuthSig`]), `&str` for
 //! a borrowed view ([`JsonAuthSig::view`]).
+//!
+//! Two readings: `JsonAuthSig`'s own `Deserialize` is lenient (any key order, unknown keys
+//! ignored) for AuthSigs handed to this crate; [`NodeAuthSig`] reads as the Lit node does
+//! (unknown and repeated keys refused), for checking what a node will make of one, and
+//! [`AuthMaterialType::of`] is how the node classifies it.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 use std::ops::Deref;
 
+use serde::de::{Deserializer, Error as _, MapAccess, Visitor};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +33,10 @@ pub const DERIVED_VIA_LIT_BLS: &str = "lit.bls";
 pub const ALGO_ED25519: &str = "ed25519";
 /// `algo` of a network-signed AuthSig.
 pub const ALGO_LIT_BLS: &str = "LIT_BLS";
+/// `derivedVia` of an EIP-1271 contract signature.
+pub const DERIVED_VIA_CONTRACT: &str = "EIP1271";
+/// `derivedVia` of an EIP-1271 contract signature over a SHA-256 digest.
+pub const DERIVED_VIA_CONTRACT_SHA256: &str = "EIP1271_SHA256";
 /// The SIWE URI scheme binding an AuthSig to a session key: `lit:session:<hex public key>`.
 pub const SESSION_URI_PREFIX: &str = "lit:session:";
 
@@ -105,6 +116,138 @@ impl<S: AsRef<str>> Serialize for JsonAuthSig<S> {
             s.serialize_field("algo", algo)?;
         }
         s.end()
+    }
+}
+
+/// What the node takes a JSON AuthSig for (its `AuthMaterialType`), decided by `derivedVia` and
+/// `algo` alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuthMaterialType {
+    /// Anything not listed below: an EIP-191 `personal_sign` of a SIWE message.
+    WalletSig,
+    /// `derivedVia` `EIP1271` or `EIP1271_SHA256`.
+    ContractSig,
+    /// `derivedVia` `litSessionSignViaNacl` with `algo` `ed25519`.
+    SessionSig,
+    /// `derivedVia` `lit.bls` with `algo` `LIT_BLS`.
+    BlsNetworkSig,
+}
+
+impl AuthMaterialType {
+    /// The node's `JsonAuthSig::determine_auth_material_type` (Naga
+    /// `lit-node-core/src/models/auth_sig.rs`, Datil `src/auth/auth_material.rs`): exact,
+    /// case-sensitive comparisons; a session or network `derivedVia` without its `algo` falls
+    /// through to a wallet signature.
+    ///
+    /// ```
+    /// use lit_session_signer::protocol::AuthMaterialType;
+    /// assert_eq!(AuthMaterialType::of("litSessionSignViaNacl", Some("ed25519")), AuthMaterialType::SessionSig);
+    /// assert_eq!(AuthMaterialType::of("litSessionSignViaNacl", None), AuthMaterialType::WalletSig);
+    /// assert_eq!(AuthMaterialType::of("EIP1271_SHA256", None), AuthMaterialType::ContractSig);
+    /// assert_eq!(AuthMaterialType::of("eip1271", None), AuthMaterialType::WalletSig);
+    /// ```
+    pub fn of(derived_via: &str, algo: Option<&str>) -> Self {
+        match (derived_via, algo) {
+            (DERIVED_VIA_SESSION, Some(ALGO_ED25519)) => Self::SessionSig,
+            (DERIVED_VIA_CONTRACT | DERIVED_VIA_CONTRACT_SHA256, _) => Self::ContractSig,
+            (DERIVED_VIA_LIT_BLS, Some(ALGO_LIT_BLS)) => Self::BlsNetworkSig,
+            _ => Self::WalletSig,
+        }
+    }
+
+    /// The node's name for it, e.g. `SessionSig`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::WalletSig => "WalletSig",
+            Self::ContractSig => "ContractSig",
+            Self::SessionSig => "SessionSig",
+            Self::BlsNetworkSig => "BLSNetworkSig",
+        }
+    }
+}
+
+/// A JSON AuthSig read as the Lit node reads one (its `JsonAuthSigVisitor`, the same in Datil
+/// and Naga): a JSON object with only the keys `sig`, `derivedVia`, `signedMessage`, `address`
+/// and `algo` (any other key is an error), none twice, the first four required strings, `algo`
+/// a string or `null`. `null` means no algo, and because the node only refuses a repeated `algo`
+/// once it holds a value, `"algo":null` may be followed by a second `algo`.
+///
+/// ```
+/// use lit_session_signer::protocol::NodeAuthSig;
+/// let base = r#""sig":"s","derivedVia":"d","signedMessage":"m","address":"a""#;
+/// let read = |t: &str| serde_json::from_str::<NodeAuthSig<String>>(t);
+/// assert!(read(&format!("{{{base}}}")).is_ok());
+/// assert!(read(&format!(r#"{{{base},"chain":"ethereum"}}"#)).is_err());
+/// assert!(read(&format!(r#"{{{base},"sig":"t"}}"#)).is_err());
+/// let twice = read(&format!(r#"{{{base},"algo":null,"algo":"ed25519"}}"#)).unwrap();
+/// assert_eq!(twice.0.algo.as_deref(), Some("ed25519"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct NodeAuthSig<S = String>(pub JsonAuthSig<S>);
+
+/// The keys the node's reader knows.
+pub const AUTH_SIG_KEYS: [&str; 5] = ["sig", "derivedVia", "signedMessage", "address", "algo"];
+
+impl<S> Deref for NodeAuthSig<S> {
+    type Target = JsonAuthSig<S>;
+
+    fn deref(&self) -> &JsonAuthSig<S> {
+        &self.0
+    }
+}
+
+impl<'de, S: Deserialize<'de>> Deserialize<'de> for NodeAuthSig<S> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(NodeAuthSigVisitor(PhantomData))
+    }
+}
+
+struct NodeAuthSigVisitor<S>(PhantomData<S>);
+
+impl<'de, S: Deserialize<'de>> Visitor<'de> for NodeAuthSigVisitor<S> {
+    type Value = NodeAuthSig<S>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map with keys sig, derivedVia, signedMessage, address, and optionally algo")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        fn once<'de, M: MapAccess<'de>, T: Deserialize<'de>>(
+            slot: &mut Option<T>,
+            map: &mut M,
+            name: &'static str,
+        ) -> Result<(), M::Error> {
+            if slot.is_some() {
+                return Err(M::Error::duplicate_field(name));
+            }
+            *slot = Some(map.next_value()?);
+            Ok(())
+        }
+        let (mut sig, mut derived_via, mut signed_message, mut address) = (None, None, None, None);
+        let mut algo: Option<S> = None;
+        while let Some(key) = map.next_key::<JsonStr<'de>>()? {
+            match &*key {
+                "sig" => once(&mut sig, &mut map, "sig")?,
+                "derivedVia" => once(&mut derived_via, &mut map, "derivedVia")?,
+                "signedMessage" => once(&mut signed_message, &mut map, "signedMessage")?,
+                "address" => once(&mut address, &mut map, "address")?,
+                "algo" => {
+                    if algo.is_some() {
+                        return Err(M::Error::duplicate_field("algo"));
+                    }
+                    algo = map.next_value()?;
+                }
+                // The node's field enum has no catch-all: the key itself is the error.
+                other => return Err(M::Error::unknown_field(other, &AUTH_SIG_KEYS)),
+            }
+        }
+        Ok(NodeAuthSig(JsonAuthSig {
+            sig: sig.ok_or_else(|| M::Error::missing_field("sig"))?,
+            derived_via: derived_via.ok_or_else(|| M::Error::missing_field("derivedVia"))?,
+            signed_message: signed_message.ok_or_else(|| M::Error::missing_field("signedMessage"))?,
+            address: address.ok_or_else(|| M::Error::missing_field("address"))?,
+            algo,
+        }))
     }
 }
 
@@ -200,6 +343,34 @@ mod tests {
             written,
             r#"{"sig":"ab","derivedVia":"web3.eth.personal.sign","signedMessage":"line\nnext","address":"0xA"}"#
         );
+    }
+
+    #[test]
+    fn the_node_reader_refuses_what_the_node_refuses() {
+        let base = r#""sig":"s","derivedVia":"d","signedMessage":"m","address":"a""#;
+        let read = |t: String| {
+            serde_json::from_str::<NodeAuthSig<JsonStr<'_>>>(&t).map(|n| n.0.view().algo.map(str::to_string))
+        };
+        assert_eq!(read(format!("{{{base}}}")).unwrap(), None);
+        assert_eq!(read(format!(r#"{{{base},"algo":null}}"#)).unwrap(), None);
+        assert_eq!(read(format!(r#"{{{base},"algo":"x"}}"#)).unwrap().as_deref(), Some("x"));
+        assert_eq!(
+            read(r#"{"s\u0069g":"s","derivedVia":"d","signedMessage":"m","address":"a"}"#.to_string()).unwrap(),
+            None
+        );
+        for bad in [
+            format!(r#"{{{base},"extra":1}}"#),
+            format!(r#"{{{base},"Sig":"s"}}"#),
+            format!(r#"{{{base},"address":"b"}}"#),
+            format!(r#"{{{base},"algo":"x","algo":null}}"#),
+            format!(r#"{{{base},"algo":1}}"#),
+            r#"{"sig":"s","derivedVia":"d","signedMessage":"m"}"#.to_string(),
+            r#"{"sig":1,"derivedVia":"d","signedMessage":"m","address":"a"}"#.to_string(),
+            r#"{"sig":null,"derivedVia":"d","signedMessage":"m","address":"a"}"#.to_string(),
+            r#"["s","d","m","a"]"#.to_string(),
+        ] {
+            assert!(read(bad.clone()).is_err(), "{bad}");
+        }
     }
 
     #[test]

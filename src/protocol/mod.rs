@@ -21,11 +21,13 @@ pub mod session_message;
 pub mod sign_session_key;
 
 pub use auth_sig::{
-    is_lit_bls, session_key_uri, CapabilityAuthSig, JsonAuthSig, JsonStr, ALGO_ED25519, ALGO_LIT_BLS,
-    DERIVED_VIA_LIT_BLS, DERIVED_VIA_SESSION, DERIVED_VIA_WALLET, SESSION_URI_PREFIX,
+    is_lit_bls, session_key_uri, AuthMaterialType, CapabilityAuthSig, JsonAuthSig, JsonStr, NodeAuthSig, ALGO_ED25519,
+    ALGO_LIT_BLS, AUTH_SIG_KEYS, DERIVED_VIA_CONTRACT, DERIVED_VIA_CONTRACT_SHA256, DERIVED_VIA_LIT_BLS,
+    DERIVED_VIA_SESSION, DERIVED_VIA_WALLET, SESSION_URI_PREFIX,
 };
 pub use node_url::{normalize_node_address, NodeList, NodeListError, NodeUrl, NodeUrlError};
 pub use price::{Price, PriceError};
 pub use session_message::{
-    MessageWriter, NodeFields, SessionFormat, SessionKeySignedMessage, SignedMessage, SignedRequest, SignedResource,
+    MessageError, MessageWriter, NodeFields, SessionFormat, SessionKeySignedMessage, SignedMessage, SignedRequest,
+    SignedResource,
 };

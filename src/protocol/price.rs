@@ -11,8 +11,9 @@ use std::str::FromStr;
 
 /// An amount from 0 to 2^256 − 1 (the node's `U256`), e.g. wei.
 ///
-/// Parsing ([`FromStr`]) follows the Naga node's reading of a signed `maxPrice`
-/// (`from_str_to_u256`): `0x` + hex digits, anything else decimal digits.
+/// Parsing ([`FromStr`]) is this crate's reading of a price given as input: `0x` + 1 to 64 hex
+/// digits, or decimal digits. The node reads signed amounts more loosely:
+/// [`Price::from_signed_max_price`] and [`Price::from_uint_hex`] are its readings.
 ///
 /// ```
 /// use lit_session_signer::protocol::Price;
@@ -171,14 +172,53 @@ impl Price {
     }
 
     /// Reads the string value of a signed `maxPrice` given as raw JSON, as the Naga node does:
-    /// a JSON string it can borrow (no escapes), then [`FromStr`].
+    /// a JSON string it can borrow (no escapes), then [`Price::from_signed_max_price`].
     pub fn from_json_str(raw: &str) -> Result<Price, PriceError> {
         let inner = raw
             .strip_prefix('"')
             .and_then(|r| r.strip_suffix('"'))
             .filter(|s| !s.contains('\\'))
             .ok_or_else(|| PriceError::NotAString(raw.to_string()))?;
-        inner.parse()
+        Price::from_signed_max_price(inner)
+    }
+
+    /// The Naga node's reading of a signed `maxPrice` (`models/auth.rs::from_str_to_u256`):
+    /// text starting `0x` is `U256::from_str_radix(rest, 16)`, anything else
+    /// `U256::from_str_radix(text, 10)` (uint 0.9.5). So `""` and `"0x"` are 0, a second `0x`
+    /// is skipped (`"0x0x10"` is 16), an odd number of hex digits is fine, either case.
+    ///
+    /// ```
+    /// use lit_session_signer::protocol::Price;
+    /// assert_eq!(Price::from_signed_max_price("0x0x10"), Ok(Price::from(16u64)));
+    /// assert_eq!(Price::from_signed_max_price(""), Ok(Price::ZERO));
+    /// assert!(Price::from_signed_max_price("0X10").is_err());
+    /// ```
+    pub fn from_signed_max_price(text: &str) -> Result<Price, PriceError> {
+        match text.strip_prefix("0x") {
+            Some(rest) => Price::from_uint_hex(rest),
+            None if text.is_empty() => Ok(Price::ZERO),
+            None => Price::from_decimal(text),
+        }
+    }
+
+    /// ethers' `U256::from_str` (uint 0.9.5, always hex): one optional `0x`, then at most 64
+    /// hex digits of either case, none meaning 0, an odd count padded with a leading zero. The
+    /// node reads a payment delegation's `max_price` this way, so `"1000"` is 0x1000.
+    ///
+    /// ```
+    /// use lit_session_signer::protocol::Price;
+    /// assert_eq!(Price::from_uint_hex("1000"), Ok(Price::from(0x1000u64)));
+    /// assert_eq!(Price::from_uint_hex("0x"), Ok(Price::ZERO));
+    /// ```
+    pub fn from_uint_hex(text: &str) -> Result<Price, PriceError> {
+        let digits = text.strip_prefix("0x").unwrap_or(text);
+        if digits.is_empty() {
+            return Ok(Price::ZERO);
+        }
+        if digits.len() > 64 {
+            return Err(PriceError::TooLarge(text.to_string()));
+        }
+        Price::from_hex_digits(digits).map_err(|_| PriceError::NotANumber(text.to_string()))
     }
 }
 
@@ -335,6 +375,29 @@ mod tests {
         assert!(matches!(Price::from_json_str("16"), Err(PriceError::NotAString(_))));
         assert!(matches!(Price::from_json_str("null"), Err(PriceError::NotAString(_))));
         assert!(matches!(Price::from_json_str(r#""\u0031""#), Err(PriceError::NotAString(_))));
-        assert!(matches!(Price::from_json_str(r#""""#), Err(PriceError::Empty)));
+        // The node's loose forms: no digits is 0, a second 0x is skipped.
+        assert_eq!(Price::from_json_str(r#""""#), Ok(Price::ZERO));
+        assert_eq!(Price::from_json_str(r#""0x0xff""#), Ok(Price::from(255u64)));
+    }
+
+    #[test]
+    fn the_nodes_uint_readings() {
+        let ok = |t: &str, v: u64| assert_eq!(Price::from_signed_max_price(t), Ok(Price::from(v)), "{t:?}");
+        ok("0x10", 16);
+        ok("0xAbC", 0xabc);
+        ok("0x0x10", 16);
+        ok("0x", 0);
+        ok("0x0x", 0);
+        ok("", 0);
+        ok("010", 10);
+        ok("0xfff", 0xfff);
+        for bad in ["0X10", "-1", "+1", " 1", "1 ", "0x-1", "0x0x0x1", "1e3", "ab", "0xzz"] {
+            assert!(Price::from_signed_max_price(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Price::from_signed_max_price(&format!("0x{}", "f".repeat(64))), Ok(Price::MAX));
+        assert!(Price::from_signed_max_price(&format!("0x{}", "0".repeat(65))).is_err());
+        assert_eq!(Price::from_uint_hex("1000"), Ok(Price::from(0x1000u64)));
+        assert_eq!(Price::from_uint_hex(""), Ok(Price::ZERO));
+        assert!(Price::from_uint_hex("0x0x1").is_err());
     }
 }

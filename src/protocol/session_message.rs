@@ -7,11 +7,12 @@
 //! a session, so [`MessageWriter`] serialises it once and each node's message only adds its own
 //! fields.
 
+use serde::de::DeserializeSeed;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::auth_sig::{CapabilityAuthSig, JsonStr};
+use super::auth_sig::{CapabilityAuthSig, JsonStr, NodeAuthSig};
 use super::node_url::NodeUrl;
 use super::price::{Price, PriceError};
 use crate::jcs;
@@ -83,11 +84,11 @@ impl std::fmt::Display for SessionFormat {
 }
 
 /// The fields of the node's `SessionKeySignedMessage`, in the order they are signed: the one
-/// definition the writer ([`MessageWriter`]) and the reader ([`SignedMessage`]) share.
+/// definition the writer ([`MessageWriter`]) and the reader ([`SignedMessage::parse_as`]) share.
 ///
 /// `S` holds the string fields, `R` the resource-ability requests, `C` the capability AuthSigs,
-/// `P` the V2 `maxPrice` (absent in V1). The reader ignores unknown keys, as the nodes do.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// `P` the V2 `maxPrice` (absent in V1).
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionKeySignedMessage<S, R, C, P> {
     /// The session public key, hex.
@@ -103,22 +104,17 @@ pub struct SessionKeySignedMessage<S, R, C, P> {
     /// The node URL the session was signed for.
     pub node_address: S,
     /// V2: the most the user pays this node for the request (`U256`).
-    #[serde(default = "absent", skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_price: Option<P>,
 }
 
-// `#[serde(default)]` would demand `P: Default` (a borrowed `&RawValue` is not).
-fn absent<P>() -> Option<P> {
-    None
-}
-
 /// A parsed `signedMessage`, borrowing from its text where the JSON has no escapes. `maxPrice`
-/// is kept as its raw JSON (a Datil node reads any value there); [`SignedMessage::max_price`]
-/// reads it as a Naga node does.
+/// is kept as its raw JSON; [`SignedMessage::max_price`] reads it as a Naga node does.
 pub type SignedMessage<'a> =
     SessionKeySignedMessage<JsonStr<'a>, Vec<SignedRequest<'a>>, Vec<CapabilityAuthSig<'a>>, &'a RawValue>;
 
-/// One `resourceAbilityRequests` entry as read (`data` and other keys ignored).
+/// One `resourceAbilityRequests` entry as read: `data` and other keys ignored, a repeated key
+/// an error (the node's serde-derived `LitResourceAbilityRequest`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct SignedRequest<'a> {
     /// `{resource, resourcePrefix}`, in either key order.
@@ -140,47 +136,139 @@ pub struct SignedResource<'a> {
     pub resource_prefix: JsonStr<'a>,
 }
 
+/// A signed message the node cannot read.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageError {
+    /// Not the JSON object the node's reader takes: not JSON, a field missing, repeated or of
+    /// the wrong type, or a capability the node's AuthSig reader refuses ([`NodeAuthSig`]).
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    /// Naga: `maxPrice` is not a string that `from_str_to_u256` reads.
+    #[error("maxPrice: {0}")]
+    MaxPrice(PriceError),
+}
+
 impl<'a> SignedMessage<'a> {
-    /// Parses `text` as the Datil node does ([`SessionFormat::V1`]): either layout, `maxPrice`
-    /// not looked at.
-    pub fn parse(text: &'a str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
+    /// Parses `text` as a Datil node does ([`SessionFormat::V1`]).
+    pub fn parse(text: &'a str) -> Result<Self, MessageError> {
+        Self::parse_as(SessionFormat::V1, text)
     }
 
-    /// Parses `text` as a node expecting `format` does: a Naga node ([`SessionFormat::V2`])
-    /// also requires `maxPrice`, a JSON string of decimal or `0x`-hex digits below 2^256.
+    /// Parses `text` as a node expecting `format` does (Datil's `SessionKeySignedMessage`,
+    /// Naga's `SessionKeySignedMessageV2`, both serde-derived): the six shared fields required,
+    /// none twice, other keys ignored; each capability read by the node's AuthSig reader
+    /// ([`NodeAuthSig`]: unknown or repeated keys refused). A Naga node ([`SessionFormat::V2`])
+    /// also requires `maxPrice` once, a JSON string without escapes that
+    /// [`Price::from_signed_max_price`] reads; a Datil node does not know the key, so any value,
+    /// repeated or not, is ignored (the first is kept for display).
     ///
     /// ```
     /// use lit_session_signer::protocol::{SessionFormat, SignedMessage};
     /// let v1 = r#"{"sessionKey":"ab","resourceAbilityRequests":[],"capabilities":[],"issuedAt":"i","expiration":"e","nodeAddress":"n"}"#;
     /// assert!(SignedMessage::parse_as(SessionFormat::V1, v1).is_ok());
     /// let err = SignedMessage::parse_as(SessionFormat::V2, v1).unwrap_err();
-    /// assert_eq!(err.to_string(), "missing field `maxPrice`");
+    /// assert!(err.to_string().starts_with("missing field `maxPrice`"));
     /// ```
-    pub fn parse_as(format: SessionFormat, text: &'a str) -> Result<Self, serde_json::Error> {
-        let message = Self::parse(text)?;
-        match format {
-            SessionFormat::V1 => Ok(message),
-            SessionFormat::V2 => match message.max_price() {
-                None => Err(serde::de::Error::missing_field("maxPrice")),
-                Some(Err(e)) => Err(serde::de::Error::custom(format_args!("maxPrice: {e}"))),
-                Some(Ok(_)) => Ok(message),
-            },
+    pub fn parse_as(format: SessionFormat, text: &'a str) -> Result<Self, MessageError> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let message = MessageReader(format).deserialize(&mut de)?;
+        de.end()?;
+        if format == SessionFormat::V2 {
+            if let Some(Err(e)) = message.max_price() {
+                return Err(MessageError::MaxPrice(e));
+            }
         }
+        Ok(message)
     }
 
-    /// The signed `maxPrice` as a Naga node reads it (`None` when absent or `null`).
+    /// The signed `maxPrice` as a Naga node reads it (`None` when absent).
     pub fn max_price(&self) -> Option<Result<Price, PriceError>> {
         self.max_price.map(|raw| Price::from_json_str(raw.get()))
     }
 
-    /// The layout the message has: V2 when it carries a `maxPrice`.
+    /// The layout the message has: V2 when it carries a `maxPrice` (other than `null`).
     pub fn format(&self) -> SessionFormat {
-        if self.max_price.is_some() {
+        if self.max_price.is_some_and(|raw| raw.get() != "null") {
             SessionFormat::V2
         } else {
             SessionFormat::V1
         }
+    }
+}
+
+/// The node's message reader for one format (a serde seed, so one visitor serves both).
+struct MessageReader(SessionFormat);
+
+impl<'de> DeserializeSeed<'de> for MessageReader {
+    type Value = SignedMessage<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for MessageReader {
+    type Value = SignedMessage<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.0 {
+            SessionFormat::V1 => "struct SessionKeySignedMessage",
+            SessionFormat::V2 => "struct SessionKeySignedMessageV2",
+        })
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        use serde::de::Error as _;
+        fn once<'de, M: serde::de::MapAccess<'de>, T: Deserialize<'de>>(
+            slot: &mut Option<T>,
+            map: &mut M,
+            name: &'static str,
+        ) -> Result<(), M::Error> {
+            if slot.is_some() {
+                return Err(M::Error::duplicate_field(name));
+            }
+            *slot = Some(map.next_value()?);
+            Ok(())
+        }
+        let (mut session_key, mut requests) = (None, None);
+        let mut capabilities: Option<Vec<NodeAuthSig<JsonStr<'de>>>> = None;
+        let (mut issued_at, mut expiration, mut node_address) = (None, None, None);
+        let mut max_price: Option<&'de RawValue> = None;
+        while let Some(key) = map.next_key::<JsonStr<'de>>()? {
+            match (&*key, self.0) {
+                ("sessionKey", _) => once(&mut session_key, &mut map, "sessionKey")?,
+                ("resourceAbilityRequests", _) => once(&mut requests, &mut map, "resourceAbilityRequests")?,
+                ("capabilities", _) => once(&mut capabilities, &mut map, "capabilities")?,
+                ("issuedAt", _) => once(&mut issued_at, &mut map, "issuedAt")?,
+                ("expiration", _) => once(&mut expiration, &mut map, "expiration")?,
+                ("nodeAddress", _) => once(&mut node_address, &mut map, "nodeAddress")?,
+                ("maxPrice", SessionFormat::V2) => once(&mut max_price, &mut map, "maxPrice")?,
+                // Datil: a key its message does not have, so ignored; the first kept for display.
+                ("maxPrice", SessionFormat::V1) => {
+                    let raw: &'de RawValue = map.next_value()?;
+                    max_price.get_or_insert(raw);
+                }
+                _ => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        if self.0 == SessionFormat::V2 && max_price.is_none() {
+            return Err(M::Error::missing_field("maxPrice"));
+        }
+        Ok(SessionKeySignedMessage {
+            session_key: session_key.ok_or_else(|| M::Error::missing_field("sessionKey"))?,
+            resource_ability_requests: requests.ok_or_else(|| M::Error::missing_field("resourceAbilityRequests"))?,
+            capabilities: capabilities
+                .ok_or_else(|| M::Error::missing_field("capabilities"))?
+                .into_iter()
+                .map(|c| c.0)
+                .collect(),
+            issued_at: issued_at.ok_or_else(|| M::Error::missing_field("issuedAt"))?,
+            expiration: expiration.ok_or_else(|| M::Error::missing_field("expiration"))?,
+            node_address: node_address.ok_or_else(|| M::Error::missing_field("nodeAddress"))?,
+            max_price,
+        })
     }
 }
 
@@ -389,7 +477,7 @@ mod tests {
                 .map(|r| r.parse().unwrap())
                 .collect();
         let capability = serde_json::json!({"sig": "0x1b", "derivedVia": "web3.eth.personal.sign",
-            "signedMessage": "line one\nline two", "address": "0xA", "extra": 1.5});
+            "signedMessage": "line one\nline two", "address": "0xA"});
         let issued_at: Timestamp = "2025-03-15T12:34:56.789Z".parse().unwrap();
         let expiration: Timestamp = "2025-03-16T12:34:56.789Z".parse().unwrap();
         let nodes: Vec<NodeUrl> =
@@ -479,17 +567,33 @@ mod tests {
         let ok = |text: &str| SignedMessage::parse_as(SessionFormat::V2, text).map(|m| m.max_price());
         assert_eq!(ok(&with(r#""0x10""#)).unwrap(), Some(Ok(Price::from(16u64))));
         assert_eq!(ok(&with(r#""16""#)).unwrap(), Some(Ok(Price::from(16u64))));
-        for bad in ["16", "null", r#""-1""#, r#""0x""#, r#""ab""#, r#""\u0031""#] {
+        // The node's loose forms.
+        assert_eq!(ok(&with(r#""0x""#)).unwrap(), Some(Ok(Price::ZERO)));
+        assert_eq!(ok(&with(r#""0x0x10""#)).unwrap(), Some(Ok(Price::from(16u64))));
+        for bad in ["16", "null", r#""-1""#, r#""0X10""#, r#""ab""#, r#""\u0031""#] {
             let text = with(bad);
             assert!(SignedMessage::parse_as(SessionFormat::V2, &text).is_err(), "{bad}");
             // A Datil node ignores the field whatever it holds.
             assert!(SignedMessage::parse_as(SessionFormat::V1, &text).is_ok(), "{bad}");
         }
         let missing = format!("{base}}}");
-        assert_eq!(
-            SignedMessage::parse_as(SessionFormat::V2, &missing).unwrap_err().to_string(),
-            "missing field `maxPrice`"
-        );
+        assert!(SignedMessage::parse_as(SessionFormat::V2, &missing)
+            .unwrap_err()
+            .to_string()
+            .starts_with("missing field `maxPrice`"));
+        // Repeated: Naga refuses the second, Datil does not know the key.
+        let twice = format!(r#"{base},"maxPrice":"0x1","maxPrice":"0x2"}}"#);
+        assert!(SignedMessage::parse_as(SessionFormat::V2, &twice).is_err());
+        assert!(SignedMessage::parse_as(SessionFormat::V1, &twice).is_ok());
+        // Any other repeated key is an error for both.
+        let again = format!(r#"{base},"maxPrice":"0x1","nodeAddress":"m"}}"#);
+        assert!(SignedMessage::parse_as(SessionFormat::V1, &again).is_err());
+        assert!(SignedMessage::parse_as(SessionFormat::V2, &again).is_err());
+        // Unknown keys are ignored, a capability with one is not.
+        let extra = format!(r#"{base},"maxPrice":"0x1","x":[1]}}"#);
+        assert!(SignedMessage::parse_as(SessionFormat::V2, &extra).is_ok());
+        let cap = r#"{"sessionKey":"ab","resourceAbilityRequests":[],"capabilities":[{"sig":"s","derivedVia":"d","signedMessage":"m","address":"a","chain":"c"}],"issuedAt":"i","expiration":"e","nodeAddress":"n"}"#;
+        assert!(SignedMessage::parse_as(SessionFormat::V1, cap).is_err());
     }
 
     #[test]

@@ -55,11 +55,13 @@ impl Verifier {
             .iter()
             .map(|item| {
                 let s = item.session_sig;
-                let prepared = self.keys.decode(&s.address).and_then(|(key, torsion_free)| {
-                    let sig = ed25519::decode_signature(&s.sig)?;
-                    ed25519::precheck(&sig)?;
-                    Ok((key, torsion_free, sig))
-                });
+                let prepared = super::rules::session_sig_type(s).and_then(|()| self.keys.decode(&s.address)).and_then(
+                    |(key, torsion_free)| {
+                        let sig = ed25519::decode_signature(&s.sig)?;
+                        ed25519::precheck(&sig)?;
+                        Ok((key, torsion_free, sig))
+                    },
+                );
                 match prepared {
                     Err(e) => Sig::Failed(e),
                     Ok((key, true, sig)) => Sig::Batch(key, sig),

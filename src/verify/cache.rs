@@ -144,9 +144,7 @@ impl KeyCache {
         &self,
         address: &str,
     ) -> Result<(ed25519_dalek::VerifyingKey, bool), super::error::VerifyError> {
-        let body = address.strip_prefix("0x").unwrap_or(address);
-        let mut k = [0u8; 32];
-        if hex::decode_to_slice(body, &mut k).is_ok() {
+        if let Some(k) = super::node::hex::hex_to_array::<32>(address) {
             if let Some(hit) = self.map.lock().unwrap_or_else(|e| e.into_inner()).get(&k) {
                 return Ok(*hit);
             }

@@ -7,33 +7,35 @@ use time::OffsetDateTime;
 use crate::bls::{session_digest_from_eip191, BlsSignature, NetworkPublicKey};
 
 use super::error::CapabilityError;
-use crate::eth::EthAddress;
-use crate::protocol::auth_sig::{is_lit_bls, JsonAuthSig, DERIVED_VIA_SESSION, SESSION_URI_PREFIX};
+use super::node::hex::hex_to_bytes;
+use crate::eth::{recover_as_siwe_0_5, EthAddress, SignatureError};
+use crate::protocol::auth_sig::{AuthMaterialType, JsonAuthSig, SESSION_URI_PREFIX};
 use crate::recap::{Recap, RECAP_URN_PREFIX};
 use crate::resources::{LitAbility, LitResource};
 use crate::Timestamp;
 
-/// What kind of AuthSig a capability is, from `derivedVia` / `algo` (as `auth_material.rs`).
+/// What kind of AuthSig a capability is, from `derivedVia` / `algo` as the node classifies it
+/// ([`AuthMaterialType::of`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CapabilityKind {
-    /// An EIP-191 wallet signature (anything not listed below).
+    /// An EIP-191 wallet signature (`WalletSig`: anything not listed below).
     Wallet,
     /// `derivedVia: "lit.bls"` with `algo: "LIT_BLS"`: signed by the network's BLS key.
     NetworkBls,
-    /// Something this verifier cannot check (`EIP1271…`, or a nested session signature).
+    /// A kind the node refuses as a capability (`ContractSig`: `EIP1271`, `EIP1271_SHA256`;
+    /// `SessionSig`: `litSessionSignViaNacl` with `ed25519`); holds the `derivedVia`.
     Unsupported(String),
 }
 
 impl CapabilityKind {
-    /// Classifies by `derivedVia` and `algo` as the node does: network BLS only when both
-    /// match; `lit.bls` without `LIT_BLS` falls through to a wallet signature.
+    /// Classifies by `derivedVia` and `algo` as the node does: exact values only, so
+    /// `lit.bls` without `LIT_BLS`, or `litSessionSignViaNacl` without `ed25519`, is a wallet
+    /// signature.
     pub fn of(derived_via: &str, algo: Option<&str>) -> Self {
-        if is_lit_bls(derived_via, algo) {
-            Self::NetworkBls
-        } else if derived_via.starts_with("EIP1271") || derived_via == DERIVED_VIA_SESSION {
-            Self::Unsupported(derived_via.to_string())
-        } else {
-            Self::Wallet
+        match AuthMaterialType::of(derived_via, algo) {
+            AuthMaterialType::WalletSig => Self::Wallet,
+            AuthMaterialType::BlsNetworkSig => Self::NetworkBls,
+            AuthMaterialType::ContractSig | AuthMaterialType::SessionSig => Self::Unsupported(derived_via.to_string()),
         }
     }
 
@@ -78,8 +80,16 @@ pub struct SiweFacts {
     pub expiration: Option<OffsetDateTime>,
     /// The signature check.
     pub signature: SignatureStatus,
-    /// The decoded `urn:recap:` resources, or the first decoding / statement-suffix failure.
+    /// Whether the SIWE has a statement (the node checks ReCap statements only then).
+    pub has_statement: bool,
+    /// The `urn:recap:` resources the node decodes, or the first whose statement is not a
+    /// suffix of the SIWE statement.
     pub recaps: Result<Vec<Recap>, CapabilityError>,
+    /// `urn:recap:` resources the node cannot decode and silently drops: position and reason.
+    pub dropped_recaps: Vec<(usize, String)>,
+    /// Why a wallet `sig` is not in the canonical form (`0x`, 130 lower-case hex digits, v 27
+    /// or 28, low s), if it is not: the node accepts it, the strict policy does not.
+    pub noncanonical_signature: Option<String>,
 }
 
 impl SiweFacts {
@@ -218,22 +228,17 @@ fn check_siwe(
     network_keys: &[NetworkPublicKey],
 ) -> Result<SiweFacts, CapabilityError> {
     let msg = crate::siwe::parse(text).map_err(|e| CapabilityError::Siwe(e.to_string()))?;
+    let mut noncanonical_signature = None;
     let signature = match kind {
         CapabilityKind::NetworkBls if network_keys.is_empty() => SignatureStatus::NeedsNetworkKey,
         CapabilityKind::NetworkBls => check_bls(&msg, sig, network_keys),
-        _ => match decode_wallet_sig(sig) {
-            Err(e) => SignatureStatus::Invalid(e),
-            // The siwe crate hashes its own re-rendering and takes v mod 27, as the node.
-            Ok(bytes) => match msg.verify_eip191(&bytes) {
-                Ok(_) => SignatureStatus::Valid,
-                Err(_) => SignatureStatus::Invalid(CapabilityError::WrongSigner {
-                    siwe: EthAddress::from_bytes(msg.address).to_checksum(),
-                }),
-            },
-        },
+        _ => {
+            let status = check_wallet_sig(&msg, sig);
+            noncanonical_signature = wallet_sig_form(sig);
+            status
+        }
     };
-    let statement = msg.statement.as_deref().unwrap_or("");
-    let recaps = decode_recaps(statement, msg.resources.iter().map(|r| r.as_str()));
+    let (recaps, dropped_recaps) = decode_recaps(msg.statement.as_deref(), msg.resources.iter().map(|r| r.as_str()));
     Ok(SiweFacts {
         address: EthAddress::from_bytes(msg.address),
         domain: msg.domain.to_string(),
@@ -243,8 +248,50 @@ fn check_siwe(
         not_before: msg.not_before.as_ref().map(|t| *t.as_ref()),
         expiration: msg.expiration_time.as_ref().map(|t| *t.as_ref()),
         signature,
+        has_statement: msg.statement.is_some(),
         recaps,
+        dropped_recaps,
+        noncanonical_signature,
     })
+}
+
+/// The wallet signature as the node checks it (`SiweValidator::validate_auth_sig_basic`):
+/// lit-core's `hex_to_bytes` (`0x` optional, odd length padded, any case), 65 bytes, then the
+/// `siwe` 0.5 recovery over the crate's re-rendering of the SIWE ([`recover_as_siwe_0_5`]).
+fn check_wallet_sig(msg: &::siwe::Message, sig: &str) -> SignatureStatus {
+    let invalid = |why: String| SignatureStatus::Invalid(CapabilityError::SignatureEncoding(why));
+    let Some(bytes) = hex_to_bytes(sig) else { return invalid("sig is not hex".into()) };
+    let Ok(bytes) = <[u8; 65]>::try_from(bytes.as_slice()) else {
+        return invalid(format!("sig must be 65 bytes, got {}", bytes.len()));
+    };
+    let digest = match msg.eip191_hash() {
+        Ok(d) => d,
+        Err(e) => return SignatureStatus::Invalid(CapabilityError::Siwe(e.to_string())),
+    };
+    match recover_as_siwe_0_5(&bytes, &digest) {
+        Ok(signer) if signer.as_bytes() == &msg.address => SignatureStatus::Valid,
+        Ok(_) | Err(SignatureError::NotRecoverable) => SignatureStatus::Invalid(CapabilityError::WrongSigner {
+            siwe: EthAddress::from_bytes(msg.address).to_checksum(),
+        }),
+        Err(e) => invalid(e.to_string()),
+    }
+}
+
+// What `--strict` wants of a wallet signature: what ethers and the SDK write.
+fn wallet_sig_form(sig: &str) -> Option<String> {
+    let Some(digits) = sig.strip_prefix("0x") else { return Some("no 0x prefix".into()) };
+    if digits.len() != 130 || !digits.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Some("not 130 lower-case hex digits".into());
+    }
+    let mut bytes = [0u8; 65];
+    hex::decode_to_slice(digits, &mut bytes).ok()?;
+    if !matches!(bytes[64], 27 | 28) {
+        return Some(format!("v is {}, not 27 or 28", bytes[64]));
+    }
+    match k256::ecdsa::Signature::from_slice(&bytes[..64]) {
+        Ok(s) if s.normalize_s().is_some() => Some("s is high (EIP-2)".into()),
+        _ => None,
+    }
 }
 
 /// The node's BLS capability check: the digest of the `siwe` crate's re-rendering (its
@@ -266,29 +313,29 @@ fn check_bls(msg: &::siwe::Message, sig: &str, network_keys: &[NetworkPublicKey]
     }
 }
 
-fn decode_wallet_sig(sig: &str) -> Result<[u8; 65], CapabilityError> {
-    let body = sig.strip_prefix("0x").unwrap_or(sig);
-    let mut bytes = [0u8; 65];
-    hex::decode_to_slice(body, &mut bytes).map_err(|_| {
-        CapabilityError::SignatureEncoding(format!(
-            "sig must be 65 bytes of hex, got {} characters",
-            body.chars().count()
-        ))
-    })?;
-    Ok(bytes)
-}
-
-fn decode_recaps<'a>(statement: &str, resources: impl Iterator<Item = &'a str>) -> Result<Vec<Recap>, CapabilityError> {
+/// The node's `extract_and_verify_all_capabilities`: every `urn:recap:` resource that decodes
+/// ([`Recap::decode_as_node`]; the others are dropped), and, when the SIWE has a statement, each
+/// one's statement must end it.
+#[allow(clippy::type_complexity)]
+fn decode_recaps<'a>(
+    statement: Option<&str>,
+    resources: impl Iterator<Item = &'a str>,
+) -> (Result<Vec<Recap>, CapabilityError>, Vec<(usize, String)>) {
     let mut out = Vec::new();
+    let mut dropped = Vec::new();
     for (index, uri) in resources.enumerate() {
         if !uri.starts_with(RECAP_URN_PREFIX) {
             continue;
         }
-        let recap = Recap::decode(uri).map_err(|e| CapabilityError::Recap { index, detail: e.to_string() })?;
-        if !statement.ends_with(&recap.statement()) {
-            return Err(CapabilityError::StatementMismatch { index });
+        match Recap::decode_as_node(uri) {
+            Ok(recap) => out.push((index, recap)),
+            Err(e) => dropped.push((index, e.to_string())),
         }
-        out.push(recap);
     }
-    Ok(out)
+    if let Some(statement) = statement {
+        if let Some((index, _)) = out.iter().find(|(_, r)| !statement.ends_with(&r.node_statement())) {
+            return (Err(CapabilityError::StatementMismatch { index: *index }), dropped);
+        }
+    }
+    (Ok(out.into_iter().map(|(_, r)| r).collect()), dropped)
 }

@@ -101,18 +101,25 @@ pub struct CapabilityReport {
 }
 
 /// A payment delegation found among a session's capabilities, and whether a Naga node could
-/// charge its delegator for this session.
+/// charge its delegator for this session (`payment/payment_delegation.rs::
+/// check_for_payment_delegation`; the delegator's balance and scope for the endpoint aside).
 #[derive(Clone, Debug, Serialize)]
 pub struct PaymentCheck {
     /// The capability's 0-based position.
     pub capability: usize,
+    /// Whether the capability passes the node's `validate_capability_auth_sig` now (SIWE valid,
+    /// signature, and for a wallet signature its `address` the SIWE signer); the node skips
+    /// capabilities that do not.
+    pub valid_capability: bool,
     /// Who pays (the capability's SIWE signer).
     pub delegator: Option<String>,
     /// Its `max_price` in hex, `0x`-prefixed.
     pub max_price: Option<String>,
     /// Its scopes.
     pub scopes: Vec<String>,
-    /// Whether the session's user (the signer of the session AuthSig) is a delegatee.
+    /// Whether the session's user (the `address` of the capability that authorised it, as the
+    /// node takes it) is a delegatee: `delegate_to` entries compared lower-cased with the
+    /// user's lower-case hex without `0x`.
     pub delegates_to_user: Option<bool>,
     /// `within` (signed `maxPrice` ≤ `max_price`), `exceeds`, `no maxPrice`, or why the node
     /// cannot read the delegation.
@@ -132,11 +139,11 @@ pub struct RequestVerdict {
     pub detail: Option<String>,
 }
 
-fn verdict_of(r: &Result<(), VerifyError>) -> (&'static str, Option<String>) {
+fn verdict_of(r: &Result<(), String>) -> (&'static str, Option<String>) {
     match r {
         Ok(()) => ("valid", None),
-        Err(e @ VerifyError::NeedsNetworkKey { .. }) => ("needs-network-key", Some(e.to_string())),
-        Err(e) => ("invalid", Some(e.to_string())),
+        Err(e) if e.starts_with("needs-network-key:") => ("needs-network-key", Some(e.clone())),
+        Err(e) => ("invalid", Some(e.clone())),
     }
 }
 
@@ -192,14 +199,26 @@ fn capability_report(
     }
 }
 
+// ethers' `Address::from_str` (fixed-hash): one optional `0x`, exactly 40 hex digits.
+fn ethers_address(text: &str) -> Option<EthAddress> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    let mut bytes = [0u8; 20];
+    hex::decode_to_slice(digits, &mut bytes).ok()?;
+    Some(EthAddress::from_bytes(bytes))
+}
+
 // Every `lit-paymentdelegation` `Auth/Auth` restriction of a capability, as the node reads them.
 fn payment_checks(
     index: usize,
+    address_field: &str,
     checked: &CheckedCapability,
+    now: Timestamp,
     signed: Option<&Result<Price, String>>,
     user: Option<EthAddress>,
 ) -> Vec<PaymentCheck> {
     let Ok(siwe) = &checked.siwe else { return Vec::new() };
+    let valid_capability = matches!(checked.valid_at(now), Ok(super::Passed::Valid))
+        && (checked.kind != super::CapabilityKind::Wallet || ethers_address(address_field) == Some(siwe.address));
     let Ok(recaps) = &siwe.recaps else { return Vec::new() };
     let scheme = format!("{}://", ResourcePrefix::PaymentDelegation.as_str());
     let ability = LitAbility::PaymentDelegation.recap_key();
@@ -213,6 +232,7 @@ fn payment_checks(
         .map(|nb| {
             let mut check = PaymentCheck {
                 capability: index,
+                valid_capability,
                 delegator: Some(siwe.address.to_checksum()),
                 max_price: None,
                 scopes: Vec::new(),
@@ -244,6 +264,7 @@ fn payment_checks(
 
 fn entry_report(entry: &SessionSigsEntry, now: Timestamp, verifier: &Verifier) -> EntryReport {
     let sig = &entry.session_sig;
+    let generation = verifier.policy().generation;
     let parsed = SignedMessage::parse(&sig.signed_message);
     let mut report = EntryReport {
         node: entry.node.clone(),
@@ -264,13 +285,18 @@ fn entry_report(entry: &SessionSigsEntry, now: Timestamp, verifier: &Verifier) -
         detail: None,
         requests: Vec::new(),
     };
-    let msg = match parsed {
-        Ok(m) => m,
-        Err(e) => {
+    let read = super::rules::read_session_sig(&entry.json).and_then(|s| super::rules::session_sig_type(&s));
+    let msg = match (parsed, read) {
+        (Ok(m), _) => m,
+        (Err(_), Err(e)) => {
+            report.detail = Some(e.explain(generation));
+            return report;
+        }
+        (Err(e), Ok(())) => {
             let err = ed25519::verify(&sig.address, &sig.sig, &sig.signed_message)
                 .err()
                 .unwrap_or(VerifyError::SignedMessage(e.to_string()));
-            report.detail = Some(err.to_string());
+            report.detail = Some(err.explain(generation));
             return report;
         }
     };
@@ -305,29 +331,30 @@ fn entry_report(entry: &SessionSigsEntry, now: Timestamp, verifier: &Verifier) -
         .enumerate()
         .map(|(i, (cap, c))| capability_report(i, &cap.address, c, &sig.address, now))
         .collect();
-    // The session's user: the signer of the AuthSig bound to this session key.
-    let user =
-        checked.iter().filter(|c| c.bound_to(&sig.address)).find_map(|c| c.siwe.as_ref().ok().map(|s| s.address));
-    report.payment_delegations =
-        checked.iter().enumerate().flat_map(|(i, c)| payment_checks(i, c, signed_price.as_ref(), user)).collect();
-
     let node = entry
         .node
         .as_deref()
         .and_then(|n| n.parse::<NodeUrl>().ok())
         .or_else(|| msg.node_address.parse::<NodeUrl>().ok());
+    // The session's user as the node takes it: the `address` of the capability that authorised
+    // the first request that verifies (else the signer of the AuthSig bound to this session key).
+    let mut user = None;
     for r in &msg.resource_ability_requests {
         let resource = format!("{}://{}", r.resource.resource_prefix, r.resource.resource);
         let result = LitResource::from_key(&resource)
             .and_then(|res| ResourceAbilityRequest::new(res, r.ability.parse()?))
             .map_err(|e| VerifyError::ResourceNotRequested { requested: format!("{resource} ({e})") })
             .and_then(|req| match &node {
-                Some(node) => verifier.verify(sig, node, &req, now).map(|_| ()),
+                Some(node) => verifier.verify_entry(entry, node, &req, now),
                 None => Err(VerifyError::NodeAddressMismatch {
                     signed: msg.node_address.to_string(),
                     expected: "(no node URL to verify against)".into(),
                 }),
             });
+        if let (None, Ok(verified)) = (user, &result) {
+            user = super::node::hex::hex_to_array::<20>(&verified.user_address).map(EthAddress::from_bytes);
+        }
+        let result = result.map(|_| ()).map_err(|e| e.explain(generation));
         let (verdict, detail) = verdict_of(&result);
         report.requests.push(RequestVerdict {
             resource,
@@ -336,6 +363,16 @@ fn entry_report(entry: &SessionSigsEntry, now: Timestamp, verifier: &Verifier) -
             detail,
         });
     }
+    let user = user.or_else(|| {
+        checked.iter().filter(|c| c.bound_to(&sig.address)).find_map(|c| c.siwe.as_ref().ok().map(|s| s.address))
+    });
+    report.payment_delegations = msg
+        .capabilities
+        .iter()
+        .zip(&checked)
+        .enumerate()
+        .flat_map(|(i, (cap, c))| payment_checks(i, &cap.address, c, now, signed_price.as_ref(), user))
+        .collect();
     let worst = report
         .requests
         .iter()

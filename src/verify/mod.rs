@@ -1,30 +1,35 @@
-//! Verifying session signatures the way a Lit node does (`validate_session_sig`), with an
+//! Verifying session signatures the way a Lit node does, generation by generation, with an
 //! optional stricter policy, a capability cache and batch ed25519 verification.
 //!
-//! The node's rules, in order (each failure is a [`VerifyError`] variant naming the rule):
-//! 1. ed25519 `verify_strict` of `sig` over the raw bytes of `signedMessage` with the key in
-//!    `address`;
-//! 2. `signedMessage` parses ([`SignedMessage`]) as the policy's node [`Generation`] reads it: a
-//!    Datil node reads either layout, a Naga node requires V2's `maxPrice` (a JSON string,
-//!    decimal or `0x`-hex, below 2^256);
-//! 3. some `resourceAbilityRequests` entry has the requested prefix and `*` or the requested id;
-//! 4. issuedAt ≤ now + 60 s, expiration ≥ issuedAt, expiration ≥ now − 60 s,
-//!    expiration ≤ issuedAt + 30 days;
-//! 5. the normalised `nodeAddress` is this node's `host:port`;
-//! 6. the first capability AuthSig that passes wins: EIP-191 over the `siwe` crate's
-//!    re-rendering, SIWE valid now, URI `lit:session:<address>`, every ReCap statement a suffix
-//!    of the SIWE statement, and a ReCap granting the ability. A `lit.bls`/`LIT_BLS` (PKP)
-//!    capability instead needs its SIWE valid now (`Not Before`/`Expiration Time`, no grace,
-//!    as the `siwe` crate's `valid_now`), its BLS signature over
-//!    `sha256("lit_session:" + hex(eip191(siwe)))` valid for one of the policy's network
-//!    keys ([`VerifyPolicy::with_network_key`]), then the same URI and ReCap checks; with no
-//!    network key configured it is reported as [`VerifyError::NeedsNetworkKey`].
+//! The node's rules (Datil `LIT-Protocol/Node` v1.0.18, Naga `LIT-Protocol/lit-peer`), each a
+//! function in [`rules`] named after the node code it models, in order:
 //!
-//! [`VerifyPolicy::strict`] adds: `sessionKey == address`, each capability's `address` is its
-//! SIWE signer, SIWE domains on an allow-list, a maximum lifetime, no invalid or expired
-//! capability at all (the node's rate-limit path fails on those), and for `LIT_BLS`
-//! capabilities the SDK's own reuse rule (an expiration, not yet reached; Issued At not in the
-//! future).
+//! 0. the request's `authSig` is read as the node reads a JSON AuthSig
+//!    ([`rules::read_session_sig`]: unknown and repeated keys refused) and must be a session sig
+//!    by its `derivedVia`/`algo` ([`rules::session_sig_type`]);
+//! 1. `check_ed25519_auth_sig`: `address` is 32 bytes by the node's hex reading (`0x` and odd
+//!    length tolerated), `sig` 128 hex digits of one case, `verify_strict` over `signedMessage`;
+//! 2. `signedMessage` parses as the generation's message ([`rules::parse_signed_message`]):
+//!    Datil ignores `maxPrice`, Naga requires it (decimal, `0x`-hex, even `""`);
+//! 3. some `resourceAbilityRequests` entry has the requested prefix and `*` or the id;
+//! 4. times in chrono's reading, compared in whole seconds: issuedAt ≤ now + 60 s, expiration ≥
+//!    issuedAt, expiration ≥ now − 60 s, expiration ≤ issuedAt + 30 days;
+//! 5. the signed `nodeAddress`, scheme prefixes stripped, is this node's `host:port`;
+//! 6. the first capability that passes wins: SIWE valid now, its signature (EIP-191 recovery as
+//!    siwe 0.5 does it, high s accepted; or BLS against the network key, see
+//!    [`VerifyPolicy::with_network_key`]), URI `lit:session:<address>`, every decodable ReCap's
+//!    statement a suffix of the SIWE statement when there is one, and a ReCap granting the
+//!    ability (undecodable ReCaps are dropped);
+//! 7. Datil's unversioned routes, when 1–6 fail, accept what passes the older fallback
+//!    ([`Route::Unversioned`], [`rules::unversioned_fallback`]);
+//! 8. Naga's payment step: the user (the winning capability's `address`) is a 20-byte address,
+//!    and the node's price, when given ([`VerifyPolicy::with_node_price`]), is at most `maxPrice`.
+//!
+//! [`VerifyPolicy::strict`] adds, beyond any node: canonical hex, `sessionKey == address`, each
+//! capability's `address` is its SIWE signer, canonical wallet signatures (low s), every ReCap
+//! decodable and stated, SIWE domains on an allow-list, a maximum lifetime, no invalid or expired
+//! capability at all (the node's rate-limit path fails on those), and for `LIT_BLS` capabilities
+//! the SDK's own reuse rule. `docs/verify-rules.md` tabulates all of it.
 
 mod batch;
 mod cache;
@@ -33,7 +38,8 @@ mod ed25519;
 mod error;
 mod file;
 mod inspect;
-mod rules;
+pub mod node;
+pub mod rules;
 
 use std::sync::Arc;
 
@@ -54,7 +60,7 @@ pub use rules::NODE_MAX_LIFETIME;
 
 use crate::bls::NetworkPublicKey;
 use crate::eth::EthAddress;
-use crate::protocol::{JsonAuthSig, NodeUrl, SessionFormat};
+use crate::protocol::{JsonAuthSig, NodeUrl, Price, SessionFormat};
 use crate::resources::ResourceAbilityRequest;
 use crate::session_sigs::SessionSig;
 use crate::Timestamp;
@@ -62,8 +68,8 @@ use crate::Timestamp;
 /// Which generation of Lit nodes verifies: it decides how the signed message is read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Generation {
-    /// Datil (`LIT-Protocol/Node`, JS SDK v7): reads V1 and V2 messages alike (an extra
-    /// `maxPrice` is ignored).
+    /// Datil (`LIT-Protocol/Node` v1.0.18, JS SDK v7): reads V1 and V2 messages alike (it does
+    /// not know `maxPrice`).
     #[default]
     Datil,
     /// Naga (`lit-peer`, JS SDK v8): reads V2 only; `maxPrice` is required.
@@ -106,7 +112,44 @@ impl std::fmt::Display for Generation {
     }
 }
 
-/// What to check beyond the node's rules. The default is the node's behaviour (a Datil node).
+/// Which of a Datil node's routes receives the request: it decides whether a failed session
+/// check falls back to the older one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Route {
+    /// The versioned routes (`/web/…/v1`): `validate_session_sig` alone.
+    #[default]
+    V1,
+    /// The unversioned routes the v7 SDK uses for `decrypt` (`/web/encryption/sign`) and ACC
+    /// signing (`/web/signing/access_control_condition`): when `validate_session_sig` fails, the
+    /// node tries `validate_and_extract_wallet_sig` ([`rules::unversioned_fallback`]). Naga's
+    /// unversioned routes only answer that they are deprecated, so this applies to Datil.
+    Unversioned,
+}
+
+impl Route {
+    /// `v1` or `unversioned`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::V1 => "v1",
+            Self::Unversioned => "unversioned",
+        }
+    }
+}
+
+impl std::str::FromStr for Route {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "v1" => Ok(Self::V1),
+            "unversioned" => Ok(Self::Unversioned),
+            other => Err(format!("unknown route {other:?} (expected v1 or unversioned)")),
+        }
+    }
+}
+
+/// What to check beyond the node's rules, and what the node knows. The default is the node's
+/// behaviour (a Datil node, `/v1` routes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerifyPolicy {
     /// Apply the strict rules below.
@@ -119,8 +162,12 @@ pub struct VerifyPolicy {
     /// its network's; several allow for key rotation or several networks). Empty: such
     /// capabilities give [`VerifyError::NeedsNetworkKey`].
     pub network_keys: Vec<NetworkPublicKey>,
-    /// The node generation whose reading of the signed message applies.
+    /// The node generation whose rules apply.
     pub generation: Generation,
+    /// Datil: the route the request goes to ([`Route::Unversioned`] adds the fallback).
+    pub route: Route,
+    /// Naga: the node's current price for the operation; when set, `maxPrice` must cover it.
+    pub node_price: Option<Price>,
 }
 
 impl VerifyPolicy {
@@ -132,6 +179,8 @@ impl VerifyPolicy {
             max_lifetime: NODE_MAX_LIFETIME,
             network_keys: Vec::new(),
             generation: Generation::Datil,
+            route: Route::V1,
+            node_price: None,
         }
     }
 
@@ -150,6 +199,25 @@ impl VerifyPolicy {
     /// ```
     pub fn for_generation(mut self, generation: Generation) -> Self {
         self.generation = generation;
+        self
+    }
+
+    /// Verifies as a Datil node's `route` does.
+    ///
+    /// ```
+    /// use lit_session_signer::verify::{Route, VerifyPolicy};
+    /// let decrypt = VerifyPolicy::node().with_route(Route::Unversioned);
+    /// assert_eq!(decrypt.route, Route::Unversioned);
+    /// ```
+    pub fn with_route(mut self, route: Route) -> Self {
+        self.route = route;
+        self
+    }
+
+    /// The Naga node's current price for the operation (wei): the signed `maxPrice` must be at
+    /// least this.
+    pub fn with_node_price(mut self, price: Price) -> Self {
+        self.node_price = Some(price);
         self
     }
 
@@ -201,10 +269,14 @@ pub struct Verified {
     pub user_address: String,
     /// Its SIWE signer.
     pub siwe_address: EthAddress,
-    /// The session's issuedAt.
-    pub issued_at: Timestamp,
-    /// The session's expiration.
-    pub expiration: Timestamp,
+    /// The session's issuedAt (`None` only when the route's fallback passed a session whose
+    /// times do not parse).
+    pub issued_at: Option<Timestamp>,
+    /// The session's expiration (likewise).
+    pub expiration: Option<Timestamp>,
+    /// Datil, unversioned route: the `/v1` check failed for this reason and the older fallback
+    /// accepted the session.
+    pub via_fallback: Option<Box<VerifyError>>,
 }
 
 /// Verifies one session signature, uncached: what a node at `node` does for a request for
@@ -239,6 +311,7 @@ pub fn verify_session_sig(
     now: Timestamp,
     policy: &VerifyPolicy,
 ) -> Result<Verified, VerifyError> {
+    rules::session_sig_type(session_sig)?;
     ed25519::verify(&session_sig.address, &session_sig.sig, &session_sig.signed_message)?;
     rules::check_message(session_sig, node, request, now, policy, None)
 }
@@ -282,9 +355,42 @@ impl Verifier {
         request: &ResourceAbilityRequest,
         now: Timestamp,
     ) -> Result<Verified, VerifyError> {
+        rules::session_sig_type(session_sig)?;
         let (key, _) = self.keys.decode(&session_sig.address)?;
         ed25519::verify_with(&key, &session_sig.sig, &session_sig.signed_message)?;
         self.verify_after_signature(session_sig, node, request, now)
+    }
+
+    /// Verifies a session sig given as the JSON the node receives, read as the node reads it
+    /// ([`rules::read_session_sig`]) before the other rules.
+    ///
+    /// ```
+    /// use lit_session_signer::verify::{Verifier, VerifyError};
+    /// let node = "https://127.0.0.1:7470".parse().unwrap();
+    /// let request = "lit-pkp://*=pkp-signing".parse().unwrap();
+    /// let now = "2025-03-15T12:34:56.789Z".parse().unwrap();
+    /// let err = Verifier::default().verify_json(r#"{"sig":"","derivedVia":"","signedMessage":"","address":"","chain":"x"}"#, &node, &request, now).unwrap_err();
+    /// assert_eq!(err.rule(), "auth-sig-json");
+    /// ```
+    pub fn verify_json(
+        &self,
+        json: &str,
+        node: &NodeUrl,
+        request: &ResourceAbilityRequest,
+        now: Timestamp,
+    ) -> Result<Verified, VerifyError> {
+        self.verify(&rules::read_session_sig(json)?, node, request, now)
+    }
+
+    /// [`Self::verify_json`] on an entry of a sessionSigs file.
+    pub fn verify_entry(
+        &self,
+        entry: &SessionSigsEntry,
+        node: &NodeUrl,
+        request: &ResourceAbilityRequest,
+        now: Timestamp,
+    ) -> Result<Verified, VerifyError> {
+        self.verify_json(&entry.json, node, request, now)
     }
 
     fn verify_after_signature(

@@ -82,3 +82,23 @@ pub fn close_all_sessions(token: &Pkcs11Token) -> Result<(), String> {
         None => Err("the module has no C_CloseAllSessions".into()),
     }
 }
+
+/// Gives the public-key object of pair `other` the `CKA_ID` of pair `id`, whose own public-key
+/// object is destroyed: the token then states a public key for `id` that its private key does not
+/// match, so every signature it makes with `id` fails to verify under the key it states.
+pub fn mismatch_public_key(token: &Pkcs11Token, id: &[u8], other: &[u8]) -> Result<(), String> {
+    use cryptoki::object::{Attribute, ObjectClass};
+    let slot = token.slot().ok_or("the store has no slot")?;
+    let guard = token.context().read().map_err(|e| e.to_string())?;
+    let session = guard.pkcs11().open_rw_session(slot).map_err(|e| format!("C_OpenSession: {e}"))?;
+    let publics = |id: &[u8]| {
+        session
+            .find_objects(&[Attribute::Class(ObjectClass::PUBLIC_KEY), Attribute::Id(id.to_vec())])
+            .map_err(|e| format!("C_FindObjects: {e}"))
+    };
+    for object in publics(id)? {
+        session.destroy_object(object).map_err(|e| format!("C_DestroyObject: {e}"))?;
+    }
+    let [object] = publics(other)?[..] else { return Err("pair `other` has not exactly one public key".into()) };
+    session.update_attributes(object, &[Attribute::Id(id.to_vec())]).map_err(|e| format!("C_SetAttributeValue: {e}"))
+}

@@ -150,6 +150,14 @@ impl ThrowawayTokens {
     pub fn softhsm_tokens_dir(&self) -> Option<PathBuf> {
         (self.module == Module::SoftHsm2).then(|| self.dir.join("tokens"))
     }
+
+    /// SoftHSM2's directory of the token labelled `label` (moving it away makes the token
+    /// vanish); `None` for Kryoptic or when no such token exists.
+    pub fn softhsm_token_dir(&self, label: &str) -> Option<PathBuf> {
+        std::fs::read_dir(self.softhsm_tokens_dir()?).ok()?.filter_map(Result::ok).map(|e| e.path()).find(|dir| {
+            std::fs::read(dir.join("token.object")).is_ok_and(|b| b.windows(label.len()).any(|w| w == label.as_bytes()))
+        })
+    }
 }
 
 /// Twelve random digits.

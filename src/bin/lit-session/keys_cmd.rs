@@ -22,12 +22,10 @@ pub enum KeysCommand {
         /// pkcs11:token=lit?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin
         #[arg(long, value_name = "URI")]
         pkcs11_uri: String,
-        /// The key's label (CKA_LABEL).
+        /// The key's label (CKA_LABEL). The key is a token object: it stays on the token until
+        /// `keys delete` (a session object would vanish when this command returns).
         #[arg(long, value_name = "L")]
         label: String,
-        /// A session object that vanishes when this process ends (for tests).
-        #[arg(long)]
-        ephemeral: bool,
     },
     /// List the session keys on the token.
     List {
@@ -59,10 +57,9 @@ pub fn run(_: KeysCommand) -> Result<(), CliError> {
 #[cfg(feature = "pkcs11")]
 pub fn run(cmd: KeysCommand) -> Result<(), CliError> {
     match cmd {
-        KeysCommand::Generate { pkcs11_uri, label, ephemeral } => {
+        KeysCommand::Generate { pkcs11_uri, label } => {
             let (store, uri) = open_store(&pkcs11_uri, "--pkcs11-uri")?;
-            let options = if ephemeral { KeyOptions::ephemeral() } else { KeyOptions::default() };
-            let id = store.generate_with(&label, options)?;
+            let id = store.generate_with(&label, KeyOptions::default())?;
             let public_key = store.public_key(&id)?;
             // Both selectors: the id is exact, the label is for people.
             let mut key_uri = uri.with_id(id.as_bytes());

@@ -4,10 +4,11 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use lit_session_signer::bls::NetworkPublicKey;
-use lit_session_signer::protocol::NodeUrl;
+use lit_session_signer::protocol::{NodeUrl, Price};
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::verify::{
-    parse_session_sigs, select_session_sig, Generation, InspectReport, Verifier, VerifyError, VerifyPolicy,
+    parse_session_sigs, select_session_sig, Generation, InspectReport, Route, SessionSigsFileError, Verifier,
+    VerifyError, VerifyPolicy,
 };
 use lit_session_signer::Timestamp;
 
@@ -28,10 +29,20 @@ pub struct Args {
     /// Verify as of this time (default: now).
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
-    /// Also apply the strict policy (sessionKey = address, signer = address, 24 h maximum,
+    /// Also apply the strict policy, stricter than any node (canonical hex, sessionKey =
+    /// address, signer = address, low-s wallet signatures, decodable ReCaps, 24 h maximum,
     /// every capability valid, the SDK's LIT_BLS time rule).
     #[arg(long)]
     strict: bool,
+    /// Naga: the node's current price for the operation in wei (decimal or 0x-hex); the signed
+    /// maxPrice must be at least this, as the node's payment step requires.
+    #[arg(long, value_name = "WEI")]
+    node_price: Option<String>,
+    /// Datil: the route the request goes to: v1 (the versioned routes) or unversioned (the
+    /// /web/encryption/sign and /web/signing/access_control_condition routes the v7 SDK's
+    /// decrypt and ACC signing use, which fall back to an older check when the v1 one fails).
+    #[arg(long, value_name = "v1|unversioned", default_value = "v1")]
+    route: String,
     #[command(flatten)]
     network_keys: NetworkKeyArgs,
     #[command(flatten)]
@@ -41,8 +52,8 @@ pub struct Args {
 /// Which node generation's rules apply.
 #[derive(clap::Args)]
 pub struct GenerationArg {
-    /// Verify as the nodes of this generation: datil (JS SDK v7; reads v7 and v8 messages) or
-    /// naga (JS SDK v8; requires the v8 message's maxPrice).
+    /// Verify as the nodes of this generation: datil (LIT-Protocol/Node v1.0.18, JS SDK v7;
+    /// reads v7 and v8 messages) or naga (lit-peer, JS SDK v8; requires the v8 maxPrice).
     #[arg(long = "network", value_name = "datil|naga", default_value = "datil")]
     network: String,
 }
@@ -107,11 +118,11 @@ impl NetworkKeyArgs {
 // The library names no flags; the command line says which one supplies the missing key.
 const NETWORK_KEY_HINT: &str = " (--network-key)";
 
-/// `e`'s text, naming the flag that fixes it.
-fn with_flag_hint(e: &VerifyError) -> String {
+/// `e`'s refusal, naming the flag that fixes it.
+fn with_flag_hint(e: &VerifyError, generation: Generation) -> String {
     match e {
-        VerifyError::NeedsNetworkKey { .. } => format!("{e}{NETWORK_KEY_HINT}"),
-        _ => e.to_string(),
+        VerifyError::NeedsNetworkKey { .. } => format!("{}{NETWORK_KEY_HINT}", e.explain(generation)),
+        _ => e.explain(generation),
     }
 }
 
@@ -128,12 +139,14 @@ pub fn add_flag_hints(report: &mut InspectReport) {
     }
 }
 
-/// Prints `valid` (exit 0) or `invalid: <rule>: <detail>` (exit 1); bad input is an error (exit 2).
+/// Prints `valid` (exit 0) or `invalid: <rule>: <detail> (<generation> node: <function>)`
+/// (exit 1) for anything the node would refuse, however malformed the session sig; exit 2 is
+/// for usage errors only: a bad flag, an unreadable file, text that is not JSON, a file without
+/// a session sig for the node.
 pub fn run(args: Args) -> Result<(), CliError> {
     let path = args.session_sigs.display();
     let text =
         std::fs::read_to_string(&args.session_sigs).map_err(|e| CliError(format!("--session-sigs {path}: {e}")))?;
-    let entries = parse_session_sigs(&text).map_err(|e| CliError(format!("--session-sigs {path}: {e}")))?;
     let node: NodeUrl = args.node.parse().map_err(|e| CliError(format!("--node: {e}")))?;
     let request: ResourceAbilityRequest =
         args.resource.parse().map_err(|e| CliError(format!("--resource {}: {e}", args.resource)))?;
@@ -141,17 +154,58 @@ pub fn run(args: Args) -> Result<(), CliError> {
         Some(t) => crate::input::timestamp("--now", t)?,
         None => Timestamp::now(),
     };
-    let entry = select_session_sig(&entries, node.as_str())
-        .ok_or_else(|| CliError(format!("--session-sigs {path}: no session sig for node {node}")))?;
     let policy = args.network_keys.apply(if args.strict { VerifyPolicy::strict() } else { VerifyPolicy::node() })?;
     let policy = args.generation.apply(policy)?;
-    match Verifier::new(policy).verify(&entry.session_sig, &node, &request, now) {
-        Ok(_) => {
+    let generation = policy.generation;
+    if !generation.format().knows(request.resource().prefix()) {
+        return Err(CliError(format!(
+            "--resource {}: {generation} nodes have no such resource (lit-ratelimitincrease is Datil's, \
+             lit-paymentdelegation Naga's)",
+            args.resource
+        )));
+    }
+    let route: Route = args.route.parse().map_err(|e| CliError(format!("--route: {e}")))?;
+    let policy = match (generation, route) {
+        (_, Route::V1) => policy,
+        (Generation::Datil, route) => policy.with_route(route),
+        (Generation::Naga, _) => {
+            return Err(CliError("--route unversioned applies to datil (naga's unversioned routes are gone)".into()))
+        }
+    };
+    let policy = match (&args.node_price, generation) {
+        (None, _) => policy,
+        (Some(p), Generation::Naga) => {
+            policy.with_node_price(p.parse::<Price>().map_err(|e| CliError(format!("--node-price: {e}")))?)
+        }
+        (Some(_), Generation::Datil) => {
+            return Err(CliError("--node-price applies to naga (datil nodes have no per-request price)".into()))
+        }
+    };
+    let verifier = Verifier::new(policy);
+    let result = match parse_session_sigs(&text) {
+        Ok(entries) => {
+            let entry = select_session_sig(&entries, node.as_str())
+                .ok_or_else(|| CliError(format!("--session-sigs {path}: no session sig for node {node}")))?;
+            verifier.verify_entry(entry, &node, &request, now)
+        }
+        // JSON, but not an object: what the node would make of it as a session sig.
+        Err(SessionSigsFileError::Shape(_)) => verifier.verify_json(&text, &node, &request, now),
+        Err(e) => return Err(CliError(format!("--session-sigs {path}: {e}"))),
+    };
+    match result {
+        Ok(verified) => {
             println!("valid");
+            if let Some(why) = verified.via_fallback {
+                eprintln!(
+                    "note: only the unversioned route's fallback (auth/session_sigs.rs::validate_and_extract_wallet_sig) \
+                     accepts it; the v1 routes refuse it: {}",
+                    why.explain(generation)
+                );
+            }
             Ok(())
         }
         Err(e) => {
-            println!("invalid: {}", with_flag_hint(&e));
+            println!("invalid: {}", with_flag_hint(&e, generation));
             // Exit status 1 means "verified, and invalid"; 2 stays reserved for bad input.
             let _ = std::io::stdout().flush();
             std::process::exit(1)

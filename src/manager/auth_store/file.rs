@@ -1,19 +1,23 @@
-//! AuthSigs on disk, one JSON file per (signer, session key), so a restarted process reuses
-//! the wallet's signature instead of asking for a new one.
+//! AuthSigs on disk, one JSON file per (signer, session key[, grant set]), so a restarted process
+//! reuses the wallet's signatures instead of asking for new ones.
 
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{AuthSigKey, AuthSigStore, AuthStoreError};
+use super::{session_pair_name, AuthSigKey, AuthSigStore, AuthStoreError, GrantsDigest};
 use crate::auth_sig::AuthSig;
+use crate::eth::EthAddress;
+use crate::keystore::VerifyingKey;
 
 // A real AuthSig is a few KiB; anything far larger is not ours.
 const MAX_FILE_BYTES: u64 = 1 << 20;
 
-/// A directory of cached AuthSigs: `<dir>/<signer>-<session key>.json`, mode 0600, written
-/// atomically (temporary file, fsync, rename), so a crash leaves the old file or the new one.
+/// A directory of cached AuthSigs: `<dir>/<signer>-<session key>.json`, or
+/// `<dir>/<signer>-<session key>-<grants digest>.json` for an entry of one grant set
+/// ([`AuthSigKey::name`]), mode 0600, written atomically (temporary file, fsync, rename), so a
+/// crash leaves the old file or the new one.
 ///
 /// A file that does not parse as an AuthSig is reported as [`AuthStoreError::Corrupt`] and
 /// replaced by the next save. A file that parses is still only a candidate: the manager checks
@@ -106,6 +110,29 @@ impl AuthSigStore for FileAuthSigStore {
             Err(source) => Err(AuthStoreError::Io { path, source }),
         }
     }
+
+    fn remove_all(&self, signer: EthAddress, session_key: &VerifyingKey) -> Result<(), AuthStoreError> {
+        let pair = session_pair_name(signer, session_key);
+        let io_err = |path: &Path, source| AuthStoreError::Io { path: path.to_path_buf(), source };
+        for entry in fs::read_dir(&self.dir).map_err(|e| io_err(&self.dir, e))? {
+            let entry = entry.map_err(|e| io_err(&self.dir, e))?;
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(pair.as_str())) else { continue };
+            let ours = match rest.strip_suffix(".json") {
+                Some("") => true,
+                Some(grants) => grants.strip_prefix('-').and_then(GrantsDigest::from_hex).is_some(),
+                None => false,
+            };
+            if ours {
+                match fs::remove_file(entry.path()) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io_err(&entry.path(), e)),
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(unix)]
@@ -133,13 +160,16 @@ fn private_file_options() -> fs::OpenOptions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eth::EthAddress;
     use crate::keystore::{MemoryKeyStore, SessionKeyStore};
 
     fn key() -> AuthSigKey {
         let keys = MemoryKeyStore::new();
         let id = keys.generate("s").unwrap();
-        AuthSigKey { signer: EthAddress::from_bytes([0xab; 20]), session_key: keys.public_key(&id).unwrap() }
+        AuthSigKey {
+            signer: EthAddress::from_bytes([0xab; 20]),
+            session_key: keys.public_key(&id).unwrap(),
+            grants: None,
+        }
     }
 
     fn auth_sig() -> AuthSig {
@@ -189,5 +219,35 @@ mod tests {
         assert!(matches!(store.load(&k), Err(AuthStoreError::Corrupt { .. })));
         store.save(&k, &auth_sig()).unwrap();
         assert_eq!(store.load(&k).unwrap(), Some(auth_sig()));
+    }
+
+    #[test]
+    fn each_grant_set_has_its_own_file_and_remove_all_takes_every_one_of_the_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileAuthSigStore::open(dir.path()).unwrap();
+        let covering = key();
+        let grants = |r: &str| Some(GrantsDigest::of_requests(&[r.parse().unwrap()]));
+        let a = AuthSigKey { grants: grants("lit-pkp://*=pkp-signing"), ..covering };
+        let b = AuthSigKey { grants: grants("lit-litaction://*=lit-action-execution"), ..covering };
+        let other_key = AuthSigKey { grants: a.grants, ..key() };
+        let other_signer = AuthSigKey { signer: EthAddress::from_bytes([0xcd; 20]), ..a };
+        let with = |sig: &str| AuthSig { sig: sig.into(), ..auth_sig() };
+        for (k, sig) in [(covering, "0x00"), (a, "0x0a"), (b, "0x0b"), (other_key, "0x01"), (other_signer, "0x02")] {
+            store.save(&k, &with(sig)).unwrap();
+        }
+        assert_eq!(store.load(&a).unwrap(), Some(with("0x0a")));
+        assert_eq!(store.load(&b).unwrap(), Some(with("0x0b")));
+        assert_eq!(store.load(&covering).unwrap(), Some(with("0x00")));
+        // Files that only look alike are left alone.
+        let stray = dir.path().join(format!("{}-notes.json", covering.name()));
+        fs::write(&stray, b"{}").unwrap();
+
+        store.remove_all(covering.signer, &covering.session_key).unwrap();
+        for k in [covering, a, b] {
+            assert!(store.load(&k).unwrap().is_none(), "{k}");
+        }
+        assert_eq!(store.load(&other_key).unwrap(), Some(with("0x01")));
+        assert_eq!(store.load(&other_signer).unwrap(), Some(with("0x02")));
+        assert!(stray.exists());
     }
 }

@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use super::{AuthSigKey, AuthSigStore, AuthStoreError};
 use crate::auth_sig::AuthSig;
+use crate::eth::EthAddress;
+use crate::keystore::VerifyingKey;
 
 /// An in-process [`AuthSigStore`]. AuthSigs are public (the nodes see them), so nothing here
 /// needs zeroizing.
@@ -14,7 +16,7 @@ use crate::auth_sig::AuthSig;
 /// # use lit_session_signer::{auth_sig::AuthSig, eth::EthAddress, keystore::{MemoryKeyStore, SessionKeyStore}};
 /// # let keys = MemoryKeyStore::new();
 /// # let id = keys.generate("s").unwrap();
-/// let key = AuthSigKey { signer: EthAddress::from_bytes([7; 20]), session_key: keys.public_key(&id).unwrap() };
+/// let key = AuthSigKey { signer: EthAddress::from_bytes([7; 20]), session_key: keys.public_key(&id).unwrap(), grants: None };
 /// let store = MemoryAuthSigStore::new();
 /// assert!(store.load(&key).unwrap().is_none());
 /// ```
@@ -46,6 +48,11 @@ impl AuthSigStore for MemoryAuthSigStore {
 
     fn remove(&self, key: &AuthSigKey) -> Result<(), AuthStoreError> {
         self.entries().remove(key);
+        Ok(())
+    }
+
+    fn remove_all(&self, signer: EthAddress, session_key: &VerifyingKey) -> Result<(), AuthStoreError> {
+        self.entries().retain(|k, _| k.signer != signer || k.session_key != *session_key);
         Ok(())
     }
 }
