@@ -29,6 +29,30 @@ pub use checkpoints::{Exported, JobLease};
 
 pub use settings::{StoreSection, StoreSettings, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 
+/// The newest version in a migration list (`(version, sql)` in ascending order).
+const fn newest_migration(migrations: &[(i64, &str)]) -> i64 {
+    let mut newest = 0;
+    let mut i = 0;
+    while i < migrations.len() {
+        if migrations[i].0 > newest {
+            newest = migrations[i].0;
+        }
+        i += 1;
+    }
+    newest
+}
+
+/// The migrations a store with versions `applied` still needs, in order. Versions are reserved
+/// per change and can land out of order (4 before 2), so this goes by the set applied, not by
+/// the highest one.
+fn pending_migrations<'m>(
+    migrations: &'m [(i64, &'m str)],
+    applied: &[i64],
+) -> impl Iterator<Item = (i64, &'m str)> + 'm {
+    let applied = applied.to_vec();
+    migrations.iter().copied().filter(move |(version, _)| !applied.contains(version))
+}
+
 /// A store failure. Messages name the database and the operation, never a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -196,4 +220,21 @@ pub trait ServiceStore: Send + Sync {
     /// the older export records. Refused (0) unless `lease` still holds the `export` job, the
     /// segment is recorded as exported, and the head row is after it. Returns the rows removed.
     async fn prune_segment(&self, first_seq: i64, last_seq: i64, lease: &JobLease) -> Result<u64, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{newest_migration, pending_migrations};
+
+    #[test]
+    fn migrations_go_by_the_versions_applied_not_the_highest() {
+        let list: &[(i64, &str)] = &[(1, "a"), (2, "b"), (3, "c"), (4, "d")];
+        assert_eq!(newest_migration(list), 4);
+        // A store that got 1 and 4 first (4 landed before 2 and 3) still gets 2 and 3.
+        let pending: Vec<i64> = pending_migrations(list, &[1, 4]).map(|(v, _)| v).collect();
+        assert_eq!(pending, [2, 3]);
+        let pending: Vec<i64> = pending_migrations(list, &[]).map(|(v, _)| v).collect();
+        assert_eq!(pending, [1, 2, 3, 4]);
+        assert_eq!(pending_migrations(list, &[1, 2, 3, 4]).count(), 0);
+    }
 }

@@ -28,13 +28,13 @@ use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 /// Migrations, in order; index + 1 is the schema version they produce.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/postgres/0001_init.sql"),
-    include_str!("../../migrations/postgres/0004_audit_checkpoints.sql"),
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (4, include_str!("../../migrations/postgres/0004_audit_checkpoints.sql")),
 ];
 
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The newest schema version this build writes.
+pub const SCHEMA_VERSION: i64 = super::newest_migration(MIGRATIONS);
 
 // Advisory lock keys are 64-bit; these namespaces keep ours apart from other users of the
 // database (hashtextextended of a prefixed text).
@@ -280,11 +280,13 @@ impl PgStore {
             .await
             .map_err(db_error("migrate"))?
             .get(0);
-        let current: i64 = if has_version {
-            tx.query_one("SELECT coalesce(max(version), 0)::bigint FROM schema_version", &[])
+        let applied: Vec<i64> = if has_version {
+            tx.query("SELECT version::bigint FROM schema_version", &[])
                 .await
                 .map_err(db_error("migrate"))?
-                .get(0)
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
         } else {
             let tables: i64 = tx
                 .query_one("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()", &[])
@@ -297,16 +299,17 @@ impl PgStore {
                      lit-session-server store; use an empty database (or schema) for it"
                 )));
             }
-            0
+            Vec::new()
         };
+        let current = applied.iter().copied().max().unwrap_or(0);
         if current > SCHEMA_VERSION {
             return Err(StoreError::Schema(format!(
                 "{location} has schema version {current}, newer than this build knows ({SCHEMA_VERSION}); \
                  run a lit-session-server at least as new as the one that wrote it"
             )));
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let version = i as i32 + 1;
+        for (version, sql) in super::pending_migrations(MIGRATIONS, &applied) {
+            let version = version as i32;
             tx.batch_execute(sql).await.map_err(|e| {
                 StoreError::Schema(format!("{location}: migration {version} failed: {}", pg_message(&e)))
             })?;

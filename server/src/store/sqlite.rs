@@ -17,14 +17,16 @@ use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
-/// Migrations, in order; index + 1 is the schema version they produce.
-const MIGRATIONS: &[&str] = &[
-    include_str!("../../migrations/sqlite/0001_init.sql"),
-    include_str!("../../migrations/sqlite/0004_audit_checkpoints.sql"),
+/// Migrations, in order, each with the version its file is numbered by. Numbers are reserved per
+/// change and may land out of order, so a store records each version it applied and gets the
+/// ones it lacks (see [`super::pending_migrations`]).
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_audit_checkpoints.sql")),
 ];
 
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// The newest schema version this build writes.
+pub const SCHEMA_VERSION: i64 = super::newest_migration(MIGRATIONS);
 
 /// How durable a commit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,10 +185,10 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
         })
         .map_err(unavailable("migrate"))?
         > 0;
-    let current = if has_version {
-        conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get::<_, Option<i64>>(0))
-            .map_err(unavailable("migrate"))?
-            .unwrap_or(0)
+    let applied: Vec<i64> = if has_version {
+        let mut stmt = conn.prepare("SELECT version FROM schema_version").map_err(unavailable("migrate"))?;
+        let rows = stmt.query_map([], |r| r.get::<_, i64>(0)).map_err(unavailable("migrate"))?;
+        rows.collect::<Result<_, _>>().map_err(unavailable("migrate"))?
     } else {
         let tables: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type='table'", [], |r| r.get(0))
@@ -198,8 +200,9 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
                 path.display()
             )));
         }
-        0
+        Vec::new()
     };
+    let current = applied.iter().copied().max().unwrap_or(0);
     if current > SCHEMA_VERSION {
         return Err(StoreError::Schema(format!(
             "{} has schema version {current}, newer than this build knows ({SCHEMA_VERSION}); \
@@ -207,9 +210,25 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
             path.display()
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let version = i as i64 + 1;
+    for (version, sql) in super::pending_migrations(MIGRATIONS, &applied) {
         conn.execute_batch("BEGIN IMMEDIATE").map_err(unavailable("migrate"))?;
+        // Another process may have applied it while this one waited for the lock.
+        let has_table: bool = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='schema_version'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map_err(unavailable("migrate"))?
+            > 0;
+        let done: i64 = if has_table {
+            conn.query_row("SELECT count(*) FROM schema_version WHERE version = ?1", params![version], |r| r.get(0))
+                .map_err(unavailable("migrate"))?
+        } else {
+            0
+        };
+        if done > 0 {
+            conn.execute_batch("COMMIT").map_err(unavailable("migrate"))?;
+            continue;
+        }
         let applied = conn.execute_batch(sql).and_then(|_| {
             conn.execute(
                 "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
