@@ -798,6 +798,12 @@ impl Policy {
         out
     }
 
+    /// The longest rate-limit window of any client (seconds; 0 without limits): windows that
+    /// started longer ago than this have ended.
+    pub fn longest_rate_window(&self) -> i64 {
+        self.clients.values().filter_map(|c| c.rate).map(|r| r.per_secs).max().unwrap_or(0)
+    }
+
     /// The client's rate limit.
     pub fn rate(&self, client: &str) -> Option<Rate> {
         self.clients.get(client).and_then(|c| c.rate)
@@ -1226,6 +1232,15 @@ mod tests {
         let err = Policy::parse(text, &signers).unwrap_err();
         assert!(err.0.len() >= 5, "{err}");
         assert!(Policy::parse("[clients.a]\nbogus = 1", &signers).is_err());
+    }
+
+    #[test]
+    fn the_longest_rate_window_bounds_the_windows_kept() {
+        let signers = ["default".to_string()].into_iter().collect();
+        let text = "[clients.a]\nrate = { count = 3, per = \"1h\" }\n[clients.b]\nrate = { count = 9, per = \"1m\" }\n\
+                    [clients.c]\n";
+        assert_eq!(Policy::parse(text, &signers).unwrap().longest_rate_window(), 3600);
+        assert_eq!(Policy::parse("[clients.c]\n", &signers).unwrap().longest_rate_window(), 0);
     }
 
     fn rule(extra: &str) -> String {

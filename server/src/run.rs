@@ -158,7 +158,10 @@ pub async fn launch(settings: Settings, signals: bool) -> Result<Running, StartE
     tracing::info!(listen = %api_addr, scheme, "serving");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // The audit jobs end with the process, or when an embedding program shuts the service down.
-    audit_jobs::spawn(store, audit_key, &audit, stop_rx.clone());
+    audit_jobs::spawn(store.clone(), audit_key, &audit, stop_rx.clone());
+    let policy = app.clone();
+    let longest_window = move || policy.policy().longest_rate_window();
+    tokio::spawn(store::expiry::run(store, store::expiry::PRUNE_EVERY, longest_window, stop_rx.clone()));
     let listeners = Listeners { api, metrics, transport, settings: listen };
     let task = tokio::spawn(server::serve(app, listeners, signals, stop_rx));
     Ok(Running { api: api_addr, metrics: metrics_addr, scheme, stop: stop_tx, task })

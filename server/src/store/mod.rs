@@ -7,6 +7,7 @@
 
 mod cache;
 mod checkpoints;
+pub mod expiry;
 pub mod pool;
 pub mod postgres;
 mod seal;
@@ -220,6 +221,23 @@ pub trait ServiceStore: Send + Sync {
     /// the older export records. Refused (0) unless `lease` still holds the `export` job, the
     /// segment is recorded as exported, and the head row is after it. Returns the rows removed.
     async fn prune_segment(&self, first_seq: i64, last_seq: i64, lease: &JobLease) -> Result<u64, StoreError>;
+
+    /// Removes what has run out, so no table grows with the number of requests: AuthSigs
+    /// whose SIWE expired before `now` (unix seconds; one may be minted again), rate-limit
+    /// windows that started before `windows_before` (the caller passes now minus the longest
+    /// window in force, so no current window goes), and mint leases that ran out.
+    async fn prune_expired(&self, now: i64, windows_before: i64) -> Result<Pruned, StoreError>;
+}
+
+/// What [`ServiceStore::prune_expired`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Expired AuthSigs.
+    pub auth_sigs: u64,
+    /// Ended rate-limit windows.
+    pub windows: u64,
+    /// Mint leases that ran out (SQLite; PostgreSQL's are advisory locks, not rows).
+    pub mint_locks: u64,
 }
 
 #[cfg(test)]

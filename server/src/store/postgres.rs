@@ -22,7 +22,9 @@ use super::checkpoints::{self, Exported, JobLease};
 use super::pool::{describe_hosts, Pool, Pooled};
 use super::seal::Sealed;
 use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
-use super::{pg_message, Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
+use super::{
+    pg_message, Appended, MintGuard, Pruned, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig,
+};
 use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
@@ -738,6 +740,20 @@ impl ServiceStore for PgStore {
     async fn prune_segment(&self, first_seq: i64, last_seq: i64, lease: &JobLease) -> Result<u64, StoreError> {
         let lease = lease.clone();
         self.with("audit prune", move |c| Box::pin(prune_segment(c, first_seq, last_seq, lease))).await
+    }
+
+    async fn prune_expired(&self, now: i64, windows_before: i64) -> Result<Pruned, StoreError> {
+        self.with("prune expired", move |c| {
+            Box::pin(async move {
+                let err = db_error("prune expired");
+                let auth_sigs =
+                    c.execute("DELETE FROM auth_sigs WHERE expires_at < $1", &[&now]).await.map_err(&err)?;
+                let windows =
+                    c.execute("DELETE FROM quota WHERE window_start < $1", &[&windows_before]).await.map_err(&err)?;
+                Ok(Pruned { auth_sigs, windows, mint_locks: 0 })
+            })
+        })
+        .await
     }
 }
 

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use super::checkpoints::{self, Exported, JobLease};
 use super::seal::Sealed;
 use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
-use super::{Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
+use super::{Appended, MintGuard, Pruned, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
 use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
@@ -713,6 +713,19 @@ impl ServiceStore for SqliteStore {
         let lease = lease.clone();
         self.run(move |conn| prune_segment(conn, first_seq, last_seq, &lease).map_err(unavailable("audit prune"))).await
     }
+
+    async fn prune_expired(&self, now: i64, windows_before: i64) -> Result<Pruned, StoreError> {
+        self.run(move |conn| prune_expired(conn, now, windows_before).map_err(unavailable("prune expired"))).await
+    }
+}
+
+fn prune_expired(conn: &mut Connection, now: i64, windows_before: i64) -> Result<Pruned, rusqlite::Error> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let auth_sigs = tx.execute("DELETE FROM auth_sigs WHERE expires_at < ?1", params![now])?;
+    let windows = tx.execute("DELETE FROM quota WHERE window_start < ?1", params![windows_before])?;
+    let mint_locks = tx.execute("DELETE FROM mint_locks WHERE expires_at < ?1", params![now])?;
+    tx.commit()?;
+    Ok(Pruned { auth_sigs: auth_sigs as u64, windows: windows as u64, mint_locks: mint_locks as u64 })
 }
 
 /// A held mint lease; dropping it deletes the row (if this holder still has it).

@@ -64,13 +64,15 @@ fn lock_wait(settings: &StoreSettings) -> Duration {
 /// Runs the whole contract on `store`, empty and opened with `settings` (see [`fast_sqlite`],
 /// [`fast_postgres`]): health, versioned AuthSig saves, the mint lock (exclusion, release, a
 /// dead holder's lock running out), the rate-limit charge at its limit, and the audit chain
-/// (sealing, verification, paging, `audit_contains`).
+/// (sealing, verification, paging, `audit_contains`), the audit upkeep (leases, checkpoints,
+/// exports, pruning) and the expiry of per-request rows.
 pub async fn check_service_store(store: &dyn ServiceStore, settings: &StoreSettings) {
     store.health().await.expect("health");
     versioned_saves(store).await;
     mint_lock(store, settings).await;
     quota_and_chain(store).await;
     audit_upkeep(store).await;
+    expiry(store).await;
 }
 
 async fn versioned_saves(store: &dyn ServiceStore) {
@@ -257,4 +259,36 @@ async fn audit_upkeep(store: &dyn ServiceStore) {
     assert_eq!(store.audit_rows(0, 10).await.unwrap()[0].prev_hash, first.checkpoint.head_hash);
     store.release_job(&a).await.unwrap();
     store.release_job(&cp_lease).await.unwrap();
+}
+
+/// Per-request rows go once they run out: expired AuthSigs, ended rate-limit windows, dead mint
+/// leases; live ones stay (after [`audit_upkeep`]).
+async fn expiry(store: &dyn ServiceStore) {
+    let signer = "5d467fe98ff120fe0c85f2217bc61732571b28ec";
+    let (old, live, open) = ("e1".repeat(32), "e2".repeat(32), "e3".repeat(32));
+    store.save_auth_sig(signer, &old, "{}", Some(1_000), None).await.unwrap();
+    store.save_auth_sig(signer, &live, "{}", Some(4_000_000_000), None).await.unwrap();
+    store.save_auth_sig(signer, &open, "{}", None, None).await.unwrap();
+    let rate = Rate { count: 5, per_secs: 60 };
+    let (feb, mar): (Timestamp, Timestamp) =
+        ("2026-02-01T00:00:00Z".parse().unwrap(), "2026-03-01T00:00:30Z".parse().unwrap());
+    let (ended, current) = (rate.charge("x", feb), rate.charge("y", mar));
+    store.append_audit(entry(40), Some(ended.clone())).await.unwrap();
+    store.append_audit(entry(41), Some(current.clone())).await.unwrap();
+    // A holder that died holding a mint lease (a row on SQLite, an advisory lock on PostgreSQL).
+    std::mem::forget(store.lock_for_mint("s", "expiry").await.expect("the holder that dies"));
+
+    let now = (Timestamp::now().unix_millis() / 1000) as i64 + 10 * 86_400;
+    let pruned = store.prune_expired(now, current.window_start).await.unwrap();
+    // quota_and_chain's window (January) and x's (February) ended; y's is the current one.
+    let dead_locks = u64::from(store.backend() == "sqlite");
+    assert_eq!(pruned, super::Pruned { auth_sigs: 1, windows: 2, mint_locks: dead_locks });
+    assert_eq!(store.load_auth_sig(signer, &old).await.unwrap(), None);
+    assert!(store.load_auth_sig(signer, &live).await.unwrap().is_some());
+    assert!(store.load_auth_sig(signer, &open).await.unwrap().is_some(), "no expiry known: kept");
+    assert_eq!((store.quota_used(&ended).await.unwrap(), store.quota_used(&current).await.unwrap()), (0, 1));
+    assert_eq!(store.prune_expired(now, current.window_start).await.unwrap(), super::Pruned::default());
+    for key in [old, live, open] {
+        store.remove_auth_sig(signer, &key).await.unwrap();
+    }
 }
