@@ -176,7 +176,7 @@ pub async fn tail(
         }
         tokio::select! {
             _ = tokio::time::sleep(options.poll) => {}
-            _ = stop.changed() => {}
+            changed = stop.changed() => if changed.is_err() { return Ok(sent) }
         }
         if *stop.borrow() {
             return Ok(sent);

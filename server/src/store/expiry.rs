@@ -22,7 +22,7 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = stop.changed() => {}
+            changed = stop.changed() => if changed.is_err() { break }
         }
         if *stop.borrow() {
             return;
