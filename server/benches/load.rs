@@ -6,6 +6,9 @@
 //!
 //! `cargo bench -p lit-session-server --bench load [-- --requests N --concurrency C]`
 //!
+//! With `-- --checkpoints`: only the throughput with audit checkpoints off and on (SQLite, 30
+//! nodes, over HTTP), the cost of the default checkpoint settings.
+//!
 //! The server runs as its own process pinned to core 0 (`taskset`, when present) and this load
 //! client pins itself to core 1, so the two do not share a core. Prints, for each case, the
 //! latency of one request at a time (p50/p99, in-process and over HTTP, and what HTTP adds)
@@ -257,12 +260,62 @@ fn measure(
     out.unwrap_or_else(|| unreachable!())
 }
 
+/// `--checkpoints`: the service's throughput with audit checkpoints off and on (default
+/// checkpoint settings, an in-memory checkpoint key), SQLite, 30 nodes, over HTTP; rounds
+/// interleaved, the better of three each.
+fn checkpoints_on_off(rt: &tokio::runtime::Runtime, token: &str, requests: usize, concurrency: usize) {
+    let off_dir = tempfile::tempdir().unwrap();
+    let on_dir = tempfile::tempdir().unwrap();
+    let signer = "session_key = \"memory\"\nwallet = \"random\"";
+    let off = write_config(off_dir.path(), signer, token);
+    let seed = on_dir.path().join("audit.seed");
+    std::fs::write(&seed, "5a".repeat(32)).unwrap();
+    std::fs::set_permissions(&seed, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let on = write_config(on_dir.path(), signer, token);
+    let mut text = std::fs::read_to_string(&on).unwrap();
+    text.push_str(&format!("[audit]\ncheckpoint_key_seed_file = \"{}\"\n", seed.display()));
+    std::fs::write(&on, text).unwrap();
+    let (off_server, off_base) = start(&off, &[]);
+    let (on_server, on_base) = start(&on, &[]);
+    let mut best_off: Option<Stats> = None;
+    let mut best_on: Option<Stats> = None;
+    for _ in 0..3 {
+        let a = rt.block_on(over_http(std::slice::from_ref(&off_base), token, 30, requests, concurrency));
+        best_off = Some(match best_off {
+            None => a,
+            Some(b) => best(a, b),
+        });
+        let a = rt.block_on(over_http(std::slice::from_ref(&on_base), token, 30, requests, concurrency));
+        best_on = Some(match best_on {
+            None => a,
+            Some(b) => best(a, b),
+        });
+    }
+    let (off_s, on_s) = (best_off.unwrap_or_else(|| unreachable!()), best_on.unwrap_or_else(|| unreachable!()));
+    let checkpoints: i64 = rusqlite::Connection::open(on_dir.path().join("store.sqlite"))
+        .and_then(|c| c.query_row("SELECT count(*) FROM audit_checkpoints", [], |r| r.get(0)))
+        .unwrap_or(-1);
+    println!("{requests} requests x 3 rounds each, {concurrency} in flight, 30 nodes, SQLite, over HTTP");
+    println!("checkpoints | req/s    p50 ms   p99 ms");
+    println!("off         | {:>6.0}  {:>7.3}  {:>7.3}", off_s.rate, off_s.p50_ms, off_s.p99_ms);
+    println!(
+        "on          | {:>6.0}  {:>7.3}  {:>7.3}   ({checkpoints} checkpoints written)",
+        on_s.rate, on_s.p50_ms, on_s.p99_ms
+    );
+    println!("on / off    | {:>6.1} %", 100.0 * on_s.rate / off_s.rate);
+    drop((off_server, on_server));
+}
+
 fn main() {
     let requests = arg("--requests", 2000);
     let concurrency = arg("--concurrency", 8);
     pin_self(1);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let token = "bench-token-0123456789abcdef";
+    if std::env::args().any(|a| a == "--checkpoints") {
+        checkpoints_on_off(&rt, token, requests, concurrency);
+        return;
+    }
     println!("{requests} requests, {concurrency} in flight; server on core 0, load client on core 1");
     println!("                 | one at a time (ms): in-process      HTTP     added | {concurrency} in flight: req/s in-process, HTTP, ratio; HTTP p50, p99 ms");
     println!("key      nodes   |   p50     p99     p50     p99     p50   |  in-proc   HTTP   HTTP/in    p50     p99 | HTTP / (1 / in-process p50)");
