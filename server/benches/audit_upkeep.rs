@@ -8,7 +8,8 @@
 //! `--rate` session-sig requests a second (30 nodes each) for `--minutes`. Every 30 s it prints
 //! the store's size on disk (file + WAL), the rows and checkpoints in the database and the
 //! archive's segments and bytes. Then, with the service stopped, it checks that every sequence
-//! number from 1 to the last is in the database or in exactly one archived segment, runs
+//! number from 1 to the last is in the database or in exactly one archived segment, prints the
+//! row counts of the other tables (none may grow with the requests), runs
 //! `audit verify --archive DIR --full` over the whole run, and times it against
 //! `audit verify --archive DIR --since` the last checkpoint written a minute before the end.
 //! One run, printed as measured; other processes may share the machine.
@@ -233,6 +234,15 @@ fn main() {
         in_db.len(),
         both
     );
+
+    // The other tables: none may grow with the number of requests.
+    let mut counts = Vec::new();
+    for table in ["auth_sigs", "quota", "mint_locks", "revocations", "audit_checkpoints", "audit_exports", "audit_jobs"]
+    {
+        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0)).unwrap();
+        counts.push(format!("{table} {n}"));
+    }
+    println!("rows in the other tables at the end: {}", counts.join(", "));
 
     let (full, full_ok, full_text) = verify(&config, &archive, &["--full"]);
     println!("audit verify --archive --full: {:.3} s, {}: {full_text}", full.as_secs_f64(), ok_word(full_ok));
