@@ -15,7 +15,7 @@
 //! One run, printed as measured; other processes may share the machine.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,64 +23,19 @@ use std::time::{Duration, Instant};
 use lit_session_server::audit::segment::Segment;
 use lit_session_server::audit_jobs::export::list_segments;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lit-session-server");
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-fn private(path: &std::path::Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
-}
+mod support;
+use support::{arg, private, BIN};
 
 fn write_config(dir: &std::path::Path, token: &str) -> std::path::PathBuf {
-    let policy = "[clients.bench]\n[[clients.bench.allow]]\nsigners = [\"*\"]\nresources = [\"lit-pkp://*\"]\n\
-                  abilities = [\"pkp-signing\"]\nmax_lifetime = \"10m\"\nnodes = [\"*\"]\n";
-    std::fs::write(dir.join("policy.toml"), policy).unwrap();
-    private(&dir.join("tokens"), &lit_session_server::auth::token_line("bench", token));
     private(&dir.join("audit.seed"), &"5a".repeat(32));
-    let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nhealth_interval = \"60s\"\n[auth]\ntokens_file = \"{}\"\n\
-         [store]\npath = \"{}\"\ndurability = \"normal\"\n[policy]\nfile = \"{}\"\n\
-         [signers.default]\nsession_key = \"memory\"\nwallet = \"random\"\n\
-         [audit]\ncheckpoint_key_seed_file = \"{}\"\narchive_dir = \"{}\"\nexport_interval = \"30s\"\n\
+    let store = format!("path = \"{}\"\ndurability = \"normal\"", dir.join("store.sqlite").display());
+    let audit = format!(
+        "[audit]\ncheckpoint_key_seed_file = \"{}\"\narchive_dir = \"{}\"\nexport_interval = \"30s\"\n\
          retention = \"2m\"\n",
-        dir.join("tokens").display(),
-        dir.join("store.sqlite").display(),
-        dir.join("policy.toml").display(),
         dir.join("audit.seed").display(),
         dir.join("archive").display(),
     );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, config).unwrap();
-    path
-}
-
-fn start(config: &std::path::Path) -> (std::process::Child, String) {
-    use std::io::BufRead;
-    let mut child = Command::new(BIN)
-        .args(["--config", config.to_str().unwrap()])
-        .env("LITSIGNER_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let base = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(b) = line.strip_prefix("lit-session-server: listening on ") {
-            break b.to_string();
-        }
-    };
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            eprintln!("server: {line}");
-        }
-    });
-    (child, base)
+    support::write_config(dir, "session_key = \"memory\"\nwallet = \"random\"", token, &store, &audit)
 }
 
 fn size(path: &std::path::Path) -> u64 {
@@ -124,12 +79,12 @@ fn verify(config: &std::path::Path, archive: &std::path::Path, extra: &[&str]) -
 }
 
 fn main() {
-    let minutes = arg("--minutes", 10);
-    let rate = arg("--rate", 20);
+    let minutes: u64 = arg("--minutes", 10);
+    let rate: u64 = arg("--rate", 20);
     let token = "bench-token-0123456789abcdef";
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), token);
-    let (mut server, base) = start(&config);
+    let (server, base) = support::start(&config, &[], None);
     println!(
         "{minutes} min at {rate} req/s (30 nodes each); checkpoints every 1000 rows or 10 s, export every 30 s, \
          retention 2 min"
@@ -198,8 +153,7 @@ fn main() {
         }
     }
     rt.block_on(load).unwrap();
-    let _ = Command::new("kill").args(["-TERM", &server.id().to_string()]).status();
-    let _ = server.wait();
+    drop(server);
     println!("requests: {} ok, {} failed", ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
 
     // Every row is in the database or in exactly one segment.

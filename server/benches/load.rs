@@ -16,6 +16,9 @@
 //! Each figure is the better of two interleaved rounds, since other processes may share the
 //! machine.
 
+mod support;
+use support::{arg, ServerProcess};
+
 #[path = "../tests/common/hsm_tokens.rs"]
 mod hsm_tokens;
 use hsm_tokens::tokens;
@@ -24,15 +27,13 @@ use hsm_tokens::tokens;
 #[allow(dead_code)]
 mod postgres;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lit_session_server::signing::{self, MintInput, SessionKeySpec, Signer, SignerSpec, WalletSpec};
 use lit_session_server::store::sqlite::{Durability, SqliteOptions, SqliteStore};
 use lit_session_server::store::ServiceStore;
-
-const BIN: &str = env!("CARGO_BIN_EXE_lit-session-server");
 
 struct Stats {
     rate: f64,
@@ -44,11 +45,6 @@ fn stats(mut lat: Vec<Duration>, wall: Duration) -> Stats {
     lat.sort();
     let pick = |q: f64| lat[((lat.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3;
     Stats { rate: lat.len() as f64 / wall.as_secs_f64(), p50_ms: pick(0.5), p99_ms: pick(0.99) }
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn pin_self(core: usize) {
@@ -149,66 +145,13 @@ async fn over_http(bases: &[String], token: &str, n: usize, requests: usize, con
     stats(lat, started.elapsed())
 }
 
-struct ServerProcess(std::process::Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the server (pinned to core 0) from a config; returns its base URL.
 fn start(config: &std::path::Path, env: &[(&str, String)]) -> (ServerProcess, String) {
-    use std::io::BufRead;
-    let taskset = Command::new("taskset").arg("--version").output().is_ok();
-    let mut cmd = if taskset {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0", BIN]);
-        c
-    } else {
-        Command::new(BIN)
-    };
-    cmd.args(["--config", config.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::piped());
-    cmd.env("LITSIGNER_LOG", "warn");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(b) = line.strip_prefix("lit-session-server: listening on ") {
-            break b.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (ServerProcess(child), base)
+    support::start(config, env, Some(0))
 }
 
 fn write_config(dir: &std::path::Path, signer_toml: &str, token: &str) -> std::path::PathBuf {
     let store = format!("path = \"{}\"\ndurability = \"normal\"", dir.join("store.sqlite").display());
-    write_config_with(dir, signer_toml, token, &store)
-}
-
-fn write_config_with(dir: &std::path::Path, signer_toml: &str, token: &str, store: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let policy = "[clients.bench]\n[[clients.bench.allow]]\nsigners = [\"*\"]\nresources = [\"lit-pkp://*\"]\n\
-                  abilities = [\"pkp-signing\"]\nmax_lifetime = \"10m\"\nnodes = [\"*\"]\n";
-    std::fs::write(dir.join("policy.toml"), policy).unwrap();
-    let tokens = dir.join("tokens");
-    std::fs::write(&tokens, lit_session_server::auth::token_line("bench", token)).unwrap();
-    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nhealth_interval = \"60s\"\n[auth]\ntokens_file = \"{}\"\n\
-         [store]\n{store}\n[policy]\nfile = \"{}\"\n[signers.default]\n{signer_toml}\n",
-        tokens.display(),
-        dir.join("policy.toml").display()
-    );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, config).unwrap();
-    path
+    support::write_config(dir, signer_toml, token, &store, "")
 }
 
 fn row(label: &str, n: usize, lat: (&Stats, &Stats), load: (&Stats, &Stats)) {
@@ -269,12 +212,10 @@ fn checkpoints_on_off(rt: &tokio::runtime::Runtime, token: &str, requests: usize
     let signer = "session_key = \"memory\"\nwallet = \"random\"";
     let off = write_config(off_dir.path(), signer, token);
     let seed = on_dir.path().join("audit.seed");
-    std::fs::write(&seed, "5a".repeat(32)).unwrap();
-    std::fs::set_permissions(&seed, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let on = write_config(on_dir.path(), signer, token);
-    let mut text = std::fs::read_to_string(&on).unwrap();
-    text.push_str(&format!("[audit]\ncheckpoint_key_seed_file = \"{}\"\n", seed.display()));
-    std::fs::write(&on, text).unwrap();
+    support::private(&seed, &"5a".repeat(32));
+    let store = format!("path = \"{}\"\ndurability = \"normal\"", on_dir.path().join("store.sqlite").display());
+    let audit = format!("[audit]\ncheckpoint_key_seed_file = \"{}\"\n", seed.display());
+    let on = support::write_config(on_dir.path(), signer, token, &store, &audit);
     let (off_server, off_base) = start(&off, &[]);
     let (on_server, on_base) = start(&on, &[]);
     let mut best_off: Option<Stats> = None;
@@ -364,7 +305,7 @@ fn main() {
                 for i in 0..replicas {
                     let sub = pdir.path().join(format!("x{replicas}-{i}"));
                     std::fs::create_dir_all(&sub).unwrap();
-                    let config = write_config_with(&sub, &signer, token, &store);
+                    let config = support::write_config(&sub, &signer, token, &store, "");
                     let (server, base) = start(&config, &[]);
                     servers.push(server);
                     bases.push(base);
