@@ -31,7 +31,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lit_session_server::signing::{self, MintInput, SessionKeySpec, Signer, SignerSpec, WalletSpec};
+use lit_session_server::signing::{self, MintInput, Profile, ProfileSpec, SessionKeySpec, WalletSpec};
 use lit_session_server::store::sqlite::{Durability, SqliteOptions, SqliteStore};
 use lit_session_server::store::ServiceStore;
 
@@ -63,12 +63,12 @@ fn body(n: usize) -> serde_json::Value {
     })
 }
 
-async fn in_process(spec: &SignerSpec, n: usize, requests: usize, concurrency: usize) -> Stats {
+async fn in_process(spec: &ProfileSpec, n: usize, requests: usize, concurrency: usize) -> Stats {
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteOptions { durability: Durability::Normal, ..SqliteOptions::new(dir.path().join("s.sqlite")) };
     let store: Arc<dyn ServiceStore> = Arc::new(SqliteStore::open(&options).unwrap());
     let cache = lit_session_server::store::auth_sig_cache(store, tokio::runtime::Handle::current());
-    let signer = Arc::new(Signer::open(spec, cache, std::time::Duration::from_secs(60)).unwrap());
+    let signer = Arc::new(Profile::open(spec, cache, std::time::Duration::from_secs(60)).unwrap());
     let input = MintInput {
         nodes: nodes(n).iter().map(|u| signing::parse_node_url(u).unwrap()).collect(),
         requests: vec![signing::parse_request("lit-pkp", "*", "pkp-signing", None).unwrap()],
@@ -181,7 +181,7 @@ fn best(a: Stats, b: Stats) -> Stats {
 /// over HTTP, interleaved over `rounds` so both see the same machine.
 fn measure(
     rt: &tokio::runtime::Runtime,
-    spec: &SignerSpec,
+    spec: &ProfileSpec,
     bases: &[String],
     token: &str,
     n: usize,
@@ -264,7 +264,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "session_key = \"memory\"\nwallet = \"random\"", token);
     let (server, base) = start(&config, &[]);
-    let memory = SignerSpec {
+    let memory = ProfileSpec {
         name: "default".into(),
         session_key: SessionKeySpec::Memory,
         wallet: WalletSpec::Random,
@@ -294,7 +294,7 @@ fn main() {
             let signer =
                 format!("session_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"", seed.display(), wallet.display());
             let store = format!("backend = \"postgres\"\npostgres = \"{}\"", pg.connection());
-            let spec = SignerSpec {
+            let spec = ProfileSpec {
                 session_key: SessionKeySpec::SeedFile(seed.clone()),
                 wallet: WalletSpec::KeyFile(wallet.clone()),
                 ..memory.clone()
@@ -337,7 +337,7 @@ fn main() {
     let (server, base) = start(&config, &[("SOFTHSM2_CONF", hsm.conf().display().to_string())]);
     let base = [base];
     let spec =
-        SignerSpec { session_key: SessionKeySpec::Pkcs11 { uri, label_prefix: None, rotate_after: None }, ..memory };
+        ProfileSpec { session_key: SessionKeySpec::Pkcs11 { uri, label_prefix: None, rotate_after: None }, ..memory };
     let hsm_requests = (requests / 4).max(concurrency * 10);
     for n in [1, 30] {
         let ((li, lh), (ti, th)) = measure(&rt, &spec, &base, token, n, hsm_requests, concurrency);

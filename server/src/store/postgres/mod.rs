@@ -10,18 +10,14 @@
 //! - Every operation has a deadline; a connection whose operation failed or ran out of time is
 //!   closed, so a hung server can neither hang requests nor keep the pool's connections.
 
-use std::path::PathBuf;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio_postgres::{Client, Config};
+use tokio_postgres::Client;
 
 use super::checkpoints::{self, Exported, JobLease};
 use super::pool::{describe_hosts, Pool, Pooled};
-use super::seal::Sealed;
-use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 use super::{
     pg_message, Appended, MintGuard, Pruned, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig,
 };
@@ -29,10 +25,17 @@ use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
-/// Migrations, in order; index + 1 is the schema version they produce.
+mod chain;
+mod options;
+
+use chain::append;
+pub use options::{parse_connection, PgOptions};
+
+/// Migrations, in order, each with the version its file is numbered by (reserved per change,
+/// landing out of order: a store gets each one it lacks, see [`super::pending_migrations`]).
 const MIGRATIONS: &[(i64, &str)] = &[
-    (1, include_str!("../../migrations/postgres/0001_init.sql")),
-    (4, include_str!("../../migrations/postgres/0004_audit_checkpoints.sql")),
+    (1, include_str!("../../../migrations/postgres/0001_init.sql")),
+    (4, include_str!("../../../migrations/postgres/0004_audit_checkpoints.sql")),
 ];
 
 /// The newest schema version this build writes.
@@ -42,94 +45,6 @@ pub const SCHEMA_VERSION: i64 = super::newest_migration(MIGRATIONS);
 // database (hashtextextended of a prefixed text).
 const MIGRATION_LOCK: &str = "lit-session-server/migrate";
 const MINT_LOCK_PREFIX: &str = "lit-session-server/auth-sig/";
-
-/// Options of [`PgStore::open`]: `[store]` with `backend = "postgres"`.
-#[derive(Debug, Clone)]
-pub struct PgOptions {
-    /// The connection string, libpq key/value or URL form, without a password
-    /// (`store.postgres`).
-    pub connection: String,
-    /// A file holding the password, if the server asks for one (`store.password_file`, a
-    /// secret file, read when the store opens).
-    pub password_file: Option<PathBuf>,
-    /// Connections at most (`store.pool_size`).
-    pub pool_size: usize,
-    /// Longest time for one store operation (queries, waiting for a pooled connection;
-    /// `store.query_timeout`).
-    pub query_timeout: Duration,
-    /// Longest time to connect to one host (`store.connect_timeout`).
-    pub connect_timeout: Duration,
-    /// Longest wait for another replica's mint lock (`store.mint_lock_wait`).
-    pub mint_lock_wait: Duration,
-    /// Longest wallet signature while the mint lock is held: the lock's transaction may idle
-    /// that long (plus the store reads and writes around it) without being ended
-    /// (`store.mint_sign_timeout`).
-    pub mint_sign_timeout: Duration,
-    /// Who writes (stored with AuthSigs).
-    pub writer: String,
-}
-
-impl PgOptions {
-    /// Defaults around a connection string: 16 connections, 2 s per operation, 2 s per host
-    /// connect, the mint lock's default bounds.
-    pub fn new(connection: impl Into<String>) -> Self {
-        Self {
-            connection: connection.into(),
-            password_file: None,
-            pool_size: 16,
-            query_timeout: Duration::from_secs(2),
-            connect_timeout: Duration::from_secs(2),
-            mint_lock_wait: DEFAULT_MINT_LOCK_WAIT,
-            mint_sign_timeout: DEFAULT_MINT_SIGN_TIMEOUT,
-            writer: format!("pid-{}", std::process::id()),
-        }
-    }
-
-    /// How long a mint lock's transaction may idle before the server ends it (and so frees the
-    /// lock of a holder that died): the wait, the signature and the store calls around it.
-    pub fn mint_lock_hold(&self) -> Duration {
-        self.mint_lock_wait + self.mint_sign_timeout + 2 * self.query_timeout
-    }
-
-    /// Checks the PostgreSQL keys of `[store]`; a key of the other backend is refused. The
-    /// connection string is parsed here, and a message never repeats it (it may hold a secret
-    /// by mistake).
-    pub(super) fn from_section(section: &StoreSection, mint: MintBounds) -> Result<Self, String> {
-        if section.path.is_some() || section.durability.is_some() {
-            return Err("store.path and store.durability belong to backend = \"sqlite\"".into());
-        }
-        let connection = section.postgres.clone().ok_or("store.postgres (the connection string) is required")?;
-        parse_connection(&connection).map_err(|e| format!("store.postgres: {e}"))?;
-        let defaults = Self::new(connection);
-        Ok(Self {
-            password_file: section.password_file.clone(),
-            pool_size: section.pool_size.unwrap_or(defaults.pool_size).clamp(1, 1024),
-            query_timeout: section.duration(&section.query_timeout, defaults.query_timeout, "query_timeout")?,
-            connect_timeout: section.duration(&section.connect_timeout, defaults.connect_timeout, "connect_timeout")?,
-            mint_lock_wait: mint.lock_wait,
-            mint_sign_timeout: mint.sign_timeout,
-            ..defaults
-        })
-    }
-}
-
-/// Parses and checks a connection string: a password in it is refused (it belongs in a secret
-/// file), as is TLS (`sslmode=require`), which this build does not offer.
-pub fn parse_connection(text: &str) -> Result<Config, String> {
-    let config = Config::from_str(text).map_err(|e| format!("cannot parse the connection string: {e}"))?;
-    if config.get_password().is_some() {
-        return Err("the connection string holds a password; put it in store.password_file instead".into());
-    }
-    if config.get_hosts().is_empty() {
-        return Err("the connection string names no host (host=… or postgresql://host/…)".into());
-    }
-    if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-        return Err("sslmode=require: TLS to PostgreSQL is not built in; use a unix socket, a private network \
-                    or a TLS tunnel"
-            .into());
-    }
-    Ok(config)
-}
 
 /// The PostgreSQL store. Cheap to clone.
 #[derive(Clone)]
@@ -862,83 +777,4 @@ async fn prune_segment(c: &mut Client, first: i64, last: i64, lease: JobLease) -
     tx.execute("DELETE FROM audit_exports WHERE last_seq < $1", &[&last]).await.map_err(&err)?;
     tx.commit().await.map_err(&err)?;
     Ok(removed)
-}
-
-async fn append(c: &mut Client, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
-    let err = db_error("audit append");
-    let tx = c.transaction().await.map_err(&err)?;
-    let refused = match &charge {
-        Some(q) if !take_quota(&tx, q).await.map_err(&err)? => Some(q),
-        _ => None,
-    };
-    // The head row lock orders appends from every replica; after a wait it reads the new head.
-    let head = tx.query_one("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", &[]).await.map_err(&err)?;
-    let row = Sealed::new(entry, Some((head.get(0), head.get(1))), refused)
-        .map_err(|e| StoreError::Unavailable { op: "audit append", message: e.to_string() })?;
-    let e = &row.entry;
-    tx.execute(
-        "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        &[
-            &e.seq,
-            &e.at,
-            &e.request_id,
-            &e.client,
-            &e.endpoint,
-            &e.decision,
-            &e.rule,
-            &row.record,
-            &row.prev_hash,
-            &row.hash,
-        ],
-    )
-    .await
-    .map_err(&err)?;
-    tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", &[&e.seq, &row.hash]).await.map_err(&err)?;
-    tx.commit().await.map_err(&err)?;
-    Ok(row.appended())
-}
-
-/// Counts one unit of the charge's window, unless the limit is used up (false). One statement
-/// counts and checks: concurrent replicas cannot both take the last unit.
-async fn take_quota(tx: &tokio_postgres::Transaction<'_>, q: &QuotaCharge) -> Result<bool, tokio_postgres::Error> {
-    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-    if limit == 0 {
-        return Ok(false);
-    }
-    let counted = tx
-        .query_opt(
-            "INSERT INTO quota (client, rule, window_start, used) VALUES ($1, $2, $3, 1)
-             ON CONFLICT (client, rule, window_start) DO UPDATE SET used = quota.used + 1
-             WHERE quota.used < $4 RETURNING used",
-            &[&q.client, &q.rule, &q.window_start, &limit],
-        )
-        .await?;
-    if counted.is_none() {
-        return Ok(false);
-    }
-    // Old windows are of no use once a newer one is counted.
-    tx.execute(
-        "DELETE FROM quota WHERE client = $1 AND rule = $2 AND window_start < $3",
-        &[&q.client, &q.rule, &q.window_start],
-    )
-    .await?;
-    Ok(true)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connection_strings_without_secrets_or_tls() {
-        let c = parse_connection("host=/tmp/a,/tmp/b port=5432,5433 user=u dbname=d target_session_attrs=read-write")
-            .unwrap();
-        assert_eq!(describe_hosts(&c), ["/tmp/a:5432", "/tmp/b:5433"]);
-        let err = parse_connection("postgresql://u:hunter2@db/x").unwrap_err();
-        assert!(err.contains("password_file") && !err.contains("hunter2"), "{err}");
-        assert!(parse_connection("host=db password=x").unwrap_err().contains("password_file"));
-        assert!(parse_connection("host=db sslmode=require").unwrap_err().contains("TLS"));
-        assert!(parse_connection("dbname=x").unwrap_err().contains("no host"));
-    }
 }
