@@ -726,6 +726,12 @@ export interface components {
                 default: boolean;
                 rotation?: components["schemas"]["KeyRotation"];
             }[];
+            /** @description The ed25519 key that signs audit checkpoints (when configured); `audit verify` checks them against it. */
+            auditKey?: {
+                publicKey: string;
+                /** @enum {string} */
+                backend: "memory" | "pkcs11";
+            };
             requestId: string;
         };
         /**
