@@ -26,6 +26,8 @@ use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletError, Wallet
 
 pub use lit_session_signer::auth_sig::AuthSig;
 pub use lit_session_signer::error_chain;
+pub use lit_session_signer::eth::EthAddress;
+pub use lit_session_signer::keystore::VerifyingKey;
 pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
 pub use lit_session_signer::payment_delegation::PaymentScope;
 pub use lit_session_signer::pricing::{MaxPrice, NodePricing, PricingError};
@@ -753,18 +755,6 @@ pub fn verify_map_with(
 /// Parses a stored AuthSig (JSON text).
 pub fn parse_auth_sig(text: &str) -> Result<AuthSig, String> {
     serde_json::from_str(text).map_err(|e| e.to_string())
-}
-
-/// The key of a stored AuthSig as text columns: (signer address hex, session key hex). An entry
-/// for one grant set (`key.grants`) appends `-<grants digest hex>` to the session key column
-/// until the schema gives the digest a column of its own.
-pub fn auth_sig_key_columns(key: &AuthSigKey) -> (String, String) {
-    let session_key = hex::encode(key.session_key.as_bytes());
-    let session_key = match key.grants {
-        Some(grants) => format!("{session_key}-{grants}"),
-        None => session_key,
-    };
-    (hex::encode(key.signer.as_bytes()), session_key)
 }
 
 /// The `Expiration Time` of an AuthSig's SIWE, if it has one (for the store's `expires_at`).

@@ -581,8 +581,7 @@ fn a_mint_waiting_for_the_lock_keeps_readiness_and_problems_hide_internals() {
         .unwrap(),
         grants: Some(GrantsDigest::of_requests(&["lit-pkp://*=pkp-signing".parse().unwrap()])),
     };
-    let (signer_column, session_key_column) = lit_session_server::signing::auth_sig_key_columns(&key);
-    let held = rt.block_on(other.lock_for_mint(&signer_column, &session_key_column)).unwrap();
+    let held = rt.block_on(other.lock_for_mint(&lit_session_server::store::AuthSigId::of(&key))).unwrap();
 
     let url = server.url("/v1/session-sigs");
     let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);

@@ -148,20 +148,28 @@ struct Outcome {
     body: Value,
     took: Duration,
     request_id: String,
+    /// Which of the bodies it sent ([`fire_sets`]; see [`verify_oks`]).
+    set: usize,
 }
 
 /// `n` requests at once, round-robin over `urls`; every one gets a unique correlation id.
 fn fire(urls: &[String], token: &str, body: &Value, n: usize, tag: &str) -> Vec<Outcome> {
+    fire_sets(urls, token, std::slice::from_ref(body), n, tag)
+}
+
+/// [`fire`], request `i` sending `bodies[i % bodies.len()]`.
+fn fire_sets(urls: &[String], token: &str, bodies: &[Value], n: usize, tag: &str) -> Vec<Outcome> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let client = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
         let tasks: Vec<_> = (0..n)
             .map(|i| {
+                let set = i % bodies.len();
                 let (client, url, token, body) = (
                     client.clone(),
                     format!("{}/v1/session-sigs", urls[i % urls.len()]),
                     token.to_string(),
-                    body.clone(),
+                    bodies[set].clone(),
                 );
                 let request_id = format!("{tag}-{i}");
                 tokio::spawn(async move {
@@ -177,7 +185,7 @@ fn fire(urls: &[String], token: &str, body: &Value, n: usize, tag: &str) -> Vec<
                     let status = r.status().as_u16();
                     let text = r.text().await.unwrap();
                     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-                    Outcome { status, body, took: started.elapsed(), request_id }
+                    Outcome { status, body, took: started.elapsed(), request_id, set }
                 })
             })
             .collect();
@@ -193,15 +201,26 @@ fn pkp_request() -> signing::ResourceAbilityRequest {
     signing::parse_request("lit-pkp", "0x1a2b", "pkp-signing", None).unwrap()
 }
 
-/// Checks every 200 by the node's rules; returns the distinct wallet signatures they carry.
-fn verify_oks(outcomes: &[Outcome]) -> BTreeSet<String> {
-    let request = pkp_request();
+/// The second grant set's body ([`nodes3`] asks for the first): a Lit Action instead of a PKP.
+fn nodes3_action() -> Value {
+    let mut body = nodes3();
+    body["resourceAbilityRequests"] =
+        json!([{"resource": {"resource": "*", "resourcePrefix": "lit-litaction"}, "ability": "lit-action-execution"}]);
+    body
+}
+
+/// Checks every 200 by the node's rules, for a resource its grant set covers (set 0: [`nodes3`]'s
+/// PKP; set 1: [`nodes3_action`]'s Lit Action); returns the distinct wallet signatures they carry.
+fn verify_oks<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> BTreeSet<String> {
+    let requests =
+        [pkp_request(), signing::parse_request("lit-litaction", "QmReplicas", "lit-action-execution", None).unwrap()];
     let now = signing::Timestamp::now();
     let mut wallet_sigs = BTreeSet::new();
-    for o in outcomes.iter().filter(|o| o.status == 200) {
+    for o in outcomes.into_iter().filter(|o| o.status == 200) {
         let map = o.body["sessionSigs"].to_string();
+        let request = &requests[o.set];
         let results =
-            signing::verify_map(&map, None, std::slice::from_ref(&request), now, false, signing::Generation::Datil)
+            signing::verify_map(&map, None, std::slice::from_ref(request), now, false, signing::Generation::Datil)
                 .unwrap();
         assert!(!results.is_empty() && results.iter().all(|r| r.valid), "an invalid 200: {results:?}");
         for sig in o.body["sessionSigs"].as_object().unwrap().values() {
@@ -245,7 +264,9 @@ fn nodes3() -> Value {
 }
 
 /// Three replicas, one store, one SoftHSM2 token holding the shared session key and the
-/// wallet, cold cache: 1,000 concurrent requests cause exactly one wallet signature.
+/// wallet, cold cache: 1,000 concurrent requests alternating two grant sets cause exactly two
+/// wallet signatures, one per grant set (the AuthSig cache is keyed by grant set in memory and
+/// in the store).
 fn one_wallet_signature_across_three_replicas(
     store: &dyn Fn(&Path) -> String,
     backend: &str,
@@ -260,20 +281,24 @@ fn one_wallet_signature_across_three_replicas(
     let servers = start_replicas(dir.path(), 3, "", &store_toml, &signer, &[("SOFTHSM2_CONF", &conf)]);
     let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
     let load = Instant::now();
-    let outcomes = fire(&urls, "t", &nodes3(), 1000, backend);
+    let outcomes = fire_sets(&urls, "t", &[nodes3(), nodes3_action()], 1000, backend);
     let took = load.elapsed();
     let bad: Vec<String> =
         outcomes.iter().filter(|o| o.status != 200).take(3).map(|o| format!("{} {}", o.status, o.body)).collect();
     assert_eq!(count(&outcomes, 200), 1000, "{bad:?}");
     let wallet_sigs = verify_oks(&outcomes);
-    assert_eq!(wallet_sigs.len(), 1, "every response carries the one wallet signature");
+    assert_eq!(wallet_sigs.len(), 2, "every response carries its grant set's one wallet signature");
+    for set in 0..2 {
+        assert_eq!(verify_oks(outcomes.iter().filter(|o| o.set == set)).len(), 1, "grant set {set}");
+    }
     let uses: Vec<&str> = outcomes.iter().map(|o| o.body["authSig"]["use"].as_str().unwrap()).collect();
-    assert_eq!(uses.iter().filter(|u| **u == "signed").count(), 1);
+    assert_eq!(uses.iter().filter(|u| **u == "signed").count(), 2);
+    // The wallet's own count: two signatures across the three replicas.
     let signed: u64 = servers.iter().map(|s| metric(s, "litsigner_auth_sig_total{outcome=\"signed\"} ")).sum();
-    assert_eq!(signed, 1);
+    assert_eq!(signed, 2);
     eprintln!(
-        "{backend}: 3 replicas, 1000 concurrent requests in {:.2} s (p50 {:.0} ms, max {:.0} ms); uses: signed 1, \
-         waited {}, reused {}; start-up to done {:.1} s",
+        "{backend}: 3 replicas, 1000 concurrent requests over 2 grant sets in {:.2} s (p50 {:.0} ms, max {:.0} ms); \
+         uses: signed 2, waited {}, reused {}; start-up to done {:.1} s",
         took.as_secs_f64(),
         percentile(&outcomes, 0.5),
         percentile(&outcomes, 1.0),
@@ -315,6 +340,23 @@ fn postgres_keeps_the_store_contract() {
     });
 }
 
+/// A database written by schema version 1 (made here from migration 0001 as it shipped) is
+/// upgraded in place when a store opens it, and keeps its rows.
+#[test]
+fn postgres_upgrades_a_version_1_database_and_keeps_its_rows() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    pg.psql(include_str!("../migrations/postgres/0001_init.sql")).unwrap();
+    pg.psql(lit_session_server::store::testing::V1_ROWS_SQL).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let settings = lit_session_server::store::testing::fast_postgres(pg.connection());
+    rt.block_on(async {
+        let store = lit_session_server::run::open_store(&settings).await.unwrap();
+        lit_session_server::store::testing::check_v1_rows_kept(&*store).await;
+    });
+    assert_eq!(int(&pg, "SELECT max(version) FROM schema_version"), 2);
+}
+
 #[test]
 fn postgres_three_replicas_one_token_cause_one_wallet_signature() {
     let _one = serial();
@@ -327,9 +369,10 @@ fn postgres_three_replicas_one_token_cause_one_wallet_signature() {
     for s in servers {
         assert!(s.stop().success());
     }
-    assert_eq!(pg.psql("SELECT count(*), max(version) FROM auth_sigs").unwrap(), "1|1");
+    // One row per grant set, each written once; the audit log names the two signatures.
+    assert_eq!(pg.psql("SELECT count(*), count(DISTINCT grants), max(version) FROM auth_sigs").unwrap(), "2|2|1");
     assert_eq!(int(&pg, "SELECT count(*) FROM audit WHERE endpoint = 'session-sigs' AND decision = 'approved'"), 1040);
-    assert_eq!(int(&pg, "SELECT count(*) FROM audit WHERE record LIKE '%\"authSig\":\"signed\"%'"), 1);
+    assert_eq!(int(&pg, "SELECT count(*) FROM audit WHERE record LIKE '%\"authSig\":\"signed\"%'"), 2);
     assert_eq!(int(&pg, "SELECT sum(used) FROM quota WHERE client = 'limited'"), 40);
 }
 
@@ -346,9 +389,12 @@ fn sqlite_three_processes_on_one_file_cause_one_wallet_signature() {
         assert!(s.stop().success());
     }
     let conn = rusqlite::Connection::open(path).unwrap();
-    let (rows, version): (i64, i64) =
-        conn.query_row("SELECT count(*), max(version) FROM auth_sigs", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    assert_eq!((rows, version), (1, 1));
+    let (rows, grants, version): (i64, i64, i64) = conn
+        .query_row("SELECT count(*), count(DISTINCT grants), max(version) FROM auth_sigs", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .unwrap();
+    assert_eq!((rows, grants, version), (2, 2, 1));
 }
 
 #[test]
@@ -407,7 +453,7 @@ fn postgres_refuses_an_unknown_schema_with_a_clear_message() {
     assert!(server.stop().success());
     pg.psql("INSERT INTO schema_version (version, applied_at) VALUES (99, 'later')").unwrap();
     let err = start().err().expect("refused");
-    assert!(err.contains("schema version 99, newer than this build knows (1)"), "{err}");
+    assert!(err.contains("schema version 99, newer than this build knows (2)"), "{err}");
 
     // A password in the connection string is refused without being repeated.
     let config = dir.path().join("c.toml");
@@ -453,7 +499,7 @@ fn steady_load(
                     let Ok(r) = r else { continue };
                     let status = r.status().as_u16();
                     let body: Value = r.json().unwrap_or(Value::Null);
-                    out.push((started, Outcome { status, body, took: started.elapsed(), request_id }));
+                    out.push((started, Outcome { status, body, took: started.elapsed(), request_id, set: 0 }));
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 out

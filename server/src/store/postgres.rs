@@ -21,12 +21,17 @@ use tokio_postgres::{Client, Config};
 use super::pool::{describe_hosts, Pool, Pooled};
 use super::seal::Sealed;
 use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
-use super::{pg_message, Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
+use super::{
+    pg_message, Appended, AuthSigId, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig,
+};
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 /// Migrations, in order; index + 1 is the schema version they produce.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_auth_sig_grants.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -34,7 +39,7 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 // Advisory lock keys are 64-bit; these namespaces keep ours apart from other users of the
 // database (hashtextextended of a prefixed text).
 const MIGRATION_LOCK: &str = "lit-session-server/migrate";
-const MINT_LOCK_PREFIX: &str = "lit-session-server/auth-sig/";
+const MINT_LOCK_PREFIX: &str = "lit-session-server/";
 
 /// Options of [`PgStore::open`]: `[store]` with `backend = "postgres"`.
 #[derive(Debug, Clone)]
@@ -390,15 +395,15 @@ impl ServiceStore for PgStore {
         .await
     }
 
-    async fn load_auth_sig(&self, signer: &str, session_key: &str) -> Result<Option<StoredAuthSig>, StoreError> {
-        let (signer, session_key) = (signer.to_string(), session_key.to_string());
+    async fn load_auth_sig(&self, id: &AuthSigId) -> Result<Option<StoredAuthSig>, StoreError> {
+        let id = id.clone();
         self.with("load auth sig", |c| {
             Box::pin(async move {
                 let row = c
                     .query_opt(
                         "SELECT auth_sig, expires_at, version, written_by FROM auth_sigs
-                         WHERE signer = $1 AND session_key = $2",
-                        &[&signer, &session_key],
+                         WHERE signer = $1 AND session_key = $2 AND grants = $3",
+                        &[&id.signer, &id.session_key, &id.grants],
                     )
                     .await
                     .map_err(db_error("load auth sig"))?;
@@ -415,36 +420,37 @@ impl ServiceStore for PgStore {
 
     async fn save_auth_sig(
         &self,
-        signer: &str,
-        session_key: &str,
+        id: &AuthSigId,
         auth_sig: &str,
         expires_at: Option<i64>,
         expected_version: Option<i64>,
     ) -> Result<SaveOutcome, StoreError> {
-        let (signer, session_key, auth_sig) = (signer.to_string(), session_key.to_string(), auth_sig.to_string());
+        let (id, auth_sig) = (id.clone(), auth_sig.to_string());
         let writer = self.inner.writer.clone();
         self.with("save auth sig", move |c| {
             Box::pin(async move {
                 let now = now_secs();
+                let (signer, session_key, grants) = (&id.signer, &id.session_key, &id.grants);
                 // Compare-and-set in one statement: insert when no row is expected, else replace
                 // only the expected version.
                 let saved = match expected_version {
                     None => {
                         c.query_opt(
-                            "INSERT INTO auth_sigs (signer, session_key, auth_sig, expires_at, version, written_by,
-                                                    written_at)
-                             VALUES ($1, $2, $3, $4, 1, $5, $6)
-                             ON CONFLICT (signer, session_key) DO NOTHING RETURNING version",
-                            &[&signer, &session_key, &auth_sig, &expires_at, &writer, &now],
+                            "INSERT INTO auth_sigs (signer, session_key, grants, auth_sig, expires_at, version,
+                                                    written_by, written_at)
+                             VALUES ($1, $2, $3, $4, $5, 1, $6, $7)
+                             ON CONFLICT (signer, session_key, grants) DO NOTHING RETURNING version",
+                            &[signer, session_key, grants, &auth_sig, &expires_at, &writer, &now],
                         )
                         .await
                     }
                     Some(v) => {
                         c.query_opt(
-                            "UPDATE auth_sigs SET auth_sig = $3, expires_at = $4, version = version + 1,
-                                                  written_by = $5, written_at = $6
-                             WHERE signer = $1 AND session_key = $2 AND version = $7 RETURNING version",
-                            &[&signer, &session_key, &auth_sig, &expires_at, &writer, &now, &v],
+                            "UPDATE auth_sigs SET auth_sig = $4, expires_at = $5, version = version + 1,
+                                                  written_by = $6, written_at = $7
+                             WHERE signer = $1 AND session_key = $2 AND grants = $3 AND version = $8
+                             RETURNING version",
+                            &[signer, session_key, grants, &auth_sig, &expires_at, &writer, &now, &v],
                         )
                         .await
                     }
@@ -455,8 +461,8 @@ impl ServiceStore for PgStore {
                 }
                 let current = c
                     .query_opt(
-                        "SELECT version FROM auth_sigs WHERE signer = $1 AND session_key = $2",
-                        &[&signer, &session_key],
+                        "SELECT version FROM auth_sigs WHERE signer = $1 AND session_key = $2 AND grants = $3",
+                        &[signer, session_key, grants],
                     )
                     .await
                     .map_err(db_error("save auth sig"))?;
@@ -466,7 +472,23 @@ impl ServiceStore for PgStore {
         .await
     }
 
-    async fn remove_auth_sig(&self, signer: &str, session_key: &str) -> Result<(), StoreError> {
+    async fn remove_auth_sig(&self, id: &AuthSigId) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.with("remove auth sig", |c| {
+            Box::pin(async move {
+                c.execute(
+                    "DELETE FROM auth_sigs WHERE signer = $1 AND session_key = $2 AND grants = $3",
+                    &[&id.signer, &id.session_key, &id.grants],
+                )
+                .await
+                .map(drop)
+                .map_err(db_error("remove auth sig"))
+            })
+        })
+        .await
+    }
+
+    async fn remove_auth_sigs(&self, signer: &str, session_key: &str) -> Result<(), StoreError> {
         let (signer, session_key) = (signer.to_string(), session_key.to_string());
         self.with("remove auth sig", |c| {
             Box::pin(async move {
@@ -479,8 +501,8 @@ impl ServiceStore for PgStore {
         .await
     }
 
-    async fn lock_for_mint(&self, signer: &str, session_key: &str) -> Result<MintGuard, StoreError> {
-        let key = format!("{MINT_LOCK_PREFIX}{signer}/{session_key}");
+    async fn lock_for_mint(&self, id: &AuthSigId) -> Result<MintGuard, StoreError> {
+        let key = format!("{MINT_LOCK_PREFIX}{}", id.lock_name());
         let wait = self.inner.mint_lock_wait;
         let bound = wait + self.inner.query_timeout;
         let take = async {

@@ -11,12 +11,15 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::seal::Sealed;
 use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
-use super::{Appended, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
+use super::{Appended, AuthSigId, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 /// Migrations, in order; index + 1 is the schema version they produce.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+pub(crate) const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_auth_sig_grants.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -222,10 +225,11 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn load_row(conn: &Connection, signer: &str, session_key: &str) -> Result<Option<StoredAuthSig>, rusqlite::Error> {
+fn load_row(conn: &Connection, id: &AuthSigId) -> Result<Option<StoredAuthSig>, rusqlite::Error> {
     conn.query_row(
-        "SELECT auth_sig, expires_at, version, written_by FROM auth_sigs WHERE signer = ?1 AND session_key = ?2",
-        params![signer, session_key],
+        "SELECT auth_sig, expires_at, version, written_by FROM auth_sigs
+         WHERE signer = ?1 AND session_key = ?2 AND grants = ?3",
+        params![id.signer, id.session_key, id.grants],
         |r| Ok(StoredAuthSig { auth_sig: r.get(0)?, expires_at: r.get(1)?, version: r.get(2)?, written_by: r.get(3)? }),
     )
     .optional()
@@ -234,8 +238,7 @@ fn load_row(conn: &Connection, signer: &str, session_key: &str) -> Result<Option
 fn save_row(
     conn: &mut Connection,
     writer: &str,
-    signer: &str,
-    session_key: &str,
+    id: &AuthSigId,
     auth_sig: &str,
     expires_at: Option<i64>,
     expected: Option<i64>,
@@ -243,8 +246,8 @@ fn save_row(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current: Option<i64> = tx
         .query_row(
-            "SELECT version FROM auth_sigs WHERE signer = ?1 AND session_key = ?2",
-            params![signer, session_key],
+            "SELECT version FROM auth_sigs WHERE signer = ?1 AND session_key = ?2 AND grants = ?3",
+            params![id.signer, id.session_key, id.grants],
             |r| r.get(0),
         )
         .optional()?;
@@ -253,12 +256,12 @@ fn save_row(
     }
     let version = current.unwrap_or(0) + 1;
     tx.execute(
-        "INSERT INTO auth_sigs (signer, session_key, auth_sig, expires_at, version, written_by, written_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (signer, session_key) DO UPDATE SET auth_sig = excluded.auth_sig,
+        "INSERT INTO auth_sigs (signer, session_key, grants, auth_sig, expires_at, version, written_by, written_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (signer, session_key, grants) DO UPDATE SET auth_sig = excluded.auth_sig,
            expires_at = excluded.expires_at, version = excluded.version, written_by = excluded.written_by,
            written_at = excluded.written_at",
-        params![signer, session_key, auth_sig, expires_at, version, writer, now_secs()],
+        params![id.signer, id.session_key, id.grants, auth_sig, expires_at, version, writer, now_secs()],
     )?;
     tx.commit()?;
     Ok(SaveOutcome::Saved(version))
@@ -357,29 +360,40 @@ impl ServiceStore for SqliteStore {
         .await
     }
 
-    async fn load_auth_sig(&self, signer: &str, session_key: &str) -> Result<Option<StoredAuthSig>, StoreError> {
-        let (signer, session_key) = (signer.to_string(), session_key.to_string());
-        self.run(move |conn| load_row(conn, &signer, &session_key).map_err(unavailable("load auth sig"))).await
+    async fn load_auth_sig(&self, id: &AuthSigId) -> Result<Option<StoredAuthSig>, StoreError> {
+        let id = id.clone();
+        self.run(move |conn| load_row(conn, &id).map_err(unavailable("load auth sig"))).await
     }
 
     async fn save_auth_sig(
         &self,
-        signer: &str,
-        session_key: &str,
+        id: &AuthSigId,
         auth_sig: &str,
         expires_at: Option<i64>,
         expected_version: Option<i64>,
     ) -> Result<SaveOutcome, StoreError> {
-        let (signer, session_key, auth_sig) = (signer.to_string(), session_key.to_string(), auth_sig.to_string());
+        let (id, auth_sig) = (id.clone(), auth_sig.to_string());
         let writer = self.inner.writer.clone();
         self.run(move |conn| {
-            save_row(conn, &writer, &signer, &session_key, &auth_sig, expires_at, expected_version)
-                .map_err(unavailable("save auth sig"))
+            save_row(conn, &writer, &id, &auth_sig, expires_at, expected_version).map_err(unavailable("save auth sig"))
         })
         .await
     }
 
-    async fn remove_auth_sig(&self, signer: &str, session_key: &str) -> Result<(), StoreError> {
+    async fn remove_auth_sig(&self, id: &AuthSigId) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.run(move |conn| {
+            conn.execute(
+                "DELETE FROM auth_sigs WHERE signer = ?1 AND session_key = ?2 AND grants = ?3",
+                params![id.signer, id.session_key, id.grants],
+            )
+            .map(|_| ())
+            .map_err(unavailable("remove auth sig"))
+        })
+        .await
+    }
+
+    async fn remove_auth_sigs(&self, signer: &str, session_key: &str) -> Result<(), StoreError> {
         let (signer, session_key) = (signer.to_string(), session_key.to_string());
         self.run(move |conn| {
             conn.execute("DELETE FROM auth_sigs WHERE signer = ?1 AND session_key = ?2", params![signer, session_key])
@@ -389,10 +403,10 @@ impl ServiceStore for SqliteStore {
         .await
     }
 
-    async fn lock_for_mint(&self, signer: &str, session_key: &str) -> Result<MintGuard, StoreError> {
+    async fn lock_for_mint(&self, id: &AuthSigId) -> Result<MintGuard, StoreError> {
         // A lease row, taken under SQLite's write lock (BEGIN IMMEDIATE of the insert): the
         // write lock itself is not held while the wallet signs, so audit appends go on.
-        let key = format!("auth-sig/{signer}/{session_key}");
+        let key = id.lock_name();
         let holder = format!("{}-{}", self.inner.writer, signing::random_hex(4));
         let lease = self.inner.mint_lease;
         let wait = self.inner.mint_wait;
@@ -501,6 +515,24 @@ mod tests {
         let crate::store::StoreSettings::Sqlite(options) = &settings else { unreachable!() };
         let store = SqliteStore::open(options).unwrap();
         crate::store::testing::check_service_store(&store, &settings).await;
+    }
+
+    /// A file written by schema version 1 (made here from migration 0001 as it shipped) is
+    /// upgraded in place when opened, and keeps its rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upgrades_a_version_1_file_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.execute_batch(crate::store::testing::V1_ROWS_SQL).unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+        crate::store::testing::check_v1_rows_kept(&store).await;
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
     }
 
     #[test]
