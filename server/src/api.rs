@@ -673,6 +673,15 @@ async fn audit(
                 .with_request_id(&ctx.request_id)),
             }
         }
+        Err(err @ StoreError::Busy { .. }) => {
+            // Busy is not down: this request ran out of time; the audit log and the store are
+            // fine for the next one (readiness stays true).
+            let s = names::STORE_ERRORS;
+            app.metrics.inc(s.0, s.1, &[("backend", app.store.backend())]);
+            tracing::warn!(request_id = %ctx.request_id, error = %err, "audit append timed out; the request fails");
+            Err(Problem::new(Kind::StoreBusy, "the audit row could not be written in time, so nothing is handed out")
+                .with_request_id(&ctx.request_id))
+        }
         Err(err) => {
             let (f, s) = (names::AUDIT_FAILURES, names::STORE_ERRORS);
             app.metrics.inc(f.0, f.1, &[]);
@@ -726,13 +735,14 @@ async fn audit_signing_failure(app: &App, ctx: &Ctx, mut row: AuditEntry, signer
 struct QuotaReadFailed {
     decision: Decision,
     error: String,
+    busy: bool,
 }
 
 impl QuotaReadFailed {
     /// Writes the failed row (fail-closed) and returns the problem to answer.
     async fn fail(self, app: &App, ctx: &Ctx, caller: &Caller, p: &Parsed) -> Problem {
         tracing::warn!(request_id = %ctx.request_id, error = %self.error, "rate-limit counter unreadable");
-        let kind = Kind::StoreUnavailable;
+        let kind = if self.busy { Kind::StoreBusy } else { Kind::StoreUnavailable };
         let e = entry(
             ctx,
             caller,
@@ -781,7 +791,10 @@ async fn decide(
     let charge = rate.charge(&caller.client, now);
     let used = match app.store.quota_used(&charge).await {
         Ok(used) => used,
-        Err(e) => return Err(QuotaReadFailed { decision: d, error: format!("rate limit: {e}") }),
+        Err(e) => {
+            let busy = matches!(e, StoreError::Busy { .. });
+            return Err(QuotaReadFailed { decision: d, error: format!("rate limit: {e}"), busy });
+        }
     };
     if let Err(exceeded) = charge.check(used) {
         return Ok((exceeded.into(), None));
@@ -807,6 +820,7 @@ fn sign_problem(app: &App, ctx: &Ctx, signer: &str, e: &SignError) -> Problem {
         }
         SignError::Signer(_) => Kind::SignerUnavailable,
         SignError::Store(_) => Kind::StoreUnavailable,
+        SignError::StoreBusy(_) => Kind::StoreBusy,
         SignError::Internal(_) => Kind::Internal,
     };
     tracing::warn!(request_id = %ctx.request_id, signer, error = %e, "signing failed");
@@ -826,6 +840,7 @@ fn public_detail(kind: Kind) -> &'static str {
         Kind::HsmUnavailable => "the session key or wallet cannot sign now; retry later",
         Kind::SignerUnavailable => "the wallet signer refused or failed; retry later",
         Kind::StoreUnavailable => "the store cannot be read or written now; retry later",
+        Kind::StoreBusy => "the store is busy and this request ran out of time; retry",
         _ => "the service failed; report the request id",
     }
 }

@@ -28,7 +28,7 @@ pub use lit_session_signer::auth_sig::AuthSig;
 pub use lit_session_signer::error_chain;
 pub use lit_session_signer::eth::EthAddress;
 pub use lit_session_signer::keystore::VerifyingKey;
-pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
+pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock, StoreFailure};
 pub use lit_session_signer::payment_delegation::PaymentScope;
 pub use lit_session_signer::pricing::{MaxPrice, NodePricing, PricingError};
 pub use lit_session_signer::protocol::{NodeUrl, Price, PriceError, SessionFormat};
@@ -54,9 +54,12 @@ pub enum SignError {
     /// The AuthSig signer refused or returned something unusable.
     #[error("{0}")]
     Signer(String),
-    /// The AuthSig store failed.
+    /// The AuthSig store failed (cannot be reached or refused).
     #[error("{0}")]
     Store(String),
+    /// The AuthSig store is up but the call waited too long (a lock, a connection).
+    #[error("{0}")]
+    StoreBusy(String),
     /// A bug or a dead background task.
     #[error("{0}")]
     Internal(String),
@@ -75,6 +78,9 @@ fn classify(e: ManagerError) -> SignError {
         },
         ManagerError::Callback(e) => SignError::Signer(error_chain(&*e)),
         ManagerError::Rejected(r) => SignError::Signer(format!("the new AuthSig was refused: {r}")),
+        ManagerError::Store(e @ AuthStoreError::Store { failure: StoreFailure::Busy, .. }) => {
+            SignError::StoreBusy(error_chain(&e))
+        }
         ManagerError::Store(e) => SignError::Store(error_chain(&e)),
         other => SignError::Internal(error_chain(&other)),
     }
@@ -778,8 +784,8 @@ pub fn corrupt_entry(name: &str, reason: &str) -> AuthStoreError {
 }
 
 /// A storage failure of the AuthSig cache.
-pub fn store_failure(name: &str, message: &str) -> AuthStoreError {
-    AuthStoreError::Io { path: PathBuf::from(name), source: std::io::Error::other(message.to_string()) }
+pub fn store_failure(name: &str, failure: StoreFailure, message: &str) -> AuthStoreError {
+    AuthStoreError::Store { store: name.to_string(), failure, message: message.to_string() }
 }
 
 /// Generates an ed25519 session key labelled `label` on the token a `pkcs11:` URI names (as

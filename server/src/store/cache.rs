@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{AuthSigId, SaveOutcome, ServiceStore};
-use crate::signing::{self, AuthSig, AuthSigKey, AuthSigStore, AuthStoreError, EthAddress, MintLock, VerifyingKey};
+use super::{AuthSigId, SaveOutcome, ServiceStore, StoreError};
+use crate::signing::{
+    self, AuthSig, AuthSigKey, AuthSigStore, AuthStoreError, EthAddress, MintLock, StoreFailure, VerifyingKey,
+};
 
 /// The session manager's synchronous view of a store's AuthSig table and mint lock. The
 /// manager calls it off the runtime (on the blocking pool), where it waits for the async store.
@@ -24,8 +26,8 @@ struct StoreAuthSigs {
 }
 
 impl StoreAuthSigs {
-    fn failure(&self, e: impl std::fmt::Display) -> AuthStoreError {
-        signing::store_failure(&self.store.location(), &e.to_string())
+    fn failure(&self, e: StoreError) -> AuthStoreError {
+        signing::store_failure(&self.store.location(), e.failure(), &e.to_string())
     }
 
     fn versions(&self) -> std::sync::MutexGuard<'_, HashMap<AuthSigId, Option<i64>>> {
@@ -48,7 +50,8 @@ impl AuthSigStore for StoreAuthSigs {
 
     fn save(&self, key: &AuthSigKey, auth_sig: &AuthSig) -> Result<(), AuthStoreError> {
         let id = AuthSigId::of(key);
-        let text = serde_json::to_string(auth_sig).map_err(|e| self.failure(e))?;
+        let text = serde_json::to_string(auth_sig)
+            .map_err(|e| signing::store_failure(&self.store.location(), StoreFailure::Unavailable, &e.to_string()))?;
         let expires = signing::auth_sig_expiration(auth_sig).map(|t| (t.unix_millis() / 1000) as i64);
         let expected = self.versions().get(&id).copied().flatten();
         let outcome = self
@@ -62,10 +65,14 @@ impl AuthSigStore for StoreAuthSigs {
             }
             SaveOutcome::Conflict(version) => {
                 self.versions().remove(&id);
-                Err(self.failure(format!(
-                    "another process saved AuthSig version {version} for this key meanwhile; it is kept and \
-                     this one is not used"
-                )))
+                Err(signing::store_failure(
+                    &self.store.location(),
+                    StoreFailure::Conflict,
+                    &format!(
+                        "another process saved AuthSig version {version} for this key meanwhile; it is kept and \
+                         this one is not used"
+                    ),
+                ))
             }
         }
     }

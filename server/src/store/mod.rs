@@ -25,9 +25,13 @@ pub use cache::auth_sig_cache;
 pub use settings::{StoreSection, StoreSettings, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 
 /// A store failure. Messages name the database and the operation, never a secret.
+///
+/// Busy is not down: [`StoreError::Busy`] fails the one request that waited too long, while
+/// only [`StoreError::Unreachable`] (the database itself gone, hung or read-only) marks the
+/// store down for everything (PostgreSQL's fail-fast window, `/readyz`).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be reached, read or written.
+    /// The database answered but refused the operation (a constraint, a bad row).
     #[error("store {op}: {message}")]
     Unavailable {
         /// The operation.
@@ -44,12 +48,32 @@ pub enum StoreError {
         /// What failed.
         message: String,
     },
+    /// The database is up, but this operation waited too long: for a pooled connection, for a
+    /// row or advisory lock another request holds, or past the server's statement timeout.
+    /// The request fails; nothing else does.
+    #[error("store {op}: {message}")]
+    Busy {
+        /// The operation.
+        op: &'static str,
+        /// What it waited for.
+        message: String,
+    },
     /// The database is not one this build can use (unknown schema version, foreign tables).
     #[error("{0}")]
     Schema(String),
     /// The store's own settings cannot be used (a connection string or password file).
     #[error("{0}")]
     Settings(String),
+}
+
+impl StoreError {
+    /// How the session manager sees it (see [`signing::StoreFailure`]).
+    pub fn failure(&self) -> signing::StoreFailure {
+        match self {
+            Self::Busy { .. } => signing::StoreFailure::Busy,
+            _ => signing::StoreFailure::Unavailable,
+        }
+    }
 }
 
 /// A PostgreSQL error as one line: the server's message and code when it sent one.

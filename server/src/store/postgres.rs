@@ -142,11 +142,18 @@ struct Inner {
     mint_lock_wait: Duration,
     mint_lock_hold: Duration,
     writer: String,
-    // Until when operations fail at once: set when the database did not answer, so requests
-    // queued behind one another (the session manager serialises minting) do not each wait out
-    // a full timeout. The first operation after it tries the database again.
+    // Until when operations fail at once: set when the database did not answer (connection
+    // level: refused, closed, hung, read-only), so requests queued behind one another do not
+    // each wait out a full timeout. The first operation after it tries the database again. A
+    // busy database (a request that waited too long for a connection or a lock) never sets it.
     fail_fast_until: std::sync::Mutex<Option<tokio::time::Instant>>,
+    // The last liveness check (when, whether the database answered), shared by the requests
+    // that time out together so they cost one check.
+    liveness: tokio::sync::Mutex<Option<(tokio::time::Instant, bool)>>,
 }
+
+// How long one liveness check's answer serves other requests that timed out.
+const LIVENESS_REUSE: Duration = Duration::from_millis(250);
 
 impl Inner {
     fn fail_fast(&self, op: &'static str) -> Result<(), StoreError> {
@@ -173,6 +180,38 @@ impl Inner {
         }
         result
     }
+
+    /// What an operation that ran out of time means: the database is busy (it still answers
+    /// a trivial query on a new connection: every pooled connection in use, row or advisory
+    /// locks, a queue of commits) or it is gone (no answer: hung, unreachable). `waited_for`
+    /// says what the operation was waiting for.
+    async fn timed_out(&self, op: &'static str, waited: Duration, waited_for: &str) -> StoreError {
+        let answers = {
+            let mut last = self.liveness.lock().await;
+            match *last {
+                Some((at, answered)) if at.elapsed() < LIVENESS_REUSE => answered,
+                _ => {
+                    let answered = self.pool.answers().await;
+                    *last = Some((tokio::time::Instant::now(), answered));
+                    answered
+                }
+            }
+        };
+        let ms = waited.as_millis();
+        if answers {
+            StoreError::Busy { op, message: format!("{waited_for} for more than {ms} ms; the database is up but busy") }
+        } else {
+            StoreError::Unreachable { op, message: format!("no answer within {ms} ms") }
+        }
+    }
+
+    /// A pooled connection within `deadline`.
+    async fn connection(&self, op: &'static str, deadline: tokio::time::Instant) -> Result<Pooled, StoreError> {
+        match tokio::time::timeout_at(deadline, self.pool.get()).await {
+            Ok(r) => r,
+            Err(_) => Err(self.timed_out(op, self.query_timeout, "waited for a free pooled connection").await),
+        }
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -183,19 +222,31 @@ impl std::fmt::Debug for PgStore {
 
 fn db_error(op: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
     move |e| {
-        // The database going away or refusing writes (no answer, a closed connection, shutdown,
-        // a standby, a statement cut off by the server's timeout) is "unreachable": it passes
-        // once the database is back. Anything else it answered is the operation failing.
-        let code = e.as_db_error().map(|d| d.code().code());
-        let unreachable = match code {
-            None => true,
-            Some(c) => c.starts_with("08") || c.starts_with("57") || c == "25006" || c == "53300",
-        };
-        if unreachable {
-            StoreError::Unreachable { op, message: pg_message(&e) }
-        } else {
-            StoreError::Unavailable { op, message: pg_message(&e) }
+        let message = pg_message(&e);
+        match e.as_db_error().map(|d| d.code().code()) {
+            // No answer from the server (a closed connection, I/O), or the server going away or
+            // refusing writes: connection exceptions (08), shutdown (57P01-57P03), a standby
+            // (25006), no connection slots (53300).
+            None => StoreError::Unreachable { op, message },
+            Some(c) if c.starts_with("08") || c.starts_with("57P") || c == "25006" || c == "53300" => {
+                StoreError::Unreachable { op, message }
+            }
+            // The server answered that this statement waited too long or lost a race: the
+            // statement timeout (57014, which also ends lock waits), a lock timeout (55P03),
+            // a serialization failure or deadlock (40001, 40P01).
+            Some("57014" | "55P03" | "40001" | "40P01") => StoreError::Busy { op, message },
+            Some(_) => StoreError::Unavailable { op, message },
         }
+    }
+}
+
+/// [`db_error`] for a lock wait that ran into its bound (55P03, or the statement timeout).
+fn lock_wait_error(op: &'static str, wait: Duration) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |e| match e.as_db_error().map(|d| d.code().code()) {
+        Some("55P03" | "57014") => {
+            StoreError::Busy { op, message: format!("another replica held it for more than {} ms", wait.as_millis()) }
+        }
+        _ => db_error(op)(e),
     }
 }
 
@@ -250,6 +301,7 @@ impl PgStore {
                 mint_lock_hold: options.mint_lock_hold(),
                 writer: options.writer.clone(),
                 fail_fast_until: std::sync::Mutex::new(None),
+                liveness: tokio::sync::Mutex::new(None),
             }),
         };
         // Migrations may take longer than one query; they get a generous bound of their own.
@@ -330,18 +382,22 @@ impl PgStore {
     {
         self.inner.fail_fast(op)?;
         let bound = self.inner.query_timeout;
-        let run = async {
-            let mut conn = self.inner.pool.get().await?;
-            let out = f(conn.client()).await?;
-            conn.keep();
-            Ok(out)
-        };
-        let result = match tokio::time::timeout(bound, run).await {
-            Ok(r) => r,
-            Err(_) => {
-                Err(StoreError::Unreachable { op, message: format!("no answer within {} ms", bound.as_millis()) })
+        let deadline = tokio::time::Instant::now() + bound;
+        let result = async {
+            let mut conn = self.inner.connection(op, deadline).await?;
+            match tokio::time::timeout_at(deadline, f(conn.client())).await {
+                Ok(out) => {
+                    let out = out?;
+                    conn.keep();
+                    Ok(out)
+                }
+                Err(_) => {
+                    drop(conn);
+                    Err(self.inner.timed_out(op, bound, "waited for the database").await)
+                }
             }
-        };
+        }
+        .await;
         self.inner.record(result)
     }
 }
@@ -505,10 +561,12 @@ impl ServiceStore for PgStore {
         let key = format!("{MINT_LOCK_PREFIX}{}", id.lock_name());
         let wait = self.inner.mint_lock_wait;
         let bound = wait + self.inner.query_timeout;
+        let deadline = tokio::time::Instant::now() + bound;
+        let op = "mint lock";
         let take = async {
-            let mut conn = self.inner.pool.get().await?;
+            let mut conn = self.inner.connection(op, deadline).await?;
             let c = conn.client();
-            c.batch_execute("BEGIN").await.map_err(db_error("mint lock"))?;
+            c.batch_execute("BEGIN").await.map_err(db_error(op))?;
             // The wait is bounded on the server too, so an abandoned waiter does not queue. The
             // transaction then idles while the wallet signs: the connection's idle bound (a few
             // query timeouts) would end the session and free the lock under a slow signature,
@@ -522,25 +580,16 @@ impl ServiceStore for PgStore {
                 ms + 1000
             ))
             .await
-            .map_err(db_error("mint lock"))?;
-            c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key]).await.map_err(|e| {
-                match e.as_db_error().map(|d| d.code().code()) {
-                    Some("55P03") => StoreError::Unavailable {
-                        op: "mint lock",
-                        message: format!("another replica held it for more than {} ms", wait.as_millis()),
-                    },
-                    _ => db_error("mint lock")(e),
-                }
-            })?;
+            .map_err(db_error(op))?;
+            c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key])
+                .await
+                .map_err(lock_wait_error(op, wait))?;
             Ok::<_, StoreError>(Box::new(AdvisoryLock { _conn: conn }) as MintGuard)
         };
-        self.inner.fail_fast("mint lock")?;
-        let result = match tokio::time::timeout(bound, take).await {
+        self.inner.fail_fast(op)?;
+        let result = match tokio::time::timeout_at(deadline, take).await {
             Ok(r) => r,
-            Err(_) => Err(StoreError::Unreachable {
-                op: "mint lock",
-                message: format!("no answer within {} ms", bound.as_millis()),
-            }),
+            Err(_) => Err(self.inner.timed_out(op, bound, "waited for the database").await),
         };
         self.inner.record(result)
     }

@@ -123,8 +123,15 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// A SQLite error as a store error: another process holding the write lock past the busy
+/// timeout is this request's wait ([`StoreError::Busy`]); anything else is the file failing.
 fn unavailable(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| StoreError::Unavailable { op, message: e.to_string() }
+    move |e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Busy { op, message: format!("{e} (another process held the write lock)") }
+        }
+        _ => StoreError::Unavailable { op, message: e.to_string() },
+    }
 }
 
 fn now_secs() -> i64 {
@@ -431,7 +438,7 @@ impl ServiceStore for SqliteStore {
                 return Ok(Box::new(Lease { inner: self.inner.clone(), key, holder }));
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(StoreError::Unavailable {
+                return Err(StoreError::Busy {
                     op: "mint lock",
                     message: format!("another process held it for more than {} ms", wait.as_millis()),
                 });
@@ -533,6 +540,27 @@ mod tests {
         let conn = Connection::open(&path).unwrap();
         let version: i64 = conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0)).unwrap();
         assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    /// Another process holding the write lock past the busy timeout makes this request wait
+    /// too long (busy), not the store unusable; once it lets go, the next append succeeds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_held_write_lock_is_busy_not_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let options = SqliteOptions { busy_timeout: Duration::from_millis(100), ..SqliteOptions::new(&path) };
+        let store = SqliteStore::open(&options).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let entry = |n: u32| AuditEntry { request_id: format!("busy-{n}"), ..crate::store::testing::audit_entry(1) };
+        match store.append_audit(entry(1), None).await {
+            Err(StoreError::Busy { op: "audit append", message }) => {
+                assert!(message.contains("write lock"), "{message}")
+            }
+            other => panic!("expected busy, got {other:?}"),
+        }
+        other.execute_batch("COMMIT").unwrap();
+        assert_eq!(store.append_audit(entry(2), None).await.unwrap().seq, 1);
     }
 
     #[test]

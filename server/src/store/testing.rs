@@ -155,7 +155,8 @@ async fn mint_lock(store: &dyn ServiceStore, settings: &StoreSettings) {
     assert!(taken >= wait, "taken after {taken:?}");
 }
 
-fn entry(n: i64) -> AuditEntry {
+/// A contract row (approved, session-sigs), the `n`th.
+pub fn audit_entry(n: i64) -> AuditEntry {
     AuditEntry {
         seq: 0,
         at: format!("2026-01-01T00:00:{n:02}.000Z"),
@@ -185,15 +186,15 @@ async fn quota_and_chain(store: &dyn ServiceStore) {
     let charge = rate.charge("client", now);
     let mut appended = Vec::new();
     for n in 1..=3 {
-        appended.push(store.append_audit(entry(n), Some(charge.clone())).await.expect("append"));
+        appended.push(store.append_audit(audit_entry(n), Some(charge.clone())).await.expect("append"));
     }
     // At the limit the row is written as the rate-limit denial, and nothing is charged.
     assert_eq!(appended.iter().map(|a| (a.seq, a.charged)).collect::<Vec<_>>(), [(1, true), (2, true), (3, false)]);
     assert_eq!(store.quota_used(&charge).await.unwrap(), 2);
-    appended.push(store.append_audit(entry(4), None).await.unwrap());
+    appended.push(store.append_audit(audit_entry(4), None).await.unwrap());
     // The next window counts from zero, and the old one goes.
     let next = rate.charge("client", now.saturating_add(time::Duration::seconds(60)));
-    appended.push(store.append_audit(entry(5), Some(next.clone())).await.unwrap());
+    appended.push(store.append_audit(audit_entry(5), Some(next.clone())).await.unwrap());
     assert!(appended[4].charged);
     assert_eq!((store.quota_used(&next).await.unwrap(), store.quota_used(&charge).await.unwrap()), (1, 0));
     // A probe row is never kept.
@@ -212,9 +213,9 @@ async fn quota_and_chain(store: &dyn ServiceStore) {
     assert_eq!((denied.decision.as_str(), denied.rule.as_deref(), denied.status), ("denied", Some("rate-limit"), 429));
     assert_eq!((denied.session_key, denied.auth_sig), (None, None));
     assert_eq!(store.audit_rows(2, 2).await.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
-    let first = entry(1);
+    let first = audit_entry(1);
     assert!(store.audit_contains(&first.request_id, &first.at).await.unwrap());
-    assert!(!store.audit_contains(&first.request_id, &entry(2).at).await.unwrap());
+    assert!(!store.audit_contains(&first.request_id, &audit_entry(2).at).await.unwrap());
     assert!(!store.audit_contains("contract-9", &first.at).await.unwrap());
 }
 
