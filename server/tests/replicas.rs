@@ -614,6 +614,65 @@ fn postgres_a_held_lock_is_busy_not_down() {
     }
 }
 
+/// The audit never lies: a COMMIT held between sent and acknowledged (the synchronous standby
+/// frozen, so the primary's COMMIT waits for it past `query_timeout`) is resolved before the
+/// answer. The request whose COMMIT was held gets its 200 once the standby is back (its row
+/// committed); those that waited behind it for the chain head get 503 and leave no row. Audit
+/// rows and answers match one to one, and the chain verifies.
+#[test]
+fn postgres_a_held_commit_is_resolved_before_the_answer() {
+    let _one = serial();
+    let Some(primary) = pg_or_skip() else { return };
+    let standby = primary.synchronous_standby().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let signer = seeded(dir.path());
+    let store = pg_store(&primary.connection(), "query_timeout = \"500ms\"\nconnect_timeout = \"500ms\"\n");
+    let servers = start_replicas(dir.path(), 1, "", &store, &signer, &[]);
+    let s = &servers[0];
+    let c = client();
+    assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    let (status, first) = post(&c, &s.url("/v1/session-sigs"), Some("t"), &nodes3());
+    assert_eq!(status, 200, "{first}");
+
+    standby.freeze(true);
+    let outcomes = std::thread::scope(|scope| {
+        let load = scope.spawn(|| fire(std::slice::from_ref(&s.base), "t", &nodes3(), 8, "held"));
+        std::thread::sleep(Duration::from_millis(1500));
+        standby.freeze(false);
+        load.join().unwrap()
+    });
+    let rows: BTreeSet<String> = primary
+        .psql("SELECT request_id FROM audit WHERE request_id LIKE 'held-%' AND record LIKE '%\"status\":200%'")
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let any_row = int(&primary, "SELECT count(*) FROM audit WHERE request_id LIKE 'held-%'");
+    let oks: BTreeSet<String> = outcomes.iter().filter(|o| o.status == 200).map(|o| o.request_id.clone()).collect();
+    for o in outcomes.iter().filter(|o| o.status != 200) {
+        assert_eq!(o.status, 503, "{}", o.body);
+    }
+    assert_eq!(rows, oks, "audit rows with status 200 and 200 answers differ");
+    assert_eq!(any_row as usize, oks.len(), "a failed request left a row");
+    // The held COMMIT was answered after the standby came back, by its resolution.
+    let slowest = outcomes.iter().filter(|o| o.status == 200).map(|o| o.took).max();
+    assert!(slowest.is_some_and(|t| t >= Duration::from_millis(1000)), "no COMMIT was held: {slowest:?}");
+    assert!(s.log().contains("it committed, the request is answered"), "{}", s.log());
+    eprintln!(
+        "held COMMIT: {} answers 200 (slowest {} ms), {} answers 503, audit rows {}",
+        oks.len(),
+        slowest.unwrap_or_default().as_millis(),
+        outcomes.len() - oks.len(),
+        any_row
+    );
+    let (code, out) = audit_verify_config(&config_path(dir.path(), 0));
+    assert_eq!(code, 0, "{out}");
+    for s in servers {
+        assert!(s.stop().success());
+    }
+    drop(standby);
+}
+
 #[test]
 fn postgres_failover_to_a_synchronous_standby_loses_no_acknowledged_row() {
     let _one = serial();

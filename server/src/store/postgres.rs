@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio_postgres::types::Type;
 use tokio_postgres::{Client, Config};
 
 use super::pool::{describe_hosts, Pool, Pooled};
@@ -83,6 +84,13 @@ impl PgOptions {
         }
     }
 
+    /// How long an audit append whose COMMIT went unanswered waits for its outcome (the
+    /// transaction's status, asked on another connection) before failing as unknown: ten query
+    /// timeouts, at least 5 s (a database stalled for longer leaves the outcome unknown).
+    pub fn commit_resolve_bound(&self) -> Duration {
+        (10 * self.query_timeout).max(Duration::from_secs(5))
+    }
+
     /// How long a mint lock's transaction may idle before the server ends it (and so frees the
     /// lock of a holder that died): the wait, the signature and the store calls around it.
     pub fn mint_lock_hold(&self) -> Duration {
@@ -141,6 +149,7 @@ struct Inner {
     query_timeout: Duration,
     mint_lock_wait: Duration,
     mint_lock_hold: Duration,
+    commit_resolve: Duration,
     writer: String,
     // Until when operations fail at once: set when the database did not answer (connection
     // level: refused, closed, hung, read-only), so requests queued behind one another do not
@@ -299,6 +308,7 @@ impl PgStore {
                 query_timeout: options.query_timeout,
                 mint_lock_wait: options.mint_lock_wait,
                 mint_lock_hold: options.mint_lock_hold(),
+                commit_resolve: options.commit_resolve_bound(),
                 writer: options.writer.clone(),
                 fail_fast_until: std::sync::Mutex::new(None),
                 liveness: tokio::sync::Mutex::new(None),
@@ -399,6 +409,71 @@ impl PgStore {
         }
         .await;
         self.inner.record(result)
+    }
+
+    /// The outcome of an audit append whose COMMIT went unanswered (a timeout, a lost
+    /// connection), as another connection sees it: the row visible → it committed and every
+    /// wait the COMMIT makes (its WAL flush, a synchronous standby) is over, so the append
+    /// succeeded (the row says the request was answered, so it is); the transaction aborted
+    /// (`pg_xact_status`) → it did not, and there is no row. Until one of the two holds (the
+    /// backend is stalled, still waiting for a standby, or has not yet seen its client go, or
+    /// the database is away) it asks again, for at most [`PgOptions::commit_resolve_bound`];
+    /// after that the outcome is unknown and the append fails as unreachable, logged as such
+    /// (the row may yet appear).
+    async fn resolve_commit(&self, xid: &str, row: Sealed) -> Result<Appended, StoreError> {
+        const OP: &str = "audit append";
+        let started = tokio::time::Instant::now();
+        let give_up = started + self.inner.commit_resolve;
+        loop {
+            let lookup = async {
+                let mut conn = self.inner.pool.get().await?;
+                let found = conn
+                    .client()
+                    .query_typed_one(
+                        "SELECT EXISTS (SELECT 1 FROM audit WHERE seq = $1 AND hash = $2),
+                                coalesce(pg_xact_status($3::text::xid8), 'unknown')",
+                        &[(&row.entry.seq, Type::INT8), (&row.hash, Type::TEXT), (&xid, Type::TEXT)],
+                    )
+                    .await
+                    .map_err(db_error(OP))?;
+                conn.keep();
+                Ok::<(bool, String), StoreError>((found.get(0), found.get(1)))
+            };
+            match tokio::time::timeout(self.inner.query_timeout, lookup).await {
+                Ok(Ok((true, _))) => {
+                    tracing::warn!(
+                        request_id = %row.entry.request_id,
+                        seq = row.entry.seq,
+                        "audit COMMIT unanswered in time; it committed, the request is answered"
+                    );
+                    return self.inner.record(Ok(row.appended()));
+                }
+                Ok(Ok((false, status))) if status == "aborted" => {
+                    tracing::warn!(
+                        request_id = %row.entry.request_id,
+                        "audit COMMIT unanswered in time; it was rolled back, the request fails"
+                    );
+                    let e = self.inner.timed_out(OP, self.inner.query_timeout, "waited for the COMMIT").await;
+                    return self.inner.record(Err(e));
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() >= give_up {
+                tracing::error!(
+                    request_id = %row.entry.request_id,
+                    seq = row.entry.seq,
+                    "audit COMMIT outcome unknown: the request fails, the row may yet appear"
+                );
+                return self.inner.record(Err(StoreError::Unreachable {
+                    op: OP,
+                    message: format!(
+                        "the COMMIT's outcome is still unknown after {} ms",
+                        started.elapsed().as_millis()
+                    ),
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -612,7 +687,63 @@ impl ServiceStore for PgStore {
     }
 
     async fn append_audit(&self, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
-        self.with("audit append", move |c| Box::pin(append(c, entry, charge))).await
+        const OP: &str = "audit append";
+        self.inner.fail_fast(OP)?;
+        let bound = self.inner.query_timeout;
+        let deadline = tokio::time::Instant::now() + bound;
+        let mut conn = match self.inner.connection(OP, deadline).await {
+            Ok(c) => c,
+            Err(e) => return self.inner.record(Err(e)),
+        };
+        // Up to COMMIT, a failure or a timeout leaves no row: the connection is closed, which
+        // rolls the transaction back.
+        let (row, xid) = match tokio::time::timeout_at(deadline, stage(conn.client(), entry, charge)).await {
+            Ok(Ok(staged)) => staged,
+            Ok(Err(e)) => return self.inner.record(Err(e)),
+            Err(_) => {
+                drop(conn);
+                return self.inner.record(Err(self.inner.timed_out(OP, bound, "waited for the database").await));
+            }
+        };
+        // The row and the new head in one statement, and COMMIT, sent together.
+        let c = conn.client();
+        let e = &row.entry;
+        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 10] = [
+            (&e.seq, Type::INT8),
+            (&e.at, Type::TEXT),
+            (&e.request_id, Type::TEXT),
+            (&e.client, Type::TEXT),
+            (&e.endpoint, Type::TEXT),
+            (&e.decision, Type::TEXT),
+            (&e.rule, Type::TEXT),
+            (&row.record, Type::TEXT),
+            (&row.prev_hash, Type::TEXT),
+            (&row.hash, Type::TEXT),
+        ];
+        let insert = c.query_typed(
+            "WITH appended AS (
+                 INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))
+             UPDATE audit_head SET seq = $1, hash = $10 WHERE id = 1",
+            &params,
+        );
+        let commit = c.batch_execute("COMMIT");
+        match tokio::time::timeout_at(deadline, async { tokio::join!(insert, commit) }).await {
+            Ok((Ok(_), Ok(()))) => {
+                conn.keep();
+                self.inner.record(Ok(row.appended()))
+            }
+            // The row was refused: the COMMIT that followed it rolled the transaction back.
+            Ok((Err(e), _)) if e.as_db_error().is_some() => self.inner.record(Err(db_error(OP)(e))),
+            // The server answered COMMIT with an error: rolled back.
+            Ok((Ok(_), Err(e))) if e.as_db_error().is_some() => self.inner.record(Err(db_error(OP)(e))),
+            // COMMIT was sent and its answer is late or lost: the row may be committed. The
+            // answer waits for the transaction's status, looked up on another connection.
+            _ => {
+                drop(conn);
+                self.resolve_commit(&xid, row).await
+            }
+        }
     }
 
     async fn audit_contains(&self, request_id: &str, at: &str) -> Result<bool, StoreError> {
@@ -650,66 +781,54 @@ impl ServiceStore for PgStore {
     }
 }
 
-async fn append(c: &mut Client, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
+/// An audit append up to its last statement, in one round trip: BEGIN, the charge and the chain
+/// head's lock (which orders appends from every replica; after a wait it reads the new head),
+/// sent together. Returns the sealed row and the transaction's id (to resolve a COMMIT whose
+/// answer is lost).
+async fn stage(c: &Client, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<(Sealed, String), StoreError> {
     let err = db_error("audit append");
-    let tx = c.transaction().await.map_err(&err)?;
-    let refused = match &charge {
-        Some(q) if !take_quota(&tx, q).await.map_err(&err)? => Some(q),
+    let begin = c.batch_execute("BEGIN");
+    let counted = async {
+        match &charge {
+            Some(q) => take_quota(c, q).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let head =
+        c.query_typed_one("SELECT seq, hash, pg_current_xact_id()::text FROM audit_head WHERE id = 1 FOR UPDATE", &[]);
+    let ((), counted, head) = tokio::try_join!(begin, counted, head).map_err(&err)?;
+    let refused = match (&charge, counted) {
+        (Some(q), Some(false)) => Some(q),
         _ => None,
     };
-    // The head row lock orders appends from every replica; after a wait it reads the new head.
-    let head = tx.query_one("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE", &[]).await.map_err(&err)?;
     let row = Sealed::new(entry, Some((head.get(0), head.get(1))), refused)
         .map_err(|e| StoreError::Unavailable { op: "audit append", message: e.to_string() })?;
-    let e = &row.entry;
-    tx.execute(
-        "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        &[
-            &e.seq,
-            &e.at,
-            &e.request_id,
-            &e.client,
-            &e.endpoint,
-            &e.decision,
-            &e.rule,
-            &row.record,
-            &row.prev_hash,
-            &row.hash,
-        ],
-    )
-    .await
-    .map_err(&err)?;
-    tx.execute("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1", &[&e.seq, &row.hash]).await.map_err(&err)?;
-    tx.commit().await.map_err(&err)?;
-    Ok(row.appended())
+    Ok((row, head.get(2)))
 }
 
-/// Counts one unit of the charge's window, unless the limit is used up (false). One statement
-/// counts and checks: concurrent replicas cannot both take the last unit.
-async fn take_quota(tx: &tokio_postgres::Transaction<'_>, q: &QuotaCharge) -> Result<bool, tokio_postgres::Error> {
+/// Counts one unit of the charge's window, unless the limit is used up (false), and drops the
+/// client's older windows (of no use once a newer one is counted). One statement counts and
+/// checks: concurrent replicas cannot both take the last unit.
+async fn take_quota(c: &Client, q: &QuotaCharge) -> Result<bool, tokio_postgres::Error> {
     let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
     if limit == 0 {
         return Ok(false);
     }
-    let counted = tx
-        .query_opt(
-            "INSERT INTO quota (client, rule, window_start, used) VALUES ($1, $2, $3, 1)
-             ON CONFLICT (client, rule, window_start) DO UPDATE SET used = quota.used + 1
-             WHERE quota.used < $4 RETURNING used",
-            &[&q.client, &q.rule, &q.window_start, &limit],
+    let counted: i64 = c
+        .query_typed_one(
+            "WITH counted AS (
+                 INSERT INTO quota (client, rule, window_start, used) VALUES ($1, $2, $3, 1)
+                 ON CONFLICT (client, rule, window_start) DO UPDATE SET used = quota.used + 1
+                 WHERE quota.used < $4 RETURNING used),
+             old AS (
+                 DELETE FROM quota WHERE client = $1 AND rule = $2 AND window_start < $3
+                 AND EXISTS (SELECT 1 FROM counted))
+             SELECT count(*) FROM counted",
+            &[(&q.client, Type::TEXT), (&q.rule, Type::TEXT), (&q.window_start, Type::INT8), (&limit, Type::INT8)],
         )
-        .await?;
-    if counted.is_none() {
-        return Ok(false);
-    }
-    // Old windows are of no use once a newer one is counted.
-    tx.execute(
-        "DELETE FROM quota WHERE client = $1 AND rule = $2 AND window_start < $3",
-        &[&q.client, &q.rule, &q.window_start],
-    )
-    .await?;
-    Ok(true)
+        .await?
+        .get(0);
+    Ok(counted > 0)
 }
 
 #[cfg(test)]
