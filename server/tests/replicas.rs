@@ -337,7 +337,34 @@ fn postgres_keeps_the_store_contract() {
     rt.block_on(async {
         let store = lit_session_server::run::open_store(&settings).await.unwrap();
         lit_session_server::store::testing::check_service_store(&*store, &settings).await;
+
+        // Group commit: concurrent appends share transactions (fewer distinct inserting
+        // transaction ids than rows) and extend one intact chain, each answered with its row.
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let store = store.clone();
+                let mut entry = lit_session_server::store::testing::audit_entry(1);
+                entry.request_id = format!("group-{i}");
+                tokio::spawn(async move { store.append_audit(entry, None).await.unwrap() })
+            })
+            .collect();
+        let mut appended = Vec::new();
+        for t in tasks {
+            appended.push(t.await.unwrap());
+        }
+        let rows = store.audit_rows(0, 1000).await.unwrap();
+        let mut chain = lit_session_server::audit::ChainVerifier::default();
+        for row in &rows {
+            chain.push(row).expect("an intact chain");
+        }
+        for a in &appended {
+            assert!(rows.iter().any(|r| r.seq == a.seq && r.hash == a.hash), "row {} not as answered", a.seq);
+        }
     });
+    let transactions = int(&pg, "SELECT count(DISTINCT xmin::text) FROM audit WHERE request_id LIKE 'group-%'");
+    assert_eq!(int(&pg, "SELECT count(*) FROM audit WHERE request_id LIKE 'group-%'"), 64);
+    eprintln!("group commit: 64 concurrent appends in {transactions} transactions");
+    assert!(transactions < 64, "no two rows shared a commit");
 }
 
 /// A database written by schema version 1 (made here from migration 0001 as it shipped) is
@@ -720,7 +747,10 @@ fn postgres_failover_to_a_synchronous_standby_loses_no_acknowledged_row() {
     let last_before = all.iter().filter(|(t, o)| *t < crashed && o.status == 200).count();
     let (oks, failed): (Vec<Outcome>, Vec<Outcome>) = all.into_iter().map(|(_, o)| o).partition(|o| o.status == 200);
     for o in &failed {
-        assert_eq!((o.status, problem_type(&o.body).as_str()), (503, "store-unavailable"), "{}", o.body);
+        // A request that timed out while the database came back (the promoted standby, the
+        // restarted server) answers at the check: busy, not down. Either way 503, nothing handed out.
+        let kind = problem_type(&o.body);
+        assert!(o.status == 503 && (kind == "store-unavailable" || kind == "store-busy"), "{}", o.body);
     }
     // The one AuthSig of the steady load, and at most two more: the manager keeps one AuthSig
     // per key, and the wider request above replaced it on one replica.
@@ -826,7 +856,10 @@ fn postgres_stopped_under_load_memory_reuse_goes_on_and_recovers_without_restart
     let during_ok = all.iter().filter(|(t, o)| window(*t, o) && o.status == 200).count();
     let (oks, failed): (Vec<Outcome>, Vec<Outcome>) = all.into_iter().map(|(_, o)| o).partition(|o| o.status == 200);
     for o in &failed {
-        assert_eq!((o.status, problem_type(&o.body).as_str()), (503, "store-unavailable"), "{}", o.body);
+        // A request that timed out while the database came back (the promoted standby, the
+        // restarted server) answers at the check: busy, not down. Either way 503, nothing handed out.
+        let kind = problem_type(&o.body);
+        assert!(o.status == 503 && (kind == "store-unavailable" || kind == "store-busy"), "{}", o.body);
     }
     assert!(during_ok > 10, "reuse from memory went on while it was down");
     // One AuthSig, and one more after the wider request replaced it on replica 0 (the manager

@@ -29,7 +29,7 @@ pub use settings::{StoreSection, StoreSettings, DEFAULT_MINT_LOCK_WAIT, DEFAULT_
 /// Busy is not down: [`StoreError::Busy`] fails the one request that waited too long, while
 /// only [`StoreError::Unreachable`] (the database itself gone, hung or read-only) marks the
 /// store down for everything (PostgreSQL's fail-fast window, `/readyz`).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database answered but refused the operation (a constraint, a bad row).
     #[error("store {op}: {message}")]

@@ -159,6 +159,77 @@ struct Inner {
     // The last liveness check (when, whether the database answered), shared by the requests
     // that time out together so they cost one check.
     liveness: tokio::sync::Mutex<Option<(tokio::time::Instant, bool)>>,
+    // Audit rows waiting for the appender (group commit).
+    appends: tokio::sync::mpsc::UnboundedSender<Pending>,
+}
+
+/// An audit row waiting for its batch, and where its outcome goes.
+struct Pending {
+    entry: AuditEntry,
+    charge: Option<QuotaCharge>,
+    reply: tokio::sync::oneshot::Sender<Result<Appended, StoreError>>,
+}
+
+/// Rows at most in one audit batch.
+const MAX_BATCH: usize = 256;
+
+/// Group commit: the process's audit rows go to the database one batch at a time. The rows
+/// that arrive while a batch commits form the next one, which is sealed onto the chain in one
+/// transaction (one head lock, one insert, one WAL flush) and answered when it is durable. The
+/// task ends when the store is dropped.
+async fn appender(inner: std::sync::Weak<Inner>, mut queue: tokio::sync::mpsc::UnboundedReceiver<Pending>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let Some(inner) = inner.upgrade() else { break };
+        let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| ((p.entry, p.charge), p.reply)).unzip();
+        match inner.append_batch(items).await {
+            Batch::Done(outcome) => answer(replies, outcome),
+            // Its outcome is found on the side: the next batch does not wait for it (it reads
+            // the head under the lock, after these rows if they committed, before them if not).
+            Batch::Unknown { xid, rows } => {
+                let inner = inner.clone();
+                tokio::spawn(async move {
+                    let outcome = match rows.last() {
+                        Some(last) => inner.resolve_commit(&xid, last).await,
+                        None => Ok(()),
+                    };
+                    answer(replies, outcome.map(|()| rows.iter().map(Sealed::appended).collect()));
+                });
+            }
+        }
+    }
+}
+
+/// What one batch came to.
+enum Batch {
+    /// Known: every row is durable, or none is.
+    Done(Result<Vec<Appended>, StoreError>),
+    /// COMMIT was sent and its answer is late or lost.
+    Unknown { xid: String, rows: Vec<Sealed> },
+}
+
+fn answer(
+    replies: Vec<tokio::sync::oneshot::Sender<Result<Appended, StoreError>>>,
+    outcome: Result<Vec<Appended>, StoreError>,
+) {
+    match outcome {
+        Ok(appended) => {
+            for (reply, a) in replies.into_iter().zip(appended) {
+                let _ = reply.send(Ok(a));
+            }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
 }
 
 // How long one liveness check's answer serves other requests that timed out.
@@ -211,6 +282,157 @@ impl Inner {
             StoreError::Busy { op, message: format!("{waited_for} for more than {ms} ms; the database is up but busy") }
         } else {
             StoreError::Unreachable { op, message: format!("no answer within {ms} ms") }
+        }
+    }
+
+    /// Appends a batch of rows in one transaction: BEGIN, every rate-limit charge and the chain
+    /// head's lock in one round trip, the sealed rows and the new head in one statement sent
+    /// with COMMIT. A failure before COMMIT leaves no row; a COMMIT whose answer is lost is
+    /// resolved before anyone is answered.
+    async fn append_batch(&self, items: Vec<(AuditEntry, Option<QuotaCharge>)>) -> Batch {
+        const OP: &str = "audit append";
+        if let Err(e) = self.fail_fast(OP) {
+            return Batch::Done(Err(e));
+        }
+        let bound = self.query_timeout;
+        let deadline = tokio::time::Instant::now() + bound;
+        let mut conn = match self.connection(OP, deadline).await {
+            Ok(c) => c,
+            Err(e) => return Batch::Done(self.record(Err(e))),
+        };
+        // Up to COMMIT, a failure or a timeout leaves no row: the connection is closed, which
+        // rolls the transaction back.
+        let (rows, xid) = match tokio::time::timeout_at(deadline, stage(conn.client(), items)).await {
+            Ok(Ok(staged)) => staged,
+            Ok(Err(e)) => return Batch::Done(self.record(Err(e))),
+            Err(_) => {
+                drop(conn);
+                return Batch::Done(self.record(Err(self.timed_out(OP, bound, "waited for the database").await)));
+            }
+        };
+        let Some(last) = rows.last() else { return Batch::Done(Ok(Vec::new())) };
+        let column = |f: fn(&Sealed) -> String| rows.iter().map(f).collect::<Vec<String>>();
+        let seqs: Vec<i64> = rows.iter().map(|r| r.entry.seq).collect();
+        let (at, request_id, client, endpoint, decision) = (
+            column(|r| r.entry.at.clone()),
+            column(|r| r.entry.request_id.clone()),
+            column(|r| r.entry.client.clone()),
+            column(|r| r.entry.endpoint.clone()),
+            column(|r| r.entry.decision.clone()),
+        );
+        let rule: Vec<Option<String>> = rows.iter().map(|r| r.entry.rule.clone()).collect();
+        let (record, prev_hash, hash) =
+            (column(|r| r.record.clone()), column(|r| r.prev_hash.clone()), column(|r| r.hash.clone()));
+        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 12] = [
+            (&seqs, Type::INT8_ARRAY),
+            (&at, Type::TEXT_ARRAY),
+            (&request_id, Type::TEXT_ARRAY),
+            (&client, Type::TEXT_ARRAY),
+            (&endpoint, Type::TEXT_ARRAY),
+            (&decision, Type::TEXT_ARRAY),
+            (&rule, Type::TEXT_ARRAY),
+            (&record, Type::TEXT_ARRAY),
+            (&prev_hash, Type::TEXT_ARRAY),
+            (&hash, Type::TEXT_ARRAY),
+            (&last.entry.seq, Type::INT8),
+            (&last.hash, Type::TEXT),
+        ];
+        let c = conn.client();
+        let insert = c.query_typed(
+            "WITH appended AS (
+                 INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
+                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                                      $7::text[], $8::text[], $9::text[], $10::text[]))
+             UPDATE audit_head SET seq = $11, hash = $12 WHERE id = 1",
+            &params,
+        );
+        let commit = c.batch_execute("COMMIT");
+        let outcome = match tokio::time::timeout_at(deadline, async { tokio::join!(insert, commit) }).await {
+            Ok((Ok(_), Ok(()))) => {
+                conn.keep();
+                Some(self.record(Ok(())))
+            }
+            // The rows were refused: the COMMIT that followed rolled the transaction back.
+            Ok((Err(e), _)) if e.as_db_error().is_some() => Some(self.record(Err(db_error(OP)(e)))),
+            // The server answered COMMIT with an error: rolled back.
+            Ok((Ok(_), Err(e))) if e.as_db_error().is_some() => Some(self.record(Err(db_error(OP)(e)))),
+            // COMMIT was sent and its answer is late or lost: the rows may be committed. The
+            // answer waits for the transaction's outcome, looked up on another connection.
+            _ => None,
+        };
+        match outcome {
+            Some(outcome) => Batch::Done(outcome.map(|()| rows.iter().map(Sealed::appended).collect())),
+            None => {
+                drop(conn);
+                Batch::Unknown { xid, rows }
+            }
+        }
+    }
+
+    /// The outcome of an audit batch whose COMMIT went unanswered (a timeout, a lost
+    /// connection), as another connection sees it: its last row visible → it committed and every
+    /// wait the COMMIT makes (its WAL flush, a synchronous standby) is over, so the append
+    /// succeeded (the row says the request was answered, so it is); the transaction aborted
+    /// (`pg_xact_status`) → it did not, and there is no row. Until one of the two holds (the
+    /// backend is stalled, still waiting for a standby, or has not yet seen its client go, or
+    /// the database is away) it asks again, for at most [`PgOptions::commit_resolve_bound`];
+    /// after that the outcome is unknown and the append fails as unreachable, logged as such
+    /// (the row may yet appear).
+    async fn resolve_commit(&self, xid: &str, last: &Sealed) -> Result<(), StoreError> {
+        const OP: &str = "audit append";
+        let started = tokio::time::Instant::now();
+        let give_up = started + self.commit_resolve;
+        loop {
+            let lookup = async {
+                let mut conn = self.pool.get().await?;
+                let found = conn
+                    .client()
+                    .query_typed_one(
+                        "SELECT EXISTS (SELECT 1 FROM audit WHERE seq = $1 AND hash = $2),
+                                CASE WHEN $3::text::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) THEN 'never'
+                                     ELSE coalesce(pg_xact_status($3::text::xid8), 'unknown') END",
+                        &[(&last.entry.seq, Type::INT8), (&last.hash, Type::TEXT), (&xid, Type::TEXT)],
+                    )
+                    .await
+                    .map_err(db_error(OP))?;
+                conn.keep();
+                Ok::<(bool, String), StoreError>((found.get(0), found.get(1)))
+            };
+            match tokio::time::timeout(self.query_timeout, lookup).await {
+                Ok(Ok((true, _))) => {
+                    tracing::warn!(
+                        request_id = %last.entry.request_id,
+                        seq = last.entry.seq,
+                        "audit COMMIT unanswered in time; it committed, the request is answered"
+                    );
+                    return self.record(Ok(()));
+                }
+                // Aborted, or (after a failover) an id this server never gave out: no row.
+                Ok(Ok((false, status))) if status == "aborted" || status == "never" => {
+                    tracing::warn!(
+                        request_id = %last.entry.request_id,
+                        "audit COMMIT unanswered in time; it was rolled back, the request fails"
+                    );
+                    let e = self.timed_out(OP, self.query_timeout, "waited for the COMMIT").await;
+                    return self.record(Err(e));
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() >= give_up {
+                tracing::error!(
+                    request_id = %last.entry.request_id,
+                    seq = last.entry.seq,
+                    "audit COMMIT outcome unknown: the request fails, the row may yet appear"
+                );
+                return self.record(Err(StoreError::Unreachable {
+                    op: OP,
+                    message: format!(
+                        "the COMMIT's outcome is still unknown after {} ms",
+                        started.elapsed().as_millis()
+                    ),
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -301,6 +523,7 @@ impl PgStore {
             config.get_dbname().or(config.get_user()).unwrap_or("(default)")
         );
         let pool = Pool::new(&config, options.pool_size, options.connect_timeout);
+        let (appends, queue) = tokio::sync::mpsc::unbounded_channel();
         let store = Self {
             inner: Arc::new(Inner {
                 pool,
@@ -312,8 +535,10 @@ impl PgStore {
                 writer: options.writer.clone(),
                 fail_fast_until: std::sync::Mutex::new(None),
                 liveness: tokio::sync::Mutex::new(None),
+                appends,
             }),
         };
+        tokio::spawn(appender(Arc::downgrade(&store.inner), queue));
         // Migrations may take longer than one query; they get a generous bound of their own.
         let migrate_bound = options.query_timeout.max(Duration::from_secs(30));
         let location = store.inner.location.clone();
@@ -409,71 +634,6 @@ impl PgStore {
         }
         .await;
         self.inner.record(result)
-    }
-
-    /// The outcome of an audit append whose COMMIT went unanswered (a timeout, a lost
-    /// connection), as another connection sees it: the row visible → it committed and every
-    /// wait the COMMIT makes (its WAL flush, a synchronous standby) is over, so the append
-    /// succeeded (the row says the request was answered, so it is); the transaction aborted
-    /// (`pg_xact_status`) → it did not, and there is no row. Until one of the two holds (the
-    /// backend is stalled, still waiting for a standby, or has not yet seen its client go, or
-    /// the database is away) it asks again, for at most [`PgOptions::commit_resolve_bound`];
-    /// after that the outcome is unknown and the append fails as unreachable, logged as such
-    /// (the row may yet appear).
-    async fn resolve_commit(&self, xid: &str, row: Sealed) -> Result<Appended, StoreError> {
-        const OP: &str = "audit append";
-        let started = tokio::time::Instant::now();
-        let give_up = started + self.inner.commit_resolve;
-        loop {
-            let lookup = async {
-                let mut conn = self.inner.pool.get().await?;
-                let found = conn
-                    .client()
-                    .query_typed_one(
-                        "SELECT EXISTS (SELECT 1 FROM audit WHERE seq = $1 AND hash = $2),
-                                coalesce(pg_xact_status($3::text::xid8), 'unknown')",
-                        &[(&row.entry.seq, Type::INT8), (&row.hash, Type::TEXT), (&xid, Type::TEXT)],
-                    )
-                    .await
-                    .map_err(db_error(OP))?;
-                conn.keep();
-                Ok::<(bool, String), StoreError>((found.get(0), found.get(1)))
-            };
-            match tokio::time::timeout(self.inner.query_timeout, lookup).await {
-                Ok(Ok((true, _))) => {
-                    tracing::warn!(
-                        request_id = %row.entry.request_id,
-                        seq = row.entry.seq,
-                        "audit COMMIT unanswered in time; it committed, the request is answered"
-                    );
-                    return self.inner.record(Ok(row.appended()));
-                }
-                Ok(Ok((false, status))) if status == "aborted" => {
-                    tracing::warn!(
-                        request_id = %row.entry.request_id,
-                        "audit COMMIT unanswered in time; it was rolled back, the request fails"
-                    );
-                    let e = self.inner.timed_out(OP, self.inner.query_timeout, "waited for the COMMIT").await;
-                    return self.inner.record(Err(e));
-                }
-                _ => {}
-            }
-            if tokio::time::Instant::now() >= give_up {
-                tracing::error!(
-                    request_id = %row.entry.request_id,
-                    seq = row.entry.seq,
-                    "audit COMMIT outcome unknown: the request fails, the row may yet appear"
-                );
-                return self.inner.record(Err(StoreError::Unreachable {
-                    op: OP,
-                    message: format!(
-                        "the COMMIT's outcome is still unknown after {} ms",
-                        started.elapsed().as_millis()
-                    ),
-                }));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 }
 
@@ -689,61 +849,11 @@ impl ServiceStore for PgStore {
     async fn append_audit(&self, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
         const OP: &str = "audit append";
         self.inner.fail_fast(OP)?;
-        let bound = self.inner.query_timeout;
-        let deadline = tokio::time::Instant::now() + bound;
-        let mut conn = match self.inner.connection(OP, deadline).await {
-            Ok(c) => c,
-            Err(e) => return self.inner.record(Err(e)),
-        };
-        // Up to COMMIT, a failure or a timeout leaves no row: the connection is closed, which
-        // rolls the transaction back.
-        let (row, xid) = match tokio::time::timeout_at(deadline, stage(conn.client(), entry, charge)).await {
-            Ok(Ok(staged)) => staged,
-            Ok(Err(e)) => return self.inner.record(Err(e)),
-            Err(_) => {
-                drop(conn);
-                return self.inner.record(Err(self.inner.timed_out(OP, bound, "waited for the database").await));
-            }
-        };
-        // The row and the new head in one statement, and COMMIT, sent together.
-        let c = conn.client();
-        let e = &row.entry;
-        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 10] = [
-            (&e.seq, Type::INT8),
-            (&e.at, Type::TEXT),
-            (&e.request_id, Type::TEXT),
-            (&e.client, Type::TEXT),
-            (&e.endpoint, Type::TEXT),
-            (&e.decision, Type::TEXT),
-            (&e.rule, Type::TEXT),
-            (&row.record, Type::TEXT),
-            (&row.prev_hash, Type::TEXT),
-            (&row.hash, Type::TEXT),
-        ];
-        let insert = c.query_typed(
-            "WITH appended AS (
-                 INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10))
-             UPDATE audit_head SET seq = $1, hash = $10 WHERE id = 1",
-            &params,
-        );
-        let commit = c.batch_execute("COMMIT");
-        match tokio::time::timeout_at(deadline, async { tokio::join!(insert, commit) }).await {
-            Ok((Ok(_), Ok(()))) => {
-                conn.keep();
-                self.inner.record(Ok(row.appended()))
-            }
-            // The row was refused: the COMMIT that followed it rolled the transaction back.
-            Ok((Err(e), _)) if e.as_db_error().is_some() => self.inner.record(Err(db_error(OP)(e))),
-            // The server answered COMMIT with an error: rolled back.
-            Ok((Ok(_), Err(e))) if e.as_db_error().is_some() => self.inner.record(Err(db_error(OP)(e))),
-            // COMMIT was sent and its answer is late or lost: the row may be committed. The
-            // answer waits for the transaction's status, looked up on another connection.
-            _ => {
-                drop(conn);
-                self.resolve_commit(&xid, row).await
-            }
-        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || StoreError::Unavailable { op: OP, message: "the audit appender stopped".into() };
+        self.inner.appends.send(Pending { entry, charge, reply }).map_err(|_| stopped())?;
+        // Answered once the batch holding this row is durable, or known not to be.
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     async fn audit_contains(&self, request_id: &str, at: &str) -> Result<bool, StoreError> {
@@ -781,29 +891,83 @@ impl ServiceStore for PgStore {
     }
 }
 
-/// An audit append up to its last statement, in one round trip: BEGIN, the charge and the chain
-/// head's lock (which orders appends from every replica; after a wait it reads the new head),
-/// sent together. Returns the sealed row and the transaction's id (to resolve a COMMIT whose
-/// answer is lost).
-async fn stage(c: &Client, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<(Sealed, String), StoreError> {
+/// A batch up to its last statement, in one round trip: BEGIN, each row's rate-limit charge
+/// (in order: two rows of one client count one after the other) and the chain head's lock
+/// (which orders appends from every replica; after a wait it reads the new head), sent
+/// together. Returns the rows sealed onto the head, in order, and the transaction's id (to
+/// resolve a COMMIT whose answer is lost).
+async fn stage(c: &Client, items: Vec<(AuditEntry, Option<QuotaCharge>)>) -> Result<(Vec<Sealed>, String), StoreError> {
+    enum Step {
+        Begun,
+        Counted(bool),
+        Head(tokio_postgres::Row),
+    }
     let err = db_error("audit append");
-    let begin = c.batch_execute("BEGIN");
-    let counted = async {
-        match &charge {
-            Some(q) => take_quota(c, q).await.map(Some),
-            None => Ok(None),
+    let mut steps: Vec<BoxFut<'_, Step>> = Vec::with_capacity(items.len() + 2);
+    steps.push(Box::pin(async { c.batch_execute("BEGIN").await.map(|()| Step::Begun).map_err(&err) }));
+    for (_, charge) in &items {
+        if let Some(q) = charge {
+            steps.push(Box::pin(async { take_quota(c, q).await.map(Step::Counted).map_err(&err) }));
         }
-    };
-    let head =
-        c.query_typed_one("SELECT seq, hash, pg_current_xact_id()::text FROM audit_head WHERE id = 1 FOR UPDATE", &[]);
-    let ((), counted, head) = tokio::try_join!(begin, counted, head).map_err(&err)?;
-    let refused = match (&charge, counted) {
-        (Some(q), Some(false)) => Some(q),
-        _ => None,
-    };
-    let row = Sealed::new(entry, Some((head.get(0), head.get(1))), refused)
-        .map_err(|e| StoreError::Unavailable { op: "audit append", message: e.to_string() })?;
-    Ok((row, head.get(2)))
+    }
+    steps.push(Box::pin(async {
+        c.query_typed_one("SELECT seq, hash, pg_current_xact_id()::text FROM audit_head WHERE id = 1 FOR UPDATE", &[])
+            .await
+            .map(Step::Head)
+            .map_err(&err)
+    }));
+    let mut counted = Vec::new();
+    let mut head = None;
+    for step in join_in_order(steps).await {
+        match step? {
+            Step::Begun => {}
+            Step::Counted(c) => counted.push(c),
+            Step::Head(row) => head = Some(row),
+        }
+    }
+    let head = head.ok_or(StoreError::Unavailable { op: "audit append", message: "no chain head".into() })?;
+    let xid: String = head.get(2);
+    let mut prev: (i64, String) = (head.get(0), head.get(1));
+    let mut counted = counted.into_iter();
+    let mut rows = Vec::with_capacity(items.len());
+    for (entry, charge) in items {
+        let refused = match &charge {
+            Some(q) if !counted.next().unwrap_or(false) => Some(q),
+            _ => None,
+        };
+        let row = Sealed::new(entry, Some(prev), refused)
+            .map_err(|e| StoreError::Unavailable { op: "audit append", message: e.to_string() })?;
+        prev = (row.entry.seq, row.hash.clone());
+        rows.push(row);
+    }
+    Ok((rows, xid))
+}
+
+/// Runs `futures` together on one connection, each first polled in order, so their statements
+/// go out in order in one round trip (pipelined); their outcomes, in order.
+async fn join_in_order<T>(mut futures: Vec<BoxFut<'_, T>>) -> Vec<Result<T, StoreError>> {
+    use std::task::Poll;
+    let mut done: Vec<Option<Result<T, StoreError>>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futures.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(r) => *slot = Some(r),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter()
+        .map(|r| r.unwrap_or(Err(StoreError::Unavailable { op: "audit append", message: "a step never ran".into() })))
+        .collect()
 }
 
 /// Counts one unit of the charge's window, unless the limit is used up (false), and drops the
