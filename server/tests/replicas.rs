@@ -700,6 +700,66 @@ fn postgres_a_held_commit_is_resolved_before_the_answer() {
     drop(standby);
 }
 
+/// 600 cold requests (no AuthSig yet) at once over 3 replicas with `query_timeout = "500ms"`
+/// on a healthy database while the machine is busy (four threads spinning on its cores, as a
+/// parallel compile would): every answer is 200, and the audit holds exactly one status-200
+/// row per 200 answer. Prints the counts. A measurement of this machine's state, so it runs on
+/// its own: `cargo test --release -p lit-session-server --test replicas -- --ignored cold`.
+#[test]
+#[ignore = "a measurement on a deliberately busy machine; run on its own"]
+fn postgres_600_cold_requests_on_a_busy_machine_all_answer_200() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let signer = seeded(dir.path());
+    let store = pg_store(&pg.connection(), "query_timeout = \"500ms\"\n");
+    let servers = start_replicas(dir.path(), 3, "", &store, &signer, &[]);
+    let c = client();
+    for s in &servers {
+        assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    }
+    let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let busy = Arc::new(AtomicBool::new(true));
+    let burners: Vec<_> = (0..4)
+        .map(|_| {
+            let busy = busy.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while busy.load(Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    let outcomes = fire(&urls, "t", &nodes3(), 600, "cold");
+    let took = started.elapsed();
+    busy.store(false, Ordering::Relaxed);
+    for b in burners {
+        b.join().unwrap();
+    }
+    let mut by_status = std::collections::BTreeMap::new();
+    for o in &outcomes {
+        *by_status.entry((o.status, problem_type(&o.body))).or_insert(0) += 1;
+    }
+    let oks = count(&outcomes, 200);
+    let rows = int(&pg, "SELECT count(*) FROM audit WHERE request_id LIKE 'cold-%' AND record LIKE '%\"status\":200%'");
+    let signed = int(&pg, "SELECT count(*) FROM audit WHERE record LIKE '%\"authSig\":\"signed\"%'");
+    eprintln!(
+        "600 cold requests, 3 replicas, query_timeout 500 ms, 4 spinning threads: {:.2} s (p50 {:.0} ms, max {:.0} \
+         ms); answers {by_status:?}; audit rows with status 200: {rows}; wallet signatures: {signed}",
+        took.as_secs_f64(),
+        percentile(&outcomes, 0.5),
+        percentile(&outcomes, 1.0)
+    );
+    assert_eq!(oks, 600, "answers other than 200: {by_status:?}");
+    assert_eq!(rows as usize, oks, "audit rows with status 200 differ from 200 answers");
+    assert_eq!(verify_oks(&outcomes).len(), 1);
+    for s in servers {
+        assert!(s.stop().success());
+    }
+}
+
 #[test]
 fn postgres_failover_to_a_synchronous_standby_loses_no_acknowledged_row() {
     let _one = serial();
