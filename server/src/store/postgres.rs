@@ -5,8 +5,13 @@
 //!   the writable server after a failover without a proxy; each host is tried in turn.
 //! - Minting a new AuthSig takes `pg_advisory_xact_lock` for (signer, session key) in a
 //!   transaction held until the AuthSig is saved; a replica that waited reads it afterwards.
-//! - An audit append locks the chain head row (`SELECT … FOR UPDATE`), charges the rate limit
-//!   (`INSERT … ON CONFLICT … WHERE used < limit`) and inserts the row in one transaction.
+//! - Audit appends are committed in groups: the rows that arrive while a batch commits form the
+//!   next batch, one transaction that charges each row's rate limit (`INSERT … ON CONFLICT …
+//!   WHERE used < limit`), locks the chain head row (`SELECT … FOR UPDATE`) and inserts the rows
+//!   with the new head, in two round trips and one WAL flush. A COMMIT whose answer is lost is
+//!   resolved (the rows visible, or the transaction aborted) before anyone is answered.
+//! - A timeout is busy (503 store-busy, that request alone) while the database still answers a
+//!   new connection; only a database that does not, or a failed connection, is unreachable.
 //! - Every operation has a deadline; a connection whose operation failed or ran out of time is
 //!   closed, so a hung server can neither hang requests nor keep the pool's connections.
 
@@ -373,7 +378,7 @@ impl Inner {
     /// connection), as another connection sees it: its last row visible → it committed and every
     /// wait the COMMIT makes (its WAL flush, a synchronous standby) is over, so the append
     /// succeeded (the row says the request was answered, so it is); the transaction aborted
-    /// (`pg_xact_status`) → it did not, and there is no row. Until one of the two holds (the
+    /// (`txid_status`) → it did not, and there is no row. Until one of the two holds (the
     /// backend is stalled, still waiting for a standby, or has not yet seen its client go, or
     /// the database is away) it asks again, for at most [`PgOptions::commit_resolve_bound`];
     /// after that the outcome is unknown and the append fails as unreachable, logged as such
@@ -389,8 +394,8 @@ impl Inner {
                     .client()
                     .query_typed_one(
                         "SELECT EXISTS (SELECT 1 FROM audit WHERE seq = $1 AND hash = $2),
-                                CASE WHEN $3::text::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) THEN 'never'
-                                     ELSE coalesce(pg_xact_status($3::text::xid8), 'unknown') END",
+                                CASE WHEN $3::text::bigint >= txid_snapshot_xmax(txid_current_snapshot()) THEN 'never'
+                                     ELSE coalesce(txid_status($3::text::bigint), 'unknown') END",
                         &[(&last.entry.seq, Type::INT8), (&last.hash, Type::TEXT), (&xid, Type::TEXT)],
                     )
                     .await
@@ -911,7 +916,7 @@ async fn stage(c: &Client, items: Vec<(AuditEntry, Option<QuotaCharge>)>) -> Res
         }
     }
     steps.push(Box::pin(async {
-        c.query_typed_one("SELECT seq, hash, pg_current_xact_id()::text FROM audit_head WHERE id = 1 FOR UPDATE", &[])
+        c.query_typed_one("SELECT seq, hash, txid_current()::text FROM audit_head WHERE id = 1 FOR UPDATE", &[])
             .await
             .map(Step::Head)
             .map_err(&err)
