@@ -27,8 +27,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lit_session_server::audit::AuditEntry;
-use lit_session_server::signing::{self, MintInput, SessionKeySpec, Signer, SignerSpec, WalletSpec};
+use lit_session_server::audit::{AuditEntry, Outcome};
+use lit_session_server::auth::AuthMethod;
+use lit_session_server::endpoint::Endpoint;
+use lit_session_server::signing::{self, AuthUse, Format, MintInput, Profile, ProfileSpec, SessionKeySpec, WalletSpec};
 use lit_session_server::store::postgres::{PgOptions, PgStore};
 use lit_session_server::store::sqlite::{Durability, SqliteOptions, SqliteStore};
 use lit_session_server::store::ServiceStore;
@@ -68,12 +70,12 @@ fn body(n: usize) -> serde_json::Value {
     })
 }
 
-async fn in_process(spec: &SignerSpec, n: usize, requests: usize, concurrency: usize) -> Stats {
+async fn in_process(spec: &ProfileSpec, n: usize, requests: usize, concurrency: usize) -> Stats {
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteOptions { durability: Durability::Normal, ..SqliteOptions::new(dir.path().join("s.sqlite")) };
     let store: Arc<dyn ServiceStore> = Arc::new(SqliteStore::open(&options).unwrap());
     let cache = lit_session_server::store::auth_sig_cache(store, tokio::runtime::Handle::current());
-    let signer = Arc::new(Signer::open(spec, cache, std::time::Duration::from_secs(60)).unwrap());
+    let signer = Arc::new(Profile::open(spec, cache, std::time::Duration::from_secs(60)).unwrap());
     let input = MintInput {
         nodes: nodes(n).iter().map(|u| signing::parse_node_url(u).unwrap()).collect(),
         requests: vec![signing::parse_request("lit-pkp", "*", "pkp-signing", None).unwrap()],
@@ -247,9 +249,9 @@ fn audit_entry(writer: usize, n: u64) -> AuditEntry {
         at: signing::Timestamp::now().to_string(),
         request_id: format!("bench-{writer}-{n}"),
         client: "bench".into(),
-        auth: "bearer".into(),
-        endpoint: "session-sigs".into(),
-        decision: "approved".into(),
+        auth: AuthMethod::Bearer,
+        endpoint: Endpoint::SessionSigs,
+        decision: Outcome::Approved,
         rule: Some("allow[0]".into()),
         reasons: vec![],
         signer: Some("default".into()),
@@ -257,9 +259,9 @@ fn audit_entry(writer: usize, n: u64) -> AuditEntry {
         resources: vec!["lit-pkp://*=pkp-signing".into()],
         node_count: 30,
         expiration: Some("2030-01-01T00:10:00.000Z".into()),
-        auth_sig: Some("reused".into()),
+        auth_sig: Some(AuthUse::Reused),
         status: 200,
-        format: Some("v7".into()),
+        format: Some(Format::V7),
         max_price: None,
     }
 }
@@ -316,7 +318,7 @@ fn best(a: Stats, b: Stats) -> Stats {
 /// over HTTP, interleaved over `rounds` so both see the same machine.
 fn measure(
     rt: &tokio::runtime::Runtime,
-    spec: &SignerSpec,
+    spec: &ProfileSpec,
     bases: &[String],
     token: &str,
     n: usize,
@@ -366,7 +368,7 @@ fn main() {
     println!("                     | one at a time (ms): in-process      HTTP     added | {concurrency} in flight: req/s in-process, HTTP, ratio; HTTP p50, p99 ms");
     println!("store        nodes   |   p50     p99     p50     p99     p50   |  in-proc   HTTP   HTTP/in    p50     p99 | HTTP / (1 / in-process p50)");
 
-    let memory = SignerSpec {
+    let memory = ProfileSpec {
         name: "default".into(),
         session_key: SessionKeySpec::Memory,
         wallet: WalletSpec::Random,
@@ -424,7 +426,7 @@ fn main() {
             let signer =
                 format!("session_key_seed_file = \"{}\"\nwallet_key_file = \"{}\"", seed.display(), wallet.display());
             let store = format!("backend = \"postgres\"\npostgres = \"{}\"", pg.connection());
-            let spec = SignerSpec {
+            let spec = ProfileSpec {
                 session_key: SessionKeySpec::SeedFile(seed.clone()),
                 wallet: WalletSpec::KeyFile(wallet.clone()),
                 ..memory.clone()
@@ -471,7 +473,7 @@ fn main() {
     let (server, base) = start(&config, &[("SOFTHSM2_CONF", hsm.conf().display().to_string())]);
     let base = [base];
     let spec =
-        SignerSpec { session_key: SessionKeySpec::Pkcs11 { uri, label_prefix: None, rotate_after: None }, ..memory };
+        ProfileSpec { session_key: SessionKeySpec::Pkcs11 { uri, label_prefix: None, rotate_after: None }, ..memory };
     let hsm_requests = (requests / 4).max(concurrency * 10);
     for n in [1, 30] {
         let ((li, lh), (ti, th)) = measure(&rt, &spec, &base, token, n, hsm_requests, concurrency);

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::auth::Tokens;
 use crate::metrics::{names, Metrics};
 use crate::policy::{Policy, PolicyError};
-use crate::signing::{Signer, Timestamp};
+use crate::signing::{Profile, Timestamp};
 use crate::spool::AuditSpool;
 use crate::store::{ServiceStore, StoreError};
 
@@ -156,7 +156,7 @@ struct HealthState {
 /// The running service.
 pub struct App {
     /// Signer profiles by name.
-    pub signers: BTreeMap<String, Arc<Signer>>,
+    pub profiles: BTreeMap<String, Arc<Profile>>,
     /// The profile used when a request names none.
     pub default_signer: String,
     /// The store.
@@ -181,7 +181,7 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("signers", &self.signers.keys().collect::<Vec<_>>()).finish_non_exhaustive()
+        f.debug_struct("App").field("profiles", &self.profiles.keys().collect::<Vec<_>>()).finish_non_exhaustive()
     }
 }
 
@@ -190,19 +190,19 @@ impl App {
     /// A policy that does not load is fatal at start (there is no old policy to keep).
     pub fn new(
         settings: AppSettings,
-        signers: BTreeMap<String, Arc<Signer>>,
+        profiles: BTreeMap<String, Arc<Profile>>,
         store: Arc<dyn ServiceStore>,
     ) -> Result<Self, String> {
-        let names: BTreeSet<String> = signers.keys().cloned().collect();
+        let names: BTreeSet<String> = profiles.keys().cloned().collect();
         let policy = load_policy(&settings.policy, &names).map_err(|e| e.to_string())?;
         let tokens = match &settings.tokens_file {
             Some(path) => Tokens::read(path).map_err(|e| e.to_string())?,
             None => settings.extra_tokens.clone(),
         };
-        let probes = signers.keys().map(|name| (name.clone(), ProbeGate::default())).collect();
+        let probes = profiles.keys().map(|name| (name.clone(), ProbeGate::default())).collect();
         let app = Self {
             probes,
-            signers,
+            profiles,
             default_signer: settings.default_signer,
             store,
             audit_spool: settings.audit_spool.as_deref().map(|p| Arc::new(AuditSpool::new(p))),
@@ -218,10 +218,9 @@ impl App {
             health: Mutex::new(HealthState::default()),
         };
         app.publish_policy_metrics();
-        let (build, start) = (names::BUILD, names::START);
-        app.metrics.set(build.0, build.1, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
+        app.metrics.set(names::BUILD, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
         let now = time::OffsetDateTime::now_utc().unix_timestamp() as f64;
-        app.metrics.set(start.0, start.1, &[], now);
+        app.metrics.set(names::START, &[], now);
         Ok(app)
     }
 
@@ -255,10 +254,9 @@ impl App {
 
     fn publish_policy_metrics(&self) {
         let policy = self.policy();
-        let rules = names::RULES;
-        self.metrics.clear_gauge(rules.0);
+        self.metrics.clear_gauge(names::RULES);
         for c in policy.client_names() {
-            self.metrics.set(rules.0, rules.1, &[("client", c)], policy.rule_count(c) as f64);
+            self.metrics.set(names::RULES, &[("client", c)], policy.rule_count(c) as f64);
         }
     }
 
@@ -268,7 +266,7 @@ impl App {
         let Ok(_guard) = self.reload_running.try_lock() else {
             return Err(None);
         };
-        let names: BTreeSet<String> = self.signers.keys().cloned().collect();
+        let names: BTreeSet<String> = self.profiles.keys().cloned().collect();
         let loaded = load_policy(&self.policy_source, &names).and_then(|p| {
             let tokens = match &self.tokens_file {
                 Some(path) => Some(Tokens::read(path).map_err(|e| PolicyError(vec![e.to_string()]))?),
@@ -277,7 +275,6 @@ impl App {
             Ok((p, tokens))
         });
         let at = Some(Timestamp::now().to_string());
-        let reloads = names::RELOADS;
         match loaded {
             Ok((policy, tokens)) => {
                 let clients = policy.client_names().count();
@@ -288,14 +285,14 @@ impl App {
                 *self.reload.lock().unwrap_or_else(|p| p.into_inner()) =
                     ReloadStatus { status: "completed", last_operation_time: at, last_error: None };
                 self.publish_policy_metrics();
-                self.metrics.inc(reloads.0, reloads.1, &[("result", "ok")]);
+                self.metrics.inc(names::RELOADS, &[("result", "ok")]);
                 tracing::info!(clients, "policy reloaded");
                 Ok(clients)
             }
             Err(e) => {
                 *self.reload.lock().unwrap_or_else(|p| p.into_inner()) =
                     ReloadStatus { status: "failed", last_operation_time: at, last_error: Some(e.to_string()) };
-                self.metrics.inc(reloads.0, reloads.1, &[("result", "error")]);
+                self.metrics.inc(names::RELOADS, &[("result", "error")]);
                 tracing::error!(error = %e, "policy reload failed; the previous policy stays in force");
                 Err(Some(e))
             }
@@ -330,7 +327,7 @@ impl App {
     pub async fn probe(&self, limit: Duration) {
         let timed_out = || format!("no answer within {} ms", limit.as_millis());
         let mut hsm = BTreeMap::new();
-        for (name, s) in &self.signers {
+        for (name, s) in &self.profiles {
             let Some(gate) = self.probes.get(name) else { continue };
             let s = s.clone();
             if let Err(e) = gate.run(limit, async move { s.probe().await.map_err(|e| e.to_string()) }).await {
@@ -361,8 +358,11 @@ impl App {
                 Err(e) => tracing::warn!(error = %e, "audit spool flush stopped; retried at the next probe"),
             }
         }
-        let up = names::STORE_UP;
-        self.metrics.set(up.0, up.1, &[("backend", self.store.backend())], if store.is_none() { 1.0 } else { 0.0 });
+        self.metrics.set(
+            names::STORE_UP,
+            &[("backend", self.store.backend())],
+            if store.is_none() { 1.0 } else { 0.0 },
+        );
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
         // The full text goes to the log (once per change); /readyz, which anyone may read,
         // says only what is down.
@@ -420,8 +420,7 @@ impl App {
         });
         drop(h);
         let ready = !self.shutting_down.load(Ordering::Relaxed) && checks.iter().all(|c| c.status != "down");
-        let r = names::READY;
-        self.metrics.set(r.0, r.1, &[], if ready { 1.0 } else { 0.0 });
+        self.metrics.set(names::READY, &[], if ready { 1.0 } else { 0.0 });
         (ready, checks)
     }
 }

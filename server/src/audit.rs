@@ -8,12 +8,40 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::auth::AuthMethod;
+use crate::endpoint::Endpoint;
+use crate::signing::{AuthUse, Format};
+
 /// The hash of "no previous row".
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 const DOMAIN: &[u8] = b"litsigner-audit-v1\n";
 
-/// One decision, as written to the audit log. Field order is the serialised order.
+/// How a request ended, as audit rows and metrics name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Allowed, and what it asked for was handed out.
+    Approved,
+    /// Refused by the policy (including the rate limit).
+    Denied,
+    /// Allowed, but it failed on the service's side (or the library refused the input).
+    Failed,
+}
+
+impl Outcome {
+    /// `approved`, `denied` or `failed`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One decision, as written to the audit log. Field order is the serialised order, and each
+/// typed field serialises to its name: the chain hashes these bytes.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AuditEntry {
     /// Sequence number (set by the store when it appends).
@@ -25,12 +53,12 @@ pub struct AuditEntry {
     pub request_id: String,
     /// The authenticated client, or `unknown`.
     pub client: String,
-    /// How the client authenticated (`bearer`, `mtls`, `none`).
-    pub auth: String,
-    /// The endpoint name (e.g. `session-sigs`).
-    pub endpoint: String,
-    /// `approved`, `denied` or `failed`.
-    pub decision: String,
+    /// How the client authenticated.
+    pub auth: AuthMethod,
+    /// The endpoint.
+    pub endpoint: Endpoint,
+    /// How it ended.
+    pub decision: Outcome,
     /// The policy rule that decided, if any.
     pub rule: Option<String>,
     /// Why (safe to show).
@@ -47,15 +75,15 @@ pub struct AuditEntry {
     pub node_count: usize,
     /// The session expiration handed out (after any clamp).
     pub expiration: Option<String>,
-    /// `reused` or `signed` (the AuthSig), when sigs were minted.
+    /// Where the AuthSig came from, when sigs were minted.
     #[serde(rename = "authSig")]
-    pub auth_sig: Option<String>,
+    pub auth_sig: Option<AuthUse>,
     /// The HTTP status returned.
     pub status: u16,
-    /// The session's message format (`v7`, `v8`); absent on rows of other endpoints and on
-    /// rows written before formats were recorded.
+    /// The session's message format; absent on rows of other endpoints and on rows written
+    /// before formats were recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub format: Option<String>,
+    pub format: Option<Format>,
     /// v8 sessions: the highest `maxPrice` signed for a node; payment delegations: their
     /// `max_price` (decimal).
     #[serde(rename = "maxPrice", default, skip_serializing_if = "Option::is_none")]
@@ -160,9 +188,9 @@ mod tests {
             at: "2026-01-01T00:00:00.000Z".into(),
             request_id: format!("r{seq}"),
             client: "c".into(),
-            auth: "bearer".into(),
-            endpoint: "session-sigs".into(),
-            decision: "approved".into(),
+            auth: AuthMethod::Bearer,
+            endpoint: Endpoint::SessionSigs,
+            decision: Outcome::Approved,
             rule: Some("allow[0]".into()),
             reasons: vec![],
             signer: Some("default".into()),
@@ -211,15 +239,15 @@ mod tests {
             reasons: vec!["expiration clamped".into()],
             session_key: Some("ab".repeat(32)),
             expiration: Some("2026-01-01T00:10:00.000Z".into()),
-            auth_sig: Some("reused".into()),
-            format: Some("v8".into()),
+            auth_sig: Some(AuthUse::Reused),
+            format: Some(Format::V8),
             max_price: Some("1000".into()),
             ..entry(7)
         };
         let denied = AuditEntry {
-            auth: "mtls".into(),
-            endpoint: "keys".into(),
-            decision: "denied".into(),
+            auth: AuthMethod::Mtls,
+            endpoint: Endpoint::Keys,
+            decision: Outcome::Denied,
             rule: Some("endpoints".into()),
             reasons: vec!["client \"c\" may not call keys".into()],
             signer: None,
@@ -229,8 +257,8 @@ mod tests {
             ..entry(8)
         };
         let failed = AuditEntry {
-            endpoint: "capacity-delegation".into(),
-            decision: "failed".into(),
+            endpoint: Endpoint::CapacityDelegation,
+            decision: Outcome::Failed,
             rule: Some("capacity-delegation".into()),
             reasons: vec!["wallet: gone".into()],
             status: 503,

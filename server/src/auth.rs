@@ -9,11 +9,35 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::policy::AuthMethod;
 use crate::secrets;
 
 /// At most this many valid tokens per client (old and new, during a rotation).
 pub const TOKENS_PER_CLIENT: usize = 2;
+
+/// How a client authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    /// A bearer token in the `Authorization` header.
+    Bearer,
+    /// A TLS client certificate.
+    Mtls,
+}
+
+impl AuthMethod {
+    /// `bearer` or `mtls` (the policy file's and audit rows' names).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Bearer => "bearer",
+            Self::Mtls => "mtls",
+        }
+    }
+
+    /// Parses `bearer` or `mtls`.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Bearer, Self::Mtls].into_iter().find(|m| m.as_str() == s)
+    }
+}
 
 /// The authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,7 +13,7 @@ use crate::app::{AppSettings, Limits, PolicySource};
 use crate::auth::Tokens;
 use crate::duration::{self, parse_duration};
 use crate::server::ListenSettings;
-use crate::signing::{SessionKeySpec, SignerSpec, WalletSpec};
+use crate::signing::{ProfileSpec, SessionKeySpec, WalletSpec};
 use crate::store::{StoreSection, StoreSettings};
 use crate::tls::TlsSection;
 
@@ -202,7 +202,7 @@ pub struct Settings {
     /// The store.
     pub store: StoreSettings,
     /// Signer profiles.
-    pub signers: Vec<SignerSpec>,
+    pub signers: Vec<ProfileSpec>,
     /// Threads for blocking work.
     pub blocking_threads: usize,
     /// JSON logs.
@@ -341,7 +341,7 @@ impl ConfigFile {
 
 /// Replicas on one database share AuthSigs and rotate labelled keys each on its own clock: one
 /// would delete the key another still signs with. A shared store needs one fixed key.
-fn refuse_rotating_session_keys(signers: &[SignerSpec]) -> Result<(), ConfigError> {
+fn refuse_rotating_session_keys(signers: &[ProfileSpec]) -> Result<(), ConfigError> {
     for spec in signers {
         if let SessionKeySpec::Pkcs11 { uri, .. } = &spec.session_key {
             let names_key = crate::signing::session_uri_names_key(uri)
@@ -360,7 +360,7 @@ fn refuse_rotating_session_keys(signers: &[SignerSpec]) -> Result<(), ConfigErro
     Ok(())
 }
 
-fn signer_spec(name: &str, sec: &SignerSection) -> Result<SignerSpec, ConfigError> {
+fn signer_spec(name: &str, sec: &SignerSection) -> Result<ProfileSpec, ConfigError> {
     let at = |what: &str| format!("signers.{name}.{what}");
     let session_key = match (sec.session_key.as_deref(), &sec.session_key_seed_file) {
         (Some(_), Some(_)) => {
@@ -399,7 +399,7 @@ fn signer_spec(name: &str, sec: &SignerSection) -> Result<SignerSpec, ConfigErro
         }
         (None, None) => return Err(ConfigError(format!("{}: no wallet (wallet or wallet_key_file)", at("wallet")))),
     };
-    Ok(SignerSpec {
+    Ok(ProfileSpec {
         name: name.to_string(),
         session_key,
         wallet,

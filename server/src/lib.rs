@@ -16,6 +16,7 @@ pub mod auth;
 pub mod config;
 pub mod dev;
 pub mod duration;
+pub mod endpoint;
 pub mod metrics;
 pub mod policy;
 pub mod problem;

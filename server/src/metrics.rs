@@ -30,6 +30,21 @@ struct Inner {
     histograms: BTreeMap<&'static str, Family<Histogram>>,
 }
 
+/// A metric family: its name and help text (the constants in [`names`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metric {
+    /// `litsigner_…`.
+    pub name: &'static str,
+    /// The `# HELP` text.
+    pub help: &'static str,
+}
+
+impl Metric {
+    const fn new(name: &'static str, help: &'static str) -> Self {
+        Self { name, help }
+    }
+}
+
 /// The registry.
 #[derive(Default)]
 pub struct Metrics {
@@ -72,35 +87,35 @@ impl Metrics {
     }
 
     /// Adds `n` to a counter.
-    pub fn inc_by(&self, name: &'static str, help: &'static str, pairs: &[(&'static str, &str)], n: u64) {
+    pub fn inc_by(&self, m: Metric, pairs: &[(&'static str, &str)], n: u64) {
         let mut inner = self.lock();
-        let fam = inner.counters.entry(name).or_insert_with(|| Family { help, series: BTreeMap::new() });
+        let fam = inner.counters.entry(m.name).or_insert_with(|| Family { help: m.help, series: BTreeMap::new() });
         *fam.series.entry(labels(pairs)).or_default() += n;
     }
 
     /// Adds one to a counter.
-    pub fn inc(&self, name: &'static str, help: &'static str, pairs: &[(&'static str, &str)]) {
-        self.inc_by(name, help, pairs, 1);
+    pub fn inc(&self, m: Metric, pairs: &[(&'static str, &str)]) {
+        self.inc_by(m, pairs, 1);
     }
 
     /// Sets a gauge.
-    pub fn set(&self, name: &'static str, help: &'static str, pairs: &[(&'static str, &str)], v: f64) {
+    pub fn set(&self, m: Metric, pairs: &[(&'static str, &str)], v: f64) {
         let mut inner = self.lock();
-        let fam = inner.gauges.entry(name).or_insert_with(|| Family { help, series: BTreeMap::new() });
+        let fam = inner.gauges.entry(m.name).or_insert_with(|| Family { help: m.help, series: BTreeMap::new() });
         fam.series.insert(labels(pairs), v);
     }
 
     /// Drops every series of a gauge (before re-setting it from a new policy).
-    pub fn clear_gauge(&self, name: &'static str) {
-        if let Some(f) = self.lock().gauges.get_mut(name) {
+    pub fn clear_gauge(&self, m: Metric) {
+        if let Some(f) = self.lock().gauges.get_mut(m.name) {
             f.series.clear();
         }
     }
 
     /// Records an observation.
-    pub fn observe(&self, name: &'static str, help: &'static str, pairs: &[(&'static str, &str)], secs: f64) {
+    pub fn observe(&self, m: Metric, pairs: &[(&'static str, &str)], secs: f64) {
         let mut inner = self.lock();
-        let fam = inner.histograms.entry(name).or_insert_with(|| Family { help, series: BTreeMap::new() });
+        let fam = inner.histograms.entry(m.name).or_insert_with(|| Family { help: m.help, series: BTreeMap::new() });
         let h = fam.series.entry(labels(pairs)).or_default();
         for (i, b) in BUCKETS.iter().enumerate() {
             if secs <= *b {
@@ -156,46 +171,49 @@ impl Metrics {
 
 /// Metric names and help texts, in one place.
 pub mod names {
+    use super::Metric;
+
     /// Requests by endpoint, client and result.
-    pub const REQUESTS: (&str, &str) =
-        ("litsigner_requests_total", "Requests by endpoint, client and result (approved, denied, failed).");
+    pub const REQUESTS: Metric =
+        Metric::new("litsigner_requests_total", "Requests by endpoint, client and result (approved, denied, failed).");
     /// Request latency.
-    pub const DURATION: (&str, &str) =
-        ("litsigner_request_duration_seconds", "Time from request start to response, by endpoint.");
+    pub const DURATION: Metric =
+        Metric::new("litsigner_request_duration_seconds", "Time from request start to response, by endpoint.");
     /// Session sigs handed out (one per node URL).
-    pub const ISSUED: (&str, &str) =
-        ("litsigner_session_sigs_issued_total", "Session sigs handed out (one per node URL).");
+    pub const ISSUED: Metric =
+        Metric::new("litsigner_session_sigs_issued_total", "Session sigs handed out (one per node URL).");
     /// Policy decisions.
-    pub const DECISIONS: (&str, &str) =
-        ("litsigner_policy_decisions_total", "Policy decisions by client, rule and result.");
+    pub const DECISIONS: Metric =
+        Metric::new("litsigner_policy_decisions_total", "Policy decisions by client, rule and result.");
     /// AuthSig reuse.
-    pub const AUTH_SIG: (&str, &str) =
-        ("litsigner_auth_sig_total", "AuthSig use per minting request (reused, signed).");
+    pub const AUTH_SIG: Metric =
+        Metric::new("litsigner_auth_sig_total", "AuthSig use per minting request (reused, signed).");
     /// HSM errors.
-    pub const HSM_ERRORS: (&str, &str) = ("litsigner_hsm_errors_total", "Key store (HSM) errors seen by requests.");
+    pub const HSM_ERRORS: Metric =
+        Metric::new("litsigner_hsm_errors_total", "Key store (HSM) errors seen by requests.");
     /// Store up.
-    pub const STORE_UP: (&str, &str) = ("litsigner_store_up", "1 if the last store health check passed.");
+    pub const STORE_UP: Metric = Metric::new("litsigner_store_up", "1 if the last store health check passed.");
     /// Store errors.
-    pub const STORE_ERRORS: (&str, &str) = ("litsigner_store_errors_total", "Store operations that failed.");
+    pub const STORE_ERRORS: Metric = Metric::new("litsigner_store_errors_total", "Store operations that failed.");
     /// Audit rows spooled.
-    pub const AUDIT_SPOOLED: (&str, &str) =
-        ("litsigner_audit_spooled_total", "Audit rows written to the spool while the database was away.");
+    pub const AUDIT_SPOOLED: Metric =
+        Metric::new("litsigner_audit_spooled_total", "Audit rows written to the spool while the database was away.");
     /// Audit failures.
-    pub const AUDIT_FAILURES: (&str, &str) =
-        ("litsigner_audit_failures_total", "Audit rows that could not be written (the request failed).");
+    pub const AUDIT_FAILURES: Metric =
+        Metric::new("litsigner_audit_failures_total", "Audit rows that could not be written (the request failed).");
     /// Ready.
-    pub const READY: (&str, &str) = ("litsigner_ready", "1 if /readyz reports ready.");
+    pub const READY: Metric = Metric::new("litsigner_ready", "1 if /readyz reports ready.");
     /// Build info.
-    pub const BUILD: (&str, &str) = ("litsigner_build_info", "Build information (always 1).");
+    pub const BUILD: Metric = Metric::new("litsigner_build_info", "Build information (always 1).");
     /// Start time.
-    pub const START: (&str, &str) = ("litsigner_start_time_seconds", "Unix time the process started.");
+    pub const START: Metric = Metric::new("litsigner_start_time_seconds", "Unix time the process started.");
     /// Policy rules per client.
-    pub const RULES: (&str, &str) = ("litsigner_policy_rules", "Allow and deny rules per configured client.");
+    pub const RULES: Metric = Metric::new("litsigner_policy_rules", "Allow and deny rules per configured client.");
     /// Policy reloads.
-    pub const RELOADS: (&str, &str) = ("litsigner_policy_reload_total", "Policy reloads by result (ok, error).");
+    pub const RELOADS: Metric = Metric::new("litsigner_policy_reload_total", "Policy reloads by result (ok, error).");
     /// Authentication failures.
-    pub const AUTH_FAILURES: (&str, &str) =
-        ("litsigner_auth_failures_total", "Requests refused before a client was identified, by reason.");
+    pub const AUTH_FAILURES: Metric =
+        Metric::new("litsigner_auth_failures_total", "Requests refused before a client was identified, by reason.");
 }
 
 #[cfg(test)]
@@ -205,9 +223,9 @@ mod tests {
     #[test]
     fn renders_text_format() {
         let m = Metrics::default();
-        m.inc("litsigner_x_total", "x", &[("client", "a\"b")]);
-        m.observe("litsigner_d_seconds", "d", &[("endpoint", "e")], 0.002);
-        m.set("litsigner_ready", "r", &[], 1.0);
+        m.inc(Metric::new("litsigner_x_total", "x"), &[("client", "a\"b")]);
+        m.observe(Metric::new("litsigner_d_seconds", "d"), &[("endpoint", "e")], 0.002);
+        m.set(Metric::new("litsigner_ready", "r"), &[], 1.0);
         let t = m.render();
         assert!(t.contains("litsigner_x_total{client=\"a\\\"b\"} 1"), "{t}");
         assert!(t.contains("litsigner_d_seconds_bucket{endpoint=\"e\",le=\"0.0025\"} 1"), "{t}");

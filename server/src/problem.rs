@@ -3,6 +3,7 @@
 //! The `type` URIs are part of the API: clients branch on them, so they never change once
 //! released. Details are safe to show to the caller (they never carry a secret).
 
+use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::{header, HeaderValue, StatusCode};
 
@@ -198,7 +199,8 @@ impl Problem {
         Self { kind, detail: detail.into(), request_id: None, extra: Vec::new() }
     }
 
-    /// Adds the request id.
+    /// Adds the request id (the API's outermost layer does, for every problem it sees:
+    /// [`Problem::attach_request_id`]).
     pub fn with_request_id(mut self, id: &str) -> Self {
         self.request_id = Some(id.to_string());
         self
@@ -227,6 +229,34 @@ impl Problem {
     }
 }
 
+impl Problem {
+    fn bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body()).unwrap_or_default()
+    }
+
+    fn render(&self) -> Response {
+        let status = self.kind.status();
+        let mut response = (status, self.bytes()).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(id) = self.request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
+            response.headers_mut().insert("x-correlation-id", id);
+        }
+        response
+    }
+
+    /// Adds the request id to the problem `response` answers with, if any: a problem response
+    /// carries its problem, so a request's id is attached in one place, whichever layer or
+    /// handler failed it.
+    pub fn attach_request_id(response: &mut Response, id: &str) {
+        let Some(problem) = response.extensions_mut().remove::<Problem>() else { return };
+        *response.body_mut() = Body::from(problem.with_request_id(id).bytes());
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+    }
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.kind.slug(), self.detail)
@@ -235,16 +265,8 @@ impl std::fmt::Display for Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let status = self.kind.status();
-        let body = serde_json::to_vec(&self.body()).unwrap_or_default();
-        let mut response = (status, body).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        if let Some(id) = self.request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
-            response.headers_mut().insert("x-correlation-id", id);
-        }
+        let mut response = self.render();
+        response.extensions_mut().insert(self);
         response
     }
 }

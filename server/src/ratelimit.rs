@@ -76,7 +76,7 @@ impl QuotaCharge {
     /// Rewrites an approval's audit row as the rate-limit denial the store found at commit
     /// (the store calls this inside the row's transaction): nothing was handed out.
     pub fn refuse(&self, entry: &mut AuditEntry) {
-        entry.decision = "denied".into();
+        entry.decision = crate::audit::Outcome::Denied;
         entry.rule = Some(self.rule.clone());
         entry.reasons.push(self.window_reason());
         entry.session_key = None;

@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::audit::{ChainCheck, ChainVerifier};
 use crate::config::Settings;
 use crate::server::{self, Listeners, Transport};
-use crate::signing::{self, Signer};
+use crate::signing::{self, Profile};
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{self, ServiceStore, StoreSettings};
@@ -102,7 +102,7 @@ pub async fn launch(settings: Settings, signals: bool) -> Result<Running, StartE
     let signers = tokio::task::spawn_blocking(move || {
         specs
             .iter()
-            .map(|spec| Signer::open(spec, cache.clone(), sign_bound).map(|s| (spec.name.clone(), Arc::new(s))))
+            .map(|spec| Profile::open(spec, cache.clone(), sign_bound).map(|s| (spec.name.clone(), Arc::new(s))))
             .collect::<Result<BTreeMap<_, _>, _>>()
     })
     .await

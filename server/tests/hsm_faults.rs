@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use common::tokens::{faults, Module, ThrowawayTokens};
 use common::*;
-use lit_session_server::{config, run, signing};
+use lit_session_server::{config, signing};
 use lit_session_signer::internal::pkcs11::store_token;
 use lit_session_signer::keystore::Pkcs11KeyStore;
 use lit_session_signer::pkcs11::Pkcs11Uri;
@@ -134,9 +134,8 @@ fn scenario(hsm: &ThrowawayTokens) {
     let config_file = dir.path().join("config.toml");
     std::fs::write(&config_file, config).unwrap();
     let settings = config::ConfigFile::read(&config_file).unwrap().settings().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let running = rt.block_on(run::launch(settings, false)).unwrap();
-    let base_url = format!("http://{}", running.api);
+    let server = InProcess::from_settings(settings);
+    let base_url = server.base.clone();
     let url = format!("{base_url}/v1/session-sigs");
     let ready_url = format!("{base_url}/readyz");
 
@@ -241,7 +240,7 @@ fn scenario(hsm: &ThrowawayTokens) {
     for t in clients {
         t.join().unwrap();
     }
-    rt.block_on(running.shutdown()).unwrap();
+    assert!(server.stop(), "graceful shutdown");
 
     let outcomes = std::mem::take(&mut *outcomes.lock().unwrap());
     // Per phase: a request in flight at any moment of the token's absence counts there, every

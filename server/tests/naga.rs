@@ -5,7 +5,7 @@
 //! usable as a v8 session's capability that passes `inspect`'s max-price check.
 //!
 //! The library is used directly here as the independent checker (the service reaches it only
-//! through `signing.rs`).
+//! through `src/signing/`).
 
 mod common;
 
@@ -79,7 +79,8 @@ fn assert_library_bytes(map: &Value, nodes: &[&str], pricing: &NodePricing) {
 
 #[test]
 fn v8_sessions_are_the_librarys_bytes_and_verify_under_naga_rules() {
-    let (server, token, _dir) = dev();
+    let dir = tempfile::tempdir().unwrap();
+    let (server, token) = InProcess::dev(dir.path());
     let c = client();
     let url = server.url("/v1/session-sigs");
     // Five nodes as a client may write them; two unpriced (cost 0), one dear node dropped by
@@ -209,7 +210,7 @@ fn v8_sessions_are_the_librarys_bytes_and_verify_under_naga_rules() {
     assert_eq!(resp.status().as_u16(), 400);
     let p: Value = resp.json().unwrap();
     assert_eq!(problem_type(&p), "invalid-request", "{p}");
-    assert!(server.stop().success());
+    assert!(server.stop());
 }
 
 const POLICY: &str = r#"
@@ -264,7 +265,7 @@ fn payment_delegations_under_their_grant_serve_v8_sessions() {
     );
     let policy = POLICY.replace("USER", &user.to_checksum());
     let tokens = [("payer", "payer-t"), ("nogrant", "nogrant-t"), ("noendpoint", "noendpoint-t"), ("user", "user-t")];
-    let server = configured(dir.path(), &policy, &tokens, &extra);
+    let server = InProcess::configured(dir.path(), &policy, &tokens, &extra);
     let c = client();
     let url = server.url("/v1/payment-delegation");
     let in_hours = |h: i64| (OffsetDateTime::now_utc() + time::Duration::hours(h)).format(&Rfc3339).unwrap();
@@ -392,7 +393,7 @@ fn payment_delegations_under_their_grant_serve_v8_sessions() {
     let lifetime = time_of(&msg["expiration"]) - time_of(&msg["issuedAt"]);
     assert!(lifetime <= time::Duration::minutes(10) && lifetime > time::Duration::seconds(590), "{lifetime}");
     assert_eq!(v["expiration"], msg["expiration"]);
-    assert!(server.stop().success());
+    assert!(server.stop());
 
     // Every decision is audited, with the format and price where they apply.
     let conn = rusqlite::Connection::open(dir.path().join("store.sqlite")).unwrap();

@@ -69,9 +69,9 @@ fn hsm_or_skip() -> Option<&'static Tokens> {
                 hsm.library.display(),
                 token.pin_file.display()
             );
-            signing::pkcs11_generate_session_key(&base, "session")?;
+            signing::pkcs11_generate_session_key(&base, "session").map_err(|e| e.to_string())?;
             if *wallet {
-                signing::pkcs11_generate_wallet(&base, "wallet")?;
+                signing::pkcs11_generate_wallet(&base, "wallet").map_err(|e| e.to_string())?;
             }
             let object = |o: &str| base.replacen(&format!("token={label}"), &format!("token={label};object={o}"), 1);
             uris.insert(*label, (object("session"), object("wallet")));

@@ -7,9 +7,8 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-// Shared with the service's tests (server/tests/common includes the file by path).
-mod env_checks;
-pub use env_checks::write_private;
+use lit_testkit::env;
+pub use lit_testkit::env::write_private;
 
 /// `tests/vectors/<name>` (see its README for where each file came from), parsed.
 pub fn vector(name: &str) -> Value {
@@ -36,12 +35,12 @@ pub fn v8_interop_dir() -> PathBuf {
 /// Whether the Lit JS SDK can run (node and `interop/node_modules`). Panics instead of skipping
 /// when `LIT_REQUIRE_INTEROP=1` (CI); otherwise prints a loud skip line naming `what`.
 pub fn js_available(what: &str) -> bool {
-    env_checks::js_ready(&interop_dir(), "@lit-protocol/lit-node-client-nodejs", "interop/", what)
+    env::js_ready(&interop_dir(), "@lit-protocol/lit-node-client-nodejs", "interop/", what)
 }
 
 /// Like [`js_available`], for the Lit JS SDK v8 (node and `interop/v8/node_modules`).
 pub fn js_v8_available(what: &str) -> bool {
-    env_checks::js_ready(&v8_interop_dir(), "@lit-protocol/networks", "interop/v8/", what)
+    env::js_ready(&v8_interop_dir(), "@lit-protocol/networks", "interop/v8/", what)
 }
 
 /// A temporary directory for a test's input files.

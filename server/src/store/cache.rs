@@ -44,7 +44,7 @@ impl AuthSigStore for StoreAuthSigs {
             None => Ok(None),
             Some(row) => signing::parse_auth_sig(&row.auth_sig)
                 .map(Some)
-                .map_err(|reason| signing::corrupt_entry(&format!("auth_sigs/{}", key.name()), &reason)),
+                .map_err(|e| signing::corrupt_entry(&format!("auth_sigs/{}", key.name()), &e.to_string())),
         }
     }
 

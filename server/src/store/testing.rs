@@ -18,9 +18,12 @@ use std::time::{Duration, Instant};
 use super::postgres::PgOptions;
 use super::sqlite::SqliteOptions;
 use super::{AuthSigId, SaveOutcome, ServiceStore, StoreSettings};
-use crate::audit::{AuditEntry, ChainCheck, ChainVerifier};
+use crate::audit::{AuditEntry, ChainCheck, ChainVerifier, Outcome};
+use crate::auth::AuthMethod;
+use crate::endpoint::Endpoint;
 use crate::ratelimit::Rate;
 use crate::signing::Timestamp;
+use crate::signing::{AuthUse, Format};
 
 /// SQLite settings with mint-lock bounds short enough for the suite (a 1 s wait, a 2.5 s lease).
 pub fn fast_sqlite(path: impl Into<PathBuf>) -> StoreSettings {
@@ -162,9 +165,9 @@ pub fn audit_entry(n: i64) -> AuditEntry {
         at: format!("2026-01-01T00:00:{n:02}.000Z"),
         request_id: format!("contract-{n}"),
         client: "client".into(),
-        auth: "bearer".into(),
-        endpoint: "session-sigs".into(),
-        decision: "approved".into(),
+        auth: AuthMethod::Bearer,
+        endpoint: Endpoint::SessionSigs,
+        decision: Outcome::Approved,
         rule: Some("allow[0]".into()),
         reasons: vec![],
         signer: Some("default".into()),
@@ -172,9 +175,9 @@ pub fn audit_entry(n: i64) -> AuditEntry {
         resources: vec!["lit-pkp://*=pkp-signing".into()],
         node_count: 3,
         expiration: Some("2026-01-01T00:10:00.000Z".into()),
-        auth_sig: Some("reused".into()),
+        auth_sig: Some(AuthUse::Reused),
         status: 200,
-        format: Some("v7".into()),
+        format: Some(Format::V7),
         max_price: None,
     }
 }
@@ -210,7 +213,7 @@ async fn quota_and_chain(store: &dyn ServiceStore) {
     let last = appended[4].hash.clone();
     assert_eq!(chain.finish(), ChainCheck::Intact { rows: 5, head: last });
     let denied: AuditEntry = serde_json::from_str(&rows[2].record).unwrap();
-    assert_eq!((denied.decision.as_str(), denied.rule.as_deref(), denied.status), ("denied", Some("rate-limit"), 429));
+    assert_eq!((denied.decision, denied.rule.as_deref(), denied.status), (Outcome::Denied, Some("rate-limit"), 429));
     assert_eq!((denied.session_key, denied.auth_sig), (None, None));
     assert_eq!(store.audit_rows(2, 2).await.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
     let first = audit_entry(1);

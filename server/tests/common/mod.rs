@@ -9,15 +9,17 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
+pub mod in_process;
 pub mod postgres;
 
-// One copy of the helpers the library's tests have too (tool checks, 0600 files).
-#[path = "../../../tests/common/env_checks.rs"]
-mod env_checks;
 #[allow(unused_imports)] // each test crate uses a different subset
-pub use env_checks::{js_ready, program_ready, write_private};
+pub use in_process::InProcess;
+
+// The helpers the library's tests share (tool checks, 0600 files), from the test kit.
+#[allow(unused_imports)] // each test crate uses a different subset
+pub use lit_testkit::env::{js_ready, program_ready, write_private};
 
 // The library's throwaway-token makers and fault helpers, included by path in hsm_tokens.rs only.
 mod hsm_tokens;
@@ -170,6 +172,14 @@ pub fn try_configured_store(
     store_extra: &str,
     extra: &str,
 ) -> Result<Server, String> {
+    let config = write_config(dir, policy, tokens, store_extra, extra);
+    Server::start(&["--config", config.to_str().unwrap(), "--metrics-listen", "127.0.0.1:0"], dir, &[])
+}
+
+/// Writes a configuration in `dir` (the policy, the tokens' hashes, an SQLite store, ports the
+/// kernel picks; profiles `default` and `treasury` unless `extra` has its own) and returns its
+/// path.
+pub fn write_config(dir: &Path, policy: &str, tokens: &[(&str, &str)], store_extra: &str, extra: &str) -> PathBuf {
     let policy_file = dir.join("policy.toml");
     std::fs::write(&policy_file, policy).unwrap();
     let tokens_file = dir.join("tokens");
@@ -189,7 +199,7 @@ pub fn try_configured_store(
         policy_file.display()
     );
     std::fs::write(&config, text).unwrap();
-    Server::start(&["--config", config.to_str().unwrap(), "--metrics-listen", "127.0.0.1:0"], dir, &[])
+    config
 }
 
 pub fn write_tokens(path: &Path, tokens: &[(&str, &str)]) {
@@ -213,16 +223,9 @@ pub fn client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
 }
 
-/// A session-sigs body with the SDK's parameter names.
-pub fn sigs_body(nodes: &[&str], resources: &[(&str, &str, &str)]) -> Value {
-    json!({
-        "nodeUrls": nodes,
-        "resourceAbilityRequests": resources.iter().map(|(prefix, id, ability)| json!({
-            "resource": {"resource": id, "resourcePrefix": prefix}, "ability": ability
-        })).collect::<Vec<_>>(),
-        "nonce": "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c",
-    })
-}
+/// A session-sigs body with the SDK's parameter names (the policy case table's).
+#[allow(unused_imports)] // each test crate uses a different subset
+pub use lit_session_server::policy::testing::sigs_body;
 
 /// POSTs JSON with a bearer token; returns status and body.
 pub fn post(client: &reqwest::blocking::Client, url: &str, token: Option<&str>, body: &Value) -> (u16, Value) {

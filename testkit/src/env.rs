@@ -1,9 +1,6 @@
-//! Helpers shared by the library's integration tests (`tests/common`) and the service's
-//! (`server/tests/common`, which includes this file by path): whether a tool an interop test
-//! drives is there (a loud skip, or a failure under `LIT_REQUIRE_INTEROP=1`), and files only
-//! their owner may read, as secret files must be.
-
-#![allow(dead_code)] // each test crate uses a different subset
+//! The test environment, for the library's integration tests and the service's: whether a tool
+//! an interop test drives is there (a loud skip, or a failure under `LIT_REQUIRE_INTEROP=1`),
+//! and files only their owner may read, as secret files must be.
 
 use std::path::Path;
 use std::process::Command;

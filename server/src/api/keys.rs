@@ -1,0 +1,42 @@
+//! `GET /v1/keys`: the signer profiles a client's rules name, with their session keys and
+//! wallet addresses.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+
+use super::outcome::Outcome;
+use crate::app::App;
+use crate::policy::DecidedBy;
+use crate::problem::Problem;
+
+/// `GET /v1/keys`.
+pub(super) async fn keys(State(app): State<Arc<App>>, outcome: Outcome) -> Result<Response, Problem> {
+    let visible = app.policy().visible_signers(&outcome.caller.client);
+    let mut row = outcome.row();
+    row.rule = Some(DecidedBy::Endpoints.name().to_string());
+    let mut out = Vec::new();
+    for (name, p) in &app.profiles {
+        if visible.as_ref().is_some_and(|v| !v.contains(name)) {
+            continue;
+        }
+        let session_key = match p.session_public_key().await {
+            Ok(k) => k,
+            Err(e) => {
+                let reason = format!("signer {name}: {e}");
+                return Err(outcome.fail_because(row, name, &e, reason).await);
+            }
+        };
+        out.push(serde_json::json!({
+            "name": name,
+            "sessionKey": session_key,
+            "sessionKeyBackend": p.session_backend,
+            "walletAddress": p.wallet_address,
+            "walletBackend": p.wallet_backend,
+            "default": *name == app.default_signer,
+        }));
+    }
+    outcome.record(row).await?;
+    super::json(&serde_json::json!({"signers": out, "requestId": outcome.ctx.request_id}))
+}
