@@ -8,12 +8,18 @@
 //!
 //! `cargo bench -p lit-session-server --bench load [-- --requests N --concurrency C]`
 //!
+//! With `-- --checkpoints`: only the throughput with audit checkpoints off and on (SQLite, 30
+//! nodes, over HTTP), the cost of the default checkpoint settings.
+//!
 //! The server runs as its own process pinned to core 0 (`taskset`, when present) and this load
 //! client pins itself to core 1, so the two do not share a core. Prints, for each case, the
 //! latency of one request at a time (p50/p99, in-process and over HTTP, and what HTTP adds)
 //! and the throughput with several in flight (req/s both ways, their ratio, HTTP p50/p99).
 //! Each figure is the better of two interleaved rounds, since other processes may share the
 //! machine.
+
+mod support;
+use support::{arg, ServerProcess};
 
 #[path = "../tests/common/hsm_tokens.rs"]
 mod hsm_tokens;
@@ -23,7 +29,7 @@ use hsm_tokens::tokens;
 #[allow(dead_code)]
 mod postgres;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,8 +41,6 @@ use lit_session_server::store::postgres::{PgOptions, PgStore};
 use lit_session_server::store::sqlite::{Durability, SqliteOptions, SqliteStore};
 use lit_session_server::store::ServiceStore;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lit-session-server");
-
 struct Stats {
     rate: f64,
     p50_ms: f64,
@@ -47,11 +51,6 @@ fn stats(mut lat: Vec<Duration>, wall: Duration) -> Stats {
     lat.sort();
     let pick = |q: f64| lat[((lat.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e3;
     Stats { rate: lat.len() as f64 / wall.as_secs_f64(), p50_ms: pick(0.5), p99_ms: pick(0.99) }
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn pin_self(core: usize) {
@@ -158,66 +157,13 @@ async fn over_http(bases: &[String], token: &str, n: usize, requests: usize, con
     stats(lat, started.elapsed())
 }
 
-struct ServerProcess(std::process::Child);
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the server (pinned to core 0) from a config; returns its base URL.
 fn start(config: &std::path::Path, env: &[(&str, String)]) -> (ServerProcess, String) {
-    use std::io::BufRead;
-    let taskset = Command::new("taskset").arg("--version").output().is_ok();
-    let mut cmd = if taskset {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0", BIN]);
-        c
-    } else {
-        Command::new(BIN)
-    };
-    cmd.args(["--config", config.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::piped());
-    cmd.env("LITSIGNER_LOG", "warn");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = std::io::BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(b) = line.strip_prefix("lit-session-server: listening on ") {
-            break b.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (ServerProcess(child), base)
+    support::start(config, env, Some(0))
 }
 
 fn write_config(dir: &std::path::Path, signer_toml: &str, token: &str, durability: &str) -> std::path::PathBuf {
     let store = format!("path = \"{}\"\ndurability = \"{durability}\"", dir.join("store.sqlite").display());
-    write_config_with(dir, signer_toml, token, &store)
-}
-
-fn write_config_with(dir: &std::path::Path, signer_toml: &str, token: &str, store: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let policy = "[clients.bench]\n[[clients.bench.allow]]\nsigners = [\"*\"]\nresources = [\"lit-pkp://*\"]\n\
-                  abilities = [\"pkp-signing\"]\nmax_lifetime = \"10m\"\nnodes = [\"*\"]\n";
-    std::fs::write(dir.join("policy.toml"), policy).unwrap();
-    let tokens = dir.join("tokens");
-    std::fs::write(&tokens, lit_session_server::auth::token_line("bench", token)).unwrap();
-    std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let config = format!(
-        "[server]\nlisten = \"127.0.0.1:0\"\nhealth_interval = \"60s\"\n[auth]\ntokens_file = \"{}\"\n\
-         [store]\n{store}\n[policy]\nfile = \"{}\"\n[signers.default]\n{signer_toml}\n",
-        tokens.display(),
-        dir.join("policy.toml").display()
-    );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, config).unwrap();
-    path
+    support::write_config(dir, signer_toml, token, &store, "")
 }
 
 fn row(label: &str, n: usize, lat: (&Stats, &Stats), load: (&Stats, &Stats)) {
@@ -340,12 +286,60 @@ fn measure(
     out.unwrap_or_else(|| unreachable!())
 }
 
+/// `--checkpoints`: the service's throughput with audit checkpoints off and on (default
+/// checkpoint settings, an in-memory checkpoint key), SQLite, 30 nodes, over HTTP; rounds
+/// interleaved, the better of three each.
+fn checkpoints_on_off(rt: &tokio::runtime::Runtime, token: &str, requests: usize, concurrency: usize) {
+    let off_dir = tempfile::tempdir().unwrap();
+    let on_dir = tempfile::tempdir().unwrap();
+    let signer = "session_key = \"memory\"\nwallet = \"random\"";
+    let off = write_config(off_dir.path(), signer, token, "normal");
+    let seed = on_dir.path().join("audit.seed");
+    support::private(&seed, &"5a".repeat(32));
+    let store = format!("path = \"{}\"\ndurability = \"normal\"", on_dir.path().join("store.sqlite").display());
+    let audit = format!("[audit]\ncheckpoint_key_seed_file = \"{}\"\n", seed.display());
+    let on = support::write_config(on_dir.path(), signer, token, &store, &audit);
+    let (off_server, off_base) = start(&off, &[]);
+    let (on_server, on_base) = start(&on, &[]);
+    let mut best_off: Option<Stats> = None;
+    let mut best_on: Option<Stats> = None;
+    for _ in 0..3 {
+        let a = rt.block_on(over_http(std::slice::from_ref(&off_base), token, 30, requests, concurrency));
+        best_off = Some(match best_off {
+            None => a,
+            Some(b) => best(a, b),
+        });
+        let a = rt.block_on(over_http(std::slice::from_ref(&on_base), token, 30, requests, concurrency));
+        best_on = Some(match best_on {
+            None => a,
+            Some(b) => best(a, b),
+        });
+    }
+    let (off_s, on_s) = (best_off.unwrap_or_else(|| unreachable!()), best_on.unwrap_or_else(|| unreachable!()));
+    let checkpoints: i64 = rusqlite::Connection::open(on_dir.path().join("store.sqlite"))
+        .and_then(|c| c.query_row("SELECT count(*) FROM audit_checkpoints", [], |r| r.get(0)))
+        .unwrap_or(-1);
+    println!("{requests} requests x 3 rounds each, {concurrency} in flight, 30 nodes, SQLite, over HTTP");
+    println!("checkpoints | req/s    p50 ms   p99 ms");
+    println!("off         | {:>6.0}  {:>7.3}  {:>7.3}", off_s.rate, off_s.p50_ms, off_s.p99_ms);
+    println!(
+        "on          | {:>6.0}  {:>7.3}  {:>7.3}   ({checkpoints} checkpoints written)",
+        on_s.rate, on_s.p50_ms, on_s.p99_ms
+    );
+    println!("on / off    | {:>6.1} %", 100.0 * on_s.rate / off_s.rate);
+    drop((off_server, on_server));
+}
+
 fn main() {
     let requests = arg("--requests", 2000);
     let concurrency = arg("--concurrency", 8);
     pin_self(1);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let token = "bench-token-0123456789abcdef";
+    if std::env::args().any(|a| a == "--checkpoints") {
+        checkpoints_on_off(&rt, token, requests, concurrency);
+        return;
+    }
     println!("{requests} requests, {concurrency} in flight; server on core 0, load client on core 1");
     println!("durability: sqlite/normal = WAL, synchronous=NORMAL; sqlite/full = WAL, synchronous=FULL (the default: an fsync per commit)");
     let pg = postgres::Postgres::start_durable();
@@ -437,7 +431,7 @@ fn main() {
                 for i in 0..replicas {
                     let sub = pdir.path().join(format!("x{replicas}-{i}"));
                     std::fs::create_dir_all(&sub).unwrap();
-                    let config = write_config_with(&sub, &signer, token, &store);
+                    let config = support::write_config(&sub, &signer, token, &store, "");
                     let (server, base) = start(&config, &[]);
                     servers.push(server);
                     bases.push(base);

@@ -169,6 +169,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Set once SIGTERM arrived.
     pub shutting_down: AtomicBool,
+    /// The audit checkpoint key: its public key (hex) and backend, when checkpoints are signed.
+    pub audit_key: Option<(String, &'static str)>,
     policy: RwLock<Arc<Policy>>,
     policy_source: PolicySource,
     tokens_file: Option<PathBuf>,
@@ -209,6 +211,7 @@ impl App {
             limits: settings.limits,
             metrics: Metrics::default(),
             shutting_down: AtomicBool::new(false),
+            audit_key: None,
             policy: RwLock::new(Arc::new(policy)),
             policy_source: settings.policy,
             tokens_file: settings.tokens_file,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::app::{AppSettings, Limits, PolicySource};
+use crate::audit_jobs::{AuditSection, AuditSettings};
 use crate::auth::Tokens;
 use crate::duration::{self, parse_duration};
 use crate::server::ListenSettings;
@@ -33,6 +34,9 @@ pub struct ConfigFile {
     /// The store.
     #[serde(default)]
     pub store: StoreSection,
+    /// The audit log's checkpoints, archive and retention.
+    #[serde(default)]
+    pub audit: AuditSection,
     /// The policy file.
     #[serde(default)]
     pub policy: PolicySection,
@@ -201,6 +205,8 @@ pub struct Settings {
     pub app: AppSettings,
     /// The store.
     pub store: StoreSettings,
+    /// The audit log's checkpoints, archive and retention.
+    pub audit: AuditSettings,
     /// Signer profiles.
     pub signers: Vec<ProfileSpec>,
     /// Threads for blocking work.
@@ -284,6 +290,7 @@ impl ConfigFile {
             None => return Err(ConfigError("server.default_signer: several profiles and none named default".into())),
         };
         let store = self.store.settings().map_err(ConfigError)?;
+        let audit = self.audit.settings().map_err(ConfigError)?;
         if matches!(store, StoreSettings::Postgres(_)) {
             refuse_rotating_session_keys(&signers)?;
         }
@@ -331,6 +338,7 @@ impl ConfigFile {
                 audit_spool: self.store.audit_spool.clone(),
             },
             store,
+            audit,
             signers,
             blocking_threads: s.blocking_threads.clamp(2, 512),
             log_json,

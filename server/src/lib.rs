@@ -12,6 +12,7 @@
 pub mod api;
 pub mod app;
 pub mod audit;
+pub mod audit_jobs;
 pub mod auth;
 pub mod config;
 pub mod dev;

@@ -8,6 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use lit_session_server::app::PolicySource;
+use lit_session_server::audit_jobs::tail::TailOptions;
+use lit_session_server::audit_jobs::verify::{Trusted, VerifyOptions};
+use lit_session_server::audit_jobs::{self, AuditSettings};
 use lit_session_server::config::{self, ConfigFile};
 use lit_session_server::run;
 use lit_session_server::store::{sqlite::SqliteOptions, StoreSettings};
@@ -62,12 +65,67 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the audit log's hash chain (exit 0 intact, 1 broken, 2 unreadable).
+    /// Check the audit log: the hash chain and every signed checkpoint, the archive and the
+    /// database as one chain (exit 0 intact, 1 broken, 2 unreadable).
     Verify {
         /// A SQLite store file (default: the store of --config, SQLite or PostgreSQL).
         #[arg(long, value_name = "PATH")]
         store: Option<PathBuf>,
+        /// Archived segments to check before the database (default: audit.archive_dir when
+        /// given with --full).
+        #[arg(long, value_name = "DIR")]
+        archive: Option<PathBuf>,
+        /// A trusted audit public key (hex; repeatable). Default: audit.public_keys, else the
+        /// configured checkpoint key's.
+        #[arg(long = "public-key", value_name = "HEX")]
+        public_keys: Vec<String>,
+        /// Remember the last verified checkpoint here and start after it next time (default:
+        /// audit.verify_state).
+        #[arg(long, value_name = "PATH")]
+        state: Option<PathBuf>,
+        /// Start after this trusted checkpoint (`LAST_SEQ:HASH`, as a previous run printed).
+        #[arg(long, value_name = "LAST_SEQ:HASH", conflicts_with = "full")]
+        since: Option<String>,
+        /// Check everything from row 1, ignoring the remembered checkpoint.
+        #[arg(long)]
+        full: bool,
     },
+    /// Write closed segments to the archive (audit.archive_dir), then prune per audit.retention.
+    Export {
+        /// A SQLite store file (default: the store of --config).
+        #[arg(long, value_name = "PATH")]
+        store: Option<PathBuf>,
+        /// The archive directory (default: audit.archive_dir).
+        #[arg(long, value_name = "DIR")]
+        archive: Option<PathBuf>,
+    },
+    /// Stream the log as JSON lines (rows with seq and hashes, signed checkpoints).
+    Tail {
+        /// A SQLite store file (default: the store of --config).
+        #[arg(long, value_name = "PATH")]
+        store: Option<PathBuf>,
+        /// Start after this sequence number (default: after the last row in --output, else the
+        /// oldest row).
+        #[arg(long, value_name = "SEQ")]
+        from: Option<i64>,
+        /// Keep streaming new rows until SIGTERM/SIGINT.
+        #[arg(long)]
+        follow: bool,
+        /// Append to this file (fsynced per batch) instead of stdout.
+        #[arg(long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Poll interval when following, in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 500)]
+        poll_ms: u64,
+    },
+    /// Sign the rows not yet covered by a checkpoint now, with audit.checkpoint_key.
+    Checkpoint {
+        /// A SQLite store file (default: the store of --config).
+        #[arg(long, value_name = "PATH")]
+        store: Option<PathBuf>,
+    },
+    /// Print the audit checkpoint key's public key (hex), for audit.public_keys elsewhere.
+    Key,
 }
 
 #[derive(Subcommand)]
@@ -95,24 +153,89 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Token { command }) => token(command),
-        Some(Command::Audit { command: AuditCommand::Verify { store } }) => {
-            let store = match store {
-                Some(path) => StoreSettings::Sqlite(SqliteOptions::new(path)),
-                None => match load_settings(&cli.config, &None, &None) {
-                    Ok(s) => s.store,
-                    Err(e) => return fail(e),
-                },
-            };
-            match runtime(4).and_then(|rt| rt.block_on(run::audit_verify(&store)).map_err(|e| e.to_string())) {
-                Ok(true) => ExitCode::SUCCESS,
-                Ok(false) => ExitCode::from(1),
-                Err(e) => fail(e),
-            }
-        }
+        Some(Command::Audit { command }) => audit(&cli.config, command),
         Some(Command::CheckConfig) => check_config(&cli.config),
         None if cli.dev => dev_mode(cli.listen, cli.metrics_listen),
         None => serve(&cli.config, &cli.listen, &cli.metrics_listen),
     }
+}
+
+/// The store and `[audit]` of an audit command: a SQLite file given on the command line
+/// (`[audit]` from --config if one is given too), else the configuration's.
+fn audit_settings(config: &Option<PathBuf>, store: Option<PathBuf>) -> Result<(StoreSettings, AuditSettings), String> {
+    let loaded = match (config, &store) {
+        (None, Some(_)) => None,
+        _ => Some(load_settings(config, &None, &None)?),
+    };
+    let audit = loaded.as_ref().map(|s| s.audit.clone()).unwrap_or_default();
+    let store = match (store, loaded) {
+        (Some(path), _) => StoreSettings::Sqlite(SqliteOptions::new(path)),
+        (None, Some(s)) => s.store,
+        (None, None) => return Err("no store: give --store FILE or --config FILE".into()),
+    };
+    Ok((store, audit))
+}
+
+fn audit(config: &Option<PathBuf>, command: AuditCommand) -> ExitCode {
+    let store_arg = match &command {
+        AuditCommand::Verify { store, .. }
+        | AuditCommand::Export { store, .. }
+        | AuditCommand::Tail { store, .. }
+        | AuditCommand::Checkpoint { store } => store.clone(),
+        AuditCommand::Key => None,
+    };
+    let (store, mut audit) = match audit_settings(config, store_arg) {
+        Ok(s) => s,
+        Err(e) => return fail(e),
+    };
+    let rt = match runtime(4) {
+        Ok(rt) => rt,
+        Err(e) => return fail(e),
+    };
+    let result: Result<ExitCode, String> = rt.block_on(async {
+        match command {
+            AuditCommand::Verify { archive, public_keys, state, since, full, .. } => {
+                let keys = run::audit_keys(&audit, &public_keys).await.map_err(|e| e.to_string())?;
+                let since = since.as_deref().map(Trusted::parse).transpose().map_err(|e| format!("--since: {e}"))?;
+                let archive = archive.or_else(|| if full { audit.archive_dir.clone() } else { None });
+                let state = state.or(audit.verify_state.clone());
+                let options = VerifyOptions { keys, archive, since };
+                let intact =
+                    run::audit_verify(&store, options, state.as_deref(), full).await.map_err(|e| e.to_string())?;
+                Ok(if intact { ExitCode::SUCCESS } else { ExitCode::from(1) })
+            }
+            AuditCommand::Export { archive, .. } => {
+                if archive.is_some() {
+                    audit.archive_dir = archive;
+                }
+                run::audit_export(&store, &audit).await.map_err(|e| e.to_string())?;
+                Ok(ExitCode::SUCCESS)
+            }
+            AuditCommand::Tail { from, follow, output, poll_ms, .. } => {
+                let poll = std::time::Duration::from_millis(poll_ms.max(10));
+                let options = TailOptions { after: from, follow, poll, output };
+                match run::audit_tail(&store, &options).await {
+                    Ok(_) => Ok(ExitCode::SUCCESS),
+                    Err(e) => {
+                        eprintln!("lit-session-server: audit tail: {e}");
+                        Ok(ExitCode::from(1))
+                    }
+                }
+            }
+            AuditCommand::Checkpoint { .. } => {
+                let n = run::audit_checkpoint(&store, &audit).await.map_err(|e| e.to_string())?;
+                println!("{n} checkpoints written");
+                Ok(ExitCode::SUCCESS)
+            }
+            AuditCommand::Key => {
+                let spec = audit.key.as_ref().ok_or("audit.checkpoint_key is not configured")?;
+                let key = audit_jobs::open_key(spec).await?;
+                println!("{}", key.public_key());
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+    });
+    result.unwrap_or_else(fail)
 }
 
 fn runtime(blocking: usize) -> Result<tokio::runtime::Runtime, String> {

@@ -247,7 +247,7 @@ fn refuses_a_store_with_a_newer_schema() {
     conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (7, 'later')", []).unwrap();
     drop(conn);
     let err = try_configured(dir.path(), policy, &[("app", "t")], "").err().expect("refused");
-    assert!(err.contains("schema version 7, newer than this build knows (2)"), "{err}");
+    assert!(err.contains("schema version 7, newer than this build knows (4)"), "{err}");
 }
 
 #[test]

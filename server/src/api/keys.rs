@@ -38,5 +38,9 @@ pub(super) async fn keys(State(app): State<Arc<App>>, outcome: Outcome) -> Resul
         }));
     }
     outcome.record(row).await?;
-    super::json(&serde_json::json!({"signers": out, "requestId": outcome.ctx.request_id}))
+    let mut body = serde_json::json!({"signers": out, "requestId": outcome.ctx.request_id});
+    if let Some((public_key, backend)) = &app.audit_key {
+        body["auditKey"] = serde_json::json!({"publicKey": public_key, "backend": backend});
+    }
+    super::json(&body)
 }

@@ -382,6 +382,15 @@ mod tests {
         assert!(Policy::parse("[clients.a]\nbogus = 1", &signers).is_err());
     }
 
+    #[test]
+    fn the_longest_rate_window_bounds_the_windows_kept() {
+        let signers = ["default".to_string()].into_iter().collect();
+        let text = "[clients.a]\nrate = { count = 3, per = \"1h\" }\n[clients.b]\nrate = { count = 9, per = \"1m\" }\n\
+                    [clients.c]\n";
+        assert_eq!(Policy::parse(text, &signers).unwrap().longest_rate_window(), 3600);
+        assert_eq!(Policy::parse("[clients.c]\n", &signers).unwrap().longest_rate_window(), 0);
+    }
+
     fn rule(extra: &str) -> String {
         format!(
             "[[clients.a.allow]]\nsigners = [\"default\"]\nresources = [\"lit-pkp://*\"]\nabilities = [\"*\"]\n\

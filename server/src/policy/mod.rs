@@ -102,6 +102,12 @@ impl Policy {
         out
     }
 
+    /// The longest rate-limit window of any client (seconds; 0 without limits): windows that
+    /// started longer ago than this have ended.
+    pub fn longest_rate_window(&self) -> i64 {
+        self.clients.values().filter_map(|c| c.rate).map(|r| r.per_secs).max().unwrap_or(0)
+    }
+
     /// The client's rate limit.
     pub fn rate(&self, client: &str) -> Option<Rate> {
         self.clients.get(client).and_then(|c| c.rate)

@@ -9,6 +9,7 @@
 //! - [`verify`]: a sessionSigs map checked by a network's node rules.
 //! - [`auth_sigs`]: the AuthSig cache's rows as the store keeps them.
 
+mod audit_key;
 pub mod auth_sigs;
 pub mod input;
 pub mod profile;
@@ -33,6 +34,7 @@ pub use lit_session_signer::session_sigs::V8_SESSION_LIFETIME;
 pub use lit_session_signer::verify::{Generation, Route};
 pub use lit_session_signer::Timestamp;
 
+pub use audit_key::{AuditKey, AuditKeySpec};
 pub use auth_sigs::{auth_sig_expiration, corrupt_entry, parse_auth_sig, store_failure};
 pub use input::{
     address_key, check_delegation_capability, check_payment_delegation, normalize_id, parse_ability, parse_node_url,

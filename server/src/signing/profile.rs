@@ -177,11 +177,11 @@ pub enum UriProblem {
     PinFile(#[source] SecretFileError),
 }
 
-fn read_key32(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>, SecretFileError> {
+pub(super) fn read_key32(path: &Path) -> Result<zeroize::Zeroizing<[u8; 32]>, SecretFileError> {
     lit_session_signer::secret_file::read_key_file(path).map(|k| k.into_zeroizing())
 }
 
-fn parse_uri(uri: &str) -> Result<Pkcs11Uri, UriProblem> {
+pub(super) fn parse_uri(uri: &str) -> Result<Pkcs11Uri, UriProblem> {
     let parsed = Pkcs11Uri::parse(uri)?;
     if let Some(PinSource::File(path)) = &parsed.pin_source {
         check_permissions(path).map_err(UriProblem::PinFile)?;

@@ -6,6 +6,8 @@
 //! [`auth_sig_cache`] gives it a view of any backend's AuthSig table and mint lock.
 
 mod cache;
+mod checkpoints;
+pub mod expiry;
 pub mod pool;
 pub mod postgres;
 mod seal;
@@ -16,13 +18,41 @@ pub mod testing;
 
 use async_trait::async_trait;
 
+use std::time::Duration;
+
+use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 pub use crate::ratelimit::QuotaCharge;
 pub use cache::auth_sig_cache;
+pub use checkpoints::{Exported, JobLease};
 
 pub use settings::{StoreSection, StoreSettings, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
+
+/// The newest version in a migration list (`(version, sql)` in ascending order).
+const fn newest_migration(migrations: &[(i64, &str)]) -> i64 {
+    let mut newest = 0;
+    let mut i = 0;
+    while i < migrations.len() {
+        if migrations[i].0 > newest {
+            newest = migrations[i].0;
+        }
+        i += 1;
+    }
+    newest
+}
+
+/// The migrations a store with versions `applied` still needs, in order. Versions are reserved
+/// per change and can land out of order (4 before 2), so this goes by the set applied, not by
+/// the highest one.
+fn pending_migrations<'m>(
+    migrations: &'m [(i64, &'m str)],
+    applied: &[i64],
+) -> impl Iterator<Item = (i64, &'m str)> + 'm {
+    let applied = applied.to_vec();
+    migrations.iter().copied().filter(move |(version, _)| !applied.contains(version))
+}
 
 /// A store failure. Messages name the database and the operation, never a secret.
 ///
@@ -201,4 +231,83 @@ pub trait ServiceStore: Send + Sync {
 
     /// Audit rows with `seq > after`, in order, at most `limit`.
     async fn audit_rows(&self, after: i64, limit: usize) -> Result<Vec<AuditRow>, StoreError>;
+
+    // ---- the audit log's upkeep: checkpoints, export, retention (see `crate::audit_jobs`) ----
+
+    /// The last committed row: its sequence number and hash (`None` for an empty log).
+    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
+
+    /// The oldest row still in the database (`None` for an empty log).
+    async fn audit_first_seq(&self) -> Result<Option<i64>, StoreError>;
+
+    /// `(seq, prev_hash, hash)` of the rows with `seq > after`, in order, at most `limit`: what
+    /// a checkpoint covers, without the records.
+    async fn audit_hashes(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, String)>, StoreError>;
+
+    /// Takes (or, for its holder, renews) the lease on an audit job for `ttl`; false when
+    /// another holder's lease has not run out.
+    async fn take_job(&self, lease: &JobLease, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Gives the lease up (if `lease` still holds it).
+    async fn release_job(&self, lease: &JobLease) -> Result<(), StoreError>;
+
+    /// The newest checkpoint.
+    async fn last_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError>;
+
+    /// Checkpoints with `last_seq >= from`, in order, at most `limit`.
+    async fn checkpoints(&self, from: i64, limit: usize) -> Result<Vec<SignedCheckpoint>, StoreError>;
+
+    /// Adds the next checkpoint if `lease` (the `checkpoint` job) is still held; false when it
+    /// is not, or when a checkpoint for the same rows or after the same previous one exists.
+    async fn add_checkpoint(&self, checkpoint: &SignedCheckpoint, lease: &JobLease) -> Result<bool, StoreError>;
+
+    /// The exported segments with `last_seq >= from`, in order, at most `limit`.
+    async fn exports(&self, from: i64, limit: usize) -> Result<Vec<Exported>, StoreError>;
+
+    /// The newest exported segment.
+    async fn last_export(&self) -> Result<Option<Exported>, StoreError>;
+
+    /// Records an exported segment if `lease` (the `export` job) is still held (false if not);
+    /// recording one twice is a no-op.
+    async fn add_export(&self, export: &Exported, lease: &JobLease) -> Result<bool, StoreError>;
+
+    /// Prunes the exported segment `first_seq..=last_seq`: its rows, the checkpoints before its
+    /// own (the one ending at `last_seq` stays: the first remaining row links to its head) and
+    /// the older export records. Refused (0) unless `lease` still holds the `export` job, the
+    /// segment is recorded as exported, and the head row is after it. Returns the rows removed.
+    async fn prune_segment(&self, first_seq: i64, last_seq: i64, lease: &JobLease) -> Result<u64, StoreError>;
+
+    /// Removes what has run out, so no table grows with the number of requests: AuthSigs
+    /// whose SIWE expired before `now` (unix seconds; one may be minted again), rate-limit
+    /// windows that started before `windows_before` (the caller passes now minus the longest
+    /// window in force, so no current window goes), and mint leases that ran out.
+    async fn prune_expired(&self, now: i64, windows_before: i64) -> Result<Pruned, StoreError>;
+}
+
+/// What [`ServiceStore::prune_expired`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Expired AuthSigs.
+    pub auth_sigs: u64,
+    /// Ended rate-limit windows.
+    pub windows: u64,
+    /// Mint leases that ran out (SQLite; PostgreSQL's are advisory locks, not rows).
+    pub mint_locks: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{newest_migration, pending_migrations};
+
+    #[test]
+    fn migrations_go_by_the_versions_applied_not_the_highest() {
+        let list: &[(i64, &str)] = &[(1, "a"), (2, "b"), (3, "c"), (4, "d")];
+        assert_eq!(newest_migration(list), 4);
+        // A store that got 1 and 4 first (4 landed before 2 and 3) still gets 2 and 3.
+        let pending: Vec<i64> = pending_migrations(list, &[1, 4]).map(|(v, _)| v).collect();
+        assert_eq!(pending, [2, 3]);
+        let pending: Vec<i64> = pending_migrations(list, &[]).map(|(v, _)| v).collect();
+        assert_eq!(pending, [1, 2, 3, 4]);
+        assert_eq!(pending_migrations(list, &[1, 2, 3, 4]).count(), 0);
+    }
 }

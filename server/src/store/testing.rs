@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use super::postgres::PgOptions;
 use super::sqlite::SqliteOptions;
-use super::{AuthSigId, SaveOutcome, ServiceStore, StoreSettings};
+use super::{AuthSigId, Exported, JobLease, SaveOutcome, ServiceStore, StoreSettings};
+use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditEntry, ChainCheck, ChainVerifier, Outcome};
 use crate::auth::AuthMethod;
 use crate::endpoint::Endpoint;
@@ -66,12 +67,15 @@ fn lock_wait(settings: &StoreSettings) -> Duration {
 /// Runs the whole contract on `store`, empty and opened with `settings` (see [`fast_sqlite`],
 /// [`fast_postgres`]): health, versioned AuthSig saves, the mint lock (exclusion, release, a
 /// dead holder's lock running out), the rate-limit charge at its limit, and the audit chain
-/// (sealing, verification, paging, `audit_contains`).
+/// (sealing, verification, paging, `audit_contains`), the audit upkeep (leases, checkpoints,
+/// exports, pruning) and the expiry of per-request rows.
 pub async fn check_service_store(store: &dyn ServiceStore, settings: &StoreSettings) {
     store.health().await.expect("health");
     versioned_saves(store).await;
     mint_lock(store, settings).await;
     quota_and_chain(store).await;
+    audit_upkeep(store).await;
+    expiry(store).await;
 }
 
 fn id(session_key: &str, grants: &str) -> AuthSigId {
@@ -261,4 +265,102 @@ pub async fn check_v1_rows_kept(store: &dyn ServiceStore) {
         per_secs: 60,
     };
     assert_eq!(store.quota_used(&charge).await.unwrap(), 7);
+}
+
+/// Job leases, checkpoints, export records and pruning (after [`quota_and_chain`]'s 5 rows).
+async fn audit_upkeep(store: &dyn ServiceStore) {
+    let ttl = Duration::from_millis(700);
+    let a = JobLease { job: "export".into(), holder: "a".into() };
+    let b = JobLease { job: "export".into(), holder: "b".into() };
+    assert!(store.take_job(&a, ttl).await.unwrap());
+    assert!(!store.take_job(&b, ttl).await.unwrap(), "one holder at a time");
+    assert!(store.take_job(&a, ttl).await.unwrap(), "the holder renews");
+    assert!(store.take_job(&JobLease { job: "checkpoint".into(), holder: "b".into() }, ttl).await.unwrap());
+    store.release_job(&b).await.unwrap();
+    assert!(!store.take_job(&b, ttl).await.unwrap(), "releasing another's lease does nothing");
+    store.release_job(&a).await.unwrap();
+    assert!(store.take_job(&b, ttl).await.unwrap());
+    // A holder that died: its lease runs out.
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    assert!(store.take_job(&a, ttl).await.unwrap());
+    let cp_lease = JobLease { job: "checkpoint".into(), holder: "b".into() };
+    assert!(store.take_job(&cp_lease, Duration::from_secs(30)).await.unwrap());
+
+    assert_eq!(store.audit_head().await.unwrap().map(|h| h.0), Some(5));
+    assert_eq!(store.audit_first_seq().await.unwrap(), Some(1));
+    let hashes = store.audit_hashes(0, 3).await.unwrap();
+    assert_eq!(hashes.iter().map(|h| h.0).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(hashes[1].1, hashes[0].2, "prev_hash links");
+    assert!(store.last_checkpoint().await.unwrap().is_none());
+    let sign = |c: Checkpoint, rows: Vec<String>| c.sealed("00".repeat(32), &[0u8; 64], rows);
+    let rows = |h: &[(i64, String, String)]| h.iter().map(|r| r.2.clone()).collect::<Vec<_>>();
+    let first = sign(Checkpoint::next(None, 3, &rows(&hashes), "2026-01-01T00:00:00Z".into()), rows(&hashes));
+    // Only the lease holder writes.
+    let other = JobLease { job: "checkpoint".into(), holder: "x".into() };
+    assert!(!store.add_checkpoint(&first, &other).await.unwrap());
+    assert!(store.add_checkpoint(&first, &cp_lease).await.unwrap());
+    assert!(!store.add_checkpoint(&first, &cp_lease).await.unwrap(), "the same range twice");
+    let rest = store.audit_hashes(3, 10).await.unwrap();
+    let second = sign(Checkpoint::next(Some(&first), 5, &rows(&rest), "2026-01-01T00:00:10Z".into()), rows(&rest));
+    assert!(store.add_checkpoint(&second, &cp_lease).await.unwrap());
+    assert_eq!(store.last_checkpoint().await.unwrap().as_ref(), Some(&second));
+    assert_eq!(store.checkpoints(0, 10).await.unwrap(), [first.clone(), second.clone()]);
+    assert_eq!(store.checkpoints(4, 10).await.unwrap(), std::slice::from_ref(&second));
+
+    // Pruning: only recorded exports, only by the export lease holder, never the head.
+    assert_eq!(store.prune_segment(1, 3, &a).await.unwrap(), 0, "not exported");
+    let export = |c: &crate::audit::checkpoint::SignedCheckpoint| Exported {
+        first_seq: c.checkpoint.first_seq,
+        last_seq: c.checkpoint.last_seq,
+        checkpoint_hash: c.hash.clone(),
+        file: format!("f{}", c.checkpoint.last_seq),
+        exported_at: "2026-01-01T00:01:00Z".into(),
+    };
+    assert!(!store.add_export(&export(&first), &other).await.unwrap());
+    assert!(store.add_export(&export(&first), &a).await.unwrap());
+    assert!(store.add_export(&export(&first), &a).await.unwrap(), "recording twice is a no-op");
+    assert!(store.add_export(&export(&second), &a).await.unwrap());
+    assert_eq!(store.last_export().await.unwrap(), Some(export(&second)));
+    assert_eq!(store.exports(0, 10).await.unwrap(), [export(&first), export(&second)]);
+    assert_eq!(store.prune_segment(1, 3, &other).await.unwrap(), 0, "not the lease holder");
+    assert_eq!(store.prune_segment(4, 5, &a).await.unwrap(), 0, "the head stays");
+    assert_eq!(store.prune_segment(1, 3, &a).await.unwrap(), 3);
+    assert_eq!(store.audit_first_seq().await.unwrap(), Some(4));
+    // The checkpoint the first remaining row links to stays.
+    assert_eq!(store.checkpoints(0, 10).await.unwrap(), [first.clone(), second]);
+    assert_eq!(store.audit_rows(0, 10).await.unwrap()[0].prev_hash, first.checkpoint.head_hash);
+    store.release_job(&a).await.unwrap();
+    store.release_job(&cp_lease).await.unwrap();
+}
+
+/// Per-request rows go once they run out: expired AuthSigs, ended rate-limit windows, dead mint
+/// leases; live ones stay (after [`audit_upkeep`]).
+async fn expiry(store: &dyn ServiceStore) {
+    let (old, live, open) = (id(&"e1".repeat(32), ""), id(&"e2".repeat(32), ""), id(&"e3".repeat(32), ""));
+    store.save_auth_sig(&old, "{}", Some(1_000), None).await.unwrap();
+    store.save_auth_sig(&live, "{}", Some(4_000_000_000), None).await.unwrap();
+    store.save_auth_sig(&open, "{}", None, None).await.unwrap();
+    let rate = Rate { count: 5, per_secs: 60 };
+    let (feb, mar): (Timestamp, Timestamp) =
+        ("2026-02-01T00:00:00Z".parse().unwrap(), "2026-03-01T00:00:30Z".parse().unwrap());
+    let (ended, current) = (rate.charge("x", feb), rate.charge("y", mar));
+    store.append_audit(audit_entry(40), Some(ended.clone())).await.unwrap();
+    store.append_audit(audit_entry(41), Some(current.clone())).await.unwrap();
+    // A holder that died holding a mint lease (a row on SQLite, an advisory lock on PostgreSQL).
+    let dies = AuthSigId { signer: "s".into(), session_key: "expiry".into(), grants: String::new() };
+    std::mem::forget(store.lock_for_mint(&dies).await.expect("the holder that dies"));
+
+    let now = (Timestamp::now().unix_millis() / 1000) as i64 + 10 * 86_400;
+    let pruned = store.prune_expired(now, current.window_start).await.unwrap();
+    // quota_and_chain's window (January) and x's (February) ended; y's is the current one.
+    let dead_locks = u64::from(store.backend() == "sqlite");
+    assert_eq!(pruned, super::Pruned { auth_sigs: 1, windows: 2, mint_locks: dead_locks });
+    assert_eq!(store.load_auth_sig(&old).await.unwrap(), None);
+    assert!(store.load_auth_sig(&live).await.unwrap().is_some());
+    assert!(store.load_auth_sig(&open).await.unwrap().is_some(), "no expiry known: kept");
+    assert_eq!((store.quota_used(&ended).await.unwrap(), store.quota_used(&current).await.unwrap()), (0, 1));
+    assert_eq!(store.prune_expired(now, current.window_start).await.unwrap(), super::Pruned::default());
+    for key in [old, live, open] {
+        store.remove_auth_sig(&key).await.unwrap();
+    }
 }

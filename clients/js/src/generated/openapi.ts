@@ -665,6 +665,12 @@ export interface components {
                 walletBackend: "memory" | "pkcs11";
                 default: boolean;
             }[];
+            /** @description The ed25519 key that signs audit checkpoints (when configured); `audit verify` checks them against it. */
+            auditKey?: {
+                publicKey: string;
+                /** @enum {string} */
+                backend: "memory" | "pkcs11";
+            };
             requestId: string;
         };
         CapacityRequest: {

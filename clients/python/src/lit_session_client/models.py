@@ -143,8 +143,15 @@ class KeysResponseSignersItem(TypedDict):
     default: bool
 
 
+class KeysResponseAuditKey(TypedDict):
+    """The ed25519 key that signs audit checkpoints (when configured); `audit verify` checks them against it."""
+    publicKey: str
+    backend: Literal['memory', 'pkcs11']
+
+
 class KeysResponse(TypedDict):
     signers: List[KeysResponseSignersItem]
+    auditKey: NotRequired[KeysResponseAuditKey]
     requestId: str
 
 

@@ -5,6 +5,10 @@
 //! `prev_hash` is the previous row's hash (64 zeros for the first). The record includes its own
 //! sequence number, so removing, changing or reordering rows breaks the chain from there on.
 
+pub mod checkpoint;
+pub mod segment;
+pub mod verify;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -147,6 +151,27 @@ impl Default for ChainVerifier {
 }
 
 impl ChainVerifier {
+    /// A checker that continues after row `seq` whose hash is `hash` (a trusted checkpoint's
+    /// head): the next row must be `seq + 1` and link to `hash`.
+    pub fn after(seq: i64, hash: &str) -> Self {
+        Self { prev_hash: hash.to_string(), prev_seq: Some(seq), rows: 0 }
+    }
+
+    /// The last row checked (or the anchor), if any.
+    pub fn position(&self) -> Option<i64> {
+        self.prev_seq
+    }
+
+    /// The hash of the last row checked (or of the anchor; 64 zeros at the start).
+    pub fn head(&self) -> &str {
+        &self.prev_hash
+    }
+
+    /// Rows checked.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
     /// Checks the next row.
     pub fn push(&mut self, row: &AuditRow) -> Result<(), ChainCheck> {
         let broken = |reason: String| ChainCheck::Broken { seq: row.seq, reason };
