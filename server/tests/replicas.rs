@@ -353,7 +353,9 @@ fn postgres_keeps_the_store_contract() {
             appended.push(t.await.unwrap());
         }
         let rows = store.audit_rows(0, 1000).await.unwrap();
-        let mut chain = lit_session_server::audit::ChainVerifier::default();
+        // The contract suite pruned the chain's first rows: it is checked from the first kept one.
+        let first = rows.first().expect("rows");
+        let mut chain = lit_session_server::audit::ChainVerifier::after(first.seq - 1, &first.prev_hash);
         for row in &rows {
             chain.push(row).expect("an intact chain");
         }
@@ -381,7 +383,10 @@ fn postgres_upgrades_a_version_1_database_and_keeps_its_rows() {
         let store = lit_session_server::run::open_store(&settings).await.unwrap();
         lit_session_server::store::testing::check_v1_rows_kept(&*store).await;
     });
-    assert_eq!(int(&pg, "SELECT max(version) FROM schema_version"), 2);
+    assert_eq!(
+        int(&pg, "SELECT max(version) FROM schema_version"),
+        lit_session_server::store::postgres::SCHEMA_VERSION
+    );
 }
 
 #[test]
