@@ -15,7 +15,7 @@ use crate::metrics::{names, Metrics};
 use crate::policy::{Policy, PolicyError};
 use crate::signing::{Profile, Timestamp};
 use crate::spool::AuditSpool;
-use crate::store::ServiceStore;
+use crate::store::{ServiceStore, StoreError};
 
 /// Where the policy comes from.
 #[derive(Debug, Clone)]
@@ -345,14 +345,20 @@ impl App {
                 hsm.insert(name.clone(), e);
             }
         }
+        // A store that is up but kept the probe waiting (every connection in use, a lock) is
+        // busy, not down: readiness stays true and requests keep their own time bounds.
+        let down = |r: Result<(), StoreError>| match r {
+            Ok(()) | Err(StoreError::Busy { .. }) => None,
+            Err(e) => Some(e.to_string()),
+        };
         let store = match tokio::time::timeout(limit, self.store.health()).await {
-            Ok(r) => r.err().map(|e| e.to_string()),
+            Ok(r) => down(r),
             Err(_) => Some(timed_out()),
         };
         let audit = match &store {
             Some(_) => Some("the store is unavailable".to_string()),
             None => match tokio::time::timeout(limit, self.store.audit_probe()).await {
-                Ok(r) => r.err().map(|e| e.to_string()),
+                Ok(r) => down(r),
                 Err(_) => Some(timed_out()),
             },
         };

@@ -62,6 +62,9 @@ pub enum Kind {
     HsmUnavailable,
     /// 503: the store cannot be read or written.
     StoreUnavailable,
+    /// 503: the store is up but this request waited too long for it (a lock, a connection);
+    /// the service stays ready and a retry may succeed at once.
+    StoreBusy,
     /// 503: the audit row could not be written, so nothing was handed out (fail-closed).
     AuditUnavailable,
     /// 503: the signer (wallet or custody callback) refused or failed.
@@ -101,6 +104,7 @@ impl Kind {
             Self::RateLimited => "rate-limited",
             Self::HsmUnavailable => "hsm-unavailable",
             Self::StoreUnavailable => "store-unavailable",
+            Self::StoreBusy => "store-busy",
             Self::AuditUnavailable => "audit-unavailable",
             Self::SignerUnavailable => "signer-unavailable",
             Self::Timeout => "timeout",
@@ -131,6 +135,7 @@ impl Kind {
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::HsmUnavailable
             | Self::StoreUnavailable
+            | Self::StoreBusy
             | Self::AuditUnavailable
             | Self::SignerUnavailable
             | Self::Timeout
@@ -165,6 +170,7 @@ impl Kind {
             Self::RateLimited => "Rate limit exceeded",
             Self::HsmUnavailable => "The key store cannot sign now",
             Self::StoreUnavailable => "The store is unavailable",
+            Self::StoreBusy => "The store is busy; the request ran out of time",
             Self::AuditUnavailable => "The audit log cannot be written",
             Self::SignerUnavailable => "The AuthSig signer failed",
             Self::Timeout => "The request took too long",

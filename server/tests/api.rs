@@ -541,7 +541,7 @@ fn json_logs_carry_the_request_id_and_no_secret() {
 
 /// A mint that waits for another process's mint lock holds the session manager's lock; the
 /// readiness probe must not wait behind it (a slow mint is not an HSM outage). The request that
-/// waited too long answers 503 store-unavailable with a generic detail, and its audit row keeps
+/// waited too long answers 503 store-busy with a generic detail, and its audit row keeps
 /// the store's own message.
 #[test]
 fn a_mint_waiting_for_the_lock_keeps_readiness_and_problems_hide_internals() {
@@ -583,8 +583,7 @@ fn a_mint_waiting_for_the_lock_keeps_readiness_and_problems_hide_internals() {
         .unwrap(),
         grants: Some(GrantsDigest::of_requests(&["lit-pkp://*=pkp-signing".parse().unwrap()])),
     };
-    let (signer_column, session_key_column) = lit_session_server::signing::auth_sig_key_columns(&key);
-    let held = rt.block_on(other.lock_for_mint(&signer_column, &session_key_column)).unwrap();
+    let held = rt.block_on(other.lock_for_mint(&lit_session_server::store::AuthSigId::of(&key))).unwrap();
 
     let url = server.url("/v1/session-sigs");
     let body = sigs_body(&["https://127.0.0.1:7470"], &[("lit-pkp", "*", "pkp-signing")]);
@@ -600,7 +599,8 @@ fn a_mint_waiting_for_the_lock_keeps_readiness_and_problems_hide_internals() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let (s, problem) = waiting.join().unwrap();
-    assert_eq!((s, problem_type(&problem).as_str()), (503, "store-unavailable"), "{problem}");
+    // Another process holding the mint lock past mint_lock_wait is busy, not down.
+    assert_eq!((s, problem_type(&problem).as_str()), (503, "store-busy"), "{problem}");
     let text = problem.to_string();
     for private in [dir.path().display().to_string(), "store.sqlite".to_string(), "mint lock".to_string()] {
         assert!(!text.contains(&private), "{private} in {problem}");

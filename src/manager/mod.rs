@@ -42,6 +42,7 @@ mod reuse;
 pub use auth_source::{AuthCallback, AuthNeeded, AuthSource};
 pub use auth_store::{
     AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, GrantsDigest, MemoryAuthSigStore, MintLock,
+    StoreFailure,
 };
 pub use delegation::sign_with_delegation;
 pub use error::{CallbackError, ManagerError};
@@ -467,7 +468,9 @@ impl SessionManager {
         strict: bool,
     ) -> Result<Result<Option<AuthSig>, AuthStoreError>, ManagerError> {
         match self.load(key).await? {
-            Err(e @ AuthStoreError::Io { .. }) if strict => Err(ManagerError::Store(e)),
+            Err(e @ (AuthStoreError::Io { .. } | AuthStoreError::Store { .. })) if strict => {
+                Err(ManagerError::Store(e))
+            }
             other => Ok(other),
         }
     }

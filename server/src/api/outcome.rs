@@ -120,10 +120,12 @@ impl Outcome {
         self.record(row).await.err().unwrap_or(problem)
     }
 
-    /// The store could not be read (the rate-limit counter): 503, with its row.
-    pub async fn fail_store(&self, mut row: AuditEntry, error: String) -> Problem {
+    /// The store could not read the rate-limit counter: 503 (`store-busy` when it is up but
+    /// the read ran out of time), with its row.
+    pub async fn fail_store(&self, mut row: AuditEntry, e: &StoreError) -> Problem {
+        let error = format!("rate limit: {e}");
         tracing::warn!(request_id = %self.ctx.request_id, error = %error, "rate-limit counter unreadable");
-        let kind = Kind::StoreUnavailable;
+        let kind = if matches!(e, StoreError::Busy { .. }) { Kind::StoreBusy } else { Kind::StoreUnavailable };
         row.decision = Ended::Failed;
         row.reasons = vec![error];
         row.status = kind.status().as_u16();
@@ -145,6 +147,7 @@ impl Outcome {
             }
             SignError::Signer(_) => Kind::SignerUnavailable,
             SignError::Store(_) => Kind::StoreUnavailable,
+            SignError::StoreBusy(_) => Kind::StoreBusy,
             SignError::Internal(_) => Kind::Internal,
         };
         tracing::warn!(request_id = %self.ctx.request_id, signer = profile, error = %e, "signing failed");
@@ -178,6 +181,16 @@ impl Outcome {
                     }
                     _ => Err(failed(Kind::StoreUnavailable)),
                 }
+            }
+            Err(err @ StoreError::Busy { .. }) => {
+                // Busy is not down: this request ran out of time; the audit log and the store
+                // are fine for the next one (readiness stays true).
+                app.metrics.inc(names::STORE_ERRORS, &[("backend", app.store.backend())]);
+                tracing::warn!(request_id = %self.ctx.request_id, error = %err, "audit append timed out; the request fails");
+                Err(Problem::new(
+                    Kind::StoreBusy,
+                    "the audit row could not be written in time, so nothing is handed out",
+                ))
             }
             Err(err) => {
                 app.metrics.inc(names::AUDIT_FAILURES, &[]);
@@ -219,6 +232,7 @@ pub(super) fn public_detail(kind: Kind) -> &'static str {
         Kind::HsmUnavailable => "the session key or wallet cannot sign now; retry later",
         Kind::SignerUnavailable => "the wallet signer refused or failed; retry later",
         Kind::StoreUnavailable => "the store cannot be read or written now; retry later",
+        Kind::StoreBusy => "the store is busy and this request ran out of time; retry",
         _ => "the service failed; report the request id",
     }
 }

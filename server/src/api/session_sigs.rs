@@ -59,7 +59,7 @@ async fn decide(outcome: &Outcome, p: &Parsed, now: Timestamp) -> Result<(Decisi
     let charge = rate.charge(&caller.client, now);
     let used = match app.store.quota_used(&charge).await {
         Ok(used) => used,
-        Err(e) => return Err(outcome.fail_store(p.describe(outcome.row_for(&d)), format!("rate limit: {e}")).await),
+        Err(e) => return Err(outcome.fail_store(p.describe(outcome.row_for(&d)), &e).await),
     };
     if let Err(exceeded) = charge.check(used) {
         return Ok((exceeded.into(), None));

@@ -21,7 +21,9 @@ use serde::{Deserialize, Serialize};
 
 pub use lit_session_signer::auth_sig::AuthSig;
 pub use lit_session_signer::error_chain;
-pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
+pub use lit_session_signer::eth::EthAddress;
+pub use lit_session_signer::keystore::VerifyingKey;
+pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock, StoreFailure};
 pub use lit_session_signer::payment_delegation::PaymentScope;
 pub use lit_session_signer::pricing::{MaxPrice, NodePricing, PricingError};
 pub use lit_session_signer::protocol::{NodeUrl, Price, PriceError, SessionFormat};
@@ -33,7 +35,7 @@ pub use lit_session_signer::verify::{Generation, Route};
 pub use lit_session_signer::Timestamp;
 
 pub use audit_key::{AuditKey, AuditKeySpec};
-pub use auth_sigs::{auth_sig_expiration, auth_sig_key_columns, corrupt_entry, parse_auth_sig, store_failure};
+pub use auth_sigs::{auth_sig_expiration, corrupt_entry, parse_auth_sig, store_failure};
 pub use input::{
     address_key, check_delegation_capability, check_payment_delegation, normalize_id, parse_ability, parse_node_url,
     parse_prefix, parse_request, parse_scope, parse_time, resource_request, CapabilityError, InputError,
@@ -175,9 +177,12 @@ pub enum SignError {
     /// The AuthSig signer refused or returned something unusable.
     #[error("{}", error_chain(&**.0))]
     Signer(Cause),
-    /// The AuthSig store failed.
+    /// The AuthSig store failed (cannot be reached or refused).
     #[error("{}", error_chain(&**.0))]
     Store(Cause),
+    /// The AuthSig store is up but the call waited too long (a lock, a connection).
+    #[error("{}", error_chain(&**.0))]
+    StoreBusy(Cause),
     /// A bug or a dead background task.
     #[error("{}", error_chain(&**.0))]
     Internal(Cause),

@@ -28,8 +28,8 @@ pub use session_key::{KeyFamily, KeyRotation, SessionKeyHandle, TokenKey};
 
 use super::input::payment_delegation;
 use super::{
-    check_permissions, AuthSigStore, AuthUse, Cause, Context, KeyPart, NodePricing, NodeUrl, PaymentScope,
-    ResourceAbilityRequest, SecretFileError, SessionFormat, SignError, Timestamp,
+    check_permissions, AuthSigStore, AuthStoreError, AuthUse, Cause, Context, KeyPart, NodePricing, NodeUrl,
+    PaymentScope, ResourceAbilityRequest, SecretFileError, SessionFormat, SignError, StoreFailure, Timestamp,
 };
 
 /// A message the health probe signs with the session key (never sent anywhere).
@@ -49,6 +49,9 @@ fn classify(e: ManagerError) -> SignError {
         ManagerError::Wallet(other) => SignError::Request(Box::new(other)),
         ManagerError::Callback(e) => SignError::Signer(e),
         ManagerError::Rejected(r) => SignError::Signer(Box::new(Refused(r))),
+        ManagerError::Store(e @ AuthStoreError::Store { failure: StoreFailure::Busy, .. }) => {
+            SignError::StoreBusy(Box::new(e))
+        }
         ManagerError::Store(e) => SignError::Store(Box::new(e)),
         other => SignError::Internal(Box::new(other)),
     }

@@ -3,8 +3,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::{SaveOutcome, ServiceStore};
-use crate::signing::{self, AuthSig, AuthSigKey, AuthSigStore, AuthStoreError, MintLock};
+use super::{AuthSigId, SaveOutcome, ServiceStore, StoreError};
+use crate::signing::{
+    self, AuthSig, AuthSigKey, AuthSigStore, AuthStoreError, EthAddress, MintLock, StoreFailure, VerifyingKey,
+};
 
 /// The session manager's synchronous view of a store's AuthSig table and mint lock. The
 /// manager calls it off the runtime (on the blocking pool), where it waits for the async store.
@@ -19,26 +21,25 @@ pub fn auth_sig_cache(store: Arc<dyn ServiceStore>, runtime: tokio::runtime::Han
 struct StoreAuthSigs {
     store: Arc<dyn ServiceStore>,
     runtime: tokio::runtime::Handle,
-    // The version last read per (signer, session key).
-    versions: Mutex<HashMap<(String, String), Option<i64>>>,
+    // The version last read per row.
+    versions: Mutex<HashMap<AuthSigId, Option<i64>>>,
 }
 
 impl StoreAuthSigs {
-    fn failure(&self, e: impl std::fmt::Display) -> AuthStoreError {
-        signing::store_failure(&self.store.location(), &e.to_string())
+    fn failure(&self, e: StoreError) -> AuthStoreError {
+        signing::store_failure(&self.store.location(), e.failure(), &e.to_string())
     }
 
-    fn versions(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Option<i64>>> {
+    fn versions(&self) -> std::sync::MutexGuard<'_, HashMap<AuthSigId, Option<i64>>> {
         self.versions.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl AuthSigStore for StoreAuthSigs {
     fn load(&self, key: &AuthSigKey) -> Result<Option<AuthSig>, AuthStoreError> {
-        let (signer, session_key) = signing::auth_sig_key_columns(key);
-        let row =
-            self.runtime.block_on(self.store.load_auth_sig(&signer, &session_key)).map_err(|e| self.failure(e))?;
-        self.versions().insert((signer, session_key), row.as_ref().map(|r| r.version));
+        let id = AuthSigId::of(key);
+        let row = self.runtime.block_on(self.store.load_auth_sig(&id)).map_err(|e| self.failure(e))?;
+        self.versions().insert(id, row.as_ref().map(|r| r.version));
         match row {
             None => Ok(None),
             Some(row) => signing::parse_auth_sig(&row.auth_sig)
@@ -48,14 +49,14 @@ impl AuthSigStore for StoreAuthSigs {
     }
 
     fn save(&self, key: &AuthSigKey, auth_sig: &AuthSig) -> Result<(), AuthStoreError> {
-        let (signer, session_key) = signing::auth_sig_key_columns(key);
-        let text = serde_json::to_string(auth_sig).map_err(|e| self.failure(e))?;
+        let id = AuthSigId::of(key);
+        let text = serde_json::to_string(auth_sig)
+            .map_err(|e| signing::store_failure(&self.store.location(), StoreFailure::Unavailable, &e.to_string()))?;
         let expires = signing::auth_sig_expiration(auth_sig).map(|t| (t.unix_millis() / 1000) as i64);
-        let id = (signer, session_key);
         let expected = self.versions().get(&id).copied().flatten();
         let outcome = self
             .runtime
-            .block_on(self.store.save_auth_sig(&id.0, &id.1, &text, expires, expected))
+            .block_on(self.store.save_auth_sig(&id, &text, expires, expected))
             .map_err(|e| self.failure(e))?;
         match outcome {
             SaveOutcome::Saved(version) => {
@@ -64,25 +65,35 @@ impl AuthSigStore for StoreAuthSigs {
             }
             SaveOutcome::Conflict(version) => {
                 self.versions().remove(&id);
-                Err(self.failure(format!(
-                    "another process saved AuthSig version {version} for this key meanwhile; it is kept and \
-                     this one is not used"
-                )))
+                Err(signing::store_failure(
+                    &self.store.location(),
+                    StoreFailure::Conflict,
+                    &format!(
+                        "another process saved AuthSig version {version} for this key meanwhile; it is kept and \
+                         this one is not used"
+                    ),
+                ))
             }
         }
     }
 
     fn remove(&self, key: &AuthSigKey) -> Result<(), AuthStoreError> {
-        let (signer, session_key) = signing::auth_sig_key_columns(key);
-        self.runtime.block_on(self.store.remove_auth_sig(&signer, &session_key)).map_err(|e| self.failure(e))?;
-        self.versions().remove(&(signer, session_key));
+        let id = AuthSigId::of(key);
+        self.runtime.block_on(self.store.remove_auth_sig(&id)).map_err(|e| self.failure(e))?;
+        self.versions().remove(&id);
+        Ok(())
+    }
+
+    fn remove_all(&self, signer: EthAddress, session_key: &VerifyingKey) -> Result<(), AuthStoreError> {
+        let id = AuthSigId::of(&AuthSigKey { signer, session_key: *session_key, grants: None });
+        self.runtime.block_on(self.store.remove_auth_sigs(&id.signer, &id.session_key)).map_err(|e| self.failure(e))?;
+        self.versions().retain(|k, _| (&k.signer, &k.session_key) != (&id.signer, &id.session_key));
         Ok(())
     }
 
     fn lock_for_mint(&self, key: &AuthSigKey) -> Result<Option<MintLock>, AuthStoreError> {
-        let (signer, session_key) = signing::auth_sig_key_columns(key);
         let guard =
-            self.runtime.block_on(self.store.lock_for_mint(&signer, &session_key)).map_err(|e| self.failure(e))?;
+            self.runtime.block_on(self.store.lock_for_mint(&AuthSigId::of(key))).map_err(|e| self.failure(e))?;
         Ok(Some(MintLock::new(guard)))
     }
 }

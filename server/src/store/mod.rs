@@ -57,9 +57,13 @@ fn pending_migrations<'m>(
 }
 
 /// A store failure. Messages name the database and the operation, never a secret.
-#[derive(Debug, thiserror::Error)]
+///
+/// Busy is not down: [`StoreError::Busy`] fails the one request that waited too long, while
+/// only [`StoreError::Unreachable`] (the database itself gone, hung or read-only) marks the
+/// store down for everything (PostgreSQL's fail-fast window, `/readyz`).
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// The database could not be reached, read or written.
+    /// The database answered but refused the operation (a constraint, a bad row).
     #[error("store {op}: {message}")]
     Unavailable {
         /// The operation.
@@ -76,12 +80,32 @@ pub enum StoreError {
         /// What failed.
         message: String,
     },
+    /// The database is up, but this operation waited too long: for a pooled connection, for a
+    /// row or advisory lock another request holds, or past the server's statement timeout.
+    /// The request fails; nothing else does.
+    #[error("store {op}: {message}")]
+    Busy {
+        /// The operation.
+        op: &'static str,
+        /// What it waited for.
+        message: String,
+    },
     /// The database is not one this build can use (unknown schema version, foreign tables).
     #[error("{0}")]
     Schema(String),
     /// The store's own settings cannot be used (a connection string or password file).
     #[error("{0}")]
     Settings(String),
+}
+
+impl StoreError {
+    /// How the session manager sees it (see [`signing::StoreFailure`]).
+    pub fn failure(&self) -> signing::StoreFailure {
+        match self {
+            Self::Busy { .. } => signing::StoreFailure::Busy,
+            _ => signing::StoreFailure::Unavailable,
+        }
+    }
 }
 
 /// A PostgreSQL error as one line: the server's message and code when it sent one.
@@ -94,6 +118,34 @@ pub(crate) fn pg_message(e: &tokio_postgres::Error) -> String {
 
 /// A held mint lock; dropping it releases the lock (it may do I/O: drop it off the runtime).
 pub type MintGuard = Box<dyn Send>;
+
+/// Which AuthSig row: the columns a cached AuthSig is keyed by in both backends' `auth_sigs`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AuthSigId {
+    /// The signer's address, lowercase hex without `0x`.
+    pub signer: String,
+    /// The session key, lowercase hex.
+    pub session_key: String,
+    /// The grant set's digest (lowercase hex), or empty for the one entry per signer and
+    /// session key that serves every request it covers.
+    pub grants: String,
+}
+
+impl AuthSigId {
+    /// The row of the session manager's cache key.
+    pub fn of(key: &signing::AuthSigKey) -> Self {
+        Self {
+            signer: hex::encode(key.signer.as_bytes()),
+            session_key: hex::encode(key.session_key.as_bytes()),
+            grants: key.grants.map(|g| g.to_hex()).unwrap_or_default(),
+        }
+    }
+
+    /// The mint lock's name for this row.
+    pub(crate) fn lock_name(&self) -> String {
+        format!("auth-sig/{}/{}/{}", self.signer, self.session_key, self.grants)
+    }
+}
 
 /// An AuthSig row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,26 +196,29 @@ pub trait ServiceStore: Send + Sync {
     /// Inserts a probe row into the audit table and rolls it back: does an append work now?
     async fn audit_probe(&self) -> Result<(), StoreError>;
 
-    /// The AuthSig row for (signer, session key), both lowercase hex.
-    async fn load_auth_sig(&self, signer: &str, session_key: &str) -> Result<Option<StoredAuthSig>, StoreError>;
+    /// The AuthSig row `id`.
+    async fn load_auth_sig(&self, id: &AuthSigId) -> Result<Option<StoredAuthSig>, StoreError>;
 
-    /// Writes the AuthSig if the stored version is `expected_version` (`None`: no row yet).
+    /// Writes the AuthSig row `id` if its stored version is `expected_version` (`None`: no row
+    /// yet).
     async fn save_auth_sig(
         &self,
-        signer: &str,
-        session_key: &str,
+        id: &AuthSigId,
         auth_sig: &str,
         expires_at: Option<i64>,
         expected_version: Option<i64>,
     ) -> Result<SaveOutcome, StoreError>;
 
-    /// Deletes the AuthSig row for (signer, session key), if any.
-    async fn remove_auth_sig(&self, signer: &str, session_key: &str) -> Result<(), StoreError>;
+    /// Deletes the AuthSig row `id`, if any.
+    async fn remove_auth_sig(&self, id: &AuthSigId) -> Result<(), StoreError>;
 
-    /// Takes the mint lock for (signer, session key): one holder at a time across every process
-    /// sharing the store, waiting up to the backend's configured bound. A lock whose holder
-    /// died is released (PostgreSQL: with its session; SQLite: when its lease runs out).
-    async fn lock_for_mint(&self, signer: &str, session_key: &str) -> Result<MintGuard, StoreError>;
+    /// Deletes every AuthSig row of (signer, session key), whatever its grant set.
+    async fn remove_auth_sigs(&self, signer: &str, session_key: &str) -> Result<(), StoreError>;
+
+    /// Takes the mint lock for row `id`: one holder at a time across every process sharing the
+    /// store, waiting up to the backend's configured bound. A lock whose holder died is
+    /// released (PostgreSQL: with its session; SQLite: when its lease runs out).
+    async fn lock_for_mint(&self, id: &AuthSigId) -> Result<MintGuard, StoreError>;
 
     /// How much of the charge's window is used.
     async fn quota_used(&self, charge: &QuotaCharge) -> Result<u64, StoreError>;

@@ -158,6 +158,15 @@ impl Pool {
         Err(StoreError::Unreachable { op: "connect", message: failures.join("; ") })
     }
 
+    /// Whether the database answers at all: a new connection (outside the pool, so a full pool
+    /// does not count) and `SELECT 1`, each bounded by the connect timeout. It waits on no row
+    /// or advisory lock, so a database that is only busy answers; a down, hung or unreachable
+    /// one does not.
+    pub async fn answers(&self) -> bool {
+        let Ok(client) = self.connect().await else { return false };
+        matches!(tokio::time::timeout(self.inner.connect_timeout, client.simple_query("SELECT 1")).await, Ok(Ok(_)))
+    }
+
     /// Closes the idle connections (e.g. after the database failed over).
     pub fn clear(&self) {
         self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).clear();

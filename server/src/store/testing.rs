@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::postgres::PgOptions;
 use super::sqlite::SqliteOptions;
-use super::{Exported, JobLease, KeyChange, KeyRow, KeyState, SaveOutcome, ServiceStore, StoreSettings};
+use super::{AuthSigId, Exported, JobLease, KeyChange, KeyRow, KeyState, SaveOutcome, ServiceStore, StoreSettings};
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditEntry, ChainCheck, ChainVerifier, Outcome};
 use crate::auth::AuthMethod;
@@ -80,52 +80,79 @@ pub async fn check_service_store(store: &dyn ServiceStore, settings: &StoreSetti
     session_keys(store).await;
 }
 
+fn id(session_key: &str, grants: &str) -> AuthSigId {
+    AuthSigId {
+        signer: "5d467fe98ff120fe0c85f2217bc61732571b28ec".into(),
+        session_key: session_key.into(),
+        grants: grants.into(),
+    }
+}
+
 async fn versioned_saves(store: &dyn ServiceStore) {
-    let (signer, key) = ("5d467fe98ff120fe0c85f2217bc61732571b28ec", "ab".repeat(32));
-    let save = |text: &'static str, expected| store.save_auth_sig(signer, &key, text, Some(100), expected);
-    assert_eq!(store.load_auth_sig(signer, &key).await.unwrap(), None);
+    let key = id(&"ab".repeat(32), "");
+    let save = |text: &'static str, expected| store.save_auth_sig(&key, text, Some(100), expected);
+    assert_eq!(store.load_auth_sig(&key).await.unwrap(), None);
     assert_eq!(save("{\"v\":1}", None).await.unwrap(), SaveOutcome::Saved(1));
     // A writer that expected no row finds one, and a writer that read version 1 finds version 2:
     // what is stored is kept.
     assert_eq!(save("{\"v\":\"late\"}", None).await.unwrap(), SaveOutcome::Conflict(1));
     assert_eq!(save("{\"v\":2}", Some(1)).await.unwrap(), SaveOutcome::Saved(2));
     assert_eq!(save("{\"v\":\"stale\"}", Some(1)).await.unwrap(), SaveOutcome::Conflict(2));
-    let row = store.load_auth_sig(signer, &key).await.unwrap().expect("the saved row");
+    let row = store.load_auth_sig(&key).await.unwrap().expect("the saved row");
     assert_eq!((row.auth_sig.as_str(), row.expires_at, row.version), ("{\"v\":2}", Some(100), 2));
     assert!(!row.written_by.is_empty());
-    // Rows are per (signer, session key).
-    assert_eq!(store.load_auth_sig(signer, &"cd".repeat(32)).await.unwrap(), None);
-    store.remove_auth_sig(signer, &key).await.unwrap();
-    assert_eq!(store.load_auth_sig(signer, &key).await.unwrap(), None);
+    // Rows are per (signer, session key, grant set): each grant set has its own, versioned on
+    // its own.
+    assert_eq!(store.load_auth_sig(&id(&"cd".repeat(32), "")).await.unwrap(), None);
+    let (one, two) = (id(&"ab".repeat(32), &"01".repeat(32)), id(&"ab".repeat(32), &"02".repeat(32)));
+    assert_eq!(store.load_auth_sig(&one).await.unwrap(), None);
+    assert_eq!(store.save_auth_sig(&one, "{\"g\":1}", None, None).await.unwrap(), SaveOutcome::Saved(1));
+    assert_eq!(store.save_auth_sig(&two, "{\"g\":2}", None, None).await.unwrap(), SaveOutcome::Saved(1));
+    assert_eq!(store.load_auth_sig(&one).await.unwrap().expect("grant set one").auth_sig, "{\"g\":1}");
+    assert_eq!(store.load_auth_sig(&two).await.unwrap().expect("grant set two").auth_sig, "{\"g\":2}");
+    assert_eq!(store.load_auth_sig(&key).await.unwrap().expect("the covering row").version, 2);
+    store.remove_auth_sig(&one).await.unwrap();
+    assert_eq!(store.load_auth_sig(&one).await.unwrap(), None);
+    assert!(store.load_auth_sig(&two).await.unwrap().is_some() && store.load_auth_sig(&key).await.unwrap().is_some());
+    // Removing all of a session key's rows leaves other session keys' rows.
+    let other = id(&"cd".repeat(32), &"02".repeat(32));
+    assert_eq!(store.save_auth_sig(&other, "{}", None, None).await.unwrap(), SaveOutcome::Saved(1));
+    store.remove_auth_sigs(&key.signer, &key.session_key).await.unwrap();
+    assert_eq!((store.load_auth_sig(&two).await.unwrap(), store.load_auth_sig(&key).await.unwrap()), (None, None));
+    assert!(store.load_auth_sig(&other).await.unwrap().is_some());
+    store.remove_auth_sig(&other).await.unwrap();
     assert_eq!(save("{\"v\":3}", Some(2)).await.unwrap(), SaveOutcome::Conflict(0));
-    store.remove_auth_sig(signer, &key).await.unwrap();
+    store.remove_auth_sig(&key).await.unwrap();
 }
 
 async fn mint_lock(store: &dyn ServiceStore, settings: &StoreSettings) {
     let wait = lock_wait(settings);
     let abandoned = abandoned_lock_bound(settings);
     assert!(wait >= Duration::from_millis(500) && wait < abandoned, "settings unfit for the suite: {settings:?}");
-    let held = store.lock_for_mint("s", "k").await.expect("the first holder");
-    // Another key is not held up.
-    drop(tokio::time::timeout(wait, store.lock_for_mint("s", "k2")).await.expect("no wait").expect("another key"));
+    let (k, dead) = (id("k", ""), id("dead", ""));
+    let held = store.lock_for_mint(&k).await.expect("the first holder");
+    // Another key, or another grant set of the same key, is not held up.
+    for other in [id("k2", ""), id("k", "01")] {
+        drop(tokio::time::timeout(wait, store.lock_for_mint(&other)).await.expect("no wait").expect("another row"));
+    }
     // The same key waits for the holder and gets the lock once it is released.
     let started = Instant::now();
     let release = async {
         tokio::time::sleep(wait / 3).await;
         drop(held);
     };
-    let (second, ()) = tokio::join!(store.lock_for_mint("s", "k"), release);
+    let (second, ()) = tokio::join!(store.lock_for_mint(&k), release);
     drop(second.expect("the waiter gets the lock once it is released"));
     assert!(started.elapsed() >= wait / 3, "the waiter did not wait for the holder");
 
     // A holder that died never releases: others wait and give up while its lock lasts, and
     // get it once the lock runs out.
-    std::mem::forget(store.lock_for_mint("s", "dead").await.expect("the holder that dies"));
+    std::mem::forget(store.lock_for_mint(&dead).await.expect("the holder that dies"));
     let started = Instant::now();
-    let refused = store.lock_for_mint("s", "dead").await.map(drop);
+    let refused = store.lock_for_mint(&dead).await.map(drop);
     assert!(refused.is_err(), "a live lock was taken over");
     let taken = loop {
-        match store.lock_for_mint("s", "dead").await {
+        match store.lock_for_mint(&dead).await {
             Ok(guard) => {
                 drop(guard);
                 break started.elapsed();
@@ -137,7 +164,8 @@ async fn mint_lock(store: &dyn ServiceStore, settings: &StoreSettings) {
     assert!(taken >= wait, "taken after {taken:?}");
 }
 
-fn entry(n: i64) -> AuditEntry {
+/// A contract row (approved, session-sigs), the `n`th.
+pub fn audit_entry(n: i64) -> AuditEntry {
     AuditEntry {
         seq: 0,
         at: format!("2026-01-01T00:00:{n:02}.000Z"),
@@ -167,15 +195,15 @@ async fn quota_and_chain(store: &dyn ServiceStore) {
     let charge = rate.charge("client", now);
     let mut appended = Vec::new();
     for n in 1..=3 {
-        appended.push(store.append_audit(entry(n), Some(charge.clone())).await.expect("append"));
+        appended.push(store.append_audit(audit_entry(n), Some(charge.clone())).await.expect("append"));
     }
     // At the limit the row is written as the rate-limit denial, and nothing is charged.
     assert_eq!(appended.iter().map(|a| (a.seq, a.charged)).collect::<Vec<_>>(), [(1, true), (2, true), (3, false)]);
     assert_eq!(store.quota_used(&charge).await.unwrap(), 2);
-    appended.push(store.append_audit(entry(4), None).await.unwrap());
+    appended.push(store.append_audit(audit_entry(4), None).await.unwrap());
     // The next window counts from zero, and the old one goes.
     let next = rate.charge("client", now.saturating_add(time::Duration::seconds(60)));
-    appended.push(store.append_audit(entry(5), Some(next.clone())).await.unwrap());
+    appended.push(store.append_audit(audit_entry(5), Some(next.clone())).await.unwrap());
     assert!(appended[4].charged);
     assert_eq!((store.quota_used(&next).await.unwrap(), store.quota_used(&charge).await.unwrap()), (1, 0));
     // A probe row is never kept.
@@ -194,9 +222,9 @@ async fn quota_and_chain(store: &dyn ServiceStore) {
     assert_eq!((denied.decision, denied.rule.as_deref(), denied.status), (Outcome::Denied, Some("rate-limit"), 429));
     assert_eq!((denied.session_key, denied.auth_sig), (None, None));
     assert_eq!(store.audit_rows(2, 2).await.unwrap().iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
-    let first = entry(1);
+    let first = audit_entry(1);
     assert!(store.audit_contains(&first.request_id, &first.at).await.unwrap());
-    assert!(!store.audit_contains(&first.request_id, &entry(2).at).await.unwrap());
+    assert!(!store.audit_contains(&first.request_id, &audit_entry(2).at).await.unwrap());
     assert!(!store.audit_contains("contract-9", &first.at).await.unwrap());
 }
 
@@ -255,19 +283,24 @@ async fn session_keys(store: &dyn ServiceStore) {
         (KeyState::Retired, 1_500, Some(7_000), Some(9_500), Some(6_000), true)
     );
 
-    // The expiry of the AuthSigs stored for a session key, across signers.
+    // The expiry of the AuthSigs stored for a session key, across signers and grant sets: a
+    // retired key is destroyed only after the last of them.
     let key = "cd".repeat(32);
+    let by = |signer: &str, session_key: &str, grants: &str| AuthSigId {
+        signer: signer.repeat(20),
+        session_key: session_key.into(),
+        grants: grants.into(),
+    };
     assert_eq!(store.auth_sigs_expire_by(&key).await.unwrap(), None);
-    store.save_auth_sig("5d467fe98ff120fe0c85f2217bc61732571b28ec", &key, "{}", Some(100), None).await.unwrap();
-    store.save_auth_sig("6d467fe98ff120fe0c85f2217bc61732571b28ec", &key, "{}", Some(300), None).await.unwrap();
-    store
-        .save_auth_sig("7d467fe98ff120fe0c85f2217bc61732571b28ec", &"ef".repeat(32), "{}", Some(900), None)
-        .await
-        .unwrap();
+    store.save_auth_sig(&by("5d", &key, ""), "{}", Some(100), None).await.unwrap();
+    store.save_auth_sig(&by("6d", &key, ""), "{}", Some(300), None).await.unwrap();
+    store.save_auth_sig(&by("7d", &"ef".repeat(32), ""), "{}", Some(900), None).await.unwrap();
     assert_eq!(store.auth_sigs_expire_by(&key).await.unwrap(), Some(300));
-    // Entries per grant set (`<key>-<grants digest>`) count for their key.
-    let per_grants = format!("{key}-{}", "01".repeat(32));
-    store.save_auth_sig("5d467fe98ff120fe0c85f2217bc61732571b28ec", &per_grants, "{}", Some(400), None).await.unwrap();
+    // A grant set's entry (its own `grants` column) counts for its key.
+    store.save_auth_sig(&by("5d", &key, &"01".repeat(32)), "{}", Some(400), None).await.unwrap();
+    assert_eq!(store.auth_sigs_expire_by(&key).await.unwrap(), Some(400));
+    // Another key's grant set does not.
+    store.save_auth_sig(&by("5d", &"ef".repeat(32), &"02".repeat(32)), "{}", Some(950), None).await.unwrap();
     assert_eq!(store.auth_sigs_expire_by(&key).await.unwrap(), Some(400));
 
     // One maintainer at a time: a try finds the lock held, a waiter gets it once it is free.
@@ -284,6 +317,47 @@ async fn session_keys(store: &dyn ServiceStore) {
         store.lock_session_keys("contract", Some(Duration::from_millis(300))).await.unwrap().is_some(),
         "a dropped lock is free"
     );
+}
+
+/// Rows as a version 1 store holds them (the service of that version wrote an entry for one
+/// grant set under `<session key>-<digest>`), inserted by [`V1_ROWS_SQL`] into a database made
+/// by migration 0001 alone; [`check_v1_rows_kept`] checks that the store opened on it has
+/// upgraded them in place.
+pub const V1_ROWS_SQL: &str = "
+INSERT INTO auth_sigs (signer, session_key, auth_sig, expires_at, version, written_by, written_at) VALUES
+  ('5d467fe98ff120fe0c85f2217bc61732571b28ec',
+   'abababababababababababababababababababababababababababababababab', '{\"covering\":1}', 100, 3, 'v1', 1),
+  ('5d467fe98ff120fe0c85f2217bc61732571b28ec',
+   'abababababababababababababababababababababababababababababababab-0101010101010101010101010101010101010101010101010101010101010101',
+   '{\"grants\":1}', 200, 1, 'v1', 2);
+INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash) VALUES
+  (1, '2026-01-01T00:00:00.000Z', 'v1-row', 'client', 'session-sigs', 'approved', 'allow[0]', '{}', 'p', 'h');
+INSERT INTO quota (client, rule, window_start, used) VALUES ('client', 'rate', 60, 7);
+INSERT INTO schema_version (version, applied_at) VALUES (1, 'v1');
+";
+
+/// See [`V1_ROWS_SQL`]: the rows are all there, each AuthSig under its grant set, and a new
+/// grant set of the same session key is a row of its own.
+pub async fn check_v1_rows_kept(store: &dyn ServiceStore) {
+    let key = "ab".repeat(32);
+    let covering = store.load_auth_sig(&id(&key, "")).await.unwrap().expect("the covering row");
+    assert_eq!((covering.auth_sig.as_str(), covering.expires_at, covering.version), ("{\"covering\":1}", Some(100), 3));
+    let granted = store.load_auth_sig(&id(&key, &"01".repeat(32))).await.unwrap().expect("the grant set's row");
+    assert_eq!((granted.auth_sig.as_str(), granted.expires_at, granted.version), ("{\"grants\":1}", Some(200), 1));
+    assert_eq!(granted.written_by, "v1");
+    let third = id(&key, &"02".repeat(32));
+    assert_eq!(store.save_auth_sig(&third, "{}", None, None).await.unwrap(), SaveOutcome::Saved(1));
+    let rows = store.audit_rows(0, 10).await.unwrap();
+    assert_eq!(rows.iter().map(|r| (r.seq, r.hash.as_str())).collect::<Vec<_>>(), [(1, "h")]);
+    assert!(store.audit_contains("v1-row", "2026-01-01T00:00:00.000Z").await.unwrap());
+    let charge = crate::ratelimit::QuotaCharge {
+        client: "client".into(),
+        rule: "rate".into(),
+        window_start: 60,
+        limit: 10,
+        per_secs: 60,
+    };
+    assert_eq!(store.quota_used(&charge).await.unwrap(), 7);
 }
 
 /// Job leases, checkpoints, export records and pruning (after [`quota_and_chain`]'s 5 rows).
@@ -355,31 +429,31 @@ async fn audit_upkeep(store: &dyn ServiceStore) {
 /// Per-request rows go once they run out: expired AuthSigs, ended rate-limit windows, dead mint
 /// leases; live ones stay (after [`audit_upkeep`]).
 async fn expiry(store: &dyn ServiceStore) {
-    let signer = "5d467fe98ff120fe0c85f2217bc61732571b28ec";
-    let (old, live, open) = ("e1".repeat(32), "e2".repeat(32), "e3".repeat(32));
-    store.save_auth_sig(signer, &old, "{}", Some(1_000), None).await.unwrap();
-    store.save_auth_sig(signer, &live, "{}", Some(4_000_000_000), None).await.unwrap();
-    store.save_auth_sig(signer, &open, "{}", None, None).await.unwrap();
+    let (old, live, open) = (id(&"e1".repeat(32), ""), id(&"e2".repeat(32), ""), id(&"e3".repeat(32), ""));
+    store.save_auth_sig(&old, "{}", Some(1_000), None).await.unwrap();
+    store.save_auth_sig(&live, "{}", Some(4_000_000_000), None).await.unwrap();
+    store.save_auth_sig(&open, "{}", None, None).await.unwrap();
     let rate = Rate { count: 5, per_secs: 60 };
     let (feb, mar): (Timestamp, Timestamp) =
         ("2026-02-01T00:00:00Z".parse().unwrap(), "2026-03-01T00:00:30Z".parse().unwrap());
     let (ended, current) = (rate.charge("x", feb), rate.charge("y", mar));
-    store.append_audit(entry(40), Some(ended.clone())).await.unwrap();
-    store.append_audit(entry(41), Some(current.clone())).await.unwrap();
+    store.append_audit(audit_entry(40), Some(ended.clone())).await.unwrap();
+    store.append_audit(audit_entry(41), Some(current.clone())).await.unwrap();
     // A holder that died holding a mint lease (a row on SQLite, an advisory lock on PostgreSQL).
-    std::mem::forget(store.lock_for_mint("s", "expiry").await.expect("the holder that dies"));
+    let dies = AuthSigId { signer: "s".into(), session_key: "expiry".into(), grants: String::new() };
+    std::mem::forget(store.lock_for_mint(&dies).await.expect("the holder that dies"));
 
     let now = (Timestamp::now().unix_millis() / 1000) as i64 + 10 * 86_400;
     let pruned = store.prune_expired(now, current.window_start).await.unwrap();
     // quota_and_chain's window (January) and x's (February) ended; y's is the current one.
     let dead_locks = u64::from(store.backend() == "sqlite");
     assert_eq!(pruned, super::Pruned { auth_sigs: 1, windows: 2, mint_locks: dead_locks });
-    assert_eq!(store.load_auth_sig(signer, &old).await.unwrap(), None);
-    assert!(store.load_auth_sig(signer, &live).await.unwrap().is_some());
-    assert!(store.load_auth_sig(signer, &open).await.unwrap().is_some(), "no expiry known: kept");
+    assert_eq!(store.load_auth_sig(&old).await.unwrap(), None);
+    assert!(store.load_auth_sig(&live).await.unwrap().is_some());
+    assert!(store.load_auth_sig(&open).await.unwrap().is_some(), "no expiry known: kept");
     assert_eq!((store.quota_used(&ended).await.unwrap(), store.quota_used(&current).await.unwrap()), (0, 1));
     assert_eq!(store.prune_expired(now, current.window_start).await.unwrap(), super::Pruned::default());
     for key in [old, live, open] {
-        store.remove_auth_sig(signer, &key).await.unwrap();
+        store.remove_auth_sig(&key).await.unwrap();
     }
 }

@@ -1,6 +1,8 @@
 //! A throwaway PostgreSQL cluster for tests: Debian's server binaries, `initdb` in a temporary
-//! directory, unix socket only (no TCP), fsync off, trust authentication, stopped on drop. Run
-//! as root, the server runs as the `postgres` user (initdb refuses root).
+//! directory, unix socket only (no TCP), trust authentication, stopped on drop. Run as root,
+//! the server runs as the `postgres` user (initdb refuses root). Tests run it with fsync off
+//! ([`Postgres::start_new`]); benches run it at PostgreSQL's default durability
+//! ([`Postgres::start_durable`]: fsync, synchronous_commit and full_page_writes on).
 //!
 //! `LIT_PG_BIN` names the binary directory; otherwise the newest `/usr/lib/postgresql/*/bin`.
 
@@ -38,6 +40,7 @@ pub struct Postgres {
     pub socket: PathBuf,
     log: PathBuf,
     as_postgres: bool,
+    durable: bool,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -72,14 +75,25 @@ impl Postgres {
         }
     }
 
-    /// A new cluster, started. `None` when the binaries are missing (the caller decides
-    /// whether that skips or fails).
+    /// A new cluster with fsync off (tests), started. An error when the binaries are missing
+    /// (the caller decides whether that skips or fails).
     pub fn start_new() -> Result<Self, String> {
+        Self::start_cluster(false)
+    }
+
+    /// A new cluster at PostgreSQL's default durability (fsync, synchronous_commit and
+    /// full_page_writes on: every commit waits for its WAL flush), started.
+    pub fn start_durable() -> Result<Self, String> {
+        Self::start_cluster(true)
+    }
+
+    fn start_cluster(durable: bool) -> Result<Self, String> {
         let bin = bin_dir().ok_or("PostgreSQL server binaries not found (apt-get install postgresql)")?;
         let dir = tempfile::Builder::new().prefix("litpg").tempdir().map_err(|e| e.to_string())?;
         let as_postgres = is_root();
         let root = dir.path().to_path_buf();
-        let pg = Self::at(bin, &root, "primary", as_postgres, Some(dir))?;
+        let mut pg = Self::at(bin, &root, "primary", as_postgres, Some(dir))?;
+        pg.durable = durable;
         pg.run("initdb", &["-D", pg.data.to_str().unwrap(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "-N"])?;
         pg.start()?;
         Ok(pg)
@@ -102,14 +116,15 @@ impl Postgres {
             }
         }
         let log = root.join(format!("{name}.log"));
-        Ok(Self { bin, data, socket, log, as_postgres, _dir: dir })
+        Ok(Self { bin, data, socket, log, as_postgres, durable: false, _dir: dir })
     }
 
     /// Starts (or restarts) the server and waits until it accepts connections.
     pub fn start(&self) -> Result<(), String> {
+        let fast = if self.durable { "" } else { "-c fsync=off -c full_page_writes=off " };
         let options = format!(
-            "-k {} -p 5432 -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=200 \
-             -c shared_buffers=32MB -c wal_level=replica -c max_wal_senders=4",
+            "-k {} -p 5432 -c listen_addresses='' {fast}-c max_connections=200 -c shared_buffers=32MB \
+             -c wal_level=replica -c max_wal_senders=4",
             self.socket.display()
         );
         self.run(

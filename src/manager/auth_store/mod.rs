@@ -158,6 +158,30 @@ pub enum AuthStoreError {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// A shared store (a database) failed; `failure` says how, so a caller can tell a store
+    /// that is down from one that only kept this call waiting too long.
+    #[error("AuthSig store {store}: {message}")]
+    Store {
+        /// Where the store is (a path or host list; never a password).
+        store: String,
+        /// How it failed.
+        failure: StoreFailure,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// How a shared [`AuthSigStore`] failed (see [`AuthStoreError::Store`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreFailure {
+    /// The store cannot be reached or refused the operation: it is down for every call.
+    Unavailable,
+    /// The store is up but this call waited too long (for a connection, a lock, its turn):
+    /// the next call may well succeed.
+    Busy,
+    /// Another writer changed the entry meanwhile; what it wrote is kept.
+    Conflict,
 }
 
 /// Storage for cached AuthSigs. Calls may block (file I/O); the manager makes them only when its
@@ -218,5 +242,7 @@ mod tests {
     fn io_errors_show_their_cause_once() {
         let e = AuthStoreError::Io { path: "/c".into(), source: std::io::Error::other("disk full") };
         assert_eq!(crate::error_chain::error_chain(&e), "AuthSig cache /c: disk full");
+        let e = AuthStoreError::Store { store: "db".into(), failure: StoreFailure::Busy, message: "slow".into() };
+        assert_eq!(crate::error_chain::error_chain(&e), "AuthSig store db: slow");
     }
 }

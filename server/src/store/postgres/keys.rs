@@ -14,10 +14,7 @@ pub(super) async fn expire_by(store: &PgStore, session_key: &str) -> Result<Opti
         .with("auth sig expiry", move |c| {
             Box::pin(async move {
                 let row = c
-                    .query_one(
-                        "SELECT max(expires_at) FROM auth_sigs WHERE session_key = $1 OR session_key LIKE $1 || '-%'",
-                        &[&key],
-                    )
+                    .query_one("SELECT max(expires_at) FROM auth_sigs WHERE session_key = $1", &[&key])
                     .await
                     .map_err(db_error("auth sig expiry"))?;
                 Ok(row.get(0))

@@ -20,8 +20,9 @@ impl PgStore {
         hold: Duration,
     ) -> Result<Option<AdvisoryLock>, StoreError> {
         let bound = wait.unwrap_or_default() + self.inner.query_timeout;
+        let deadline = tokio::time::Instant::now() + bound;
         let take = async {
-            let mut conn = self.inner.pool.get().await?;
+            let mut conn = self.inner.connection(op, deadline).await?;
             let c = conn.client();
             c.batch_execute("BEGIN").await.map_err(db_error(op))?;
             // The wait is bounded on the server too, so an abandoned waiter does not queue.
@@ -54,11 +55,9 @@ impl PgStore {
             }
         };
         self.inner.fail_fast(op)?;
-        let result = match tokio::time::timeout(bound, take).await {
+        let result = match tokio::time::timeout_at(deadline, take).await {
             Ok(r) => r,
-            Err(_) => {
-                Err(StoreError::Unreachable { op, message: format!("no answer within {} ms", bound.as_millis()) })
-            }
+            Err(_) => Err(self.inner.timed_out(op, bound, "waited for the database").await),
         };
         self.inner.record(result)
     }
@@ -68,5 +67,5 @@ impl PgStore {
 /// Dropping it closes the connection, which ends the transaction and so releases the lock
 /// (both are rare).
 pub(super) struct AdvisoryLock {
-    _conn: Pooled,
+    pub(super) _conn: Pooled,
 }

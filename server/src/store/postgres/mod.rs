@@ -5,8 +5,13 @@
 //!   the writable server after a failover without a proxy; each host is tried in turn.
 //! - Minting a new AuthSig takes `pg_advisory_xact_lock` for (signer, session key) in a
 //!   transaction held until the AuthSig is saved; a replica that waited reads it afterwards.
-//! - An audit append locks the chain head row (`SELECT … FOR UPDATE`), charges the rate limit
-//!   (`INSERT … ON CONFLICT … WHERE used < limit`) and inserts the row in one transaction.
+//! - Audit appends are committed in groups: the rows that arrive while a batch commits form the
+//!   next batch, one transaction that charges each row's rate limit (`INSERT … ON CONFLICT …
+//!   WHERE used < limit`), locks the chain head row (`SELECT … FOR UPDATE`) and inserts the rows
+//!   with the new head, in two round trips and one WAL flush. A COMMIT whose answer is lost is
+//!   resolved (the rows visible, or the transaction aborted) before anyone is answered.
+//! - A timeout is busy (503 store-busy, that request alone) while the database still answers a
+//!   new connection; only a database that does not, or a failed connection, is unreachable.
 //! - Every operation has a deadline; a connection whose operation failed or ran out of time is
 //!   closed, so a hung server can neither hang requests nor keep the pool's connections.
 
@@ -20,24 +25,30 @@ use super::checkpoints::{self, Exported, JobLease};
 use super::keys::{KeyChange, KeyRow, KeyState};
 use super::pool::{describe_hosts, Pool};
 use super::{
-    pg_message, Appended, MintGuard, Pruned, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig,
+    pg_message, Appended, AuthSigId, MintGuard, Pruned, QuotaCharge, SaveOutcome, ServiceStore, StoreError,
+    StoredAuthSig,
 };
 use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 mod chain;
+mod failure;
+mod group;
 mod keys;
 mod lock;
 mod options;
 
-use chain::append;
+use failure::{db_error, lock_wait_error};
+use group::{appender, Pending};
+use lock::AdvisoryLock;
 pub use options::{parse_connection, PgOptions};
 
 /// Migrations, in order, each with the version its file is numbered by (reserved per change,
 /// landing out of order: a store gets each one it lacks, see [`super::pending_migrations`]).
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../../../migrations/postgres/0002_auth_sig_grants.sql")),
     (3, include_str!("../../../migrations/postgres/0003_session_keys.sql")),
     (4, include_str!("../../../migrations/postgres/0004_audit_checkpoints.sql")),
 ];
@@ -48,7 +59,7 @@ pub const SCHEMA_VERSION: i64 = super::newest_migration(MIGRATIONS);
 // Advisory lock keys are 64-bit; these namespaces keep ours apart from other users of the
 // database (hashtextextended of a prefixed text).
 const MIGRATION_LOCK: &str = "lit-session-server/migrate";
-const MINT_LOCK_PREFIX: &str = "lit-session-server/auth-sig/";
+const MINT_LOCK_PREFIX: &str = "lit-session-server/";
 const KEY_LOCK_PREFIX: &str = "lit-session-server/";
 
 /// The PostgreSQL store. Cheap to clone.
@@ -63,61 +74,23 @@ struct Inner {
     query_timeout: Duration,
     mint_lock_wait: Duration,
     mint_lock_hold: Duration,
+    commit_resolve: Duration,
     writer: String,
-    // Until when operations fail at once: set when the database did not answer, so requests
-    // queued behind one another (the session manager serialises minting) do not each wait out
-    // a full timeout. The first operation after it tries the database again.
+    // Until when operations fail at once: set when the database did not answer (connection
+    // level: refused, closed, hung, read-only), so requests queued behind one another do not
+    // each wait out a full timeout. The first operation after it tries the database again. A
+    // busy database (a request that waited too long for a connection or a lock) never sets it.
     fail_fast_until: std::sync::Mutex<Option<tokio::time::Instant>>,
-}
-
-impl Inner {
-    fn fail_fast(&self, op: &'static str) -> Result<(), StoreError> {
-        let until = *self.fail_fast_until.lock().unwrap_or_else(|p| p.into_inner());
-        match until {
-            Some(t) if tokio::time::Instant::now() < t => Err(StoreError::Unreachable {
-                op,
-                message: "the database did not answer moments ago; not waiting for it again yet".into(),
-            }),
-            _ => Ok(()),
-        }
-    }
-
-    fn record<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        let mut until = self.fail_fast_until.lock().unwrap_or_else(|p| p.into_inner());
-        match &result {
-            Ok(_) => *until = None,
-            Err(StoreError::Unreachable { .. }) => {
-                *until = Some(tokio::time::Instant::now() + self.query_timeout);
-                // Idle connections may lead to the same dead or hung server.
-                self.pool.clear();
-            }
-            Err(_) => {}
-        }
-        result
-    }
+    // The last liveness check (when, whether the database answered), shared by the requests
+    // that time out together so they cost one check.
+    liveness: tokio::sync::Mutex<Option<(tokio::time::Instant, bool)>>,
+    // Audit rows waiting for the appender (group commit).
+    appends: tokio::sync::mpsc::UnboundedSender<Pending>,
 }
 
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PgStore").field("location", &self.inner.location).finish_non_exhaustive()
-    }
-}
-
-fn db_error(op: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
-    move |e| {
-        // The database going away or refusing writes (no answer, a closed connection, shutdown,
-        // a standby, a statement cut off by the server's timeout) is "unreachable": it passes
-        // once the database is back. Anything else it answered is the operation failing.
-        let code = e.as_db_error().map(|d| d.code().code());
-        let unreachable = match code {
-            None => true,
-            Some(c) => c.starts_with("08") || c.starts_with("57") || c == "25006" || c == "53300",
-        };
-        if unreachable {
-            StoreError::Unreachable { op, message: pg_message(&e) }
-        } else {
-            StoreError::Unavailable { op, message: pg_message(&e) }
-        }
     }
 }
 
@@ -163,6 +136,7 @@ impl PgStore {
             config.get_dbname().or(config.get_user()).unwrap_or("(default)")
         );
         let pool = Pool::new(&config, options.pool_size, options.connect_timeout);
+        let (appends, queue) = tokio::sync::mpsc::unbounded_channel();
         let store = Self {
             inner: Arc::new(Inner {
                 pool,
@@ -170,10 +144,14 @@ impl PgStore {
                 query_timeout: options.query_timeout,
                 mint_lock_wait: options.mint_lock_wait,
                 mint_lock_hold: options.mint_lock_hold(),
+                commit_resolve: options.commit_resolve_bound(),
                 writer: options.writer.clone(),
                 fail_fast_until: std::sync::Mutex::new(None),
+                liveness: tokio::sync::Mutex::new(None),
+                appends,
             }),
         };
+        tokio::spawn(appender(Arc::downgrade(&store.inner), queue));
         // Migrations may take longer than one query; they get a generous bound of their own.
         let migrate_bound = options.query_timeout.max(Duration::from_secs(30));
         let location = store.inner.location.clone();
@@ -255,18 +233,22 @@ impl PgStore {
     {
         self.inner.fail_fast(op)?;
         let bound = self.inner.query_timeout;
-        let run = async {
-            let mut conn = self.inner.pool.get().await?;
-            let out = f(conn.client()).await?;
-            conn.keep();
-            Ok(out)
-        };
-        let result = match tokio::time::timeout(bound, run).await {
-            Ok(r) => r,
-            Err(_) => {
-                Err(StoreError::Unreachable { op, message: format!("no answer within {} ms", bound.as_millis()) })
+        let deadline = tokio::time::Instant::now() + bound;
+        let result = async {
+            let mut conn = self.inner.connection(op, deadline).await?;
+            match tokio::time::timeout_at(deadline, f(conn.client())).await {
+                Ok(out) => {
+                    let out = out?;
+                    conn.keep();
+                    Ok(out)
+                }
+                Err(_) => {
+                    drop(conn);
+                    Err(self.inner.timed_out(op, bound, "waited for the database").await)
+                }
             }
-        };
+        }
+        .await;
         self.inner.record(result)
     }
 }
@@ -314,15 +296,15 @@ impl ServiceStore for PgStore {
         .await
     }
 
-    async fn load_auth_sig(&self, signer: &str, session_key: &str) -> Result<Option<StoredAuthSig>, StoreError> {
-        let (signer, session_key) = (signer.to_string(), session_key.to_string());
+    async fn load_auth_sig(&self, id: &AuthSigId) -> Result<Option<StoredAuthSig>, StoreError> {
+        let id = id.clone();
         self.with("load auth sig", |c| {
             Box::pin(async move {
                 let row = c
                     .query_opt(
                         "SELECT auth_sig, expires_at, version, written_by FROM auth_sigs
-                         WHERE signer = $1 AND session_key = $2",
-                        &[&signer, &session_key],
+                         WHERE signer = $1 AND session_key = $2 AND grants = $3",
+                        &[&id.signer, &id.session_key, &id.grants],
                     )
                     .await
                     .map_err(db_error("load auth sig"))?;
@@ -339,36 +321,37 @@ impl ServiceStore for PgStore {
 
     async fn save_auth_sig(
         &self,
-        signer: &str,
-        session_key: &str,
+        id: &AuthSigId,
         auth_sig: &str,
         expires_at: Option<i64>,
         expected_version: Option<i64>,
     ) -> Result<SaveOutcome, StoreError> {
-        let (signer, session_key, auth_sig) = (signer.to_string(), session_key.to_string(), auth_sig.to_string());
+        let (id, auth_sig) = (id.clone(), auth_sig.to_string());
         let writer = self.inner.writer.clone();
         self.with("save auth sig", move |c| {
             Box::pin(async move {
                 let now = now_secs();
+                let (signer, session_key, grants) = (&id.signer, &id.session_key, &id.grants);
                 // Compare-and-set in one statement: insert when no row is expected, else replace
                 // only the expected version.
                 let saved = match expected_version {
                     None => {
                         c.query_opt(
-                            "INSERT INTO auth_sigs (signer, session_key, auth_sig, expires_at, version, written_by,
-                                                    written_at)
-                             VALUES ($1, $2, $3, $4, 1, $5, $6)
-                             ON CONFLICT (signer, session_key) DO NOTHING RETURNING version",
-                            &[&signer, &session_key, &auth_sig, &expires_at, &writer, &now],
+                            "INSERT INTO auth_sigs (signer, session_key, grants, auth_sig, expires_at, version,
+                                                    written_by, written_at)
+                             VALUES ($1, $2, $3, $4, $5, 1, $6, $7)
+                             ON CONFLICT (signer, session_key, grants) DO NOTHING RETURNING version",
+                            &[signer, session_key, grants, &auth_sig, &expires_at, &writer, &now],
                         )
                         .await
                     }
                     Some(v) => {
                         c.query_opt(
-                            "UPDATE auth_sigs SET auth_sig = $3, expires_at = $4, version = version + 1,
-                                                  written_by = $5, written_at = $6
-                             WHERE signer = $1 AND session_key = $2 AND version = $7 RETURNING version",
-                            &[&signer, &session_key, &auth_sig, &expires_at, &writer, &now, &v],
+                            "UPDATE auth_sigs SET auth_sig = $4, expires_at = $5, version = version + 1,
+                                                  written_by = $6, written_at = $7
+                             WHERE signer = $1 AND session_key = $2 AND grants = $3 AND version = $8
+                             RETURNING version",
+                            &[signer, session_key, grants, &auth_sig, &expires_at, &writer, &now, &v],
                         )
                         .await
                     }
@@ -379,8 +362,8 @@ impl ServiceStore for PgStore {
                 }
                 let current = c
                     .query_opt(
-                        "SELECT version FROM auth_sigs WHERE signer = $1 AND session_key = $2",
-                        &[&signer, &session_key],
+                        "SELECT version FROM auth_sigs WHERE signer = $1 AND session_key = $2 AND grants = $3",
+                        &[signer, session_key, grants],
                     )
                     .await
                     .map_err(db_error("save auth sig"))?;
@@ -390,7 +373,23 @@ impl ServiceStore for PgStore {
         .await
     }
 
-    async fn remove_auth_sig(&self, signer: &str, session_key: &str) -> Result<(), StoreError> {
+    async fn remove_auth_sig(&self, id: &AuthSigId) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.with("remove auth sig", |c| {
+            Box::pin(async move {
+                c.execute(
+                    "DELETE FROM auth_sigs WHERE signer = $1 AND session_key = $2 AND grants = $3",
+                    &[&id.signer, &id.session_key, &id.grants],
+                )
+                .await
+                .map(drop)
+                .map_err(db_error("remove auth sig"))
+            })
+        })
+        .await
+    }
+
+    async fn remove_auth_sigs(&self, signer: &str, session_key: &str) -> Result<(), StoreError> {
         let (signer, session_key) = (signer.to_string(), session_key.to_string());
         self.with("remove auth sig", |c| {
             Box::pin(async move {
@@ -403,19 +402,41 @@ impl ServiceStore for PgStore {
         .await
     }
 
-    async fn lock_for_mint(&self, signer: &str, session_key: &str) -> Result<MintGuard, StoreError> {
-        let key = format!("{MINT_LOCK_PREFIX}{signer}/{session_key}");
+    async fn lock_for_mint(&self, id: &AuthSigId) -> Result<MintGuard, StoreError> {
+        let key = format!("{MINT_LOCK_PREFIX}{}", id.lock_name());
         let wait = self.inner.mint_lock_wait;
-        // The transaction idles while the wallet signs: the connection's idle bound (a few query
-        // timeouts) would end the session and free the lock under a slow signature, so the
-        // lock's bound covers the wait, the signature and the store calls around it.
-        match self.advisory_lock("mint lock", key, Some(wait), self.inner.mint_lock_hold).await? {
-            Some(lock) => Ok(Box::new(lock)),
-            None => Err(StoreError::Unavailable {
-                op: "mint lock",
-                message: format!("another replica held it for more than {} ms", wait.as_millis()),
-            }),
-        }
+        let bound = wait + self.inner.query_timeout;
+        let deadline = tokio::time::Instant::now() + bound;
+        let op = "mint lock";
+        let take = async {
+            let mut conn = self.inner.connection(op, deadline).await?;
+            let c = conn.client();
+            c.batch_execute("BEGIN").await.map_err(db_error(op))?;
+            // The wait is bounded on the server too, so an abandoned waiter does not queue. The
+            // transaction then idles while the wallet signs: the connection's idle bound (a few
+            // query timeouts) would end the session and free the lock under a slow signature,
+            // so this transaction's bound covers the wait, the signature and the store calls
+            // around it.
+            let ms = wait.as_millis().max(1);
+            let idle = self.inner.mint_lock_hold.as_millis().max(1);
+            c.batch_execute(&format!(
+                "SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {}; \
+                 SET LOCAL idle_in_transaction_session_timeout = {idle}",
+                ms + 1000
+            ))
+            .await
+            .map_err(db_error(op))?;
+            c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key])
+                .await
+                .map_err(lock_wait_error(op, wait))?;
+            Ok::<_, StoreError>(Box::new(AdvisoryLock { _conn: conn }) as MintGuard)
+        };
+        self.inner.fail_fast(op)?;
+        let result = match tokio::time::timeout_at(deadline, take).await {
+            Ok(r) => r,
+            Err(_) => Err(self.inner.timed_out(op, bound, "waited for the database").await),
+        };
+        self.inner.record(result)
     }
 
     async fn quota_used(&self, charge: &QuotaCharge) -> Result<u64, StoreError> {
@@ -436,7 +457,13 @@ impl ServiceStore for PgStore {
     }
 
     async fn append_audit(&self, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, StoreError> {
-        self.with("audit append", move |c| Box::pin(append(c, entry, charge))).await
+        const OP: &str = "audit append";
+        self.inner.fail_fast(OP)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let stopped = || StoreError::Unavailable { op: OP, message: "the audit appender stopped".into() };
+        self.inner.appends.send(Pending { entry, charge, reply }).map_err(|_| stopped())?;
+        // Answered once the batch holding this row is durable, or known not to be.
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     async fn audit_contains(&self, request_id: &str, at: &str) -> Result<bool, StoreError> {

@@ -52,6 +52,13 @@ impl PgOptions {
         }
     }
 
+    /// How long an audit append whose COMMIT went unanswered waits for its outcome (the
+    /// transaction's status, asked on another connection) before failing as unknown: ten query
+    /// timeouts, at least 5 s (a database stalled for longer leaves the outcome unknown).
+    pub fn commit_resolve_bound(&self) -> Duration {
+        (10 * self.query_timeout).max(Duration::from_secs(5))
+    }
+
     /// How long a mint lock's transaction may idle before the server ends it (and so frees the
     /// lock of a holder that died): the wait, the signature and the store calls around it.
     pub fn mint_lock_hold(&self) -> Duration {

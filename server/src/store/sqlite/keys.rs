@@ -14,12 +14,8 @@ pub(super) async fn expire_by(store: &SqliteStore, session_key: &str) -> Result<
     let key = session_key.to_string();
     store
         .run(move |conn| {
-            conn.query_row(
-                "SELECT max(expires_at) FROM auth_sigs WHERE session_key = ?1 OR session_key LIKE ?1 || '-%'",
-                params![key],
-                |r| r.get(0),
-            )
-            .map_err(unavailable("auth sig expiry"))
+            conn.query_row("SELECT max(expires_at) FROM auth_sigs WHERE session_key = ?1", params![key], |r| r.get(0))
+                .map_err(unavailable("auth sig expiry"))
         })
         .await
 }

@@ -11,101 +11,32 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::checkpoints::{self, Exported, JobLease};
 use super::keys::{KeyChange, KeyRow, KeyState};
-use super::settings::{MintBounds, StoreSection, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
-use super::{Appended, MintGuard, Pruned, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
+use super::{
+    Appended, AuthSigId, MintGuard, Pruned, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig,
+};
 use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 mod chain;
 mod keys;
+mod options;
 
 use chain::append;
+pub use options::{Durability, SqliteOptions};
 
 /// Migrations, in order, each with the version its file is numbered by. Numbers are reserved per
 /// change and may land out of order, so a store records each version it applied and gets the
 /// ones it lacks (see [`super::pending_migrations`]).
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../../../migrations/sqlite/0002_auth_sig_grants.sql")),
     (3, include_str!("../../../migrations/sqlite/0003_session_keys.sql")),
     (4, include_str!("../../../migrations/sqlite/0004_audit_checkpoints.sql")),
 ];
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = super::newest_migration(MIGRATIONS);
-
-/// How durable a commit is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// `synchronous=FULL`: a committed audit row survives a power loss (an fsync per commit).
-    Full,
-    /// `synchronous=NORMAL`: survives a process crash; the last commits may be lost on power loss.
-    Normal,
-}
-
-/// Options of [`SqliteStore::open`]: `[store]` with `backend = "sqlite"` (the default).
-#[derive(Debug, Clone)]
-pub struct SqliteOptions {
-    /// The file (`store.path`).
-    pub path: PathBuf,
-    /// Commit durability (`store.durability`).
-    pub durability: Durability,
-    /// How long a write waits for another process's lock.
-    pub busy_timeout: Duration,
-    /// Who writes (stored with AuthSigs; e.g. host and pid).
-    pub writer: String,
-    /// How long a waiter waits for another process's lease (`store.mint_lock_wait`).
-    pub mint_lock_wait: Duration,
-    /// Longest wallet signature under the mint lease (`store.mint_sign_timeout`).
-    pub mint_sign_timeout: Duration,
-}
-
-impl SqliteOptions {
-    /// The defaults for the file at `path`: full durability, a 5 s busy timeout, the mint
-    /// lock's default bounds.
-    pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self {
-            path: path.into(),
-            durability: Durability::Full,
-            busy_timeout: Duration::from_secs(5),
-            writer: format!("pid-{}", std::process::id()),
-            mint_lock_wait: DEFAULT_MINT_LOCK_WAIT,
-            mint_sign_timeout: DEFAULT_MINT_SIGN_TIMEOUT,
-        }
-    }
-
-    /// How long a mint lease lasts: the slowest signature allowed plus the reads and writes
-    /// around it (each may wait the busy timeout), so it never runs out under a holder; a lease
-    /// whose holder died frees the lock when it runs out.
-    pub fn mint_lease(&self) -> Duration {
-        self.mint_sign_timeout + 2 * self.busy_timeout
-    }
-
-    /// Checks the SQLite keys of `[store]`; a key of the other backend is refused.
-    pub(super) fn from_section(section: &StoreSection, mint: MintBounds) -> Result<Self, String> {
-        for (set, what) in [
-            (section.postgres.is_some(), "postgres"),
-            (section.password_file.is_some(), "password_file"),
-            (section.pool_size.is_some(), "pool_size"),
-            (section.query_timeout.is_some(), "query_timeout"),
-            (section.connect_timeout.is_some(), "connect_timeout"),
-            // The spool takes rows while PostgreSQL is unreachable; a SQLite file is local, and
-            // a failing one fails the request.
-            (section.audit_spool.is_some(), "audit_spool"),
-        ] {
-            if set {
-                return Err(format!("store.{what} belongs to backend = \"postgres\""));
-            }
-        }
-        let durability = match section.durability.as_deref() {
-            None | Some("full") => Durability::Full,
-            Some("normal") => Durability::Normal,
-            Some(o) => return Err(format!("store.durability: {o:?} (full or normal)")),
-        };
-        let path = section.path.clone().ok_or("store.path is required")?;
-        Ok(Self { durability, mint_lock_wait: mint.lock_wait, mint_sign_timeout: mint.sign_timeout, ..Self::new(path) })
-    }
-}
 
 /// The SQLite store. Cheap to clone: clones share the connection.
 #[derive(Clone)]
@@ -133,8 +64,15 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// A SQLite error as a store error: another process holding the write lock past the busy
+/// timeout is this request's wait ([`StoreError::Busy`]); anything else is the file failing.
 fn unavailable(op: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
-    move |e| StoreError::Unavailable { op, message: e.to_string() }
+    move |e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Busy { op, message: format!("{e} (another process held the write lock)") }
+        }
+        _ => StoreError::Unavailable { op, message: e.to_string() },
+    }
 }
 
 fn now_secs() -> i64 {
@@ -290,10 +228,11 @@ fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn load_row(conn: &Connection, signer: &str, session_key: &str) -> Result<Option<StoredAuthSig>, rusqlite::Error> {
+fn load_row(conn: &Connection, id: &AuthSigId) -> Result<Option<StoredAuthSig>, rusqlite::Error> {
     conn.query_row(
-        "SELECT auth_sig, expires_at, version, written_by FROM auth_sigs WHERE signer = ?1 AND session_key = ?2",
-        params![signer, session_key],
+        "SELECT auth_sig, expires_at, version, written_by FROM auth_sigs
+         WHERE signer = ?1 AND session_key = ?2 AND grants = ?3",
+        params![id.signer, id.session_key, id.grants],
         |r| Ok(StoredAuthSig { auth_sig: r.get(0)?, expires_at: r.get(1)?, version: r.get(2)?, written_by: r.get(3)? }),
     )
     .optional()
@@ -302,8 +241,7 @@ fn load_row(conn: &Connection, signer: &str, session_key: &str) -> Result<Option
 fn save_row(
     conn: &mut Connection,
     writer: &str,
-    signer: &str,
-    session_key: &str,
+    id: &AuthSigId,
     auth_sig: &str,
     expires_at: Option<i64>,
     expected: Option<i64>,
@@ -311,8 +249,8 @@ fn save_row(
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current: Option<i64> = tx
         .query_row(
-            "SELECT version FROM auth_sigs WHERE signer = ?1 AND session_key = ?2",
-            params![signer, session_key],
+            "SELECT version FROM auth_sigs WHERE signer = ?1 AND session_key = ?2 AND grants = ?3",
+            params![id.signer, id.session_key, id.grants],
             |r| r.get(0),
         )
         .optional()?;
@@ -321,12 +259,12 @@ fn save_row(
     }
     let version = current.unwrap_or(0) + 1;
     tx.execute(
-        "INSERT INTO auth_sigs (signer, session_key, auth_sig, expires_at, version, written_by, written_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (signer, session_key) DO UPDATE SET auth_sig = excluded.auth_sig,
+        "INSERT INTO auth_sigs (signer, session_key, grants, auth_sig, expires_at, version, written_by, written_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (signer, session_key, grants) DO UPDATE SET auth_sig = excluded.auth_sig,
            expires_at = excluded.expires_at, version = excluded.version, written_by = excluded.written_by,
            written_at = excluded.written_at",
-        params![signer, session_key, auth_sig, expires_at, version, writer, now_secs()],
+        params![id.signer, id.session_key, id.grants, auth_sig, expires_at, version, writer, now_secs()],
     )?;
     tx.commit()?;
     Ok(SaveOutcome::Saved(version))
@@ -457,29 +395,40 @@ impl ServiceStore for SqliteStore {
         .await
     }
 
-    async fn load_auth_sig(&self, signer: &str, session_key: &str) -> Result<Option<StoredAuthSig>, StoreError> {
-        let (signer, session_key) = (signer.to_string(), session_key.to_string());
-        self.run(move |conn| load_row(conn, &signer, &session_key).map_err(unavailable("load auth sig"))).await
+    async fn load_auth_sig(&self, id: &AuthSigId) -> Result<Option<StoredAuthSig>, StoreError> {
+        let id = id.clone();
+        self.run(move |conn| load_row(conn, &id).map_err(unavailable("load auth sig"))).await
     }
 
     async fn save_auth_sig(
         &self,
-        signer: &str,
-        session_key: &str,
+        id: &AuthSigId,
         auth_sig: &str,
         expires_at: Option<i64>,
         expected_version: Option<i64>,
     ) -> Result<SaveOutcome, StoreError> {
-        let (signer, session_key, auth_sig) = (signer.to_string(), session_key.to_string(), auth_sig.to_string());
+        let (id, auth_sig) = (id.clone(), auth_sig.to_string());
         let writer = self.inner.writer.clone();
         self.run(move |conn| {
-            save_row(conn, &writer, &signer, &session_key, &auth_sig, expires_at, expected_version)
-                .map_err(unavailable("save auth sig"))
+            save_row(conn, &writer, &id, &auth_sig, expires_at, expected_version).map_err(unavailable("save auth sig"))
         })
         .await
     }
 
-    async fn remove_auth_sig(&self, signer: &str, session_key: &str) -> Result<(), StoreError> {
+    async fn remove_auth_sig(&self, id: &AuthSigId) -> Result<(), StoreError> {
+        let id = id.clone();
+        self.run(move |conn| {
+            conn.execute(
+                "DELETE FROM auth_sigs WHERE signer = ?1 AND session_key = ?2 AND grants = ?3",
+                params![id.signer, id.session_key, id.grants],
+            )
+            .map(|_| ())
+            .map_err(unavailable("remove auth sig"))
+        })
+        .await
+    }
+
+    async fn remove_auth_sigs(&self, signer: &str, session_key: &str) -> Result<(), StoreError> {
         let (signer, session_key) = (signer.to_string(), session_key.to_string());
         self.run(move |conn| {
             conn.execute("DELETE FROM auth_sigs WHERE signer = ?1 AND session_key = ?2", params![signer, session_key])
@@ -489,14 +438,14 @@ impl ServiceStore for SqliteStore {
         .await
     }
 
-    async fn lock_for_mint(&self, signer: &str, session_key: &str) -> Result<MintGuard, StoreError> {
+    async fn lock_for_mint(&self, id: &AuthSigId) -> Result<MintGuard, StoreError> {
         // A lease row, taken under SQLite's write lock (BEGIN IMMEDIATE of the insert): the
         // write lock itself is not held while the wallet signs, so audit appends go on.
-        let key = format!("auth-sig/{signer}/{session_key}");
+        let key = id.lock_name();
         let wait = self.inner.mint_wait;
         match self.take_lease("mint lock", key, self.inner.mint_lease, Some(wait)).await? {
             Some(lease) => Ok(Box::new(lease)),
-            None => Err(StoreError::Unavailable {
+            None => Err(StoreError::Busy {
                 op: "mint lock",
                 message: format!("another process held it for more than {} ms", wait.as_millis()),
             }),
@@ -745,6 +694,45 @@ mod tests {
         let crate::store::StoreSettings::Sqlite(options) = &settings else { unreachable!() };
         let store = SqliteStore::open(options).unwrap();
         crate::store::testing::check_service_store(&store, &settings).await;
+    }
+
+    /// A file written by schema version 1 (made here from migration 0001 as it shipped) is
+    /// upgraded in place when opened, and keeps its rows.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn upgrades_a_version_1_file_and_keeps_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(MIGRATIONS[0].1).unwrap();
+        conn.execute_batch(crate::store::testing::V1_ROWS_SQL).unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+        crate::store::testing::check_v1_rows_kept(&store).await;
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+    }
+
+    /// Another process holding the write lock past the busy timeout makes this request wait
+    /// too long (busy), not the store unusable; once it lets go, the next append succeeds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_held_write_lock_is_busy_not_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let options = SqliteOptions { busy_timeout: Duration::from_millis(100), ..SqliteOptions::new(&path) };
+        let store = SqliteStore::open(&options).unwrap();
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let entry = |n: u32| AuditEntry { request_id: format!("busy-{n}"), ..crate::store::testing::audit_entry(1) };
+        match store.append_audit(entry(1), None).await {
+            Err(StoreError::Busy { op: "audit append", message }) => {
+                assert!(message.contains("write lock"), "{message}")
+            }
+            other => panic!("expected busy, got {other:?}"),
+        }
+        other.execute_batch("COMMIT").unwrap();
+        assert_eq!(store.append_audit(entry(2), None).await.unwrap().seq, 1);
     }
 
     #[test]
