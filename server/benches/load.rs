@@ -466,8 +466,10 @@ fn main() {
     let config = write_config(hdir.path(), &format!("session_key = \"{uri}\"\nwallet = \"random\""), token, "normal");
     let (server, base) = start(&config, &[("SOFTHSM2_CONF", hsm.conf().display().to_string())]);
     let base = [base];
-    let spec =
-        ProfileSpec { session_key: SessionKeySpec::Pkcs11 { uri, label_prefix: None, rotate_after: None }, ..memory };
+    // The URI names its key (object=): nothing rotates.
+    let rotation = signing::KeyRotation::Process;
+    let session_key = SessionKeySpec::Pkcs11 { uri, label_prefix: None, rotate_after: None, rotation };
+    let spec = ProfileSpec { session_key, ..memory };
     let hsm_requests = (requests / 4).max(concurrency * 10);
     for n in [1, 30] {
         let ((li, lh), (ti, th)) = measure(&rt, &spec, &base, token, n, hsm_requests, concurrency);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::auth::Tokens;
+use crate::keys::Rotations;
 use crate::metrics::{names, Metrics};
 use crate::policy::{Policy, PolicyError};
 use crate::signing::{Profile, Timestamp};
@@ -40,6 +41,9 @@ pub struct AppSettings {
     pub extra_tokens: Tokens,
     /// Where audit rows wait while the database is away (opt-in, `store.audit_spool`).
     pub audit_spool: Option<PathBuf>,
+    /// How long after a rotating key retired every process has stopped signing with it: one
+    /// health interval to learn of its successor, one request time limit for requests in flight.
+    pub key_settle: Duration,
 }
 
 /// Limits applied to every request.
@@ -169,6 +173,8 @@ pub struct App {
     pub metrics: Metrics,
     /// Set once SIGTERM arrived.
     pub shutting_down: AtomicBool,
+    /// The profiles whose session keys rotate across the fleet.
+    pub keys: Rotations,
     /// The audit checkpoint key: its public key (hex) and backend, when checkpoints are signed.
     pub audit_key: Option<(String, &'static str)>,
     policy: RwLock<Arc<Policy>>,
@@ -202,7 +208,9 @@ impl App {
             None => settings.extra_tokens.clone(),
         };
         let probes = profiles.keys().map(|name| (name.clone(), ProbeGate::default())).collect();
+        let keys = Rotations::new(&profiles, store.clone(), settings.key_settle);
         let app = Self {
+            keys,
             probes,
             profiles,
             default_signer: settings.default_signer,

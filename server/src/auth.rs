@@ -22,14 +22,19 @@ pub enum AuthMethod {
     Bearer,
     /// A TLS client certificate.
     Mtls,
+    /// No client: the service itself, on its own schedule (audit rows of session-key events
+    /// only; a policy cannot name it).
+    #[serde(rename = "none")]
+    Service,
 }
 
 impl AuthMethod {
-    /// `bearer` or `mtls` (the policy file's and audit rows' names).
+    /// `bearer` or `mtls` (the policy file's and audit rows' names; `none` for the service).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Bearer => "bearer",
             Self::Mtls => "mtls",
+            Self::Service => "none",
         }
     }
 

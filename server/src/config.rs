@@ -14,7 +14,7 @@ use crate::audit_jobs::{AuditSection, AuditSettings};
 use crate::auth::Tokens;
 use crate::duration::{self, parse_duration};
 use crate::server::ListenSettings;
-use crate::signing::{ProfileSpec, SessionKeySpec, WalletSpec};
+use crate::signing::{KeyRotation, ProfileSpec, SessionKeySpec, WalletSpec};
 use crate::store::{StoreSection, StoreSettings};
 use crate::tls::TlsSection;
 
@@ -176,6 +176,14 @@ pub struct SignerSection {
     /// Rotation period of managed token keys.
     #[serde(default)]
     pub session_key_rotate_after: Option<String>,
+    /// Who rotates managed token keys: `fleet` (default: every process sharing the store,
+    /// together) or `process` (each process on its own; one process on a SQLite file only).
+    #[serde(default)]
+    pub session_key_rotation: Option<String>,
+    /// Fleet rotation: how long the next key is published before it becomes current (default
+    /// 1m; at least the health interval lets every replica switch at the same moment).
+    #[serde(default)]
+    pub session_key_overlap: Option<String>,
     /// `random` (in memory, lost at exit), or a `pkcs11:` URI with object= or id=.
     #[serde(default)]
     pub wallet: Option<String>,
@@ -336,6 +344,7 @@ impl ConfigFile {
                 tokens_file: self.auth.tokens_file.clone(),
                 extra_tokens: Tokens::default(),
                 audit_spool: self.store.audit_spool.clone(),
+                key_settle: health_interval + request_timeout,
             },
             store,
             audit,
@@ -347,25 +356,56 @@ impl ConfigFile {
     }
 }
 
-/// Replicas on one database share AuthSigs and rotate labelled keys each on its own clock: one
-/// would delete the key another still signs with. A shared store needs one fixed key.
+/// Replicas on one database share AuthSigs: keys rotated by each process on its own clock would
+/// be deleted while another still signs with them. A shared store rotates keys as a fleet.
 fn refuse_rotating_session_keys(signers: &[ProfileSpec]) -> Result<(), ConfigError> {
     for spec in signers {
-        if let SessionKeySpec::Pkcs11 { uri, .. } = &spec.session_key {
+        if let SessionKeySpec::Pkcs11 { uri, rotation: KeyRotation::Process, .. } = &spec.session_key {
             let names_key = crate::signing::session_uri_names_key(uri)
                 .map_err(|e| ConfigError(format!("signers.{}.session_key: {e}", spec.name)))?;
             if !names_key {
                 return Err(ConfigError(format!(
-                    "signers.{}.session_key: a pkcs11: URI without object= or id= makes and rotates labelled \
-                     keys per process, which replicas sharing the PostgreSQL store cannot do (one would delete \
-                     the key another signs with); name one key with object=LABEL or id=HEX (make it once with \
-                     `lit-session keys generate`)",
+                    "signers.{}.session_key_rotation = \"process\": each process would make and rotate labelled keys \
+                     on its own clock, which replicas sharing the PostgreSQL store cannot do (one would delete the \
+                     key another signs with); use session_key_rotation = \"fleet\" (the default), or name one key \
+                     with object=LABEL or id=HEX",
                     spec.name
                 )));
             }
         }
     }
     Ok(())
+}
+
+/// `session_key_rotation` and `session_key_overlap`: fleet rotation publishes the next key
+/// `overlap` before it takes over, so the overlap must be shorter than a key's turn.
+fn key_rotation(
+    sec: &SignerSection,
+    rotate_after: Option<time::Duration>,
+    at: &dyn Fn(&str) -> String,
+) -> Result<KeyRotation, ConfigError> {
+    let overlap =
+        time_duration(sec.session_key_overlap.as_deref(), time::Duration::minutes(1), &at("session_key_overlap"))?;
+    match sec.session_key_rotation.as_deref() {
+        None | Some("fleet") => {
+            if overlap.is_negative() {
+                return Err(ConfigError(format!("{}: must not be negative", at("session_key_overlap"))));
+            }
+            if let Some(turn) = rotate_after.filter(|r| *r <= overlap) {
+                return Err(ConfigError(format!(
+                    "{}: {turn} is not longer than session_key_overlap ({overlap}): every key would be replaced \
+                     before it took over",
+                    at("session_key_rotate_after")
+                )));
+            }
+            Ok(KeyRotation::Fleet { overlap })
+        }
+        Some("process") if sec.session_key_overlap.is_some() => {
+            Err(ConfigError(format!("{}: belongs to session_key_rotation = \"fleet\"", at("session_key_overlap"))))
+        }
+        Some("process") => Ok(KeyRotation::Process),
+        Some(o) => Err(ConfigError(format!("{}: {o:?} (fleet or process)", at("session_key_rotation")))),
+    }
 }
 
 fn signer_spec(name: &str, sec: &SignerSection) -> Result<ProfileSpec, ConfigError> {
@@ -379,15 +419,19 @@ fn signer_spec(name: &str, sec: &SignerSection) -> Result<ProfileSpec, ConfigErr
         }
         (None, Some(path)) => SessionKeySpec::SeedFile(path.clone()),
         (Some("memory"), None) | (None, None) => SessionKeySpec::Memory,
-        (Some(uri), None) if uri.starts_with("pkcs11:") => SessionKeySpec::Pkcs11 {
-            uri: uri.to_string(),
-            label_prefix: sec.session_key_label_prefix.clone(),
-            rotate_after: sec
+        (Some(uri), None) if uri.starts_with("pkcs11:") => {
+            let rotate_after = sec
                 .session_key_rotate_after
                 .as_deref()
                 .map(|r| parse_duration(r).map_err(|e| ConfigError(format!("{}: {e}", at("session_key_rotate_after")))))
-                .transpose()?,
-        },
+                .transpose()?;
+            SessionKeySpec::Pkcs11 {
+                uri: uri.to_string(),
+                label_prefix: sec.session_key_label_prefix.clone(),
+                rotate_after,
+                rotation: key_rotation(sec, rotate_after, &at)?,
+            }
+        }
         (Some(_), None) => {
             return Err(ConfigError(format!(
                 "{}: expected memory or a pkcs11: URI [value withheld]",
@@ -438,17 +482,37 @@ mod tests {
     }
 
     #[test]
-    fn a_shared_store_refuses_rotating_session_keys() {
+    fn a_shared_store_rotates_keys_as_a_fleet_never_per_process() {
         let labelled = "pkcs11:token=t?module-path=/m.so&pin-source=file:/pin";
-        let err = settings(&with_signer(PG, labelled)).unwrap_err().to_string();
-        assert!(err.contains("signers.default.session_key") && err.contains("object=LABEL or id=HEX"), "{err}");
+        let fleet = settings(&with_signer(PG, labelled)).unwrap();
+        let SessionKeySpec::Pkcs11 { rotation, .. } = &fleet.signers[0].session_key else { panic!("pkcs11") };
+        assert_eq!(*rotation, KeyRotation::Fleet { overlap: time::Duration::minutes(1) });
+        let per_process = format!("{}session_key_rotation = \"process\"\n", with_signer(PG, labelled));
+        let err = settings(&per_process).unwrap_err().to_string();
+        assert!(
+            err.contains("signers.default.session_key_rotation") && err.contains("\"fleet\" (the default)"),
+            "{err}"
+        );
         assert!(!err.contains("/m.so"), "the message does not repeat the URI: {err}");
         let fixed = "pkcs11:token=t;object=session-1?module-path=/m.so&pin-source=file:/pin";
-        settings(&with_signer(PG, fixed)).unwrap();
-        let by_id = "pkcs11:token=t;id=%01%02?module-path=/m.so&pin-source=file:/pin";
-        settings(&with_signer(PG, by_id)).unwrap();
-        // One process on a SQLite file may rotate (several processes on one file: see README).
-        settings(&with_signer(SQLITE, labelled)).unwrap();
+        settings(&format!("{}session_key_rotation = \"process\"\n", with_signer(PG, fixed))).unwrap();
+        // One process on a SQLite file may rotate on its own (several processes on one file: fleet).
+        settings(&format!("{}session_key_rotation = \"process\"\n", with_signer(SQLITE, labelled))).unwrap();
+
+        // The overlap is shorter than a key's turn, and belongs to fleet rotation.
+        let turn = |extra: &str| settings(&format!("{}{extra}", with_signer(SQLITE, labelled)));
+        let s = turn("session_key_rotate_after = \"3s\"\nsession_key_overlap = \"1s\"\n").unwrap();
+        let SessionKeySpec::Pkcs11 { rotation, rotate_after, .. } = &s.signers[0].session_key else { panic!() };
+        assert_eq!(
+            (*rotation, *rotate_after),
+            (KeyRotation::Fleet { overlap: time::Duration::seconds(1) }, Some(time::Duration::seconds(3)))
+        );
+        let err = turn("session_key_rotate_after = \"1s\"\nsession_key_overlap = \"1s\"\n").unwrap_err().to_string();
+        assert!(err.contains("session_key_rotate_after") && err.contains("not longer than"), "{err}");
+        let err = turn("session_key_rotation = \"process\"\nsession_key_overlap = \"1s\"\n").unwrap_err().to_string();
+        assert!(err.contains("session_key_overlap: belongs to"), "{err}");
+        let err = turn("session_key_rotation = \"cluster\"\n").unwrap_err().to_string();
+        assert!(err.contains("(fleet or process)"), "{err}");
     }
 
     #[test]

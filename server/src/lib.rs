@@ -18,6 +18,7 @@ pub mod config;
 pub mod dev;
 pub mod duration;
 pub mod endpoint;
+pub mod keys;
 pub mod metrics;
 pub mod policy;
 pub mod problem;

@@ -211,6 +211,16 @@ pub mod names {
     pub const RULES: Metric = Metric::new("litsigner_policy_rules", "Allow and deny rules per configured client.");
     /// Policy reloads.
     pub const RELOADS: Metric = Metric::new("litsigner_policy_reload_total", "Policy reloads by result (ok, error).");
+    /// Session-key events this process recorded.
+    pub const KEY_EVENTS: Metric = Metric::new(
+        "litsigner_session_key_events_total",
+        "Session-key events this process recorded (generated, activated, retired, destroyed).",
+    );
+    /// The rotating key's generation this process signs with.
+    pub const KEY_GENERATION: Metric = Metric::new(
+        "litsigner_session_key_generation",
+        "The generation of the rotating session key this process signs with.",
+    );
     /// Authentication failures.
     pub const AUTH_FAILURES: Metric =
         Metric::new("litsigner_auth_failures_total", "Requests refused before a client was identified, by reason.");

@@ -45,6 +45,11 @@ pub enum Kind {
     RequestTimeout,
     /// 409: another policy reload is running.
     ReloadInProgress,
+    /// 409: the signer profile's session key does not rotate across the fleet (it is named,
+    /// in memory, or rotated per process).
+    NotRotating,
+    /// 409: another process kept the profile's session-key lock (a rotation is under way).
+    RotationInProgress,
     /// 413: the body is larger than the limit.
     BodyTooLarge,
     /// 415: the body is not `application/json`.
@@ -91,6 +96,8 @@ impl Kind {
             Self::MethodNotAllowed => "method-not-allowed",
             Self::RequestTimeout => "request-timeout",
             Self::ReloadInProgress => "reload-in-progress",
+            Self::NotRotating => "not-rotating",
+            Self::RotationInProgress => "rotation-in-progress",
             Self::BodyTooLarge => "body-too-large",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::PolicyInvalid => "policy-invalid",
@@ -121,7 +128,7 @@ impl Kind {
             Self::NotFound | Self::UnknownSigner => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::ReloadInProgress => StatusCode::CONFLICT,
+            Self::ReloadInProgress | Self::NotRotating | Self::RotationInProgress => StatusCode::CONFLICT,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PolicyInvalid => StatusCode::UNPROCESSABLE_ENTITY,
@@ -155,6 +162,8 @@ impl Kind {
             Self::MethodNotAllowed => "Method not allowed",
             Self::RequestTimeout => "The request was not received in time",
             Self::ReloadInProgress => "A policy reload is already running",
+            Self::NotRotating => "The signer profile's session key does not rotate across the fleet",
+            Self::RotationInProgress => "Another process is rotating this profile's session key",
             Self::BodyTooLarge => "The request body is too large",
             Self::UnsupportedMediaType => "The request body must be application/json",
             Self::PolicyInvalid => "The policy file is invalid; the previous policy stays in force",

@@ -130,6 +130,8 @@ pub async fn launch(settings: Settings, signals: bool) -> Result<Running, StartE
     let mut built = App::new(app, signers, store.clone()).map_err(err)?;
     built.audit_key = audit_key.as_ref().map(|k| (k.public_key().to_string(), k.backend));
     let app = Arc::new(built);
+    // Rotating profiles start with the fleet's current key (the first process makes it).
+    app.keys.tick(&app.metrics, true).await;
 
     let transport = match &listen.tls {
         None => Transport::Plain,

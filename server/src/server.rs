@@ -119,6 +119,22 @@ pub async fn serve(
         });
     }
 
+    // Rotating session keys: read the published keys, maintain them when due.
+    if !app.keys.is_empty() {
+        let app = app.clone();
+        let mut quit = quit_rx.clone();
+        let interval = listeners.settings.health_interval;
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = quit.changed() => break,
+                }
+                app.keys.tick(&app.metrics, false).await;
+            }
+        });
+    }
+
     // SIGHUP: reload the policy.
     {
         let app = app.clone();

@@ -247,7 +247,8 @@ fn refuses_a_store_with_a_newer_schema() {
     conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (7, 'later')", []).unwrap();
     drop(conn);
     let err = try_configured(dir.path(), policy, &[("app", "t")], "").err().expect("refused");
-    assert!(err.contains("schema version 7, newer than this build knows (4)"), "{err}");
+    let known = lit_session_server::store::sqlite::SCHEMA_VERSION;
+    assert!(err.contains(&format!("schema version 7, newer than this build knows ({known})")), "{err}");
 }
 
 #[test]
@@ -316,6 +317,7 @@ fn examples_and_the_openapi_file_match_the_code() {
         "/v1/capacity-delegation",
         "/v1/payment-delegation",
         "/v1/admin/reload",
+        "/v1/admin/rotate",
     ] {
         assert!(openapi.contains(&format!("\n  {path}:\n")), "{path} is not in openapi.yaml");
     }

@@ -161,4 +161,15 @@ fn rate_limit_counts_in_the_store_and_reload_keeps_the_old_policy_on_errors() {
     assert_eq!(get(&c, &server.url("/readyz"), None).1["checks"][2]["status"], "ok");
     let (s, p) = post(&c, &url, Some("alpha-token"), &sigs_body(&[A], &[("lit-pkp", "0x1a2b", "pkp-signing")]));
     assert_eq!((s, p["rule"].as_str()), (403, Some("implicit-deny")), "{p}");
+
+    // Key rotation is an admin operation too, and only for profiles whose keys rotate across
+    // the fleet (this one's key is in memory).
+    let rotate = server.url("/v1/admin/rotate");
+    assert_eq!(post(&c, &rotate, Some("alpha-token"), &json!({})).0, 403);
+    let (s, p) = post(&c, &rotate, Some("ops-token"), &json!({"revoke": true}));
+    assert_eq!((s, problem_type(&p).as_str()), (409, "not-rotating"), "{p}");
+    let (s, p) = post(&c, &rotate, Some("ops-token"), &json!({"signer": "nope"}));
+    assert_eq!((s, problem_type(&p).as_str()), (404, "unknown-signer"), "{p}");
+    let (s, p) = post(&c, &rotate, Some("ops-token"), &json!({"revoke": "yes"}));
+    assert_eq!(s, 400, "{p}");
 }

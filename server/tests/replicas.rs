@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use common::postgres::Postgres;
 use common::tokens;
 use common::*;
+use lit_session_server::endpoint::Endpoint;
 use lit_session_server::signing;
-use lit_session_server::store::postgres::PgOptions;
+use lit_session_server::store::postgres::{self, PgOptions};
 use lit_session_server::store::sqlite::{Durability, SqliteOptions};
 use serde_json::{json, Value};
 
@@ -44,6 +45,8 @@ fn pg_or_skip() -> Option<Postgres> {
 const TOKENS: &[(&str, bool)] = &[
     ("shared-postgres", true),
     ("shared-sqlite", true),
+    ("fleet-postgres", true),
+    ("fleet-sqlite", true),
     ("replica0", false),
     ("replica1", false),
     ("replica2", false),
@@ -105,6 +108,19 @@ resources = ["lit-pkp://*"]
 abilities = ["pkp-signing"]
 max_lifetime = "10m"
 nodes = ["*"]
+
+# Short sessions, so rotated keys can be destroyed within the test.
+[clients.fleet]
+endpoints = ["session-sigs", "keys"]
+[[clients.fleet.allow]]
+signers = ["*"]
+resources = ["lit-pkp://*"]
+abilities = ["pkp-signing"]
+max_lifetime = "4s"
+nodes = ["*"]
+
+[clients.ops]
+endpoints = ["admin"]
 "#;
 
 /// Writes the shared files and one config per replica (`store` and `signer(i)` are TOML), then
@@ -118,7 +134,7 @@ fn start_replicas(
     env: &[(&str, &str)],
 ) -> Vec<Server> {
     std::fs::write(dir.join("policy.toml"), POLICY).unwrap();
-    write_tokens(&dir.join("tokens"), &[("app", "t"), ("limited", "l")]);
+    write_tokens(&dir.join("tokens"), &[("app", "t"), ("limited", "l"), ("fleet", "f"), ("ops", "o")]);
     (0..n)
         .map(|i| {
             let config = config_path(dir, i);
@@ -144,10 +160,14 @@ fn pg_store(pg: &str, extra: &str) -> String {
 }
 
 struct Outcome {
+    /// The HTTP status; 0 when the connection failed (a replica killed or gone).
     status: u16,
     body: Value,
     took: Duration,
     request_id: String,
+    /// When the request was sent and its answer arrived (the node checks times against them).
+    sent: signing::Timestamp,
+    at: signing::Timestamp,
     /// Which of the bodies it sent ([`fire_sets`]; see [`verify_oks`]).
     set: usize,
 }
@@ -174,6 +194,7 @@ fn fire_sets(urls: &[String], token: &str, bodies: &[Value], n: usize, tag: &str
                 let request_id = format!("{tag}-{i}");
                 tokio::spawn(async move {
                     let started = Instant::now();
+                    let sent = signing::Timestamp::now();
                     let r = client
                         .post(&url)
                         .bearer_auth(&token)
@@ -185,7 +206,15 @@ fn fire_sets(urls: &[String], token: &str, bodies: &[Value], n: usize, tag: &str
                     let status = r.status().as_u16();
                     let text = r.text().await.unwrap();
                     let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-                    Outcome { status, body, took: started.elapsed(), request_id, set }
+                    Outcome {
+                        status,
+                        body,
+                        took: started.elapsed(),
+                        request_id,
+                        sent,
+                        at: signing::Timestamp::now(),
+                        set,
+                    }
                 })
             })
             .collect();
@@ -209,18 +238,17 @@ fn nodes3_action() -> Value {
     body
 }
 
-/// Checks every 200 by the node's rules, for a resource its grant set covers (set 0: [`nodes3`]'s
+/// Checks every 200 by the node's rules at the moment it arrived, for a resource its grant set covers (set 0: [`nodes3`]'s
 /// PKP; set 1: [`nodes3_action`]'s Lit Action); returns the distinct wallet signatures they carry.
 fn verify_oks<'a>(outcomes: impl IntoIterator<Item = &'a Outcome>) -> BTreeSet<String> {
     let requests =
         [pkp_request(), signing::parse_request("lit-litaction", "QmReplicas", "lit-action-execution", None).unwrap()];
-    let now = signing::Timestamp::now();
     let mut wallet_sigs = BTreeSet::new();
     for o in outcomes.into_iter().filter(|o| o.status == 200) {
         let map = o.body["sessionSigs"].to_string();
         let request = &requests[o.set];
         let results =
-            signing::verify_map(&map, None, std::slice::from_ref(request), now, false, signing::Generation::Datil)
+            signing::verify_map(&map, None, std::slice::from_ref(request), o.at, false, signing::Generation::Datil)
                 .unwrap();
         assert!(!results.is_empty() && results.iter().all(|r| r.valid), "an invalid 200: {results:?}");
         for sig in o.body["sessionSigs"].as_object().unwrap().values() {
@@ -485,7 +513,8 @@ fn postgres_refuses_an_unknown_schema_with_a_clear_message() {
     assert!(server.stop().success());
     pg.psql("INSERT INTO schema_version (version, applied_at) VALUES (99, 'later')").unwrap();
     let err = start().err().expect("refused");
-    assert!(err.contains("schema version 99, newer than this build knows (4)"), "{err}");
+    let known = format!("schema version 99, newer than this build knows ({})", postgres::SCHEMA_VERSION);
+    assert!(err.contains(&known), "{err}");
 
     // A password in the connection string is refused without being repeated.
     let config = dir.path().join("c.toml");
@@ -507,9 +536,20 @@ fn ready(c: &reqwest::blocking::Client, s: &Server) -> u16 {
     get(c, &s.url("/readyz"), None).0
 }
 
-/// Continuous requests from `threads` clients until `stop`; every outcome with its time.
+/// The replicas a load reaches; a test takes one out of it before it kills that replica, as a
+/// load balancer drains a backend.
+type Targets = Arc<Mutex<Vec<String>>>;
+
+fn targets(urls: &[String]) -> Targets {
+    Arc::new(Mutex::new(urls.to_vec()))
+}
+
+/// Continuous requests with bearer `token` from `threads` clients, round-robin over `urls` as
+/// they are at each request, until `stop`; every outcome with its time (status 0: the
+/// connection failed).
 fn steady_load(
-    urls: Vec<String>,
+    urls: Targets,
+    token: &'static str,
     body: Value,
     threads: usize,
     stop: Arc<AtomicBool>,
@@ -524,14 +564,23 @@ fn steady_load(
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
                     let request_id = format!("{tag}-{t}-{i}");
-                    let url = format!("{}/v1/session-sigs", urls[i % urls.len()]);
+                    let url = {
+                        let urls = urls.lock().unwrap();
+                        format!("{}/v1/session-sigs", urls[i % urls.len()])
+                    };
                     i += 1;
                     let started = Instant::now();
-                    let r = c.post(&url).bearer_auth("t").header("x-correlation-id", &request_id).json(&body).send();
-                    let Ok(r) = r else { continue };
-                    let status = r.status().as_u16();
-                    let body: Value = r.json().unwrap_or(Value::Null);
-                    out.push((started, Outcome { status, body, took: started.elapsed(), request_id, set: 0 }));
+                    let sent = signing::Timestamp::now();
+                    let r = c.post(&url).bearer_auth(token).header("x-correlation-id", &request_id).json(&body).send();
+                    let (status, body) = match r {
+                        Ok(r) => (r.status().as_u16(), r.json().unwrap_or(Value::Null)),
+                        Err(e) => (0, Value::String(format!("{url}: {e}"))),
+                    };
+                    let at = signing::Timestamp::now();
+                    out.push((
+                        started,
+                        Outcome { status, body, took: started.elapsed(), request_id, sent, at, set: 0 },
+                    ));
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 out
@@ -785,7 +834,7 @@ fn postgres_failover_to_a_synchronous_standby_loses_no_acknowledged_row() {
     }
     let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = steady_load(urls.clone(), nodes3(), 4, stop.clone(), "fo");
+    let load = steady_load(targets(&urls), "t", nodes3(), 4, stop.clone(), "fo");
     std::thread::sleep(Duration::from_millis(1500));
 
     let crashed = Instant::now();
@@ -880,7 +929,7 @@ fn postgres_stopped_under_load_memory_reuse_goes_on_and_recovers_without_restart
     }
     let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = steady_load(urls.clone(), nodes3(), 4, stop.clone(), "down");
+    let load = steady_load(targets(&urls), "t", nodes3(), 4, stop.clone(), "down");
     std::thread::sleep(Duration::from_millis(800));
 
     pg.stop("fast").unwrap();
@@ -1070,6 +1119,294 @@ fn sqlite_a_slow_wallet_keeps_the_mint_lease_one_signature() {
     }));
 }
 
+// ---- session keys rotated across the fleet -----------------------------------------------
+
+/// How a fleet-rotation scenario's replicas rotate: a key's turn, the overlap before a new key
+/// takes over, the health interval (how often each replica reads the published keys).
+const TURN: &str = "3s";
+const OVERLAP: &str = "1s";
+const HEALTH: Duration = Duration::from_millis(500);
+/// After a key's start every answer carries it or a newer one, and before it none does, give or
+/// take this (a health interval, and scheduling on a busy 2-core machine).
+const SWITCH_WINDOW: i128 = 700;
+
+/// The family's rows as `GET /v1/keys` shows them, by generation.
+fn family(c: &reqwest::blocking::Client, s: &Server) -> (i64, Vec<Value>) {
+    let (status, keys) = get(c, &s.url("/v1/keys"), Some("f"));
+    assert_eq!(status, 200, "{keys}");
+    let rotation = &keys["signers"][0]["rotation"];
+    (rotation["current"].as_i64().unwrap_or(0), rotation["keys"].as_array().cloned().unwrap_or_default())
+}
+
+fn millis(t: signing::Timestamp) -> i128 {
+    t.unix_millis()
+}
+
+fn ms_of(v: &Value) -> i128 {
+    v.as_str().map_or(i128::MAX, |t| millis(signing::parse_time(t).unwrap()))
+}
+
+/// Three replicas on one store (`store_toml`; `settings` opens it from the test), one SoftHSM2
+/// token (`fleet-<backend>`) holding the wallet and the key family, steady load: five rotations
+/// on the schedule, one more asked of the replica that stops between making the key and
+/// publishing it (killed there), and a revocation. Returns the scenario's numbers.
+fn keys_rotate_across_the_fleet(
+    backend: &'static str,
+    dir: &Path,
+    store_toml: &str,
+    settings: lit_session_server::store::StoreSettings,
+) -> String {
+    use lit_session_signer::keystore::{Pkcs11KeyStore, SessionKeyStore};
+    let hsm = hsm_or_skip().expect("SoftHSM2");
+    let token = format!("fleet-{backend}");
+    let (named, wallet) = hsm.uris[token.as_str()].clone();
+    // The token without a key named: the profile's keys are the family's.
+    let family_uri = named.replacen(";object=session", "", 1);
+    let signer = |_| {
+        format!(
+            "session_key = \"{family_uri}\"\nsession_key_label_prefix = \"fleet\"\nsession_key_rotate_after = \
+             \"{TURN}\"\nsession_key_overlap = \"{OVERLAP}\"\nwallet = \"{wallet}\"\nauth_sig_lifetime = \"8s\"\n\
+             expiry_margin = \"1s\"\n"
+        )
+    };
+    let conf = hsm.conf.clone();
+    // start_replicas sets the health interval (HEALTH); settle = it + the request time limit.
+    let server_extra = "request_timeout = \"5s\"";
+    let env = [("SOFTHSM2_CONF", conf.as_str())];
+    let mut servers = start_replicas(dir, 2, server_extra, store_toml, &signer, &env);
+    // The third in a directory of its own (same store, same files): it stops for good in an
+    // operator's rotation between making the key and publishing it.
+    let sub = dir.join("r2");
+    std::fs::create_dir_all(&sub).unwrap();
+    let faulty = [("SOFTHSM2_CONF", conf.as_str()), ("LITSIGNER_TEST_FAULT", "pause-after-generate")];
+    servers.extend(start_replicas(&sub, 1, server_extra, store_toml, &signer, &faulty));
+    let c = client();
+    for s in &servers {
+        assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    }
+    let (first, keys) = family(&c, &servers[0]);
+    assert_eq!(first, 1, "the first replica made generation 1, the others use it: {keys:?}\n{}", servers[0].log());
+    let started = Instant::now();
+    let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+    let live = targets(&urls);
+    let stop = Arc::new(AtomicBool::new(false));
+    let load = steady_load(live.clone(), "f", nodes3(), 4, stop.clone(), backend);
+    let wait_for_generation = |s: &Server, g: i64, limit: Duration| {
+        assert!(wait_until(limit, || family(&c, s).0 >= g), "generation {g} never became current");
+    };
+
+    // Two turns on the schedule, then an operator's rotation on the replica that stops half-way.
+    wait_for_generation(&servers[0], 3, Duration::from_secs(30));
+    let rotate_url = servers[2].url("/v1/admin/rotate");
+    let asked = std::thread::spawn(move || {
+        let c = reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap();
+        c.post(rotate_url).bearer_auth("o").json(&json!({})).send().map(|r| r.status().as_u16()).ok()
+    });
+    assert!(
+        wait_until(Duration::from_secs(20), || servers[2].log().contains("test fault: paused after generating")),
+        "{}",
+        servers[2].log()
+    );
+    // Drained, then killed: the family's lock is held, the key is on the token, no row names it.
+    live.lock().unwrap().retain(|u| *u != servers[2].base);
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = servers.pop().unwrap();
+    killed.signal("KILL");
+    let paused_log = killed.log();
+    drop(killed);
+    let killed_at = Instant::now();
+    assert_eq!(asked.join().unwrap(), None, "the operator's request died with its replica");
+    let survivors: Vec<&Server> = servers.iter().collect();
+
+    // The next maintainer finishes that rotation; three more turns on the schedule.
+    wait_for_generation(survivors[0], 4, Duration::from_secs(30));
+    let adopted_after = killed_at.elapsed();
+    wait_for_generation(survivors[0], 7, Duration::from_secs(40));
+
+    // Rotation is an admin endpoint: the load's client may not call it.
+    let (status, p) = post(&c, &survivors[1].url("/v1/admin/rotate"), Some("f"), &json!({}));
+    assert_eq!((status, problem_type(&p).as_str()), (403, "denied"), "{p}");
+    // A revocation: the replica asked stops signing with the key at once, the other within
+    // one health interval.
+    let (status, revoked) = post(&c, &survivors[0].url("/v1/admin/rotate"), Some("o"), &json!({"revoke": true}));
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["revoked"], true);
+    let (old, new) =
+        (revoked["previous"]["generation"].as_i64().unwrap(), revoked["next"]["generation"].as_i64().unwrap());
+    assert_eq!(
+        (revoked["previous"]["state"].as_str(), revoked["next"]["state"].as_str()),
+        (Some("retired"), Some("active"))
+    );
+    assert!(new == old + 1 && old >= 7, "{revoked}");
+    let (status, now_signed) = post(&c, &survivors[0].url("/v1/session-sigs"), Some("f"), &nodes3());
+    assert_eq!((status, &now_signed["sessionKey"]), (200, &revoked["next"]["publicKey"]), "{now_signed}");
+    std::thread::sleep(HEALTH + Duration::from_millis(200));
+    let (status, other) = post(&c, &survivors[1].url("/v1/session-sigs"), Some("f"), &nodes3());
+    assert_eq!((status, &other["sessionKey"]), (200, &revoked["next"]["publicKey"]), "{other}");
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    let outcomes: Vec<Outcome> = collect(load).into_iter().map(|(_, o)| o).collect();
+    let load_secs = started.elapsed().as_secs_f64();
+
+    // Every key retired up to the revocation leaves the token once its last session and AuthSig
+    // have expired (the schedule goes on meanwhile: later generations come and go).
+    let current = new;
+    let all_destroyed = || {
+        let (_, keys) = family(&c, survivors[0]);
+        keys.iter().filter(|k| k["generation"].as_i64() < Some(current)).all(|k| k["state"] == "destroyed")
+    };
+    let waiting = Instant::now();
+    assert!(wait_until(Duration::from_secs(150), all_destroyed), "{}", survivors[0].log());
+    let waited = waiting.elapsed();
+    // A snapshot: the replicas stop, then the store and the token are read.
+    for s in servers {
+        assert!(s.stop().success());
+    }
+    let store = runtime().block_on(lit_session_server::run::open_store(&settings)).unwrap();
+    let keys = runtime().block_on(store.session_keys("fleet")).unwrap();
+    let held: Vec<(String, String)> =
+        Pkcs11KeyStore::open(&lit_session_signer::pkcs11::Pkcs11Uri::parse(&family_uri).unwrap())
+            .unwrap()
+            .list()
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.label.starts_with("fleet-g"))
+            .map(|k| (k.label, hex::encode(k.public_key.as_bytes())))
+            .collect();
+    let generation_of = |public: &Value| keys.iter().find(|k| public == k.public_key.as_str()).map(|k| k.generation);
+    let last = keys.last().map_or(0, |k| k.generation);
+    assert_eq!(keys.iter().map(|k| k.generation).collect::<Vec<_>>(), (1..=last).collect::<Vec<_>>());
+    assert!(last >= current, "{keys:?}");
+
+    // 0 failed requests (the killed replica was drained first), every answer valid by the
+    // node's rules when it arrived.
+    let failed: Vec<String> =
+        outcomes.iter().filter(|o| o.status != 200).take(3).map(|o| format!("{} {}", o.status, o.body)).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    let wallet_sigs = verify_oks(&outcomes);
+    // One current key at any time, after each switch window: an answer carries the key current
+    // when it was asked for or one that started while it was answered, never an older or a
+    // later one.
+    let starts: Vec<(i64, i128)> = keys.iter().map(|k| (k.generation, i128::from(k.activates_at))).collect();
+    let current_at = |t: i128| starts.iter().filter(|(_, a)| *a <= t).map(|(g, _)| *g).max().unwrap_or(0);
+    let mut per_key: std::collections::BTreeMap<i64, (usize, i128)> = Default::default();
+    for o in &outcomes {
+        let g = generation_of(&o.body["sessionKey"]).expect("an answer signed by a key of the family");
+        let (lo, hi) = (current_at(millis(o.sent) - SWITCH_WINDOW), current_at(millis(o.at) + SWITCH_WINDOW));
+        assert!(lo <= g && g <= hi, "{} answered with generation {g}, current then {lo}..{hi}", o.request_id);
+        let expires = ms_of(&o.body["expiration"]).max(ms_of(&o.body["authSig"]["expiration"]));
+        let e = per_key.entry(g).or_default();
+        *e = (e.0 + 1, e.1.max(expires));
+    }
+    // ... and a retired key is destroyed only after its last session and AuthSig expired (the
+    // node's 60 s grace included), and is gone from the token; the token holds no key of a
+    // destroyed generation, and none that no row names but the one a stopping replica may have
+    // been making.
+    use lit_session_server::store::KeyState;
+    for k in keys.iter().filter(|k| k.generation < current) {
+        assert_eq!(k.state, KeyState::Destroyed, "{k:?}");
+        assert!(!held.iter().any(|(_, p)| *p == k.public_key), "generation {} is still on the token", k.generation);
+        if let Some((_, last_expiry)) = per_key.get(&k.generation) {
+            let destroyed = i128::from(k.destroyed_at.unwrap());
+            assert!(
+                destroyed >= last_expiry + 60_000,
+                "generation {} destroyed {} ms before its last session's expiry + 60 s",
+                k.generation,
+                last_expiry + 60_000 - destroyed
+            );
+        }
+    }
+    for (label, public) in &held {
+        let named = keys.iter().find(|k| k.public_key == *public);
+        assert!(
+            named.is_some_and(|k| k.state != KeyState::Destroyed) || label == &format!("fleet-g{}", last + 1),
+            "{label} is on the token without a live row"
+        );
+    }
+    // One audit event per key and state change, recorded by one replica.
+    let rows = runtime().block_on(store.audit_rows(0, 1_000_000)).unwrap();
+    let events: Vec<lit_session_server::audit::AuditEntry> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.record).unwrap())
+        .filter(|e: &lit_session_server::audit::AuditEntry| e.endpoint == Endpoint::SessionKey)
+        .collect();
+    let mut seen = BTreeSet::new();
+    for e in &events {
+        let key = (e.decision.as_str(), e.session_key.clone());
+        assert!(seen.insert(key), "{} {:?} recorded twice", e.decision.as_str(), e.session_key);
+    }
+    // (Keys a maintainer swept as never published have no row and are not counted.)
+    let of_a_row =
+        |e: &&lit_session_server::audit::AuditEntry| keys.iter().any(|k| e.session_key.as_ref() == Some(&k.public_key));
+    let count = |decision: &str| events.iter().filter(of_a_row).filter(|e| e.decision.as_str() == decision).count();
+    let in_state = |states: &[KeyState]| keys.iter().filter(|k| states.contains(&k.state)).count();
+    use KeyState::*;
+    assert_eq!(
+        (count("generated"), count("activated"), count("retired"), count("destroyed")),
+        (keys.len(), in_state(&[Active, Retired, Destroyed]), in_state(&[Retired, Destroyed]), in_state(&[Destroyed])),
+        "one event per key and state"
+    );
+    let adopted: Vec<&lit_session_server::audit::AuditEntry> =
+        events.iter().filter(|e| e.reasons.iter().any(|r| r.starts_with("adopted"))).collect();
+    assert_eq!(adopted.len(), 1, "the killed replica's key was adopted");
+    assert!(paused_log.contains(&format!("fleet-g{}", adopted[0].reasons[0].split_whitespace().nth(1).unwrap())));
+    let approved = rows
+        .iter()
+        .filter(|r| r.record.contains("\"endpoint\":\"session-sigs\"") && r.record.contains("\"status\":200"))
+        .count();
+    assert!(approved >= outcomes.len(), "every answer has its audit row");
+    let generated: Vec<i64> = keys.iter().map(|k| k.generation).filter(|g| *g <= current).collect();
+    let (code, out) = audit_verify_config(&config_path(dir, 0));
+    assert_eq!(code, 0, "{out}");
+    format!(
+        "{backend}: 3 replicas, {} answers in {load_secs:.1} s, 0 failed, all valid; generations {generated:?} \
+         ({} rotations: {} on schedule, 1 asked of the replica killed half-way and adopted {} ms after the kill, \
+         1 revocation); {} wallet signatures; answers per generation {:?}; every retired key destroyed (waited \
+         {:.0} s after the load for the last one); {out}",
+        outcomes.len(),
+        current - 1,
+        current - 3,
+        adopted_after.as_millis(),
+        wallet_sigs.len(),
+        per_key.iter().map(|(g, (n, _))| (*g, *n)).collect::<Vec<_>>(),
+        waited.as_secs_f64(),
+    )
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// Both stores at once: the scenarios wait most of their time for keys to expire.
+#[test]
+fn keys_rotate_across_three_replicas_on_postgres_and_on_one_sqlite_file() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    if hsm_or_skip().is_none() {
+        return;
+    }
+    let (pg_dir, sqlite_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let conn = pg.connection();
+    let pg_settings = lit_session_server::store::StoreSettings::Postgres(PgOptions::new(conn.clone()));
+    let sqlite_file = sqlite_dir.path().join("store.sqlite");
+    let sqlite_settings = lit_session_server::store::StoreSettings::Sqlite(SqliteOptions::new(&sqlite_file));
+    let pg_store_toml = pg_store(&conn, "");
+    let sqlite_store_toml =
+        format!("path = \"{}\"\ndurability = \"normal\"\nmint_sign_timeout = \"5s\"\n", sqlite_file.display());
+    std::thread::scope(|scope| {
+        let on_pg =
+            scope.spawn(|| keys_rotate_across_the_fleet("postgres", pg_dir.path(), &pg_store_toml, pg_settings));
+        let on_sqlite = scope
+            .spawn(|| keys_rotate_across_the_fleet("sqlite", sqlite_dir.path(), &sqlite_store_toml, sqlite_settings));
+        for report in [on_pg.join(), on_sqlite.join()] {
+            match report {
+                Ok(r) => eprintln!("{r}"),
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+    });
+}
+
 /// Export and retention with 3 replicas writing to PostgreSQL: one exporter at a time (the
 /// store's lease), the one holding it killed (SIGKILL) in the middle of a run, its lease left to
 /// run out, then `audit export` rerun: every acknowledged request's row is in the database or in
@@ -1091,7 +1428,7 @@ fn postgres_three_replicas_export_and_a_killed_exporter_lose_and_duplicate_no_ro
     let mut servers = start_replicas(dir.path(), 3, &audit, &pg_store(&pg.connection(), ""), &signer, &[]);
     let urls: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = steady_load(urls, nodes3(), 3, stop.clone(), "export");
+    let load = steady_load(targets(&urls), "t", nodes3(), 3, stop.clone(), "export");
 
     // Kill the replica that holds the export lease, while it holds it (mid-run).
     let pids: Vec<u32> = servers.iter().map(|s| s.child.id()).collect();

@@ -1,5 +1,5 @@
 //! `GET /v1/keys`: the signer profiles a client's rules name, with their session keys and
-//! wallet addresses.
+//! wallet addresses (and for keys rotating across the fleet, the rotation's view).
 
 use std::sync::Arc;
 
@@ -28,14 +28,19 @@ pub(super) async fn keys(State(app): State<Arc<App>>, outcome: Outcome) -> Resul
                 return Err(outcome.fail_because(row, name, &e, reason).await);
             }
         };
-        out.push(serde_json::json!({
+        let mut profile = serde_json::json!({
             "name": name,
             "sessionKey": session_key,
             "sessionKeyBackend": p.session_backend,
             "walletAddress": p.wallet_address,
             "walletBackend": p.wallet_backend,
             "default": *name == app.default_signer,
-        }));
+        });
+        // A profile whose keys rotate across the fleet: its family's keys and their states.
+        if let Some(rotation) = app.keys.describe(name) {
+            profile["rotation"] = rotation;
+        }
+        out.push(profile);
     }
     outcome.record(row).await?;
     let mut body = serde_json::json!({"signers": out, "requestId": outcome.ctx.request_id});

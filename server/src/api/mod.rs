@@ -34,7 +34,7 @@ use http::{header, HeaderValue, StatusCode};
 use serde::Serialize;
 
 use crate::app::App;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, ADMIN_ROTATE};
 use crate::problem::{Kind, Problem};
 
 pub use parse::parse_session_sigs_request;
@@ -60,12 +60,14 @@ impl Ctx {
 pub fn router(app: Arc<App>) -> Router {
     let mut router = Router::new();
     for endpoint in Endpoint::ALL {
-        let mut route = handler(endpoint);
-        if !endpoint.is_open() {
-            // A route layer: a method the endpoint does not take is a 405, not a grant check.
-            route = route.route_layer(from_fn_with_state((app.clone(), endpoint), middleware::grant));
+        for path in endpoint.paths() {
+            let mut route = handler(endpoint, path);
+            if !endpoint.is_open() {
+                // A route layer: a method the endpoint does not take is a 405, not a grant check.
+                route = route.route_layer(from_fn_with_state((app.clone(), endpoint), middleware::grant));
+            }
+            router = router.route(path, route);
         }
-        router = router.route(endpoint.path(), route);
     }
     router
         .fallback(health::not_found)
@@ -75,8 +77,8 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// Each endpoint's handlers, by method.
-fn handler(endpoint: Endpoint) -> MethodRouter<Arc<App>> {
+/// Each endpoint's handlers at `path`, by method.
+fn handler(endpoint: Endpoint, path: &str) -> MethodRouter<Arc<App>> {
     match endpoint {
         Endpoint::Livez => get(health::livez),
         Endpoint::Readyz => get(health::readyz),
@@ -86,7 +88,10 @@ fn handler(endpoint: Endpoint) -> MethodRouter<Arc<App>> {
         Endpoint::Keys => get(keys::keys),
         Endpoint::CapacityDelegation => post(delegation::capacity),
         Endpoint::PaymentDelegation => post(delegation::payment),
+        Endpoint::Admin if path == ADMIN_ROTATE => post(admin::rotate),
         Endpoint::Admin => post(admin::reload).get(admin::status),
+        // No path, so never routed.
+        Endpoint::SessionKey => MethodRouter::new(),
     }
 }
 

@@ -21,7 +21,8 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 const DOMAIN: &[u8] = b"litsigner-audit-v1\n";
 
-/// How a request ended, as audit rows and metrics name it.
+/// How a request ended, as audit rows and metrics name it; on rows of endpoint
+/// [`Endpoint::SessionKey`], which step of a session key's life the row records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
@@ -31,15 +32,27 @@ pub enum Outcome {
     Denied,
     /// Allowed, but it failed on the service's side (or the library refused the input).
     Failed,
+    /// A session key was made on the token and published (fleet rotation).
+    Generated,
+    /// A published session key became current.
+    Activated,
+    /// A session key was replaced or revoked: it signs nothing new.
+    Retired,
+    /// A retired (or never published) session key was deleted from the token.
+    Destroyed,
 }
 
 impl Outcome {
-    /// `approved`, `denied` or `failed`.
+    /// `approved`, `denied`, `failed`, or a key event's name.
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Approved => "approved",
             Self::Denied => "denied",
             Self::Failed => "failed",
+            Self::Generated => "generated",
+            Self::Activated => "activated",
+            Self::Retired => "retired",
+            Self::Destroyed => "destroyed",
         }
     }
 }

@@ -41,8 +41,9 @@ pub use input::{
     parse_prefix, parse_request, parse_scope, parse_time, resource_request, CapabilityError, InputError,
 };
 pub use profile::{
-    pkcs11_generate_session_key, pkcs11_generate_wallet, session_uri_names_key, CapacityInput, MintInput, Minted,
-    OpenError, PaymentInput, Profile, ProfileSpec, SessionKeySpec, UriProblem, WalletSpec,
+    pkcs11_generate_session_key, pkcs11_generate_wallet, session_uri_names_key, CapacityInput, KeyFamily, KeyRotation,
+    MintInput, Minted, OpenError, PaymentInput, Profile, ProfileSpec, SessionKeyHandle, SessionKeySpec, TokenKey,
+    UriProblem, WalletSpec,
 };
 pub use verify::{verify_map, verify_map_with, VerifyOptions, VerifyOutcome};
 

@@ -1,8 +1,10 @@
 //! A signer profile: a session manager over a session key and a wallet (in memory or on a
 //! PKCS#11 token), and what it signs: session sigs, capacity and payment delegations.
 
+mod session_key;
+
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -11,7 +13,7 @@ use time::Duration;
 use lit_session_signer::auth_sig::AuthSigError;
 use lit_session_signer::capacity_delegation::{CapacityDelegation, CapacityDelegationError};
 use lit_session_signer::eth::RecoverableSignature;
-use lit_session_signer::keystore::{KeyId, KeyOptions, KeyStoreError, MemoryKeyStore, Pkcs11KeyStore, SessionKeyStore};
+use lit_session_signer::keystore::{KeyOptions, KeyStoreError, Pkcs11KeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
     AuthSigUse, AuthSource, ManagerConfig, ManagerError, ResignReason, ReuseGrants, SessionKeyPolicy, SessionManager,
     SessionSigsOptions, StoreFailures,
@@ -20,6 +22,9 @@ use lit_session_signer::payment_delegation::PaymentDelegationError;
 use lit_session_signer::pkcs11::{PinSource, Pkcs11Uri, UriError};
 use lit_session_signer::siwe::SiweOptions;
 use lit_session_signer::wallet::{MemoryWallet, Pkcs11Wallet, WalletError, WalletSigner};
+
+use session_key::{open_session_key, Opened, Slot};
+pub use session_key::{KeyFamily, KeyRotation, SessionKeyHandle, TokenKey};
 
 use super::input::payment_delegation;
 use super::{
@@ -73,7 +78,8 @@ pub enum SessionKeySpec {
     /// An in-memory key from a 32-byte hex seed file (a secret file).
     SeedFile(PathBuf),
     /// A key on a PKCS#11 token. With `object=`/`id=` in the URI the key is fixed; without,
-    /// keys labelled `<label_prefix>-<unix time>` are made and rotated after `rotate_after`.
+    /// keys labelled from `label_prefix` are made and rotated after `rotate_after`, as
+    /// `rotation` says.
     Pkcs11 {
         /// The RFC 7512 URI, as the CLI takes it.
         uri: String,
@@ -81,6 +87,8 @@ pub enum SessionKeySpec {
         label_prefix: Option<String>,
         /// Rotation period for managed keys.
         rotate_after: Option<Duration>,
+        /// Who rotates managed keys.
+        rotation: KeyRotation,
     },
 }
 
@@ -124,7 +132,8 @@ impl WalletHandle {
     }
 }
 
-/// One signer profile: a session manager over its session key and wallet.
+/// One signer profile: a session manager over its session key and wallet. A profile whose keys
+/// rotate across the fleet has one manager per key, switched by [`crate::keys`].
 pub struct Profile {
     /// The profile's name.
     pub name: String,
@@ -134,11 +143,14 @@ pub struct Profile {
     pub wallet_backend: &'static str,
     /// The wallet's EIP-55 address.
     pub wallet_address: String,
-    manager: SessionManager,
     keys: Arc<dyn SessionKeyStore>,
-    /// The fixed session key's id (`None`: labelled keys the manager picks and rotates).
-    probe_key: Option<KeyId>,
     wallet: WalletHandle,
+    family: Option<KeyFamily>,
+    // What a manager for a newly published key is made of.
+    auth: AuthSource,
+    cache: Arc<dyn AuthSigStore>,
+    config: ManagerConfig,
+    slot: RwLock<Slot>,
 }
 
 impl std::fmt::Debug for Profile {
@@ -210,35 +222,7 @@ impl Profile {
         mint_sign_timeout: std::time::Duration,
     ) -> Result<Self, OpenError> {
         let fail = |what: Option<&'static str>, cause: Cause| OpenError { profile: spec.name.clone(), what, cause };
-        let (keys, policy, session_backend): (Arc<dyn SessionKeyStore>, SessionKeyPolicy, &'static str) = match &spec
-            .session_key
-        {
-            SessionKeySpec::Memory => {
-                let store = MemoryKeyStore::new();
-                let id = store.generate(&format!("{}-session", spec.name)).map_err(|e| fail(None, e.into()))?;
-                (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
-            }
-            SessionKeySpec::SeedFile(path) => {
-                let store = MemoryKeyStore::new();
-                let seed = read_key32(path).map_err(|e| fail(Some("session key seed"), e.into()))?;
-                let id =
-                    store.import_seed(&format!("{}-session", spec.name), seed).map_err(|e| fail(None, e.into()))?;
-                (Arc::new(store), SessionKeyPolicy::Fixed(id), "memory")
-            }
-            SessionKeySpec::Pkcs11 { uri, label_prefix, rotate_after } => {
-                let parsed = parse_uri(uri).map_err(|e| fail(Some("session key"), e.into()))?;
-                let store = Pkcs11KeyStore::open(&parsed).map_err(|e| fail(Some("session key"), e.into()))?;
-                let policy = if parsed.id.is_some() || parsed.object.is_some() {
-                    SessionKeyPolicy::Fixed(store.resolve(&parsed).map_err(|e| fail(Some("session key"), e.into()))?)
-                } else {
-                    SessionKeyPolicy::Labelled {
-                        prefix: label_prefix.clone().unwrap_or_else(|| format!("lit-session-{}", spec.name)),
-                        rotate_after: *rotate_after,
-                    }
-                };
-                (Arc::new(store), policy, "pkcs11")
-            }
-        };
+        let Opened { keys, policy, backend: session_backend, family } = open_session_key(spec, &fail)?;
         let (wallet, wallet_backend) = match &spec.wallet {
             WalletSpec::Random => {
                 (WalletHandle::Memory(Arc::new(MemoryWallet::random().map_err(|e| fail(None, e.into()))?)), "memory")
@@ -268,26 +252,43 @@ impl Profile {
             reuse_grants: ReuseGrants::Exact,
             ..ManagerConfig::default()
         };
-        let probe_key = match &policy {
-            SessionKeyPolicy::Fixed(id) => Some(id.clone()),
-            SessionKeyPolicy::Labelled { .. } => None,
+        let current = match policy {
+            None => None,
+            Some(policy) => {
+                let key = match &policy {
+                    SessionKeyPolicy::Fixed(id) => {
+                        let public = keys.public_key(id).map_err(|e| fail(Some("session key"), e.into()))?;
+                        Some((id.clone(), hex::encode(public.as_bytes())))
+                    }
+                    SessionKeyPolicy::Labelled { .. } => None,
+                };
+                let manager =
+                    SessionManager::new(keys.clone(), policy, auth.clone(), store.clone()).with_config(config);
+                Some(SessionKeyHandle { key, manager: Arc::new(manager) })
+            }
         };
-        let manager = SessionManager::new(keys.clone(), policy, auth, store).with_config(config);
         Ok(Self {
             name: spec.name.clone(),
             session_backend,
             wallet_backend,
             wallet_address,
-            manager,
             keys,
-            probe_key,
             wallet,
+            family,
+            auth,
+            cache: store,
+            config,
+            slot: RwLock::new(Slot { current, next: None }),
         })
     }
 
     /// The current session public key, lowercase hex.
     pub async fn session_public_key(&self) -> Result<String, SignError> {
-        let (_, public) = self.manager.session_key().await.map_err(classify)?;
+        let current = self.current()?;
+        if let Some((_, public)) = &current.key {
+            return Ok(public.clone());
+        }
+        let (_, public) = current.manager.session_key().await.map_err(classify)?;
         Ok(hex::encode(public.as_bytes()))
     }
 
@@ -312,8 +313,8 @@ impl Profile {
             format: input.format,
             pricing: input.pricing.clone(),
         };
-        let report =
-            self.manager.session_sigs_report(&input.nodes, &input.requests, &options).await.map_err(classify)?;
+        let manager = self.current()?.manager;
+        let report = manager.session_sigs_report(&input.nodes, &input.requests, &options).await.map_err(classify)?;
         let (auth_use, auth_expiration, resign_reason) = match &report.auth_sig {
             // Another process sharing the store signed it while this one waited for the lock.
             AuthSigUse::Reused { expiration } if report.waited => (AuthUse::Waited, *expiration, None),
@@ -336,13 +337,14 @@ impl Profile {
         })
     }
 
-    /// Signs a probe message with the session key (labelled keys: lists the token's keys) and
+    /// Signs a probe message with the session key (keys the manager labels itself: lists the
+    /// token's keys; a fleet's key not published yet: fails) and
     /// reads the wallet key's attributes: the honest answer to "can this profile sign now".
     /// It never takes the session manager's lock, which a mint holds while it waits for another
     /// process's mint lock and the wallet: a slow mint is not an HSM outage.
     pub async fn probe(&self) -> Result<(), SignError> {
         let keys = self.keys.clone();
-        let id = self.probe_key.clone();
+        let id = self.current()?.key.map(|(id, _)| id);
         let session: Result<(), KeyStoreError> = blocking(move || match id {
             Some(id) => keys.sign(&id, PROBE_MESSAGE).map(|_| ()),
             None => keys.list().map(|_| ()),

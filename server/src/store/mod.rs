@@ -1,5 +1,5 @@
-//! The service's store: AuthSigs (versioned), the hash-chained audit log, rate-limit counters
-//! and mint locks, behind one async trait with two backends: the embedded SQLite file (one
+//! The service's store: AuthSigs (versioned), the hash-chained audit log, rate-limit counters,
+//! mint locks and the fleet's session keys, behind one async trait with two backends: the embedded SQLite file (one
 //! host, the default) and PostgreSQL (several replicas on several hosts).
 //!
 //! The session manager's own cache trait ([`crate::signing::AuthSigStore`]) is synchronous;
@@ -8,6 +8,7 @@
 mod cache;
 mod checkpoints;
 pub mod expiry;
+pub mod keys;
 pub mod pool;
 pub mod postgres;
 mod seal;
@@ -16,9 +17,9 @@ pub mod sqlite;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
 
-use async_trait::async_trait;
-
 use std::time::Duration;
+
+use async_trait::async_trait;
 
 use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
@@ -27,6 +28,7 @@ use crate::signing;
 pub use crate::ratelimit::QuotaCharge;
 pub use cache::auth_sig_cache;
 pub use checkpoints::{Exported, JobLease};
+pub use keys::{KeyChange, KeyRow, KeyState};
 
 pub use settings::{StoreSection, StoreSettings, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 
@@ -231,6 +233,33 @@ pub trait ServiceStore: Send + Sync {
 
     /// Audit rows with `seq > after`, in order, at most `limit`.
     async fn audit_rows(&self, after: i64, limit: usize) -> Result<Vec<AuditRow>, StoreError>;
+
+    /// The latest `expires_at` (unix seconds) of the AuthSigs stored for `session_key` (hex),
+    /// whoever signed them and for whichever grants.
+    async fn auth_sigs_expire_by(&self, session_key: &str) -> Result<Option<i64>, StoreError>;
+
+    /// The rows of a session-key family, oldest generation first.
+    async fn session_keys(&self, family: &str) -> Result<Vec<KeyRow>, StoreError>;
+
+    /// Inserts a new generation (with this process as `written_by`); false when the family
+    /// already has that generation.
+    async fn insert_session_key(&self, row: &KeyRow) -> Result<bool, StoreError>;
+
+    /// Applies `change` to a row if it is still in state `from` (compare-and-set); false when
+    /// it is not (another process moved it on) or does not exist.
+    async fn update_session_key(
+        &self,
+        family: &str,
+        generation: i64,
+        from: KeyState,
+        change: &KeyChange,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes the lock of a family's key maintenance: one holder across every process sharing
+    /// the store. `wait: None` tries once (`Ok(None)`: another process holds it); otherwise it
+    /// waits up to `wait`. A holder that died frees it (PostgreSQL: with its session; SQLite:
+    /// when its short lease runs out).
+    async fn lock_session_keys(&self, family: &str, wait: Option<Duration>) -> Result<Option<MintGuard>, StoreError>;
 
     // ---- the audit log's upkeep: checkpoints, export, retention (see `crate::audit_jobs`) ----
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use super::postgres::PgOptions;
 use super::sqlite::SqliteOptions;
-use super::{AuthSigId, Exported, JobLease, SaveOutcome, ServiceStore, StoreSettings};
+use super::{AuthSigId, Exported, JobLease, KeyChange, KeyRow, KeyState, SaveOutcome, ServiceStore, StoreSettings};
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditEntry, ChainCheck, ChainVerifier, Outcome};
 use crate::auth::AuthMethod;
@@ -66,9 +66,10 @@ fn lock_wait(settings: &StoreSettings) -> Duration {
 
 /// Runs the whole contract on `store`, empty and opened with `settings` (see [`fast_sqlite`],
 /// [`fast_postgres`]): health, versioned AuthSig saves, the mint lock (exclusion, release, a
-/// dead holder's lock running out), the rate-limit charge at its limit, and the audit chain
+/// dead holder's lock running out), the rate-limit charge at its limit, the audit chain
 /// (sealing, verification, paging, `audit_contains`), the audit upkeep (leases, checkpoints,
-/// exports, pruning) and the expiry of per-request rows.
+/// exports, pruning), the expiry of per-request rows, and the session-key table (insert once
+/// per generation, compare-and-set changes, the maintenance lock).
 pub async fn check_service_store(store: &dyn ServiceStore, settings: &StoreSettings) {
     store.health().await.expect("health");
     versioned_saves(store).await;
@@ -76,6 +77,7 @@ pub async fn check_service_store(store: &dyn ServiceStore, settings: &StoreSetti
     quota_and_chain(store).await;
     audit_upkeep(store).await;
     expiry(store).await;
+    session_keys(store).await;
 }
 
 fn id(session_key: &str, grants: &str) -> AuthSigId {
@@ -224,6 +226,97 @@ async fn quota_and_chain(store: &dyn ServiceStore) {
     assert!(store.audit_contains(&first.request_id, &first.at).await.unwrap());
     assert!(!store.audit_contains(&first.request_id, &audit_entry(2).at).await.unwrap());
     assert!(!store.audit_contains("contract-9", &first.at).await.unwrap());
+}
+
+async fn session_keys(store: &dyn ServiceStore) {
+    let row = |generation: i64| KeyRow {
+        family: "contract".into(),
+        generation,
+        label: format!("contract-g{generation}"),
+        key_id: format!("{generation:02x}").repeat(16),
+        public_key: "ab".repeat(32),
+        state: KeyState::Generated,
+        created_at: 1_000 * generation,
+        activates_at: 1_000 * generation + 500,
+        retired_at: None,
+        destroy_after: None,
+        destroyed_at: None,
+        rotate_requested_at: None,
+        revoked: false,
+        written_by: String::new(),
+    };
+    assert!(store.session_keys("contract").await.unwrap().is_empty());
+    assert!(store.insert_session_key(&row(2)).await.unwrap());
+    assert!(store.insert_session_key(&row(1)).await.unwrap());
+    // A generation is published once: a second writer of generation 2 finds it taken.
+    let mut late = row(2);
+    late.key_id = "ff".repeat(16);
+    assert!(!store.insert_session_key(&late).await.unwrap());
+    let rows = store.session_keys("contract").await.unwrap();
+    assert_eq!(
+        rows.iter().map(|r| (r.generation, r.key_id.as_str())).collect::<Vec<_>>(),
+        [(1, "01".repeat(16).as_str()), (2, "02".repeat(16).as_str())]
+    );
+    assert!(!rows[0].written_by.is_empty());
+    assert_eq!(KeyRow { written_by: String::new(), ..rows[0].clone() }, row(1));
+    assert!(store.session_keys("other").await.unwrap().is_empty());
+
+    // Changes are compared-and-set on the state; unset fields keep their values.
+    let activate = KeyChange { state: Some(KeyState::Active), ..KeyChange::default() };
+    assert!(store.update_session_key("contract", 1, KeyState::Generated, &activate).await.unwrap());
+    assert!(!store.update_session_key("contract", 1, KeyState::Generated, &activate).await.unwrap());
+    assert!(!store.update_session_key("contract", 9, KeyState::Generated, &activate).await.unwrap());
+    let retire = KeyChange {
+        state: Some(KeyState::Retired),
+        retired_at: Some(7_000),
+        destroy_after: Some(9_000),
+        rotate_requested_at: Some(6_000),
+        revoked: Some(true),
+        ..KeyChange::default()
+    };
+    assert!(store.update_session_key("contract", 1, KeyState::Active, &retire).await.unwrap());
+    let later = KeyChange { destroy_after: Some(9_500), ..KeyChange::default() };
+    assert!(store.update_session_key("contract", 1, KeyState::Retired, &later).await.unwrap());
+    let one = store.session_keys("contract").await.unwrap().remove(0);
+    assert_eq!(
+        (one.state, one.activates_at, one.retired_at, one.destroy_after, one.rotate_requested_at, one.revoked),
+        (KeyState::Retired, 1_500, Some(7_000), Some(9_500), Some(6_000), true)
+    );
+
+    // The expiry of the AuthSigs stored for a session key, across signers and grant sets: a
+    // retired key is destroyed only after the last of them.
+    let key = "cd".repeat(32);
+    let by = |signer: &str, session_key: &str, grants: &str| AuthSigId {
+        signer: signer.repeat(20),
+        session_key: session_key.into(),
+        grants: grants.into(),
+    };
+    assert_eq!(store.auth_sigs_expire_by(&key).await.unwrap(), None);
+    store.save_auth_sig(&by("5d", &key, ""), "{}", Some(100), None).await.unwrap();
+    store.save_auth_sig(&by("6d", &key, ""), "{}", Some(300), None).await.unwrap();
+    store.save_auth_sig(&by("7d", &"ef".repeat(32), ""), "{}", Some(900), None).await.unwrap();
+    assert_eq!(store.auth_sigs_expire_by(&key).await.unwrap(), Some(300));
+    // A grant set's entry (its own `grants` column) counts for its key.
+    store.save_auth_sig(&by("5d", &key, &"01".repeat(32)), "{}", Some(400), None).await.unwrap();
+    assert_eq!(store.auth_sigs_expire_by(&key).await.unwrap(), Some(400));
+    // Another key's grant set does not.
+    store.save_auth_sig(&by("5d", &"ef".repeat(32), &"02".repeat(32)), "{}", Some(950), None).await.unwrap();
+    assert_eq!(store.auth_sigs_expire_by(&key).await.unwrap(), Some(400));
+
+    // One maintainer at a time: a try finds the lock held, a waiter gets it once it is free.
+    let held = store.lock_session_keys("contract", None).await.unwrap().expect("a free lock");
+    assert!(store.lock_session_keys("contract", None).await.unwrap().is_none(), "the lock was taken twice");
+    assert!(store.lock_session_keys("other", None).await.unwrap().is_some(), "families do not share a lock");
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        drop(held);
+    };
+    let (waited, ()) = tokio::join!(store.lock_session_keys("contract", Some(Duration::from_secs(5))), release);
+    assert!(waited.unwrap().is_some(), "the waiter gets the lock once it is released");
+    assert!(
+        store.lock_session_keys("contract", Some(Duration::from_millis(300))).await.unwrap().is_some(),
+        "a dropped lock is free"
+    );
 }
 
 /// Rows as a version 1 store holds them (the service of that version wrote an entry for one

@@ -478,6 +478,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a profile's session key across the fleet now (needs the `admin` endpoint grant).
+         * @description For a profile whose session keys rotate across the fleet (a `pkcs11:` URI without
+         *     `object=`/`id=`, `session_key_rotation = "fleet"`): one replica, under the store's
+         *     session-key lock, makes the next key on the token and publishes it; it becomes current
+         *     `session_key_overlap` later on every replica. With `revoke: true` the current key stops
+         *     signing at once (on the replica asked at once, on the others within one health
+         *     interval) and its successor takes over immediately. Revoking does not invalidate what
+         *     the key already signed: its SessionSigs and AuthSigs stay valid at the Lit nodes until
+         *     they expire; the key is destroyed on the token once they have.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    "x-correlation-id"?: components["parameters"]["CorrelationId"];
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["RotateRequest"];
+                };
+            };
+            responses: {
+                /** @description Rotated; the previous key and its published successor. */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RotateResponse"];
+                    };
+                };
+                400: components["responses"]["Problem"];
+                401: components["responses"]["Problem"];
+                403: components["responses"]["Denied"];
+                404: components["responses"]["Problem"];
+                409: components["responses"]["Problem"];
+                413: components["responses"]["Problem"];
+                415: components["responses"]["Problem"];
+                503: components["responses"]["Problem"];
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -487,7 +547,7 @@ export interface components {
              * @description https://lit-session-signer.dev/problems/ + one of the slugs below
              * @enum {string}
              */
-            type: "https://lit-session-signer.dev/problems/malformed-json" | "https://lit-session-signer.dev/problems/invalid-request" | "https://lit-session-signer.dev/problems/invalid-resource" | "https://lit-session-signer.dev/problems/unsupported-format" | "https://lit-session-signer.dev/problems/format-mismatch" | "https://lit-session-signer.dev/problems/invalid-price" | "https://lit-session-signer.dev/problems/max-price-too-low" | "https://lit-session-signer.dev/problems/unauthenticated" | "https://lit-session-signer.dev/problems/token-in-query" | "https://lit-session-signer.dev/problems/denied" | "https://lit-session-signer.dev/problems/not-found" | "https://lit-session-signer.dev/problems/unknown-signer" | "https://lit-session-signer.dev/problems/method-not-allowed" | "https://lit-session-signer.dev/problems/request-timeout" | "https://lit-session-signer.dev/problems/reload-in-progress" | "https://lit-session-signer.dev/problems/body-too-large" | "https://lit-session-signer.dev/problems/unsupported-media-type" | "https://lit-session-signer.dev/problems/policy-invalid" | "https://lit-session-signer.dev/problems/rate-limited" | "https://lit-session-signer.dev/problems/hsm-unavailable" | "https://lit-session-signer.dev/problems/store-unavailable" | "https://lit-session-signer.dev/problems/store-busy" | "https://lit-session-signer.dev/problems/audit-unavailable" | "https://lit-session-signer.dev/problems/signer-unavailable" | "https://lit-session-signer.dev/problems/timeout" | "https://lit-session-signer.dev/problems/shutting-down" | "https://lit-session-signer.dev/problems/internal";
+            type: "https://lit-session-signer.dev/problems/malformed-json" | "https://lit-session-signer.dev/problems/invalid-request" | "https://lit-session-signer.dev/problems/invalid-resource" | "https://lit-session-signer.dev/problems/unsupported-format" | "https://lit-session-signer.dev/problems/format-mismatch" | "https://lit-session-signer.dev/problems/invalid-price" | "https://lit-session-signer.dev/problems/max-price-too-low" | "https://lit-session-signer.dev/problems/unauthenticated" | "https://lit-session-signer.dev/problems/token-in-query" | "https://lit-session-signer.dev/problems/denied" | "https://lit-session-signer.dev/problems/not-found" | "https://lit-session-signer.dev/problems/unknown-signer" | "https://lit-session-signer.dev/problems/method-not-allowed" | "https://lit-session-signer.dev/problems/request-timeout" | "https://lit-session-signer.dev/problems/reload-in-progress" | "https://lit-session-signer.dev/problems/not-rotating" | "https://lit-session-signer.dev/problems/rotation-in-progress" | "https://lit-session-signer.dev/problems/body-too-large" | "https://lit-session-signer.dev/problems/unsupported-media-type" | "https://lit-session-signer.dev/problems/policy-invalid" | "https://lit-session-signer.dev/problems/rate-limited" | "https://lit-session-signer.dev/problems/hsm-unavailable" | "https://lit-session-signer.dev/problems/store-unavailable" | "https://lit-session-signer.dev/problems/store-busy" | "https://lit-session-signer.dev/problems/audit-unavailable" | "https://lit-session-signer.dev/problems/signer-unavailable" | "https://lit-session-signer.dev/problems/timeout" | "https://lit-session-signer.dev/problems/shutting-down" | "https://lit-session-signer.dev/problems/internal";
             title: string;
             status: number;
             detail: string;
@@ -664,6 +724,7 @@ export interface components {
                 /** @enum {string} */
                 walletBackend: "memory" | "pkcs11";
                 default: boolean;
+                rotation?: components["schemas"]["KeyRotation"];
             }[];
             /** @description The ed25519 key that signs audit checkpoints (when configured); `audit verify` checks them against it. */
             auditKey?: {
@@ -671,6 +732,62 @@ export interface components {
                 /** @enum {string} */
                 backend: "memory" | "pkcs11";
             };
+            requestId: string;
+        };
+        /**
+         * @description A profile whose session keys rotate across the fleet: its key family as this replica
+         *     last read it from the store (once per health interval).
+         */
+        KeyRotation: {
+            /** @description The label prefix; generation N is the token key `<family>-gN` */
+            family: string;
+            /** @description A key's turn (null: only on request) */
+            rotateAfterSeconds?: number | null;
+            /** @description How long a new key is published before it takes over */
+            overlapSeconds: number;
+            /** @description The generation replicas sign with now */
+            current?: number | null;
+            /** Format: date-time */
+            asOf: string;
+            keys: components["schemas"]["SessionKeyGeneration"][];
+        };
+        SessionKeyGeneration: {
+            generation: number;
+            label: string;
+            publicKey: string;
+            /**
+             * @description generated: published, current from `activatesAt`; active: current; retired: signs
+             *     nothing new, destroyed on the token once its last session and AuthSig expired;
+             *     destroyed: gone from the token.
+             * @enum {string}
+             */
+            state: "generated" | "active" | "retired" | "destroyed";
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            activatesAt: string;
+            /** Format: date-time */
+            retiredAt?: string | null;
+            /** Format: date-time */
+            destroyAfter?: string | null;
+            /** Format: date-time */
+            destroyedAt?: string | null;
+            revoked: boolean;
+        };
+        RotateRequest: {
+            /** @description The profile (default: the default profile) */
+            signer?: string;
+            /**
+             * @description Stop signing with the current key at once
+             * @default false
+             */
+            revoke?: boolean;
+        };
+        RotateResponse: {
+            signer: string;
+            revoked: boolean;
+            previous?: components["schemas"]["SessionKeyGeneration"] | null;
+            next?: components["schemas"]["SessionKeyGeneration"] | null;
             requestId: string;
         };
         CapacityRequest: {

@@ -12,7 +12,7 @@ Price = Union[str, int]
 
 
 class Problem(TypedDict):
-    type: Literal['https://lit-session-signer.dev/problems/malformed-json', 'https://lit-session-signer.dev/problems/invalid-request', 'https://lit-session-signer.dev/problems/invalid-resource', 'https://lit-session-signer.dev/problems/unsupported-format', 'https://lit-session-signer.dev/problems/format-mismatch', 'https://lit-session-signer.dev/problems/invalid-price', 'https://lit-session-signer.dev/problems/max-price-too-low', 'https://lit-session-signer.dev/problems/unauthenticated', 'https://lit-session-signer.dev/problems/token-in-query', 'https://lit-session-signer.dev/problems/denied', 'https://lit-session-signer.dev/problems/not-found', 'https://lit-session-signer.dev/problems/unknown-signer', 'https://lit-session-signer.dev/problems/method-not-allowed', 'https://lit-session-signer.dev/problems/request-timeout', 'https://lit-session-signer.dev/problems/reload-in-progress', 'https://lit-session-signer.dev/problems/body-too-large', 'https://lit-session-signer.dev/problems/unsupported-media-type', 'https://lit-session-signer.dev/problems/policy-invalid', 'https://lit-session-signer.dev/problems/rate-limited', 'https://lit-session-signer.dev/problems/hsm-unavailable', 'https://lit-session-signer.dev/problems/store-unavailable', 'https://lit-session-signer.dev/problems/store-busy', 'https://lit-session-signer.dev/problems/audit-unavailable', 'https://lit-session-signer.dev/problems/signer-unavailable', 'https://lit-session-signer.dev/problems/timeout', 'https://lit-session-signer.dev/problems/shutting-down', 'https://lit-session-signer.dev/problems/internal']
+    type: Literal['https://lit-session-signer.dev/problems/malformed-json', 'https://lit-session-signer.dev/problems/invalid-request', 'https://lit-session-signer.dev/problems/invalid-resource', 'https://lit-session-signer.dev/problems/unsupported-format', 'https://lit-session-signer.dev/problems/format-mismatch', 'https://lit-session-signer.dev/problems/invalid-price', 'https://lit-session-signer.dev/problems/max-price-too-low', 'https://lit-session-signer.dev/problems/unauthenticated', 'https://lit-session-signer.dev/problems/token-in-query', 'https://lit-session-signer.dev/problems/denied', 'https://lit-session-signer.dev/problems/not-found', 'https://lit-session-signer.dev/problems/unknown-signer', 'https://lit-session-signer.dev/problems/method-not-allowed', 'https://lit-session-signer.dev/problems/request-timeout', 'https://lit-session-signer.dev/problems/reload-in-progress', 'https://lit-session-signer.dev/problems/not-rotating', 'https://lit-session-signer.dev/problems/rotation-in-progress', 'https://lit-session-signer.dev/problems/body-too-large', 'https://lit-session-signer.dev/problems/unsupported-media-type', 'https://lit-session-signer.dev/problems/policy-invalid', 'https://lit-session-signer.dev/problems/rate-limited', 'https://lit-session-signer.dev/problems/hsm-unavailable', 'https://lit-session-signer.dev/problems/store-unavailable', 'https://lit-session-signer.dev/problems/store-busy', 'https://lit-session-signer.dev/problems/audit-unavailable', 'https://lit-session-signer.dev/problems/signer-unavailable', 'https://lit-session-signer.dev/problems/timeout', 'https://lit-session-signer.dev/problems/shutting-down', 'https://lit-session-signer.dev/problems/internal']
     title: str
     status: int
     detail: str
@@ -141,6 +141,7 @@ class KeysResponseSignersItem(TypedDict):
     walletAddress: str
     walletBackend: Literal['memory', 'pkcs11']
     default: bool
+    rotation: NotRequired[KeyRotation]
 
 
 class KeysResponseAuditKey(TypedDict):
@@ -152,6 +153,43 @@ class KeysResponseAuditKey(TypedDict):
 class KeysResponse(TypedDict):
     signers: List[KeysResponseSignersItem]
     auditKey: NotRequired[KeysResponseAuditKey]
+    requestId: str
+
+
+class KeyRotation(TypedDict):
+    """A profile whose session keys rotate across the fleet: its key family as this replica
+last read it from the store (once per health interval)."""
+    family: str
+    rotateAfterSeconds: NotRequired[Optional[int]]
+    overlapSeconds: int
+    current: NotRequired[Optional[int]]
+    asOf: str
+    keys: List[SessionKeyGeneration]
+
+
+class SessionKeyGeneration(TypedDict):
+    generation: int
+    label: str
+    publicKey: str
+    state: Literal['generated', 'active', 'retired', 'destroyed']
+    createdAt: str
+    activatesAt: str
+    retiredAt: NotRequired[Optional[str]]
+    destroyAfter: NotRequired[Optional[str]]
+    destroyedAt: NotRequired[Optional[str]]
+    revoked: bool
+
+
+class RotateRequest(TypedDict):
+    signer: NotRequired[str]
+    revoke: NotRequired[bool]
+
+
+class RotateResponse(TypedDict):
+    signer: str
+    revoked: bool
+    previous: NotRequired[Optional[SessionKeyGeneration]]
+    next: NotRequired[Optional[SessionKeyGeneration]]
     requestId: str
 
 

@@ -22,7 +22,8 @@ use async_trait::async_trait;
 use tokio_postgres::Client;
 
 use super::checkpoints::{self, Exported, JobLease};
-use super::pool::{describe_hosts, Pool, Pooled};
+use super::keys::{KeyChange, KeyRow, KeyState};
+use super::pool::{describe_hosts, Pool};
 use super::{
     pg_message, Appended, AuthSigId, MintGuard, Pruned, QuotaCharge, SaveOutcome, ServiceStore, StoreError,
     StoredAuthSig,
@@ -34,10 +35,13 @@ use crate::signing;
 mod chain;
 mod failure;
 mod group;
+mod keys;
+mod lock;
 mod options;
 
 use failure::{db_error, lock_wait_error};
 use group::{appender, Pending};
+use lock::AdvisoryLock;
 pub use options::{parse_connection, PgOptions};
 
 /// Migrations, in order, each with the version its file is numbered by (reserved per change,
@@ -45,6 +49,7 @@ pub use options::{parse_connection, PgOptions};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/postgres/0001_init.sql")),
     (2, include_str!("../../../migrations/postgres/0002_auth_sig_grants.sql")),
+    (3, include_str!("../../../migrations/postgres/0003_session_keys.sql")),
     (4, include_str!("../../../migrations/postgres/0004_audit_checkpoints.sql")),
 ];
 
@@ -55,6 +60,7 @@ pub const SCHEMA_VERSION: i64 = super::newest_migration(MIGRATIONS);
 // database (hashtextextended of a prefixed text).
 const MIGRATION_LOCK: &str = "lit-session-server/migrate";
 const MINT_LOCK_PREFIX: &str = "lit-session-server/";
+const KEY_LOCK_PREFIX: &str = "lit-session-server/";
 
 /// The PostgreSQL store. Cheap to clone.
 #[derive(Clone)]
@@ -245,12 +251,6 @@ impl PgStore {
         .await;
         self.inner.record(result)
     }
-}
-
-/// A held advisory mint lock: the transaction on its own connection. Dropping it closes the
-/// connection, which ends the transaction and so releases the lock (minting is rare).
-struct AdvisoryLock {
-    _conn: Pooled,
 }
 
 #[async_trait]
@@ -499,6 +499,33 @@ impl ServiceStore for PgStore {
         })
         .await
     }
+
+    async fn auth_sigs_expire_by(&self, session_key: &str) -> Result<Option<i64>, StoreError> {
+        keys::expire_by(self, session_key).await
+    }
+
+    async fn session_keys(&self, family: &str) -> Result<Vec<KeyRow>, StoreError> {
+        keys::rows(self, family).await
+    }
+
+    async fn insert_session_key(&self, row: &KeyRow) -> Result<bool, StoreError> {
+        keys::insert(self, row).await
+    }
+
+    async fn update_session_key(
+        &self,
+        family: &str,
+        generation: i64,
+        from: KeyState,
+        change: &KeyChange,
+    ) -> Result<bool, StoreError> {
+        keys::update(self, family, generation, from, change).await
+    }
+
+    async fn lock_session_keys(&self, family: &str, wait: Option<Duration>) -> Result<Option<MintGuard>, StoreError> {
+        keys::lock(self, family, wait).await
+    }
+
     async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
         self.with("audit head", |c| {
             Box::pin(async move {

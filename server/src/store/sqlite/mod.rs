@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::checkpoints::{self, Exported, JobLease};
-use super::seal::Sealed;
+use super::keys::{KeyChange, KeyRow, KeyState};
 use super::{
     Appended, AuthSigId, MintGuard, Pruned, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig,
 };
@@ -18,8 +18,11 @@ use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
+mod chain;
+mod keys;
 mod options;
 
+use chain::append;
 pub use options::{Durability, SqliteOptions};
 
 /// Migrations, in order, each with the version its file is numbered by. Numbers are reserved per
@@ -28,6 +31,7 @@ pub use options::{Durability, SqliteOptions};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../../../migrations/sqlite/0002_auth_sig_grants.sql")),
+    (3, include_str!("../../../migrations/sqlite/0003_session_keys.sql")),
     (4, include_str!("../../../migrations/sqlite/0004_audit_checkpoints.sql")),
 ];
 
@@ -115,6 +119,44 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || f(&mut this.lock()))
             .await
             .map_err(|e| StoreError::Unavailable { op: "task", message: e.to_string() })?
+    }
+
+    /// Takes the lease row `key` for `lease`: once (`wait: None`), or retrying until `wait` has
+    /// passed. `None`: another holder has it. A lease runs out by itself, so a holder that died
+    /// frees it then.
+    async fn take_lease(
+        &self,
+        op: &'static str,
+        key: String,
+        lease: Duration,
+        wait: Option<Duration>,
+    ) -> Result<Option<Lease>, StoreError> {
+        let holder = format!("{}-{}", self.inner.writer, signing::random_hex(4));
+        let deadline = tokio::time::Instant::now() + wait.unwrap_or_default();
+        let lease_secs = lease.as_secs().max(1) as i64;
+        loop {
+            let (k, h) = (key.clone(), holder.clone());
+            let taken = self
+                .run(move |conn| {
+                    let now = now_secs();
+                    conn.execute(
+                        "INSERT INTO mint_locks (key, holder, expires_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                         WHERE mint_locks.expires_at < ?4 OR mint_locks.holder = excluded.holder",
+                        params![k, h, now + lease_secs, now],
+                    )
+                    .map(|n| n > 0)
+                    .map_err(unavailable(op))
+                })
+                .await?;
+            if taken {
+                return Ok(Some(Lease { inner: self.inner.clone(), key, holder }));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Ok(None);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
@@ -226,64 +268,6 @@ fn save_row(
     )?;
     tx.commit()?;
     Ok(SaveOutcome::Saved(version))
-}
-
-fn append(conn: &mut Connection, entry: AuditEntry, charge: Option<QuotaCharge>) -> Result<Appended, rusqlite::Error> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let refused = match &charge {
-        Some(c) if !take_quota(&tx, c)? => Some(c),
-        _ => None,
-    };
-    // The write lock (BEGIN IMMEDIATE) orders appends from every process on the file.
-    let head = tx
-        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    let row = Sealed::new(entry, head, refused).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    let e = &row.entry;
-    tx.execute(
-        "INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![
-            e.seq,
-            e.at,
-            e.request_id,
-            e.client,
-            e.endpoint.name(),
-            e.decision.as_str(),
-            e.rule,
-            row.record,
-            row.prev_hash,
-            row.hash
-        ],
-    )?;
-    tx.commit()?;
-    Ok(row.appended())
-}
-
-/// Counts one unit of the charge's window, unless the limit is used up (false).
-fn take_quota(tx: &rusqlite::Transaction<'_>, c: &QuotaCharge) -> Result<bool, rusqlite::Error> {
-    let used: i64 = tx
-        .query_row(
-            "SELECT used FROM quota WHERE client = ?1 AND rule = ?2 AND window_start = ?3",
-            params![c.client, c.rule, c.window_start],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or(0);
-    if used as u64 >= c.limit {
-        return Ok(false);
-    }
-    tx.execute(
-        "INSERT INTO quota (client, rule, window_start, used) VALUES (?1, ?2, ?3, 1)
-         ON CONFLICT (client, rule, window_start) DO UPDATE SET used = used + 1",
-        params![c.client, c.rule, c.window_start],
-    )?;
-    // Old windows are of no use once a newer one is counted.
-    tx.execute(
-        "DELETE FROM quota WHERE client = ?1 AND rule = ?2 AND window_start < ?3",
-        params![c.client, c.rule, c.window_start],
-    )?;
-    Ok(true)
 }
 
 fn now_millis() -> i64 {
@@ -458,36 +442,13 @@ impl ServiceStore for SqliteStore {
         // A lease row, taken under SQLite's write lock (BEGIN IMMEDIATE of the insert): the
         // write lock itself is not held while the wallet signs, so audit appends go on.
         let key = id.lock_name();
-        let holder = format!("{}-{}", self.inner.writer, signing::random_hex(4));
-        let lease = self.inner.mint_lease;
         let wait = self.inner.mint_wait;
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let (k, h) = (key.clone(), holder.clone());
-            let lease_secs = lease.as_secs().max(1) as i64;
-            let taken = self
-                .run(move |conn| {
-                    let now = now_secs();
-                    conn.execute(
-                        "INSERT INTO mint_locks (key, holder, expires_at) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (key) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-                         WHERE mint_locks.expires_at < ?4 OR mint_locks.holder = excluded.holder",
-                        params![k, h, now + lease_secs, now],
-                    )
-                    .map(|n| n > 0)
-                    .map_err(unavailable("mint lock"))
-                })
-                .await?;
-            if taken {
-                return Ok(Box::new(Lease { inner: self.inner.clone(), key, holder }));
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(StoreError::Busy {
-                    op: "mint lock",
-                    message: format!("another process held it for more than {} ms", wait.as_millis()),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        match self.take_lease("mint lock", key, self.inner.mint_lease, Some(wait)).await? {
+            Some(lease) => Ok(Box::new(lease)),
+            None => Err(StoreError::Busy {
+                op: "mint lock",
+                message: format!("another process held it for more than {} ms", wait.as_millis()),
+            }),
         }
     }
 
@@ -535,6 +496,32 @@ impl ServiceStore for SqliteStore {
             rows.collect::<Result<Vec<_>, _>>().map_err(unavailable("audit read"))
         })
         .await
+    }
+
+    async fn auth_sigs_expire_by(&self, session_key: &str) -> Result<Option<i64>, StoreError> {
+        keys::expire_by(self, session_key).await
+    }
+
+    async fn session_keys(&self, family: &str) -> Result<Vec<KeyRow>, StoreError> {
+        keys::rows(self, family).await
+    }
+
+    async fn insert_session_key(&self, row: &KeyRow) -> Result<bool, StoreError> {
+        keys::insert(self, row).await
+    }
+
+    async fn update_session_key(
+        &self,
+        family: &str,
+        generation: i64,
+        from: KeyState,
+        change: &KeyChange,
+    ) -> Result<bool, StoreError> {
+        keys::update(self, family, generation, from, change).await
+    }
+
+    async fn lock_session_keys(&self, family: &str, wait: Option<Duration>) -> Result<Option<MintGuard>, StoreError> {
+        keys::lock(self, family, wait).await
     }
 
     async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
