@@ -206,7 +206,7 @@ mod tests {
     use crate::audit::checkpoint::TrustedKeys;
     use crate::audit::segment::{self, Segment};
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{testing, StoreSettings};
+    use crate::store::{testing, AuditUpkeep, StoreSettings};
 
     fn entry(n: i64) -> crate::audit::AuditEntry {
         serde_json::from_value(serde_json::json!({

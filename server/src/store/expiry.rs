@@ -1,6 +1,7 @@
 //! The store's per-request rows pruned as they run out (see
-//! [`ServiceStore::prune_expired`]), so the database does not grow with the number of requests:
-//! every replica runs this; the deletes are idempotent, so replicas need no lease for it.
+//! [`AuditUpkeep::prune_expired`](super::AuditUpkeep::prune_expired)), so the database does not
+//! grow with the number of requests: every replica runs this; the deletes are idempotent, so
+//! replicas need no lease for it.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -16,12 +16,12 @@ pub mod settings;
 pub mod sqlite;
 #[cfg(any(test, feature = "test-util"))]
 pub mod testing;
+mod upkeep;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::audit::checkpoint::SignedCheckpoint;
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
@@ -29,6 +29,7 @@ pub use crate::ratelimit::QuotaCharge;
 pub use cache::auth_sig_cache;
 pub use checkpoints::{Exported, JobLease};
 pub use keys::{KeyChange, KeyRow, KeyState};
+pub use upkeep::{AuditUpkeep, Pruned};
 
 pub use settings::{StoreSection, StoreSettings, DEFAULT_MINT_LOCK_WAIT, DEFAULT_MINT_SIGN_TIMEOUT};
 
@@ -181,9 +182,11 @@ pub struct Appended {
     pub charged: bool,
 }
 
-/// The service store. Every method is bounded in time by the backend's timeouts.
+/// The service store. Every method is bounded in time by the backend's timeouts. The audit
+/// log's upkeep (checkpoints, export, retention) is its supertrait [`AuditUpkeep`]: callable
+/// through `dyn ServiceStore` as is, on a concrete backend with `AuditUpkeep` in scope.
 #[async_trait]
-pub trait ServiceStore: Send + Sync {
+pub trait ServiceStore: AuditUpkeep {
     /// The backend's name (`sqlite`, `postgres`), for metrics and readiness.
     fn backend(&self) -> &'static str;
 
@@ -260,68 +263,6 @@ pub trait ServiceStore: Send + Sync {
     /// waits up to `wait`. A holder that died frees it (PostgreSQL: with its session; SQLite:
     /// when its short lease runs out).
     async fn lock_session_keys(&self, family: &str, wait: Option<Duration>) -> Result<Option<MintGuard>, StoreError>;
-
-    // ---- the audit log's upkeep: checkpoints, export, retention (see `crate::audit_jobs`) ----
-
-    /// The last committed row: its sequence number and hash (`None` for an empty log).
-    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError>;
-
-    /// The oldest row still in the database (`None` for an empty log).
-    async fn audit_first_seq(&self) -> Result<Option<i64>, StoreError>;
-
-    /// `(seq, prev_hash, hash)` of the rows with `seq > after`, in order, at most `limit`: what
-    /// a checkpoint covers, without the records.
-    async fn audit_hashes(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, String)>, StoreError>;
-
-    /// Takes (or, for its holder, renews) the lease on an audit job for `ttl`; false when
-    /// another holder's lease has not run out.
-    async fn take_job(&self, lease: &JobLease, ttl: Duration) -> Result<bool, StoreError>;
-
-    /// Gives the lease up (if `lease` still holds it).
-    async fn release_job(&self, lease: &JobLease) -> Result<(), StoreError>;
-
-    /// The newest checkpoint.
-    async fn last_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError>;
-
-    /// Checkpoints with `last_seq >= from`, in order, at most `limit`.
-    async fn checkpoints(&self, from: i64, limit: usize) -> Result<Vec<SignedCheckpoint>, StoreError>;
-
-    /// Adds the next checkpoint if `lease` (the `checkpoint` job) is still held; false when it
-    /// is not, or when a checkpoint for the same rows or after the same previous one exists.
-    async fn add_checkpoint(&self, checkpoint: &SignedCheckpoint, lease: &JobLease) -> Result<bool, StoreError>;
-
-    /// The exported segments with `last_seq >= from`, in order, at most `limit`.
-    async fn exports(&self, from: i64, limit: usize) -> Result<Vec<Exported>, StoreError>;
-
-    /// The newest exported segment.
-    async fn last_export(&self) -> Result<Option<Exported>, StoreError>;
-
-    /// Records an exported segment if `lease` (the `export` job) is still held (false if not);
-    /// recording one twice is a no-op.
-    async fn add_export(&self, export: &Exported, lease: &JobLease) -> Result<bool, StoreError>;
-
-    /// Prunes the exported segment `first_seq..=last_seq`: its rows, the checkpoints before its
-    /// own (the one ending at `last_seq` stays: the first remaining row links to its head) and
-    /// the older export records. Refused (0) unless `lease` still holds the `export` job, the
-    /// segment is recorded as exported, and the head row is after it. Returns the rows removed.
-    async fn prune_segment(&self, first_seq: i64, last_seq: i64, lease: &JobLease) -> Result<u64, StoreError>;
-
-    /// Removes what has run out, so no table grows with the number of requests: AuthSigs
-    /// whose SIWE expired before `now` (unix seconds; one may be minted again), rate-limit
-    /// windows that started before `windows_before` (the caller passes now minus the longest
-    /// window in force, so no current window goes), and mint leases that ran out.
-    async fn prune_expired(&self, now: i64, windows_before: i64) -> Result<Pruned, StoreError>;
-}
-
-/// What [`ServiceStore::prune_expired`] removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
-    /// Expired AuthSigs.
-    pub auth_sigs: u64,
-    /// Ended rate-limit windows.
-    pub windows: u64,
-    /// Mint leases that ran out (SQLite; PostgreSQL's are advisory locks, not rows).
-    pub mint_locks: u64,
 }
 
 #[cfg(test)]

@@ -9,18 +9,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::checkpoints::{self, Exported, JobLease};
 use super::keys::{KeyChange, KeyRow, KeyState};
-use super::{
-    Appended, AuthSigId, MintGuard, Pruned, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig,
-};
-use crate::audit::checkpoint::SignedCheckpoint;
+use super::{Appended, AuthSigId, MintGuard, QuotaCharge, SaveOutcome, ServiceStore, StoreError, StoredAuthSig};
 use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 mod chain;
 mod keys;
 mod options;
+mod upkeep;
 
 use chain::append;
 pub use options::{Durability, SqliteOptions};
@@ -270,96 +267,6 @@ fn save_row(
     Ok(SaveOutcome::Saved(version))
 }
 
-fn now_millis() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
-
-/// Whether `lease` still holds its job (inside the caller's transaction).
-fn holds(tx: &rusqlite::Transaction<'_>, lease: &JobLease) -> Result<bool, rusqlite::Error> {
-    tx.query_row(
-        "SELECT count(*) FROM audit_jobs WHERE job = ?1 AND holder = ?2 AND expires_at > ?3",
-        params![lease.job, lease.holder, now_millis()],
-        |r| r.get::<_, i64>(0),
-    )
-    .map(|n| n > 0)
-}
-
-fn checkpoint_row(r: &rusqlite::Row<'_>) -> Result<SignedCheckpoint, rusqlite::Error> {
-    Ok(checkpoints::unpack(
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-        r.get(8)?,
-        r.get(9)?,
-    ))
-}
-
-fn export_row(r: &rusqlite::Row<'_>) -> Result<Exported, rusqlite::Error> {
-    Ok(Exported {
-        first_seq: r.get(0)?,
-        last_seq: r.get(1)?,
-        checkpoint_hash: r.get(2)?,
-        file: r.get(3)?,
-        exported_at: r.get(4)?,
-    })
-}
-
-fn add_checkpoint(
-    conn: &mut Connection,
-    cp: &SignedCheckpoint,
-    rows: &[u8],
-    lease: &JobLease,
-) -> Result<bool, rusqlite::Error> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if !holds(&tx, lease)? {
-        return Ok(false);
-    }
-    let c = &cp.checkpoint;
-    let n = tx.execute(
-        &format!("INSERT INTO audit_checkpoints ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING", checkpoints::COLUMNS),
-        params![c.first_seq, c.last_seq, c.head_hash, c.previous_checkpoint_hash, c.row_hashes, c.at, cp.hash, cp.key, cp.signature, rows],
-    )?;
-    tx.commit()?;
-    Ok(n > 0)
-}
-
-fn add_export(conn: &mut Connection, e: &Exported, lease: &JobLease) -> Result<bool, rusqlite::Error> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    if !holds(&tx, lease)? {
-        return Ok(false);
-    }
-    tx.execute(
-        "INSERT INTO audit_exports (first_seq, last_seq, checkpoint_hash, file, exported_at)
-         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-        params![e.first_seq, e.last_seq, e.checkpoint_hash, e.file, e.exported_at],
-    )?;
-    tx.commit()?;
-    Ok(true)
-}
-
-fn prune_segment(conn: &mut Connection, first: i64, last: i64, lease: &JobLease) -> Result<u64, rusqlite::Error> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let exported: i64 = tx.query_row(
-        "SELECT count(*) FROM audit_exports WHERE first_seq = ?1 AND last_seq = ?2",
-        params![first, last],
-        |r| r.get(0),
-    )?;
-    let head: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM audit", [], |r| r.get(0))?;
-    if !holds(&tx, lease)? || exported == 0 || head <= last {
-        return Ok(0);
-    }
-    let removed = tx.execute("DELETE FROM audit WHERE seq >= ?1 AND seq <= ?2", params![first, last])?;
-    tx.execute("DELETE FROM audit_checkpoints WHERE last_seq < ?1", params![last])?;
-    tx.execute("DELETE FROM audit_exports WHERE last_seq < ?1", params![last])?;
-    tx.commit()?;
-    Ok(removed as u64)
-}
-
 #[async_trait]
 impl ServiceStore for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -523,147 +430,6 @@ impl ServiceStore for SqliteStore {
     async fn lock_session_keys(&self, family: &str, wait: Option<Duration>) -> Result<Option<MintGuard>, StoreError> {
         keys::lock(self, family, wait).await
     }
-
-    async fn audit_head(&self) -> Result<Option<(i64, String)>, StoreError> {
-        self.run(|conn| {
-            conn.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-                .map_err(unavailable("audit head"))
-        })
-        .await
-    }
-
-    async fn audit_first_seq(&self) -> Result<Option<i64>, StoreError> {
-        self.run(|conn| {
-            conn.query_row("SELECT min(seq) FROM audit WHERE seq > 0", [], |r| r.get(0))
-                .map_err(unavailable("audit read"))
-        })
-        .await
-    }
-
-    async fn audit_hashes(&self, after: i64, limit: usize) -> Result<Vec<(i64, String, String)>, StoreError> {
-        self.run(move |conn| {
-            let mut stmt = conn
-                .prepare("SELECT seq, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2")
-                .map_err(unavailable("audit read"))?;
-            let rows = stmt
-                .query_map(params![after, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .map_err(unavailable("audit read"))?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable("audit read"))
-        })
-        .await
-    }
-
-    async fn take_job(&self, lease: &JobLease, ttl: Duration) -> Result<bool, StoreError> {
-        let lease = lease.clone();
-        self.run(move |conn| {
-            let now = now_millis();
-            conn.execute(
-                "INSERT INTO audit_jobs (job, holder, expires_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-                 WHERE audit_jobs.expires_at <= ?4 OR audit_jobs.holder = excluded.holder",
-                params![lease.job, lease.holder, now + ttl.as_millis() as i64, now],
-            )
-            .map(|n| n > 0)
-            .map_err(unavailable("audit job lease"))
-        })
-        .await
-    }
-
-    async fn release_job(&self, lease: &JobLease) -> Result<(), StoreError> {
-        let lease = lease.clone();
-        self.run(move |conn| {
-            conn.execute("DELETE FROM audit_jobs WHERE job = ?1 AND holder = ?2", params![lease.job, lease.holder])
-                .map(drop)
-                .map_err(unavailable("audit job lease"))
-        })
-        .await
-    }
-
-    async fn last_checkpoint(&self) -> Result<Option<SignedCheckpoint>, StoreError> {
-        self.run(|conn| {
-            conn.query_row(
-                &format!("SELECT {} FROM audit_checkpoints ORDER BY last_seq DESC LIMIT 1", checkpoints::COLUMNS),
-                [],
-                checkpoint_row,
-            )
-            .optional()
-            .map_err(unavailable("checkpoint read"))
-        })
-        .await
-    }
-
-    async fn checkpoints(&self, from: i64, limit: usize) -> Result<Vec<SignedCheckpoint>, StoreError> {
-        self.run(move |conn| {
-            let mut stmt = conn
-                .prepare(&format!(
-                    "SELECT {} FROM audit_checkpoints WHERE last_seq >= ?1 ORDER BY last_seq LIMIT ?2",
-                    checkpoints::COLUMNS
-                ))
-                .map_err(unavailable("checkpoint read"))?;
-            let rows =
-                stmt.query_map(params![from, limit as i64], checkpoint_row).map_err(unavailable("checkpoint read"))?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable("checkpoint read"))
-        })
-        .await
-    }
-
-    async fn add_checkpoint(&self, checkpoint: &SignedCheckpoint, lease: &JobLease) -> Result<bool, StoreError> {
-        let rows = checkpoints::pack_rows(&checkpoint.rows)?;
-        let (cp, lease) = (checkpoint.clone(), lease.clone());
-        self.run(move |conn| add_checkpoint(conn, &cp, &rows, &lease).map_err(unavailable("add checkpoint"))).await
-    }
-
-    async fn exports(&self, from: i64, limit: usize) -> Result<Vec<Exported>, StoreError> {
-        self.run(move |conn| {
-            let mut stmt = conn
-                .prepare(
-                    "SELECT first_seq, last_seq, checkpoint_hash, file, exported_at FROM audit_exports
-                     WHERE last_seq >= ?1 ORDER BY last_seq LIMIT ?2",
-                )
-                .map_err(unavailable("export read"))?;
-            let rows = stmt.query_map(params![from, limit as i64], export_row).map_err(unavailable("export read"))?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable("export read"))
-        })
-        .await
-    }
-
-    async fn last_export(&self) -> Result<Option<Exported>, StoreError> {
-        self.run(|conn| {
-            conn.query_row(
-                "SELECT first_seq, last_seq, checkpoint_hash, file, exported_at FROM audit_exports
-                 ORDER BY last_seq DESC LIMIT 1",
-                [],
-                export_row,
-            )
-            .optional()
-            .map_err(unavailable("export read"))
-        })
-        .await
-    }
-
-    async fn add_export(&self, export: &Exported, lease: &JobLease) -> Result<bool, StoreError> {
-        let (e, lease) = (export.clone(), lease.clone());
-        self.run(move |conn| add_export(conn, &e, &lease).map_err(unavailable("add export"))).await
-    }
-
-    async fn prune_segment(&self, first_seq: i64, last_seq: i64, lease: &JobLease) -> Result<u64, StoreError> {
-        let lease = lease.clone();
-        self.run(move |conn| prune_segment(conn, first_seq, last_seq, &lease).map_err(unavailable("audit prune"))).await
-    }
-
-    async fn prune_expired(&self, now: i64, windows_before: i64) -> Result<Pruned, StoreError> {
-        self.run(move |conn| prune_expired(conn, now, windows_before).map_err(unavailable("prune expired"))).await
-    }
-}
-
-fn prune_expired(conn: &mut Connection, now: i64, windows_before: i64) -> Result<Pruned, rusqlite::Error> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let auth_sigs = tx.execute("DELETE FROM auth_sigs WHERE expires_at < ?1", params![now])?;
-    let windows = tx.execute("DELETE FROM quota WHERE window_start < ?1", params![windows_before])?;
-    let mint_locks = tx.execute("DELETE FROM mint_locks WHERE expires_at < ?1", params![now])?;
-    tx.commit()?;
-    Ok(Pruned { auth_sigs: auth_sigs as u64, windows: windows as u64, mint_locks: mint_locks as u64 })
 }
 
 /// A held mint lease; dropping it deletes the row (if this holder still has it).
@@ -684,73 +450,4 @@ impl Drop for Lease {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn keeps_the_store_contract() {
-        let dir = tempfile::tempdir().unwrap();
-        let settings = crate::store::testing::fast_sqlite(dir.path().join("s.sqlite"));
-        let crate::store::StoreSettings::Sqlite(options) = &settings else { unreachable!() };
-        let store = SqliteStore::open(options).unwrap();
-        crate::store::testing::check_service_store(&store, &settings).await;
-    }
-
-    /// A file written by schema version 1 (made here from migration 0001 as it shipped) is
-    /// upgraded in place when opened, and keeps its rows.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn upgrades_a_version_1_file_and_keeps_its_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.sqlite");
-        let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(MIGRATIONS[0].1).unwrap();
-        conn.execute_batch(crate::store::testing::V1_ROWS_SQL).unwrap();
-        drop(conn);
-        let store = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
-        crate::store::testing::check_v1_rows_kept(&store).await;
-        drop(store);
-        let conn = Connection::open(&path).unwrap();
-        let version: i64 = conn.query_row("SELECT max(version) FROM schema_version", [], |r| r.get(0)).unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-    }
-
-    /// Another process holding the write lock past the busy timeout makes this request wait
-    /// too long (busy), not the store unusable; once it lets go, the next append succeeds.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_held_write_lock_is_busy_not_down() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.sqlite");
-        let options = SqliteOptions { busy_timeout: Duration::from_millis(100), ..SqliteOptions::new(&path) };
-        let store = SqliteStore::open(&options).unwrap();
-        let other = Connection::open(&path).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let entry = |n: u32| AuditEntry { request_id: format!("busy-{n}"), ..crate::store::testing::audit_entry(1) };
-        match store.append_audit(entry(1), None).await {
-            Err(StoreError::Busy { op: "audit append", message }) => {
-                assert!(message.contains("write lock"), "{message}")
-            }
-            other => panic!("expected busy, got {other:?}"),
-        }
-        other.execute_batch("COMMIT").unwrap();
-        assert_eq!(store.append_audit(entry(2), None).await.unwrap().seq, 1);
-    }
-
-    #[test]
-    fn refuses_a_newer_schema_and_a_foreign_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.sqlite");
-        drop(SqliteStore::open(&SqliteOptions::new(&path)).unwrap());
-        // A newer schema is refused with a clear message.
-        let conn = Connection::open(&path).unwrap();
-        conn.execute("INSERT INTO schema_version (version, applied_at) VALUES (99, 'x')", []).unwrap();
-        drop(conn);
-        let err = SqliteStore::open(&SqliteOptions::new(&path)).unwrap_err().to_string();
-        assert!(err.contains("schema version 99"), "{err}");
-
-        // So is a file of something else.
-        let other = dir.path().join("other.sqlite");
-        Connection::open(&other).unwrap().execute_batch("CREATE TABLE t (x)").unwrap();
-        let err = SqliteStore::open(&SqliteOptions::new(&other)).unwrap_err().to_string();
-        assert!(err.contains("not a lit-session-server store"), "{err}");
-    }
-}
+mod tests;
