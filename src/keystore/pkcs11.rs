@@ -557,6 +557,8 @@ impl SessionKeyStore for Pkcs11KeyStore {
                     Some(Err(e)) => return Err(e),
                 }
             }
+            // What arrived so far, while the workers sign their last messages.
+            check.verify_pending()?;
             // The workers' signatures, checked as they come (the caller has nothing else to do
             // now). Workers that have not started yet are not waited for: they find no message
             // left (the stream ends early only if one failed).

@@ -15,7 +15,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// Tries of each count before the averages are trusted.
-const FIRST_TRIES: u32 = 2;
+const FIRST_TRIES: u32 = 1;
 
 /// One call in this many tries a count other than the best.
 const EXPLORE_EVERY: u64 = 16;
