@@ -87,6 +87,10 @@ hsm_test! {
         // new one) gets signatures from the token that do not verify under it.
         env.mismatch_public_key(&store, id.as_bytes(), other.as_bytes());
         let fresh = env.open();
+        // A good call first, so the store's next calls try a second signing thread (with two
+        // cores or more): bad signatures from the workers must be caught as well.
+        let third = store.generate(&unique_label("bad-sig-third")).unwrap();
+        fresh.sign_many(&third, &refs).expect("a matching pair signs");
         for (attempt, result) in [fresh.sign_many(&id, &refs), fresh.sign_many(&id, &refs[..10])].into_iter().enumerate() {
             let err = result.expect_err("a signature that does not verify is never returned");
             assert!(matches!(err, KeyStoreError::BadSignature(ref bad, _) if *bad == id), "{err}");
@@ -104,5 +108,6 @@ hsm_test! {
         assert_eq!(store.sign_many(&id, &refs).unwrap(), good);
         store.delete(&id).unwrap();
         store.delete(&other).unwrap();
+        store.delete(&third).unwrap();
     }
 }

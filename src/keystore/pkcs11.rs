@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
 
 use cryptoki::object::{Attribute, AttributeType};
 use cryptoki::session::Session;
@@ -14,6 +15,7 @@ use crate::ed25519::{verify_strict_all, StrictKey};
 use crate::keystore::{Detail, KeyId, KeyInfo, KeyStoreError, SessionKeyStore};
 use crate::pkcs11::error::Problem;
 use crate::pkcs11::key_spec::ED25519;
+use crate::pkcs11::signing_plan::SigningPlans;
 use crate::pkcs11::token::{KeyHalf, Pkcs11Token};
 use crate::pkcs11::workers::Workers;
 use crate::pkcs11::{
@@ -72,6 +74,8 @@ pub struct Pkcs11KeyStore {
     // `shared`, before the token (and its ephemeral keys) go away with `shared`.
     /// One thread per pooled session, shared by every `sign_many` call on this store.
     workers: Workers,
+    /// How `sign_many` calls sign, from what each way has cost so far.
+    plans: SigningPlans,
     shared: Arc<Shared>,
 }
 
@@ -101,8 +105,12 @@ impl Pkcs11KeyStore {
     /// module path, token, PIN, or a token without `CKM_EDDSA` / `CKM_EC_EDWARDS_KEY_PAIR_GEN`.
     pub fn open_with(config: TokenConfig) -> Result<Self, Pkcs11Error> {
         let token = Pkcs11Token::open(config, &ED25519.required())?;
-        let workers = Workers::new(token.pool_capacity(), "lit-pkcs11-sign");
-        Ok(Self { workers, shared: Arc::new(Shared { token, public_keys: RwLock::new(HashMap::new()) }) })
+        let pool = token.pool_capacity();
+        let workers = Workers::new(pool, "lit-pkcs11-sign");
+        // More signing threads than cores only make the module's threads take turns.
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let plans = SigningPlans::new(pool.min(cpus));
+        Ok(Self { workers, plans, shared: Arc::new(Shared { token, public_keys: RwLock::new(HashMap::new()) }) })
     }
 
     /// The underlying token (for `internal::pkcs11`).
@@ -266,26 +274,50 @@ impl Shared {
         self.token.run("sign", |session, ctx| ED25519.sign(&self.token, session, idb, message, ctx))
     }
 
-    /// One worker's part of a `sign_many` call: on one pooled session (with `run`'s recovery,
-    /// going on after a recovered failure with the message it was signing), takes the next
-    /// message no worker has taken from `next` and signs it, until none is left or `stop` is
-    /// set, sending each signature as soon as it is made, or the failure that ended the part.
-    fn sign_share(&self, id: &KeyId, messages: &[Vec<u8>], next: &AtomicUsize, stop: &AtomicBool, out: &Sender<Made>) {
+    /// Signs messages in turns on one pooled session (with `run`'s recovery, going on after a
+    /// recovered failure with the message it was signing): takes the next message no other
+    /// signer has taken from `next` and signs it, until none is left, `stop` is set or `signed`
+    /// (given each signature as soon as it is made) says to stop. The key's handle and the
+    /// mechanism are looked up once per session, not per message.
+    ///
+    /// `signed` must not call into the token (`run` is not reentrant) and must not fail with a
+    /// token error, which `run` would take for its own; it returns whether to go on.
+    fn sign_turns<M: AsRef<[u8]>>(
+        &self,
+        id: &KeyId,
+        messages: &[M],
+        next: &AtomicUsize,
+        stop: &AtomicBool,
+        mut signed: impl FnMut(usize, Vec<u8>) -> bool,
+    ) -> Result<(), Pkcs11Error> {
         let idb = id.as_bytes();
+        let mechanism = ED25519.mechanism();
         let mut current = None;
-        let result = self.token.run("sign", |session, ctx| loop {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
+        self.token.run("sign", |session, ctx| {
+            let ctx = ctx.clone().with_key_id(idb);
+            let key = ED25519.private_handle(&self.token, session, idb, &ctx)?;
+            loop {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(());
+                }
+                let index = current.unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
+                let Some(message) = messages.get(index) else { return Ok(()) };
+                current = Some(index);
+                let raw = self.token.sign(session, &mechanism, key, message.as_ref(), &ctx)?;
+                current = None;
+                if !signed(index, raw) {
+                    return Ok(());
+                }
             }
-            let index = current.unwrap_or_else(|| next.fetch_add(1, Ordering::Relaxed));
-            let Some(message) = messages.get(index) else { return Ok(()) };
-            current = Some(index);
-            let raw = ED25519.sign(&self.token, session, idb, message, ctx)?;
-            current = None;
-            if out.send(Made::Signature(index, raw)).is_err() {
-                return Ok(()); // the caller has given up
-            }
-        });
+        })
+    }
+
+    /// One worker's part of a `sign_many` call ([`Self::sign_turns`]), sending each signature
+    /// as soon as it is made, or the failure that ended the part.
+    fn sign_share(&self, id: &KeyId, messages: &[Vec<u8>], next: &AtomicUsize, stop: &AtomicBool, out: &Sender<Made>) {
+        // A closed channel: the caller has given up.
+        let result =
+            self.sign_turns(id, messages, next, stop, |index, raw| out.send(Made::Signature(index, raw)).is_ok());
         if let Err(e) = result {
             let _ = out.send(Made::Failure(e));
         }
@@ -346,6 +378,47 @@ impl<'a> Check<'a> {
         self.pending.push((index, sig));
         self.received += 1;
         Ok(())
+    }
+
+    /// The caller's step after each of its own signatures: takes it and what the workers sent
+    /// meanwhile, and checks them once they make a batch worth checking, without calling the
+    /// token. False when a batch fails (for [`Self::verify_pending`] to sort out).
+    fn between_signatures(
+        &mut self,
+        index: usize,
+        raw: &[u8],
+        made: Option<&Receiver<Made>>,
+    ) -> Result<bool, Pkcs11Error> {
+        self.arrived(index, raw)?;
+        for m in made.into_iter().flat_map(Receiver::try_iter) {
+            self.take(m)?;
+        }
+        Ok(self.pending.len() < CHECK_BATCH || self.verify_locally())
+    }
+
+    /// Takes what a worker sent.
+    fn take(&mut self, made: Made) -> Result<(), Pkcs11Error> {
+        match made {
+            Made::Signature(index, raw) => self.arrived(index, &raw),
+            Made::Failure(e) => Err(e),
+        }
+    }
+
+    /// Verifies what arrived since the last call as one batch, without calling the token:
+    /// false (and nothing taken) if the batch fails, for [`Self::verify_pending`] to sort out.
+    fn verify_locally(&mut self) -> bool {
+        if self.pending.is_empty() {
+            return true;
+        }
+        let messages: Vec<&[u8]> = self.pending.iter().map(|(i, _)| self.messages[*i]).collect();
+        let sigs: Vec<Signature> = self.pending.iter().map(|(_, s)| *s).collect();
+        if verify_strict_all(&self.key, &messages, &sigs).is_err() {
+            return false;
+        }
+        for (index, sig) in self.pending.drain(..) {
+            self.sigs[index] = Some(sig);
+        }
+        true
     }
 
     /// Verifies what arrived since the last call as one batch.
@@ -438,11 +511,12 @@ impl SessionKeyStore for Pkcs11KeyStore {
     }
 
     /// Signs on the token and checks every signature before any is returned. The calling thread
-    /// and up to pool size − 1 of the store's worker threads sign at once, each on a pooled
-    /// session of its own, taking the messages in turn; between its own signatures the calling
-    /// thread checks, as one batch, what the workers have sent meanwhile, and the rest at the end.
-    /// Results keep the messages' order. Concurrent calls share the same worker threads, so a busy
-    /// service never has more signing threads than sessions plus callers.
+    /// and, when that has been faster on this store, up to cores − 1 of the store's worker
+    /// threads sign at once ([`SigningPlans`]), each on a pooled session of its own, taking the
+    /// messages in turn; the key's handle is looked up once per session. Between its own
+    /// signatures the calling thread checks, as one batch, what has arrived meanwhile, and the
+    /// rest at the end. Results keep the messages' order. Concurrent calls share the same worker
+    /// threads, so a busy service never has more signing threads than sessions plus callers.
     fn sign_many(&self, id: &KeyId, messages: &[&[u8]]) -> Result<Vec<Signature>, KeyStoreError> {
         if let [message] = messages {
             return Ok(vec![self.sign(id, message)?]);
@@ -450,49 +524,63 @@ impl SessionKeyStore for Pkcs11KeyStore {
         let mut check = Check::new(&self.shared, id, messages)?;
         let next = Arc::new(AtomicUsize::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let helpers = self.workers.size().min(messages.len()).saturating_sub(1);
-        let made = if helpers == 0 {
+        let started = Instant::now();
+        let plan = self.plans.choose(messages.len());
+        let made = if plan.signers <= 1 {
             None
         } else {
             let owned: Arc<Vec<Vec<u8>>> = Arc::new(messages.iter().map(|m| m.to_vec()).collect());
             let (shared, key, next, stop) = (self.shared.clone(), id.clone(), next.clone(), stop.clone());
-            let made = self.workers.stream(helpers, move |out| shared.sign_share(&key, &owned, &next, &stop, out));
+            let made =
+                self.workers.stream(plan.signers - 1, move |out| shared.sign_share(&key, &owned, &next, &stop, out));
             Some(made.map_err(|_| Pkcs11Error::from(Problem::WorkerPanicked))?)
         };
-        let take = |check: &mut Check<'_>, m: Made| match m {
-            Made::Signature(index, raw) => check.arrived(index, &raw),
-            Made::Failure(e) => Err(e),
-        };
         let checked = (|| {
-            // The caller's own share; what the workers sent meanwhile is checked once it makes a
-            // batch worth checking.
+            // The caller's own share, on one session. A failure found between two signatures
+            // is held until the token call returns (`sign_turns` must not see it), then handled.
             loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(message) = messages.get(index) else { break };
-                let raw = self.shared.sign_one(id, message)?;
-                check.arrived(index, &raw)?;
-                for m in made.iter().flat_map(|made| made.try_iter()) {
-                    take(&mut check, m)?;
-                }
-                if check.pending.len() >= CHECK_BATCH {
-                    check.verify_pending()?;
+                let mut halted = None;
+                self.shared.sign_turns(id, messages, &next, &stop, |index, raw| {
+                    match check.between_signatures(index, &raw, made.as_ref()) {
+                        Ok(true) => true,
+                        other => {
+                            halted = Some(other);
+                            false
+                        }
+                    }
+                })?;
+                match halted {
+                    None => break,
+                    // A batch failed: `verify_pending` reads the key again or names the bad
+                    // signature; signing goes on if the fresh key verifies them.
+                    Some(Ok(_)) => check.verify_pending()?,
+                    Some(Err(e)) => return Err(e),
                 }
             }
+            // What arrived so far, while the workers sign their last messages.
             check.verify_pending()?;
-            // The workers' last signatures. Workers that have not started yet are not waited
-            // for: they find no message left (the stream ends early only if one failed).
+            // The workers' signatures, checked as they come (the caller has nothing else to do
+            // now). Workers that have not started yet are not waited for: they find no message
+            // left (the stream ends early only if one failed).
             while check.received < messages.len() {
                 match made.as_ref().map(Receiver::recv) {
-                    Some(Ok(m)) => take(&mut check, m)?,
+                    Some(Ok(m)) => {
+                        check.take(m)?;
+                        for m in made.iter().flat_map(|made| made.try_iter()) {
+                            check.take(m)?;
+                        }
+                        check.verify_pending()?;
+                    }
                     _ => break,
                 }
             }
             check.verify_pending()?;
             check.finish().ok_or_else(|| Pkcs11Error::from(Problem::WorkerPanicked))
         })();
-        if checked.is_err() {
+        match &checked {
+            Ok(_) => self.plans.observed(plan, messages.len(), started.elapsed()),
             // The workers stop at their next message; what they still send is dropped.
-            stop.store(true, Ordering::Relaxed);
+            Err(_) => stop.store(true, Ordering::Relaxed),
         }
         Ok(checked?)
     }

@@ -236,8 +236,29 @@ impl<K> KeySpec<K> {
         ctx: &ErrorContext,
     ) -> Result<Vec<u8>, Pkcs11Error> {
         let ctx = ctx.clone().with_key_id(id);
-        let private = token.cached_handle(session, KeyHalf::Private, id, &self.template(KeyHalf::Private, id), &ctx)?;
-        token.sign(session, &(self.sign)(), private, data, &ctx)
+        let private = self.private_handle(token, session, id, &ctx)?;
+        token.sign(session, &self.mechanism(), private, data, &ctx)
+    }
+
+    /// The handle of the private key of pair `id` (cached), for signing many messages with
+    /// [`Pkcs11Token::sign`] and [`Self::mechanism`] without a look-up each. The template is
+    /// built only on a cache miss.
+    pub(crate) fn private_handle(
+        &self,
+        token: &Pkcs11Token,
+        session: &Session,
+        id: &[u8],
+        ctx: &ErrorContext,
+    ) -> Result<ObjectHandle, Pkcs11Error> {
+        match token.handle_if_cached(KeyHalf::Private, id) {
+            Some(h) => Ok(h),
+            None => token.cached_handle(session, KeyHalf::Private, id, &self.template(KeyHalf::Private, id), ctx),
+        }
+    }
+
+    /// The `C_Sign` mechanism.
+    pub(crate) fn mechanism(&self) -> Mechanism<'static> {
+        (self.sign)()
     }
 
     /// The security attributes of the private key of pair `id`. `CKA_VALUE` is requested too:

@@ -43,6 +43,7 @@ pub(crate) mod error_guide;
 pub(crate) mod key_spec;
 pub(crate) mod pin;
 pub(crate) mod session_pool;
+pub(crate) mod signing_plan;
 pub(crate) mod slot;
 pub(crate) mod token;
 pub(crate) mod uri;

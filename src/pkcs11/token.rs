@@ -212,8 +212,19 @@ impl KeyHalf {
     }
 }
 
-/// Handle-cache key: which half, and its `CKA_ID`.
-type HandleKey = (KeyHalf, Vec<u8>);
+impl KeyHalf {
+    /// Its place in a [`HandleCache`] entry.
+    fn slot(self) -> usize {
+        match self {
+            Self::Public => 0,
+            Self::Private => 1,
+        }
+    }
+}
+
+/// Cached object handles by `CKA_ID`, each half in its place ([`KeyHalf::slot`]); keyed by the
+/// id alone so a look-up needs no allocation.
+type HandleCache = HashMap<Vec<u8>, [Option<ObjectHandle>; 2]>;
 
 /// A token reached through a shared context, logged in for its whole life, with a session
 /// pool, a handle cache and automatic recovery.
@@ -230,7 +241,7 @@ pub struct Pkcs11Token {
     base_context: ErrorContext,
     conn: Mutex<Option<Arc<Connection>>>,
     login_required: AtomicBool,
-    handles: Mutex<HashMap<HandleKey, ObjectHandle>>,
+    handles: Mutex<HandleCache>,
     counters: Counters,
 }
 
@@ -400,7 +411,9 @@ impl Pkcs11Token {
 
     /// Forgets the cached handle of one half of key pair `id`.
     pub(crate) fn forget_handle(&self, half: KeyHalf, id: &[u8]) {
-        self.handles.lock().unwrap_or_else(PoisonError::into_inner).remove(&(half, id.to_vec()));
+        if let Some(entry) = self.handles.lock().unwrap_or_else(PoisonError::into_inner).get_mut(id) {
+            entry[half.slot()] = None;
+        }
     }
 
     /// Runs `f` on a pooled session, with recovery and retries (see the module docs).
@@ -680,6 +693,11 @@ impl Pkcs11Token {
         }
     }
 
+    /// The cached handle of `half` of key pair `id`, if there is one.
+    pub(crate) fn handle_if_cached(&self, half: KeyHalf, id: &[u8]) -> Option<ObjectHandle> {
+        self.handles.lock().unwrap_or_else(PoisonError::into_inner).get(id).and_then(|e| e[half.slot()])
+    }
+
     /// The cached handle of `half` of key pair `id`, looking it up with `template` on a miss.
     pub(crate) fn cached_handle(
         &self,
@@ -689,12 +707,12 @@ impl Pkcs11Token {
         template: &[Attribute],
         ctx: &ErrorContext,
     ) -> Result<ObjectHandle, Pkcs11Error> {
-        let key = (half, id.to_vec());
-        if let Some(h) = self.handles.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
-            return Ok(*h);
+        if let Some(h) = self.handle_if_cached(half, id) {
+            return Ok(h);
         }
         let h = self.find_one(session, template, &KeySelector::Id(id.to_vec()), ctx)?;
-        self.handles.lock().unwrap_or_else(PoisonError::into_inner).insert(key, h);
+        self.handles.lock().unwrap_or_else(PoisonError::into_inner).entry(id.to_vec()).or_default()[half.slot()] =
+            Some(h);
         Ok(h)
     }
 

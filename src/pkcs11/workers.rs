@@ -32,6 +32,7 @@ impl Workers {
     }
 
     /// The number of threads.
+    #[cfg(test)]
     pub(crate) fn size(&self) -> usize {
         self.size
     }
