@@ -166,7 +166,26 @@ fn write_config(dir: &std::path::Path, signer_toml: &str, token: &str, durabilit
     support::write_config(dir, signer_toml, token, &store, "")
 }
 
+/// What a table row showed, for the summary against the targets.
+struct Shown {
+    label: String,
+    nodes: usize,
+    added_p50_ms: f64,
+    http_rate: f64,
+    http_p99_ms: f64,
+}
+
+/// The table rows so far.
+static SHOWN: std::sync::Mutex<Vec<Shown>> = std::sync::Mutex::new(Vec::new());
+
 fn row(label: &str, n: usize, lat: (&Stats, &Stats), load: (&Stats, &Stats)) {
+    SHOWN.lock().unwrap().push(Shown {
+        label: label.to_string(),
+        nodes: n,
+        added_p50_ms: lat.1.p50_ms - lat.0.p50_ms,
+        http_rate: load.1.rate,
+        http_p99_ms: load.1.p99_ms,
+    });
     println!(
         "{label:<12} {n:>3} | {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>+7.3} | {:>7.0} {:>7.0} {:>6.1} % {:>7.3} {:>7.3} | {:>6.1} %{}",
         lat.0.p50_ms,
@@ -284,6 +303,45 @@ fn measure(
         });
     }
     out.unwrap_or_else(|| unreachable!())
+}
+
+/// The PostgreSQL figures the service's targets name, from the table above: what HTTP adds at
+/// one request at a time, 3 replicas' throughput against 1's (the same core for both), and the
+/// p99 with several in flight against SQLite's.
+fn summary(concurrency: usize) {
+    let shown = SHOWN.lock().unwrap();
+    let find = |label: &str, n: usize| shown.iter().find(|s| s.label == label && s.nodes == n);
+    let (Some(_), Some(_)) = (find("postgres x1", 30), find("postgres x3", 30)) else { return };
+    println!("postgres against its targets:");
+    for n in [1, 30] {
+        if let Some(one) = find("postgres x1", n) {
+            println!("  x1, {n:>2} nodes: HTTP added p50 {:+.3} ms (target at 30 nodes: <= +0.8 ms)", one.added_p50_ms);
+        }
+    }
+    for n in [1, 30] {
+        if let (Some(one), Some(three)) = (find("postgres x1", n), find("postgres x3", n)) {
+            println!(
+                "  {n:>2} nodes, {concurrency} in flight: 3 replicas {:.0} req/s, 1 replica {:.0} req/s, 3/1 = {:.2} \
+                 (target >= 1)",
+                three.http_rate,
+                one.http_rate,
+                three.http_rate / one.http_rate
+            );
+        }
+    }
+    for label in ["postgres x1", "postgres x3"] {
+        for n in [1, 30] {
+            for sqlite in ["sqlite/normal", "sqlite/full"] {
+                if let (Some(pg), Some(lite)) = (find(label, n), find(sqlite, n)) {
+                    println!(
+                        "  {label}, {n:>2} nodes, {concurrency} in flight: p99 {:.3} ms = {:.2} x {sqlite}'s (target <= 2)",
+                        pg.http_p99_ms,
+                        pg.http_p99_ms / lite.http_p99_ms
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// `--checkpoints`: the service's throughput with audit checkpoints off and on (default
@@ -449,6 +507,7 @@ fn main() {
     for (label, writers, rate) in &ceilings {
         println!("audit append ceiling  {label:<12} {writers} writer(s) x {in_flight} in flight: {rate:>7.0} rows/s");
     }
+    summary(concurrency);
 
     let Ok(hsm) = tokens::ThrowawayTokens::create(tokens::Module::SoftHsm2, &["bench"]) else {
         println!("softhsm    (skipped: SoftHSM2 not installed)");

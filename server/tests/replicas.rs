@@ -695,11 +695,13 @@ fn postgres_a_held_lock_is_busy_not_down() {
     }
 }
 
-/// The audit never lies: a COMMIT held between sent and acknowledged (the synchronous standby
-/// frozen, so the primary's COMMIT waits for it past `query_timeout`) is resolved before the
-/// answer. The request whose COMMIT was held gets its 200 once the standby is back (its row
-/// committed); those that waited behind it for the chain head get 503 and leave no row. Audit
-/// rows and answers match one to one, and the chain verifies.
+/// The audit never lies: a batch held between sent and durable (the synchronous standby frozen,
+/// so the flush after the primary's COMMIT waits for it past `query_timeout`) is resolved before
+/// the answer. The requests whose rows were held get their 200 once the standby is back (their
+/// rows committed and on the standby); the head's lock is not held across the wait, so batches
+/// after the first commit too and are resolved the same way; a request whose row never
+/// committed gets 503 and leaves no row. Audit rows and answers match one to one, and the chain
+/// verifies.
 #[test]
 fn postgres_a_held_commit_is_resolved_before_the_answer() {
     let _one = serial();

@@ -1,7 +1,16 @@
 //! The audit chain's append on PostgreSQL: one batch of rows in one transaction, in two round
 //! trips (BEGIN, the rate-limit charges and the chain head's row lock pipelined; the sealed rows
-//! and the new head in one statement sent with COMMIT), so appends from every replica form one
-//! chain.
+//! and the new head in one statement sent with COMMIT and the flush), so appends from every
+//! replica form one chain.
+//!
+//! The transaction commits asynchronously (`synchronous_commit = off` for it alone), so the
+//! chain head's row lock is released as soon as the commit record is written, not after its
+//! WAL flush: replicas queued on the head do not wait out one another's flushes. The flush
+//! comes from the statement pipelined right after COMMIT ([`FLUSH`]): an autocommit transaction
+//! that writes WAL and so, at the session's `synchronous_commit`, waits for the WAL to be
+//! flushed (and replicated to a synchronous standby) up to its own commit record, which lies
+//! after ours. The batch is answered only when it returns. Flushes of several replicas overlap
+//! and PostgreSQL serves them with one `fdatasync`.
 
 use tokio_postgres::types::Type;
 use tokio_postgres::Client;
@@ -11,19 +20,27 @@ use crate::audit::AuditEntry;
 use crate::store::seal::Sealed;
 use crate::store::{Appended, QuotaCharge, StoreError};
 
+/// Makes every commit before it durable: a transaction that writes a (transactional, empty)
+/// logical-decoding message, so it has a transaction id and WAL of its own, and its commit
+/// waits for the WAL flush and a synchronous standby as `synchronous_commit` says. (A
+/// transaction that only takes an id, such as `SELECT txid_current()`, writes no WAL before
+/// its commit record and commits without waiting for the flush.) Sent as a simple query, whose
+/// answer comes after the commit.
+pub(super) const FLUSH: &str = "SELECT pg_logical_emit_message(true, 'lit-session-server', '')";
+
 /// What one batch came to.
 pub(super) enum Batch {
     /// Known: every row is durable, or none is.
     Done(Result<Vec<Appended>, StoreError>),
-    /// COMMIT was sent and its answer is late or lost.
+    /// COMMIT was sent and its answer, or the flush's, is late or lost.
     Unknown { xid: String, rows: Vec<Sealed> },
 }
 
 impl Inner {
     /// Appends a batch of rows in one transaction: BEGIN, every rate-limit charge and the chain
     /// head's lock in one round trip, the sealed rows and the new head in one statement sent
-    /// with COMMIT. A failure before COMMIT leaves no row; a COMMIT whose answer is lost is
-    /// resolved before anyone is answered.
+    /// with COMMIT and [`FLUSH`]. A failure before COMMIT leaves no row; a COMMIT or a flush
+    /// whose answer is lost is resolved before anyone is answered.
     pub(super) async fn append_batch(&self, items: Vec<(AuditEntry, Option<QuotaCharge>)>) -> Batch {
         const OP: &str = "audit append";
         if let Err(e) = self.fail_fast(OP) {
@@ -82,17 +99,24 @@ impl Inner {
             &params,
         );
         let commit = c.batch_execute("COMMIT");
-        let outcome = match tokio::time::timeout_at(deadline, async { tokio::join!(insert, commit) }).await {
-            Ok((Ok(_), Ok(()))) => {
+        let flush = c.batch_execute(FLUSH);
+        let outcome = match tokio::time::timeout_at(deadline, async { tokio::join!(insert, commit, flush) }).await {
+            Ok((Ok(_), Ok(()), Ok(()))) => {
                 conn.keep();
                 Some(self.record(Ok(())))
             }
             // The rows were refused: the COMMIT that followed rolled the transaction back.
-            Ok((Err(e), _)) if e.as_db_error().is_some() => Some(self.record(Err(db_error(OP)(e)))),
+            Ok((Err(e), _, _)) if e.as_db_error().is_some() => Some(self.record(Err(db_error(OP)(e)))),
             // The server answered COMMIT with an error: rolled back.
-            Ok((Ok(_), Err(e))) if e.as_db_error().is_some() => Some(self.record(Err(db_error(OP)(e)))),
-            // COMMIT was sent and its answer is late or lost: the rows may be committed. The
-            // answer waits for the transaction's outcome, looked up on another connection.
+            Ok((Ok(_), Err(e), _)) if e.as_db_error().is_some() => Some(self.record(Err(db_error(OP)(e)))),
+            // Committed, but the flush failed: whether the rows are durable is found on the side.
+            Ok((Ok(_), Ok(()), Err(e))) => {
+                tracing::warn!(error = %super::pg_message(&e), "audit append: the flush after COMMIT failed");
+                None
+            }
+            // COMMIT or the flush was sent and its answer is late or lost: the rows may be
+            // committed, and durable. The answer waits for the outcome, looked up on another
+            // connection.
             _ => None,
         };
         match outcome {
@@ -105,7 +129,7 @@ impl Inner {
     }
 }
 
-/// A batch up to its last statement, in one round trip: BEGIN, each row's rate-limit charge
+/// A batch up to its last statement, in one round trip: BEGIN (an asynchronous commit), each row's rate-limit charge
 /// (in order: two rows of one client count one after the other) and the chain head's lock
 /// (which orders appends from every replica; after a wait it reads the new head), sent
 /// together. Returns the rows sealed onto the head, in order, and the transaction's id (to
@@ -118,7 +142,10 @@ async fn stage(c: &Client, items: Vec<(AuditEntry, Option<QuotaCharge>)>) -> Res
     }
     let err = db_error("audit append");
     let mut steps: Vec<BoxFut<'_, Step>> = Vec::with_capacity(items.len() + 2);
-    steps.push(Box::pin(async { c.batch_execute("BEGIN").await.map(|()| Step::Begun).map_err(&err) }));
+    // Committed asynchronously: the head's lock goes with the commit record, before the flush.
+    steps.push(Box::pin(async {
+        c.batch_execute("BEGIN; SET LOCAL synchronous_commit = off").await.map(|()| Step::Begun).map_err(&err)
+    }));
     for (_, charge) in &items {
         if let Some(q) = charge {
             steps.push(Box::pin(async { take_quota(c, q).await.map(Step::Counted).map_err(&err) }));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio_postgres::types::Type;
 
-use super::chain::Batch;
+use super::chain::{Batch, FLUSH};
 use super::{db_error, Inner};
 use crate::audit::AuditEntry;
 use crate::store::seal::Sealed;
@@ -24,7 +24,7 @@ const MAX_BATCH: usize = 256;
 
 /// Group commit: the process's audit rows go to the database one batch at a time. The rows
 /// that arrive while a batch commits form the next one, which is sealed onto the chain in one
-/// transaction (one head lock, one insert, one WAL flush) and answered when it is durable. The
+/// transaction (one head lock, one insert, one flush) and answered when it is durable. The
 /// task ends when the store is dropped.
 pub(super) async fn appender(inner: std::sync::Weak<Inner>, mut queue: tokio::sync::mpsc::UnboundedReceiver<Pending>) {
     while let Some(first) = queue.recv().await {
@@ -74,37 +74,25 @@ fn answer(
 }
 
 impl Inner {
-    /// The outcome of an audit batch whose COMMIT went unanswered (a timeout, a lost
-    /// connection), as another connection sees it: its last row visible → it committed and every
-    /// wait the COMMIT makes (its WAL flush, a synchronous standby) is over, so the append
-    /// succeeded (the row says the request was answered, so it is); the transaction aborted
-    /// (`txid_status`) → it did not, and there is no row. Until one of the two holds (the
-    /// backend is stalled, still waiting for a standby, or has not yet seen its client go, or
-    /// the database is away) it asks again, for at most [`super::PgOptions::commit_resolve_bound`];
-    /// after that the outcome is unknown and the append fails as unreachable, logged as such
-    /// (the row may yet appear).
+    /// The outcome of an audit batch whose COMMIT, or the flush after it, went unanswered (a
+    /// timeout, a lost connection), as another connection sees it. Its last row visible: it
+    /// committed, but an asynchronous commit is visible before it is durable, so the lookup
+    /// then commits a flush of its own ([`FLUSH`], after the row was seen, so after its commit
+    /// record); once that returns the rows are durable (and on a synchronous standby) and the
+    /// append succeeded (the row says the request was answered, so it is). The transaction
+    /// aborted (`txid_status`): it did not, and there is no row. Until one of the two holds (the
+    /// backend is stalled or has not yet seen its client go, the flush waits for a standby, or
+    /// the database is away) it asks again, for at most
+    /// [`super::PgOptions::commit_resolve_bound`]; after that the outcome is unknown and the
+    /// append fails as unreachable, logged as such (the row may yet appear, or be there already
+    /// and become durable later).
     pub(super) async fn resolve_commit(&self, xid: &str, last: &Sealed) -> Result<(), StoreError> {
         const OP: &str = "audit append";
         let started = tokio::time::Instant::now();
         let give_up = started + self.commit_resolve;
         loop {
-            let lookup = async {
-                let mut conn = self.pool.get().await?;
-                let found = conn
-                    .client()
-                    .query_typed_one(
-                        "SELECT EXISTS (SELECT 1 FROM audit WHERE seq = $1 AND hash = $2),
-                                CASE WHEN $3::text::bigint >= txid_snapshot_xmax(txid_current_snapshot()) THEN 'never'
-                                     ELSE coalesce(txid_status($3::text::bigint), 'unknown') END",
-                        &[(&last.entry.seq, Type::INT8), (&last.hash, Type::TEXT), (&xid, Type::TEXT)],
-                    )
-                    .await
-                    .map_err(db_error(OP))?;
-                conn.keep();
-                Ok::<(bool, String), StoreError>((found.get(0), found.get(1)))
-            };
-            match tokio::time::timeout(self.query_timeout, lookup).await {
-                Ok(Ok((true, _))) => {
+            match self.look_up(xid, last, give_up).await {
+                Ok(Lookup::Durable) => {
                     tracing::warn!(
                         request_id = %last.entry.request_id,
                         seq = last.entry.seq,
@@ -112,8 +100,7 @@ impl Inner {
                     );
                     return self.record(Ok(()));
                 }
-                // Aborted, or (after a failover) an id this server never gave out: no row.
-                Ok(Ok((false, status))) if status == "aborted" || status == "never" => {
+                Ok(Lookup::RolledBack) => {
                     tracing::warn!(
                         request_id = %last.entry.request_id,
                         "audit COMMIT unanswered in time; it was rolled back, the request fails"
@@ -121,7 +108,7 @@ impl Inner {
                     let e = self.timed_out(OP, self.query_timeout, "waited for the COMMIT").await;
                     return self.record(Err(e));
                 }
-                _ => {}
+                Ok(Lookup::Pending) | Err(_) => {}
             }
             if tokio::time::Instant::now() >= give_up {
                 tracing::error!(
@@ -140,4 +127,68 @@ impl Inner {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+
+    /// One look at a batch's outcome: its last row (visible, then made durable by a flush
+    /// whose commit is waited for until `give_up`, one query timeout at least) or its
+    /// transaction's status (within a query timeout).
+    async fn look_up(&self, xid: &str, last: &Sealed, give_up: tokio::time::Instant) -> Result<Lookup, StoreError> {
+        const OP: &str = "audit append";
+        let lookup = async {
+            let mut conn = self.pool.get().await?;
+            let c = conn.client();
+            let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] =
+                [(&last.entry.seq, Type::INT8), (&last.hash, Type::TEXT), (&xid, Type::TEXT)];
+            let (begun, found) = tokio::join!(
+                c.batch_execute("BEGIN"),
+                c.query_typed_one(
+                    "SELECT EXISTS (SELECT 1 FROM audit WHERE seq = $1 AND hash = $2),
+                            CASE WHEN $3::text::bigint >= txid_snapshot_xmax(txid_current_snapshot()) THEN 'never'
+                                 ELSE coalesce(txid_status($3::text::bigint), 'unknown') END",
+                    &params,
+                )
+            );
+            begun.map_err(db_error(OP))?;
+            let found = found.map_err(db_error(OP))?;
+            Ok::<_, StoreError>((conn, found.get::<_, bool>(0), found.get::<_, String>(1)))
+        };
+        let (mut conn, visible, status) = match tokio::time::timeout(self.query_timeout, lookup).await {
+            Ok(r) => r?,
+            Err(_) => return Ok(Lookup::Pending),
+        };
+        if !visible {
+            let c = conn.client();
+            if tokio::time::timeout(self.query_timeout, c.batch_execute("ROLLBACK")).await.is_ok_and(|r| r.is_ok()) {
+                conn.keep();
+            }
+            // Aborted, or (after a failover) an id this server never gave out: no row.
+            return Ok(if status == "aborted" || status == "never" { Lookup::RolledBack } else { Lookup::Pending });
+        }
+        // The flush's WAL comes after the commit record of the row just seen. One connection
+        // waits for it (until `give_up`), rather than a new one per query timeout each left
+        // waiting on the server for a slow standby.
+        let c = conn.client();
+        let flushed = async {
+            let (message, commit) = tokio::join!(c.batch_execute(FLUSH), c.batch_execute("COMMIT"));
+            message.and(commit)
+        };
+        let until = give_up.max(tokio::time::Instant::now() + self.query_timeout);
+        match tokio::time::timeout_at(until, flushed).await {
+            Ok(Ok(())) => {
+                conn.keep();
+                Ok(Lookup::Durable)
+            }
+            Ok(Err(e)) => Err(db_error(OP)(e)),
+            Err(_) => Ok(Lookup::Pending),
+        }
+    }
+}
+
+/// What one look at an unanswered batch found.
+enum Lookup {
+    /// Its rows are committed and durable.
+    Durable,
+    /// Its transaction aborted (or never was): no row.
+    RolledBack,
+    /// Not known yet.
+    Pending,
 }

@@ -8,8 +8,11 @@
 //! - Audit appends are committed in groups: the rows that arrive while a batch commits form the
 //!   next batch, one transaction that charges each row's rate limit (`INSERT … ON CONFLICT …
 //!   WHERE used < limit`), locks the chain head row (`SELECT … FOR UPDATE`) and inserts the rows
-//!   with the new head, in two round trips and one WAL flush. A COMMIT whose answer is lost is
-//!   resolved (the rows visible, or the transaction aborted) before anyone is answered.
+//!   with the new head, in two round trips. It commits asynchronously, so the head's lock is
+//!   released before the WAL flush, and a flush statement pipelined after COMMIT waits for the
+//!   WAL (and a synchronous standby) before the batch is answered: replicas' flushes overlap.
+//!   A COMMIT or flush whose answer is lost is resolved (the rows visible and then flushed, or
+//!   the transaction aborted) before anyone is answered.
 //! - A timeout is busy (503 store-busy, that request alone) while the database still answers a
 //!   new connection; only a database that does not, or a failed connection, is unreachable.
 //! - Every operation has a deadline; a connection whose operation failed or ran out of time is
