@@ -1,5 +1,6 @@
 //! The session manager on in-memory keys: when the wallet is asked to sign, and what it hands out.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -7,9 +8,9 @@ use lit_session_signer::auth_sig::AuthSig;
 use lit_session_signer::eth::{EthAddress, RecoverableSignature};
 use lit_session_signer::keystore::{MemoryKeyStore, SessionKeyStore};
 use lit_session_signer::manager::{
-    AuthCallback, AuthNeeded, AuthSigKey, AuthSigStore, AuthSigUse, AuthSource, CallbackError, FileAuthSigStore,
-    ManagerConfig, ManagerError, MemoryAuthSigStore, ResignReason, ReuseGrants, SessionKeyPolicy, SessionManager,
-    SessionSigsOptions,
+    AsyncAuthSigStore, AsyncMintLock, AuthCallback, AuthNeeded, AuthSigKey, AuthSigStore, AuthSigUse, AuthSource,
+    AuthStoreError, CallbackError, FileAuthSigStore, ManagerConfig, ManagerError, MemoryAuthSigStore, ResignReason,
+    ReuseGrants, SessionKeyPolicy, SessionManager, SessionSigsOptions, StoreFailure,
 };
 use lit_session_signer::resources::ResourceAbilityRequest;
 use lit_session_signer::session_sigs::{NodeUrl, SessionSigs};
@@ -485,14 +486,28 @@ fn auth_sig_lifetime_is_independent_of_short_sessions() {
     });
 }
 
+/// Which of a test store's calls fail.
+#[derive(Clone, Default)]
+struct Switches {
+    fail_load: Arc<std::sync::atomic::AtomicBool>,
+    fail_save: Arc<std::sync::atomic::AtomicBool>,
+    fail_lock: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Switches {
+    fn down(&self, load: bool, save: bool, lock: bool) {
+        self.fail_load.store(load, Ordering::SeqCst);
+        self.fail_save.store(save, Ordering::SeqCst);
+        self.fail_lock.store(lock, Ordering::SeqCst);
+    }
+}
+
 /// A store whose reads and writes can be made to fail, with an optional cross-"process" mint
 /// lock (a flag shared by several managers, standing in for a database lock).
 #[derive(Clone, Default)]
 struct SharedStore {
     inner: Arc<MemoryAuthSigStore>,
-    fail_load: Arc<std::sync::atomic::AtomicBool>,
-    fail_save: Arc<std::sync::atomic::AtomicBool>,
-    fail_lock: Arc<std::sync::atomic::AtomicBool>,
+    switches: Switches,
     lock: Option<Arc<(Mutex<bool>, std::sync::Condvar)>>,
     locks_taken: Arc<AtomicUsize>,
 }
@@ -510,45 +525,40 @@ impl SharedStore {
     fn with_lock() -> Self {
         Self { lock: Some(Arc::new((Mutex::new(false), std::sync::Condvar::new()))), ..Self::default() }
     }
-    fn down(&self, load: bool, save: bool, lock: bool) {
-        self.fail_load.store(load, Ordering::SeqCst);
-        self.fail_save.store(save, Ordering::SeqCst);
-        self.fail_lock.store(lock, Ordering::SeqCst);
-    }
 }
 
-fn unavailable() -> lit_session_signer::manager::AuthStoreError {
-    lit_session_signer::manager::AuthStoreError::Io { path: "db".into(), source: std::io::Error::other("db down") }
+fn unavailable() -> AuthStoreError {
+    AuthStoreError::Io { path: "db".into(), source: std::io::Error::other("db down") }
 }
 
 impl AuthSigStore for SharedStore {
-    fn load(&self, key: &AuthSigKey) -> Result<Option<AuthSig>, lit_session_signer::manager::AuthStoreError> {
-        if self.fail_load.load(Ordering::SeqCst) {
+    fn load(&self, key: &AuthSigKey) -> Result<Option<AuthSig>, AuthStoreError> {
+        if self.switches.fail_load.load(Ordering::SeqCst) {
             return Err(unavailable());
         }
         self.inner.load(key)
     }
-    fn save(&self, key: &AuthSigKey, a: &AuthSig) -> Result<(), lit_session_signer::manager::AuthStoreError> {
-        if self.fail_save.load(Ordering::SeqCst) {
+    fn save(&self, key: &AuthSigKey, a: &AuthSig) -> Result<(), AuthStoreError> {
+        if self.switches.fail_save.load(Ordering::SeqCst) {
             return Err(unavailable());
         }
         self.inner.save(key, a)
     }
-    fn remove(&self, key: &AuthSigKey) -> Result<(), lit_session_signer::manager::AuthStoreError> {
+    fn remove(&self, key: &AuthSigKey) -> Result<(), AuthStoreError> {
         self.inner.remove(key)
     }
     fn remove_all(
         &self,
         signer: EthAddress,
         session_key: &lit_session_signer::keystore::VerifyingKey,
-    ) -> Result<(), lit_session_signer::manager::AuthStoreError> {
+    ) -> Result<(), AuthStoreError> {
         self.inner.remove_all(signer, session_key)
     }
     fn lock_for_mint(
         &self,
         _key: &AuthSigKey,
-    ) -> Result<Option<lit_session_signer::manager::MintLock>, lit_session_signer::manager::AuthStoreError> {
-        if self.fail_lock.load(Ordering::SeqCst) {
+    ) -> Result<Option<lit_session_signer::manager::MintLock>, AuthStoreError> {
+        if self.switches.fail_lock.load(Ordering::SeqCst) {
             return Err(unavailable());
         }
         let Some(lock) = &self.lock else { return Ok(None) };
@@ -562,26 +572,86 @@ impl AuthSigStore for SharedStore {
     }
 }
 
-#[test]
-fn a_failing_store_fails_the_call_when_configured_and_memory_reuse_goes_on() {
+/// SharedStore behind the async trait: its failures are typed (`Store`: `Unavailable` for reads
+/// and writes, `Busy` for the mint lock), and its mint lock is an async mutex shared by the
+/// managers, given back by an async release that yields before it unlocks.
+#[derive(Clone, Default)]
+struct AsyncSharedStore {
+    rows: Arc<tokio::sync::Mutex<HashMap<AuthSigKey, AuthSig>>>,
+    switches: Switches,
+    lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    locks_taken: Arc<AtomicUsize>,
+    locks_released: Arc<AtomicUsize>,
+}
+
+impl AsyncSharedStore {
+    fn with_lock() -> Self {
+        Self { lock: Some(Arc::default()), ..Self::default() }
+    }
+    fn failure(&self, failure: StoreFailure) -> AuthStoreError {
+        AuthStoreError::Store { store: "async-db".into(), failure, message: "down".into() }
+    }
+}
+
+#[async_trait::async_trait]
+impl AsyncAuthSigStore for AsyncSharedStore {
+    async fn load(&self, key: &AuthSigKey) -> Result<Option<AuthSig>, AuthStoreError> {
+        if self.switches.fail_load.load(Ordering::SeqCst) {
+            return Err(self.failure(StoreFailure::Unavailable));
+        }
+        Ok(self.rows.lock().await.get(key).cloned())
+    }
+    async fn save(&self, key: &AuthSigKey, auth_sig: &AuthSig) -> Result<(), AuthStoreError> {
+        if self.switches.fail_save.load(Ordering::SeqCst) {
+            return Err(self.failure(StoreFailure::Unavailable));
+        }
+        self.rows.lock().await.insert(*key, auth_sig.clone());
+        Ok(())
+    }
+    async fn remove(&self, key: &AuthSigKey) -> Result<(), AuthStoreError> {
+        self.rows.lock().await.remove(key);
+        Ok(())
+    }
+    async fn lock_for_mint(&self, _key: &AuthSigKey) -> Result<Option<AsyncMintLock>, AuthStoreError> {
+        if self.switches.fail_lock.load(Ordering::SeqCst) {
+            return Err(self.failure(StoreFailure::Busy));
+        }
+        let Some(lock) = &self.lock else { return Ok(None) };
+        let guard = lock.clone().lock_owned().await;
+        self.locks_taken.fetch_add(1, Ordering::SeqCst);
+        let released = self.locks_released.clone();
+        Ok(Some(AsyncMintLock::new(async move {
+            tokio::task::yield_now().await;
+            released.fetch_add(1, Ordering::SeqCst);
+            drop(guard);
+        })))
+    }
+}
+
+/// A manager over one test store (synchronous or async) with a key policy, a signer and a
+/// configuration.
+type Attach<'a> = &'a dyn Fn(Arc<MemoryKeyStore>, SessionKeyPolicy, AuthSource, ManagerConfig) -> SessionManager;
+
+/// What failing store calls do to lenient and strict managers, for any kind of store: `typed`
+/// says whether an error is the one the store's failing load or save returns, `lock` the one its
+/// failing mint lock returns.
+fn failing_store_scenario(
+    store: &Switches,
+    attach: Attach<'_>,
+    typed: fn(&AuthStoreError) -> bool,
+    lock: fn(&AuthStoreError) -> bool,
+) {
     use lit_session_signer::manager::StoreFailures;
+    let is = |e: &ManagerError, want: fn(&AuthStoreError) -> bool| matches!(e, ManagerError::Store(s) if want(s));
     runtime().block_on(async {
         let keys = Arc::new(MemoryKeyStore::new());
         let key = keys.generate("fixed").unwrap();
         let requests = vec![req("lit-pkp://*=pkp-signing")];
         let options = SessionSigsOptions::new(NONCE);
-        let store = SharedStore::default();
         let make = |failures| {
             let (wallet, count) = counting(0x5b);
             let config = ManagerConfig { store_failures: failures, ..ManagerConfig::default() };
-            let m = SessionManager::new(
-                keys.clone(),
-                SessionKeyPolicy::Fixed(key.clone()),
-                wallet,
-                Arc::new(store.clone()),
-            )
-            .with_config(config);
-            (m, count)
+            (attach(keys.clone(), SessionKeyPolicy::Fixed(key.clone()), wallet, config), count)
         };
 
         // Default (the command line's cache): warnings, and signing goes on.
@@ -595,12 +665,12 @@ fn a_failing_store_fails_the_call_when_configured_and_memory_reuse_goes_on() {
         // Strict: an unreadable store fails before anything is signed.
         let (strict, count) = make(StoreFailures::Fail);
         let err = strict.session_sigs_report(&nodes(2), &requests, &options).await.unwrap_err();
-        assert!(matches!(err, ManagerError::Store(_)), "{err}");
+        assert!(is(&err, typed), "{err:?}");
         assert_eq!(count.load(Ordering::SeqCst), 0);
         // A new AuthSig that cannot be saved is neither handed out nor kept.
         store.down(false, true, false);
         let err = strict.session_sigs_report(&nodes(2), &requests, &options).await.unwrap_err();
-        assert!(matches!(err, ManagerError::Store(_)), "{err}");
+        assert!(is(&err, typed), "{err:?}");
         assert_eq!(count.load(Ordering::SeqCst), 1);
         store.down(true, true, false);
         assert!(strict.session_sigs_report(&nodes(2), &requests, &options).await.is_err());
@@ -618,13 +688,14 @@ fn a_failing_store_fails_the_call_when_configured_and_memory_reuse_goes_on() {
             assert_valid(&report.sigs, &requests, Timestamp::now());
         }
         let wider = vec![req("lit-litaction://*=lit-action-execution")];
+        // (The held AuthSig is found in memory, so the store's mint lock fails it first.)
         let err = strict.session_sigs_report(&nodes(2), &wider, &options).await.unwrap_err();
-        assert!(matches!(err, ManagerError::Store(_)), "{err}");
+        assert!(is(&err, lock), "{err:?}");
         assert_eq!(count.load(Ordering::SeqCst), 2);
         // A mint lock that cannot be had fails a strict call, and is a warning otherwise.
         store.down(false, false, true);
         let err = strict.session_sigs_report(&nodes(2), &wider, &options).await.unwrap_err();
-        assert!(matches!(err, ManagerError::Store(_)), "{err}");
+        assert!(is(&err, lock), "{err:?}");
         assert_eq!(count.load(Ordering::SeqCst), 2);
         let report = lenient.session_sigs_report(&nodes(2), &wider, &options).await.unwrap();
         assert!(report.warnings.iter().any(|w| w.contains("mint lock")), "{:?}", report.warnings);
@@ -632,11 +703,36 @@ fn a_failing_store_fails_the_call_when_configured_and_memory_reuse_goes_on() {
 }
 
 #[test]
-fn managers_sharing_a_locking_store_cause_one_wallet_signature() {
+fn a_failing_store_fails_the_call_when_configured_and_memory_reuse_goes_on() {
+    let store = SharedStore::default();
+    let attach = |keys: Arc<MemoryKeyStore>, policy, auth, config| {
+        SessionManager::new(keys, policy, auth, Arc::new(store.clone())).with_config(config)
+    };
+    let io = |e: &AuthStoreError| matches!(e, AuthStoreError::Io { .. });
+    failing_store_scenario(&store.switches, &attach, io, io);
+}
+
+#[test]
+fn a_failing_async_store_fails_alike_with_its_typed_errors() {
+    let store = AsyncSharedStore::default();
+    let attach = |keys: Arc<MemoryKeyStore>, policy, auth, config| {
+        SessionManager::new_async(keys, policy, auth, Arc::new(store.clone())).with_config(config)
+    };
+    failing_store_scenario(
+        &store.switches,
+        &attach,
+        |e| matches!(e, AuthStoreError::Store { failure: StoreFailure::Unavailable, store, .. } if store == "async-db"),
+        |e| matches!(e, AuthStoreError::Store { failure: StoreFailure::Busy, .. }),
+    );
+    assert_eq!(store.locks_taken.load(Ordering::SeqCst), 0, "this store has no mint lock");
+}
+
+/// Three "processes" (own managers, own memory) sharing one store with a mint lock, one session
+/// key and one wallet: one wallet signature; returns how many managers there were.
+fn one_signature_across_managers(attach: Attach<'_>) -> usize {
     runtime().block_on(async {
         let keys = Arc::new(MemoryKeyStore::new());
         let key = keys.generate("shared").unwrap();
-        let store = SharedStore::with_lock();
         let counts: Vec<_> = (0..3).map(|_| Arc::new(AtomicUsize::new(0))).collect();
         // Three "processes": own managers (own memory), one store, one session key, one wallet.
         let managers: Vec<_> = counts
@@ -644,12 +740,7 @@ fn managers_sharing_a_locking_store_cause_one_wallet_signature() {
             .map(|count| {
                 let wallet = MemoryWallet::from_bytes(&[0x6c; 32]).unwrap();
                 let auth = AuthSource::wallet(Counting { wallet, count: count.clone() });
-                Arc::new(SessionManager::new(
-                    keys.clone(),
-                    SessionKeyPolicy::Fixed(key.clone()),
-                    auth,
-                    Arc::new(store.clone()),
-                ))
+                Arc::new(attach(keys.clone(), SessionKeyPolicy::Fixed(key.clone()), auth, ManagerConfig::default()))
             })
             .collect();
         let requests = vec![req("lit-pkp://*=pkp-signing")];
@@ -669,11 +760,32 @@ fn managers_sharing_a_locking_store_cause_one_wallet_signature() {
         let total: usize = counts.iter().map(|c| c.load(Ordering::SeqCst)).sum();
         assert_eq!(total, 1, "one wallet signature across the managers");
         assert_eq!(waited, 2, "the two other managers took the stored AuthSig after the lock");
-        assert_eq!(store.locks_taken.load(Ordering::SeqCst), 3);
         let stats: Vec<_> = managers.iter().map(|m| m.stats()).collect();
         assert_eq!(stats.iter().map(|s| s.signed).sum::<u64>(), 1);
         assert_eq!(stats.iter().map(|s| s.reused).sum::<u64>(), 59);
-    });
+        managers.len()
+    })
+}
+
+#[test]
+fn managers_sharing_a_locking_store_cause_one_wallet_signature() {
+    let store = SharedStore::with_lock();
+    let attach = |keys: Arc<MemoryKeyStore>, policy, auth, config| {
+        SessionManager::new(keys, policy, auth, Arc::new(store.clone())).with_config(config)
+    };
+    let managers = one_signature_across_managers(&attach);
+    assert_eq!(store.locks_taken.load(Ordering::SeqCst), managers);
+}
+
+#[test]
+fn managers_sharing_an_async_locking_store_cause_one_wallet_signature() {
+    let store = AsyncSharedStore::with_lock();
+    let attach = |keys: Arc<MemoryKeyStore>, policy, auth, config| {
+        SessionManager::new_async(keys, policy, auth, Arc::new(store.clone())).with_config(config)
+    };
+    let managers = one_signature_across_managers(&attach);
+    assert_eq!(store.locks_taken.load(Ordering::SeqCst), managers);
+    assert_eq!(store.locks_released.load(Ordering::SeqCst), managers, "every lock given back by release");
 }
 
 #[test]

@@ -99,7 +99,7 @@ pub async fn launch(settings: Settings, signals: bool) -> Result<Running, StartE
     let sign_bound = store.mint_sign_timeout();
     let store = open_store(&store).await?;
     tracing::info!(backend = store.backend(), location = %store.location(), "store opened");
-    let cache = store::auth_sig_cache(store.clone(), tokio::runtime::Handle::current());
+    let cache = store::auth_sig_store(store.clone());
 
     let specs = signers;
     let signers = tokio::task::spawn_blocking(move || {

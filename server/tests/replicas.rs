@@ -1046,7 +1046,7 @@ fn slow_wallet_one_signature(store: lit_session_server::store::StoreSettings) {
     let signed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let replica = |signed: Arc<std::sync::atomic::AtomicUsize>| {
         let opened = rt.block_on(lit_session_server::run::open_store(&store)).unwrap();
-        let cache = lit_session_server::store::auth_sig_cache(opened, rt.handle().clone());
+        let cache = lit_session_server::store::auth_sig_store(opened);
         let keys = MemoryKeyStore::new();
         let id = keys.import_seed("session", zeroize::Zeroizing::new([0x68; 32])).unwrap();
         let wallet = SlowWallet {
@@ -1057,7 +1057,7 @@ fn slow_wallet_one_signature(store: lit_session_server::store::StoreSettings) {
         let keys: Arc<dyn SessionKeyStore> = Arc::new(keys);
         let config = ManagerConfig { store_failures: StoreFailures::Fail, ..ManagerConfig::default() };
         Arc::new(
-            SessionManager::new(keys, SessionKeyPolicy::Fixed(id), AuthSource::wallet(wallet), cache)
+            SessionManager::new_async(keys, SessionKeyPolicy::Fixed(id), AuthSource::wallet(wallet), cache)
                 .with_config(config),
         )
     };

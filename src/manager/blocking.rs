@@ -1,10 +1,8 @@
-//! The manager's calls into synchronous stores, kept off the async runtime where they may
-//! block: the AuthSig store always (file I/O), the session key store when it says so
-//! ([`SessionKeyStore::may_block`], e.g. PKCS#11).
+//! The manager's calls into the session key store, kept off the async runtime when the store
+//! says they may block ([`SessionKeyStore::may_block`], e.g. PKCS#11). Synchronous AuthSig
+//! stores are kept off it by their adapter ([`super::BlockingAuthSigStore`]).
 
-use super::auth_store::{AuthSigKey, AuthStoreError, MintLock};
 use super::{ManagerError, SessionManager};
-use crate::auth_sig::AuthSig;
 use crate::keystore::{KeyId, SessionKeyStore, VerifyingKey};
 use crate::session_sigs::{SessionSigs, UnsignedSessionSigs};
 
@@ -40,31 +38,5 @@ impl SessionManager {
     ) -> Result<SessionSigs, ManagerError> {
         let id = id.clone();
         Ok(self.with_keys(move |keys| unsigned.sign(keys, &id)).await??)
-    }
-
-    /// The stored AuthSig for `key`; the outer error is a failed task, the inner the store's.
-    pub(super) async fn load(&self, key: AuthSigKey) -> Result<Result<Option<AuthSig>, AuthStoreError>, ManagerError> {
-        let store = self.store.clone();
-        blocking(move || store.load(&key)).await
-    }
-
-    /// Stores `auth_sig` under `key`; the outer error is a failed task, the inner the store's.
-    pub(super) async fn save(
-        &self,
-        key: AuthSigKey,
-        auth_sig: AuthSig,
-    ) -> Result<Result<(), AuthStoreError>, ManagerError> {
-        let store = self.store.clone();
-        blocking(move || store.save(&key, &auth_sig)).await
-    }
-
-    /// Takes the store's mint lock for `key` (see [`super::AuthSigStore::lock_for_mint`]); the
-    /// outer error is a failed task, the inner the store's.
-    pub(super) async fn lock_for_mint(
-        &self,
-        key: AuthSigKey,
-    ) -> Result<Result<Option<MintLock>, AuthStoreError>, ManagerError> {
-        let store = self.store.clone();
-        blocking(move || store.lock_for_mint(&key)).await
     }
 }

@@ -202,15 +202,10 @@ impl SessionManager {
             std::mem::take(&mut state.retired).into_iter().partition(|r| r.delete_after <= now);
         state.retired = later;
         for r in due_now {
+            let _ = self.store.remove_all(signer, &r.public).await;
             let keys = self.keys.clone();
-            let store = self.store.clone();
             let id = r.id.clone();
-            let public = r.public;
-            let deleted = blocking(move || {
-                let _ = store.remove_all(signer, &public);
-                keys.delete(&id)
-            })
-            .await;
+            let deleted = blocking(move || keys.delete(&id)).await;
             match deleted {
                 Ok(Ok(())) | Ok(Err(KeyStoreError::KeyNotFound(..))) => {
                     self.keys_deleted.fetch_add(1, Ordering::Relaxed);

@@ -41,8 +41,8 @@ mod reuse;
 
 pub use auth_source::{AuthCallback, AuthNeeded, AuthSource};
 pub use auth_store::{
-    AuthSigKey, AuthSigStore, AuthStoreError, FileAuthSigStore, GrantsDigest, MemoryAuthSigStore, MintLock,
-    StoreFailure,
+    AsyncAuthSigStore, AsyncMintLock, AuthSigKey, AuthSigStore, AuthStoreError, BlockingAuthSigStore, FileAuthSigStore,
+    GrantsDigest, MemoryAuthSigStore, MintLock, StoreFailure,
 };
 pub use delegation::sign_with_delegation;
 pub use error::{CallbackError, ManagerError};
@@ -227,7 +227,7 @@ pub struct SessionManager {
     keys: Arc<dyn SessionKeyStore>,
     policy: SessionKeyPolicy,
     auth: RwLock<AuthSource>,
-    store: Arc<dyn AuthSigStore>,
+    store: Arc<dyn AsyncAuthSigStore>,
     config: ManagerConfig,
     clock: Clock,
     network_keys: Vec<NetworkPublicKey>,
@@ -251,12 +251,25 @@ impl fmt::Debug for SessionManager {
 
 impl SessionManager {
     /// A manager over `keys` (with `policy`), signing AuthSigs with `auth` and caching them in
-    /// `store`, with [`ManagerConfig::default`] and the system clock.
+    /// the synchronous `store` (its calls run on the blocking pool: [`BlockingAuthSigStore`]),
+    /// with [`ManagerConfig::default`] and the system clock.
     pub fn new(
         keys: Arc<dyn SessionKeyStore>,
         policy: SessionKeyPolicy,
         auth: AuthSource,
         store: Arc<dyn AuthSigStore>,
+    ) -> Self {
+        Self::new_async(keys, policy, auth, Arc::new(BlockingAuthSigStore::new(store)))
+    }
+
+    /// [`Self::new`] with a store whose calls are async ([`AsyncAuthSigStore`]): the manager
+    /// awaits them on the runtime, and gives its mint lock back with
+    /// [`AsyncMintLock::release`].
+    pub fn new_async(
+        keys: Arc<dyn SessionKeyStore>,
+        policy: SessionKeyPolicy,
+        auth: AuthSource,
+        store: Arc<dyn AsyncAuthSigStore>,
     ) -> Self {
         Self {
             keys,
@@ -426,7 +439,7 @@ impl SessionManager {
         warnings: &mut Vec<String>,
     ) -> Result<Minted, ManagerError> {
         let strict = self.config.store_failures == StoreFailures::Fail;
-        let lock = match self.lock_for_mint(auth_key).await? {
+        let lock = match self.store.lock_for_mint(&auth_key).await {
             Ok(lock) => lock,
             Err(e) if strict => return Err(ManagerError::Store(e)),
             Err(e) => {
@@ -445,7 +458,7 @@ impl SessionManager {
                 }
             }
             let cached = Arc::new(self.resign(source, request, key, needs).await?);
-            match self.save(auth_key, cached.auth_sig.clone()).await? {
+            match self.store.save(&auth_key, &cached.auth_sig).await {
                 Ok(()) => {}
                 Err(e) if strict => return Err(ManagerError::Store(e)),
                 Err(e) => warnings.push(format!("{}; the new AuthSig is cached in memory only", error_chain(&e))),
@@ -454,8 +467,7 @@ impl SessionManager {
         }
         .await;
         if let Some(lock) = lock {
-            // Releasing may do I/O; a failed task only means the lock is released on drop there.
-            let _ = blocking(move || drop(lock)).await;
+            lock.release().await;
         }
         result
     }
@@ -467,7 +479,7 @@ impl SessionManager {
         key: AuthSigKey,
         strict: bool,
     ) -> Result<Result<Option<AuthSig>, AuthStoreError>, ManagerError> {
-        match self.load(key).await? {
+        match self.store.load(&key).await {
             Err(e @ (AuthStoreError::Io { .. } | AuthStoreError::Store { .. })) if strict => {
                 Err(ManagerError::Store(e))
             }
@@ -484,9 +496,7 @@ impl SessionManager {
         let mut state = self.state.lock().await;
         state.drop_held();
         let Some(current) = self.existing_key(&mut state, signer).await? else { return Ok(()) };
-        let store = self.store.clone();
-        let session_key = current.public;
-        blocking(move || store.remove_all(signer, &session_key)).await??;
+        self.store.remove_all(signer, &current.public).await?;
         if delete_session_key {
             let keys = self.keys.clone();
             let id = current.id.clone();

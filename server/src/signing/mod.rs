@@ -23,7 +23,9 @@ pub use lit_session_signer::auth_sig::AuthSig;
 pub use lit_session_signer::error_chain;
 pub use lit_session_signer::eth::EthAddress;
 pub use lit_session_signer::keystore::VerifyingKey;
-pub use lit_session_signer::manager::{AuthSigKey, AuthSigStore, AuthStoreError, MintLock, StoreFailure};
+pub use lit_session_signer::manager::{
+    AsyncAuthSigStore, AsyncMintLock, AuthSigKey, AuthSigStore, AuthStoreError, MintLock, StoreFailure,
+};
 pub use lit_session_signer::payment_delegation::PaymentScope;
 pub use lit_session_signer::pricing::{MaxPrice, NodePricing, PricingError};
 pub use lit_session_signer::protocol::{NodeUrl, Price, PriceError, SessionFormat};

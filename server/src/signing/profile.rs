@@ -28,7 +28,7 @@ pub use session_key::{KeyFamily, KeyRotation, SessionKeyHandle, TokenKey};
 
 use super::input::payment_delegation;
 use super::{
-    check_permissions, AuthSigStore, AuthStoreError, AuthUse, Cause, Context, KeyPart, NodePricing, NodeUrl,
+    check_permissions, AsyncAuthSigStore, AuthStoreError, AuthUse, Cause, Context, KeyPart, NodePricing, NodeUrl,
     PaymentScope, ResourceAbilityRequest, SecretFileError, SessionFormat, SignError, StoreFailure, Timestamp,
 };
 
@@ -148,7 +148,7 @@ pub struct Profile {
     family: Option<KeyFamily>,
     // What a manager for a newly published key is made of.
     auth: AuthSource,
-    cache: Arc<dyn AuthSigStore>,
+    cache: Arc<dyn AsyncAuthSigStore>,
     config: ManagerConfig,
     slot: RwLock<Slot>,
 }
@@ -210,7 +210,7 @@ pub fn session_uri_names_key(uri: &str) -> Result<bool, UriProblem> {
 
 impl Profile {
     /// Opens the profile (blocking: PKCS#11 log-in and key look-up), caching AuthSigs in `store`
-    /// (the service store's view, [`crate::store::auth_sig_cache`]): new AuthSigs are minted
+    /// (the service store's view, [`crate::store::auth_sig_store`]): new AuthSigs are minted
     /// under its mint lock, so processes sharing the store and the session key cause one wallet
     /// signature, and a store that fails fails the call rather than leave an AuthSig unrecorded.
     ///
@@ -218,7 +218,7 @@ impl Profile {
     /// is kept that long): a slower signature fails the call and its AuthSig is not used.
     pub fn open(
         spec: &ProfileSpec,
-        store: Arc<dyn AuthSigStore>,
+        store: Arc<dyn AsyncAuthSigStore>,
         mint_sign_timeout: std::time::Duration,
     ) -> Result<Self, OpenError> {
         let fail = |what: Option<&'static str>, cause: Cause| OpenError { profile: spec.name.clone(), what, cause };
@@ -263,7 +263,7 @@ impl Profile {
                     SessionKeyPolicy::Labelled { .. } => None,
                 };
                 let manager =
-                    SessionManager::new(keys.clone(), policy, auth.clone(), store.clone()).with_config(config);
+                    SessionManager::new_async(keys.clone(), policy, auth.clone(), store.clone()).with_config(config);
                 Some(SessionKeyHandle { key, manager: Arc::new(manager) })
             }
         };

@@ -1,26 +1,35 @@
-//! The session manager's synchronous view of a store's AuthSig table and mint lock.
+//! The session manager's view of a store's AuthSig table and mint lock.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use async_trait::async_trait;
+
 use super::{AuthSigId, SaveOutcome, ServiceStore, StoreError};
 use crate::signing::{
-    self, AuthSig, AuthSigKey, AuthSigStore, AuthStoreError, EthAddress, MintLock, StoreFailure, VerifyingKey,
+    self, AsyncAuthSigStore, AsyncMintLock, AuthSig, AuthSigKey, AuthStoreError, EthAddress, MintLock, StoreFailure,
+    VerifyingKey,
 };
 
-/// The session manager's synchronous view of a store's AuthSig table and mint lock. The
-/// manager calls it off the runtime (on the blocking pool), where it waits for the async store.
+/// The session manager's view of a store's AuthSig table and mint lock, async: the manager
+/// awaits the store's calls on the runtime.
 ///
 /// Writes are versioned: a save replaces only the version this view last read for the key (the
 /// manager reads again under the mint lock before it signs), so an AuthSig another replica
 /// wrote in between is never overwritten; such a save fails instead.
-pub fn auth_sig_cache(store: Arc<dyn ServiceStore>, runtime: tokio::runtime::Handle) -> Arc<dyn AuthSigStore> {
-    Arc::new(StoreAuthSigs { store, runtime, versions: Mutex::new(HashMap::new()) })
+pub fn auth_sig_store(store: Arc<dyn ServiceStore>) -> Arc<dyn AsyncAuthSigStore> {
+    Arc::new(StoreAuthSigs { store, versions: Mutex::new(HashMap::new()) })
+}
+
+/// [`auth_sig_store`] for callers that still pass a runtime handle; the view no longer needs
+/// one (it used to block on it).
+pub fn auth_sig_cache(store: Arc<dyn ServiceStore>, runtime: tokio::runtime::Handle) -> Arc<dyn AsyncAuthSigStore> {
+    let _ = runtime;
+    auth_sig_store(store)
 }
 
 struct StoreAuthSigs {
     store: Arc<dyn ServiceStore>,
-    runtime: tokio::runtime::Handle,
     // The version last read per row.
     versions: Mutex<HashMap<AuthSigId, Option<i64>>>,
 }
@@ -35,10 +44,11 @@ impl StoreAuthSigs {
     }
 }
 
-impl AuthSigStore for StoreAuthSigs {
-    fn load(&self, key: &AuthSigKey) -> Result<Option<AuthSig>, AuthStoreError> {
+#[async_trait]
+impl AsyncAuthSigStore for StoreAuthSigs {
+    async fn load(&self, key: &AuthSigKey) -> Result<Option<AuthSig>, AuthStoreError> {
         let id = AuthSigId::of(key);
-        let row = self.runtime.block_on(self.store.load_auth_sig(&id)).map_err(|e| self.failure(e))?;
+        let row = self.store.load_auth_sig(&id).await.map_err(|e| self.failure(e))?;
         self.versions().insert(id, row.as_ref().map(|r| r.version));
         match row {
             None => Ok(None),
@@ -48,16 +58,13 @@ impl AuthSigStore for StoreAuthSigs {
         }
     }
 
-    fn save(&self, key: &AuthSigKey, auth_sig: &AuthSig) -> Result<(), AuthStoreError> {
+    async fn save(&self, key: &AuthSigKey, auth_sig: &AuthSig) -> Result<(), AuthStoreError> {
         let id = AuthSigId::of(key);
         let text = serde_json::to_string(auth_sig)
             .map_err(|e| signing::store_failure(&self.store.location(), StoreFailure::Unavailable, &e.to_string()))?;
         let expires = signing::auth_sig_expiration(auth_sig).map(|t| (t.unix_millis() / 1000) as i64);
         let expected = self.versions().get(&id).copied().flatten();
-        let outcome = self
-            .runtime
-            .block_on(self.store.save_auth_sig(&id, &text, expires, expected))
-            .map_err(|e| self.failure(e))?;
+        let outcome = self.store.save_auth_sig(&id, &text, expires, expected).await.map_err(|e| self.failure(e))?;
         match outcome {
             SaveOutcome::Saved(version) => {
                 self.versions().insert(id, Some(version));
@@ -77,23 +84,24 @@ impl AuthSigStore for StoreAuthSigs {
         }
     }
 
-    fn remove(&self, key: &AuthSigKey) -> Result<(), AuthStoreError> {
+    async fn remove(&self, key: &AuthSigKey) -> Result<(), AuthStoreError> {
         let id = AuthSigId::of(key);
-        self.runtime.block_on(self.store.remove_auth_sig(&id)).map_err(|e| self.failure(e))?;
+        self.store.remove_auth_sig(&id).await.map_err(|e| self.failure(e))?;
         self.versions().remove(&id);
         Ok(())
     }
 
-    fn remove_all(&self, signer: EthAddress, session_key: &VerifyingKey) -> Result<(), AuthStoreError> {
+    async fn remove_all(&self, signer: EthAddress, session_key: &VerifyingKey) -> Result<(), AuthStoreError> {
         let id = AuthSigId::of(&AuthSigKey { signer, session_key: *session_key, grants: None });
-        self.runtime.block_on(self.store.remove_auth_sigs(&id.signer, &id.session_key)).map_err(|e| self.failure(e))?;
+        self.store.remove_auth_sigs(&id.signer, &id.session_key).await.map_err(|e| self.failure(e))?;
         self.versions().retain(|k, _| (&k.signer, &k.session_key) != (&id.signer, &id.session_key));
         Ok(())
     }
 
-    fn lock_for_mint(&self, key: &AuthSigKey) -> Result<Option<MintLock>, AuthStoreError> {
-        let guard =
-            self.runtime.block_on(self.store.lock_for_mint(&AuthSigId::of(key))).map_err(|e| self.failure(e))?;
-        Ok(Some(MintLock::new(guard)))
+    async fn lock_for_mint(&self, key: &AuthSigKey) -> Result<Option<AsyncMintLock>, AuthStoreError> {
+        let guard = self.store.lock_for_mint(&AuthSigId::of(key)).await.map_err(|e| self.failure(e))?;
+        // The backends' guards give the lock back in their drop, which may block (SQLite deletes
+        // its lease row), so that one step still runs on the blocking pool.
+        Ok(Some(AsyncMintLock::blocking(MintLock::new(guard))))
     }
 }

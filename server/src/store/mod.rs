@@ -2,8 +2,8 @@
 //! mint locks and the fleet's session keys, behind one async trait with two backends: the embedded SQLite file (one
 //! host, the default) and PostgreSQL (several replicas on several hosts).
 //!
-//! The session manager's own cache trait ([`crate::signing::AuthSigStore`]) is synchronous;
-//! [`auth_sig_cache`] gives it a view of any backend's AuthSig table and mint lock.
+//! [`auth_sig_store`] gives the session manager's async cache trait
+//! ([`crate::signing::AsyncAuthSigStore`]) a view of any backend's AuthSig table and mint lock.
 
 mod cache;
 mod checkpoints;
@@ -26,7 +26,7 @@ use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 pub use crate::ratelimit::QuotaCharge;
-pub use cache::auth_sig_cache;
+pub use cache::{auth_sig_cache, auth_sig_store};
 pub use checkpoints::{Exported, JobLease};
 pub use keys::{KeyChange, KeyRow, KeyState};
 pub use upkeep::{AuditUpkeep, Pruned};

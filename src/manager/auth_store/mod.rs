@@ -3,9 +3,11 @@
 //! switching any of them never picks up another's signature, and clients that alternate grant
 //! sets find each one's AuthSig again.
 
+mod asynchronous;
 mod file;
 mod memory;
 
+pub use asynchronous::{AsyncAuthSigStore, AsyncMintLock, BlockingAuthSigStore};
 pub use file::FileAuthSigStore;
 pub use memory::MemoryAuthSigStore;
 
@@ -184,8 +186,10 @@ pub enum StoreFailure {
     Conflict,
 }
 
-/// Storage for cached AuthSigs. Calls may block (file I/O); the manager makes them only when its
-/// in-memory copy is missing or unusable, never on the reuse path.
+/// Storage for cached AuthSigs, synchronous. Calls may block (file I/O): the manager makes them
+/// on Tokio's blocking pool ([`BlockingAuthSigStore`]), and only when its in-memory copy is
+/// missing or unusable, never on the reuse path. A store whose I/O is async (a database client
+/// on the runtime) implements [`AsyncAuthSigStore`] instead.
 pub trait AuthSigStore: Send + Sync {
     /// The AuthSig stored under `key`, `Ok(None)` if there is none, or
     /// [`AuthStoreError::Corrupt`] for an entry that is not a well-formed AuthSig.
@@ -218,7 +222,7 @@ pub trait AuthSigStore: Send + Sync {
 }
 
 /// A held mint lock (see [`AuthSigStore::lock_for_mint`]): released when dropped. The manager
-/// drops it off the async runtime, so its release may do I/O.
+/// drops it off the async runtime (on the blocking pool), so its release may do blocking I/O.
 pub struct MintLock(#[allow(dead_code)] Box<dyn Send>);
 
 impl MintLock {

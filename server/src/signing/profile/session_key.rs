@@ -209,7 +209,7 @@ impl Profile {
             let message = format!("{id}: the token's public key {found} is not the published {public_key}");
             return Err(hsm(KeyPart::SessionKey, message));
         }
-        let manager = SessionManager::new(
+        let manager = SessionManager::new_async(
             self.keys.clone(),
             SessionKeyPolicy::Fixed(key_id.clone()),
             self.auth.clone(),
