@@ -57,7 +57,7 @@ async fn run(store: Arc<dyn ServiceStore>, calls: usize, round: usize) -> (Vec<D
         auth_sig_lifetime: time::Duration::hours(24),
         expiry_margin: time::Duration::minutes(5),
     };
-    let cache = lit_session_server::store::auth_sig_cache(store, tokio::runtime::Handle::current());
+    let cache = lit_session_server::store::auth_sig_store(store);
     let profile = Arc::new(Profile::open(&spec, cache, Duration::from_secs(60)).unwrap());
     let same = input("*");
     profile.mint(&same).await.unwrap();

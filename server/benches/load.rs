@@ -73,7 +73,7 @@ async fn in_process(spec: &ProfileSpec, n: usize, requests: usize, concurrency: 
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteOptions { durability: Durability::Normal, ..SqliteOptions::new(dir.path().join("s.sqlite")) };
     let store: Arc<dyn ServiceStore> = Arc::new(SqliteStore::open(&options).unwrap());
-    let cache = lit_session_server::store::auth_sig_cache(store, tokio::runtime::Handle::current());
+    let cache = lit_session_server::store::auth_sig_store(store);
     let signer = Arc::new(Profile::open(spec, cache, std::time::Duration::from_secs(60)).unwrap());
     let input = MintInput {
         nodes: nodes(n).iter().map(|u| signing::parse_node_url(u).unwrap()).collect(),

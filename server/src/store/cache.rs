@@ -21,13 +21,6 @@ pub fn auth_sig_store(store: Arc<dyn ServiceStore>) -> Arc<dyn AsyncAuthSigStore
     Arc::new(StoreAuthSigs { store, versions: Mutex::new(HashMap::new()) })
 }
 
-/// [`auth_sig_store`] for callers that still pass a runtime handle; the view no longer needs
-/// one (it used to block on it).
-pub fn auth_sig_cache(store: Arc<dyn ServiceStore>, runtime: tokio::runtime::Handle) -> Arc<dyn AsyncAuthSigStore> {
-    let _ = runtime;
-    auth_sig_store(store)
-}
-
 struct StoreAuthSigs {
     store: Arc<dyn ServiceStore>,
     // The version last read per row.

@@ -26,7 +26,7 @@ use crate::audit::{AuditEntry, AuditRow};
 use crate::signing;
 
 pub use crate::ratelimit::QuotaCharge;
-pub use cache::{auth_sig_cache, auth_sig_store};
+pub use cache::auth_sig_store;
 pub use checkpoints::{Exported, JobLease};
 pub use keys::{KeyChange, KeyRow, KeyState};
 pub use upkeep::{AuditUpkeep, Pruned};
