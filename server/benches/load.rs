@@ -12,7 +12,8 @@
 //! nodes, over HTTP), the cost of the default checkpoint settings.
 //!
 //! The server runs as its own process pinned to core 0 (`taskset`, when present) and this load
-//! client pins itself to core 1, so the two do not share a core. Prints, for each case, the
+//! client pins itself to core 1, so the two do not share a core; PostgreSQL is pinned to core 1
+//! too, so its place does not change from run to run. Prints, for each case, the
 //! latency of one request at a time (p50/p99, in-process and over HTTP, and what HTTP adds)
 //! and the throughput with several in flight (req/s both ways, their ratio, HTTP p50/p99).
 //! Each figure is the better of two interleaved rounds, since other processes may share the
@@ -55,6 +56,22 @@ fn stats(mut lat: Vec<Duration>, wall: Duration) -> Stats {
 
 fn pin_self(core: usize) {
     let _ = Command::new("taskset").args(["-p", "-c", &core.to_string(), &std::process::id().to_string()]).output();
+}
+
+/// Pins the PostgreSQL server (its postmaster and the processes it has started; the backends it
+/// starts later inherit it) to `core`, so where the scheduler puts the database does not change
+/// from one run to the next. Every process named `postgres` is taken: the bench's own cluster
+/// is the only one it expects on the machine.
+fn pin_postgres(core: usize) -> bool {
+    let Ok(out) = Command::new("pgrep").args(["-x", "postgres"]).output() else { return false };
+    let pids = String::from_utf8_lossy(&out.stdout).split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let pinned = pids.iter().filter(|pid| {
+        Command::new("taskset")
+            .args(["-a", "-p", "-c", &core.to_string(), pid.as_str()])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    pinned.count() > 0
 }
 
 fn nodes(n: usize) -> Vec<String> {
@@ -401,6 +418,9 @@ fn main() {
     println!("{requests} requests, {concurrency} in flight; server on core 0, load client on core 1");
     println!("durability: sqlite/normal = WAL, synchronous=NORMAL; sqlite/full = WAL, synchronous=FULL (the default: an fsync per commit)");
     let pg = postgres::Postgres::start_durable();
+    if pg.is_ok() && pin_postgres(1) {
+        println!("PostgreSQL pinned to core 1 (with the load client)");
+    }
     if let Ok(pg) = &pg {
         let show = |name: &str| pg.psql(&format!("SHOW {name}")).unwrap_or_else(|e| format!("? ({e})"));
         println!(
