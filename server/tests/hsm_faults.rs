@@ -210,6 +210,16 @@ fn scenario(hsm: &ThrowawayTokens) {
             wait_for_requests(p, n + 4);
             ready_during_quick_faults.push(ready());
         }
+        // The churning client, whose wallet signs at every call, is the slowest: the phase lasts
+        // until one of its calls has started and ended in it, so the wallet signs in every phase
+        // however the other clients' calls happened to fall.
+        let wallet_signed_in =
+            || outcomes.lock().unwrap().iter().any(|o| o.started == p && o.ended == p && o.wallet_signed);
+        assert!(
+            wait_until(Duration::from_secs(20), wallet_signed_in),
+            "{module}: no new wallet AuthSig in phase {}",
+            PHASES[p as usize]
+        );
     }
 
     // The token vanishes (SoftHSM2: its directory; Kryoptic holds its file open, so not there):
