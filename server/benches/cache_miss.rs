@@ -20,25 +20,13 @@ mod postgres;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use lit_session_server::signing::{self, MintInput, Profile, ProfileSpec, SessionKeySpec, WalletSpec};
+use lit_session_server::signing::{MintInput, Profile, ProfileSpec, SessionKeySpec, WalletSpec};
 use lit_session_server::store::postgres::{PgOptions, PgStore};
 use lit_session_server::store::sqlite::{Durability, SqliteOptions, SqliteStore};
 use lit_session_server::store::ServiceStore;
 
 fn input(pkp: &str) -> MintInput {
-    MintInput {
-        nodes: vec![signing::parse_node_url("https://10.2.0.1:443").unwrap()],
-        requests: vec![signing::parse_request("lit-pkp", pkp, "pkp-signing", None).unwrap()],
-        nonce: "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c".into(),
-        expiration: signing::Timestamp::now().saturating_add(time::Duration::minutes(10)),
-        capability_auth_sigs: vec![],
-        domain: None,
-        statement: None,
-        chain_id: None,
-        format: signing::SessionFormat::V1,
-        pricing: None,
-        default_lifetime: None,
-    }
+    support::mint_input(&["https://10.2.0.1:443".to_string()], pkp)
 }
 
 fn quantiles(mut lat: Vec<Duration>) -> (f64, f64, f64) {

@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 use lit_session_server::audit::{AuditEntry, Outcome};
 use lit_session_server::auth::AuthMethod;
 use lit_session_server::endpoint::Endpoint;
-use lit_session_server::signing::{self, AuthUse, Format, MintInput, Profile, ProfileSpec, SessionKeySpec, WalletSpec};
+use lit_session_server::signing::{self, AuthUse, Format, Profile, ProfileSpec, SessionKeySpec, WalletSpec};
 use lit_session_server::store::postgres::{PgOptions, PgStore};
 use lit_session_server::store::sqlite::{Durability, SqliteOptions, SqliteStore};
 use lit_session_server::store::ServiceStore;
@@ -92,19 +92,7 @@ async fn in_process(spec: &ProfileSpec, n: usize, requests: usize, concurrency: 
     let store: Arc<dyn ServiceStore> = Arc::new(SqliteStore::open(&options).unwrap());
     let cache = lit_session_server::store::auth_sig_store(store);
     let signer = Arc::new(Profile::open(spec, cache, std::time::Duration::from_secs(60)).unwrap());
-    let input = MintInput {
-        nodes: nodes(n).iter().map(|u| signing::parse_node_url(u).unwrap()).collect(),
-        requests: vec![signing::parse_request("lit-pkp", "*", "pkp-signing", None).unwrap()],
-        nonce: "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c".into(),
-        expiration: signing::Timestamp::now().saturating_add(time::Duration::minutes(10)),
-        capability_auth_sigs: vec![],
-        domain: None,
-        statement: None,
-        chain_id: None,
-        format: signing::SessionFormat::V1,
-        pricing: None,
-        default_lifetime: None,
-    };
+    let input = support::mint_input(&nodes(n), "*");
     signer.mint(&input).await.unwrap();
     let started = Instant::now();
     let mut tasks = Vec::new();

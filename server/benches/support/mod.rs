@@ -81,3 +81,23 @@ pub fn start(config: &Path, env: &[(&str, String)], core: Option<usize>) -> (Ser
     });
     (ServerProcess(child), base)
 }
+
+/// The benches' mint: a v1 session for `nodes` (URLs), one PKP resource `pkp` with
+/// `pkp-signing`, ten minutes.
+#[allow(dead_code)]
+pub fn mint_input(nodes: &[String], pkp: &str) -> lit_session_server::signing::MintInput {
+    use lit_session_server::signing;
+    signing::MintInput {
+        nodes: nodes.iter().map(|u| signing::parse_node_url(u).unwrap()).collect(),
+        requests: vec![signing::parse_request("lit-pkp", pkp, "pkp-signing", None).unwrap()],
+        nonce: "0x3a9c4f1e8b7d6a5c4b3a29180f7e6d5c".into(),
+        expiration: signing::Timestamp::now().saturating_add(time::Duration::minutes(10)),
+        capability_auth_sigs: vec![],
+        domain: None,
+        statement: None,
+        chain_id: None,
+        format: signing::SessionFormat::V1,
+        pricing: None,
+        default_lifetime: None,
+    }
+}
