@@ -8,6 +8,9 @@
 //!
 //! `cargo bench -p lit-session-server --bench load [-- --requests N --concurrency C]`
 //!
+//! With `-- --only postgres` (or `sqlite`, `softhsm`): that part alone. `LIT_BENCH_SERVER=path`
+//! runs another build of the service under the same load client (before/after).
+//!
 //! With `-- --checkpoints`: only the throughput with audit checkpoints off and on (SQLite, 30
 //! nodes, over HTTP), the cost of the default checkpoint settings.
 //!
@@ -406,8 +409,10 @@ fn main() {
     println!("{requests} requests, {concurrency} in flight; server on core 0, load client on core 1");
     println!("durability: sqlite/normal = WAL, synchronous=NORMAL; sqlite/full = WAL, synchronous=FULL (the default: an fsync per commit)");
     let pg = postgres::Postgres::start_durable();
-    if pg.is_ok() && pin_postgres(1) {
-        println!("PostgreSQL pinned to core 1 (with the load client)");
+    let pg_core = arg("--pg-core", 1);
+    if pg.is_ok() && pin_postgres(pg_core) {
+        let with = if pg_core == 1 { "the load client" } else { "the server" };
+        println!("PostgreSQL pinned to core {pg_core} (with {with})");
     }
     if let Ok(pg) = &pg {
         let show = |name: &str| pg.psql(&format!("SHOW {name}")).unwrap_or_else(|e| format!("? ({e})"));
@@ -438,7 +443,11 @@ fn main() {
     let ceiling_run = Duration::from_millis(arg("--ceiling-ms", 3000) as u64);
     let in_flight = 16;
     let mut ceilings = Vec::new();
-    for (name, durability) in [("normal", Durability::Normal), ("full", Durability::Full)] {
+    let only: String = arg("--only", String::new());
+    let part = |name: &str| only.is_empty() || only == name;
+    let sqlite_parts: &[(&str, Durability)] =
+        if part("sqlite") { &[("normal", Durability::Normal), ("full", Durability::Full)] } else { &[] };
+    for &(name, durability) in sqlite_parts {
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path(), "session_key = \"memory\"\nwallet = \"random\"", token, name);
         let (server, base) = start(&config, &[]);
@@ -461,6 +470,7 @@ fn main() {
     // The same on PostgreSQL at its default durability (unix socket; every commit waits for its
     // WAL flush), 1 and 3 replicas; the replicas share a seeded session key and wallet.
     match &pg {
+        _ if !part("postgres") => {}
         Err(e) => println!("postgres   (skipped: {e})"),
         Ok(pg) => {
             for writers in [1, 3] {
@@ -516,6 +526,9 @@ fn main() {
         println!("audit append ceiling  {label:<12} {writers} writer(s) x {in_flight} in flight: {rate:>7.0} rows/s");
     }
     summary(concurrency);
+    if !part("softhsm") {
+        return;
+    }
 
     let Ok(hsm) = tokens::ThrowawayTokens::create(tokens::Module::SoftHsm2, &["bench"]) else {
         println!("softhsm    (skipped: SoftHSM2 not installed)");

@@ -5,6 +5,12 @@ use std::process::{Command, Stdio};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_lit-session-server");
 
+/// The service's binary the benches start: `LIT_BENCH_SERVER` if set (another build, for a
+/// before/after run with the same load client), else this build's.
+pub fn bin() -> String {
+    std::env::var("LIT_BENCH_SERVER").unwrap_or_else(|_| BIN.to_string())
+}
+
 /// A numeric option `name N` of the bench's command line.
 pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
@@ -55,10 +61,10 @@ pub fn start(config: &Path, env: &[(&str, String)], core: Option<usize>) -> (Ser
     let mut cmd = match core {
         Some(core) if taskset => {
             let mut c = Command::new("taskset");
-            c.args(["-c", &core.to_string(), BIN]);
+            c.args(["-c", &core.to_string(), &bin()]);
             c
         }
-        _ => Command::new(BIN),
+        _ => Command::new(bin()),
     };
     cmd.args(["--config", config.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::piped());
     cmd.env("LITSIGNER_LOG", "warn");
