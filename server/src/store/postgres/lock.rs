@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Client;
+
 use super::{db_error, PgStore};
 use crate::store::pool::Pooled;
 use crate::store::StoreError;
@@ -23,33 +26,26 @@ impl PgStore {
         let deadline = tokio::time::Instant::now() + bound;
         let take = async {
             let mut conn = self.inner.connection(op, deadline).await?;
-            let c = conn.client();
-            c.batch_execute("BEGIN").await.map_err(db_error(op))?;
             // The wait is bounded on the server too, so an abandoned waiter does not queue.
             let ms = wait.map_or(0, |w| w.as_millis().max(1));
-            let idle = hold.as_millis().max(1);
-            c.batch_execute(&format!(
-                "SET LOCAL lock_timeout = {}; SET LOCAL statement_timeout = {}; \
-                 SET LOCAL idle_in_transaction_session_timeout = {idle}",
-                ms.max(1),
-                ms + 1000
-            ))
-            .await
-            .map_err(db_error(op))?;
+            let bounds = transaction_bounds(ms.max(1), ms + 1000, hold.as_millis().max(1));
             if wait.is_none() {
-                let row = c
-                    .query_one("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", &[&key])
-                    .await
-                    .map_err(db_error(op))?;
-                if !row.get::<_, bool>(0) {
-                    c.batch_execute("ROLLBACK").await.map_err(db_error(op))?;
+                let sql = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))";
+                let (begun, taken) = begin_and_lock(conn.client(), &bounds, sql, &key).await;
+                begun.map_err(db_error(op))?;
+                let taken = taken.map_err(db_error(op))?;
+                if !taken.first().is_some_and(|row| row.get::<_, bool>(0)) {
+                    conn.client().batch_execute("ROLLBACK").await.map_err(db_error(op))?;
                     conn.keep();
                     return Ok(None);
                 }
-                return Ok(Some(AdvisoryLock { _conn: conn }));
+                return Ok(Some(AdvisoryLock::new(conn, self.inner.query_timeout)));
             }
-            match c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key]).await {
-                Ok(_) => Ok(Some(AdvisoryLock { _conn: conn })),
+            let sql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+            let (begun, taken) = begin_and_lock(conn.client(), &bounds, sql, &key).await;
+            begun.map_err(db_error(op))?;
+            match taken {
+                Ok(_) => Ok(Some(AdvisoryLock::new(conn, self.inner.query_timeout))),
                 Err(e) if e.as_db_error().map(|d| d.code().code()) == Some("55P03") => Ok(None),
                 Err(e) => Err(db_error(op)(e)),
             }
@@ -63,9 +59,57 @@ impl PgStore {
     }
 }
 
+/// `BEGIN` and the transaction's bounds (milliseconds): how long a lock may be waited for, a
+/// statement may run, and the transaction may idle before the server ends it (which frees the
+/// lock of a holder that stopped).
+pub(super) fn transaction_bounds(lock_ms: u128, statement_ms: u128, idle_ms: u128) -> String {
+    format!(
+        "BEGIN; SET LOCAL lock_timeout = {lock_ms}; SET LOCAL statement_timeout = {statement_ms}; \
+         SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
+    )
+}
+
+/// `begin` (from [`transaction_bounds`]) and the advisory-lock statement `lock` on `key`, sent
+/// together in one round trip; their outcomes. A failed `begin` leaves `lock` outside a
+/// transaction, where an advisory transaction lock ends with its statement.
+pub(super) async fn begin_and_lock(
+    c: &Client,
+    begin: &str,
+    lock: &str,
+    key: &str,
+) -> (Result<(), tokio_postgres::Error>, Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>) {
+    let params: [(&(dyn ToSql + Sync), Type); 1] = [(&key, Type::TEXT)];
+    // Polled in this order, so BEGIN goes out first.
+    tokio::join!(c.batch_execute(begin), c.query_typed(lock, &params))
+}
+
 /// A held advisory lock (minting, key maintenance): the transaction on its own connection.
-/// Dropping it closes the connection, which ends the transaction and so releases the lock
-/// (both are rare).
+/// Dropping it sends ROLLBACK, which ends the transaction and so releases the lock, and gives the
+/// connection back to the pool: opening a new connection (a new server process) for the next
+/// lock cost several milliseconds per AuthSig minted. A ROLLBACK that fails or takes longer
+/// than `bound`, or a drop outside the runtime, closes the connection instead, which releases
+/// the lock too.
 pub(super) struct AdvisoryLock {
-    pub(super) _conn: Pooled,
+    conn: Option<Pooled>,
+    bound: Duration,
+}
+
+impl AdvisoryLock {
+    pub(super) fn new(conn: Pooled, bound: Duration) -> Self {
+        Self { conn: Some(conn), bound }
+    }
+}
+
+impl Drop for AdvisoryLock {
+    fn drop(&mut self) {
+        let (Some(mut conn), Ok(runtime)) = (self.conn.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let bound = self.bound;
+        runtime.spawn(async move {
+            if let Ok(Ok(())) = tokio::time::timeout(bound, conn.client().batch_execute("ROLLBACK")).await {
+                conn.keep();
+            }
+        });
+    }
 }

@@ -354,26 +354,18 @@ impl ServiceStore for PgStore {
         let op = "mint lock";
         let take = async {
             let mut conn = self.inner.connection(op, deadline).await?;
-            let c = conn.client();
-            c.batch_execute("BEGIN").await.map_err(db_error(op))?;
             // The wait is bounded on the server too, so an abandoned waiter does not queue. The
             // transaction then idles while the wallet signs: the connection's idle bound (a few
             // query timeouts) would end the session and free the lock under a slow signature,
             // so this transaction's bound covers the wait, the signature and the store calls
             // around it.
             let ms = wait.as_millis().max(1);
-            let idle = self.inner.mint_lock_hold.as_millis().max(1);
-            c.batch_execute(&format!(
-                "SET LOCAL lock_timeout = {ms}; SET LOCAL statement_timeout = {}; \
-                 SET LOCAL idle_in_transaction_session_timeout = {idle}",
-                ms + 1000
-            ))
-            .await
-            .map_err(db_error(op))?;
-            c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&key])
-                .await
-                .map_err(lock_wait_error(op, wait))?;
-            Ok::<_, StoreError>(Box::new(AdvisoryLock { _conn: conn }) as MintGuard)
+            let bounds = lock::transaction_bounds(ms, ms + 1000, self.inner.mint_lock_hold.as_millis().max(1));
+            let sql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+            let (begun, taken) = lock::begin_and_lock(conn.client(), &bounds, sql, &key).await;
+            begun.map_err(db_error(op))?;
+            taken.map_err(lock_wait_error(op, wait))?;
+            Ok::<_, StoreError>(Box::new(AdvisoryLock::new(conn, self.inner.query_timeout)) as MintGuard)
         };
         self.inner.fail_fast(op)?;
         let result = match tokio::time::timeout_at(deadline, take).await {
