@@ -390,6 +390,34 @@ fn postgres_keeps_the_store_contract() {
         for a in &appended {
             assert!(rows.iter().any(|r| r.seq == a.seq && r.hash == a.hash), "row {} not as answered", a.seq);
         }
+
+        // A mint lock given back ends its transaction and keeps its connection for the pool
+        // (closing it would cost the next lock a new server process): the server process that
+        // held each lock is still there, idle, once the lock is released.
+        let id = lit_session_server::store::AuthSigId {
+            signer: "11".repeat(20),
+            session_key: "22".repeat(32),
+            grants: String::new(),
+        };
+        // (The contract suite left a holder that died: it idles in its transaction meanwhile.)
+        let holders = || -> BTreeSet<String> {
+            let sql = "SELECT pid FROM pg_stat_activity WHERE state = 'idle in transaction'";
+            pg.psql(sql).unwrap().lines().map(str::to_string).collect()
+        };
+        for round in 0..5 {
+            let before = holders();
+            let guard = store.lock_for_mint(&id).await.unwrap();
+            let new: Vec<String> = holders().difference(&before).cloned().collect();
+            let [holder] = new.as_slice() else { panic!("round {round}: new lock holders {new:?}") };
+            drop(guard);
+            let released = Instant::now();
+            while holders().contains(holder) {
+                assert!(released.elapsed() < Duration::from_secs(10), "round {round}: the lock was not released");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let state = pg.psql(&format!("SELECT state FROM pg_stat_activity WHERE pid = {holder}")).unwrap();
+            assert_eq!(state, "idle", "round {round}: the lock's connection (pid {holder}) was not kept");
+        }
     });
     let transactions = int(&pg, "SELECT count(DISTINCT xmin::text) FROM audit WHERE request_id LIKE 'group-%'");
     assert_eq!(int(&pg, "SELECT count(*) FROM audit WHERE request_id LIKE 'group-%'"), 64);
