@@ -22,6 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
 use super::keys::{KeyChange, KeyRow, KeyState};
@@ -245,10 +246,10 @@ impl ServiceStore for PgStore {
         self.with("load auth sig", |c| {
             Box::pin(async move {
                 let row = c
-                    .query_opt(
+                    .query_typed_opt(
                         "SELECT auth_sig, expires_at, version, written_by FROM auth_sigs
                          WHERE signer = $1 AND session_key = $2 AND grants = $3",
-                        &[&id.signer, &id.session_key, &id.grants],
+                        &[(&id.signer, Type::TEXT), (&id.session_key, Type::TEXT), (&id.grants, Type::TEXT)],
                     )
                     .await
                     .map_err(db_error("load auth sig"))?;
@@ -280,22 +281,39 @@ impl ServiceStore for PgStore {
                 // only the expected version.
                 let saved = match expected_version {
                     None => {
-                        c.query_opt(
+                        c.query_typed_opt(
                             "INSERT INTO auth_sigs (signer, session_key, grants, auth_sig, expires_at, version,
                                                     written_by, written_at)
                              VALUES ($1, $2, $3, $4, $5, 1, $6, $7)
                              ON CONFLICT (signer, session_key, grants) DO NOTHING RETURNING version",
-                            &[signer, session_key, grants, &auth_sig, &expires_at, &writer, &now],
+                            &[
+                                (signer, Type::TEXT),
+                                (session_key, Type::TEXT),
+                                (grants, Type::TEXT),
+                                (&auth_sig, Type::TEXT),
+                                (&expires_at, Type::INT8),
+                                (&writer, Type::TEXT),
+                                (&now, Type::INT8),
+                            ],
                         )
                         .await
                     }
                     Some(v) => {
-                        c.query_opt(
+                        c.query_typed_opt(
                             "UPDATE auth_sigs SET auth_sig = $4, expires_at = $5, version = version + 1,
                                                   written_by = $6, written_at = $7
                              WHERE signer = $1 AND session_key = $2 AND grants = $3 AND version = $8
                              RETURNING version",
-                            &[signer, session_key, grants, &auth_sig, &expires_at, &writer, &now, &v],
+                            &[
+                                (signer, Type::TEXT),
+                                (session_key, Type::TEXT),
+                                (grants, Type::TEXT),
+                                (&auth_sig, Type::TEXT),
+                                (&expires_at, Type::INT8),
+                                (&writer, Type::TEXT),
+                                (&now, Type::INT8),
+                                (&v, Type::INT8),
+                            ],
                         )
                         .await
                     }
@@ -305,9 +323,9 @@ impl ServiceStore for PgStore {
                     return Ok(SaveOutcome::Saved(row.get(0)));
                 }
                 let current = c
-                    .query_opt(
+                    .query_typed_opt(
                         "SELECT version FROM auth_sigs WHERE signer = $1 AND session_key = $2 AND grants = $3",
-                        &[signer, session_key, grants],
+                        &[(signer, Type::TEXT), (session_key, Type::TEXT), (grants, Type::TEXT)],
                     )
                     .await
                     .map_err(db_error("save auth sig"))?;
@@ -380,9 +398,9 @@ impl ServiceStore for PgStore {
         self.with("quota", |c| {
             Box::pin(async move {
                 let row = c
-                    .query_opt(
+                    .query_typed_opt(
                         "SELECT used FROM quota WHERE client = $1 AND rule = $2 AND window_start = $3",
-                        &[&client, &rule, &window_start],
+                        &[(&client, Type::TEXT), (&rule, Type::TEXT), (&window_start, Type::INT8)],
                     )
                     .await
                     .map_err(db_error("quota"))?;
