@@ -8,7 +8,8 @@
 //!
 //! `cargo bench -p lit-session-server --bench load [-- --requests N --concurrency C]`
 //!
-//! With `-- --only postgres` (or `sqlite`, `softhsm`): that part alone. `LIT_BENCH_SERVER=path`
+//! With `-- --only postgres` (or `sqlite`, `softhsm`): that part alone; `-- --pg-core 0` pins
+//! PostgreSQL with the servers instead. `LIT_BENCH_SERVER=path`
 //! runs another build of the service under the same load client (before/after).
 //!
 //! With `-- --checkpoints`: only the throughput with audit checkpoints off and on (SQLite, 30

@@ -46,8 +46,13 @@ impl PgStore {
             begun.map_err(db_error(op))?;
             match taken {
                 Ok(_) => Ok(Some(AdvisoryLock::new(conn, self.inner.query_timeout))),
-                Err(e) if e.as_db_error().map(|d| d.code().code()) == Some("55P03") => Ok(None),
-                Err(e) => Err(db_error(op)(e)),
+                Err(e) => {
+                    end_refused(&mut conn, &e).await;
+                    match e.as_db_error().map(|d| d.code().code()) {
+                        Some("55P03") => Ok(None),
+                        _ => Err(db_error(op)(e)),
+                    }
+                }
             }
         };
         self.inner.fail_fast(op)?;
@@ -81,6 +86,15 @@ pub(super) async fn begin_and_lock(
     let params: [(&(dyn ToSql + Sync), Type); 1] = [(&key, Type::TEXT)];
     // Polled in this order, so BEGIN goes out first.
     tokio::join!(c.batch_execute(begin), c.query_typed(lock, &params))
+}
+
+/// After a lock statement the server refused (a lock wait that ran out, a statement timeout):
+/// ends the aborted transaction and keeps the connection for the pool. A connection-level
+/// failure, or a ROLLBACK that fails, leaves it to be closed.
+pub(super) async fn end_refused(conn: &mut Pooled, refused: &tokio_postgres::Error) {
+    if refused.as_db_error().is_some() && conn.client().batch_execute("ROLLBACK").await.is_ok() {
+        conn.keep();
+    }
 }
 
 /// A held advisory lock (minting, key maintenance): the transaction on its own connection.

@@ -211,7 +211,7 @@ impl ServiceStore for PgStore {
     async fn health(&self) -> Result<(), StoreError> {
         self.with("health", |c| {
             Box::pin(async move {
-                let row = c.query_one("SELECT pg_is_in_recovery()", &[]).await.map_err(db_error("health"))?;
+                let row = c.query_typed_one("SELECT pg_is_in_recovery()", &[]).await.map_err(db_error("health"))?;
                 if row.get::<_, bool>(0) {
                     return Err(StoreError::Unreachable {
                         op: "health",
@@ -382,7 +382,10 @@ impl ServiceStore for PgStore {
             let sql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
             let (begun, taken) = lock::begin_and_lock(conn.client(), &bounds, sql, &key).await;
             begun.map_err(db_error(op))?;
-            taken.map_err(lock_wait_error(op, wait))?;
+            if let Err(e) = taken {
+                lock::end_refused(&mut conn, &e).await;
+                return Err(lock_wait_error(op, wait)(e));
+            }
             Ok::<_, StoreError>(Box::new(AdvisoryLock::new(conn, self.inner.query_timeout)) as MintGuard)
         };
         self.inner.fail_fast(op)?;
