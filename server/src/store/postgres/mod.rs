@@ -22,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Client;
 
 use super::keys::{KeyChange, KeyRow, KeyState};
@@ -278,7 +278,16 @@ impl ServiceStore for PgStore {
                 let now = now_secs();
                 let (signer, session_key, grants) = (&id.signer, &id.session_key, &id.grants);
                 // Compare-and-set in one statement: insert when no row is expected, else replace
-                // only the expected version.
+                // only the expected version. The row's columns are $1..$7 of both.
+                let columns: [(&(dyn ToSql + Sync), Type); 7] = [
+                    (signer, Type::TEXT),
+                    (session_key, Type::TEXT),
+                    (grants, Type::TEXT),
+                    (&auth_sig, Type::TEXT),
+                    (&expires_at, Type::INT8),
+                    (&writer, Type::TEXT),
+                    (&now, Type::INT8),
+                ];
                 let saved = match expected_version {
                     None => {
                         c.query_typed_opt(
@@ -286,34 +295,18 @@ impl ServiceStore for PgStore {
                                                     written_by, written_at)
                              VALUES ($1, $2, $3, $4, $5, 1, $6, $7)
                              ON CONFLICT (signer, session_key, grants) DO NOTHING RETURNING version",
-                            &[
-                                (signer, Type::TEXT),
-                                (session_key, Type::TEXT),
-                                (grants, Type::TEXT),
-                                (&auth_sig, Type::TEXT),
-                                (&expires_at, Type::INT8),
-                                (&writer, Type::TEXT),
-                                (&now, Type::INT8),
-                            ],
+                            &columns,
                         )
                         .await
                     }
                     Some(v) => {
+                        let version: [(&(dyn ToSql + Sync), Type); 1] = [(&v, Type::INT8)];
                         c.query_typed_opt(
                             "UPDATE auth_sigs SET auth_sig = $4, expires_at = $5, version = version + 1,
                                                   written_by = $6, written_at = $7
                              WHERE signer = $1 AND session_key = $2 AND grants = $3 AND version = $8
                              RETURNING version",
-                            &[
-                                (signer, Type::TEXT),
-                                (session_key, Type::TEXT),
-                                (grants, Type::TEXT),
-                                (&auth_sig, Type::TEXT),
-                                (&expires_at, Type::INT8),
-                                (&writer, Type::TEXT),
-                                (&now, Type::INT8),
-                                (&v, Type::INT8),
-                            ],
+                            &[&columns[..], &version[..]].concat(),
                         )
                         .await
                     }
