@@ -92,13 +92,3 @@ pub(super) fn db_error(op: &'static str) -> impl Fn(tokio_postgres::Error) -> St
         }
     }
 }
-
-/// [`db_error`] for a lock wait that ran into its bound (55P03, or the statement timeout).
-pub(super) fn lock_wait_error(op: &'static str, wait: Duration) -> impl Fn(tokio_postgres::Error) -> StoreError {
-    move |e| match e.as_db_error().map(|d| d.code().code()) {
-        Some("55P03" | "57014") => {
-            StoreError::Busy { op, message: format!("another replica held it for more than {} ms", wait.as_millis()) }
-        }
-        _ => db_error(op)(e),
-    }
-}

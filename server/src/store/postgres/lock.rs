@@ -67,7 +67,7 @@ impl PgStore {
 /// `BEGIN` and the transaction's bounds (milliseconds): how long a lock may be waited for, a
 /// statement may run, and the transaction may idle before the server ends it (which frees the
 /// lock of a holder that stopped).
-pub(super) fn transaction_bounds(lock_ms: u128, statement_ms: u128, idle_ms: u128) -> String {
+fn transaction_bounds(lock_ms: u128, statement_ms: u128, idle_ms: u128) -> String {
     format!(
         "BEGIN; SET LOCAL lock_timeout = {lock_ms}; SET LOCAL statement_timeout = {statement_ms}; \
          SET LOCAL idle_in_transaction_session_timeout = {idle_ms}"
@@ -77,7 +77,7 @@ pub(super) fn transaction_bounds(lock_ms: u128, statement_ms: u128, idle_ms: u12
 /// `begin` (from [`transaction_bounds`]) and the advisory-lock statement `lock` on `key`, sent
 /// together in one round trip; their outcomes. A failed `begin` leaves `lock` outside a
 /// transaction, where an advisory transaction lock ends with its statement.
-pub(super) async fn begin_and_lock(
+async fn begin_and_lock(
     c: &Client,
     begin: &str,
     lock: &str,
@@ -91,7 +91,7 @@ pub(super) async fn begin_and_lock(
 /// After a lock statement the server refused (a lock wait that ran out, a statement timeout):
 /// ends the aborted transaction and keeps the connection for the pool. A connection-level
 /// failure, or a ROLLBACK that fails, leaves it to be closed.
-pub(super) async fn end_refused(conn: &mut Pooled, refused: &tokio_postgres::Error) {
+async fn end_refused(conn: &mut Pooled, refused: &tokio_postgres::Error) {
     if refused.as_db_error().is_some() && conn.client().batch_execute("ROLLBACK").await.is_ok() {
         conn.keep();
     }
@@ -109,7 +109,7 @@ pub(super) struct AdvisoryLock {
 }
 
 impl AdvisoryLock {
-    pub(super) fn new(conn: Pooled, bound: Duration) -> Self {
+    fn new(conn: Pooled, bound: Duration) -> Self {
         Self { conn: Some(conn), bound }
     }
 }

@@ -42,9 +42,8 @@ mod migrate;
 mod options;
 mod upkeep;
 
-use failure::{db_error, lock_wait_error};
+use failure::db_error;
 use group::{appender, Pending};
-use lock::AdvisoryLock;
 pub use options::{parse_connection, PgOptions};
 
 /// Migrations, in order, each with the version its file is numbered by (reserved per change,
@@ -358,35 +357,19 @@ impl ServiceStore for PgStore {
     }
 
     async fn lock_for_mint(&self, id: &AuthSigId) -> Result<MintGuard, StoreError> {
+        const OP: &str = "mint lock";
         let key = format!("{MINT_LOCK_PREFIX}{}", id.lock_name());
         let wait = self.inner.mint_lock_wait;
-        let bound = wait + self.inner.query_timeout;
-        let deadline = tokio::time::Instant::now() + bound;
-        let op = "mint lock";
-        let take = async {
-            let mut conn = self.inner.connection(op, deadline).await?;
-            // The wait is bounded on the server too, so an abandoned waiter does not queue. The
-            // transaction then idles while the wallet signs: the connection's idle bound (a few
-            // query timeouts) would end the session and free the lock under a slow signature,
-            // so this transaction's bound covers the wait, the signature and the store calls
-            // around it.
-            let ms = wait.as_millis().max(1);
-            let bounds = lock::transaction_bounds(ms, ms + 1000, self.inner.mint_lock_hold.as_millis().max(1));
-            let sql = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
-            let (begun, taken) = lock::begin_and_lock(conn.client(), &bounds, sql, &key).await;
-            begun.map_err(db_error(op))?;
-            if let Err(e) = taken {
-                lock::end_refused(&mut conn, &e).await;
-                return Err(lock_wait_error(op, wait)(e));
-            }
-            Ok::<_, StoreError>(Box::new(AdvisoryLock::new(conn, self.inner.query_timeout)) as MintGuard)
-        };
-        self.inner.fail_fast(op)?;
-        let result = match tokio::time::timeout_at(deadline, take).await {
-            Ok(r) => r,
-            Err(_) => Err(self.inner.timed_out(op, bound, "waited for the database").await),
-        };
-        self.inner.record(result)
+        // The transaction idles while the wallet signs: the connection's idle bound (a few query
+        // timeouts) would end the session and free the lock under a slow signature, so this
+        // transaction's bound covers the wait, the signature and the store calls around it.
+        match self.advisory_lock(OP, key, Some(wait), self.inner.mint_lock_hold).await? {
+            Some(lock) => Ok(Box::new(lock)),
+            None => Err(StoreError::Busy {
+                op: OP,
+                message: format!("another replica held it for more than {} ms", wait.as_millis()),
+            }),
+        }
     }
 
     async fn quota_used(&self, charge: &QuotaCharge) -> Result<u64, StoreError> {
