@@ -653,10 +653,18 @@ fn postgres_hung_database_bounds_latency_and_recovers() {
     for o in outcomes.iter().chain(&new_auth) {
         assert_eq!((o.status, problem_type(&o.body).as_str()), (503, "store-unavailable"), "{}", o.body);
     }
-    eprintln!("hung database: 44 requests, slowest answer {} ms (query_timeout 500 ms)", worst.as_millis());
-    // One store operation's 500 ms and the check whether the database answers at all (a new
-    // connection, connect_timeout 500 ms); after it every store call fails at once.
-    assert!(worst < Duration::from_millis(2000), "latency not bounded: {worst:?}");
+    let quick = outcomes.iter().chain(&new_auth).filter(|o| o.took < Duration::from_millis(2000)).count();
+    eprintln!(
+        "hung database: 44 requests, slowest answer {} ms, {quick} within 2 s (query_timeout 500 ms)",
+        worst.as_millis()
+    );
+    // The audit batch that was sent when the database stopped may have committed: its
+    // requests wait for the outcome for the resolver's bound (ten query timeouts, at least
+    // 5 s), then fail as unknown. Every other request: one store operation's 500 ms and the
+    // check whether the database answers at all (a new connection, connect_timeout 500 ms);
+    // after it every store call fails at once.
+    assert!(worst < Duration::from_millis(6500), "latency not bounded: {worst:?}");
+    assert!(quick >= 30, "{quick} of 44 answered within 2 s");
     assert!(wait_until(Duration::from_secs(5), || ready(&c, s) == 503));
     eprintln!("hung database: /readyz false after {} ms", frozen.elapsed().as_millis());
     assert_eq!(get(&c, &s.url("/livez"), None).0, 200);
@@ -667,6 +675,11 @@ fn postgres_hung_database_bounds_latency_and_recovers() {
     let (status, again) = post(&c, &s.url("/v1/session-sigs"), Some("t"), &wider);
     assert_eq!(status, 200, "{again}");
     eprintln!("hung database: green {} ms after SIGCONT", thawed.elapsed().as_millis());
+    // Every request during the stall failed, and none left a row: the batch in flight was
+    // refused when the database resumed past its deadline.
+    assert_eq!(int(&pg, "SELECT count(*) FROM audit WHERE request_id LIKE 'hung%'"), 0);
+    let (code, out) = audit_verify_config(&config_path(dir.path(), 0));
+    assert_eq!(code, 0, "{out}");
     for s in servers {
         assert!(s.stop().success());
     }

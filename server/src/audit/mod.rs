@@ -19,7 +19,8 @@ use crate::signing::{AuthUse, Format};
 /// The hash of "no previous row".
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-const DOMAIN: &[u8] = b"litsigner-audit-v1\n";
+/// What every chain hash starts with ([`chain_hash`]).
+pub(crate) const DOMAIN: &[u8] = b"litsigner-audit-v1\n";
 
 /// How a request ended, as audit rows and metrics name it; on rows of endpoint
 /// [`Endpoint::SessionKey`], which step of a session key's life the row records.

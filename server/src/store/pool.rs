@@ -26,7 +26,7 @@ pub struct Pool {
 struct Inner {
     // One single-host configuration per host, in the order given.
     hosts: Vec<Config>,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<(Client, Backend)>>,
     permits: Arc<Semaphore>,
     connect_timeout: Duration,
 }
@@ -126,15 +126,39 @@ impl Pool {
         loop {
             let next = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match next {
-                Some(client) if !client.is_closed() => {
-                    return Ok(Pooled { client: Some(client), pool: self.inner.clone(), keep: false, _permit: permit })
+                Some((client, backend)) if !client.is_closed() => {
+                    return Ok(Pooled {
+                        client: Some(client),
+                        backend,
+                        pool: self.inner.clone(),
+                        keep: false,
+                        _permit: permit,
+                    })
                 }
                 Some(_) => continue,
                 None => break,
             }
         }
         let client = self.connect().await?;
-        Ok(Pooled { client: Some(client), pool: self.inner.clone(), keep: false, _permit: permit })
+        let backend = self.identify(&client).await?;
+        Ok(Pooled { client: Some(client), backend, pool: self.inner.clone(), keep: false, _permit: permit })
+    }
+
+    /// The server process behind a new connection, within the connect timeout.
+    async fn identify(&self, client: &Client) -> Result<Backend, StoreError> {
+        let query = client.query_typed_one(
+            "SELECT pg_backend_pid(), (extract(epoch FROM backend_start) * 1000000)::bigint
+             FROM pg_stat_activity WHERE pid = pg_backend_pid()",
+            &[],
+        );
+        match tokio::time::timeout(self.inner.connect_timeout, query).await {
+            Ok(Ok(row)) => Ok(Backend { pid: row.get(0), started_us: row.get(1) }),
+            Ok(Err(e)) => Err(StoreError::Unreachable { op: "connect", message: super::pg_message(&e) }),
+            Err(_) => Err(StoreError::Unreachable {
+                op: "connect",
+                message: format!("no answer within {} ms", self.inner.connect_timeout.as_millis()),
+            }),
+        }
     }
 
     async fn connect(&self) -> Result<Client, StoreError> {
@@ -173,10 +197,21 @@ impl Pool {
     }
 }
 
+/// The server process behind a connection: its pid and start time (pids are reused), so that
+/// another connection can tell whether it is still there, or end it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backend {
+    /// `pg_backend_pid()`.
+    pub pid: i32,
+    /// `backend_start`, in microseconds since the Unix epoch.
+    pub started_us: i64,
+}
+
 /// A connection taken from the pool. It goes back only if [`Pooled::keep`] was called after a
 /// successful operation; otherwise (an error, a timeout that dropped the operation) it is closed.
 pub struct Pooled {
     client: Option<Client>,
+    backend: Backend,
     pool: Arc<Inner>,
     keep: bool,
     _permit: OwnedSemaphorePermit,
@@ -186,6 +221,11 @@ impl Pooled {
     /// The client.
     pub fn client(&mut self) -> &mut Client {
         self.client.as_mut().expect("a pooled connection is present until it is dropped")
+    }
+
+    /// The server process behind it.
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Marks the connection healthy: it returns to the pool when dropped.
@@ -198,7 +238,7 @@ impl Drop for Pooled {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
             if self.keep && !client.is_closed() {
-                self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(client);
+                self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push((client, self.backend));
             }
         }
     }

@@ -1,7 +1,8 @@
-//! The audit chain's append on PostgreSQL: one batch of rows in one transaction, in two round
-//! trips (BEGIN, the rate-limit charges and the chain head's row lock pipelined; the sealed rows
-//! and the new head in one statement sent with COMMIT and the flush), so appends from every
-//! replica form one chain.
+//! The audit chain's append on PostgreSQL: one batch of rows in one transaction, in one round
+//! trip. BEGIN, the `audit_append` function (each row's rate-limit charge, the chain head's row
+//! lock, the rows sealed onto the head and inserted, the new head), COMMIT and the flush are
+//! sent together, so the head's lock is held only while the database works, never across the
+//! network, and appends from every replica form one chain.
 //!
 //! The transaction commits asynchronously (`synchronous_commit = off` for it alone), so the
 //! chain head's row lock is released as soon as the commit record is written, not after its
@@ -11,13 +12,17 @@
 //! flushed (and replicated to a synchronous standby) up to its own commit record, which lies
 //! after ours. The batch is answered only when it returns. Flushes of several replicas overlap
 //! and PostgreSQL serves them with one `fdatasync`.
+//!
+//! COMMIT goes out with the rows, so an answer that is late or lost leaves the outcome unknown
+//! until another connection finds it (the group's resolver): the batch's server process ended,
+//! then its rows looked up by their content.
 
-use tokio_postgres::types::Type;
-use tokio_postgres::Client;
+use tokio_postgres::types::{ToSql, Type};
 
-use super::{db_error, BoxFut, Inner};
-use crate::audit::AuditEntry;
-use crate::store::seal::Sealed;
+use super::{db_error, Inner};
+use crate::audit::{AuditEntry, DOMAIN};
+use crate::store::pool::Backend;
+use crate::store::seal::{Unsealed, RECORD_HEAD};
 use crate::store::{Appended, QuotaCharge, StoreError};
 
 /// Makes every commit before it durable: a transaction that writes a (transactional, empty)
@@ -32,206 +37,170 @@ pub(super) const FLUSH: &str = "SELECT pg_logical_emit_message(true, 'lit-sessio
 pub(super) enum Batch {
     /// Known: every row is durable, or none is.
     Done(Result<Vec<Appended>, StoreError>),
-    /// COMMIT was sent and its answer, or the flush's, is late or lost.
-    Unknown { xid: String, rows: Vec<Sealed> },
+    /// COMMIT was sent and an answer (the append's, COMMIT's or the flush's) is late or lost:
+    /// the rows may be committed. `backend` is the server process that has the transaction.
+    Unknown { backend: Backend, rows: Vec<Unsealed> },
 }
 
+/// The statement: the rows' columns, as arrays, to `audit_append` (migration 0005).
+const APPEND: &str = "SELECT appended_seq, appended_hash, appended_charged FROM audit_append(
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+
 impl Inner {
-    /// Appends a batch of rows in one transaction: BEGIN, every rate-limit charge and the chain
-    /// head's lock in one round trip, the sealed rows and the new head in one statement sent
-    /// with COMMIT and [`FLUSH`]. A failure before COMMIT leaves no row; a COMMIT or a flush
-    /// whose answer is lost is resolved before anyone is answered.
+    /// Appends a batch of rows in one transaction and one round trip: BEGIN, `audit_append`,
+    /// COMMIT and [`FLUSH`] sent together. The database refuses (statement timeout) a batch
+    /// whose locks it could not take before this call's deadline, so a busy database gives a
+    /// clear refusal and no row; an answer that is still missing at the deadline makes the
+    /// outcome [`Batch::Unknown`]. A batch the database reaches too late to be looked up (it
+    /// stalled and resumed) is refused there.
     pub(super) async fn append_batch(&self, items: Vec<(AuditEntry, Option<QuotaCharge>)>) -> Batch {
         const OP: &str = "audit append";
         if let Err(e) = self.fail_fast(OP) {
             return Batch::Done(Err(e));
         }
+        let rows = match items.into_iter().map(|(e, c)| Unsealed::new(e, c)).collect::<Result<Vec<_>, _>>() {
+            Ok(rows) if rows.is_empty() => return Batch::Done(Ok(Vec::new())),
+            Ok(rows) => rows,
+            Err(e) => return Batch::Done(Err(StoreError::Unavailable { op: OP, message: e.to_string() })),
+        };
         let bound = self.query_timeout;
         let deadline = tokio::time::Instant::now() + bound;
         let mut conn = match self.connection(OP, deadline).await {
             Ok(c) => c,
             Err(e) => return Batch::Done(self.record(Err(e))),
         };
-        // Up to COMMIT, a failure or a timeout leaves no row: the connection is closed, which
-        // rolls the transaction back.
-        let (rows, xid) = match tokio::time::timeout_at(deadline, stage(conn.client(), items)).await {
-            Ok(Ok(staged)) => staged,
-            Ok(Err(e)) => return Batch::Done(self.record(Err(e))),
-            Err(_) => {
-                drop(conn);
-                return Batch::Done(self.record(Err(self.timed_out(OP, bound, "waited for the database").await)));
-            }
-        };
-        let Some(last) = rows.last() else { return Batch::Done(Ok(Vec::new())) };
-        let column = |f: fn(&Sealed) -> String| rows.iter().map(f).collect::<Vec<String>>();
-        let seqs: Vec<i64> = rows.iter().map(|r| r.entry.seq).collect();
-        let (at, request_id, client, endpoint, decision) = (
-            column(|r| r.entry.at.clone()),
-            column(|r| r.entry.request_id.clone()),
-            column(|r| r.entry.client.clone()),
-            column(|r| r.entry.endpoint.name().to_string()),
-            column(|r| r.entry.decision.as_str().to_string()),
-        );
-        let rule: Vec<Option<String>> = rows.iter().map(|r| r.entry.rule.clone()).collect();
-        let (record, prev_hash, hash) =
-            (column(|r| r.record.clone()), column(|r| r.prev_hash.clone()), column(|r| r.hash.clone()));
-        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 12] = [
-            (&seqs, Type::INT8_ARRAY),
-            (&at, Type::TEXT_ARRAY),
-            (&request_id, Type::TEXT_ARRAY),
-            (&client, Type::TEXT_ARRAY),
-            (&endpoint, Type::TEXT_ARRAY),
-            (&decision, Type::TEXT_ARRAY),
-            (&rule, Type::TEXT_ARRAY),
-            (&record, Type::TEXT_ARRAY),
-            (&prev_hash, Type::TEXT_ARRAY),
-            (&hash, Type::TEXT_ARRAY),
-            (&last.entry.seq, Type::INT8),
-            (&last.hash, Type::TEXT),
-        ];
+        // The server gives up on the batch's waits (quota rows, the head) a tenth of the time
+        // left before this process would: a refusal it answers, not an unknown outcome.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let statement_ms = (left.as_millis() * 9 / 10).max(1);
+        let begin = format!("BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL statement_timeout = {statement_ms}");
+        // The database refuses to seal the batch after this (by this host's clock): until
+        // then, the resolver of an unknown outcome is still looking (half its bound).
+        let not_after = std::time::SystemTime::now() + left + self.commit_resolve / 2;
+        let not_after_us = not_after
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        let columns = Columns::of(&rows);
+        let params = columns.params(&not_after_us);
+        let backend = conn.backend();
         let c = conn.client();
-        let insert = c.query_typed(
-            "WITH appended AS (
-                 INSERT INTO audit (seq, at, request_id, client, endpoint, decision, rule, record, prev_hash, hash)
-                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                      $7::text[], $8::text[], $9::text[], $10::text[]))
-             UPDATE audit_head SET seq = $11, hash = $12 WHERE id = 1",
-            &params,
+        let (begun, appended, committed, flushed) = (
+            c.batch_execute(&begin),
+            c.query_typed(APPEND, &params),
+            c.batch_execute("COMMIT"),
+            c.batch_execute(FLUSH),
         );
-        let commit = c.batch_execute("COMMIT");
-        let flush = c.batch_execute(FLUSH);
-        let outcome = match tokio::time::timeout_at(deadline, async { tokio::join!(insert, commit, flush) }).await {
-            Ok((Ok(_), Ok(()), Ok(()))) => {
-                conn.keep();
-                Some(self.record(Ok(())))
-            }
-            // The rows were refused: the COMMIT that followed rolled the transaction back.
-            Ok((Err(e), _, _)) if e.as_db_error().is_some() => Some(self.record(Err(db_error(OP)(e)))),
-            // The server answered COMMIT with an error: rolled back.
-            Ok((Ok(_), Err(e), _)) if e.as_db_error().is_some() => Some(self.record(Err(db_error(OP)(e)))),
-            // Committed, but the flush failed: whether the rows are durable is found on the side.
-            Ok((Ok(_), Ok(()), Err(e))) => {
-                tracing::warn!(error = %super::pg_message(&e), "audit append: the flush after COMMIT failed");
-                None
-            }
-            // COMMIT or the flush was sent and its answer is late or lost: the rows may be
-            // committed, and durable. The answer waits for the outcome, looked up on another
-            // connection.
-            _ => None,
-        };
-        match outcome {
-            Some(outcome) => Batch::Done(outcome.map(|()| rows.iter().map(Sealed::appended).collect())),
-            None => {
-                drop(conn);
-                Batch::Unknown { xid, rows }
-            }
-        }
-    }
-}
-
-/// A batch up to its last statement, in one round trip: BEGIN (an asynchronous commit), each row's rate-limit charge
-/// (in order: two rows of one client count one after the other) and the chain head's lock
-/// (which orders appends from every replica; after a wait it reads the new head), sent
-/// together. Returns the rows sealed onto the head, in order, and the transaction's id (to
-/// resolve a COMMIT whose answer is lost).
-async fn stage(c: &Client, items: Vec<(AuditEntry, Option<QuotaCharge>)>) -> Result<(Vec<Sealed>, String), StoreError> {
-    enum Step {
-        Begun,
-        Counted(bool),
-        Head(tokio_postgres::Row),
-    }
-    let err = db_error("audit append");
-    let mut steps: Vec<BoxFut<'_, Step>> = Vec::with_capacity(items.len() + 2);
-    // Committed asynchronously: the head's lock goes with the commit record, before the flush.
-    steps.push(Box::pin(async {
-        c.batch_execute("BEGIN; SET LOCAL synchronous_commit = off").await.map(|()| Step::Begun).map_err(&err)
-    }));
-    for (_, charge) in &items {
-        if let Some(q) = charge {
-            steps.push(Box::pin(async { take_quota(c, q).await.map(Step::Counted).map_err(&err) }));
-        }
-    }
-    steps.push(Box::pin(async {
-        c.query_typed_one("SELECT seq, hash, txid_current()::text FROM audit_head WHERE id = 1 FOR UPDATE", &[])
-            .await
-            .map(Step::Head)
-            .map_err(&err)
-    }));
-    let mut counted = Vec::new();
-    let mut head = None;
-    for step in join_in_order(steps).await {
-        match step? {
-            Step::Begun => {}
-            Step::Counted(c) => counted.push(c),
-            Step::Head(row) => head = Some(row),
-        }
-    }
-    let head = head.ok_or(StoreError::Unavailable { op: "audit append", message: "no chain head".into() })?;
-    let xid: String = head.get(2);
-    let mut prev: (i64, String) = (head.get(0), head.get(1));
-    let mut counted = counted.into_iter();
-    let mut rows = Vec::with_capacity(items.len());
-    for (entry, charge) in items {
-        let refused = match &charge {
-            Some(q) if !counted.next().unwrap_or(false) => Some(q),
-            _ => None,
-        };
-        let row = Sealed::new(entry, Some(prev), refused)
-            .map_err(|e| StoreError::Unavailable { op: "audit append", message: e.to_string() })?;
-        prev = (row.entry.seq, row.hash.clone());
-        rows.push(row);
-    }
-    Ok((rows, xid))
-}
-
-/// Runs `futures` together on one connection, each first polled in order, so their statements
-/// go out in order in one round trip (pipelined); their outcomes, in order.
-async fn join_in_order<T>(mut futures: Vec<BoxFut<'_, T>>) -> Vec<Result<T, StoreError>> {
-    use std::task::Poll;
-    let mut done: Vec<Option<Result<T, StoreError>>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, slot) in futures.iter_mut().zip(done.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(r) => *slot = Some(r),
-                    Poll::Pending => pending = true,
+        let answers = tokio::time::timeout_at(deadline, async { tokio::join!(begun, appended, committed, flushed) });
+        let outcome = match answers.await {
+            Ok((Ok(()), Ok(found), Ok(()), Ok(()))) => match appended_rows(&found, rows.len()) {
+                Ok(appended) => {
+                    conn.keep();
+                    self.record(Ok(appended))
                 }
+                Err(e) => Err(e),
+            },
+            // The batch was refused (a statement in the transaction failed, so the COMMIT that
+            // followed rolled it back), or COMMIT itself was: no row.
+            Ok((_, Err(e), _, _)) | Ok((_, Ok(_), Err(e), _)) if e.as_db_error().is_some() => {
+                self.record(Err(db_error(OP)(e)))
             }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    done.into_iter()
-        .map(|r| r.unwrap_or(Err(StoreError::Unavailable { op: "audit append", message: "a step never ran".into() })))
+            // Committed, but the flush failed; or an answer is late or lost. The rows may be
+            // committed (and durable): the answer waits for the outcome, found on another
+            // connection.
+            Ok((_, _, _, Err(e))) if e.as_db_error().is_some() => {
+                tracing::warn!(error = %super::pg_message(&e), "audit append: the flush after COMMIT failed");
+                return Batch::Unknown { backend, rows };
+            }
+            _ => return Batch::Unknown { backend, rows },
+        };
+        Batch::Done(outcome)
+    }
+}
+
+/// The rows `audit_append` returned, one per row sent.
+fn appended_rows(found: &[tokio_postgres::Row], sent: usize) -> Result<Vec<Appended>, StoreError> {
+    if found.len() != sent {
+        return Err(StoreError::Unavailable {
+            op: "audit append",
+            message: format!("audit_append returned {} rows for {sent}", found.len()),
+        });
+    }
+    found
+        .iter()
+        .map(|r| {
+            Ok(Appended {
+                seq: r.try_get(0).map_err(db_error("audit append"))?,
+                hash: r.try_get(1).map_err(db_error("audit append"))?,
+                charged: r.try_get(2).map_err(db_error("audit append"))?,
+            })
+        })
         .collect()
 }
 
-/// Counts one unit of the charge's window, unless the limit is used up (false), and drops the
-/// client's older windows (of no use once a newer one is counted). One statement counts and
-/// checks: concurrent replicas cannot both take the last unit.
-async fn take_quota(c: &Client, q: &QuotaCharge) -> Result<bool, tokio_postgres::Error> {
-    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
-    if limit == 0 {
-        return Ok(false);
+/// A batch's rows as the columns `audit_append` takes.
+struct Columns {
+    tail: Vec<String>,
+    refused_tail: Vec<Option<String>>,
+    at: Vec<String>,
+    request_id: Vec<String>,
+    client: Vec<String>,
+    endpoint: Vec<String>,
+    decision: Vec<String>,
+    refused_decision: Vec<Option<String>>,
+    rule: Vec<Option<String>>,
+    refused_rule: Vec<Option<String>>,
+    quota_client: Vec<Option<String>>,
+    quota_rule: Vec<Option<String>>,
+    quota_window: Vec<Option<i64>>,
+    quota_limit: Vec<Option<i64>>,
+}
+
+impl Columns {
+    fn of(rows: &[Unsealed]) -> Self {
+        let col = |f: &dyn Fn(&Unsealed) -> String| rows.iter().map(f).collect::<Vec<_>>();
+        let charged = |f: &dyn Fn(&QuotaCharge, &AuditEntry, &String) -> Option<String>| {
+            rows.iter().map(|r| r.charge.as_ref().and_then(|(q, e, t)| f(q, e, t))).collect::<Vec<_>>()
+        };
+        Self {
+            tail: col(&|r| r.tail.clone()),
+            refused_tail: charged(&|_, _, t| Some(t.clone())),
+            at: col(&|r| r.entry.at.clone()),
+            request_id: col(&|r| r.entry.request_id.clone()),
+            client: col(&|r| r.entry.client.clone()),
+            endpoint: col(&|r| r.entry.endpoint.name().to_string()),
+            decision: col(&|r| r.entry.decision.as_str().to_string()),
+            refused_decision: charged(&|_, e, _| Some(e.decision.as_str().to_string())),
+            rule: rows.iter().map(|r| r.entry.rule.clone()).collect(),
+            refused_rule: charged(&|_, e, _| e.rule.clone()),
+            quota_client: charged(&|q, _, _| Some(q.client.clone())),
+            quota_rule: charged(&|q, _, _| Some(q.rule.clone())),
+            quota_window: rows.iter().map(|r| r.charge.as_ref().map(|(q, _, _)| q.window_start)).collect(),
+            quota_limit: rows
+                .iter()
+                .map(|r| r.charge.as_ref().map(|(q, _, _)| i64::try_from(q.limit).unwrap_or(i64::MAX)))
+                .collect(),
+        }
     }
-    let counted: i64 = c
-        .query_typed_one(
-            "WITH counted AS (
-                 INSERT INTO quota (client, rule, window_start, used) VALUES ($1, $2, $3, 1)
-                 ON CONFLICT (client, rule, window_start) DO UPDATE SET used = quota.used + 1
-                 WHERE quota.used < $4 RETURNING used),
-             old AS (
-                 DELETE FROM quota WHERE client = $1 AND rule = $2 AND window_start < $3
-                 AND EXISTS (SELECT 1 FROM counted))
-             SELECT count(*) FROM counted",
-            &[(&q.client, Type::TEXT), (&q.rule, Type::TEXT), (&q.window_start, Type::INT8), (&limit, Type::INT8)],
-        )
-        .await?
-        .get(0);
-    Ok(counted > 0)
+
+    fn params<'a>(&'a self, not_after_us: &'a i64) -> [(&'a (dyn ToSql + Sync), Type); 17] {
+        [
+            (&DOMAIN, Type::BYTEA),
+            (&RECORD_HEAD, Type::TEXT),
+            (&self.tail, Type::TEXT_ARRAY),
+            (&self.refused_tail, Type::TEXT_ARRAY),
+            (&self.at, Type::TEXT_ARRAY),
+            (&self.request_id, Type::TEXT_ARRAY),
+            (&self.client, Type::TEXT_ARRAY),
+            (&self.endpoint, Type::TEXT_ARRAY),
+            (&self.decision, Type::TEXT_ARRAY),
+            (&self.refused_decision, Type::TEXT_ARRAY),
+            (&self.rule, Type::TEXT_ARRAY),
+            (&self.refused_rule, Type::TEXT_ARRAY),
+            (&self.quota_client, Type::TEXT_ARRAY),
+            (&self.quota_rule, Type::TEXT_ARRAY),
+            (&self.quota_window, Type::INT8_ARRAY),
+            (&self.quota_limit, Type::INT8_ARRAY),
+            (not_after_us, Type::INT8),
+        ]
+    }
 }

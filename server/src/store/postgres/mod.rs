@@ -6,13 +6,14 @@
 //! - Minting a new AuthSig takes `pg_advisory_xact_lock` for (signer, session key) in a
 //!   transaction held until the AuthSig is saved; a replica that waited reads it afterwards.
 //! - Audit appends are committed in groups: the rows that arrive while a batch commits form the
-//!   next batch, one transaction that charges each row's rate limit (`INSERT … ON CONFLICT …
-//!   WHERE used < limit`), locks the chain head row (`SELECT … FOR UPDATE`) and inserts the rows
-//!   with the new head, in two round trips. It commits asynchronously, so the head's lock is
-//!   released before the WAL flush, and a flush statement pipelined after COMMIT waits for the
-//!   WAL (and a synchronous standby) before the batch is answered: replicas' flushes overlap.
-//!   A COMMIT or flush whose answer is lost is resolved (the rows visible and then flushed, or
-//!   the transaction aborted) before anyone is answered.
+//!   next batch, one transaction in one round trip, in which the `audit_append` function charges
+//!   each row's rate limit (`INSERT … ON CONFLICT … WHERE used < limit`), locks the chain head
+//!   row (`SELECT … FOR UPDATE`), seals the rows onto it and inserts them with the new head. It
+//!   commits asynchronously, so the head's lock is released before the WAL flush, and a flush
+//!   statement pipelined after COMMIT waits for the WAL (and a synchronous standby) before the
+//!   batch is answered: replicas' flushes overlap. A batch whose answer is lost is resolved
+//!   (its server process ended, then its rows found and flushed, or not found) before anyone
+//!   is answered.
 //! - A timeout is busy (503 store-busy, that request alone) while the database still answers a
 //!   new connection; only a database that does not, or a failed connection, is unreachable.
 //! - Every operation has a deadline; a connection whose operation failed or ran out of time is
@@ -53,6 +54,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../../migrations/postgres/0002_auth_sig_grants.sql")),
     (3, include_str!("../../../migrations/postgres/0003_session_keys.sql")),
     (4, include_str!("../../../migrations/postgres/0004_audit_checkpoints.sql")),
+    (5, include_str!("../../../migrations/postgres/0005_audit_append.sql")),
 ];
 
 /// The newest schema version this build writes.
