@@ -10,6 +10,10 @@
 -- both the same way (and hands over the head and the domain), and `audit verify` recomputes
 -- every hash.
 --
+-- Called as a statement of its own (its own transaction), it commits asynchronously
+-- (`synchronous_commit` off for that transaction): the replica makes the batch durable with a
+-- flush sent right after it. `p_lock_timeout_ms` bounds each lock wait (quota rows, the head).
+--
 -- `p_not_after_us` (microseconds since the Unix epoch, by the replica's clock) is when the
 -- replica stops waiting for this batch's answer, plus a margin within which it still looks
 -- the outcome up: a batch sealed later is refused, so a database that stalled and resumed
@@ -36,7 +40,8 @@ CREATE FUNCTION audit_append(
     p_quota_rule text[],
     p_quota_window bigint[],
     p_quota_limit bigint[],
-    p_not_after_us bigint
+    p_not_after_us bigint,
+    p_lock_timeout_ms integer
 ) RETURNS TABLE (appended_seq bigint, appended_hash text, appended_charged boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -48,6 +53,12 @@ DECLARE
     rec text;
     h text;
 BEGIN
+    -- For this transaction (the statement's own, when called alone): the head's lock goes with
+    -- the commit record, before the WAL flush; and a lock wait ends in time for a clear
+    -- refusal (55P03).
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM set_config('lock_timeout', greatest(p_lock_timeout_ms, 1)::text, true);
+
     FOR i IN 1..n LOOP
         IF p_quota_limit[i] IS NULL THEN
             ok := true;

@@ -1,19 +1,19 @@
 //! The audit chain's append on PostgreSQL: one batch of rows in one transaction, in one round
-//! trip. BEGIN, the `audit_append` function (each row's rate-limit charge, the chain head's row
-//! lock, the rows sealed onto the head and inserted, the new head), COMMIT and the flush are
-//! sent together, so the head's lock is held only while the database works, never across the
-//! network, and appends from every replica form one chain.
+//! trip. The `audit_append` function (each row's rate-limit charge, the chain head's row lock,
+//! the rows sealed onto the head and inserted, the new head) is a statement and a transaction
+//! of its own, sent together with the flush, so the head's lock is held only while the database
+//! works, never across the network, and appends from every replica form one chain.
 //!
 //! The transaction commits asynchronously (`synchronous_commit = off` for it alone), so the
 //! chain head's row lock is released as soon as the commit record is written, not after its
 //! WAL flush: replicas queued on the head do not wait out one another's flushes. The flush
-//! comes from the statement pipelined right after COMMIT ([`FLUSH`]): an autocommit transaction
+//! comes from the statement pipelined right after the append ([`FLUSH`]): an autocommit transaction
 //! that writes WAL and so, at the session's `synchronous_commit`, waits for the WAL to be
 //! flushed (and replicated to a synchronous standby) up to its own commit record, which lies
 //! after ours. The batch is answered only when it returns. Flushes of several replicas overlap
 //! and PostgreSQL serves them with one `fdatasync`.
 //!
-//! COMMIT goes out with the rows, so an answer that is late or lost leaves the outcome unknown
+//! The commit comes with the rows, so an answer that is late or lost leaves the outcome unknown
 //! until another connection finds it (the group's resolver): the batch's server process ended,
 //! then its rows looked up by their content.
 
@@ -37,18 +37,18 @@ pub(super) const FLUSH: &str = "SELECT pg_logical_emit_message(true, 'lit-sessio
 pub(super) enum Batch {
     /// Known: every row is durable, or none is.
     Done(Result<Vec<Appended>, StoreError>),
-    /// COMMIT was sent and an answer (the append's, COMMIT's or the flush's) is late or lost:
-    /// the rows may be committed. `backend` is the server process that has the transaction.
+    /// The append was sent and an answer (its own or the flush's) is late or lost: the rows
+    /// may be committed. `backend` is the server process that has the transaction.
     Unknown { backend: Backend, rows: Vec<Unsealed> },
 }
 
 /// The statement: the rows' columns, as arrays, to `audit_append` (migration 0005).
 const APPEND: &str = "SELECT appended_seq, appended_hash, appended_charged FROM audit_append(
-    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
 impl Inner {
-    /// Appends a batch of rows in one transaction and one round trip: BEGIN, `audit_append`,
-    /// COMMIT and [`FLUSH`] sent together. The database refuses (statement timeout) a batch
+    /// Appends a batch of rows in one transaction and one round trip: `audit_append` (its own
+    /// transaction) and [`FLUSH`] sent together. The database refuses (lock timeout) a batch
     /// whose locks it could not take before this call's deadline, so a busy database gives a
     /// clear refusal and no row; an answer that is still missing at the deadline makes the
     /// outcome [`Batch::Unknown`]. A batch the database reaches too late to be looked up (it
@@ -69,11 +69,10 @@ impl Inner {
             Ok(c) => c,
             Err(e) => return Batch::Done(self.record(Err(e))),
         };
-        // The server gives up on the batch's waits (quota rows, the head) a tenth of the time
-        // left before this process would: a refusal it answers, not an unknown outcome.
+        // The server gives up on the batch's lock waits (quota rows, the head) a tenth of the
+        // time left before this process would: a refusal it answers, not an unknown outcome.
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let statement_ms = (left.as_millis() * 9 / 10).max(1);
-        let begin = format!("BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL statement_timeout = {statement_ms}");
+        let lock_ms = i32::try_from(left.as_millis() * 9 / 10).unwrap_or(i32::MAX);
         // The database refuses to seal the batch after this (by this host's clock): until
         // then, the resolver of an unknown outcome is still looking (half its bound).
         let not_after = std::time::SystemTime::now() + left + self.commit_resolve / 2;
@@ -81,34 +80,28 @@ impl Inner {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
         let columns = Columns::of(&rows);
-        let params = columns.params(&not_after_us);
+        let params = columns.params(&not_after_us, &lock_ms);
         let backend = conn.backend();
         let c = conn.client();
-        let (begun, appended, committed, flushed) = (
-            c.batch_execute(&begin),
-            c.query_typed(APPEND, &params),
-            c.batch_execute("COMMIT"),
-            c.batch_execute(FLUSH),
-        );
-        let answers = tokio::time::timeout_at(deadline, async { tokio::join!(begun, appended, committed, flushed) });
+        // The append is its own transaction, committed (asynchronously) before its answer
+        // comes back; the flush follows it.
+        let (appended, flushed) = (c.query_typed(APPEND, &params), c.batch_execute(FLUSH));
+        let answers = tokio::time::timeout_at(deadline, async { tokio::join!(appended, flushed) });
         let outcome = match answers.await {
-            Ok((Ok(()), Ok(found), Ok(()), Ok(()))) => match appended_rows(&found, rows.len()) {
+            Ok((Ok(found), Ok(()))) => match appended_rows(&found, rows.len()) {
                 Ok(appended) => {
                     conn.keep();
                     self.record(Ok(appended))
                 }
                 Err(e) => Err(e),
             },
-            // The batch was refused (a statement in the transaction failed, so the COMMIT that
-            // followed rolled it back), or COMMIT itself was: no row.
-            Ok((_, Err(e), _, _)) | Ok((_, Ok(_), Err(e), _)) if e.as_db_error().is_some() => {
-                self.record(Err(db_error(OP)(e)))
-            }
+            // The batch was refused (its transaction rolled back): no row.
+            Ok((Err(e), _)) if e.as_db_error().is_some() => self.record(Err(db_error(OP)(e))),
             // Committed, but the flush failed; or an answer is late or lost. The rows may be
             // committed (and durable): the answer waits for the outcome, found on another
             // connection.
-            Ok((_, _, _, Err(e))) if e.as_db_error().is_some() => {
-                tracing::warn!(error = %super::pg_message(&e), "audit append: the flush after COMMIT failed");
+            Ok((Ok(_), Err(e))) if e.as_db_error().is_some() => {
+                tracing::warn!(error = %super::pg_message(&e), "audit append: the flush after the append failed");
                 return Batch::Unknown { backend, rows };
             }
             _ => return Batch::Unknown { backend, rows },
@@ -182,7 +175,7 @@ impl Columns {
         }
     }
 
-    fn params<'a>(&'a self, not_after_us: &'a i64) -> [(&'a (dyn ToSql + Sync), Type); 17] {
+    fn params<'a>(&'a self, not_after_us: &'a i64, lock_ms: &'a i32) -> [(&'a (dyn ToSql + Sync), Type); 18] {
         [
             (&DOMAIN, Type::BYTEA),
             (&RECORD_HEAD, Type::TEXT),
@@ -201,6 +194,7 @@ impl Columns {
             (&self.quota_window, Type::INT8_ARRAY),
             (&self.quota_limit, Type::INT8_ARRAY),
             (not_after_us, Type::INT8),
+            (lock_ms, Type::INT4),
         ]
     }
 }
