@@ -797,6 +797,77 @@ fn postgres_a_held_commit_is_resolved_before_the_answer() {
     drop(standby);
 }
 
+/// The audit never lies when the batch's own server process stalls: the service's backends
+/// are stopped (SIGSTOP) for 1.5 s while requests arrive, so their batches go unanswered past
+/// `query_timeout`. The resolver, on a new connection, ends each stalled backend (as a role
+/// that is not a superuser: a role may end its own sessions) and, once it is gone, finds the
+/// batch's rows or none: here none, so those requests get 503 store-busy. Audit rows and
+/// answers match one to one, and the chain verifies.
+#[test]
+fn postgres_a_stalled_backend_is_ended_and_its_batch_resolved() {
+    let _one = serial();
+    let Some(pg) = pg_or_skip() else { return };
+    pg.psql("CREATE ROLE signer LOGIN NOSUPERUSER").unwrap();
+    pg.psql("CREATE DATABASE signer OWNER signer").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let signer = seeded(dir.path());
+    let connection = pg.connection().replace("user=postgres dbname=postgres", "user=signer dbname=signer");
+    let store = pg_store(&connection, "query_timeout = \"500ms\"\nconnect_timeout = \"500ms\"\n");
+    let servers = start_replicas(dir.path(), 1, "", &store, &signer, &[]);
+    let s = &servers[0];
+    let c = client();
+    assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
+    let (status, first) = post(&c, &s.url("/v1/session-sigs"), Some("t"), &nodes3());
+    assert_eq!(status, 200, "{first}");
+
+    let backends: Vec<String> = pg
+        .psql("SELECT pid FROM pg_stat_activity WHERE usename = 'signer'")
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert!(!backends.is_empty());
+    let signal = |sig: &str| {
+        assert!(std::process::Command::new("kill").arg(sig).args(&backends).status().unwrap().success());
+    };
+    signal("-STOP");
+    let outcomes = std::thread::scope(|scope| {
+        let load = scope.spawn(|| fire(std::slice::from_ref(&s.base), "t", &nodes3(), 8, "stalled"));
+        std::thread::sleep(Duration::from_millis(1500));
+        signal("-CONT");
+        load.join().unwrap()
+    });
+    // The audit table is in the role's own database.
+    let ids = |sql: &str| -> BTreeSet<String> {
+        pg.psql_in("signer", sql).unwrap().lines().filter(|l| !l.is_empty()).map(str::to_string).collect()
+    };
+    let rows = ids("SELECT request_id FROM audit WHERE request_id LIKE 'stalled-%' AND record LIKE '%\"status\":200%'");
+    let any_row = ids("SELECT request_id FROM audit WHERE request_id LIKE 'stalled-%'").len();
+    let oks: BTreeSet<String> = outcomes.iter().filter(|o| o.status == 200).map(|o| o.request_id.clone()).collect();
+    for o in outcomes.iter().filter(|o| o.status != 200) {
+        assert_eq!((o.status, problem_type(&o.body).as_str()), (503, "store-busy"), "{}", o.body);
+    }
+    assert_eq!(rows, oks, "audit rows with status 200 and 200 answers differ");
+    assert_eq!(any_row, oks.len(), "a failed request left a row");
+    let log = s.log();
+    // The stalled backend received its end while stopped and died as it resumed, before its
+    // batch ran (left alone, it would have sealed it: within its deadline's margin).
+    assert!(log.contains("it was rolled back, the request fails"), "no stalled batch was ended: {log}");
+    assert!(oks.len() < outcomes.len());
+    let slowest = outcomes.iter().map(|o| o.took).max().unwrap_or_default();
+    eprintln!(
+        "stalled backend: {} answers 200, {} answers 503 (slowest {} ms), audit rows {any_row}",
+        oks.len(),
+        outcomes.len() - oks.len(),
+        slowest.as_millis()
+    );
+    let (code, out) = audit_verify_config(&config_path(dir.path(), 0));
+    assert_eq!(code, 0, "{out}");
+    for s in servers {
+        assert!(s.stop().success());
+    }
+}
+
 /// 600 cold requests (no AuthSig yet) at once over 3 replicas with `query_timeout = "500ms"`
 /// on a healthy database while the machine is busy (four threads spinning on its cores, as a
 /// parallel compile would): every answer is 200, and the audit holds exactly one status-200

@@ -177,8 +177,13 @@ impl Postgres {
 
     /// Runs SQL with psql; returns the unaligned, tuples-only output.
     pub fn psql(&self, sql: &str) -> Result<String, String> {
+        self.psql_in("postgres", sql)
+    }
+
+    /// [`Self::psql`] in database `db`.
+    pub fn psql_in(&self, db: &str, sql: &str) -> Result<String, String> {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-h", self.socket.to_str().unwrap(), "-p", "5432", "-U", "postgres", "-d", "postgres"])
+            .args(["-h", self.socket.to_str().unwrap(), "-p", "5432", "-U", "postgres", "-d", db])
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
             .map_err(|e| e.to_string())?;

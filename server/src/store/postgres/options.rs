@@ -52,9 +52,10 @@ impl PgOptions {
         }
     }
 
-    /// How long an audit append whose COMMIT went unanswered waits for its outcome (the
-    /// transaction's status, asked on another connection) before failing as unknown: ten query
-    /// timeouts, at least 5 s (a database stalled for longer leaves the outcome unknown).
+    /// How long an audit append whose answer went missing waits for its outcome (its server
+    /// process ended and its rows looked for, on another connection) before failing as
+    /// unknown: ten query timeouts, at least 5 s (a database stalled for longer leaves the
+    /// outcome unknown; a batch it reaches after half this bound is refused).
     pub fn commit_resolve_bound(&self) -> Duration {
         (10 * self.query_timeout).max(Duration::from_secs(5))
     }
