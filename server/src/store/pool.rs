@@ -8,12 +8,14 @@
 //! configuration is tried in turn with its own time bound, so a hung first host does not keep
 //! the client from a promoted standby listed after it.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_postgres::config::{Host, TargetSessionAttrs};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Config, NoTls, Statement};
 
 use super::StoreError;
 
@@ -26,7 +28,7 @@ pub struct Pool {
 struct Inner {
     // One single-host configuration per host, in the order given.
     hosts: Vec<Config>,
-    idle: Mutex<Vec<(Client, Backend)>>,
+    idle: Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
     connect_timeout: Duration,
 }
@@ -126,14 +128,8 @@ impl Pool {
         loop {
             let next = self.inner.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match next {
-                Some((client, backend)) if !client.is_closed() => {
-                    return Ok(Pooled {
-                        client: Some(client),
-                        backend,
-                        pool: self.inner.clone(),
-                        keep: false,
-                        _permit: permit,
-                    })
+                Some(c) if !c.client.is_closed() => {
+                    return Ok(Pooled { connection: Some(c), pool: self.inner.clone(), keep: false, _permit: permit })
                 }
                 Some(_) => continue,
                 None => break,
@@ -141,7 +137,8 @@ impl Pool {
         }
         let client = self.connect().await?;
         let backend = self.identify(&client).await?;
-        Ok(Pooled { client: Some(client), backend, pool: self.inner.clone(), keep: false, _permit: permit })
+        let connection = Connection { client, backend, prepared: HashMap::new() };
+        Ok(Pooled { connection: Some(connection), pool: self.inner.clone(), keep: false, _permit: permit })
     }
 
     /// The server process behind a new connection, within the connect timeout.
@@ -207,25 +204,48 @@ pub struct Backend {
     pub started_us: i64,
 }
 
+/// A connection, the server process behind it and the statements prepared on it.
+struct Connection {
+    client: Client,
+    backend: Backend,
+    prepared: HashMap<&'static str, Statement>,
+}
+
 /// A connection taken from the pool. It goes back only if [`Pooled::keep`] was called after a
 /// successful operation; otherwise (an error, a timeout that dropped the operation) it is closed.
 pub struct Pooled {
-    client: Option<Client>,
-    backend: Backend,
+    connection: Option<Connection>,
     pool: Arc<Inner>,
     keep: bool,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Pooled {
+    fn connection(&mut self) -> &mut Connection {
+        self.connection.as_mut().expect("a pooled connection is present until it is dropped")
+    }
+
     /// The client.
     pub fn client(&mut self) -> &mut Client {
-        self.client.as_mut().expect("a pooled connection is present until it is dropped")
+        &mut self.connection().client
     }
 
     /// The server process behind it.
-    pub fn backend(&self) -> Backend {
-        self.backend
+    pub fn backend(&mut self) -> Backend {
+        self.connection().backend
+    }
+
+    /// `sql` as a statement prepared on this connection, with these parameter types: prepared
+    /// (one round trip) the first time, then kept with the connection, so a frequent
+    /// statement is not parsed and planned anew each time.
+    pub async fn prepared(&mut self, sql: &'static str, types: &[Type]) -> Result<Statement, tokio_postgres::Error> {
+        let c = self.connection();
+        if let Some(s) = c.prepared.get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = c.client.prepare_typed(sql, types).await?;
+        c.prepared.insert(sql, statement.clone());
+        Ok(statement)
     }
 
     /// Marks the connection healthy: it returns to the pool when dropped.
@@ -236,9 +256,9 @@ impl Pooled {
 
 impl Drop for Pooled {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take() {
-            if self.keep && !client.is_closed() {
-                self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push((client, self.backend));
+        if let Some(c) = self.connection.take() {
+            if self.keep && !c.client.is_closed() {
+                self.pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(c);
             }
         }
     }

@@ -42,7 +42,8 @@ pub(super) enum Batch {
     Unknown { backend: Backend, rows: Vec<Unsealed> },
 }
 
-/// The statement: the rows' columns, as arrays, to `audit_append` (migration 0005).
+/// The statement: the rows' columns, as arrays, to `audit_append` (migration 0005). Prepared
+/// on each connection once.
 const APPEND: &str = "SELECT appended_seq, appended_hash, appended_charged FROM audit_append(
     $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 
@@ -82,10 +83,20 @@ impl Inner {
         let columns = Columns::of(&rows);
         let params = columns.params(&not_after_us, &lock_ms);
         let backend = conn.backend();
+        // Prepared once per connection (a round trip the first time): nothing is written yet,
+        // so a failure or a timeout here leaves no row.
+        let append = match tokio::time::timeout_at(deadline, conn.prepared(APPEND, &APPEND_TYPES)).await {
+            Ok(Ok(statement)) => statement,
+            Ok(Err(e)) => return Batch::Done(self.record(Err(db_error(OP)(e)))),
+            Err(_) => {
+                drop(conn);
+                return Batch::Done(self.record(Err(self.timed_out(OP, bound, "waited for the database").await)));
+            }
+        };
         let c = conn.client();
         // The append is its own transaction, committed (asynchronously) before its answer
         // comes back; the flush follows it.
-        let (appended, flushed) = (c.query_typed(APPEND, &params), c.batch_execute(FLUSH));
+        let (appended, flushed) = (c.query(&append, &params), c.batch_execute(FLUSH));
         let answers = tokio::time::timeout_at(deadline, async { tokio::join!(appended, flushed) });
         let outcome = match answers.await {
             Ok((Ok(found), Ok(()))) => match appended_rows(&found, rows.len()) {
@@ -175,26 +186,49 @@ impl Columns {
         }
     }
 
-    fn params<'a>(&'a self, not_after_us: &'a i64, lock_ms: &'a i32) -> [(&'a (dyn ToSql + Sync), Type); 18] {
+    /// The values, in [`APPEND_TYPES`]' order.
+    fn params<'a>(&'a self, not_after_us: &'a i64, lock_ms: &'a i32) -> [&'a (dyn ToSql + Sync); 18] {
         [
-            (&DOMAIN, Type::BYTEA),
-            (&RECORD_HEAD, Type::TEXT),
-            (&self.tail, Type::TEXT_ARRAY),
-            (&self.refused_tail, Type::TEXT_ARRAY),
-            (&self.at, Type::TEXT_ARRAY),
-            (&self.request_id, Type::TEXT_ARRAY),
-            (&self.client, Type::TEXT_ARRAY),
-            (&self.endpoint, Type::TEXT_ARRAY),
-            (&self.decision, Type::TEXT_ARRAY),
-            (&self.refused_decision, Type::TEXT_ARRAY),
-            (&self.rule, Type::TEXT_ARRAY),
-            (&self.refused_rule, Type::TEXT_ARRAY),
-            (&self.quota_client, Type::TEXT_ARRAY),
-            (&self.quota_rule, Type::TEXT_ARRAY),
-            (&self.quota_window, Type::INT8_ARRAY),
-            (&self.quota_limit, Type::INT8_ARRAY),
-            (not_after_us, Type::INT8),
-            (lock_ms, Type::INT4),
+            &DOMAIN,
+            &RECORD_HEAD,
+            &self.tail,
+            &self.refused_tail,
+            &self.at,
+            &self.request_id,
+            &self.client,
+            &self.endpoint,
+            &self.decision,
+            &self.refused_decision,
+            &self.rule,
+            &self.refused_rule,
+            &self.quota_client,
+            &self.quota_rule,
+            &self.quota_window,
+            &self.quota_limit,
+            not_after_us,
+            lock_ms,
         ]
     }
 }
+
+/// The types of [`APPEND`]'s parameters.
+const APPEND_TYPES: [Type; 18] = [
+    Type::BYTEA,
+    Type::TEXT,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::TEXT_ARRAY,
+    Type::INT8_ARRAY,
+    Type::INT8_ARRAY,
+    Type::INT8,
+    Type::INT4,
+];
