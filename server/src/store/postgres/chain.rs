@@ -104,7 +104,11 @@ impl Inner {
                     conn.keep();
                     self.record(Ok(appended))
                 }
-                Err(e) => Err(e),
+                // Committed, but the answer does not say how: the rows say it.
+                Err(e) => {
+                    tracing::warn!(error = %e, "audit append: an answer that does not match the batch");
+                    return Batch::Unknown { backend, rows };
+                }
             },
             // The batch was refused (its transaction rolled back): no row.
             Ok((Err(e), _)) if e.as_db_error().is_some() => self.record(Err(db_error(OP)(e))),
