@@ -151,6 +151,18 @@ fn start_replicas(
         .collect()
 }
 
+/// One replica on `connection` with `query_timeout` and `connect_timeout` at 500 ms, ready, after
+/// one mint (so its AuthSig is cached and a request needs only its audit row); and a client.
+fn one_replica_after_a_mint(dir: &Path, connection: &str) -> (Vec<Server>, reqwest::blocking::Client) {
+    let store = pg_store(connection, "query_timeout = \"500ms\"\nconnect_timeout = \"500ms\"\n");
+    let servers = start_replicas(dir, 1, "", &store, &seeded(dir), &[]);
+    let c = client();
+    assert!(wait_until(Duration::from_secs(20), || ready(&c, &servers[0]) == 200), "{}", servers[0].log());
+    let (status, first) = post(&c, &servers[0].url("/v1/session-sigs"), Some("t"), &nodes3());
+    assert_eq!(status, 200, "{first}");
+    (servers, c)
+}
+
 fn config_path(dir: &Path, i: usize) -> PathBuf {
     dir.join(format!("config-{i}.toml"))
 }
@@ -694,14 +706,8 @@ fn postgres_a_held_lock_is_busy_not_down() {
     let _one = serial();
     let Some(pg) = pg_or_skip() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let signer = seeded(dir.path());
-    let store = pg_store(&pg.connection(), "query_timeout = \"500ms\"\nconnect_timeout = \"500ms\"\n");
-    let servers = start_replicas(dir.path(), 1, "", &store, &signer, &[]);
+    let (servers, c) = one_replica_after_a_mint(dir.path(), &pg.connection());
     let s = &servers[0];
-    let c = client();
-    assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
-    let (status, first) = post(&c, &s.url("/v1/session-sigs"), Some("t"), &nodes3());
-    assert_eq!(status, 200, "{first}");
 
     let (outcomes, readiness, after) = std::thread::scope(|scope| {
         let holder = scope
@@ -749,14 +755,8 @@ fn postgres_a_held_commit_is_resolved_before_the_answer() {
     let Some(primary) = pg_or_skip() else { return };
     let standby = primary.synchronous_standby().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let signer = seeded(dir.path());
-    let store = pg_store(&primary.connection(), "query_timeout = \"500ms\"\nconnect_timeout = \"500ms\"\n");
-    let servers = start_replicas(dir.path(), 1, "", &store, &signer, &[]);
+    let (servers, c) = one_replica_after_a_mint(dir.path(), &primary.connection());
     let s = &servers[0];
-    let c = client();
-    assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
-    let (status, first) = post(&c, &s.url("/v1/session-sigs"), Some("t"), &nodes3());
-    assert_eq!(status, 200, "{first}");
 
     standby.freeze(true);
     let outcomes = std::thread::scope(|scope| {
@@ -810,15 +810,9 @@ fn postgres_a_stalled_backend_is_ended_and_its_batch_resolved() {
     pg.psql("CREATE ROLE signer LOGIN NOSUPERUSER").unwrap();
     pg.psql("CREATE DATABASE signer OWNER signer").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let signer = seeded(dir.path());
     let connection = pg.connection().replace("user=postgres dbname=postgres", "user=signer dbname=signer");
-    let store = pg_store(&connection, "query_timeout = \"500ms\"\nconnect_timeout = \"500ms\"\n");
-    let servers = start_replicas(dir.path(), 1, "", &store, &signer, &[]);
+    let (servers, _) = one_replica_after_a_mint(dir.path(), &connection);
     let s = &servers[0];
-    let c = client();
-    assert!(wait_until(Duration::from_secs(20), || ready(&c, s) == 200), "{}", s.log());
-    let (status, first) = post(&c, &s.url("/v1/session-sigs"), Some("t"), &nodes3());
-    assert_eq!(status, 200, "{first}");
 
     let backends: Vec<String> = pg
         .psql("SELECT pid FROM pg_stat_activity WHERE usename = 'signer'")
