@@ -755,7 +755,7 @@ fn postgres_a_held_commit_is_resolved_before_the_answer() {
     let Some(primary) = pg_or_skip() else { return };
     let standby = primary.synchronous_standby().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (servers, c) = one_replica_after_a_mint(dir.path(), &primary.connection());
+    let (servers, _) = one_replica_after_a_mint(dir.path(), &primary.connection());
     let s = &servers[0];
 
     standby.freeze(true);
