@@ -1,14 +1,17 @@
 //! The local check of the token's signatures before any is returned: what arrives is verified
-//! as one batch while the token signs, by the signing caller between its own signatures.
+//! as one batch while the token signs, by the signing caller between its own signatures, or,
+//! when the caller signs alone, by a worker thread beside it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Receiver;
-use std::sync::PoisonError;
+use std::sync::{Arc, PoisonError};
 
 use ed25519_dalek::Signature;
 
 use super::Shared;
 use crate::ed25519::{verify_strict_all, StrictKey};
 use crate::keystore::KeyId;
+use crate::pkcs11::workers::Workers;
 use crate::pkcs11::Pkcs11Error;
 
 /// How many arrived signatures the signing caller lets gather before it checks them as a batch
@@ -34,16 +37,83 @@ pub(super) struct Check<'a> {
     reread: bool,
     sigs: Vec<Option<Signature>>,
     /// Arrived, not yet verified.
-    pending: Vec<(usize, Signature)>,
+    pending: Entries,
     /// How many signatures have arrived.
     pub(super) received: usize,
+    /// Where batches are checked while the caller signs on, if anywhere.
+    beside: Option<&'a Workers>,
+    /// Batches handed to `beside`, not yet taken back.
+    shipped: Vec<Shipped>,
+}
+
+/// Arrived signatures, each with its message's index.
+type Entries = Vec<(usize, Signature)>;
+
+/// A batch of arrived signatures handed to a worker thread to check.
+struct Shipped {
+    entries: Entries,
+    /// Set by whichever of the worker and the caller starts on the batch first, so a batch
+    /// queued behind other calls' jobs is checked by the caller instead of waited for.
+    claimed: Arc<AtomicBool>,
+    /// The worker's verdict: true if the batch holds.
+    verdict: Receiver<bool>,
+}
+
+impl Shipped {
+    /// Queues the check of `entries` (signatures of `messages[index]` under `key`) on
+    /// `workers`; gives the entries back if no worker thread can take it.
+    fn send(workers: &Workers, key: StrictKey, messages: &[&[u8]], entries: Entries) -> Result<Self, Entries> {
+        // The job outlives the caller's borrow of the messages: it gets its own copy.
+        let owned: Vec<Vec<u8>> = entries.iter().map(|(i, _)| messages[*i].to_vec()).collect();
+        let sigs: Vec<Signature> = entries.iter().map(|(_, s)| *s).collect();
+        let claimed = Arc::new(AtomicBool::new(false));
+        let flag = claimed.clone();
+        let job = workers.stream(1, move |verdict| {
+            if !flag.swap(true, Ordering::AcqRel) {
+                let refs: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+                let _ = verdict.send(verify_strict_all(&key, &refs, &sigs).is_ok());
+            }
+        });
+        match job {
+            Ok(verdict) => Ok(Self { entries, claimed, verdict }),
+            Err(_) => Err(entries),
+        }
+    }
+
+    /// The entries, `Ok` if the worker found the batch holds; `Err` if it did not, its worker
+    /// is gone, or no worker had started on it (then it is not waited for).
+    fn settle(self) -> Result<Entries, Entries> {
+        let started = self.claimed.swap(true, Ordering::AcqRel);
+        if started && self.verdict.recv() == Ok(true) {
+            Ok(self.entries)
+        } else {
+            Err(self.entries)
+        }
+    }
 }
 
 impl<'a> Check<'a> {
     pub(super) fn new(shared: &'a Shared, id: &'a KeyId, messages: &'a [&'a [u8]]) -> Result<Self, Pkcs11Error> {
         let key = shared.strict_key(id)?;
         let sigs = vec![None; messages.len()];
-        Ok(Self { shared, id, messages, key, reread: false, sigs, pending: Vec::new(), received: 0 })
+        Ok(Self {
+            shared,
+            id,
+            messages,
+            key,
+            reread: false,
+            sigs,
+            pending: Vec::new(),
+            received: 0,
+            beside: None,
+            shipped: Vec::new(),
+        })
+    }
+
+    /// Has `workers` check what arrives while the caller, signing alone, goes on signing: the
+    /// check then leaves the caller's path, all but the last signature's.
+    pub(super) fn check_beside(&mut self, workers: &'a Workers) {
+        self.beside = Some(workers);
     }
 
     /// Which of how many messages `index` is, for the error (`None` for a single one).
@@ -73,7 +143,40 @@ impl<'a> Check<'a> {
         for m in made.into_iter().flat_map(Receiver::try_iter) {
             self.take(m)?;
         }
+        if let Some(workers) = self.beside {
+            // The last signature is checked here: shipping it would only add a wait.
+            let left = self.messages.len().saturating_sub(self.received);
+            if left > 0 && (self.pending.len() >= CHECK_BATCH || left == 1) {
+                self.ship(workers);
+            }
+            return Ok(true);
+        }
         Ok(self.pending.len() < CHECK_BATCH || self.verify_locally())
+    }
+
+    /// Hands what arrived so far to a worker to check as one batch.
+    fn ship(&mut self, workers: &Workers) {
+        let entries = std::mem::take(&mut self.pending);
+        match Shipped::send(workers, self.key, self.messages, entries) {
+            Ok(shipped) => self.shipped.push(shipped),
+            // No worker thread: the caller checks everything itself from now on.
+            Err(entries) => {
+                self.pending = entries;
+                self.beside = None;
+            }
+        }
+    }
+
+    /// Takes the shipped batches back: one that passed is done; one that no worker has started
+    /// yet, that failed, or whose worker is gone is left for [`Self::verify_pending`] (which
+    /// names a bad signature).
+    pub(super) fn settle_shipped(&mut self) {
+        for shipped in std::mem::take(&mut self.shipped) {
+            match shipped.settle() {
+                Ok(passed) => passed.into_iter().for_each(|(index, sig)| self.sigs[index] = Some(sig)),
+                Err(unchecked) => self.pending.extend(unchecked),
+            }
+        }
     }
 
     /// Takes what a worker sent.
@@ -143,5 +246,59 @@ impl<'a> Check<'a> {
     /// Every message's verified signature, in order; `None` if one never arrived.
     pub(super) fn finish(self) -> Option<Vec<Signature>> {
         self.sigs.into_iter().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::{Signer, SigningKey};
+    use std::sync::{mpsc, Mutex};
+
+    fn signed(n: usize) -> (StrictKey, Vec<Vec<u8>>, Vec<(usize, Signature)>) {
+        let sk = SigningKey::from_bytes(&[0x24; 32]);
+        let messages: Vec<Vec<u8>> = (0..n).map(|i| format!("session message {i}").into_bytes()).collect();
+        let entries = messages.iter().enumerate().map(|(i, m)| (i, sk.sign(m))).collect();
+        (StrictKey::new(sk.verifying_key()), messages, entries)
+    }
+
+    #[test]
+    fn a_shipped_batch_passes_only_if_every_signature_holds() {
+        let workers = Workers::new(1, "test-check");
+        let (key, messages, entries) = signed(5);
+        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        // Settled once the worker has started on it, so its verdict (not a take-back) decides.
+        let checked = |entries: &Vec<(usize, Signature)>| {
+            let shipped = Shipped::send(&workers, key, &refs, entries.clone()).ok().unwrap();
+            while !shipped.claimed.load(Ordering::Acquire) {
+                std::thread::yield_now();
+            }
+            shipped.settle()
+        };
+        assert_eq!(checked(&entries), Ok(entries.clone()));
+        // One signature of another message: the batch comes back whole, for the caller to check.
+        let mut bad = entries.clone();
+        bad[2].1 = entries[3].1;
+        assert_eq!(checked(&bad), Err(bad));
+    }
+
+    #[test]
+    fn a_batch_no_worker_has_started_is_taken_back_not_waited_for() {
+        let workers = Workers::new(1, "test-check");
+        // The only worker is busy with another call's job until released.
+        let (release, held) = mpsc::channel::<()>();
+        let held = Mutex::new(held);
+        let busy = workers.stream(1, move |_: &mpsc::Sender<()>| {
+            let _ = held.lock().map(|h| h.recv());
+        });
+        let (key, messages, entries) = signed(3);
+        let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+        let shipped = Shipped::send(&workers, key, &refs, entries.clone()).ok().unwrap();
+        let (settled, outcome) = mpsc::channel();
+        std::thread::spawn(move || settled.send(shipped.settle()));
+        let outcome = outcome.recv_timeout(std::time::Duration::from_secs(10));
+        release.send(()).unwrap();
+        drop(busy);
+        assert_eq!(outcome, Ok(Err(entries)), "returned at once, for the caller to check");
     }
 }

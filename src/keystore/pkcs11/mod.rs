@@ -80,6 +80,9 @@ pub struct Pkcs11KeyStore {
     workers: Workers,
     /// How `sign_many` calls sign, from what each way has cost so far.
     plans: SigningPlans,
+    /// Whether a worker thread checks signatures while the caller signs alone (there is a
+    /// core for it).
+    check_beside: bool,
     shared: Arc<Shared>,
 }
 
@@ -114,7 +117,8 @@ impl Pkcs11KeyStore {
         // More signing threads than cores only make the module's threads take turns.
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         let plans = SigningPlans::new(pool.min(cpus));
-        Ok(Self { workers, plans, shared: Arc::new(Shared { token, public_keys: RwLock::new(HashMap::new()) }) })
+        let shared = Arc::new(Shared { token, public_keys: RwLock::new(HashMap::new()) });
+        Ok(Self { workers, plans, check_beside: cpus > 1, shared })
     }
 
     /// The underlying token (for `internal::pkcs11`).
@@ -384,7 +388,10 @@ impl SessionKeyStore for Pkcs11KeyStore {
     /// threads sign at once ([`SigningPlans`]), each on a pooled session of its own, taking the
     /// messages in turn; the key's handle is looked up once per session. Between its own
     /// signatures the calling thread checks, as one batch, what has arrived meanwhile, and the
-    /// rest at the end. Results keep the messages' order. Concurrent calls share the same worker
+    /// rest at the end; when it signs alone, a worker thread checks the batches instead while
+    /// the caller signs on, so only the last signature's check is left at the end (a batch
+    /// that fails is checked again by the caller, which names the bad signature; signing is not
+    /// cut short by it). Results keep the messages' order. Concurrent calls share the same worker
     /// threads, so a busy service never has more signing threads than sessions plus callers.
     fn sign_many(&self, id: &KeyId, messages: &[&[u8]]) -> Result<Vec<Signature>, KeyStoreError> {
         if let [message] = messages {
@@ -396,6 +403,9 @@ impl SessionKeyStore for Pkcs11KeyStore {
         let started = Instant::now();
         let plan = self.plans.choose(messages.len());
         let made = if plan.signers <= 1 {
+            if self.check_beside {
+                check.check_beside(&self.workers);
+            }
             None
         } else {
             let owned: Arc<Vec<Vec<u8>>> = Arc::new(messages.iter().map(|m| m.to_vec()).collect());
@@ -443,6 +453,7 @@ impl SessionKeyStore for Pkcs11KeyStore {
                     _ => break,
                 }
             }
+            check.settle_shipped();
             check.verify_pending()?;
             check.finish().ok_or_else(|| Pkcs11Error::from(Problem::WorkerPanicked))
         })();
