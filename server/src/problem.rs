@@ -200,18 +200,28 @@ pub struct Problem {
     pub request_id: Option<String>,
     /// Endpoint-specific members, in order.
     pub extra: Vec<(String, serde_json::Value)>,
+    /// Seconds after which a retry may succeed (the `Retry-After` header), when known.
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
     /// A problem of `kind` with `detail`.
     pub fn new(kind: Kind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), request_id: None, extra: Vec::new() }
+        // A busy store may have room again at once; other kinds say when, or nothing.
+        let retry_after = (kind == Kind::StoreBusy).then_some(1);
+        Self { kind, detail: detail.into(), request_id: None, extra: Vec::new(), retry_after }
     }
 
     /// Adds the request id (the API's outermost layer does, for every problem it sees:
     /// [`Problem::attach_request_id`]).
     pub fn with_request_id(mut self, id: &str) -> Self {
         self.request_id = Some(id.to_string());
+        self
+    }
+
+    /// Sets the `Retry-After` header: seconds (at least 1) until a retry may succeed.
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs.max(1));
         self
     }
 
@@ -250,6 +260,9 @@ impl Problem {
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if let Some(id) = self.request_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
             response.headers_mut().insert("x-correlation-id", id);
         }
@@ -277,5 +290,26 @@ impl IntoResponse for Problem {
         let mut response = self.render();
         response.extensions_mut().insert(self);
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry_after(problem: Problem) -> Option<String> {
+        let response = problem.into_response();
+        response.headers().get(header::RETRY_AFTER).map(|v| v.to_str().unwrap_or_default().to_string())
+    }
+
+    #[test]
+    fn retry_after_is_sent_when_a_retry_can_be_timed() {
+        assert_eq!(retry_after(Problem::new(Kind::RateLimited, "used up").with_retry_after(42)).as_deref(), Some("42"));
+        // Never 0: a client told "now" would spin.
+        assert_eq!(retry_after(Problem::new(Kind::RateLimited, "used up").with_retry_after(0)).as_deref(), Some("1"));
+        assert_eq!(retry_after(Problem::new(Kind::StoreBusy, "busy")).as_deref(), Some("1"));
+        for kind in [Kind::Denied, Kind::StoreUnavailable, Kind::Internal, Kind::ShuttingDown] {
+            assert_eq!(retry_after(Problem::new(kind, "x")), None, "{kind:?}");
+        }
     }
 }

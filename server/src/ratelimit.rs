@@ -50,27 +50,37 @@ pub struct QuotaCharge {
     pub per_secs: i64,
 }
 
-/// A request over its client's limit: why, for the denial.
+/// A request over its client's limit: why, for the denial, and when the window ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exceeded {
     /// The reason, safe to show.
     pub reason: String,
+    /// Seconds (at least 1) until the window ends and the client may try again.
+    pub retry_after: u32,
 }
 
 impl QuotaCharge {
-    /// The check before signing, against the `used` units the store counted in the window.
-    pub fn check(&self, used: u64) -> Result<(), Exceeded> {
+    /// The check before signing, against the `used` units the store counted in the window, at
+    /// `now`.
+    pub fn check(&self, used: u64, now: Timestamp) -> Result<(), Exceeded> {
         if used >= self.limit {
             return Err(Exceeded {
                 reason: format!("rate limit of {} requests per {}s reached", self.limit, self.per_secs),
+                retry_after: self.retry_after(now),
             });
         }
         Ok(())
     }
 
-    /// The denial of a request whose charge found the limit used up at commit.
-    pub fn exceeded_at_commit(&self) -> Exceeded {
-        Exceeded { reason: self.window_reason() }
+    /// The denial of a request whose charge found the limit used up at commit, at `now`.
+    pub fn exceeded_at_commit(&self, now: Timestamp) -> Exceeded {
+        Exceeded { reason: self.window_reason(), retry_after: self.retry_after(now) }
+    }
+
+    /// Seconds from `now` to the end of the charge's window, at least 1.
+    fn retry_after(&self, now: Timestamp) -> u32 {
+        let left = self.window_start.saturating_add(self.per_secs).saturating_sub((now.unix_millis() / 1000) as i64);
+        u32::try_from(left.max(1)).unwrap_or(u32::MAX)
     }
 
     /// Rewrites an approval's audit row as the rate-limit denial the store found at commit
@@ -101,8 +111,13 @@ mod tests {
         assert_eq!((charge.window_start, charge.limit, charge.rule.as_str()), (hour, 3, RULE));
         let next: Timestamp = "2026-01-01T01:00:00Z".parse().unwrap();
         assert_eq!(Rate { count: 3, per_secs: 3600 }.charge("eps", next).window_start, hour + 3600);
-        assert_eq!(charge.check(2), Ok(()));
-        assert_eq!(charge.check(3).unwrap_err().reason, "rate limit of 3 requests per 3600s reached");
-        assert_eq!(charge.exceeded_at_commit().reason, "rate limit of 3 requests per window reached");
+        assert_eq!(charge.check(2, now), Ok(()));
+        assert_eq!(charge.check(3, now).unwrap_err().reason, "rate limit of 3 requests per 3600s reached");
+        assert_eq!(charge.exceeded_at_commit(now).reason, "rate limit of 3 requests per window reached");
+        // Retry when the window ends: never sooner than a second from now.
+        let half: Timestamp = "2026-01-01T00:30:00Z".parse().unwrap();
+        assert_eq!(charge.check(3, half).unwrap_err().retry_after, 1800);
+        assert_eq!(charge.check(3, now).unwrap_err().retry_after, 1);
+        assert_eq!(charge.exceeded_at_commit(next).retry_after, 1);
     }
 }

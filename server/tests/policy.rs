@@ -128,6 +128,11 @@ fn rate_limit_counts_in_the_store_and_reload_keeps_the_old_policy_on_errors() {
     }
     let (s, p) = post(&c, &url, Some("eps-token"), &b);
     assert_eq!((s, problem_type(&p).as_str(), p["rule"].as_str()), (429, "rate-limited", Some("rate-limit")), "{p}");
+    // It says when the window ends: within the window's length, never 0.
+    let denied = c.post(&url).bearer_auth("eps-token").json(&b).send().unwrap();
+    let retry = denied.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    assert_eq!(denied.status().as_u16(), 429);
+    assert!(retry.is_some_and(|secs| (1..=3600).contains(&secs)), "Retry-After {retry:?} (eps: 3 an hour)");
     // The dry run says so too, and does not count.
     let (s, v) = post(&c, &server.url("/v1/policy/evaluate"), Some("eps-token"), &b);
     assert_eq!((s, v["rule"].as_str()), (200, Some("rate-limit")), "{v}");

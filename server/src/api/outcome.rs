@@ -216,13 +216,18 @@ impl FromRequestParts<Arc<App>> for Outcome {
     }
 }
 
-/// The problem of a denial: 403 `denied`, or 429 `rate-limited`, with the decision.
+/// The problem of a denial: 403 `denied`, or 429 `rate-limited` (with `Retry-After`: the
+/// seconds left in the window), with the decision.
 pub(super) fn denied(d: &Decision) -> Problem {
     let kind = if d.by == DecidedBy::RateLimit { Kind::RateLimited } else { Kind::Denied };
-    Problem::new(kind, d.reasons.first().cloned().unwrap_or_else(|| "denied by policy".into()))
+    let problem = Problem::new(kind, d.reasons.first().cloned().unwrap_or_else(|| "denied by policy".into()))
         .with("decision", "denied")
         .with("rule", d.by.name())
-        .with("reasons", d.reasons.clone())
+        .with("reasons", d.reasons.clone());
+    match d.retry_after {
+        Some(secs) => problem.with_retry_after(secs.into()),
+        None => problem,
+    }
 }
 
 /// What a client is told about a failure on the service's side; the request id finds the rest

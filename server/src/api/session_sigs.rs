@@ -61,7 +61,7 @@ async fn decide(outcome: &Outcome, p: &Parsed, now: Timestamp) -> Result<(Decisi
         Ok(used) => used,
         Err(e) => return Err(outcome.fail_store(p.describe(outcome.row_for(&d)), &e).await),
     };
-    if let Err(exceeded) = charge.check(used) {
+    if let Err(exceeded) = charge.check(used, now) {
         return Ok((exceeded.into(), None));
     }
     Ok((d, Some(charge)))
@@ -120,7 +120,7 @@ pub(super) async fn mint(
     let appended = outcome.record_charged(row, charge.clone()).await?;
     if let Some(charge) = charge.filter(|_| !appended.charged) {
         // Another request took the window's last unit meanwhile: the store wrote the denial.
-        return Err(denied(&charge.exceeded_at_commit().into()));
+        return Err(denied(&charge.exceeded_at_commit(Timestamp::now()).into()));
     }
     app.metrics.inc(names::AUTH_SIG, &[("outcome", minted.auth_use.as_str())]);
     app.metrics.inc_by(names::ISSUED, &[("client", &app.client_label(&outcome.caller.client))], minted.count as u64);

@@ -231,18 +231,28 @@ pub struct Decision {
     pub clamped: Option<Clamp>,
     /// When approved: the latest expiration the deciding rule allows.
     pub latest: Option<Timestamp>,
+    /// When denied by the rate limit: the seconds left in its window.
+    pub retry_after: Option<u32>,
 }
 
 impl From<Exceeded> for Decision {
     fn from(e: Exceeded) -> Self {
-        Self::denied(DecidedBy::RateLimit, e.reason)
+        Self { retry_after: Some(e.retry_after), ..Self::denied(DecidedBy::RateLimit, e.reason) }
     }
 }
 
 impl Decision {
     /// A denial by `by`.
     pub fn denied(by: DecidedBy, reason: String) -> Self {
-        Self { result: Verdict::Denied, by, reasons: vec![reason], expiration: None, clamped: None, latest: None }
+        Self {
+            result: Verdict::Denied,
+            by,
+            reasons: vec![reason],
+            expiration: None,
+            clamped: None,
+            latest: None,
+            retry_after: None,
+        }
     }
 
     /// An approval by `by`, until `expiration` (`clamped` if it was cut), within `latest`.
@@ -253,7 +263,15 @@ impl Decision {
         clamped: Option<Clamp>,
         latest: Timestamp,
     ) -> Self {
-        Self { result: Verdict::Approved, by, reasons, expiration: Some(expiration), clamped, latest: Some(latest) }
+        Self {
+            result: Verdict::Approved,
+            by,
+            reasons,
+            expiration: Some(expiration),
+            clamped,
+            latest: Some(latest),
+            retry_after: None,
+        }
     }
 }
 

@@ -844,18 +844,20 @@ export interface components {
         };
     };
     responses: {
-        /** @description A problem document. */
+        /** @description A problem document (503 store-busy with Retry-After 1). */
         Problem: {
             headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description Denied by policy (403) or by the rate limit (429), with the deciding rule. */
+        /** @description Denied by policy (403) or by the rate limit (429, with Retry-After, the seconds left in the window), with the deciding rule. */
         Denied: {
             headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
                 [name: string]: unknown;
             };
             content: {
@@ -867,7 +869,10 @@ export interface components {
         CorrelationId: string;
     };
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description Seconds (at least 1) after which a retry may succeed. */
+        RetryAfter: number;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
