@@ -802,7 +802,9 @@ fn postgres_a_held_commit_is_resolved_before_the_answer() {
 /// `query_timeout`. The resolver, on a new connection, ends each stalled backend (as a role
 /// that is not a superuser: a role may end its own sessions) and, once it is gone, finds the
 /// batch's rows or none: here none, so those requests get 503 store-busy. Audit rows and
-/// answers match one to one, and the chain verifies.
+/// answers match one to one, and the chain verifies. Then, with the role's EXECUTE on
+/// `audit_append` revoked, the replica is not ready (its audit probe says why), and is again
+/// once it is granted back.
 #[test]
 fn postgres_a_stalled_backend_is_ended_and_its_batch_resolved() {
     let _one = serial();
@@ -811,7 +813,7 @@ fn postgres_a_stalled_backend_is_ended_and_its_batch_resolved() {
     pg.psql("CREATE DATABASE signer OWNER signer").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let connection = pg.connection().replace("user=postgres dbname=postgres", "user=signer dbname=signer");
-    let (servers, _) = one_replica_after_a_mint(dir.path(), &connection);
+    let (servers, c) = one_replica_after_a_mint(dir.path(), &connection);
     let s = &servers[0];
 
     let backends: Vec<String> = pg
@@ -857,6 +859,20 @@ fn postgres_a_stalled_backend_is_ended_and_its_batch_resolved() {
     );
     let (code, out) = audit_verify_config(&config_path(dir.path(), 0));
     assert_eq!(code, 0, "{out}");
+
+    // The owner may lose EXECUTE too (an operator tightening grants): no append could work.
+    // The same for the flush's function.
+    let readiness = |want: u16| wait_until(Duration::from_secs(10), || ready(&c, s) == want);
+    for (function, from) in
+        [("audit_append", "PUBLIC, signer"), ("pg_logical_emit_message(boolean, text, text)", "PUBLIC")]
+    {
+        pg.psql_in("signer", &format!("REVOKE EXECUTE ON FUNCTION {function} FROM {from}")).unwrap();
+        assert!(readiness(503), "still ready without EXECUTE on {function}: {}", s.log());
+        let name = function.split('(').next().unwrap_or(function);
+        assert!(s.log().contains(&format!("may not EXECUTE {name}")), "{}", s.log());
+        pg.psql_in("signer", &format!("GRANT EXECUTE ON FUNCTION {function} TO signer")).unwrap();
+        assert!(readiness(200), "not ready again after the grant on {function}: {}", s.log());
+    }
     for s in servers {
         assert!(s.stop().success());
     }

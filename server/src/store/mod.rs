@@ -196,7 +196,8 @@ pub trait ServiceStore: AuditUpkeep {
     /// Reads and takes the write lock once: can this store serve a request now?
     async fn health(&self) -> Result<(), StoreError>;
 
-    /// Inserts a probe row into the audit table and rolls it back: does an append work now?
+    /// Inserts a probe row into the audit table and rolls it back (and, on PostgreSQL, checks
+    /// that the role may call the append function): does an append work now?
     async fn audit_probe(&self) -> Result<(), StoreError>;
 
     /// The AuthSig row `id`.

@@ -236,7 +236,31 @@ impl ServiceStore for PgStore {
                 )
                 .await
                 .map_err(db_error("audit probe"))?;
-                tx.rollback().await.map_err(db_error("audit probe"))
+                // Appends call `audit_append` and flush with `pg_logical_emit_message`: a role
+                // that may insert but not call one of them (EXECUTE revoked) cannot append.
+                let may = tx
+                    .query_typed_one(
+                        "SELECT (SELECT coalesce(bool_and(has_function_privilege(p.oid, 'EXECUTE')), false)
+                                 FROM pg_proc AS p
+                                 WHERE p.proname = 'audit_append' AND pg_function_is_visible(p.oid)),
+                                has_function_privilege('pg_logical_emit_message(boolean, text, text)', 'EXECUTE')",
+                        &[],
+                    )
+                    .await
+                    .map_err(db_error("audit probe"))?;
+                tx.rollback().await.map_err(db_error("audit probe"))?;
+                let refused = [(0, "audit_append"), (1, "pg_logical_emit_message")]
+                    .into_iter()
+                    .find(|(i, _)| !may.get::<_, bool>(*i));
+                match refused {
+                    Some((_, function)) => Err(StoreError::Unavailable {
+                        op: "audit probe",
+                        message: format!(
+                            "this role may not EXECUTE {function}: GRANT EXECUTE ON FUNCTION {function} TO it"
+                        ),
+                    }),
+                    None => Ok(()),
+                }
             })
         })
         .await
