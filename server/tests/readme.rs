@@ -1,5 +1,5 @@
 //! The README as a new user meets it, beside the doc checks that compile its Rust blocks
-//! (`src/lib.rs`) and keep its error tables equal to the code (`src/pkcs11/error_guide.rs`):
+//! (`src/lib.rs`) and keep its error tables equal to the code (`src/pkcs11/error_guide/`):
 //!
 //! - every shell block marked ```` ```sh runnable ```` runs, in order, with `bash -euo pipefail`
 //!   in one scratch directory (so files one block writes are there for the next), with
