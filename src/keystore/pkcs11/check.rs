@@ -255,7 +255,7 @@ mod tests {
     use ed25519_dalek::{Signer, SigningKey};
     use std::sync::{mpsc, Mutex};
 
-    fn signed(n: usize) -> (StrictKey, Vec<Vec<u8>>, Vec<(usize, Signature)>) {
+    fn signed(n: usize) -> (StrictKey, Vec<Vec<u8>>, Entries) {
         let sk = SigningKey::from_bytes(&[0x24; 32]);
         let messages: Vec<Vec<u8>> = (0..n).map(|i| format!("session message {i}").into_bytes()).collect();
         let entries = messages.iter().enumerate().map(|(i, m)| (i, sk.sign(m))).collect();
@@ -268,7 +268,7 @@ mod tests {
         let (key, messages, entries) = signed(5);
         let refs: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
         // Settled once the worker has started on it, so its verdict (not a take-back) decides.
-        let checked = |entries: &Vec<(usize, Signature)>| {
+        let checked = |entries: &Entries| {
             let shipped = Shipped::send(&workers, key, &refs, entries.clone()).ok().unwrap();
             while !shipped.claimed.load(Ordering::Acquire) {
                 std::thread::yield_now();

@@ -146,6 +146,7 @@ fn appended_rows(found: &[tokio_postgres::Row], sent: usize) -> Result<Vec<Appen
 }
 
 /// A batch's rows as the columns `audit_append` takes.
+#[derive(Default)]
 struct Columns {
     tail: Vec<String>,
     refused_tail: Vec<Option<String>>,
@@ -165,29 +166,27 @@ struct Columns {
 
 impl Columns {
     fn of(rows: &[Unsealed]) -> Self {
-        let col = |f: &dyn Fn(&Unsealed) -> String| rows.iter().map(f).collect::<Vec<_>>();
-        let charged = |f: &dyn Fn(&QuotaCharge, &AuditEntry, &String) -> Option<String>| {
-            rows.iter().map(|r| r.charge.as_ref().and_then(|(q, e, t)| f(q, e, t))).collect::<Vec<_>>()
-        };
-        Self {
-            tail: col(&|r| r.tail.clone()),
-            refused_tail: charged(&|_, _, t| Some(t.clone())),
-            at: col(&|r| r.entry.at.clone()),
-            request_id: col(&|r| r.entry.request_id.clone()),
-            client: col(&|r| r.entry.client.clone()),
-            endpoint: col(&|r| r.entry.endpoint.name().to_string()),
-            decision: col(&|r| r.entry.decision.as_str().to_string()),
-            refused_decision: charged(&|_, e, _| Some(e.decision.as_str().to_string())),
-            rule: rows.iter().map(|r| r.entry.rule.clone()).collect(),
-            refused_rule: charged(&|_, e, _| e.rule.clone()),
-            quota_client: charged(&|q, _, _| Some(q.client.clone())),
-            quota_rule: charged(&|q, _, _| Some(q.rule.clone())),
-            quota_window: rows.iter().map(|r| r.charge.as_ref().map(|(q, _, _)| q.window_start)).collect(),
-            quota_limit: rows
-                .iter()
-                .map(|r| r.charge.as_ref().map(|(q, _, _)| i64::try_from(q.limit).unwrap_or(i64::MAX)))
-                .collect(),
+        let mut c = Self::default();
+        for r in rows {
+            let e = &r.entry;
+            c.tail.push(r.tail.clone());
+            c.at.push(e.at.clone());
+            c.request_id.push(e.request_id.clone());
+            c.client.push(e.client.clone());
+            c.endpoint.push(e.endpoint.name().to_string());
+            c.decision.push(e.decision.as_str().to_string());
+            c.rule.push(e.rule.clone());
+            // A charged row: its charge, and the denial it becomes if the limit is used up.
+            let charge = r.charge.as_ref();
+            c.refused_tail.push(charge.map(|(_, _, tail)| tail.clone()));
+            c.refused_decision.push(charge.map(|(_, denial, _)| denial.decision.as_str().to_string()));
+            c.refused_rule.push(charge.and_then(|(_, denial, _)| denial.rule.clone()));
+            c.quota_client.push(charge.map(|(q, _, _)| q.client.clone()));
+            c.quota_rule.push(charge.map(|(q, _, _)| q.rule.clone()));
+            c.quota_window.push(charge.map(|(q, _, _)| q.window_start));
+            c.quota_limit.push(charge.map(|(q, _, _)| i64::try_from(q.limit).unwrap_or(i64::MAX)));
         }
+        c
     }
 
     /// The values, in [`APPEND_TYPES`]' order.

@@ -249,18 +249,17 @@ impl ServiceStore for PgStore {
                     .await
                     .map_err(db_error("audit probe"))?;
                 tx.rollback().await.map_err(db_error("audit probe"))?;
-                let refused = [(0, "audit_append"), (1, "pg_logical_emit_message")]
-                    .into_iter()
-                    .find(|(i, _)| !may.get::<_, bool>(*i));
-                match refused {
-                    Some((_, function)) => Err(StoreError::Unavailable {
-                        op: "audit probe",
-                        message: format!(
-                            "this role may not EXECUTE {function}: GRANT EXECUTE ON FUNCTION {function} TO it"
-                        ),
-                    }),
-                    None => Ok(()),
+                for (column, function) in [(0, "audit_append"), (1, "pg_logical_emit_message")] {
+                    if !may.try_get::<_, bool>(column).map_err(db_error("audit probe"))? {
+                        return Err(StoreError::Unavailable {
+                            op: "audit probe",
+                            message: format!(
+                                "this role may not EXECUTE {function}: GRANT EXECUTE ON FUNCTION {function} TO it"
+                            ),
+                        });
+                    }
                 }
+                Ok(())
             })
         })
         .await
